@@ -1,0 +1,450 @@
+"""What the scripts of this project share: data and the split of section 2.2, the encoder
+and decoder of Tables 1 and 2, device and seed, checkpoints, image grids, PCA.
+
+Importing this module does nothing by itself: no data is read, no folder is made.
+"""
+import argparse
+import gzip
+import json
+import os
+import random
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+# -----------------------------------------------------------------------------
+# Settings shared by every script
+
+CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+           "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]  # label i is CLASSES[i]
+N_VAL = 12_000          # section 2.2: 20 % of the 60,000 training images for validation
+SPLIT_SEED = 2022       # fixes the 48,000 / 12,000 split; never changes with --seed
+DATA_ENV = "FASHION_MNIST_DIR"                      # environment variable for --data-dir
+DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")  # apt-get install dataset-fashion-mnist
+RAW_FILES = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+             "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
+
+
+# -----------------------------------------------------------------------------
+# Command line: the flags every script has, spelled the same way
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a bad flag is one line on stderr (exit 2), not a usage block."""
+
+    def __init__(self, **kwargs):
+        super().__init__(allow_abbrev=False,  # so that "--quick" is always spelled out
+                         formatter_class=argparse.ArgumentDefaultsHelpFormatter, **kwargs)
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def positive_int(text):
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def non_negative_int(text):
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
+
+
+def positive_float(text):
+    value = float(text)
+    if not value > 0 or not np.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def non_negative_float(text):
+    value = float(text)
+    if not value >= 0 or not np.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
+
+
+def probability(text):
+    value = float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
+    return value
+
+
+def add_common_flags(parser):
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny subset and few epochs, for tests and a first look; "
+                             "flags given explicitly still win")
+    parser.add_argument("--device", default="auto", choices=["auto", "cuda", "mps", "cpu"],
+                        help="where to train; auto picks cuda, then mps, then cpu")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed for initial weights and batch order (not for the split)")
+    parser.add_argument("--data-dir", default=os.environ.get(DATA_ENV, "data"),
+                        help=f"folder holding FashionMNIST/raw/ (or set ${DATA_ENV})")
+    parser.add_argument("--out-dir", default="outputs", help="where figures and results go")
+    parser.add_argument("--subset", type=non_negative_int, default=0,
+                        help="use only the first N training and N/4 validation and test "
+                             "images (0 = all: 48,000 / 12,000 / 10,000)")
+
+
+def parse_args(parser, quick, argv=None):
+    """Parse the command line; with --quick, the values in `quick` become the defaults,
+    so that a flag given explicitly still wins over what --quick sets."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # argparse fills in a default only where the namespace has no value yet
+    namespace = argparse.Namespace(**quick) if "--quick" in argv else None
+    return parser.parse_args(argv, namespace)
+
+
+def print_settings(args):
+    print("settings: " + ", ".join(f"{k}={v}" for k, v in vars(args).items()))
+
+
+# -----------------------------------------------------------------------------
+# Device, seed, output folder
+
+def pick_device(name):
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    available = {"cpu": True, "cuda": torch.cuda.is_available(),
+                 "mps": torch.backends.mps.is_available()}
+    if not available[name]:
+        raise SystemExit(f"error: --device {name} is not available on this machine "
+                         "(use --device auto or cpu)")
+    return torch.device(name)
+
+
+def seed_everything(seed):
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def out_dir(path):
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def save_json(path, obj):
+    """Write JSON atomically: a crash mid-write never leaves half a file."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def load_tuned(out, name, table, made_by):
+    """The best parameters of `tune.py NAME` if outputs/tuned_NAME.json exists, else the
+    report's table. Returns (params, where they came from).
+
+    The file's format, written by tune.py:
+        {"study": NAME, "params": {...}, "value": best validation value,
+         "direction": "minimize" | "maximize",
+         "trials": {"complete": n, "pruned": n, "failed": n}, "settings": {...}}
+    """
+    path = Path(out) / f"tuned_{name}.json"
+    if not path.exists():
+        return dict(table), "report"
+    try:
+        params = json.loads(path.read_text())["params"]
+    except (ValueError, KeyError, TypeError) as e:
+        raise SystemExit(f"error: {path} is not a tuned-parameter file ({e}); "
+                         f"delete it or rerun `{made_by}`")
+    missing = set(table) - set(params)
+    if missing:
+        raise SystemExit(f"error: {path} lacks {sorted(missing)}; rerun `{made_by}`")
+    return {k: params[k] for k in table}, str(path)
+
+
+# -----------------------------------------------------------------------------
+# Data: Fashion-MNIST as tensors on the device
+
+def find_data(data_dir):
+    """Make sure ROOT/FashionMNIST/raw/ holds the four IDX files; return ROOT.
+
+    Looked for in this order: the folder itself; Debian's package (decompressed into the
+    folder: its .gz files are re-compressed, so torchvision's md5 check of the .gz would
+    fail, but the contents are the real data); torchvision's download.
+    """
+    root = Path(data_dir)
+    raw = root / "FashionMNIST" / "raw"
+    if all((raw / f).exists() for f in RAW_FILES):
+        return root
+    if all((DEBIAN_DIR / f"{f}.gz").exists() for f in RAW_FILES):
+        raw.mkdir(parents=True, exist_ok=True)
+        for f in RAW_FILES:
+            if (raw / f).exists():
+                continue
+            tmp = raw / f"{f}.tmp"
+            try:
+                with gzip.open(DEBIAN_DIR / f"{f}.gz") as src, open(tmp, "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+            except (OSError, EOFError) as e:
+                tmp.unlink(missing_ok=True)
+                raise SystemExit(f"error: {DEBIAN_DIR / f}.gz is corrupt ({e}); "
+                                 "reinstall it: apt-get install --reinstall dataset-fashion-mnist")
+            os.replace(tmp, raw / f)
+        return root
+    from torchvision.datasets import FashionMNIST
+    try:
+        for train in (True, False):
+            FashionMNIST(root, train=train, download=True)
+        return root
+    except Exception as e:  # no network, a mirror down, a bad checksum ...
+        reason = str(e).strip().splitlines()[-1][:120]
+        raise SystemExit(
+            f"error: Fashion-MNIST not found in {raw}/ and the download failed ({reason}). "
+            f"Get it one of three ways: (1) put the four IDX files in {raw}/ (or pass "
+            f"--data-dir / set ${DATA_ENV}); (2) apt-get install dataset-fashion-mnist; "
+            "(3) run once with internet access, and torchvision downloads it")
+
+
+def check_idx(path, n_dims):
+    """An IDX file is a 4-byte magic (0, 0, 8 = uint8, n_dims), n_dims big-endian sizes,
+    then exactly their product of bytes. Anything else is named in one clear error."""
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        header = fh.read(4 + 4 * n_dims)
+    ok = len(header) == 4 + 4 * n_dims and header[:4] == bytes([0, 0, 8, n_dims])
+    if ok:
+        dims = [int.from_bytes(header[4 + 4 * i:8 + 4 * i], "big") for i in range(n_dims)]
+        ok = size == len(header) + int(np.prod(dims))
+    if not ok:
+        raise SystemExit(f"error: {path} is truncated or corrupt ({size} bytes); "
+                         "delete it and run again to fetch it anew")
+
+
+def read_fashion_mnist(data_dir, train):
+    """(images uint8 (N, 28, 28), labels int64 (N,)), read by torchvision's FashionMNIST."""
+    from torchvision.datasets import FashionMNIST
+    root = find_data(data_dir)
+    raw = root / "FashionMNIST" / "raw"
+    prefix = "train" if train else "t10k"
+    check_idx(raw / f"{prefix}-images-idx3-ubyte", 3)
+    check_idx(raw / f"{prefix}-labels-idx1-ubyte", 1)
+    ds = FashionMNIST(root, train=train, download=False)
+    if ds.data.shape[1:] != (28, 28) or len(ds.data) != len(ds.targets) or ds.targets.max() > 9:
+        raise SystemExit(f"error: the {prefix} files in {raw} are not Fashion-MNIST "
+                         "(image size, counts or labels are off); delete them")
+    return ds.data, ds.targets
+
+
+def split_indices(n, n_val=N_VAL):
+    """The fixed split of section 2.2: (train indices, validation indices) of the training
+    set. Its generator has its own seed, so the split never moves with --seed."""
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(SPLIT_SEED))
+    return perm[n_val:], perm[:n_val]
+
+
+def to_device(images, labels, device):
+    # uint8 (N, 28, 28) -> float in [0, 1], (N, 1, 28, 28), on the device once
+    x = images.to(device).unsqueeze(1).float().div_(255)
+    return x, labels.to(device)
+
+
+def load_train_val(data_dir, device, subset=0):
+    """((x_train, y_train), (x_val, y_val)): 48,000 / 12,000 images on `device`, or the
+    first `subset` / subset // 4 of each part."""
+    images, labels = read_fashion_mnist(data_dir, train=True)
+    n_val = min(N_VAL, len(images) // 5)  # a small synthetic set still splits 80 / 20
+    train_idx, val_idx = split_indices(len(images), n_val)
+    if subset:
+        train_idx, val_idx = train_idx[:subset], val_idx[:max(1, subset // 4)]
+    return (to_device(images[train_idx], labels[train_idx], device),
+            to_device(images[val_idx], labels[val_idx], device))
+
+
+def load_test(data_dir, device, subset=0):
+    """(x_test, y_test): the 10,000 test images, for scripts that report test results."""
+    images, labels = read_fashion_mnist(data_dir, train=False)
+    if subset:
+        images, labels = images[:max(1, subset // 4)], labels[:max(1, subset // 4)]
+    return to_device(images, labels, device)
+
+
+def batches(n, batch_size, device, shuffle=True, generator=None):
+    """Index tensors of one epoch: slices of a shuffled permutation (no DataLoader)."""
+    order = (torch.randperm(n, generator=generator).to(device) if shuffle
+             else torch.arange(n, device=device))
+    return order.split(batch_size)
+
+
+# -----------------------------------------------------------------------------
+# Models: the encoder of Table 1 and the decoder of Table 2
+
+def conv_stack():
+    """The three conv layers of Table 1, flattened: (B, 1, 28, 28) -> (B, 288).
+
+    Table 1 leaves the activation after conv layer 3 blank. We use ReLU, as the course's
+    lab code did: without it conv 3 and linear layer 1 would compose into one linear map.
+    The VAE of section 2.5 reuses this stack.
+    """
+    return nn.Sequential(
+        nn.Conv2d(1, 8, 4, stride=2, padding=1), nn.ReLU(),    # (B, 8, 14, 14)
+        nn.Conv2d(8, 16, 4, stride=2, padding=1), nn.ReLU(),   # (B, 16, 7, 7)
+        nn.Conv2d(16, 32, 3, stride=2, padding=0), nn.ReLU(),  # (B, 32, 3, 3)
+        nn.Flatten(),                                          # (B, 288)
+    )
+
+
+def kaiming_init(model):
+    """Section 2.1: Kaiming (He) initialisation of every weight, biases at zero."""
+    for m in model.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+            nn.init.zeros_(m.bias)
+    return model
+
+
+class Encoder(nn.Module):
+    """Table 1: x (B, 1, 28, 28) -> h (B, d).
+
+    Table 1 prints both linear layers as "288 -> ..."; the second is 64 -> d. As the
+    table says, dropout dr follows both linear layers, the code h included.
+    """
+
+    def __init__(self, d, dropout):
+        super().__init__()
+        self.conv = conv_stack()
+        self.linear = nn.Sequential(
+            nn.Linear(288, 64), nn.ReLU(), nn.Dropout(dropout),  # (B, 64)
+            nn.Linear(64, d), nn.Dropout(dropout),                # (B, d)
+        )
+        kaiming_init(self)
+
+    def forward(self, x):
+        return self.linear(self.conv(x))
+
+
+class Decoder(nn.Module):
+    """Table 2: h (B, d) -> x_hat (B, 1, 28, 28), pixels in (0, 1) through the Sigmoid."""
+
+    def __init__(self, d, dropout=0.0):
+        super().__init__()
+        self.linear = nn.Sequential(
+            nn.Linear(d, 64), nn.ReLU(), nn.Dropout(dropout),     # (B, 64)
+            nn.Linear(64, 288), nn.ReLU(), nn.Dropout(dropout),   # (B, 288)
+        )
+        self.deconv = nn.Sequential(
+            nn.Unflatten(1, (32, 3, 3)),                                    # (B, 32, 3, 3)
+            nn.ConvTranspose2d(32, 16, 3, stride=2, padding=0), nn.ReLU(),  # (B, 16, 7, 7)
+            nn.ConvTranspose2d(16, 8, 4, stride=2, padding=1), nn.ReLU(),   # (B, 8, 14, 14)
+            nn.ConvTranspose2d(8, 1, 4, stride=2, padding=1), nn.Sigmoid(), # (B, 1, 28, 28)
+        )
+        kaiming_init(self)
+
+    def forward(self, h):
+        return self.deconv(self.linear(h))
+
+
+def make_optimizer(name, params, lr, weight_decay):
+    """Adam or SGD (section 2.1), weight decay alpha as L2 penalty."""
+    if name == "Adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    if name == "SGD":
+        return torch.optim.SGD(params, lr=lr, weight_decay=weight_decay)
+    raise SystemExit(f"error: unknown optimiser {name!r} (Adam or SGD)")
+
+
+# -----------------------------------------------------------------------------
+# Checkpoints: state_dicts and plain settings, nothing that runs code when loaded
+
+def save_checkpoint(path, settings, **state_dicts):
+    """Write {"settings": {...}, name: state_dict, ...} atomically (temp file + rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save({"settings": settings,
+                    **{k: {n: t.detach().cpu() for n, t in sd.items()}
+                       for k, sd in state_dicts.items()}}, tmp)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def load_checkpoint(path, made_by):
+    """The checkpoint dict, loaded with weights_only=True. `made_by` is the command that
+    writes it, named in the error when the file is missing or unreadable."""
+    path = Path(path)
+    if not path.exists():
+        raise SystemExit(f"error: {path} not found; run `{made_by}` first")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise SystemExit(f"error: cannot read {path} ({type(e).__name__}); "
+                         f"rerun `{made_by}` to write it again")
+    if not isinstance(ckpt, dict) or "settings" not in ckpt:
+        raise SystemExit(f"error: {path} is not a checkpoint of this project; rerun `{made_by}`")
+    return ckpt
+
+
+def load_weights(model, ckpt, key, path, made_by):
+    """Load ckpt[key] into model; a mismatch is one clear line, not a page of shapes."""
+    try:
+        model.load_state_dict(ckpt[key])
+    except (KeyError, RuntimeError) as e:
+        first = str(e).strip().splitlines()[0][:160]
+        raise SystemExit(f"error: {path} does not match this model ({key}: {first}); "
+                         f"rerun `{made_by}`")
+    return model
+
+
+# -----------------------------------------------------------------------------
+# PCA (the linear baseline of ae.py, Figure 9 of explore.py)
+
+def pca(x, k):
+    """Principal components of the rows of x (N, D): (mean (D,), components (k, D),
+    explained-variance ratio (k,)), from the eigen-decomposition of the covariance."""
+    x = x.double()
+    mean = x.mean(0)
+    xc = x - mean
+    cov = xc.T @ xc / (len(x) - 1)               # (D, D)
+    eigval, eigvec = torch.linalg.eigh(cov)      # ascending order
+    eigval, eigvec = eigval.flip(0), eigvec.flip(1)
+    ratio = eigval[:k] / eigval.sum()
+    return mean.float(), eigvec[:, :k].T.float(), ratio.float()
+
+
+# -----------------------------------------------------------------------------
+# Figures
+
+def plot_grid(images, path, title, row_labels=None, col_labels=None, cell=1.0):
+    """Save images (R, C, 28, 28) (or (R, C, 1, 28, 28)) as one figure with a title and
+    optional row and column labels."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    images = images.detach().float().cpu().reshape(*images.shape[:2], 28, 28)
+    rows, cols = images.shape[:2]
+    left = 1.3 if row_labels else 0.1
+    fig, axes = plt.subplots(rows, cols, squeeze=False,
+                             figsize=(left + cols * cell, 0.7 + rows * cell + 0.25 * bool(col_labels)))
+    for r in range(rows):
+        for c in range(cols):
+            ax = axes[r, c]
+            ax.imshow(images[r, c], cmap="gray", vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if col_labels and r == 0:
+                ax.set_title(col_labels[c], fontsize=9)
+            if row_labels and c == 0:
+                ax.set_ylabel(row_labels[r], rotation=0, ha="right", va="center", fontsize=9)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
