@@ -137,6 +137,7 @@ def plot_losses(histories, path, title):
         ax.plot(epochs, h["train_mse"], color=color, label=f"{name}, training")
         ax.plot(epochs, h["val_mse"], color=color, linestyle="--", label=f"{name}, validation")
     ax.set_yscale("log")
+    ax.xaxis.get_major_locator().set_params(integer=True)
     ax.set_xlabel("epoch")
     ax.set_ylabel("reconstruction loss (MSE per pixel, log scale)")
     ax.set_title(title)
