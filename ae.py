@@ -14,8 +14,11 @@ linear baseline an autoencoder has to beat.
     python ae.py --part refit # only part 2
 
 Writes to outputs/: fig01_loss_adam_vs_sgd.png, fig07_training_progress.png,
-fig02_reconstruction_bag.png, fig10_reconstructions.png, ae.pt, ae.json.
+fig02_reconstruction_bag.png, fig10_reconstructions.png, ae.pt, and ae.json (settings,
+per-epoch losses, final and PCA MSEs, wall time and device of each part; a part not run
+keeps its earlier entry).
 """
+import json
 import math
 import time
 
@@ -170,6 +173,7 @@ def compare_optimizers(args, device, x_train, x_val, y_val, out):
     initial = nn.Sequential(Encoder(args.d, args.dropout), Decoder(args.d, args.dropout))
     watch = x_val[first_of_class(y_val, "Ankle boot", 1)]    # (1, 1, 28, 28), Figure 7
     histories, snapshots = {}, {}
+    baseline = pca_val_mse(x_train, x_val, args.d)  # the same for both optimisers
     for name in ("Adam", "SGD"):
         model = nn.Sequential(Encoder(args.d, args.dropout), Decoder(args.d, args.dropout))
         model.load_state_dict(initial.state_dict())
@@ -177,7 +181,7 @@ def compare_optimizers(args, device, x_train, x_val, y_val, out):
         optimizer = make_optimizer(name, model.parameters(), args.lr, args.weight_decay)
         histories[name], snapshots[name] = fit(model, optimizer, x_train, x_val, args,
                                                f"{name:4s}", watch)
-        histories[name]["pca_val_mse"] = pca_val_mse(x_train, x_val, args.d)
+        histories[name]["pca_val_mse"] = baseline
     settings = f"d = {args.d}, lr = {args.lr}, dropout = {args.dropout}, alpha = {args.weight_decay}"
     plot_losses(histories, out / "fig01_loss_adam_vs_sgd.png",
                 f"Figure 1: reconstruction loss, Adam vs SGD\n({settings})")
@@ -221,39 +225,40 @@ def main(argv=None):
     print_settings(args)
     device = pick_device(args.device)
     out = out_dir(args.out_dir)
-    t_start = time.perf_counter()
     (x_train, _), (x_val, y_val) = load_train_val(args.data_dir, device, args.subset)
     print(f"data: {len(x_train)} training / {len(x_val)} validation images on {device}")
-    results = {"settings": vars(args), "device": str(device)}
+    path = out / "ae.json"
+    results = json.loads(path.read_text()) if path.exists() else {}  # keeps a part not run
+    run_info = {"settings": vars(args), "device": str(device)}
     table = []  # (run, d, AE val MSE, PCA val MSE)
 
     if args.part in ("all", "compare"):
-        results["compare"] = compare_optimizers(args, device, x_train, x_val, y_val, out)
-        for name, h in results["compare"].items():
-            table.append((f"{name} (section 3.1)", args.d, h["val_mse"][-1] if h["val_mse"]
-                          else float("nan"), h["pca_val_mse"]))
-        save_json(out / "ae.json", results)
+        t0 = time.perf_counter()
+        histories = compare_optimizers(args, device, x_train, x_val, y_val, out)
+        results["compare"] = {**run_info, **histories, "wall_seconds": time.perf_counter() - t0}
+        save_json(path, results)
+        for name, h in histories.items():
+            table.append((f"{name} (section 3.1)", args.d,
+                          h["val_mse"][-1] if h["val_mse"] else float("nan"), h["pca_val_mse"]))
 
     if args.part in ("all", "refit"):
-        results["refit"], model = refit(args, device, x_train, x_val, y_val, out)
-        results["wall_seconds"] = time.perf_counter() - t_start
-        save_json(out / "ae.json", results)
+        t0 = time.perf_counter()
+        refitted, model = refit(args, device, x_train, x_val, y_val, out)
+        results["refit"] = {**run_info, **refitted, "wall_seconds": time.perf_counter() - t0}
+        save_json(path, results)
         if model is None:
             raise SystemExit("error: the refit diverged (see above); nothing saved to ae.pt. "
                              "Lower the learning rate in outputs/tuned_ae.json")
-        r = results["refit"]
-        table.append(("refit (Table 4)" if r["source"] == "report" else "refit (tuned)",
-                      r["params"]["d"], r["val_mse"][-1], r["pca_val_mse"]))
-        save_checkpoint(out / "ae.pt", {**r["params"], "epochs": args.epochs,
+        table.append(("refit (Table 4)" if refitted["source"] == "report" else "refit (tuned)",
+                      refitted["params"]["d"], refitted["val_mse"][-1], refitted["pca_val_mse"]))
+        save_checkpoint(out / "ae.pt", {**refitted["params"], "epochs": args.epochs,
                                         "quick": args.quick, "seed": args.seed},
                         encoder=model[0].state_dict(), decoder=model[1].state_dict())
 
-    results["wall_seconds"] = time.perf_counter() - t_start
-    save_json(out / "ae.json", results)
     print(f"\n{'run':22s} {'d':>4s} {'val MSE, AE':>12s} {'val MSE, PCA':>13s}")
     for run, d, ae_mse, pca_mse in table:
         print(f"{run:22s} {d:4d} {ae_mse:12.5f} {pca_mse:13.5f}")
-    print(f"done in {results['wall_seconds']:.0f}s on {device}; results in {out}/")
+    print(f"done on {device}; results in {out}/")
 
 
 if __name__ == "__main__":

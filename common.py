@@ -82,8 +82,8 @@ def probability(text):
 
 def add_common_flags(parser):
     parser.add_argument("--quick", action="store_true",
-                        help="tiny subset and few epochs, for tests and a first look; "
-                             "flags given explicitly still win")
+                        help="tiny subset and few epochs, written to outputs/quick/: for tests "
+                             "and a first look; flags given explicitly still win")
     parser.add_argument("--device", default="auto", choices=["auto", "cuda", "mps", "cpu"],
                         help="where to train; auto picks cuda, then mps, then cpu")
     parser.add_argument("--seed", type=int, default=0,
@@ -101,7 +101,9 @@ def parse_args(parser, quick, argv=None):
     so that a flag given explicitly still wins over what --quick sets."""
     argv = sys.argv[1:] if argv is None else list(argv)
     # argparse fills in a default only where the namespace has no value yet
-    namespace = argparse.Namespace(**quick) if "--quick" in argv else None
+    # (a quick run writes to outputs/quick/, never over the results of a full run)
+    namespace = (argparse.Namespace(out_dir="outputs/quick", **quick) if "--quick" in argv
+                 else None)
     return parser.parse_args(argv, namespace)
 
 
@@ -139,12 +141,23 @@ def out_dir(path):
     return path
 
 
-def save_json(path, obj):
-    """Write JSON atomically: a crash mid-write never leaves half a file."""
+def write_atomically(path, write):
+    """Call write(tmp) on a temporary file of its own beside `path`, then rename it to
+    `path`: a crash, or a second process writing at the same moment, never leaves half a
+    file behind."""
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2) + "\n")
-    os.replace(tmp, path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def save_json(path, obj):
+    write_atomically(path, lambda tmp: Path(tmp).write_text(json.dumps(obj, indent=2) + "\n"))
 
 
 def load_tuned(out, name, table, made_by):
@@ -365,17 +378,9 @@ def make_optimizer(name, params, lr, weight_decay):
 
 def save_checkpoint(path, settings, **state_dicts):
     """Write {"settings": {...}, name: state_dict, ...} atomically (temp file + rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save({"settings": settings,
-                    **{k: {n: t.detach().cpu() for n, t in sd.items()}
-                       for k, sd in state_dicts.items()}}, tmp)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    payload = {"settings": settings,
+               **{k: {n: t.detach().cpu() for n, t in sd.items()} for k, sd in state_dicts.items()}}
+    write_atomically(path, lambda tmp: torch.save(payload, tmp))
 
 
 def load_checkpoint(path, made_by):

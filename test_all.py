@@ -314,7 +314,7 @@ def test_ae_quick_end_to_end_on_real_data(quick_ae):
                    "fig02_reconstruction_bag.png", "fig10_reconstructions.png"):
         assert (quick_ae / figure).stat().st_size > 10_000
     results = json.loads((quick_ae / "ae.json").read_text())
-    assert results["settings"]["quick"] and results["settings"]["epochs"] == 2
+    assert results["compare"]["settings"]["quick"] and results["refit"]["settings"]["epochs"] == 2
     for name in ("Adam", "SGD"):
         assert len(results["compare"][name]["val_mse"]) == 2
     refit = results["refit"]
