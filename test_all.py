@@ -5,16 +5,27 @@ the real Fashion-MNIST (decompressed once into ./data from Debian's package).
 """
 import gzip
 import json
+import math
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+import optuna
 import pytest
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
+from optuna.trial import TrialState
+from torch.distributions import Normal, kl_divergence
 
+import ae
+import classify
 import common
+import explore
+import tune
+import vae
 
 ROOT = Path(__file__).resolve().parent
 
@@ -262,7 +273,6 @@ def test_pca_matches_numpy_svd():
 
 
 def test_pca_baseline_is_exact_with_every_component():
-    import ae
     x = torch.rand(100, 1, 28, 28)
     assert ae.pca_val_mse(x, x[:10], 784) < 1e-8
     assert ae.pca_val_mse(x, x[:10], 2) > ae.pca_val_mse(x, x[:10], 50)
@@ -272,7 +282,6 @@ def test_pca_baseline_is_exact_with_every_component():
 # ae.py
 
 def test_quick_sets_defaults_but_explicit_flags_win():
-    import ae
     args = common.parse_args(ae.parser, ae.QUICK, ["--quick", "--epochs", "3"])
     assert args.epochs == 3 and args.subset == ae.QUICK["subset"]
     args = common.parse_args(ae.parser, ae.QUICK, [])
@@ -282,7 +291,6 @@ def test_quick_sets_defaults_but_explicit_flags_win():
 @pytest.mark.parametrize("flags", [["--epochs", "-1"], ["--device", "tpu"], ["--d", "0"],
                                    ["--dropout", "1.5"], ["--no-such-flag"]])
 def test_bad_flags_exit_with_one_line(flags, capsys):
-    import ae
     with pytest.raises(SystemExit) as e:
         ae.main(flags)
     assert e.value.code == 2
@@ -298,7 +306,6 @@ def test_unavailable_device_is_a_clear_error():
 
 
 def test_a_diverging_run_stops_and_says_so(capsys):
-    import ae
     torch.manual_seed(0)
     model = nn.Sequential(common.Encoder(2, 0.0), common.Decoder(2, 0.0))
     optimizer = torch.optim.SGD(model.parameters(), lr=1e30)
@@ -340,3 +347,448 @@ def test_ae_reads_tuned_values(data_dir, tmp_path):
     refit = json.loads((tmp_path / "ae.json").read_text())["refit"]
     assert refit["params"] == tuned["params"] and refit["source"].endswith("tuned_ae.json")
     assert common.load_checkpoint(tmp_path / "ae.pt", "")["settings"]["d"] == 3
+
+
+# -----------------------------------------------------------------------------
+# vae.py: the VAE
+
+def test_kl_matches_torch_distributions():
+    torch.manual_seed(0)
+    mu, logvar = torch.randn(16, 7), 2 * torch.randn(16, 7)
+    q, prior = Normal(mu, torch.exp(0.5 * logvar)), Normal(0.0, 1.0)
+    expected = kl_divergence(q, prior).sum(1)                  # (16,), summed over d
+    assert torch.allclose(vae.gaussian_kl(mu, logvar), expected, rtol=1e-5, atol=1e-5)
+    assert vae.gaussian_kl(torch.zeros(3, 5), torch.zeros(3, 5)).abs().max() < 1e-7
+
+
+def test_gradients_reach_mu_and_logvar_through_the_sample():
+    torch.manual_seed(0)
+    mu = torch.randn(4, 3, requires_grad=True)
+    logvar = torch.randn(4, 3, requires_grad=True)
+    z = vae.reparameterize(mu, logvar)
+    z.sum().backward()
+    # dz/dmu = 1 and dz/dlogvar = sigma * eps / 2 = (z - mu) / 2
+    assert torch.allclose(mu.grad, torch.ones_like(mu))
+    assert torch.allclose(logvar.grad, 0.5 * (z - mu).detach(), atol=1e-6)
+    assert logvar.grad.abs().min() > 0
+
+
+def deterministic_vae(d=4):
+    """A VAE whose q(z|x) has sigma = exp(-15): its sample is mu, so its loss is fixed."""
+    torch.manual_seed(0)
+    model = vae.VAE(d)
+    with torch.no_grad():
+        model.logvar.weight.zero_()
+        model.logvar.bias.fill_(-30.0)
+    return model
+
+
+def test_loss_is_summed_per_image_and_averaged_over_the_batch():
+    model = deterministic_vae()
+    x = torch.rand(1, 1, 28, 28)
+    recon_one, kl_one = vae.loss_terms(model, x)
+    recon_many, kl_many = vae.loss_terms(model, x.expand(8, -1, -1, -1))
+    assert torch.allclose(recon_one, recon_many, rtol=1e-5)
+    assert torch.allclose(kl_one, kl_many, rtol=1e-5)
+    # summed over the 784 pixels and the d latent dimensions, not averaged
+    mu, logvar = model.encode(x)
+    x_hat = model.decoder(mu)
+    expected = F.binary_cross_entropy(x_hat, x, reduction="sum")
+    assert torch.allclose(recon_one, expected, rtol=1e-4)
+    assert torch.allclose(kl_one, vae.gaussian_kl(mu, logvar).sum(), rtol=1e-5)
+
+
+def test_importance_weights_match_torch_distributions():
+    from torch.distributions import Bernoulli
+    torch.manual_seed(0)
+    model, k = vae.VAE(6).eval(), 5
+    x = (torch.rand(8, 1, 28, 28) > 0.5).float()
+    torch.manual_seed(1)
+    got = vae.iw_log_px(model, x, k)                            # (8,)
+    torch.manual_seed(1)                                        # the same eps again
+    with torch.no_grad():
+        mu, logvar = model.encode(x)
+        z = mu + torch.exp(0.5 * logvar) * torch.randn(k, *mu.shape)      # (K, 8, d)
+        x_hat = model.decoder(z.flatten(0, 1)).view(k, *x.shape)
+        log_w = (Bernoulli(probs=x_hat).log_prob(x).sum((2, 3, 4))
+                 + Normal(0.0, 1.0).log_prob(z).sum(2)
+                 - Normal(mu, torch.exp(0.5 * logvar)).log_prob(z).sum(2))
+    expected = torch.logsumexp(log_w, 0) - math.log(k)
+    assert torch.allclose(got, expected, rtol=1e-4, atol=1e-2)
+
+
+def test_importance_weighted_bound_is_above_the_elbo_and_grows_with_k():
+    torch.manual_seed(0)
+    model = vae.VAE(6)
+    x = torch.rand(32, 1, 28, 28)
+    # the ELBO, averaged over 20 samples of z per image
+    elbo = -sum(sum(vae.evaluate(model, x)) for _ in range(20)) / 20
+    bounds = {k: vae.iw_log_px(model, x, k).mean().item() for k in (1, 10, 100)}
+    assert bounds[100] >= elbo
+    assert bounds[1] < bounds[10] < bounds[100]
+    assert abs(bounds[1] - elbo) < abs(bounds[100] - elbo)   # K = 1 is the ELBO itself
+
+
+def test_flags_tuned_file_and_table_7_in_that_order(tmp_path):
+    args = common.parse_args(vae.parser, vae.QUICK, ["--out-dir", str(tmp_path)])
+    assert vae.resolve_params(args) == (vae.TABLE_7, "report")
+    assert args.epochs == 42 and args.batch_size == 256 and args.beta == 1.0
+    tuned = {"study": "vae", "params": {"d": 3, "lr": 0.01, "weight_decay": 0.0},
+             "value": 300.0, "direction": "minimize"}
+    (tmp_path / "tuned_vae.json").write_text(json.dumps(tuned))
+    params, source = vae.resolve_params(args)
+    assert params == tuned["params"] and source.endswith("tuned_vae.json")
+    args = common.parse_args(vae.parser, vae.QUICK, ["--out-dir", str(tmp_path), "--d", "5"])
+    params, source = vae.resolve_params(args)
+    assert params == {**tuned["params"], "d": 5} and "command line" in source
+
+
+@pytest.mark.parametrize("flags", [["--beta", "-1"], ["--iw-samples", "0"], ["--d", "0"],
+                                   ["--no-such-flag"]])
+def test_bad_vae_flags_exit_with_one_line(flags, capsys):
+    with pytest.raises(SystemExit) as e:
+        vae.main(flags)
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert "error" in err and "\n" not in err
+
+
+def test_vae_quick_end_to_end_on_real_data(data_dir, tmp_path):
+    run("vae.py", "--quick", "--data-dir", data_dir, "--out-dir", tmp_path)
+    for figure in ("fig11_vae_loss.png", "fig06_vae_samples.png", "fig05b_vae_traversal.png",
+                   "fig_vae_reconstructions.png"):
+        assert (tmp_path / figure).stat().st_size > 10_000
+    results = json.loads((tmp_path / "vae.json").read_text())
+    assert results["params"] == vae.TABLE_7 and results["source"] == "report"
+    history, test = results["history"], results["test"]
+    assert len(history["val_recon"]) == 2 and history["val_recon"][-1] < history["val_recon"][0]
+    values = [v for h in history.values() for v in h] + [test["neg_elbo"], test["iw_log_px"]]
+    assert all(math.isfinite(v) for v in values)
+    assert test["neg_elbo"] > 0 and test["kl"] >= 0
+    assert -test["iw_log_px"] <= test["neg_elbo"] + 1.0      # the IW bound is the tighter one
+    ckpt = common.load_checkpoint(tmp_path / "vae.pt", "python vae.py")
+    assert ckpt["settings"]["d"] == 44 and ckpt["settings"]["beta"] == 1.0
+    model = common.load_weights(vae.VAE(ckpt["settings"]["d"]), ckpt, "vae", "vae.pt", "")
+    x_hat, mu, logvar = model(torch.rand(2, 1, 28, 28))
+    assert x_hat.shape == (2, 1, 28, 28) and mu.shape == logvar.shape == (2, 44)
+
+
+def test_vae_bad_flag_on_the_command_line_is_one_line(tmp_path):
+    proc = run("vae.py", "--iw-samples", "0", "--out-dir", tmp_path, ok=False)
+    assert one_line_error(proc) and "--iw-samples" in proc.stderr
+
+
+# -----------------------------------------------------------------------------
+# explore.py: the latent space
+
+def test_perplexity_calibration_reaches_the_target_entropy():
+    torch.manual_seed(0)
+    x = torch.randn(300, 5) * torch.tensor([1.0, 2.0, 3.0, 10.0, 0.1])
+    P, H = explore.conditional_p(torch.cdist(x, x).square(), perplexity=30)
+    entropy = -torch.special.xlogy(P, P).sum(1)                # computed apart from H
+    assert torch.allclose(entropy, torch.full((300,), math.log(30)), atol=1e-3)
+    assert torch.allclose(H, entropy, atol=1e-4)
+    assert torch.allclose(P.sum(1), torch.ones(300), atol=1e-5)
+    assert torch.all(P.diagonal() == 0)
+
+
+def test_tsne_separates_well_separated_gaussian_blobs():
+    torch.manual_seed(0)
+    centres = 20 * torch.eye(10)                               # 10 blobs in 10-D, far apart
+    y = torch.arange(10).repeat_interleave(30)                 # (300,)
+    x = centres[y] + torch.randn(300, 10)
+    Y, kl = explore.tsne(x, perplexity=30, iters=300, log_every=0)
+    assert Y.shape == (300, 2) and torch.isfinite(Y).all()
+    assert explore.knn_accuracy(Y, y, k=10) > 0.98
+    assert 0 < kl < 2
+
+
+def test_knn_accuracy_leaves_each_point_out():
+    z = torch.tensor([[0.0], [0.1], [5.0], [5.1]])
+    assert explore.knn_accuracy(z, torch.tensor([0, 0, 1, 1]), k=1) == 1.0
+    # with the point itself counted, each would be its own neighbour and score 1
+    assert explore.knn_accuracy(z, torch.tensor([0, 1, 0, 1]), k=1) == 0.0
+    z, y = torch.randn(50, 3), torch.randint(0, 10, (50,))
+    assert explore.knn_accuracy(z, y, k=5, chunk=7) == explore.knn_accuracy(z, y, k=5)
+
+
+def test_a_straight_line_in_pixel_space_is_perfectly_even():
+    a, b = torch.rand(3, 784), torch.rand(3, 784)
+    images = explore.decode_line(lambda z: z.view(-1, 1, 28, 28), a, b, steps=10)
+    assert images.shape == (3, 11, 1, 28, 28)
+    assert torch.allclose(explore.evenness(images.flatten(2)), torch.full((3,), 0.1))
+    jump = torch.cat([a[:1].expand(5, -1), b[:1].expand(6, -1)])[None]   # all in one step
+    assert torch.allclose(explore.evenness(jump), torch.ones(1))
+
+
+def test_bilinear_grid_has_the_four_codes_at_its_corners():
+    corners = torch.rand(4, 784)
+    grid = explore.bilinear_grid(lambda z: z.view(-1, 1, 28, 28), corners, size=10)
+    assert grid.shape == (10, 10, 1, 28, 28)
+    got = torch.stack([grid[0, 0], grid[0, -1], grid[-1, 0], grid[-1, -1]]).flatten(1)
+    assert torch.allclose(got, corners)
+    assert torch.allclose(grid[0, 5].flatten(), corners[0] + 5 / 9 * (corners[1] - corners[0]))
+
+
+def test_gaussian_samples_have_the_mean_and_covariance_of_the_codes():
+    torch.manual_seed(0)
+    z = torch.randn(5000, 3) @ torch.tensor([[2.0, 0, 0], [1, 1, 0], [0, 0, 0.1]]) + 3
+    s = explore.sample_gaussian(z, 20000, torch.Generator().manual_seed(0))
+    assert torch.allclose(s.mean(0), z.mean(0), atol=0.05)
+    assert torch.allclose(torch.cov(s.T), torch.cov(z.T), atol=0.1)
+    box = explore.sample_uniform_box(z, 1000, torch.Generator().manual_seed(0))
+    assert torch.all(box >= z.min(0).values) and torch.all(box <= z.max(0).values)
+
+
+def test_explore_quick_end_to_end_on_real_data(quick_ae, data_dir, tmp_path):
+    shutil.copy(quick_ae / "ae.pt", tmp_path / "ae.pt")
+    proc = run("explore.py", "--quick", "--data-dir", data_dir, "--out-dir", tmp_path)
+    assert "vae.pt not found" in proc.stdout                   # the VAE parts are skipped
+    for figure in ("fig03_tsne.png", "fig09_pca.png", "fig04_ae_samples.png",
+                   "fig05a_ae_interpolation.png"):
+        assert (tmp_path / figure).stat().st_size > 10_000
+    results = json.loads((tmp_path / "explore.json").read_text())
+    assert results["settings"]["quick"] and results["tsne_points"] == 500
+    knn = results["knn"]
+    assert 0.5 < knn["raw pixels"] < 1                          # far above chance (0.1)
+    assert all(0.3 < v <= 1 for v in knn["AE"].values())
+    ratio = results["models"]["AE"]["pca_explained_variance_ratio"]
+    assert 1 > ratio[0] >= ratio[1] > 0
+    assert 0.1 <= results["smoothness"]["AE"]["mean"] <= 1     # 1/steps is the least possible
+
+
+def test_explore_shows_the_vae_beside_the_ae(quick_ae, data_dir, tmp_path):
+    shutil.copy(quick_ae / "ae.pt", tmp_path / "ae.pt")
+    torch.manual_seed(0)
+    common.save_checkpoint(tmp_path / "vae.pt", {"d": 4}, vae=vae.VAE(4).state_dict())
+    run("explore.py", "--quick", "--tsne-points", "200", "--tsne-iters", "50", "--pairs", "5",
+        "--data-dir", data_dir, "--out-dir", tmp_path)
+    results = json.loads((tmp_path / "explore.json").read_text())
+    assert results["models"]["VAE"]["d"] == 4
+    assert set(results["knn"]["VAE"]) == {"latent", "PCA 2-D", "t-SNE 2-D"}
+    assert set(results["smoothness"]) == {"AE", "VAE"}
+
+
+def test_explore_without_the_ae_checkpoint_names_the_command(data_dir, tmp_path):
+    proc = run("explore.py", "--quick", "--data-dir", data_dir, "--out-dir", tmp_path, ok=False)
+    assert one_line_error(proc) and "python ae.py" in proc.stderr
+
+
+def test_too_few_tsne_points_for_the_perplexity_is_a_clear_error(quick_ae, data_dir, tmp_path):
+    shutil.copy(quick_ae / "ae.pt", tmp_path / "ae.pt")
+    proc = run("explore.py", "--quick", "--tsne-points", "20", "--data-dir", data_dir,
+               "--out-dir", tmp_path, ok=False)
+    assert one_line_error(proc) and "--tsne-points" in proc.stderr
+
+
+# -----------------------------------------------------------------------------
+# classify.py: the classifier
+
+def test_metrics_match_a_hand_worked_confusion_matrix():
+    # rows: true class, columns: predicted class
+    cm = torch.tensor([[5, 1, 0],
+                       [2, 3, 1],
+                       [0, 0, 4]])
+    m = classify.per_class_metrics(cm)
+    assert m["accuracy"] == pytest.approx(12 / 16)
+    assert m["precision"] == pytest.approx([5 / 7, 3 / 4, 4 / 5])
+    assert m["recall"] == pytest.approx([5 / 6, 3 / 6, 4 / 4])
+    # F1 = 2 TP / (2 TP + FP + FN)
+    assert m["f1"] == pytest.approx([10 / 13, 6 / 10, 8 / 9])
+    assert m["support"] == [6, 6, 4]
+
+
+def test_a_class_never_predicted_has_f1_zero_not_nan():
+    m = classify.per_class_metrics(torch.tensor([[2, 0], [3, 0]]))
+    assert m["precision"][1] == 0 and m["f1"][1] == 0 and m["accuracy"] == pytest.approx(0.4)
+
+
+def test_confusion_matrix_counts_true_rows_and_predicted_columns():
+    y_true = torch.tensor([0, 0, 1, 2, 2, 2])
+    y_pred = torch.tensor([0, 1, 1, 2, 0, 2])
+    cm = classify.confusion_matrix(y_true, y_pred, k=3)
+    assert cm.tolist() == [[1, 1, 0], [0, 1, 0], [1, 0, 2]]
+
+
+def test_balanced_label_subsets_are_balanced_and_fixed_by_the_seed():
+    y = torch.arange(10).repeat_interleave(30)[torch.randperm(300)]  # 30 per class, shuffled
+    a = classify.balanced_subset(y, 50, seed=1)
+    assert len(a) == 50 and len(a.unique()) == 50
+    assert torch.bincount(y[a], minlength=10).tolist() == [5] * 10
+    assert torch.equal(a, classify.balanced_subset(y, 50, seed=1))
+    assert not torch.equal(a, classify.balanced_subset(y, 50, seed=2))
+    with pytest.raises(SystemExit, match="needs 40 images"):
+        classify.balanced_subset(y, 400, seed=1)
+
+
+def test_classifier_has_the_mlp_of_table_3():
+    model = classify.Classifier(common.Encoder(7, 0.0), no1=12, no2=74, dropout=0.3)
+    linears = [m for m in model.mlp if isinstance(m, torch.nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linears] == [(7, 12), (12, 74), (74, 10)]
+    assert [m.p for m in model.mlp if isinstance(m, torch.nn.Dropout)] == [0.3, 0.3]
+    assert model(torch.rand(4, 1, 28, 28)).shape == (4, 10)
+
+
+@pytest.mark.parametrize("flags", [["--labels", "15"], ["--labels", "a,b"],
+                                   ["--recipe", "fast"], ["--seeds", "0"]])
+def test_bad_classify_flags_exit_with_one_line(flags, capsys):
+    with pytest.raises(SystemExit) as e:
+        classify.main(flags)
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert "error" in err and "\n" not in err
+
+
+def test_classify_without_checkpoint_names_ae_py(data_dir, tmp_path):
+    proc = run("classify.py", "--quick", "--data-dir", data_dir, "--out-dir", tmp_path, ok=False)
+    assert one_line_error(proc) and "python ae.py" in proc.stderr
+
+
+def test_classify_quick_end_to_end(data_dir, quick_ae, tmp_path):
+    shutil.copy(quick_ae / "ae.pt", tmp_path / "ae.pt")
+    run("classify.py", "--quick", "--part", "all", "--recipe", "both", "--data-dir", data_dir,
+        "--out-dir", tmp_path)
+    for figure in ("fig_confusion_matrix.png", "fig_label_efficiency.png"):
+        assert (tmp_path / figure).stat().st_size > 10_000
+    results = json.loads((tmp_path / "classify.json").read_text())
+    report = results["report"]["report"]
+    assert report["mlp"]["no1"] == 12 and report["source"] == "Table 5"
+    run0 = report["runs"][0]
+    assert sum(run0["support"]) == 500 and len(run0["f1"]) == 10
+    assert run0["accuracy"] > 0.2                        # chance is 0.1
+    assert results["report"]["ours"]["mlp"]["no1"] == classify.OURS["no1"]
+    labels = results["labels"]["report"]["accuracy"]
+    assert set(labels) == {"fine-tuned", "frozen", "random"}
+    assert set(labels["random"]) == {"100", "500"}
+    table6 = (tmp_path / "classify_table6.md").read_text()
+    assert "Ankle boot" in table6 and "90.08" in table6
+
+
+def test_classify_reads_tuned_values(data_dir, quick_ae, tmp_path):
+    shutil.copy(quick_ae / "ae.pt", tmp_path / "ae.pt")
+    params = {"no1": 5, "no2": 6, "mlp_optimizer": "SGD", "mlp_lr": 0.01,
+              "mlp_dropout": 0.0, "mlp_weight_decay": 0.0}
+    (tmp_path / "tuned_classifier.json").write_text(json.dumps(
+        {"study": "classifier", "params": params, "value": 0.5, "direction": "maximize",
+         "trials": {"complete": 1, "pruned": 0, "failed": 0}}))
+    run("classify.py", "--quick", "--epochs", "1", "--data-dir", data_dir, "--out-dir", tmp_path)
+    report = json.loads((tmp_path / "classify.json").read_text())["report"]["report"]
+    assert report["mlp"] == params and report["source"].endswith("tuned_classifier.json")
+
+
+# -----------------------------------------------------------------------------
+# tune.py: the Optuna studies
+
+TINY = ["--quick", "--subset", "300", "--epochs", "1"]  # a few seconds per trial
+
+
+def load(out, name):
+    return optuna.load_study(study_name=name, storage=f"sqlite:///{out / 'optuna.db'}")
+
+
+def finished(study):
+    return [t for t in study.get_trials() if tune.counted(t) and t.state.is_finished()]
+
+
+@pytest.mark.parametrize("study", ["ae", "classifier", "vae"])
+def test_one_trial_of_each_study_end_to_end(study, data_dir, quick_ae, tmp_path):
+    if study == "classifier":
+        shutil.copy(quick_ae / "ae.pt", tmp_path / "ae.pt")
+    run("tune.py", study, *TINY, "--trials", "1", "--data-dir", data_dir, "--out-dir", tmp_path)
+    assert (tmp_path / f"fig08_tuning_{study}.png").stat().st_size > 10_000
+    tuned = json.loads((tmp_path / f"tuned_{study}.json").read_text())
+    assert tuned["trials"] == {"complete": 1, "pruned": 0, "failed": 0}
+    assert tuned["direction"] == ("maximize" if study == "classifier" else "minimize")
+    assert tuned["settings"]["trials"] == 1 and tuned["study"] == study
+    # the script that uses the tuned values reads them instead of the report's table
+    if study == "ae":
+        assert set(tuned["params"]) == set(ae.TABLE_4)
+        params, source = common.load_tuned(tmp_path, "ae", ae.TABLE_4, "")
+    elif study == "classifier":
+        assert set(tuned["params"]) == set(classify.TABLE_5)
+        args = common.parse_args(classify.parser, {}, ["--out-dir", str(tmp_path)])
+        params, _, _, source = classify.recipe_params("report", args)
+    else:
+        assert set(tuned["params"]) == set(vae.TABLE_7)
+        args = common.parse_args(vae.parser, {}, ["--out-dir", str(tmp_path)])
+        params, source = vae.resolve_params(args)
+    assert params == tuned["params"] and source.endswith(f"tuned_{study}.json")
+
+
+def test_two_workers_together_stop_at_exactly_the_trial_count(data_dir, tmp_path):
+    command = [sys.executable, str(ROOT / "tune.py"), "ae", *TINY, "--trials", "4",
+               "--data-dir", str(data_dir), "--out-dir", str(tmp_path)]
+    workers = [subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    outputs = [w.communicate(timeout=300)[0] for w in workers]
+    assert [w.returncode for w in workers] == [0, 0], outputs
+    assert len(finished(load(tmp_path, "ae-quick"))) == 4
+    # each trial ran in one worker only (how they share them depends on the start times)
+    assert sum(f"trial {n} complete" in o for n in range(8) for o in outputs) == 4
+    tuned = json.loads((tmp_path / "tuned_ae.json").read_text())
+    assert sum(tuned["trials"].values()) == 4
+
+
+def test_only_as_many_trials_as_asked_run_when_workers_start_together():
+    # five trials started at the same moment (all RUNNING) with room for three
+    study = optuna.create_study()
+    args = common.parse_args(tune.parser, {}, ["ae", "--trials", "3"])
+    started = [study.ask() for _ in range(5)]
+    claimed = []
+    for trial in started:
+        try:
+            tune.claim(trial, args)
+            claimed.append(trial.number)
+        except optuna.TrialPruned:
+            study.tell(trial, state=TrialState.PRUNED)
+    assert claimed == [0, 1, 2]
+    assert tune.count_trials(study) == {"complete": 0, "pruned": 0, "failed": 0, "running": 3}
+
+
+def test_rerun_resumes_and_keeps_earlier_trials(data_dir, tmp_path):
+    argv = ["ae", *TINY, "--data-dir", str(data_dir), "--out-dir", str(tmp_path)]
+    tune.main(argv + ["--trials", "1"])
+    first = load(tmp_path, "ae-quick").trials[0]
+    tune.main(argv + ["--trials", "2"])
+    tune.main(argv + ["--trials", "2"])              # already there: nothing is redone
+    trials = load(tmp_path, "ae-quick").trials
+    assert len(trials) == 2
+    assert trials[0].params == first.params and trials[0].value == first.value
+    # the same study with other epochs would mix incomparable values: refused
+    with pytest.raises(SystemExit) as e:
+        tune.main(argv + ["--trials", "3", "--epochs", "2"])
+    assert "was run with" in str(e.value) and "--study-name" in str(e.value)
+
+
+def test_a_diverging_trial_is_pruned_and_the_study_goes_on(data_dir, tmp_path):
+    argv = ["ae", *TINY, "--trials", "2", "--data-dir", str(data_dir), "--out-dir", str(tmp_path),
+            "--storage", f"sqlite:///{tmp_path / 'optuna.db'}", "--study-name", "ae-quick"]
+    args = common.parse_args(tune.parser, tune.QUICK, argv)
+    study = tune.open_study(args, args.storage)
+    with pytest.warns(UserWarning, match="out of range"):   # far outside the search space
+        study.enqueue_trial({"optimizer": "SGD", "lr": 1e30})
+        tune.main(argv)
+    trials = load(tmp_path, "ae-quick").trials
+    assert trials[0].state == TrialState.PRUNED and trials[0].user_attrs["diverged"] == 1
+    assert trials[1].state == TrialState.COMPLETE
+    tuned = json.loads((tmp_path / "tuned_ae.json").read_text())
+    assert tuned["diverged_trials"] == [0] and tuned["best_trial"] == 1
+
+
+@pytest.mark.parametrize("storage", ["nosuchdb://x", "postgresql://nobody@127.0.0.1:9/none"])
+def test_a_bad_storage_is_a_one_line_error(storage, tmp_path):
+    with pytest.raises(SystemExit) as e:
+        tune.main(["ae", "--quick", "--storage", storage, "--out-dir", str(tmp_path)])
+    assert str(e.value).startswith("error:") and storage in str(e.value)
+    assert "\n" not in str(e.value)
+
+
+def test_the_password_of_a_storage_url_is_never_printed():
+    assert tune.hide_password("postgresql://me:secret@db:5432/optuna") == \
+        "postgresql://me:***@db:5432/optuna"
+    assert tune.hide_password("sqlite:///outputs/optuna.db") == "sqlite:///outputs/optuna.db"
+
+
+def test_classifier_without_a_pretrained_autoencoder_names_the_command(tmp_path):
+    proc = run("tune.py", "classifier", "--quick", "--out-dir", tmp_path, ok=False)
+    assert one_line_error(proc) and "python ae.py" in proc.stderr

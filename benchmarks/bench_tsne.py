@@ -1,0 +1,99 @@
+"""t-SNE of explore.py against scikit-learn's TSNE, on the same latent codes of the AE.
+
+Both embed the AE's codes (outputs/ae.pt) of the same test images with the same settings
+(perplexity 30, 1,000 iterations, early exaggeration 12, PCA start, learning rate "auto").
+Quality: the KL divergence KL(P || Q) of each embedding, computed by one function from one
+P, so that both are judged alike (scikit-learn's own figure is printed too), and the
+leave-one-out 10-NN class accuracy in the embedding. Targets (issue 6): KL within 3 %,
+10-NN accuracy within 1 point; on a GPU, all 10,000 points in <= 5 s and >= 3 x faster.
+
+scikit-learn is needed only here; the project never imports it. Install it apart:
+    python -m venv --system-site-packages /tmp/bench && /tmp/bench/bin/pip install scikit-learn
+    OMP_NUM_THREADS=1 /tmp/bench/bin/python benchmarks/bench_tsne.py --points 2000
+    /tmp/bench/bin/python benchmarks/bench_tsne.py --points 0 --device cuda --methods barnes_hut
+"""
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from common import load_test, pick_device, save_json  # noqa: E402
+from explore import conditional_p, encode_all, kl_divergence, knn_accuracy, load_ae, tsne  # noqa: E402
+
+parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+parser.add_argument("--points", type=int, default=2000,
+                    help="random test images to embed (0 = all 10,000)")
+parser.add_argument("--methods", default="exact,barnes_hut",
+                    help="scikit-learn methods to compare with, comma-separated")
+parser.add_argument("--perplexity", type=float, default=30.0)
+parser.add_argument("--iters", type=int, default=1000)
+parser.add_argument("--device", default="auto", choices=["auto", "cuda", "mps", "cpu"])
+parser.add_argument("--data-dir", default="data")
+parser.add_argument("--out-dir", default="outputs", help="holds ae.pt; bench_tsne.json goes there")
+parser.add_argument("--seed", type=int, default=0)
+args = parser.parse_args()
+device = pick_device(args.device)
+
+try:
+    from sklearn.manifold import TSNE
+    import sklearn
+except ImportError:
+    raise SystemExit("error: this benchmark needs scikit-learn; install it apart, as the "
+                     "docstring of benchmarks/bench_tsne.py shows")
+
+
+def sync():
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+encode, _, d = load_ae(Path(args.out_dir), device)
+x, y = load_test(args.data_dir, device)
+n = args.points or len(x)
+sub = torch.randperm(len(x), generator=torch.Generator().manual_seed(args.seed))[:n].sort().values
+z = encode_all(encode, x[sub.to(device)])              # (n, d)
+y = y[sub.to(device)]
+print(f"{n} test images, AE codes of d = {d}, torch {torch.__version__} on {device}, "
+      f"scikit-learn {sklearn.__version__}, {torch.get_num_threads()} threads")
+
+# one P for judging every embedding, as t-SNE defines it
+P_cond, _ = conditional_p(torch.cdist(z, z).square(), args.perplexity)
+P = ((P_cond + P_cond.T) / (2 * n)).clamp_min(1e-12)
+
+rows = []
+if device.type == "cuda":
+    tsne(z[:200], args.perplexity, 10, log_every=0)               # warm up: CUDA start-up
+sync()
+t0 = time.perf_counter()
+Y, _ = tsne(z, args.perplexity, args.iters, log_every=0)
+sync()
+rows.append(("explore.py (exact, torch)", time.perf_counter() - t0, kl_divergence(P, Y),
+             None, knn_accuracy(Y, y)))
+
+z_np, y_cpu = z.cpu().numpy(), y.cpu()
+for method in args.methods.split(","):
+    t0 = time.perf_counter()
+    model = TSNE(perplexity=args.perplexity, max_iter=args.iters, method=method, init="pca",
+                 learning_rate="auto", random_state=args.seed)
+    Y_sk = torch.tensor(model.fit_transform(z_np), dtype=torch.float32)
+    seconds = time.perf_counter() - t0
+    rows.append((f"scikit-learn {method}", seconds, kl_divergence(P.cpu(), Y_sk),
+                 float(model.kl_divergence_), knn_accuracy(Y_sk, y_cpu)))
+
+print(f"\n{'t-SNE':28s} {'seconds':>8s} {'KL':>7s} {'KL (own)':>9s} {'10-NN acc':>10s}")
+for name, seconds, kl, kl_own, acc in rows:
+    own = f"{kl_own:9.4f}" if kl_own is not None else f"{'':9s}"
+    print(f"{name:28s} {seconds:8.1f} {kl:7.4f} {own} {acc:10.4f}")
+ours = rows[0]
+for name, seconds, kl, _, acc in rows[1:]:
+    print(f"against {name}: KL {100 * (ours[2] / kl - 1):+.1f} % (target within 3 %), "
+          f"10-NN accuracy {100 * (ours[4] - acc):+.1f} points (target within 1), "
+          f"{seconds / ours[1]:.1f} x faster")
+save_json(Path(args.out_dir) / "bench_tsne.json",
+          {"points": n, "device": str(device), "threads": torch.get_num_threads(),
+           "sklearn": sklearn.__version__, "d": d,
+           "rows": [dict(zip(("name", "seconds", "kl", "kl_sklearn_own", "knn10"), r))
+                    for r in rows]})

@@ -1,0 +1,437 @@
+"""The latent spaces of the AE and the VAE explored: sections 2.4 and 3.4 of the report.
+
+Figures 3, 4, 5a and 9, and the report's two claims about the latent space as numbers.
+
+The trained AE (outputs/ae.pt, written by `python ae.py`) encodes the 10,000 test images;
+the VAE (outputs/vae.pt, written by `python vae.py`) does the same by its means when that
+file exists, and is shown beside the AE. Then:
+- PCA (Figure 9) and t-SNE (Figure 3) to two dimensions, coloured by class. t-SNE is
+  written out below in PyTorch (exact, O(n^2) per iteration), so it runs on the GPU.
+- Random latent codes decoded (Figure 4): uniform in the min-max box of the test codes, as
+  the report's notebook did, against a Gaussian fitted to them (and N(0, I) for the VAE).
+- Interpolation (Figure 5a): a walk of 10 equal steps between two test images, and the
+  10 x 10 grid between four.
+- Claim 1, "classes separate in the latent space": leave-one-out 10-nearest-neighbour
+  class accuracy in raw pixels, the latent space, PCA-2D and t-SNE-2D.
+- Claim 2, "the VAE's latent space is smooth, the AE's changes abruptly": over random pairs
+  of test images, walk from one code to the other in equal steps and divide the largest
+  single-step change of the decoded image by the path's total change (1/steps = even).
+
+    python explore.py           # 2-core CPU, t-SNE of 3,000 points: ~1 min (AE), ~2 min (+VAE)
+    python explore.py --tsne-points 0 --device cuda   # all 10,000 points on a GPU
+    python explore.py --quick   # 500 test images: about 20 s
+
+Writes to outputs/: fig03_tsne.png, fig09_pca.png, fig04_ae_samples.png,
+fig05a_ae_interpolation.png, explore.json.
+"""
+import math
+import time
+
+import torch
+import torch.nn.functional as F
+
+from common import (CLASSES, Decoder, Encoder, Parser, add_common_flags, load_checkpoint,
+                    load_test, load_weights, non_negative_int, out_dir, parse_args, pca,
+                    pick_device, plot_grid, positive_float, positive_int, print_settings,
+                    save_json, seed_everything)
+
+# -----------------------------------------------------------------------------
+# Settings
+
+WALK = ("Ankle boot", "Bag")                               # Figure 5a: the 1-D walk
+CORNERS = ("Ankle boot", "Trouser", "Pullover", "Bag")     # Figure 5a: the grid's corners
+QUICK = {"subset": 2000, "tsne_points": 0, "tsne_iters": 500, "pairs": 50}
+
+parser = Parser(description=__doc__.split("\n")[0])
+parser.add_argument("--perplexity", type=positive_float, default=30.0,
+                    help="t-SNE perplexity, the effective number of neighbours (the report "
+                         "does not state it; 30 is the usual default)")
+parser.add_argument("--tsne-points", type=non_negative_int, default=None,
+                    help="test images embedded by t-SNE, a random subsample (0 = all "
+                         "10,000); default: all with CUDA, else 3,000, since exact "
+                         "t-SNE costs O(n^2) per iteration")
+parser.add_argument("--tsne-iters", type=positive_int, default=1000,
+                    help="t-SNE iterations, the first 250 with early exaggeration "
+                         "(van der Maaten and Hinton, 2008)")
+parser.add_argument("--steps", type=positive_int, default=10,
+                    help="equal steps of the walk between two images (section 3.4, Figure 5a)")
+parser.add_argument("--pairs", type=positive_int, default=1000,
+                    help="random pairs of test images for the smoothness measure")
+parser.add_argument("--k", type=positive_int, default=10,
+                    help="neighbours in the k-nearest-neighbour class accuracy")
+add_common_flags(parser)
+
+
+# -----------------------------------------------------------------------------
+# Models: the AE of ae.py and, when it exists, the VAE of vae.py
+
+def load_ae(out, device):
+    """(encode, decode, d) of the AE in OUT/ae.pt, on `device`, in eval mode (dropout off)."""
+    path = out / "ae.pt"
+    ckpt = load_checkpoint(path, "python ae.py")
+    d, dropout = ckpt["settings"].get("d"), ckpt["settings"].get("dropout", 0.0)
+    if d is None:
+        raise SystemExit(f"error: {path} has no latent size d in its settings; rerun `python ae.py`")
+    encoder = load_weights(Encoder(d, dropout), ckpt, "encoder", path, "python ae.py")
+    decoder = load_weights(Decoder(d, dropout), ckpt, "decoder", path, "python ae.py")
+    return encoder.to(device).eval(), decoder.to(device).eval(), d
+
+
+def load_vae(out, device):
+    """(encode, decode, d) of the VAE in OUT/vae.pt on `device`, or None without that file.
+    The VAE encodes an image by the mean mu of q(z|x), as section 2.4 explores it."""
+    path = out / "vae.pt"
+    if not path.exists():
+        print(f"note: {path} not found, so the VAE parts are skipped "
+              "(run `python vae.py` to add them)")
+        return None
+    from vae import VAE  # only here: the AE parts do not need vae.py
+    ckpt = load_checkpoint(path, "python vae.py")
+    d = ckpt["settings"].get("d")
+    if d is None:
+        raise SystemExit(f"error: {path} has no latent size d in its settings; rerun `python vae.py`")
+    vae = load_weights(VAE(d), ckpt, "vae", path, "python vae.py").to(device).eval()
+    return (lambda x: vae.encode(x)[0]), vae.decoder, d
+
+
+@torch.no_grad()
+def encode_all(encode, x, batch_size=1000):
+    return torch.cat([encode(xb) for xb in x.split(batch_size)])     # (N, d)
+
+
+# -----------------------------------------------------------------------------
+# t-SNE (van der Maaten and Hinton, 2008), exact, in PyTorch
+
+def conditional_p(D2, perplexity, steps=100, tol=1e-5):
+    """p_j|i = exp(-beta_i D2_ij) / sum_{k != i} exp(-beta_i D2_ik), one beta_i = 1/(2 sigma_i^2)
+    per point, found by binary search so that the entropy of row i is log(perplexity) nats.
+    D2: (n, n) squared distances. Returns P (n, n), rows summing to 1, and the entropies (n,)."""
+    n = len(D2)
+    target = math.log(perplexity)
+    # Shift each row so that its nearest neighbour is at 0: P does not change, and exp()
+    # cannot underflow to an all-zero row. The diagonal (a point and itself) is left out.
+    off = D2.masked_fill(torch.eye(n, dtype=torch.bool, device=D2.device), math.inf)
+    D2 = (off - off.min(1, keepdim=True).values).fill_diagonal_(0)
+    beta = 1 / D2.mean(1, keepdim=True)                           # (n, 1), a first guess
+    lo, hi = torch.zeros_like(beta), torch.full_like(beta, math.inf)
+    for _ in range(steps):
+        # clamp: exp() below -87 gives denormal numbers, up to 40 x slower on a CPU, and
+        # exp(-80) ~ 2e-35 is as good as 0 here
+        E = (-beta * D2).clamp_(min=-80).exp_().fill_diagonal_(0)  # (n, n), unnormalised p_j|i
+        Z = E.sum(1, keepdim=True)
+        # H_i = -sum_j p_j|i log p_j|i = log Z_i + beta_i sum_j p_j|i D2_ij
+        H = Z.log() + beta * (E * D2).sum(1, keepdim=True) / Z
+        if (H - target).abs().max() < tol:
+            break
+        too_flat = H > target                      # sigma_i too large: raise beta_i
+        lo = torch.where(too_flat, beta, lo)
+        hi = torch.where(too_flat, hi, beta)
+        beta = torch.where(hi.isinf(), 2 * beta, (lo + hi) / 2)
+    return E / Z, H.squeeze(1)
+
+
+def student_t(Y):
+    """The embedding's kernel (1 + |y_i - y_j|^2)^-1, zero on the diagonal: (n, n)."""
+    return torch.cdist(Y, Y).square_().add_(1).reciprocal_().fill_diagonal_(0)
+
+
+def kl_divergence(P, Y):
+    """KL(P || Q) = sum_ij p_ij log(p_ij / q_ij), the cost t-SNE minimises, in nats."""
+    num = student_t(Y)
+    Q = (num / num.sum()).clamp_min(1e-12)
+    return (P * (P / Q).log()).sum().item()
+
+
+def tsne(x, perplexity=30.0, iters=1000, exaggeration=12.0, exaggeration_iters=250,
+         log_every=100, name="t-SNE"):
+    """Embed the rows of x (n, D) in two dimensions; returns (Y (n, 2), KL divergence).
+
+    Optimiser settings as in scikit-learn's TSNE (init="pca", learning_rate="auto"), so that
+    the two can be compared: early exaggeration 12 for 250 iterations with momentum 0.5,
+    then momentum 0.8; per-coordinate gains; learning rate max(n / 12 / 4, 50).
+    """
+    n = len(x)
+    # p_ij = (p_j|i + p_i|j) / 2n: symmetric, sums to 1 (section 3.1 of the paper)
+    P_cond, _ = conditional_p(torch.cdist(x, x).square(), perplexity)
+    P = ((P_cond + P_cond.T) / (2 * n)).clamp_min(1e-12)           # (n, n)
+    P_early = exaggeration * P      # early exaggeration pulls clusters together at first
+    # start from the first two principal components, scaled to a standard deviation of 1e-4
+    mean, components, _ = pca(x.cpu(), 2)
+    Y = ((x.cpu() - mean) @ components.T).to(x.device)            # (n, 2)
+    Y = Y / Y[:, 0].std() * 1e-4
+    lr = max(n / exaggeration / 4, 50.0)
+    update, gains = torch.zeros_like(Y), torch.ones_like(Y)
+    # Two (n, n) buffers, reused: on a CPU, allocating fresh n x n tensors every iteration
+    # costs as much time as the arithmetic itself.
+    num, W = torch.empty_like(P), torch.empty_like(P)
+    t0 = time.perf_counter()
+    for it in range(1, iters + 1):
+        early = it <= exaggeration_iters
+        # num_ij = (1 + |y_i - y_j|^2)^-1 with |y_i - y_j|^2 = |y_i|^2 + |y_j|^2 - 2 y_i.y_j
+        sq = Y.square().sum(1)                                    # (n,)
+        torch.addmm(1 + sq[:, None], Y, Y.T, alpha=-2, out=num).add_(sq)
+        num.reciprocal_().fill_diagonal_(0)                       # (n, n)
+        # Gradient of the cost C = KL(P || Q), equation 5 of van der Maaten and Hinton (2008):
+        #   dC/dy_i = 4 sum_j (p_ij - q_ij) (y_i - y_j) (1 + |y_i - y_j|^2)^-1
+        # with q_ij = num_ij / sum_kl num_kl. Written as W_ij = (p_ij - q_ij) num_ij:
+        #   dC/dy_i = 4 (y_i sum_j W_ij - sum_j W_ij y_j)
+        torch.div(num, num.sum(), out=W)                           # q_ij
+        torch.sub(P_early if early else P, W, out=W).mul_(num)     # W_ij, (n, n)
+        grad = 4 * (W.sum(1, keepdim=True) * Y - W @ Y)           # (n, 2)
+        # gains (Jacobs, 1988): a coordinate that keeps moving the same way takes larger steps
+        same_way = update * grad < 0
+        gains = torch.where(same_way, gains + 0.2, gains * 0.8).clamp_min(0.01)
+        update = (0.5 if early else 0.8) * update - lr * gains * grad
+        Y = Y + update
+        if log_every and (it % log_every == 0 or it == iters):
+            print(f"{name} iteration {it:4d}/{iters}: KL {kl_divergence(P, Y):.4f}, "
+                  f"{time.perf_counter() - t0:.1f}s")
+    return Y, kl_divergence(P, Y)
+
+
+# -----------------------------------------------------------------------------
+# The report's claims as numbers
+
+def knn_accuracy(z, y, k=10, chunk=1000):
+    """Leave-one-out k-nearest-neighbour class accuracy: each point's class is predicted by
+    a majority vote of its k nearest other points (a tie goes to the lower class number)."""
+    correct = 0
+    for start in range(0, len(z), chunk):
+        d = torch.cdist(z[start:start + chunk], z)                # (chunk, n)
+        rows = torch.arange(len(d), device=z.device)
+        d[rows, start + rows] = math.inf                          # leave the point itself out
+        neighbours = d.topk(k, largest=False).indices             # (chunk, k)
+        votes = F.one_hot(y[neighbours], len(CLASSES)).sum(1)     # (chunk, 10)
+        correct += (votes.argmax(1) == y[start:start + chunk]).sum().item()
+    return correct / len(z)
+
+
+def evenness(path):
+    """The largest single step of a path divided by its length: path (..., steps + 1, D) ->
+    (...,). Equal to 1/steps when every step is the same size, 1 when one step is all."""
+    step = (path[..., 1:, :] - path[..., :-1, :]).norm(dim=-1)     # (..., steps)
+    return step.max(-1).values / step.sum(-1)
+
+
+@torch.no_grad()
+def decode_line(decode, z0, z1, steps):
+    """Decode steps + 1 equally spaced codes from z0 to z1 (P, d): (P, steps + 1, 1, 28, 28)."""
+    t = torch.linspace(0, 1, steps + 1, device=z0.device)[None, :, None]   # (1, steps+1, 1)
+    z = z0[:, None] + t * (z1 - z0)[:, None]                                # (P, steps+1, d)
+    return decode(z.flatten(0, 1)).unflatten(0, z.shape[:2])
+
+
+def smoothness(decode, z, pairs, steps, generator):
+    """Evenness of the decoded walk between `pairs` random pairs of distinct codes: (pairs,)."""
+    i = torch.randint(len(z), (pairs,), generator=generator)
+    j = (i + torch.randint(1, len(z), (pairs,), generator=generator)) % len(z)   # j != i
+    images = decode_line(decode, z[i], z[j], steps)               # (pairs, steps+1, 1, 28, 28)
+    return evenness(images.flatten(2)).cpu()
+
+
+# -----------------------------------------------------------------------------
+# Sampling and interpolation (Figures 4 and 5a)
+
+def sample_uniform_box(z, n, generator):
+    """The report's notebook: each coordinate uniform between its min and max over z."""
+    lo, hi = z.min(0).values, z.max(0).values
+    return lo + (hi - lo) * torch.rand(n, z.shape[1], generator=generator).to(z.device)
+
+
+def sample_gaussian(z, n, generator):
+    """From N(mean, covariance) of the codes z: cov = V diag(lam) V^T, so z = mean + V sqrt(lam) eps."""
+    z64 = z.double().cpu()
+    mean = z64.mean(0)
+    lam, V = torch.linalg.eigh(torch.cov(z64.T))
+    eps = torch.randn(n, z.shape[1], generator=generator, dtype=torch.float64)
+    return (mean + (eps * lam.clamp_min(0).sqrt()) @ V.T).float().to(z.device)
+
+
+def first_of(y, name):
+    """Index of the first test image of class `name` (the first image if there is none)."""
+    hits = (y == CLASSES.index(name)).nonzero().flatten()
+    return hits[0].item() if len(hits) else 0
+
+
+@torch.no_grad()
+def bilinear_grid(decode, corners, size=10):
+    """Decode the size x size grid z(u, v) = (1-u)(1-v) z_a + u(1-v) z_b + (1-u)v z_c + uv z_d
+    between the four codes corners (4, d) (a top left, b top right, c bottom left, d bottom
+    right): (size, size, 1, 28, 28)."""
+    t = torch.linspace(0, 1, size, device=corners.device)
+    v, u = torch.meshgrid(t, t, indexing="ij")                    # rows go down in v
+    weights = torch.stack([(1 - u) * (1 - v), u * (1 - v), (1 - u) * v, u * v], -1)  # (s, s, 4)
+    return decode((weights @ corners).flatten(0, 1)).unflatten(0, (size, size))
+
+
+# -----------------------------------------------------------------------------
+# Figures
+
+def scatter_panels(points, y, path, title, axis_labels, panel_titles):
+    """One scatter plot per model, coloured by class, one legend with the class names."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, len(points), figsize=(1 + 5.5 * len(points), 5.8), squeeze=False)
+    for ax, p, yy, labels, panel in zip(axes[0], points, y, axis_labels, panel_titles):
+        p, yy = p.cpu(), yy.cpu()
+        for c, name in enumerate(CLASSES):
+            ax.scatter(p[yy == c, 0], p[yy == c, 1], s=2, color=plt.cm.tab10(c), label=name)
+        ax.set_xlabel(labels[0])
+        ax.set_ylabel(labels[1])
+        ax.set_title(panel, fontsize=10)
+    axes[0, -1].legend(loc="center left", bbox_to_anchor=(1.02, 0.5), markerscale=5,
+                       title="class", frameon=False)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_interpolations(panels, path, title):
+    """Figure 5a: per model, the walk (originals at both ends) above the 10 x 10 grid.
+    panels: list of (panel title, walk (steps+3, 1, 28, 28), grid (10, 10, 1, 28, 28))."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from torchvision.utils import make_grid
+    fig, axes = plt.subplots(2, len(panels), figsize=(0.5 + 6.5 * len(panels), 9.2),
+                             squeeze=False, gridspec_kw={"height_ratios": [1, 7.5]})
+    for col, (name, walk, grid) in enumerate(panels):
+        steps = len(walk) - 3
+        strip = make_grid(walk.cpu(), nrow=len(walk), padding=2, pad_value=1)[0]
+        ax = axes[0, col]
+        ax.imshow(strip, cmap="gray", vmin=0, vmax=1)
+        ax.set_xticks([2 + 30 * i + 14 for i in range(len(walk))],
+                      ["A"] + [f"{i / steps:.1f}".lstrip("0") if 0 < i < steps else str(i // steps)
+                               for i in range(steps + 1)] + ["B"], fontsize=7)
+        ax.set_yticks([])
+        ax.set_xlabel(f"t, from {WALK[0]} A (t = 0) to {WALK[1]} B (t = 1)", fontsize=8)
+        ax.set_title(f"{name}\nwalk in {steps} equal steps, originals at both ends", fontsize=10)
+        ax = axes[1, col]
+        ax.imshow(make_grid(grid.flatten(0, 1).cpu(), nrow=grid.shape[1], padding=2,
+                            pad_value=1)[0], cmap="gray", vmin=0, vmax=1)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(f"bilinear grid between four test images: {CORNERS[0]} (top left), "
+                     f"{CORNERS[1]} (top right),\n{CORNERS[2]} (bottom left), "
+                     f"{CORNERS[3]} (bottom right)", fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+# -----------------------------------------------------------------------------
+
+def main(argv=None):
+    args = parse_args(parser, QUICK, argv)
+    print_settings(args)
+    device = pick_device(args.device)
+    out = out_dir(args.out_dir)
+    seed_everything(args.seed)
+    generator = torch.Generator().manual_seed(args.seed)
+    t_start = time.perf_counter()
+
+    models = {"AE": load_ae(out, device)}
+    vae = load_vae(out, device)
+    if vae is not None:
+        models["VAE"] = vae
+    x, y = load_test(args.data_dir, device, args.subset)
+    n = len(x)
+    print(f"data: {n} test images on {device}")
+
+    # the t-SNE subsample, shared by every 10-NN accuracy so that all are comparable
+    n_tsne = args.tsne_points if args.tsne_points is not None else (0 if device.type == "cuda" else 3000)
+    n_tsne = min(n_tsne, n) if n_tsne else n
+    if n_tsne <= max(args.k, args.perplexity):
+        raise SystemExit(f"error: t-SNE of {n_tsne} images needs more points than the "
+                         f"perplexity ({args.perplexity:g}) and k ({args.k}); raise --tsne-points")
+    sub = torch.randperm(n, generator=generator)[:n_tsne].sort().values.to(device)
+    if n_tsne < n:
+        print(f"t-SNE on {n_tsne} of {n} test images, a random subsample "
+              "(exact t-SNE is O(n^2) per iteration; --tsne-points 0 embeds all)")
+    results = {"settings": vars(args), "device": str(device), "test_images": n,
+               "tsne_points": n_tsne, "knn": {}, "smoothness": {}, "models": {}}
+    results["knn"]["raw pixels"] = knn_accuracy(x[sub].flatten(1), y[sub], args.k)
+
+    pcs, tsnes, pca_labels, pca_titles, tsne_titles, walks = [], [], [], [], [], []
+    for name, (encode, decode, d) in models.items():
+        z = encode_all(encode, x)                                       # (n, d)
+        # PCA of all test codes (Figure 9)
+        mean, components, ratio = pca(z.cpu(), 2)
+        z_pca = ((z.cpu() - mean) @ components.T).to(device)           # (n, 2)
+        pcs.append(z_pca)
+        pca_labels.append([f"principal component {i + 1} ({100 * r:.1f} % of the variance)"
+                           for i, r in enumerate(ratio.tolist())])
+        pca_titles.append(f"{name} (d = {d})")
+        # t-SNE of the subsample (Figure 3)
+        t0 = time.perf_counter()
+        z_tsne, kl = tsne(z[sub], args.perplexity, args.tsne_iters, name=f"{name} t-SNE")
+        seconds = time.perf_counter() - t0
+        tsnes.append(z_tsne)
+        tsne_titles.append(f"{name} (d = {d}), KL divergence {kl:.3f}")
+        # claim 1: class separation
+        results["knn"][name] = {"latent": knn_accuracy(z[sub], y[sub], args.k),
+                                "PCA 2-D": knn_accuracy(z_pca[sub], y[sub], args.k),
+                                "t-SNE 2-D": knn_accuracy(z_tsne, y[sub], args.k)}
+        # claim 2: smoothness, the same random pairs for every model (same generator seed)
+        even = smoothness(decode, z, args.pairs, args.steps,
+                          torch.Generator().manual_seed(args.seed))
+        results["smoothness"][name] = {"mean": even.mean().item(), "std": even.std().item(),
+                                       "median": even.median().item()}
+        results["models"][name] = {"d": d, "pca_explained_variance_ratio": ratio.tolist(),
+                                   "tsne_kl": kl, "tsne_seconds": seconds}
+        # Figure 4: random codes decoded
+        g = torch.Generator().manual_seed(args.seed)
+        with torch.no_grad():
+            if name == "AE":
+                samples = [decode(sample_uniform_box(z, 10, g)).cpu(),
+                           decode(sample_gaussian(z, 10, g)).cpu()]
+                sample_labels = ["AE: uniform in\nthe min-max box\n(report's notebook)",
+                                 "AE: Gaussian\nfitted to the codes\n(mean, covariance)"]
+            else:
+                samples.append(decode(torch.randn(10, d, generator=g).to(device)).cpu())
+                sample_labels.append("VAE:\nz ~ N(0, I)")
+        # Figure 5a: the walk and the grid
+        a, b = first_of(y, WALK[0]), first_of(y, WALK[1])
+        line = decode_line(decode, z[a:a + 1], z[b:b + 1], args.steps)[0]   # (steps+1, 1, 28, 28)
+        walk = torch.cat([x[a:a + 1], line, x[b:b + 1]])
+        grid = bilinear_grid(decode, z[[first_of(y, c) for c in CORNERS]])
+        walks.append((f"({'ab'[len(walks)]}) {name} (d = {d})", walk, grid))
+
+    # -- figures
+    which = (f"all {n:,} test images" if n_tsne == n else f"{n_tsne:,} of {n:,} test images, a "
+             "random subsample:\nexact t-SNE costs O(n²) per iteration (--tsne-points 0 for all)")
+    scatter_panels(tsnes, [y[sub]] * len(tsnes), out / "fig03_tsne.png",
+                   f"Figure 3: t-SNE of the latent codes (perplexity {args.perplexity:g})\n{which}",
+                   [("t-SNE 1", "t-SNE 2")] * len(tsnes), tsne_titles)
+    scatter_panels(pcs, [y] * len(pcs), out / "fig09_pca.png",
+                   f"Figure 9: PCA of the latent codes of {n:,} test images",
+                   pca_labels, pca_titles)
+    plot_grid(torch.stack(samples), out / "fig04_ae_samples.png",
+              "Figure 4: random latent codes decoded, "
+              + ", ".join(f"{m} d = {v[2]}" for m, v in models.items()), row_labels=sample_labels)
+    plot_interpolations(walks, out / "fig05a_ae_interpolation.png",
+                        "Figure 5: interpolation in the latent space")
+
+    # -- the table
+    results["wall_seconds"] = time.perf_counter() - t_start
+    save_json(out / "explore.json", results)
+    names = list(models)
+    print(f"\n{args.k}-NN class accuracy, leave-one-out on {n_tsne} test images")
+    print(f"{'representation':22s}" + "".join(f"{m:>8s}" for m in names))
+    print(f"{'raw pixels (784-D)':22s}" + f"{results['knn']['raw pixels']:8.3f}" * len(names))
+    for rep in ("latent", "PCA 2-D", "t-SNE 2-D"):
+        print(f"{rep:22s}" + "".join(f"{results['knn'][m][rep]:8.3f}" for m in names))
+    print(f"\nsmoothness over {args.pairs} random pairs: largest step / path length of the "
+          f"decoded walk in {args.steps} steps ({1 / args.steps:.3f} = perfectly even, 1 = one jump)")
+    print(f"{'model':6s} {'mean':>7s} {'std':>7s} {'median':>7s}")
+    for m in names:
+        s = results["smoothness"][m]
+        print(f"{m:6s} {s['mean']:7.3f} {s['std']:7.3f} {s['median']:7.3f}")
+    print(f"done in {results['wall_seconds']:.0f}s on {device}; results in {out}/")
+
+
+if __name__ == "__main__":
+    main()
