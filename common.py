@@ -426,6 +426,16 @@ def pca(x, k):
     return mean.float(), eigvec[:, :k].T.float(), ratio.float()
 
 
+def bilinear(corners, n=10):
+    """The n x n grid between four latent codes corners (4, d): top left, top right, bottom
+    left, bottom right (Figures 5a and 5b). Returns (n, n, d), rows going down in v:
+        z(u, v) = (1-u)(1-v) z_tl + u(1-v) z_tr + (1-u) v z_bl + u v z_br,  u, v in [0, 1]"""
+    t = torch.linspace(0, 1, n, device=corners.device)
+    v, u = torch.meshgrid(t, t, indexing="ij")                                   # (n, n)
+    weights = torch.stack([(1 - u) * (1 - v), u * (1 - v), (1 - u) * v, u * v], -1)  # (n, n, 4)
+    return weights @ corners
+
+
 # -----------------------------------------------------------------------------
 # Figures
 

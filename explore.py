@@ -30,7 +30,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from common import (CLASSES, Decoder, Encoder, Parser, add_common_flags, load_checkpoint,
+from common import (CLASSES, bilinear, Decoder, Encoder, Parser, add_common_flags, load_checkpoint,
                     load_test, load_weights, non_negative_int, out_dir, parse_args, pca,
                     pick_device, plot_grid, positive_float, positive_int, print_settings,
                     save_json, seed_everything)
@@ -255,13 +255,8 @@ def first_of(y, name):
 
 @torch.no_grad()
 def bilinear_grid(decode, corners, size=10):
-    """Decode the size x size grid z(u, v) = (1-u)(1-v) z_a + u(1-v) z_b + (1-u)v z_c + uv z_d
-    between the four codes corners (4, d) (a top left, b top right, c bottom left, d bottom
-    right): (size, size, 1, 28, 28)."""
-    t = torch.linspace(0, 1, size, device=corners.device)
-    v, u = torch.meshgrid(t, t, indexing="ij")                    # rows go down in v
-    weights = torch.stack([(1 - u) * (1 - v), u * (1 - v), (1 - u) * v, u * v], -1)  # (s, s, 4)
-    return decode((weights @ corners).flatten(0, 1)).unflatten(0, (size, size))
+    """The decoded size x size grid between four codes (common.bilinear): (size, size, 1, 28, 28)."""
+    return decode(bilinear(corners, size).flatten(0, 1)).unflatten(0, (size, size))
 
 
 # -----------------------------------------------------------------------------

@@ -41,7 +41,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from common import (CLASSES, Decoder, Parser, add_common_flags, batches, conv_stack,
+from common import (CLASSES, bilinear, Decoder, Parser, add_common_flags, batches, conv_stack,
                     kaiming_init, load_test, load_train_val, load_tuned, make_optimizer,
                     non_negative_float, non_negative_int, out_dir, parse_args, pick_device,
                     plot_grid, positive_float, positive_int, print_settings, save_checkpoint,
@@ -267,11 +267,7 @@ def plot_traversal(model, x_test, y_test, path, n=10):
     idx = first_of_classes(y_test, TRAVERSAL)
     mu, _ = model.eval().encode(x_test[idx])                  # (4, d): TL, TR, BL, BR
     model.train()
-    t = torch.linspace(0, 1, n, device=mu.device)
-    v, u = t.view(n, 1, 1), t.view(1, n, 1)                    # v down the rows, u across
-    # z(u, v) = (1-u)(1-v) z_TL + u(1-v) z_TR + (1-u) v z_BL + u v z_BR
-    z = ((1 - u) * (1 - v) * mu[0] + u * (1 - v) * mu[1]
-         + (1 - u) * v * mu[2] + u * v * mu[3])                # (n, n, d)
+    z = bilinear(mu, n)                                       # (n, n, d)
     names = [CLASSES[i] for i in y_test[idx].tolist()]
     plot_grid(decode(model, z), path,
               "Figure 5b: the VAE latent space between the means of four test images, "

@@ -1,0 +1,159 @@
+"""Write outputs/summary.md: the report's tables beside the numbers this code measured.
+
+Run last by scripts/reproduce.sh; on its own: `python scripts/summary.py [--out-dir DIR]`.
+It only reads the JSON files the scripts wrote (a missing one leaves its section out).
+"""
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from ae import TABLE_4  # noqa: E402
+from classify import REPORT_ACCURACY, REPORT_F1, TABLE_5  # noqa: E402
+from common import CLASSES  # noqa: E402
+from vae import TABLE_7  # noqa: E402
+
+FIGURES = [  # (the report's figure, file, what it shows)
+    ("Figure 1", "fig01_loss_adam_vs_sgd.png", "AE loss per epoch, Adam vs SGD"),
+    ("Figure 2", "fig02_reconstruction_bag.png", "a bag reconstructed by the tuned AE"),
+    ("Figure 3", "fig03_tsne.png", "t-SNE of the test codes"),
+    ("Figure 4", "fig04_ae_samples.png", "random codes decoded"),
+    ("Figure 5a", "fig05a_ae_interpolation.png", "interpolation in the AE's latent space"),
+    ("Figure 5b", "fig05b_vae_traversal.png", "traversal of the VAE's latent space"),
+    ("Figure 6", "fig06_vae_samples.png", "samples of the VAE"),
+    ("Figure 7", "fig07_training_progress.png", "one image across the epochs, Adam vs SGD"),
+    ("Figure 8", "fig08_tuning_ae.png", "the AE study (also _classifier, _vae)"),
+    ("Figure 9", "fig09_pca.png", "PCA of the test codes"),
+    ("Figure 10", "fig10_reconstructions.png", "more reconstructions"),
+    ("Figure 11", "fig11_vae_loss.png", "VAE loss per epoch"),
+    ("beyond", "fig_confusion_matrix.png", "confusion matrix of the classifier"),
+    ("beyond", "fig_label_efficiency.png", "test accuracy against the number of labels"),
+    ("beyond", "fig_vae_reconstructions.png", "VAE reconstructions"),
+]
+
+
+def load(out, name):
+    path = out / name
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def fmt(v):
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def tuned_table(out, study, table, name):
+    tuned = load(out, f"tuned_{study}.json")
+    lines = [f"### {name}: tuned values of the {study} study", ""]
+    if tuned is None:
+        return lines + [f"Not tuned here (no tuned_{study}.json): the scripts used {name}.", ""]
+    c = tuned["trials"]
+    lines += [f"| parameter | report ({name}) | ours (`tune.py {study}`) |", "|---|---:|---:|"]
+    lines += [f"| {k} | {fmt(v)} | {fmt(tuned['params'][k])} |" for k, v in table.items()]
+    return lines + ["", f"Best {tuned['direction'][:3]}imised value {tuned['value']:.5g} "
+                        f"(trial {tuned['best_trial']}); {c['complete']} complete, "
+                        f"{c['pruned']} pruned, {c['failed']} failed trials, "
+                        f"{tuned['settings']['epochs']} epochs each, on {tuned['device']}.", ""]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out-dir", default="outputs")
+    out = Path(parser.parse_args().out_dir)
+    md = ["# The report beside this code", "",
+          f"Written by `scripts/summary.py` from the results in `{out}/`.", ""]
+
+    ae = load(out, "ae.json")
+    if ae:
+        md += ["## The autoencoder (sections 3.1, 3.2)", "",
+               "| run | d | epochs | validation MSE, AE | validation MSE, PCA with d components |",
+               "|---|---:|---:|---:|---:|"]
+        if "compare" in ae:
+            s = ae["compare"]["settings"]
+            for name in ("Adam", "SGD"):
+                h = ae["compare"][name]
+                md.append(f"| {name}, lr {s['lr']} (Figure 1) | {s['d']} | {len(h['val_mse'])} | "
+                          f"{h['val_mse'][-1]:.5f} | {h['pca_val_mse']:.5f} |")
+        if "refit" in ae:
+            r = ae["refit"]
+            md.append(f"| refit ({'Table 4' if r['source'] == 'report' else r['source']}) | "
+                      f"{r['params']['d']} | {len(r['val_mse'])} | {r['val_mse'][-1]:.5f} | "
+                      f"{r['pca_val_mse']:.5f} |")
+        md += ["", "The report gives no MSE; its Figure 1 shows Adam far below SGD.", ""]
+    md += tuned_table(out, "ae", TABLE_4, "Table 4")
+    md += tuned_table(out, "classifier", TABLE_5, "Table 5")
+
+    cl = load(out, "classify.json")
+    if cl and "report" in cl:
+        recipes = list(cl["report"])
+        n_test = sum(cl["report"][recipes[0]]["support"])
+        md += [f"## Table 6: the classifier on {n_test:,} test images (section 3.3)", "",
+               "| class | F1 CL, report | " + " | ".join(f"F1, {r} recipe" for r in recipes)
+               + " |", "|---|---:|" + "---:|" * len(recipes)]
+        for c, name in enumerate(CLASSES):
+            md.append(f"| {name} | {REPORT_F1[c]:.2f} | " + " | ".join(
+                f"{100 * cl['report'][r]['mean_metrics']['f1'][c]:.2f}" for r in recipes) + " |")
+        md.append(f"| **accuracy** | **{REPORT_ACCURACY:.2f}** | " + " | ".join(
+            f"**{100 * cl['report'][r]['accuracy_mean']:.2f} ± "
+            f"{100 * cl['report'][r]['accuracy_std']:.2f}**" for r in recipes) + " |")
+        md.append("| training time (s) | 61 (a GPU) | " + " | ".join(
+            f"{cl['report'][r]['seconds_mean']:.0f} ({cl['device']})" for r in recipes) + " |")
+        md += ["", f"Ours: mean (± standard deviation) over {len(cl['report'][recipes[0]]['runs'])}"
+                   f" seed(s), {cl['settings']['epochs']} epochs on all training images, "
+                   "tested once.", ""]
+    if cl and "labels" in cl:
+        for recipe, part in cl["labels"].items():
+            ways = list(part["accuracy"])
+            counts = list(part["accuracy"][ways[0]])
+            md += [f"## Beyond the report: test accuracy against labels ({recipe} recipe)", "",
+                   "| labelled images | " + " | ".join(ways) + " |", "|---:|" + "---:|" * len(ways)]
+            for n in counts:
+                md.append(f"| {int(n):,} | " + " | ".join(
+                    f"{100 * part['accuracy'][w][n]['mean']:.2f} ± "
+                    f"{100 * part['accuracy'][w][n]['std']:.2f}" for w in ways) + " |")
+            md += ["", f"Every run takes {part['steps']} optimisation steps.", ""]
+
+    md += tuned_table(out, "vae", TABLE_7, "Table 7")
+    vae = load(out, "vae.json")
+    if vae and "test" in vae:
+        t = vae["test"]
+        md += ["## The VAE (section 3.5)", "",
+               f"With {vae['params']} ({'Table 7' if vae['source'] == 'report' else vae['source']}), "
+               f"{len(vae['history']['val_recon'])} epochs: test negative ELBO "
+               f"**{t['neg_elbo']:.2f} nats per image** (reconstruction {t['recon']:.2f} + KL "
+               f"{t['kl']:.2f}); importance-weighted estimate with K = {t['iw_samples']} on "
+               f"{t['iw_images']:,} images: -log p(x) ≤ **{-t['iw_log_px']:.2f} nats**. "
+               "The report gives no number for the VAE.", ""]
+
+    ex = load(out, "explore.json")
+    if ex:
+        models = [m for m in ("AE", "VAE") if m in ex["knn"]]
+        md += ["## The report's claims about the latent space, measured (section 3.4)", "",
+               "Class separation: leave-one-out 10-nearest-neighbour class accuracy.", "",
+               "| space | " + " | ".join(models) + " |", "|---|" + "---:|" * len(models),
+               f"| raw pixels | " + " | ".join(f"{ex['knn']['raw pixels']:.3f}" for _ in models) + " |"]
+        for rep in ex["knn"][models[0]]:
+            md.append(f"| {rep} | " + " | ".join(f"{ex['knn'][m][rep]:.3f}" for m in models) + " |")
+        md += ["", "Smoothness: the largest single step of a decoded walk between two test codes "
+                   "as a fraction of the whole walk (1/steps = perfectly even; lower is smoother).",
+               "", "| model | mean | standard deviation |", "|---|---:|---:|"]
+        md += [f"| {m} | {ex['smoothness'][m]['mean']:.3f} | {ex['smoothness'][m]['std']:.3f} |"
+               for m in ex["smoothness"]]
+        md.append("")
+
+    times = out / "times.tsv"
+    if times.exists():
+        rows = [line.split("\t") for line in times.read_text().splitlines()[1:] if line]
+        md += ["## Time of each step", "", "| step | seconds |", "|---|---:|"]
+        md += [f"| {step} | {seconds} |" for step, seconds in rows]
+        md += ["", f"Total: {sum(int(s) for _, s in rows)} s.", ""]
+
+    md += ["## Figures, by the report's numbering", ""]
+    md += [f"- {fig}: [{name}]({name}), {what}" for fig, name, what in FIGURES
+           if (out / name).exists()]
+    (out / "summary.md").write_text("\n".join(md) + "\n")
+    print(f"wrote {out / 'summary.md'}")
+
+
+if __name__ == "__main__":
+    main()
