@@ -134,18 +134,22 @@ def plot_losses(histories, path, title):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, LogLocator
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for (name, h), color in zip(histories.items(), ("tab:blue", "tab:orange")):
         epochs = range(1, len(h["train_mse"]) + 1)
         ax.plot(epochs, h["train_mse"], color=color, label=f"{name}, training")
         ax.plot(epochs, h["val_mse"], color=color, linestyle="--", label=f"{name}, validation")
     ax.set_yscale("log")
+    ax.yaxis.set_minor_locator(LogLocator(subs=(1.5, 2, 3, 4, 6, 8)))  # 0.015, 0.02 ...
+    for axis in (ax.yaxis.set_major_formatter, ax.yaxis.set_minor_formatter):
+        axis(FuncFormatter(lambda v, _: f"{v:g}"))
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.set_xlabel("epoch")
     ax.set_ylabel("reconstruction loss (MSE per pixel, log scale)")
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(loc="center right")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -192,7 +196,8 @@ def compare_optimizers(args, device, x_train, x_val, y_val, out):
         grid = torch.stack([torch.cat([watch.cpu()] + [snapshots[name][e - 1] for e in shown])
                             for name in ("Adam", "SGD")])
         plot_grid(grid, out / "fig07_training_progress.png",
-                  "Figure 7: one validation image reconstructed after each epoch",
+                  "Figure 7: one validation image (an ankle boot) reconstructed after "
+                  "each epoch",
                   row_labels=["(a) Adam", "(b) SGD"],
                   col_labels=["original"] + [f"epoch {e}" for e in shown])
     return histories

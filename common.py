@@ -34,12 +34,21 @@ RAW_FILES = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte",
 # -----------------------------------------------------------------------------
 # Command line: the flags every script has, spelled the same way
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Shows each flag's default, unless it is None (the help text then says what it is)."""
+
+    def _get_help_string(self, action):
+        if action.default in (None, False, argparse.SUPPRESS) or "default" in action.help:
+            return action.help
+        return action.help + " (default: %(default)s)"
+
+
 class Parser(argparse.ArgumentParser):
     """argparse, but a bad flag is one line on stderr (exit 2), not a usage block."""
 
     def __init__(self, **kwargs):
         super().__init__(allow_abbrev=False,  # so that "--quick" is always spelled out
-                         formatter_class=argparse.ArgumentDefaultsHelpFormatter, **kwargs)
+                         formatter_class=HelpFormatter, **kwargs)
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
@@ -89,8 +98,12 @@ def add_common_flags(parser):
     parser.add_argument("--seed", type=int, default=0,
                         help="seed for initial weights and batch order (not for the split)")
     parser.add_argument("--data-dir", default=os.environ.get(DATA_ENV, "data"),
-                        help=f"folder holding FashionMNIST/raw/ (or set ${DATA_ENV})")
-    parser.add_argument("--out-dir", default="outputs", help="where figures and results go")
+                        help=f"folder holding FashionMNIST/raw/ (or set ${DATA_ENV}); if the "
+                             "files are not there, Debian's dataset-fashion-mnist is "
+                             "decompressed into it, else torchvision downloads them")
+    parser.add_argument("--out-dir", default="outputs",
+                        help="where figures, results and checkpoints go (default: outputs, "
+                             "or outputs/quick with --quick)")
     parser.add_argument("--subset", type=non_negative_int, default=0,
                         help="use only the first N training and N/4 validation and test "
                              "images (0 = all: 48,000 / 12,000 / 10,000)")
@@ -137,7 +150,10 @@ def seed_everything(seed):
 
 def out_dir(path):
     path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise SystemExit(f"error: cannot make the output folder {path} ({e.strerror})")
     return path
 
 
@@ -151,6 +167,9 @@ def write_atomically(path, write):
     os.close(fd)
     try:
         write(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private (0600); give the usual mode
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)
@@ -198,7 +217,12 @@ def find_data(data_dir):
     if all((raw / f).exists() for f in RAW_FILES):
         return root
     if all((DEBIAN_DIR / f"{f}.gz").exists() for f in RAW_FILES):
-        raw.mkdir(parents=True, exist_ok=True)
+        print(f"decompressing Debian's Fashion-MNIST ({DEBIAN_DIR}) into {raw}/")
+        try:
+            raw.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise SystemExit(f"error: cannot make the data folder {raw} ({e.strerror}); "
+                             "choose another --data-dir")
         for f in RAW_FILES:
             if (raw / f).exists():
                 continue
@@ -387,6 +411,8 @@ def load_checkpoint(path, made_by):
     """The checkpoint dict, loaded with weights_only=True. `made_by` is the command that
     writes it, named in the error when the file is missing or unreadable."""
     path = Path(path)
+    if path.parent != Path("outputs"):  # the command must write it where it is looked for
+        made_by += f" --out-dir {path.parent}"
     if not path.exists():
         raise SystemExit(f"error: {path} not found; run `{made_by}` first")
     try:

@@ -408,7 +408,8 @@ def main(argv=None):
               "Figure 4: random latent codes decoded, "
               + ", ".join(f"{m} d = {v[2]}" for m, v in models.items()), row_labels=sample_labels)
     plot_interpolations(walks, out / "fig05a_ae_interpolation.png",
-                        "Figure 5: interpolation in the latent space")
+                        "Figure 5a: interpolation in the AE's latent space"
+                        + (" (the VAE's beside it, as Figure 5b)" if "VAE" in models else ""))
 
     # -- the table
     results["wall_seconds"] = time.perf_counter() - t_start

@@ -56,7 +56,7 @@ SEARCH_SPACES = ("search spaces (log = on a log scale; why these ranges: the com
                  "mlp_weight_decay 1e-6-0.2 log. vae (Adam): d 2-256 log, lr 1e-5-0.01 log, "
                  "weight_decay 1e-6-0.1 log.")
 
-parser = Parser(description=__doc__.split("\n")[0], epilog=SEARCH_SPACES)
+parser = Parser(description=__doc__.split("\n\n")[0], epilog=SEARCH_SPACES)
 parser.add_argument("study", choices=["ae", "classifier", "vae"],
                     help="which model to tune: the AE (Table 4), the classifier's MLP "
                          "(Table 5) or the VAE (Table 7)")
@@ -401,6 +401,8 @@ def plot_study(trials, best, counts, args, path):
     cells = ax_table.table(cellText=rows, loc="center", cellLoc="left",
                            colLabels=["parameter", f"report ({table_name})",
                                       f"tuned (trial {best.number})"])
+    cells.auto_set_font_size(False)  # the same size whatever the length of the values
+    cells.set_fontsize(9)
     cells.scale(1, 1.6)
     fig.suptitle(f"Figure 8: Optuna study '{args.study}', {direction} the {metric}\n"
                  f"{len(trials)} trials ({counts['complete']} complete, {counts['pruned']} "

@@ -62,12 +62,12 @@ parser.add_argument("--batch-size", type=positive_int, default=256, help="sectio
 parser.add_argument("--beta", type=non_negative_float, default=1.0,
                     help="weight of the KL term; 1 = the ELBO of section 2.5")
 parser.add_argument("--d", type=positive_int, default=None,
-                    help="latent dimension (default: outputs/tuned_vae.json, else Table 7: 44)")
+                    help="latent dimension (default: OUT_DIR/tuned_vae.json, else Table 7: 44)")
 parser.add_argument("--lr", type=positive_float, default=None,
-                    help="Adam's learning rate (default: outputs/tuned_vae.json, else "
+                    help="Adam's learning rate (default: OUT_DIR/tuned_vae.json, else "
                          "Table 7: 0.0002)")
 parser.add_argument("--weight-decay", type=non_negative_float, default=None,
-                    help="weight decay alpha (default: outputs/tuned_vae.json, else "
+                    help="weight decay alpha (default: OUT_DIR/tuned_vae.json, else "
                          "Table 7: 0.0018)")
 parser.add_argument("--iw-samples", type=positive_int, default=100,
                     help="K, samples per test image of the importance-weighted log p(x) "
@@ -94,7 +94,8 @@ def resolve_params(args):
 def reparameterize(mu, logvar):
     """A sample of q(z|x) that gradients flow through to mu and logvar."""
     # z = mu + sigma * eps, eps ~ N(0, I), sigma = exp(log sigma^2 / 2)
-    # (Kingma & Welling 2014, section 2.4; section 2.5 of the report)
+    # (Kingma & Welling 2014, section 2.4). Section 2.5 of the report writes
+    # z = Sigma eta + mu with the covariance Sigma; the factor is its square root, sigma.
     eps = torch.randn_like(mu)                # (B, d)
     return mu + torch.exp(0.5 * logvar) * eps
 
@@ -179,8 +180,9 @@ def iw_log_px(model, x, k):
 
         log p(x) >= log (1/K) sum_k p(x|z_k) p(z_k) / q(z_k|x),   z_k ~ q(z|x)
 
-    (Burda, Grosse & Salakhutdinov 2016). It is a lower bound for every K, equals the ELBO
-    in expectation at K = 1 and tightens towards log p(x) as K grows."""
+    (Burda, Grosse & Salakhutdinov 2016). Its expectation is a lower bound on log p(x) for
+    every K (one estimate is a random number around it), equals the ELBO at K = 1 and
+    tightens towards log p(x) as K grows."""
     model.eval()
     mu, logvar = model.encode(x)                                  # (B, d)
     eps = torch.randn(k, *mu.shape, device=x.device)              # (K, B, d)
@@ -304,7 +306,8 @@ def main(argv=None):
     args = parse_args(parser, QUICK, argv)
     print_settings(args)
     params, source = resolve_params(args)
-    print(f"VAE with {params}, Adam, beta = {args.beta} "
+    print(f"VAE with d = {params['d']}, Adam, lr = {params['lr']:.3g}, weight decay = "
+          f"{params['weight_decay']:.3g}, beta = {args.beta} "
           f"(from {'Table 7' if source == 'report' else source})")
     device = pick_device(args.device)
     out = out_dir(args.out_dir)
@@ -353,8 +356,8 @@ def main(argv=None):
 
     d = params["d"]
     plot_losses(history, out / "fig11_vae_loss.png",
-                f"Figure 11: VAE loss per epoch (d = {d}, lr = {params['lr']}, "
-                f"alpha = {params['weight_decay']}, beta = {args.beta})")
+                f"Figure 11: VAE loss per epoch (d = {d}, lr = {params['lr']:.3g}, "
+                f"weight decay alpha = {params['weight_decay']:.3g}, beta = {args.beta})")
     plot_samples(model, d, out / "fig06_vae_samples.png", args.seed)
     plot_traversal(model, x_test, y_test, out / "fig05b_vae_traversal.png")
     plot_reconstructions(model, x_val, y_val, out / "fig_vae_reconstructions.png")

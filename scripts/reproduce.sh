@@ -14,6 +14,10 @@
 # against one Optuna storage and stop at its 20 trials between them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [[ " $* " == *" --help "* || " $* " == *" -h "* ]]; then
+    sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
+    exit 0
+fi
 workers=${WORKERS:-1}
 
 out=outputs quick=0 prev=
@@ -38,14 +42,14 @@ step() {  # python SCRIPT ARGS..., timed
 
 tune() {  # one study: WORKERS processes against one storage, the first one in view
     local start=$SECONDS pids=()
-    echo "=== python tune.py $* ($workers worker(s))"
+    echo "=== python tune.py $* (workers: $workers)"
     for ((i = 2; i <= workers; i++)); do
         python tune.py "$@" > "$out/tune_$1_worker$i.log" 2>&1 &
         pids+=($!)
     done
     python tune.py "$@"
     for pid in "${pids[@]}"; do wait "$pid"; done
-    printf 'tune.py %s (%s workers)\t%s\n' "$1" "$workers" $((SECONDS - start)) >> "$out/times.tsv"
+    printf 'tune.py %s (workers: %s)\t%s\n' "$1" "$workers" $((SECONDS - start)) >> "$out/times.tsv"
 }
 
 tune ae "$@"

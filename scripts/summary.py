@@ -10,7 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from ae import TABLE_4  # noqa: E402
-from classify import REPORT_ACCURACY, REPORT_F1, TABLE_5  # noqa: E402
+from classify import RECIPE_LABELS, REPORT_ACCURACY, REPORT_F1, TABLE_5  # noqa: E402
 from common import CLASSES  # noqa: E402
 from vae import TABLE_7  # noqa: E402
 
@@ -88,7 +88,7 @@ def main():
         recipes = list(cl["report"])
         n_test = sum(cl["report"][recipes[0]]["support"])
         md += [f"## Table 6: the classifier on {n_test:,} test images (section 3.3)", "",
-               "| class | F1 CL, report | " + " | ".join(f"F1, {r} recipe" for r in recipes)
+               "| class | F1 CL, report | " + " | ".join(f"F1, {RECIPE_LABELS[r]}" for r in recipes)
                + " |", "|---|---:|" + "---:|" * len(recipes)]
         for c, name in enumerate(CLASSES):
             md.append(f"| {name} | {REPORT_F1[c]:.2f} | " + " | ".join(
@@ -105,7 +105,7 @@ def main():
         for recipe, part in cl["labels"].items():
             ways = list(part["accuracy"])
             counts = list(part["accuracy"][ways[0]])
-            md += [f"## Beyond the report: test accuracy against labels ({recipe} recipe)", "",
+            md += [f"## Beyond the report: test accuracy against labels ({RECIPE_LABELS[recipe]})", "",
                    "| labelled images | " + " | ".join(ways) + " |", "|---:|" + "---:|" * len(ways)]
             for n in counts:
                 md.append(f"| {int(n):,} | " + " | ".join(
@@ -131,7 +131,7 @@ def main():
         md += ["## The report's claims about the latent space, measured (section 3.4)", "",
                "Class separation: leave-one-out 10-nearest-neighbour class accuracy.", "",
                "| space | " + " | ".join(models) + " |", "|---|" + "---:|" * len(models),
-               f"| raw pixels | " + " | ".join(f"{ex['knn']['raw pixels']:.3f}" for _ in models) + " |"]
+               "| raw pixels | " + " | ".join(f"{ex['knn']['raw pixels']:.3f}" for _ in models) + " |"]
         for rep in ex["knn"][models[0]]:
             md.append(f"| {rep} | " + " | ".join(f"{ex['knn'][m][rep]:.3f}" for m in models) + " |")
         md += ["", "Smoothness: the largest single step of a decoded walk between two test codes "
