@@ -142,8 +142,8 @@ def plot_losses(histories, path, title):
         ax.plot(epochs, h["val_mse"], color=color, linestyle="--", label=f"{name}, validation")
     ax.set_yscale("log")
     ax.yaxis.set_minor_locator(LogLocator(subs=(1.5, 2, 3, 4, 6, 8)))  # 0.015, 0.02 ...
-    for axis in (ax.yaxis.set_major_formatter, ax.yaxis.set_minor_formatter):
-        axis(FuncFormatter(lambda v, _: f"{v:g}"))
+    for set_formatter in (ax.yaxis.set_major_formatter, ax.yaxis.set_minor_formatter):
+        set_formatter(FuncFormatter(lambda v, _: f"{v:g}"))  # 0.02, not 2 x 10^-2
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.set_xlabel("epoch")
     ax.set_ylabel("reconstruction loss (MSE per pixel, log scale)")

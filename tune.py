@@ -367,6 +367,7 @@ def plot_study(trials, best, counts, args, path):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, LogLocator
     _, direction, metric, table, table_name = STUDIES[args.study]
     fig, (ax, ax_table) = plt.subplots(1, 2, figsize=(12, 4.8),
                                        gridspec_kw={"width_ratios": [3, 2]})
@@ -381,6 +382,9 @@ def plot_study(trials, best, counts, args, path):
     values = [v for _, v in complete + pruned]
     if min(values) > 0 and max(values) / min(values) > 10:
         ax.set_yscale("log")  # SGD's and Adam's losses can lie orders of magnitude apart
+        ax.yaxis.set_minor_locator(LogLocator(subs=(1.5, 2, 3, 4, 6, 8)))
+        for set_formatter in (ax.yaxis.set_major_formatter, ax.yaxis.set_minor_formatter):
+            set_formatter(FuncFormatter(lambda v, _: f"{v:g}"))  # 0.02, not 2 x 10^-2
     if no_value:  # on the top edge of the plot: they have no value to plot
         ax.scatter(no_value, [1.0] * len(no_value), s=60, color="black", marker="^",
                    clip_on=False, transform=ax.get_xaxis_transform(),
