@@ -18,13 +18,13 @@ pretrained encoder frozen, only the MLP trained, (c) everything from random weig
 Budget rule: every run takes the same number of optimisation steps as the 10-epoch run on
 all 60,000 images (2,350 steps of 256 images); a set smaller than a batch is one batch.
 
-    python classify.py                  # part 1, Table 5, 3 seeds: about 3 min on a 2-core CPU
-    python classify.py --recipe both    # Table 5 and ours side by side: about 6 min
-    python classify.py --part labels --recipe ours   # part 2, 3 seeds: about 20 min
-    python classify.py --quick          # 2,500 images, 2 epochs, 1 seed: about 10 s
+    python classify.py                  # part 1, Table 5, 3 seeds: about 4 min on a 2-core CPU
+    python classify.py --recipe both    # Table 5 and ours side by side: about 8 min
+    python classify.py --part labels --recipe ours   # part 2, 3 seeds: about 26 min
+    python classify.py --quick          # 2,500 images, 2 epochs, 1 seed: 6 s
 
-Measured (seed 0, shared 2-core CPU, about 55 s per 10-epoch run): Table 5 recipe 89.54 %,
-our recipe 90.28 % test accuracy; the report's 90.08 %.
+Measured on a 2-core CPU (one thread, about 70-85 s per 10-epoch run), test accuracy over 3
+seeds: Table 5 recipe 89.21 +- 0.53 %, our recipe 90.18 +- 0.19 %; the report's 90.08 %.
 
 Writes to outputs/: classify.json, classify_table6.md, fig_confusion_matrix.png (part 1);
 classify_labels.md, fig_label_efficiency.png (part 2).

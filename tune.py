@@ -12,10 +12,10 @@ being a finite number is pruned as "diverged"; the study goes on.
                 every trial starts from a fresh copy of the encoder in outputs/ae.pt
     vae         minimise the validation loss (-ELBO, nats per image) of vae.py (Table 7)
 
-    python tune.py ae               # 20 trials x 10 epochs: about 15 min on a 2-core CPU
-    python tune.py ae --quick       # 2,000 images, 2 trials of 2 epochs: 17 s on 2 cores
-    python tune.py classifier       # needs outputs/ae.pt: run `python ae.py` first
-    python tune.py vae
+    python tune.py ae               # 20 trials x 10 epochs: 30 min on a 2-core CPU
+    python tune.py ae --quick       # 2,000 images, 2 trials of 2 epochs: 9 s on 2 cores
+    python tune.py classifier       # needs outputs/ae.pt (python ae.py first): 13 min
+    python tune.py vae              # 24 min
 
 Results live in an Optuna storage (default: the SQLite file outputs/optuna.db). Running
 the same command again resumes the study. --trials is the total the study should reach,

@@ -24,9 +24,9 @@ project, not papers that binarise MNIST.) The report's notebook used the summed 
 error instead: a Gaussian likelihood with a fixed variance whose constants were dropped,
 so its loss is not in nats and the weight of its KL term depends on that hidden variance.
 
-    python vae.py            # 42 epochs (about 26 s each) + log p(x) on the test set with
-                             # K = 100 (about 4 min): about 22 min on a shared 2-core CPU
-    python vae.py --quick    # 2,000 images, 2 epochs, K = 10: about 15 s; it only checks
+    python vae.py            # 42 epochs (about 15 s each) + log p(x) on the test set with
+                             # K = 100 (about 2 min): 12 min on a 2-core CPU (one thread)
+    python vae.py --quick    # 2,000 images, 2 epochs, K = 10: 7 s; it only checks
                              # that everything runs: the figures are still grey squares
     python vae.py --iw-images 1000   # log p(x) on the first 1,000 test images: 10x faster
     python vae.py --beta 4   # a beta-VAE (Higgins et al. 2017): smoother, blurrier
