@@ -455,7 +455,8 @@ def main(argv=None):
               "diverged_trials": [t.number for t in trials if "diverged" in t.user_attrs],
               "study_name": args.study_name, "storage": args.storage,
               "settings": vars(args), "device": str(device),
-              "wall_seconds": time.perf_counter() - t_start}
+              # this worker's run only: a resumed study's earlier runs are not counted
+              "seconds_this_run": time.perf_counter() - t_start}
     save_json(out / f"tuned_{args.study}.json", result)
 
     print(f"\n{'parameter':18s} {'report (' + table_name + ')':>18s} {'tuned':>12s}")
@@ -463,7 +464,7 @@ def main(argv=None):
         print(f"{k:18s} {fmt(table[k]):>18s} {fmt(best.params[k]):>12s}")
     print(f"best: trial {best.number}, {metric} {best.value:.5f}; trials: "
           + ", ".join(f"{n} {k}" for k, n in counts.items()))
-    print(f"done in {result['wall_seconds']:.0f}s on {device}; results in {out}/")
+    print(f"done in {result['seconds_this_run']:.0f}s on {device}; results in {out}/")
 
 
 if __name__ == "__main__":
