@@ -384,8 +384,12 @@ class Decoder(nn.Module):
         )
         kaiming_init(self)
 
-    def forward(self, h):
-        return self.deconv(self.linear(h))
+    def forward(self, h, logits=False):
+        """x_hat; with logits=True the values before the Sigmoid, for a loss that takes
+        logits (a Bernoulli loss computed from them stays exact, and finite inputs cannot
+        make it refuse a NaN)."""
+        y = self.deconv[:-1](self.linear(h))   # every layer but the Sigmoid
+        return y if logits else self.deconv[-1](y)
 
 
 def make_optimizer(name, params, lr, weight_decay):

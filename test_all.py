@@ -473,6 +473,23 @@ def test_vae_quick_end_to_end_on_real_data(data_dir, tmp_path):
     assert x_hat.shape == (2, 1, 28, 28) and mu.shape == logvar.shape == (2, 44)
 
 
+def test_a_diverging_vae_stops_with_one_line(data_dir, tmp_path, capsys):
+    # NaN weights must reach the loop's check, not an error inside the loss
+    with pytest.raises(SystemExit) as e:
+        vae.main(["--quick", "--subset", "200", "--lr", "1e30", "--data-dir", str(data_dir),
+                  "--out-dir", str(tmp_path)])
+    assert "training diverged at epoch 1" in str(e.value) and "\n" not in str(e.value)
+    assert json.loads((tmp_path / "vae.json").read_text())["history"]["train_recon"] == []
+
+
+def test_the_decoders_logits_are_its_output_before_the_sigmoid():
+    torch.manual_seed(0)
+    decoder, h = common.Decoder(5), torch.randn(3, 5)
+    logits = decoder(h, logits=True)
+    assert logits.shape == (3, 1, 28, 28) and (logits < 0).any()
+    assert torch.allclose(torch.sigmoid(logits), decoder(h))
+
+
 def test_vae_bad_flag_on_the_command_line_is_one_line(tmp_path):
     proc = run("vae.py", "--iw-samples", "0", "--out-dir", tmp_path, ok=False)
     assert one_line_error(proc) and "--iw-samples" in proc.stderr
@@ -760,18 +777,20 @@ def test_rerun_resumes_and_keeps_earlier_trials(data_dir, tmp_path):
     assert "was run with" in str(e.value) and "--study-name" in str(e.value)
 
 
-def test_a_diverging_trial_is_pruned_and_the_study_goes_on(data_dir, tmp_path):
-    argv = ["ae", *TINY, "--trials", "2", "--data-dir", str(data_dir), "--out-dir", str(tmp_path),
-            "--storage", f"sqlite:///{tmp_path / 'optuna.db'}", "--study-name", "ae-quick"]
+@pytest.mark.parametrize("study, params", [("ae", {"optimizer": "SGD", "lr": 1e30}),
+                                           ("vae", {"lr": 1e30})])
+def test_a_diverging_trial_is_pruned_and_the_study_goes_on(study, params, data_dir, tmp_path):
+    argv = [study, *TINY, "--trials", "2", "--data-dir", str(data_dir), "--out-dir",
+            str(tmp_path), "--storage", f"sqlite:///{tmp_path / 'optuna.db'}",
+            "--study-name", f"{study}-quick"]
     args = common.parse_args(tune.parser, tune.QUICK, argv)
-    study = tune.open_study(args, args.storage)
     with pytest.warns(UserWarning, match="out of range"):   # far outside the search space
-        study.enqueue_trial({"optimizer": "SGD", "lr": 1e30})
+        tune.open_study(args, args.storage).enqueue_trial(params)
         tune.main(argv)
-    trials = load(tmp_path, "ae-quick").trials
+    trials = load(tmp_path, f"{study}-quick").trials
     assert trials[0].state == TrialState.PRUNED and trials[0].user_attrs["diverged"] == 1
     assert trials[1].state == TrialState.COMPLETE
-    tuned = json.loads((tmp_path / "tuned_ae.json").read_text())
+    tuned = json.loads((tmp_path / f"tuned_{study}.json").read_text())
     assert tuned["diverged_trials"] == [0] and tuned["best_trial"] == 1
 
 

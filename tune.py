@@ -335,9 +335,10 @@ def run_trials(study, objective, n_trials):
         c = count_trials(study)
         if c["complete"] + c["pruned"] + c["failed"] + c["running"] >= n_trials:
             break
-        # A RuntimeError (out of memory, a NaN where torch refuses one) fails this trial
-        # only; any other exception is a bug and stops the worker.
-        study.optimize(objective, n_trials=1, catch=(RuntimeError,))
+        # Running out of memory fails this trial only (a smaller model may fit). Any other
+        # exception fails its trial and stops this worker: it is a bug, or a GPU error that
+        # leaves the process unable to use the device for the trials after it.
+        study.optimize(objective, n_trials=1, catch=(torch.OutOfMemoryError,))
     if c["running"]:
         print(f"waiting for {c['running']} trial(s) of other workers to finish (a killed "
               f"worker's trial is failed after {GRACE_SECONDS} s)", flush=True)

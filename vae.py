@@ -57,7 +57,7 @@ TRAVERSAL = ["Ankle boot", "Trouser", "Pullover", "Bag"]  # Figure 5b: corners T
 parser = Parser(description=__doc__.split("\n")[0])
 parser.add_argument("--epochs", type=positive_int, default=42,
                     help="training epochs; the report does not state them for the VAE, "
-                         "42 is what it used everywhere else (section 2.1)")
+                         "42 as for the AE (section 2.1)")
 parser.add_argument("--batch-size", type=positive_int, default=256, help="section 2.1: n = 256")
 parser.add_argument("--beta", type=non_negative_float, default=1.0,
                     help="weight of the KL term; 1 = the ELBO of section 2.5")
@@ -134,9 +134,12 @@ def gaussian_kl(mu, logvar):
 def loss_terms(model, x):
     """(reconstruction, KL): each summed over pixels or latent dimensions and averaged
     over the images of x, in nats per image. The loss is recon + beta * kl."""
-    x_hat, mu, logvar = model(x)
-    # -log p(x|z), Bernoulli: binary cross-entropy summed over the 784 pixels, one z per image
-    recon = F.binary_cross_entropy(x_hat, x, reduction="sum") / len(x)
+    mu, logvar = model.encode(x)
+    logits = model.decoder(reparameterize(mu, logvar), logits=True)   # (B, 1, 28, 28)
+    # -log p(x|z), Bernoulli with mean sigmoid(logits): binary cross-entropy summed over the
+    # 784 pixels, one z per image. From the logits, so that a diverging run gives NaN (which
+    # the training loop reports) rather than an error inside the loss.
+    recon = F.binary_cross_entropy_with_logits(logits, x, reduction="sum") / len(x)
     kl = gaussian_kl(mu, logvar).mean()
     return recon, kl
 
@@ -187,9 +190,9 @@ def iw_log_px(model, x, k):
     mu, logvar = model.encode(x)                                  # (B, d)
     eps = torch.randn(k, *mu.shape, device=x.device)              # (K, B, d)
     z = mu + torch.exp(0.5 * logvar) * eps                        # (K, B, d)
-    x_hat = model.decoder(z.flatten(0, 1)).view(k, *x.shape)      # (K, B, 1, 28, 28)
-    log_px_z = -F.binary_cross_entropy(x_hat, x.expand_as(x_hat),
-                                       reduction="none").sum((2, 3, 4))  # (K, B)
+    logits = model.decoder(z.flatten(0, 1), logits=True).view(k, *x.shape)  # (K, B, 1, 28, 28)
+    log_px_z = -F.binary_cross_entropy_with_logits(logits, x.expand_as(logits),
+                                                   reduction="none").sum((2, 3, 4))  # (K, B)
     # log N(z; 0, I) and log N(z; mu, sigma^2), summed over d; (z - mu) / sigma = eps
     log_2pi = math.log(2 * math.pi)
     log_pz = -0.5 * (z.pow(2) + log_2pi).sum(2)                   # (K, B)
