@@ -445,15 +445,16 @@ def load_weights(model, ckpt, key, path, made_by):
 
 def pca(x, k):
     """Principal components of the rows of x (N, D): (mean (D,), components (k, D),
-    explained-variance ratio (k,)), from the eigen-decomposition of the covariance."""
-    x = x.double()
+    explained-variance ratio (k,)), from the eigen-decomposition of the covariance, in
+    float64 on the CPU (mps has no float64); the results go back to x's device."""
+    device, x = x.device, x.detach().cpu().double()
     mean = x.mean(0)
     xc = x - mean
     cov = xc.T @ xc / (len(x) - 1)               # (D, D)
     eigval, eigvec = torch.linalg.eigh(cov)      # ascending order
     eigval, eigvec = eigval.flip(0), eigvec.flip(1)
     ratio = eigval[:k] / eigval.sum()
-    return mean.float(), eigvec[:, :k].T.float(), ratio.float()
+    return mean.float().to(device), eigvec[:, :k].T.float().to(device), ratio.float().to(device)
 
 
 def bilinear(corners, n=10):

@@ -156,8 +156,8 @@ def tsne(x, perplexity=30.0, iters=1000, exaggeration=12.0, exaggeration_iters=2
     P = ((P_cond + P_cond.T) / (2 * n)).clamp_min(1e-12)           # (n, n)
     P_early = exaggeration * P      # early exaggeration pulls clusters together at first
     # start from the first two principal components, scaled to a standard deviation of 1e-4
-    mean, components, _ = pca(x.cpu(), 2)
-    Y = ((x.cpu() - mean) @ components.T).to(x.device)            # (n, 2)
+    mean, components, _ = pca(x, 2)
+    Y = (x - mean) @ components.T                                 # (n, 2)
     Y = Y / Y[:, 0].std() * 1e-4
     lr = max(n / exaggeration / 4, 50.0)
     update, gains = torch.zeros_like(Y), torch.ones_like(Y)
@@ -354,8 +354,8 @@ def main(argv=None):
     for name, (encode, decode, d) in models.items():
         z = encode_all(encode, x)                                       # (n, d)
         # PCA of all test codes (Figure 9)
-        mean, components, ratio = pca(z.cpu(), 2)
-        z_pca = ((z.cpu() - mean) @ components.T).to(device)           # (n, 2)
+        mean, components, ratio = pca(z, 2)
+        z_pca = (z - mean) @ components.T                               # (n, 2)
         pcs.append(z_pca)
         pca_labels.append([f"principal component {i + 1} ({100 * r:.1f} % of the variance)"
                            for i, r in enumerate(ratio.tolist())])
