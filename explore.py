@@ -142,6 +142,22 @@ def kl_divergence(P, Y):
     return (P * (P / Q).log()).sum().item()
 
 
+def kl_gradient(P, Y, num, W):
+    """dC/dY (n, 2) of the cost C = KL(P || Q) at the embedding Y (n, 2). num and W are
+    (n, n) buffers, overwritten: num_ij = (1 + |y_i - y_j|^2)^-1 (zero on the diagonal)."""
+    # num_ij from |y_i - y_j|^2 = |y_i|^2 + |y_j|^2 - 2 y_i.y_j, in place
+    sq = Y.square().sum(1)                                        # (n,)
+    torch.addmm(1 + sq[:, None], Y, Y.T, alpha=-2, out=num).add_(sq)
+    num.reciprocal_().fill_diagonal_(0)                           # (n, n)
+    # Equation 5 of van der Maaten and Hinton (2008):
+    #   dC/dy_i = 4 sum_j (p_ij - q_ij) (y_i - y_j) (1 + |y_i - y_j|^2)^-1
+    # with q_ij = num_ij / sum_kl num_kl. Written as W_ij = (p_ij - q_ij) num_ij:
+    #   dC/dy_i = 4 (y_i sum_j W_ij - sum_j W_ij y_j)
+    torch.div(num, num.sum(), out=W)                              # q_ij
+    torch.sub(P, W, out=W).mul_(num)                              # W_ij, (n, n)
+    return 4 * (W.sum(1, keepdim=True) * Y - W @ Y)
+
+
 def tsne(x, perplexity=30.0, iters=1000, exaggeration=12.0, exaggeration_iters=250,
          log_every=100, name="t-SNE"):
     """Embed the rows of x (n, D) in two dimensions; returns (Y (n, 2), KL divergence).
@@ -167,17 +183,7 @@ def tsne(x, perplexity=30.0, iters=1000, exaggeration=12.0, exaggeration_iters=2
     t0 = time.perf_counter()
     for it in range(1, iters + 1):
         early = it <= exaggeration_iters
-        # num_ij = (1 + |y_i - y_j|^2)^-1 with |y_i - y_j|^2 = |y_i|^2 + |y_j|^2 - 2 y_i.y_j
-        sq = Y.square().sum(1)                                    # (n,)
-        torch.addmm(1 + sq[:, None], Y, Y.T, alpha=-2, out=num).add_(sq)
-        num.reciprocal_().fill_diagonal_(0)                       # (n, n)
-        # Gradient of the cost C = KL(P || Q), equation 5 of van der Maaten and Hinton (2008):
-        #   dC/dy_i = 4 sum_j (p_ij - q_ij) (y_i - y_j) (1 + |y_i - y_j|^2)^-1
-        # with q_ij = num_ij / sum_kl num_kl. Written as W_ij = (p_ij - q_ij) num_ij:
-        #   dC/dy_i = 4 (y_i sum_j W_ij - sum_j W_ij y_j)
-        torch.div(num, num.sum(), out=W)                           # q_ij
-        torch.sub(P_early if early else P, W, out=W).mul_(num)     # W_ij, (n, n)
-        grad = 4 * (W.sum(1, keepdim=True) * Y - W @ Y)           # (n, 2)
+        grad = kl_gradient(P_early if early else P, Y, num, W)    # (n, 2)
         # gains (Jacobs, 1988): a coordinate that keeps moving the same way takes larger steps
         same_way = update * grad < 0
         gains = torch.where(same_way, gains + 0.2, gains * 0.8).clamp_min(0.01)

@@ -1,4 +1,4 @@
-"""Tests of the whole project: `pytest test_all.py` (about N minutes on a 2-core CPU).
+"""Tests of the whole project: `pytest test_all.py` (about 2 minutes on a 2-core CPU).
 
 Most tests use tiny synthetic data; the end-to-end tests run each script with --quick on
 the real Fashion-MNIST (decompressed once into ./data from Debian's package).
@@ -509,6 +509,23 @@ def test_perplexity_calibration_reaches_the_target_entropy():
     assert torch.all(P.diagonal() == 0)
 
 
+def test_tsne_gradient_matches_autograd_of_the_kl_divergence():
+    torch.manual_seed(0)
+    n = 30
+    P = torch.rand(n, n, dtype=torch.float64)
+    P = (P + P.T).fill_diagonal_(0)
+    P /= P.sum()                                               # symmetric, sums to 1
+    Y = torch.randn(n, 2, dtype=torch.float64, requires_grad=True)
+    # the cost, written out apart from explore.py: C = sum_{i != j} p_ij log(p_ij / q_ij)
+    off = ~torch.eye(n, dtype=torch.bool)
+    num = 1 / (1 + (Y[:, None] - Y[None]).square().sum(-1))
+    Q = num[off] / num[off].sum()
+    (P[off] * (P[off] / Q).log()).sum().backward()
+    buffers = torch.empty(n, n, dtype=torch.float64), torch.empty(n, n, dtype=torch.float64)
+    grad = explore.kl_gradient(P, Y.detach(), *buffers)
+    assert torch.allclose(grad, Y.grad, rtol=1e-9, atol=1e-12)
+
+
 def test_tsne_separates_well_separated_gaussian_blobs():
     torch.manual_seed(0)
     centres = 20 * torch.eye(10)                               # 10 blobs in 10-D, far apart
@@ -571,7 +588,8 @@ def test_explore_quick_end_to_end_on_real_data(quick_ae, data_dir, tmp_path):
     assert all(0.3 < v <= 1 for v in knn["AE"].values())
     ratio = results["models"]["AE"]["pca_explained_variance_ratio"]
     assert 1 > ratio[0] >= ratio[1] > 0
-    assert 0.1 <= results["smoothness"]["AE"]["mean"] <= 1     # 1/steps is the least possible
+    # 1/steps = 0.1 is the least possible; a decoder that jumps between images nears 1
+    assert 0.1 <= results["smoothness"]["AE"]["mean"] < 0.5
 
 
 def test_explore_shows_the_vae_beside_the_ae(quick_ae, data_dir, tmp_path):
