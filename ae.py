@@ -19,7 +19,6 @@ fig02_reconstruction_bag.png, fig10_reconstructions.png, ae.pt, and ae.json (set
 per-epoch losses, final and PCA MSEs, wall time and device of each part; a part not run
 keeps its earlier entry).
 """
-import json
 import math
 import time
 
@@ -28,9 +27,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from common import (CLASSES, Decoder, Encoder, Parser, add_common_flags, batches,
-                    load_train_val, load_tuned, make_optimizer, non_negative_float, out_dir,
-                    parse_args, pca, pick_device, plot_grid, positive_float, positive_int,
-                    print_settings, probability, save_checkpoint, save_json, seed_everything)
+                    load_results, load_train_val, load_tuned, make_optimizer,
+                    non_negative_float, out_dir, parse_args, pca, pick_device, plot_grid,
+                    positive_float, positive_int, print_settings, probability,
+                    save_checkpoint, save_json, seed_everything)
 
 # -----------------------------------------------------------------------------
 # Settings: the report's values are the defaults
@@ -38,6 +38,8 @@ from common import (CLASSES, Decoder, Encoder, Parser, add_common_flags, batches
 TABLE_4 = {"d": 185, "optimizer": "Adam", "lr": 0.0058, "dropout": 0.005,
            "weight_decay": 1.038e-5}  # the tuned AE of section 3.2
 QUICK = {"subset": 2000, "epochs": 2}
+COMPARE_ONLY = ("d", "lr", "weight_decay", "dropout")  # flags of part 1 alone
+BOTTLENECK = 64  # the width of the layer before the code h (Table 1)
 
 parser = Parser(description=__doc__.split("\n")[0])
 parser.add_argument("--part", default="all", choices=["all", "compare", "refit"],
@@ -110,8 +112,9 @@ def fit(model, optimizer, x_train, x_val, args, name, watch=None):
                   "the learning rate is too large")
             history["diverged"] = True
             break
-        for key, value in zip(history, (train_mse, val_mse, seconds)):
-            history[key].append(value)
+        history["train_mse"].append(train_mse)
+        history["val_mse"].append(val_mse)
+        history["seconds"].append(seconds)
         if watch is not None:
             snapshots.append(reconstruct(model, watch))
         print(f"{name} epoch {epoch:2d}/{args.epochs}: train mse {train_mse:.5f}, "
@@ -216,6 +219,8 @@ def refit(args, device, x_train, x_val, y_val, out):
     history, _ = fit(model, optimizer, x_train, x_val, args, "refit")
     result = {"params": params, "source": source, **history,
               "pca_val_mse": pca_val_mse(x_train, x_val, params["d"])}
+    if params["d"] > BOTTLENECK:  # the code passes through 64 units: its rank is at most 64
+        result["pca_bottleneck_val_mse"] = pca_val_mse(x_train, x_val, BOTTLENECK)
     if history["diverged"]:
         return result, None
     plot_reconstructions(model, x_val, y_val, ["Bag"], out / "fig02_reconstruction_bag.png",
@@ -234,8 +239,11 @@ def main(argv=None):
     (x_train, _), (x_val, y_val) = load_train_val(args.data_dir, device, args.subset)
     print(f"data: {len(x_train)} training / {len(x_val)} validation images on {device}")
     path = out / "ae.json"
-    results = json.loads(path.read_text()) if path.exists() else {}  # keeps a part not run
+    results = load_results(path)  # keeps a part not run
     run_info = {"settings": vars(args), "device": str(device)}
+    # the refit takes its model and optimiser from Table 4 (or tuned_ae.json), not the flags
+    refit_info = {"settings": {k: v for k, v in vars(args).items() if k not in COMPARE_ONLY},
+                  "device": str(device)}
     table = []  # (run, d, AE val MSE, PCA val MSE)
 
     if args.part in ("all", "compare"):
@@ -250,7 +258,7 @@ def main(argv=None):
     if args.part in ("all", "refit"):
         t0 = time.perf_counter()
         refitted, model = refit(args, device, x_train, x_val, y_val, out)
-        results["refit"] = {**run_info, **refitted, "wall_seconds": time.perf_counter() - t0}
+        results["refit"] = {**refit_info, **refitted, "wall_seconds": time.perf_counter() - t0}
         save_json(path, results)
         if model is None:
             raise SystemExit("error: the refit diverged (see above); nothing saved to ae.pt. "
@@ -264,6 +272,9 @@ def main(argv=None):
     print(f"\n{'run':22s} {'d':>4s} {'val MSE, AE':>12s} {'val MSE, PCA':>13s}")
     for run, d, ae_mse, pca_mse in table:
         print(f"{run:22s} {d:4d} {ae_mse:12.5f} {pca_mse:13.5f}")
+    if args.part != "compare" and "pca_bottleneck_val_mse" in results["refit"]:
+        print(f"the refit's code passes through {BOTTLENECK} units; PCA with {BOTTLENECK} "
+              f"components: val MSE {results['refit']['pca_bottleneck_val_mse']:.5f}")
     print(f"done on {device}; results in {out}/")
 
 

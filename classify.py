@@ -30,7 +30,6 @@ Writes to outputs/: classify.json, classify_table6.md, fig_confusion_matrix.png 
 classify_labels.md, fig_label_efficiency.png (part 2).
 """
 import argparse
-import json
 import math
 import time
 
@@ -39,9 +38,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from common import (CLASSES, Encoder, Parser, add_common_flags, batches, kaiming_init,
-                    load_checkpoint, load_test, load_train_val, load_tuned, load_weights,
-                    make_optimizer, out_dir, parse_args, pick_device, positive_int,
-                    print_settings, save_json, seed_everything)
+                    load_checkpoint, load_results, load_test, load_train_val, load_tuned,
+                    load_weights, make_optimizer, out_dir, parse_args, pick_device,
+                    positive_int, print_settings, save_json, seed_everything)
 
 # -----------------------------------------------------------------------------
 # Settings: the report's values are the defaults
@@ -127,11 +126,10 @@ class Classifier(nn.Module):
     def __init__(self, encoder, no1, no2, dropout):
         super().__init__()
         self.encoder = encoder
-        d = encoder.linear[-2].out_features               # the encoder's last Linear(64, d)
         self.mlp = kaiming_init(nn.Sequential(
-            nn.Linear(d, no1), nn.ReLU(), nn.Dropout(dropout),    # (B, No1)
-            nn.Linear(no1, no2), nn.ReLU(), nn.Dropout(dropout),  # (B, No2)
-            nn.Linear(no2, len(CLASSES)),                         # (B, 10) logits
+            nn.Linear(encoder.d, no1), nn.ReLU(), nn.Dropout(dropout),  # (B, No1)
+            nn.Linear(no1, no2), nn.ReLU(), nn.Dropout(dropout),        # (B, No2)
+            nn.Linear(no2, len(CLASSES)),                               # (B, 10) logits
         ))
 
     def forward(self, x):
@@ -466,6 +464,8 @@ def main(argv=None):
     print_settings(args)
     device = pick_device(args.device)
     out = out_dir(args.out_dir)
+    path = out / "classify.json"
+    results = load_results(path)  # keeps a part not run
     load_checkpoint(args.checkpoint, "python ae.py")  # fail before reading any data
     t_start = time.perf_counter()
     # Section 3.3: the final classifier trains on all the training data (the 48,000 of
@@ -475,22 +475,22 @@ def main(argv=None):
     x_test, y_test = load_test(args.data_dir, device, args.subset)
     print(f"data: {len(x)} training / {len(x_test)} test images on {device}")
     recipes = ["report", "ours"] if args.recipe == "both" else [args.recipe]
-    path = out / "classify.json"
-    results = json.loads(path.read_text()) if path.exists() else {}  # keeps a part not run
-    results.update(settings=vars(args), device=str(device),
-                   report_paper={"f1": dict(zip(CLASSES, REPORT_F1)),
-                                 "accuracy": REPORT_ACCURACY, "seconds": REPORT_SECONDS})
+    results["report_paper"] = {"f1": dict(zip(CLASSES, REPORT_F1)),
+                               "accuracy": REPORT_ACCURACY, "seconds": REPORT_SECONDS}
+    run_info = {"settings": vars(args), "device": str(device)}  # kept beside each part
 
     if args.part in ("report", "all"):
         results["report"] = report_part(args, recipes, device, x, y, x_test, y_test, out)
+        results["report_run"] = run_info
         save_json(path, results)
     if args.part in ("labels", "all"):
         results["labels"] = {r: labels_part(args, r, device, x, y, x_test, y_test, out,
                                             first=r == recipes[0]) for r in recipes}
+        results["labels_run"] = run_info
 
-    results["wall_seconds"] = time.perf_counter() - t_start
+    run_info["wall_seconds"] = time.perf_counter() - t_start
     save_json(path, results)
-    print(f"done in {results['wall_seconds']:.0f}s on {device}; results in {out}/")
+    print(f"done in {run_info['wall_seconds']:.0f}s on {device}; results in {out}/")
 
 
 if __name__ == "__main__":

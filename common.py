@@ -179,6 +179,20 @@ def save_json(path, obj):
     write_atomically(path, lambda tmp: Path(tmp).write_text(json.dumps(obj, indent=2) + "\n"))
 
 
+def load_results(path):
+    """The results a script wrote to path earlier ({} if none), so that a rerun of one
+    part keeps the others. A damaged file is a one-line error, not a traceback."""
+    if not path.exists():
+        return {}
+    try:
+        results = json.loads(path.read_text())
+    except (ValueError, OSError) as e:
+        raise SystemExit(f"error: cannot read {path} ({e}); move it away or use another --out-dir")
+    if not isinstance(results, dict):
+        raise SystemExit(f"error: {path} is not a results file; move it away or use another --out-dir")
+    return results
+
+
 def load_tuned(out, name, table, made_by):
     """The best parameters of `tune.py NAME` if outputs/tuned_NAME.json exists, else the
     report's table. Returns (params, where they came from).
@@ -356,6 +370,7 @@ class Encoder(nn.Module):
 
     def __init__(self, d, dropout):
         super().__init__()
+        self.d = d
         self.conv = conv_stack()
         self.linear = nn.Sequential(
             nn.Linear(288, 64), nn.ReLU(), nn.Dropout(dropout),  # (B, 64)

@@ -327,13 +327,21 @@ def test_ae_quick_end_to_end_on_real_data(quick_ae):
     refit = results["refit"]
     assert refit["params"]["d"] == 185 and refit["source"] == "report"
     assert refit["val_mse"][-1] < refit["val_mse"][0]        # it learned something
-    assert 0 < refit["pca_val_mse"] < 0.05
+    assert 0 < refit["pca_val_mse"] < refit["pca_bottleneck_val_mse"] < 0.05   # 185 vs 64
+    assert "lr" not in refit["settings"] and results["compare"]["settings"]["lr"] == 0.0005
     ckpt = common.load_checkpoint(quick_ae / "ae.pt", "python ae.py")
     d, dropout = ckpt["settings"]["d"], ckpt["settings"]["dropout"]
     encoder = common.load_weights(common.Encoder(d, dropout), ckpt, "encoder", "ae.pt", "")
     decoder = common.load_weights(common.Decoder(d, dropout), ckpt, "decoder", "ae.pt", "")
     x = torch.rand(2, 1, 28, 28)
     assert decoder(encoder(x)).shape == x.shape
+
+
+@pytest.mark.parametrize("script", ["ae.py", "classify.py"])
+def test_a_damaged_results_file_is_a_one_line_error(script, tmp_path):
+    (tmp_path / script.replace(".py", ".json")).write_text('{"compare": ')   # cut short
+    proc = run(script, "--quick", "--out-dir", tmp_path, ok=False)
+    assert one_line_error(proc) and "cannot read" in proc.stderr
 
 
 def test_ae_reads_tuned_values(data_dir, tmp_path):
@@ -686,6 +694,7 @@ def test_classify_quick_end_to_end(data_dir, quick_ae, tmp_path):
     for figure in ("fig_confusion_matrix.png", "fig_label_efficiency.png"):
         assert (tmp_path / figure).stat().st_size > 10_000
     results = json.loads((tmp_path / "classify.json").read_text())
+    assert results["report_run"]["settings"]["recipe"] == "both" and results["labels_run"]
     report = results["report"]["report"]
     assert report["mlp"]["no1"] == 12 and report["source"] == "Table 5"
     run0 = report["runs"][0]

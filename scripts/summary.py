@@ -97,9 +97,9 @@ def main():
             f"**{100 * cl['report'][r]['accuracy_mean']:.2f} ± "
             f"{100 * cl['report'][r]['accuracy_std']:.2f}**" for r in recipes) + " |")
         md.append("| training time (s) | 61 (a GPU) | " + " | ".join(
-            f"{cl['report'][r]['seconds_mean']:.0f} ({cl['device']})" for r in recipes) + " |")
+            f"{cl['report'][r]['seconds_mean']:.0f} ({cl['report_run']['device']})" for r in recipes) + " |")
         md += ["", f"Ours: mean (± standard deviation) over {len(cl['report'][recipes[0]]['runs'])}"
-                   f" seed(s), {cl['settings']['epochs']} epochs on all training images, "
+                   f" seed(s), {cl['report_run']['settings']['epochs']} epochs on all training images, "
                    "tested once.", ""]
     if cl and "labels" in cl:
         for recipe, part in cl["labels"].items():
