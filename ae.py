@@ -236,10 +236,10 @@ def main(argv=None):
     print_settings(args)
     device = pick_device(args.device)
     out = out_dir(args.out_dir)
-    (x_train, _), (x_val, y_val) = load_train_val(args.data_dir, device, args.subset)
-    print(f"data: {len(x_train)} training / {len(x_val)} validation images on {device}")
     path = out / "ae.json"
     results = load_results(path)  # keeps a part not run
+    (x_train, _), (x_val, y_val) = load_train_val(args.data_dir, device, args.subset)
+    print(f"data: {len(x_train)} training / {len(x_val)} validation images on {device}")
     run_info = {"settings": vars(args), "device": str(device)}
     # the refit takes its model and optimiser from Table 4 (or tuned_ae.json), not the flags
     refit_info = {"settings": {k: v for k, v in vars(args).items() if k not in COMPARE_ONLY},
