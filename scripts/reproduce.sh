@@ -40,8 +40,12 @@ step() {  # python SCRIPT ARGS..., timed
     printf '%s\t%s\n' "$1" $((SECONDS - start)) >> "$out/times.tsv"
 }
 
+pids=()  # the background tuning workers of the study running now
+trap 'for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done' EXIT  # if a step fails
+
 tune() {  # one study: WORKERS processes against one storage, the first one in view
-    local start=$SECONDS pids=()
+    local start=$SECONDS
+    pids=()
     echo "=== python tune.py $* (workers: $workers)"
     for ((i = 2; i <= workers; i++)); do
         python tune.py "$@" > "$out/tune_$1_worker$i.log" 2>&1 &
@@ -49,6 +53,7 @@ tune() {  # one study: WORKERS processes against one storage, the first one in v
     done
     python tune.py "$@"
     for pid in "${pids[@]}"; do wait "$pid"; done
+    pids=()
     printf 'tune.py %s (workers: %s)\t%s\n' "$1" "$workers" $((SECONDS - start)) >> "$out/times.tsv"
 }
 
