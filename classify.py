@@ -15,8 +15,9 @@ Part 2, "labels" (beyond the report; section 2.3 argues that pretraining pays wh
 are few): with 100, 1,000, 10,000 and 60,000 labelled images, balanced over the classes,
 the same network is trained three ways: (a) the pretrained encoder fine-tuned, (b) the
 pretrained encoder frozen, only the MLP trained, (c) everything from random weights.
-Budget rule: every run takes the same number of optimisation steps as the 10-epoch run on
-all 60,000 images (2,350 steps of 256 images); a set smaller than a batch is one batch.
+Budget rule: every run takes the optimisation steps of the 10-epoch run on all 60,000
+images (2,350 steps of 256 images), rounded up to whole epochs (2,352 with 1,000 images,
+2,360 with 10,000); a set smaller than a batch is one batch.
 
     python classify.py                  # part 1, Table 5, 3 seeds: about 4 min on a 2-core CPU
     python classify.py --recipe both    # Table 5 and ours side by side: about 8 min
@@ -424,7 +425,8 @@ def labels_part(args, recipe, device, x, y, x_test, y_test, out, first=True):
     if not counts:
         raise SystemExit(f"error: every --labels count exceeds the {len(x)} training images")
     steps = args.epochs * math.ceil(len(x) / args.batch_size)   # the budget rule
-    print(f"\nlabels ({recipe} recipe): every run takes {steps} optimisation steps")
+    print(f"\nlabels ({recipe} recipe): every run takes {steps} optimisation steps, "
+          "rounded up to whole epochs")
     table = {mode: {} for mode in WAYS}
     for n in counts:
         for mode in WAYS:
@@ -446,7 +448,7 @@ def labels_part(args, recipe, device, x, y, x_test, y_test, out, first=True):
             for m in WAYS) + " |")
     markdown = ("\n".join(lines) + f"\n\nTest accuracy (%), mean ± standard deviation over "
                 f"{args.seeds} seed(s); {RECIPE_LABELS[recipe]}; every run {steps} optimisation steps "
-                f"(batches of min({args.batch_size}, n) images).\n")
+                f"rounded up to whole epochs (batches of min({args.batch_size}, n) images).\n")
     suffix = "" if first else f"_{recipe}"
     (out / f"classify_labels{suffix}.md").write_text(
         "# Test accuracy against the number of labels\n\n" + markdown)

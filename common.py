@@ -35,10 +35,12 @@ RAW_FILES = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte",
 # Command line: the flags every script has, spelled the same way
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
-    """Shows each flag's default, unless it is None (the help text then says what it is)."""
+    """Shows each flag's default, unless it is None or False (the help text then says what
+    it is)."""
 
     def _get_help_string(self, action):
-        if action.default in (None, False, argparse.SUPPRESS) or "default" in action.help:
+        hidden = action.default is None or action.default is False  # not 0: 0 == False
+        if hidden or action.default == argparse.SUPPRESS or "default" in action.help:
             return action.help
         return action.help + " (default: %(default)s)"
 
@@ -96,7 +98,8 @@ def add_common_flags(parser):
     parser.add_argument("--device", default="auto", choices=["auto", "cuda", "mps", "cpu"],
                         help="where to train; auto picks cuda, then mps, then cpu")
     parser.add_argument("--seed", type=int, default=0,
-                        help="seed for initial weights and batch order (not for the split)")
+                        help="seed for every random choice (initial weights, batch order, "
+                             "subsamples); the train/validation split never moves with it")
     parser.add_argument("--data-dir", default=os.environ.get(DATA_ENV, "data"),
                         help=f"folder holding FashionMNIST/raw/ (or set ${DATA_ENV}); if the "
                              "files are not there, Debian's dataset-fashion-mnist is "
@@ -430,8 +433,11 @@ def load_checkpoint(path, made_by):
     """The checkpoint dict, loaded with weights_only=True. `made_by` is the command that
     writes it, named in the error when the file is missing or unreadable."""
     path = Path(path)
+    writes = made_by.split()[-1].removesuffix(".py") + ".pt" if made_by else path.name
     if path.parent != Path("outputs"):  # the command must write it where it is looked for
         made_by += f" --out-dir {path.parent}"
+    if not path.exists() and path.name != writes:   # a name the command does not write
+        raise SystemExit(f"error: {path} not found (`{made_by}` writes {path.parent / writes})")
     if not path.exists():
         raise SystemExit(f"error: {path} not found; run `{made_by}` first")
     try:

@@ -51,8 +51,8 @@ parser.add_argument("--tsne-points", type=non_negative_int, default=None,
                          "10,000); default: all with CUDA, else 3,000, since exact "
                          "t-SNE costs O(n^2) per iteration")
 parser.add_argument("--tsne-iters", type=positive_int, default=1000,
-                    help="t-SNE iterations, the first 250 with early exaggeration "
-                         "(van der Maaten and Hinton, 2008)")
+                    help="t-SNE iterations, the first 250 with early exaggeration 12 "
+                         "(scikit-learn's defaults)")
 parser.add_argument("--steps", type=positive_int, default=10,
                     help="equal steps of the walk between two images (section 3.4, Figure 5a)")
 parser.add_argument("--pairs", type=positive_int, default=1000,

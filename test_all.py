@@ -256,7 +256,10 @@ def test_missing_or_unreadable_checkpoint_names_the_command(tmp_path):
     (tmp_path / "ae.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(SystemExit) as e:
         common.load_checkpoint(tmp_path / "ae.pt", "python ae.py")
-    assert "python ae.py" in str(e.value)
+    assert "cannot read" in str(e.value) and "python ae.py" in str(e.value)
+    with pytest.raises(SystemExit) as e:                       # a name ae.py does not write
+        common.load_checkpoint(tmp_path / "mine.pt", "python ae.py")
+    assert f"writes {tmp_path / 'ae.pt'}" in str(e.value)
 
 
 # -----------------------------------------------------------------------------
