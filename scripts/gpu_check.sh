@@ -58,8 +58,11 @@ run() {
         for f in .gpu/data/*.gz; do gunzip -c "$f" > "$raw/$(basename "${f%.gz}")"; done
     fi
     nvidia-smi -L 2>/dev/null
-    python -c "import optuna, torch; print('torch', torch.__version__, 'optuna', optuna.__version__,
-'cuda' if torch.cuda.is_available() else 'no cuda', torch.cuda.get_device_name() if torch.cuda.is_available() else '')" || exit 1
+    python - << 'EOF' || exit 1
+import matplotlib, optuna, torch, torchvision
+gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"
+print(f"torch {torch.__version__}, torchvision {torchvision.__version__}, optuna {optuna.__version__}, {gpu}")
+EOF
 
     rm -rf "$report"    # a fresh study each time: reproduce.sh would resume an old one
     echo "=== the whole report: WORKERS=${WORKERS:-4} bash scripts/reproduce.sh --device $device ${quick[*]}"
