@@ -308,6 +308,14 @@ def test_unavailable_device_is_a_clear_error():
     assert "not available" in str(e.value)
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_every_script_runs_on_a_gpu(data_dir, tmp_path):
+    # CI has no GPU: this runs where a student (or scripts/gpu_check.sh) has one
+    flags = ["--quick", "--device", "cuda", "--data-dir", data_dir, "--out-dir", tmp_path]
+    for script in (["tune.py", "ae"], ["ae.py"], ["classify.py"], ["vae.py"], ["explore.py"]):
+        assert "on cuda" in run(*script, *flags).stdout
+
+
 def test_a_diverging_run_stops_and_says_so(capsys):
     torch.manual_seed(0)
     model = nn.Sequential(common.Encoder(2, 0.0), common.Decoder(2, 0.0))
