@@ -403,9 +403,9 @@ class Decoder(nn.Module):
         kaiming_init(self)
 
     def forward(self, h, logits=False):
-        """x_hat; with logits=True the values before the Sigmoid, for a loss that takes
-        logits (a Bernoulli loss computed from them stays exact, and finite inputs cannot
-        make it refuse a NaN)."""
+        """x_hat, or with logits=True the values before the Sigmoid: a Bernoulli loss
+        computed from logits is exact, and passes a NaN on to the training loop's check
+        where binary_cross_entropy on x_hat would fail."""
         y = self.deconv[:-1](self.linear(h))   # every layer but the Sigmoid
         return y if logits else self.deconv[-1](y)
 
@@ -466,9 +466,10 @@ def load_weights(model, ckpt, key, path, made_by):
 
 def pca(x, k):
     """Principal components of the rows of x (N, D): (mean (D,), components (k, D),
-    explained-variance ratio (k,)), from the eigen-decomposition of the covariance, in
-    float64 on the CPU (mps has no float64); the results go back to x's device."""
-    device, x = x.device, x.detach().cpu().double()
+    explained-variance ratio (k,)), from the eigen-decomposition of the covariance in
+    float64 (on the CPU for mps, which has none); the results are on x's device."""
+    device = x.device
+    x = (x.cpu() if device.type == "mps" else x).detach().double()
     mean = x.mean(0)
     xc = x - mean
     cov = xc.T @ xc / (len(x) - 1)               # (D, D)
