@@ -9,9 +9,8 @@ file does not exist, and saved as outputs/ae.pt for classify.py and explore.py.
 Each run's validation MSE is printed beside that of PCA with as many components: the
 linear baseline an autoencoder has to beat.
 
-    python ae.py              # both parts, 3 x 42 epochs of about 5 s on a 2-core CPU
-                              # (benchmarks/bench_epoch.py): about 11 min
-    python ae.py --quick      # 2,000 images, 2 epochs: 8 s
+    python ae.py              # both parts, 3 x 42 epochs: 12 min on a 2-core CPU
+    python ae.py --quick      # 2,000 images, 2 epochs: 6 s
     python ae.py --part refit # only part 2
 
 Writes to outputs/: fig01_loss_adam_vs_sgd.png, fig07_training_progress.png,

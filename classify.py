@@ -19,8 +19,8 @@ Budget rule: every run takes the optimisation steps of the 10-epoch run on all 6
 images (2,350 steps of 256 images), rounded up to whole epochs (2,352 with 1,000 images,
 2,360 with 10,000); a set smaller than a batch is one batch.
 
-    python classify.py                  # part 1, Table 5, 3 seeds: about 4 min on a 2-core CPU
-    python classify.py --recipe both    # Table 5 and ours side by side: about 8 min
+    python classify.py                  # part 1, Table 5, 3 seeds: about 2 min on a 2-core CPU
+    python classify.py --recipe both    # Table 5 and ours side by side: about 4 min
     python classify.py --part labels --recipe ours   # part 2, 3 seeds: about 26 min
     python classify.py --quick          # 2,500 images, 2 epochs, 1 seed: 6 s
 
