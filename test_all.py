@@ -731,6 +731,19 @@ def test_classify_reads_tuned_values(data_dir, quick_ae, tmp_path):
     assert report["mlp"] == params and report["source"].endswith("tuned_classifier.json")
 
 
+def test_summary_puts_our_numbers_beside_the_reports(quick_ae, tmp_path):
+    shutil.copy(quick_ae / "ae.json", tmp_path)
+    shutil.copy(quick_ae / "fig01_loss_adam_vs_sgd.png", tmp_path)
+    run("scripts/summary.py", "--out-dir", tmp_path)
+    md = (tmp_path / "summary.md").read_text()
+    refit = json.loads((quick_ae / "ae.json").read_text())["refit"]
+    assert f"| refit (Table 4) | 185 | 2 | {refit['val_mse'][-1]:.5f} |" in md
+    assert f"PCA with 64 components: {refit['pca_bottleneck_val_mse']:.5f}" in md
+    assert "Not tuned here (no tuned_ae.json): the scripts used Table 4." in md
+    # figures are linked only where they exist
+    assert "[fig01_loss_adam_vs_sgd.png]" in md and "fig02" not in md
+
+
 # -----------------------------------------------------------------------------
 # tune.py: the Optuna studies
 

@@ -33,6 +33,13 @@ FIGURES = [  # (the report's figure, file, what it shows)
 ]
 
 
+def recipe_label(recipe, part):
+    """"Table 5 recipe", or what replaced Table 5's values (tuned_classifier.json)."""
+    if recipe == "report" and part["source"] != "Table 5":
+        return f"report's recipe, values of {Path(part['source']).name}"
+    return RECIPE_LABELS[recipe]
+
+
 def load(out, name):
     path = out / name
     return json.loads(path.read_text()) if path.exists() else None
@@ -79,7 +86,11 @@ def main():
             md.append(f"| refit ({'Table 4' if r['source'] == 'report' else r['source']}) | "
                       f"{r['params']['d']} | {len(r['val_mse'])} | {r['val_mse'][-1]:.5f} | "
                       f"{r['pca_val_mse']:.5f} |")
-        md += ["", "The report gives no MSE; its Figure 1 shows Adam far below SGD.", ""]
+        md += ["", "The report gives no MSE; its Figure 1 shows Adam far below SGD."]
+        if "pca_bottleneck_val_mse" in ae.get("refit", {}):
+            md += ["The refit's code passes through 64 units, so it has rank at most 64; PCA with "
+                   f"64 components: {ae['refit']['pca_bottleneck_val_mse']:.5f}."]
+        md += [""]
     md += tuned_table(out, "ae", TABLE_4, "Table 4")
     md += tuned_table(out, "classifier", TABLE_5, "Table 5")
 
@@ -88,7 +99,8 @@ def main():
         recipes = list(cl["report"])
         n_test = sum(cl["report"][recipes[0]]["support"])
         md += [f"## Table 6: the classifier on {n_test:,} test images (section 3.3)", "",
-               "| class | F1 CL, report | " + " | ".join(f"F1, {RECIPE_LABELS[r]}" for r in recipes)
+               "| class | F1 CL, report | "
+               + " | ".join(f"F1, {recipe_label(r, cl['report'][r])}" for r in recipes)
                + " |", "|---|---:|" + "---:|" * len(recipes)]
         for c, name in enumerate(CLASSES):
             md.append(f"| {name} | {REPORT_F1[c]:.2f} | " + " | ".join(
@@ -111,14 +123,17 @@ def main():
                 md.append(f"| {int(n):,} | " + " | ".join(
                     f"{100 * part['accuracy'][w][n]['mean']:.2f} ± "
                     f"{100 * part['accuracy'][w][n]['std']:.2f}" for w in ways) + " |")
-            md += ["", f"Every run takes {part['steps']} optimisation steps.", ""]
+            md += ["", f"Every run takes {part['steps']:,} optimisation steps, rounded up to "
+                       "whole epochs.", ""]
 
     md += tuned_table(out, "vae", TABLE_7, "Table 7")
     vae = load(out, "vae.json")
     if vae and "test" in vae:
         t = vae["test"]
         md += ["## The VAE (section 3.5)", "",
-               f"With {vae['params']} ({'Table 7' if vae['source'] == 'report' else vae['source']}), "
+               f"With d = {vae['params']['d']}, lr = {fmt(vae['params']['lr'])}, weight decay = "
+               f"{fmt(vae['params']['weight_decay'])} "
+               f"({'Table 7' if vae['source'] == 'report' else vae['source']}), "
                f"{len(vae['history']['val_recon'])} epochs: test negative ELBO "
                f"**{t['neg_elbo']:.2f} nats per image** (reconstruction {t['recon']:.2f} + KL "
                f"{t['kl']:.2f}); importance-weighted estimate with K = {t['iw_samples']} on "
