@@ -247,6 +247,14 @@ def recipe_params(name, args):
             "OURS in classify.py")
 
 
+def recipe_label(recipe, source):
+    """The recipe's name in tables and figures: "Table 5 recipe" only where Table 5's values
+    were used, not those of a tuned_classifier.json."""
+    if recipe == "report" and source != "Table 5":
+        return f"report's recipe, values of {source.rsplit('/', 1)[-1]}"
+    return RECIPE_LABELS[recipe]
+
+
 def train_classifier(args, recipe, x, y, device, seed, mode="fine-tuned", steps=None,
                      log=True):
     """Train the classifier of Table 3 on (x, y); returns (model, seconds, steps taken).
@@ -345,7 +353,7 @@ def table6_markdown(results, n_seeds):
     head = "| class | F1 CL, the report's own |"
     rule = "|---|---:|"
     for name in names:
-        label = RECIPE_LABELS[name]
+        label = recipe_label(name, results[name]["source"])
         head += f" P, {label} | R, {label} | F1, {label} |"
         rule += "---:|---:|---:|"
     head += " n |"
@@ -401,7 +409,7 @@ def report_part(args, recipes, device, x, y, x_test, y_test, out):
         plot_confusion_matrix(torch.tensor(first["confusion"]),
                               out / ("fig_confusion_matrix.png" if recipe == recipes[0]
                                      else f"fig_confusion_matrix_{recipe}.png"),
-                              f"Confusion matrix on the {len(y_test):,} test images\n({RECIPE_LABELS[recipe]}, "
+                              f"Confusion matrix on the {len(y_test):,} test images\n({recipe_label(recipe, source)}, "
                               f"seed {first['seed']}: accuracy {100 * first['accuracy']:.2f} %)")
     markdown = table6_markdown(results, args.seeds)
     (out / "classify_table6.md").write_text("# Table 6: test results per class\n\n" + markdown)
@@ -425,6 +433,7 @@ def labels_part(args, recipe, device, x, y, x_test, y_test, out, first=True):
     if not counts:
         raise SystemExit(f"error: every --labels count exceeds the {len(x)} training images")
     steps = args.epochs * math.ceil(len(x) / args.batch_size)   # the budget rule
+    label = recipe_label(recipe, recipe_params(recipe, args)[3])
     print(f"\nlabels ({recipe} recipe): every run takes {steps} optimisation steps, "
           "rounded up to whole epochs")
     table = {mode: {} for mode in WAYS}
@@ -447,7 +456,7 @@ def labels_part(args, recipe, device, x, y, x_test, y_test, out, first=True):
             f"{100 * table[m][str(n)]['mean']:.2f} ± {100 * table[m][str(n)]['std']:.2f}"
             for m in WAYS) + " |")
     markdown = ("\n".join(lines) + f"\n\nTest accuracy (%), mean ± standard deviation over "
-                f"{args.seeds} seed(s); {RECIPE_LABELS[recipe]}; every run {steps} optimisation steps "
+                f"{args.seeds} seed(s); {label}; every run {steps} optimisation steps "
                 f"rounded up to whole epochs (batches of min({args.batch_size}, n) images).\n")
     suffix = "" if first else f"_{recipe}"
     (out / f"classify_labels{suffix}.md").write_text(
@@ -455,9 +464,9 @@ def labels_part(args, recipe, device, x, y, x_test, y_test, out, first=True):
     print("\n" + markdown)
     plot_label_efficiency(table, counts, out / f"fig_label_efficiency{suffix}.png",
                           f"What pretraining buys: test accuracy against labels\n"
-                          f"({RECIPE_LABELS[recipe]}, {steps} steps per run, mean ± sd of "
+                          f"({label}, {steps} steps per run, mean ± sd of "
                           f"{args.seeds} seed(s))")
-    return {"recipe": recipe, "steps": steps, "accuracy": table}
+    return {"recipe": recipe, "label": label, "steps": steps, "accuracy": table}
 
 
 def main(argv=None):

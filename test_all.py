@@ -729,6 +729,9 @@ def test_classify_reads_tuned_values(data_dir, quick_ae, tmp_path):
     run("classify.py", "--quick", "--epochs", "1", "--data-dir", data_dir, "--out-dir", tmp_path)
     report = json.loads((tmp_path / "classify.json").read_text())["report"]["report"]
     assert report["mlp"] == params and report["source"].endswith("tuned_classifier.json")
+    table6 = (tmp_path / "classify_table6.md").read_text()        # not called Table 5's
+    assert "F1, report's recipe, values of tuned_classifier.json" in table6
+    assert "Table 5 recipe" not in table6
 
 
 def test_summary_puts_our_numbers_beside_the_reports(quick_ae, tmp_path):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from ae import TABLE_4  # noqa: E402
-from classify import RECIPE_LABELS, REPORT_ACCURACY, REPORT_F1, TABLE_5  # noqa: E402
+from classify import REPORT_ACCURACY, REPORT_F1, TABLE_5, recipe_label  # noqa: E402
 from common import CLASSES  # noqa: E402
 from vae import TABLE_7  # noqa: E402
 
@@ -33,11 +33,8 @@ FIGURES = [  # (the report's figure, file, what it shows)
 ]
 
 
-def recipe_label(recipe, part):
-    """"Table 5 recipe", or what replaced Table 5's values (tuned_classifier.json)."""
-    if recipe == "report" and part["source"] != "Table 5":
-        return f"report's recipe, values of {Path(part['source']).name}"
-    return RECIPE_LABELS[recipe]
+def seconds(s):
+    return f"{s:.1f}" if s < 10 else f"{s:.0f}"
 
 
 def load(out, name):
@@ -96,11 +93,11 @@ def main():
 
     cl = load(out, "classify.json")
     if cl and "report" in cl:
-        recipes = list(cl["report"])
+        recipes, settings = list(cl["report"]), cl["report_run"]["settings"]
         n_test = sum(cl["report"][recipes[0]]["support"])
         md += [f"## Table 6: the classifier on {n_test:,} test images (section 3.3)", "",
                "| class | F1 CL, report | "
-               + " | ".join(f"F1, {recipe_label(r, cl['report'][r])}" for r in recipes)
+               + " | ".join(f"F1, {recipe_label(r, cl['report'][r]['source'])}" for r in recipes)
                + " |", "|---|---:|" + "---:|" * len(recipes)]
         for c, name in enumerate(CLASSES):
             md.append(f"| {name} | {REPORT_F1[c]:.2f} | " + " | ".join(
@@ -109,15 +106,18 @@ def main():
             f"**{100 * cl['report'][r]['accuracy_mean']:.2f} ± "
             f"{100 * cl['report'][r]['accuracy_std']:.2f}**" for r in recipes) + " |")
         md.append("| training time (s) | 61 (a GPU) | " + " | ".join(
-            f"{cl['report'][r]['seconds_mean']:.0f} ({cl['report_run']['device']})" for r in recipes) + " |")
+            f"{seconds(cl['report'][r]['seconds_mean'])} ({cl['report_run']['device']})"
+            for r in recipes) + " |")
         md += ["", f"Ours: mean (± standard deviation) over {len(cl['report'][recipes[0]]['runs'])}"
-                   f" seed(s), {cl['report_run']['settings']['epochs']} epochs on all training images, "
-                   "tested once.", ""]
+                   f" seed(s), {settings['epochs']} epochs on "
+                   + (f"a subset (--subset {settings['subset']})" if settings["subset"]
+                      else "all 60,000 training images")
+                   + ", tested once.", ""]
     if cl and "labels" in cl:
         for recipe, part in cl["labels"].items():
             ways = list(part["accuracy"])
             counts = list(part["accuracy"][ways[0]])
-            md += [f"## Beyond the report: test accuracy against labels ({RECIPE_LABELS[recipe]})", "",
+            md += [f"## Beyond the report: test accuracy against labels ({part['label']})", "",
                    "| labelled images | " + " | ".join(ways) + " |", "|---:|" + "---:|" * len(ways)]
             for n in counts:
                 md.append(f"| {int(n):,} | " + " | ".join(
