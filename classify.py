@@ -144,6 +144,9 @@ def load_encoder(path, pretrained=True):
     ckpt = load_checkpoint(path, made_by)
     s = ckpt["settings"]
     missing = {"d", "dropout", "optimizer", "lr", "weight_decay"} - set(s)
+    if "vae" in ckpt:
+        raise SystemExit(f"error: {path} is the VAE's (vae.py); the classifier fine-tunes the "
+                         "autoencoder's encoder, ae.pt")
     if missing:
         raise SystemExit(f"error: {path} lacks the settings {sorted(missing)}; rerun `{made_by}`")
     encoder = Encoder(s["d"], s["dropout"])
@@ -477,7 +480,7 @@ def main(argv=None):
     out = out_dir(args.out_dir)
     path = out / "classify.json"
     results = load_results(path)  # keeps a part not run
-    load_checkpoint(args.checkpoint, "python ae.py")  # fail before reading any data
+    load_encoder(args.checkpoint)  # a missing or wrong checkpoint fails before any data
     t_start = time.perf_counter()
     # Section 3.3: the final classifier trains on all the training data (the 48,000 of
     # the split and its 12,000 validation images) and is tested once on the test set.

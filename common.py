@@ -433,20 +433,23 @@ def load_checkpoint(path, made_by):
     """The checkpoint dict, loaded with weights_only=True. `made_by` is the command that
     writes it, named in the error when the file is missing or unreadable."""
     path = Path(path)
+    # the command that writes this very file: the folder where it looks, the name it writes
+    where = {Path("outputs"): "", Path("outputs/quick"): " --quick"}
+    command = made_by + where.get(path.parent, f" --out-dir {path.parent}")
     writes = made_by.split()[-1].removesuffix(".py") + ".pt" if made_by else path.name
-    if path.parent != Path("outputs"):  # the command must write it where it is looked for
-        made_by += f" --out-dir {path.parent}"
-    if not path.exists() and path.name != writes:   # a name the command does not write
-        raise SystemExit(f"error: {path} not found (`{made_by}` writes {path.parent / writes})")
+    if path.name == writes:
+        fix = f"run `{command}` to write it"
+    else:
+        fix = f"`{command}` writes {path.parent / writes}, not {path.name}"
     if not path.exists():
-        raise SystemExit(f"error: {path} not found; run `{made_by}` first")
+        raise SystemExit(f"error: {path} not found; {fix}")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
-        raise SystemExit(f"error: cannot read {path} ({type(e).__name__}); "
-                         f"rerun `{made_by}` to write it again")
+        raise SystemExit(f"error: cannot read {path} (truncated, or not a PyTorch file: "
+                         f"{type(e).__name__}); {fix}")
     if not isinstance(ckpt, dict) or "settings" not in ckpt:
-        raise SystemExit(f"error: {path} is not a checkpoint of this project; rerun `{made_by}`")
+        raise SystemExit(f"error: {path} is not a checkpoint of this project; {fix}")
     return ckpt
 
 

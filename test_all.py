@@ -260,6 +260,9 @@ def test_missing_or_unreadable_checkpoint_names_the_command(tmp_path):
     with pytest.raises(SystemExit) as e:                       # a name ae.py does not write
         common.load_checkpoint(tmp_path / "mine.pt", "python ae.py")
     assert f"writes {tmp_path / 'ae.pt'}" in str(e.value)
+    with pytest.raises(SystemExit) as e:                       # --quick's folder: say --quick
+        common.load_checkpoint("outputs/quick/no_such.pt", "python ae.py")
+    assert "`python ae.py --quick` writes outputs/quick/ae.pt" in str(e.value)
 
 
 # -----------------------------------------------------------------------------
