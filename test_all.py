@@ -748,6 +748,7 @@ def test_summary_puts_our_numbers_beside_the_reports(quick_ae, tmp_path):
     assert "Not tuned here (no tuned_ae.json): the scripts used Table 4." in md
     # figures are linked only where they exist
     assert "[fig01_loss_adam_vs_sgd.png]" in md and "fig02" not in md
+    assert one_line_error(run("scripts/summary.py", "--out-dir", tmp_path / "empty", ok=False))
 
 
 # -----------------------------------------------------------------------------

@@ -50,6 +50,9 @@ def tuned_table(out, study, table, name):
     tuned = load(out, f"tuned_{study}.json")
     lines = [f"### {name}: tuned values of the {study} study", ""]
     if tuned is None:
+        used_by = {"ae": "ae.json", "classifier": "classify.json", "vae": "vae.json"}[study]
+        if not (out / used_by).exists():   # nothing ran that would have used them
+            return []
         return lines + [f"Not tuned here (no tuned_{study}.json): the scripts used {name}.", ""]
     c = tuned["trials"]
     lines += [f"| parameter | report ({name}) | ours (`tune.py {study}`) |", "|---|---:|---:|"]
@@ -62,8 +65,13 @@ def tuned_table(out, study, table, name):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out-dir", default="outputs")
+    parser.add_argument("--out-dir", default="outputs",
+                        help="the folder the scripts wrote to (default: outputs; "
+                             "outputs/quick after a --quick run)")
     out = Path(parser.parse_args().out_dir)
+    if not any(out.glob("*.json")):
+        raise SystemExit(f"error: no results in {out}/; run `bash scripts/reproduce.sh` "
+                         "(or pass the --out-dir the scripts wrote to)")
     md = ["# The report beside this code", "",
           f"Written by `scripts/summary.py` from the results in `{out}/`.", ""]
 
