@@ -97,7 +97,7 @@ def reconstruct(model, x):
 def fit(model, optimizer, x_train, x_val, args, name, watch=None):
     """Train for args.epochs; returns the per-epoch history and, if `watch` images are
     given, their reconstruction after every epoch (Figure 7). Stops early, with
-    history["diverged"] set, if the loss stops being a finite number."""
+    history["diverged"] set to the epoch, if the loss stops being a finite number."""
     generator = torch.Generator().manual_seed(args.seed)  # same batch order for every run
     history = {"train_mse": [], "val_mse": [], "seconds": [], "diverged": False}
     snapshots = []
@@ -109,7 +109,7 @@ def fit(model, optimizer, x_train, x_val, args, name, watch=None):
         if not (math.isfinite(train_mse) and math.isfinite(val_mse)):
             print(f"{name} diverged at epoch {epoch} (training MSE {train_mse}): "
                   "the learning rate is too large")
-            history["diverged"] = True
+            history["diverged"] = epoch
             break
         history["train_mse"].append(train_mse)
         history["val_mse"].append(val_mse)
@@ -141,7 +141,8 @@ def plot_losses(histories, path, title):
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for (name, h), color in zip(histories.items(), ("tab:blue", "tab:orange")):
         epochs = range(1, len(h["train_mse"]) + 1)
-        ax.plot(epochs, h["train_mse"], color=color, label=f"{name}, training")
+        note = f" (diverged at epoch {h['diverged']})" if h["diverged"] else ""
+        ax.plot(epochs, h["train_mse"], color=color, label=f"{name}, training{note}")
         ax.plot(epochs, h["val_mse"], color=color, linestyle="--", label=f"{name}, validation")
     ax.set_yscale("log")
     ax.yaxis.set_minor_locator(LogLocator(subs=(1.5, 2, 3, 4, 6, 8)))  # 0.015, 0.02 ...
@@ -152,7 +153,7 @@ def plot_losses(histories, path, title):
     ax.set_ylabel("reconstruction loss (MSE per pixel, log scale)")
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(loc="center right")
+    ax.legend(loc="best")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -274,6 +275,11 @@ def main(argv=None):
     if args.part != "compare" and "pca_bottleneck_val_mse" in results["refit"]:
         print(f"the refit's code passes through {BOTTLENECK} units; PCA with {BOTTLENECK} "
               f"components: val MSE {results['refit']['pca_bottleneck_val_mse']:.5f}")
+    diverged = [name for name, h in results["compare"].items()
+                if isinstance(h, dict) and h.get("diverged")] if args.part != "refit" else []
+    if diverged:   # the figures are drawn, but they are not the report's
+        raise SystemExit(f"error: {' and '.join(diverged)} diverged (see above); lower the "
+                         "learning rate (--lr)")
     print(f"done on {device}; results in {out}/")
 
 

@@ -330,6 +330,14 @@ def test_a_diverging_run_stops_and_says_so(capsys):
     assert "diverged" in capsys.readouterr().out
 
 
+def test_ae_exits_non_zero_when_a_run_diverges(data_dir, tmp_path):
+    proc = run("ae.py", "--quick", "--part", "compare", "--lr", "1e30", "--epochs", "1",
+               "--data-dir", data_dir, "--out-dir", tmp_path, ok=False)
+    assert one_line_error(proc) and "Adam and SGD diverged" in proc.stderr
+    compare = json.loads((tmp_path / "ae.json").read_text())["compare"]   # kept, and says so
+    assert compare["Adam"]["diverged"] == 1 and compare["Adam"]["train_mse"] == []
+
+
 def test_ae_quick_end_to_end_on_real_data(quick_ae):
     for figure in ("fig01_loss_adam_vs_sgd.png", "fig07_training_progress.png",
                    "fig02_reconstruction_bag.png", "fig10_reconstructions.png"):
