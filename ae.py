@@ -42,7 +42,9 @@ BOTTLENECK = 64  # the width of the layer before the code h (Table 1)
 
 parser = Parser(description=__doc__.split("\n")[0])
 parser.add_argument("--part", default="all", choices=["all", "compare", "refit"],
-                    help="compare: Adam vs SGD (section 3.1); refit: tuned AE (section 3.2)")
+                    help="compare: Adam vs SGD (section 3.1); refit: the tuned AE (section "
+                         "3.2), with OUT_DIR/tuned_ae.json's values if it exists, else "
+                         "Table 4's")
 parser.add_argument("--epochs", type=positive_int, default=42,
                     help="epochs of every run (section 2.1)")
 parser.add_argument("--batch-size", type=positive_int, default=256, help="section 2.1: n = 256")

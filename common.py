@@ -40,7 +40,7 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
 
     def _get_help_string(self, action):
         hidden = action.default is None or action.default is False  # not 0: 0 == False
-        if hidden or action.default == argparse.SUPPRESS or "default" in action.help:
+        if hidden or action.default == argparse.SUPPRESS or "default:" in action.help:
             return action.help
         return action.help + " (default: %(default)s)"
 
@@ -96,7 +96,7 @@ def add_common_flags(parser):
                         help="tiny subset and few epochs, written to outputs/quick/: for tests "
                              "and a first look; flags given explicitly still win")
     parser.add_argument("--device", default="auto", choices=["auto", "cuda", "mps", "cpu"],
-                        help="where to train; auto picks cuda, then mps, then cpu")
+                        help="where to compute; auto picks cuda, then mps, then cpu")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed for every random choice (initial weights, batch order, "
                              "subsamples); the train/validation split never moves with it")

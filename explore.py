@@ -42,7 +42,8 @@ WALK = ("Ankle boot", "Bag")                               # Figure 5a: the 1-D 
 CORNERS = ("Ankle boot", "Trouser", "Pullover", "Bag")     # Figure 5a: the grid's corners
 QUICK = {"subset": 2000, "tsne_points": 0, "tsne_iters": 500, "pairs": 50}
 
-parser = Parser(description=__doc__.split("\n")[0])
+parser = Parser(description=__doc__.split("\n")[0] + "\n\nReads OUT_DIR/ae.pt (written by "
+                "`python ae.py`) and, where it exists,\nOUT_DIR/vae.pt (`python vae.py`).")
 parser.add_argument("--perplexity", type=positive_float, default=30.0,
                     help="t-SNE perplexity, the effective number of neighbours (the report "
                          "does not state it; 30 is the usual default)")

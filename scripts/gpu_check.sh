@@ -4,8 +4,7 @@
 # time in all, its start included). Two verbs:
 #
 #   bash scripts/gpu_check.sh prepare   # here: optuna's wheels and the data into .gpu/
-#   bash scripts/gpu_check.sh run       # there, in one call that carries .gpu:
-#       device run --carry .gpu --timeout_s 600 "bash scripts/gpu_check.sh run"
+#   bash scripts/gpu_check.sh run       # there, in a copy of this folder with .gpu/ in it
 #
 # `run` does, in this order and inside BUDGET seconds (default 570; one command may run 600):
 #   1. installs the carried wheels into /tmp/gpu_site and the data into data/;
@@ -17,6 +16,8 @@
 # Try it first on a CPU: DEVICE=cpu QUICK=1 OUT=/tmp/gpu_check bash scripts/gpu_check.sh run
 set -uo pipefail
 cd "$(dirname "$0")/.."
+
+usage() { sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 
 prepare() {
     mkdir -p .gpu/wheels .gpu/data
@@ -90,5 +91,7 @@ case ${1:-} in
         tar czf "$out/gpu_outputs.tar.gz" --exclude='*.pt' --exclude='*.db' -C outputs gpu
         ls -la "$out"
         ;;
-    *) sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 2 ;;
+    -h|--help) usage ;;
+    *) echo "gpu_check.sh: error: expected a verb, prepare or run (got '${1:-}')" >&2
+       usage >&2; exit 2 ;;
 esac
