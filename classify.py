@@ -436,7 +436,8 @@ def labels_part(args, recipe, device, x, y, x_test, y_test, out, first=True):
     if not counts:
         raise SystemExit(f"error: every --labels count exceeds the {len(x)} training images")
     steps = args.epochs * math.ceil(len(x) / args.batch_size)   # the budget rule
-    label = recipe_label(recipe, recipe_params(recipe, args)[3])
+    *_, source = recipe_params(recipe, args)
+    label = recipe_label(recipe, source)
     print(f"\nlabels ({recipe} recipe): every run takes {steps} optimisation steps, "
           "rounded up to whole epochs")
     table = {mode: {} for mode in WAYS}

@@ -153,6 +153,14 @@ def claim(trial, args):
     return torch.Generator().manual_seed(args.seed + trial.number)  # batch order
 
 
+def begin(trial, args, suggest):
+    """claim() the trial, then draw its parameters with suggest(trial) and print them."""
+    generator = claim(trial, args)
+    p = suggest(trial)
+    print(f"trial {trial.number}: " + ", ".join(f"{k} {fmt(v)}" for k, v in p.items()))
+    return generator, p
+
+
 def fmt(value):
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
@@ -178,9 +186,7 @@ def finish(trial, value):
 
 
 def ae_objective(trial, args, device, data):
-    generator = claim(trial, args)
-    p = suggest_ae(trial)
-    print(f"trial {trial.number}: " + ", ".join(f"{k} {fmt(v)}" for k, v in p.items()))
+    generator, p = begin(trial, args, suggest_ae)
     (x_train, _), (x_val, _) = data
     model = nn.Sequential(Encoder(p["d"], p["dropout"]), Decoder(p["d"], p["dropout"])).to(device)
     optimizer = make_optimizer(p["optimizer"], model.parameters(), p["lr"], p["weight_decay"])
@@ -195,9 +201,7 @@ def ae_objective(trial, args, device, data):
 
 
 def classifier_objective(trial, args, device, data):
-    generator = claim(trial, args)
-    p = suggest_classifier(trial)
-    print(f"trial {trial.number}: " + ", ".join(f"{k} {fmt(v)}" for k, v in p.items()))
+    generator, p = begin(trial, args, suggest_classifier)
     (x_train, y_train), (x_val, y_val) = data
     # A fresh copy of the pretrained encoder in every trial; it keeps the AE's optimiser
     # settings (section 2.3). (The report's notebook fine-tuned one encoder object across
@@ -217,9 +221,7 @@ def classifier_objective(trial, args, device, data):
 
 
 def vae_objective(trial, args, device, data):
-    generator = claim(trial, args)
-    p = suggest_vae(trial)
-    print(f"trial {trial.number}: " + ", ".join(f"{k} {fmt(v)}" for k, v in p.items()))
+    generator, p = begin(trial, args, suggest_vae)
     (x_train, _), (x_val, _) = data
     model = vae.VAE(p["d"]).to(device)
     optimizer = make_optimizer("Adam", model.parameters(), p["lr"], p["weight_decay"])
