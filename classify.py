@@ -1,34 +1,25 @@
 """The pretrained encoder as a classifier: sections 2.3 and 3.3 of the report (Tables 3, 5
-and 6), and, beyond the report, what the unsupervised pretraining buys when labels are few.
+and 6), and, beyond the report, what the pretraining buys when labels are few.
 
-Part 1, "report" (section 3.3): the encoder of outputs/ae.pt (written by `python ae.py`)
-with the MLP of Table 3 on top, fine-tuned for 10 epochs on all 60,000 training images and
-evaluated once on the 10,000 test images. The encoder keeps the optimiser, learning rate
-and weight decay of the autoencoder (Table 4); the MLP uses Table 5, or
-outputs/tuned_classifier.json when `python tune.py classifier` has written it. Prints
-Table 6 (per-class precision, recall, F1) beside the report's F1 column and 90.08 %.
-`--recipe ours` trains the same network with our recipe (one-cycle learning rate, a wider
-first MLP layer, a lighter weight decay; see OURS below); `--recipe both` runs the two.
-Every run is repeated for --seeds seeds; the tables give the mean and standard deviation.
+Part "table6" (section 3.3): the encoder of outputs/ae.pt (from `python ae.py`) with the
+MLP of Table 3 on top, fine-tuned for 10 epochs on all 60,000 training images and tested
+once on the 10,000 test images. The encoder keeps the AE's optimiser settings (Table 4);
+the MLP uses Table 5, or outputs/tuned_classifier.json from `python tune.py classifier`.
+Prints Table 6 (per-class precision, recall, F1) beside the report's F1 and 90.08 %.
+`--recipe ours` trains the same network with our recipe (OURS below); `--recipe both`
+runs the two. Every run is repeated for --seeds seeds: the tables give mean and std.
+Part "labels" (beyond the report): accuracy against the number of labelled images, for the
+encoder fine-tuned, frozen, or trained from random weights (see labels_part).
 
-Part 2, "labels" (beyond the report; section 2.3 argues that pretraining pays when labels
-are few): with 100, 1,000, 10,000 and 60,000 labelled images, balanced over the classes,
-the same network is trained three ways: (a) the pretrained encoder fine-tuned, (b) the
-pretrained encoder frozen, only the MLP trained, (c) everything from random weights.
-Budget rule: every run takes the optimisation steps of the 10-epoch run on all 60,000
-images (2,350 steps of 256 images), rounded up to whole epochs (2,352 with 1,000 images,
-2,360 with 10,000); a set smaller than a batch is one batch.
-
-    python classify.py                  # part 1, Table 5, 3 seeds: about 2 min on a 2-core CPU
-    python classify.py --recipe both    # Table 5 and ours side by side: about 4 min
-    python classify.py --part labels --recipe ours   # part 2, 3 seeds: about 26 min
+    python classify.py                  # Table 6, Table 5's recipe, 3 seeds: about 2 min
+    python classify.py --recipe both    # Table 5's recipe and ours side by side: 4 min
+    python classify.py --part labels --recipe ours   # the labels part, 3 seeds: 26 min
     python classify.py --quick          # 2,500 images, 2 epochs, 1 seed: 6 s
 
-Measured on a 2-core CPU (one thread, about 70-85 s per 10-epoch run), test accuracy over 3
-seeds: Table 5 recipe 89.21 +- 0.53 %, our recipe 90.18 +- 0.19 %; the report's 90.08 %.
-
-Writes to outputs/: classify.json, classify_table6.md, fig_confusion_matrix.png (part 1);
-classify_labels.md, fig_label_efficiency.png (part 2).
+Measured on a 2-core CPU (one thread), test accuracy over 3 seeds: Table 5's recipe
+89.21 +- 0.53 %, our recipe 90.18 +- 0.19 %; the report's 90.08 %.
+Writes to outputs/: classify.json, classify_table6.md, fig_confusion_matrix.png (Table 6);
+classify_labels.md, fig_label_efficiency.png (labels).
 """
 import argparse
 import math
@@ -38,13 +29,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from common import (CLASSES, Encoder, Parser, add_common_flags, batches, kaiming_init,
-                    load_checkpoint, load_results, load_test, load_train_val, load_tuned,
-                    load_weights, make_optimizer, out_dir, parse_args, pick_device,
-                    positive_int, print_settings, save_json, seed_everything)
-
-# -----------------------------------------------------------------------------
-# Settings: the report's values are the defaults
+from common import (CLASSES, Encoder, Parser, add_common_flags, batches, command_for,
+                    diverged, kaiming_init, load_checkpoint, load_results, load_test,
+                    load_train_val, load_tuned, load_weights, make_optimizer, out_dir,
+                    parse_args, pick_device, positive_int, print_settings, pyplot, renamed,
+                    run, save_json, seed_everything)
 
 TABLE_5 = {"no1": 12, "no2": 74, "mlp_optimizer": "Adam", "mlp_lr": 0.0002,
            "mlp_dropout": 0.0676, "mlp_weight_decay": 0.1679}  # the tuned MLP of section 3.3
@@ -52,8 +41,8 @@ TABLE_5 = {"no1": 12, "no2": 74, "mlp_optimizer": "Adam", "mlp_lr": 0.0002,
 REPORT_F1 = [85.36, 98.24, 83.02, 89.97, 84.04, 97.65, 72.82, 95.77, 97.41, 96.74]
 REPORT_ACCURACY = 90.08     # % on the 10,000 test images
 REPORT_SECONDS = 61         # 10 epochs "on a GPU"
-# Our recipe, chosen on the 48,000 / 12,000 validation split (notes/classify.md), never on
-# the test set. Same network shape (Table 3), same 10 epochs, same data, no augmentation.
+# Our recipe, chosen on the 48,000 / 12,000 validation split, never on the test set.
+# Same network shape (Table 3), same 10 epochs, same data, no augmentation.
 OURS = {"no1": 128, "no2": 74,          # No1 = 12 is a narrow bottleneck after d = 185
         "mlp_optimizer": "Adam",
         "mlp_lr": 0.006,                # peak lr of the MLP (Table 5: 0.0002, constant)
@@ -61,60 +50,8 @@ OURS = {"no1": 128, "no2": 74,          # No1 = 12 is a narrow bottleneck after 
         "mlp_weight_decay": 0.0,        # Table 5's 0.1679 holds the MLP's weights near 0
         "encoder_lr": None,             # peak lr of the encoder: None = the AE's (Table 4)
         "schedule": "one-cycle"}        # lr warms up for 30 % of the steps, then anneals
-RECIPE_LABELS = {"report": "Table 5 recipe", "ours": "our recipe"}  # in tables and figures
+RECIPE_NAMES = {"table5": "Table 5 recipe", "ours": "our recipe"}  # in tables and figures
 QUICK = {"subset": 2000, "epochs": 2, "seeds": 1, "labels": [100, 500]}
-
-
-def label_counts(text):
-    """"100,1000" -> [100, 1000]; each a positive multiple of 10 (balanced over 10 classes)."""
-    try:
-        counts = [int(t) for t in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be numbers separated by commas, got {text!r}")
-    if not counts or any(n <= 0 or n % 10 for n in counts):
-        raise argparse.ArgumentTypeError(f"each count must be a positive multiple of 10 "
-                                         f"(the same number per class), got {text!r}")
-    return sorted(set(counts))
-
-
-parser = Parser(description=__doc__.split("\n\n")[0])
-parser.add_argument("--part", default="report", choices=["report", "labels", "all"],
-                    help="report: fine-tune and Table 6 (section 3.3); labels: accuracy "
-                         "against the number of labels (beyond the report)")
-parser.add_argument("--recipe", default="report", choices=["report", "ours", "both"],
-                    help="report: Table 5 (or OUT_DIR/tuned_classifier.json), constant lr; "
-                         "ours: one-cycle lr, a wider first MLP layer (No1 = 128), no MLP "
-                         "weight decay (OURS in classify.py); both: the two side by side")
-parser.add_argument("--epochs", type=positive_int, default=10,
-                    help="epochs of fine-tuning on all training images (section 3.3)")
-parser.add_argument("--batch-size", type=positive_int, default=256, help="section 2.1: n = 256")
-parser.add_argument("--seeds", type=positive_int, default=3,
-                    help="repeat every run with seeds --seed, --seed + 1, ...; the report "
-                         "made one run")
-parser.add_argument("--labels", type=label_counts, default="100,1000,10000,60000",
-                    help="--part labels: how many of the 60,000 labelled training images "
-                         "to train with, balanced over the classes")
-parser.add_argument("--checkpoint", default=None,
-                    help="the pretrained autoencoder (default: OUT_DIR/ae.pt, from `python ae.py`)")
-add_common_flags(parser)
-
-
-# -----------------------------------------------------------------------------
-# Data: balanced subsets of the labelled images
-
-def balanced_subset(y, n, seed):
-    """Indices of n images, n / 10 of each class, drawn by a generator seeded with `seed`
-    (so the same n and seed give the same images on every machine). Sorted."""
-    generator = torch.Generator().manual_seed(seed)
-    per_class = n // len(CLASSES)
-    picked = []
-    for c in range(len(CLASSES)):
-        members = (y.cpu() == c).nonzero().flatten()
-        if len(members) < per_class:
-            raise SystemExit(f"error: --labels {n} needs {per_class} images of class "
-                             f"{CLASSES[c]!r}, the training set has {len(members)}")
-        picked.append(members[torch.randperm(len(members), generator=generator)[:per_class]])
-    return torch.cat(picked).sort().values.to(y.device)
 
 
 # -----------------------------------------------------------------------------
@@ -141,26 +78,24 @@ def load_encoder(path, pretrained=True):
     """The encoder of the autoencoder in `path` and the AE's settings (Table 4). With
     pretrained=False, the same shape with fresh Kaiming weights (the seed decides them)."""
     made_by = "python ae.py"
-    ckpt = load_checkpoint(path, made_by)
+    ckpt = load_checkpoint(path, made_by, key="encoder")  # the VAE's is refused here
     s = ckpt["settings"]
     missing = {"d", "dropout", "optimizer", "lr", "weight_decay"} - set(s)
-    if "vae" in ckpt:
-        raise SystemExit(f"error: {path} is the VAE's (vae.py); the classifier fine-tunes the "
-                         "autoencoder's encoder, ae.pt")
     if missing:
-        raise SystemExit(f"error: {path} lacks the settings {sorted(missing)}; rerun `{made_by}`")
+        raise SystemExit(f"error: {path} lacks the settings {sorted(missing)}; rerun "
+                         f"`{command_for(made_by, path)}`")
     encoder = Encoder(s["d"], s["dropout"])
     if pretrained:
         load_weights(encoder, ckpt, "encoder", path, made_by)
     return encoder, s
 
 
-def make_classifier_optimizers(model, ae_settings, mlp, encoder_lr=None):
+def make_classifier_optimizers(model, ae_settings, mlp_params, encoder_lr=None):
     """Section 2.3: two optimisers. The encoder's is the autoencoder's (Table 4: optimiser,
     lr, weight decay); the MLP's is Table 5's (or a tuned or our recipe's). A frozen
     encoder (no parameter requires a gradient) gets none."""
-    optimizers = [make_optimizer(mlp["mlp_optimizer"], model.mlp.parameters(),
-                                 mlp["mlp_lr"], mlp["mlp_weight_decay"])]
+    optimizers = [make_optimizer(mlp_params["mlp_optimizer"], model.mlp.parameters(),
+                                 mlp_params["mlp_lr"], mlp_params["mlp_weight_decay"])]
     encoder_params = [p for p in model.encoder.parameters() if p.requires_grad]
     if encoder_params:
         optimizers.append(make_optimizer(ae_settings["optimizer"], encoder_params,
@@ -178,7 +113,7 @@ def one_cycle(optimizers, total_steps):
 
 
 # -----------------------------------------------------------------------------
-# Training and evaluation
+# Training: one epoch, predictions, accuracy
 
 def train_epoch(model, optimizers, x, y, batch_size, generator, schedulers=()):
     """One pass over (x, y) in shuffled batches; returns the mean training cross-entropy."""
@@ -213,6 +148,68 @@ def evaluate(model, x, y):
 
 
 # -----------------------------------------------------------------------------
+# One training run, the for-epoch loop: used by both parts (and by tune.py)
+
+def recipe_params(name, args):
+    """(MLP parameters, encoder peak lr or None, schedule, where they came from)."""
+    if name == "table5":
+        mlp_params, source = load_tuned(args.out_dir, "classifier", TABLE_5,
+                                        "python tune.py classifier")
+        return mlp_params, None, "constant", "Table 5" if source == "report" else source
+    return ({k: OURS[k] for k in TABLE_5}, OURS["encoder_lr"], OURS["schedule"],
+            "OURS in classify.py")
+
+
+def recipe_label(recipe, source):
+    """The recipe's name in tables and figures: "Table 5 recipe" only where Table 5's values
+    were used, not those of a tuned_classifier.json."""
+    if recipe == "table5" and source != "Table 5":
+        return f"report's recipe, values of {source.rsplit('/', 1)[-1]}"
+    return RECIPE_NAMES[recipe]
+
+
+def train_classifier(args, recipe, x, y, device, seed, mode="fine-tuned", steps=None,
+                     log=True):
+    """Train the classifier of Table 3 on (x, y); returns (model, seconds, steps taken).
+
+    mode: "fine-tuned" (pretrained encoder, trained with its own optimiser), "frozen"
+    (pretrained encoder fixed, only the MLP trained), "random" (fresh encoder weights).
+    steps: train for this many batches (rounded up to whole epochs) instead of args.epochs.
+    """
+    mlp_params, encoder_lr, schedule, _ = recipe_params(recipe, args)
+    seed_everything(seed)
+    encoder, ae_settings = load_encoder(args.checkpoint, pretrained=mode != "random")
+    model = Classifier(encoder, mlp_params["no1"], mlp_params["no2"],
+                       mlp_params["mlp_dropout"]).to(device)
+    batch_size = min(args.batch_size, len(x))
+    steps_per_epoch = math.ceil(len(x) / batch_size)
+    epochs = args.epochs if steps is None else math.ceil(steps / steps_per_epoch)
+    if mode == "frozen":
+        # A frozen encoder (dropout off) maps each image to the same h in every epoch:
+        # compute h once, (N, d), and train the MLP alone on it.
+        model.encoder.requires_grad_(False).eval()
+        with torch.no_grad():
+            x = torch.cat([model.encoder(xb) for xb in x.split(10_000)])
+    optimizers = make_classifier_optimizers(model, ae_settings, mlp_params, encoder_lr)
+    schedulers = one_cycle(optimizers, epochs * steps_per_epoch) if schedule == "one-cycle" else ()
+    trained = model.mlp if mode == "frozen" else model
+    generator = torch.Generator().manual_seed(seed)
+    t0 = time.perf_counter()
+    for epoch in range(1, epochs + 1):
+        t_epoch = time.perf_counter()
+        loss = train_epoch(trained, optimizers, x, y, batch_size, generator, schedulers)
+        if diverged(loss):
+            raise SystemExit(f"error: the {recipe} recipe diverged at epoch {epoch} "
+                             f"(loss {loss}); lower its learning rates")
+        if log:
+            print(f"{recipe} seed {seed} epoch {epoch:2d}/{epochs}: train loss {loss:.4f}, "
+                  f"{time.perf_counter() - t_epoch:.1f}s")
+    seconds = time.perf_counter() - t0
+    model.encoder.requires_grad_(True)
+    return model, seconds, epochs * steps_per_epoch
+
+
+# -----------------------------------------------------------------------------
 # Metrics of Table 6, from the confusion matrix
 
 def confusion_matrix(y_true, y_pred, k=len(CLASSES)):
@@ -239,63 +236,153 @@ def mean_std(values):
 
 
 # -----------------------------------------------------------------------------
-# One training run: used by both parts (and by tune.py)
+# The recipe
 
-def recipe_params(name, args):
-    """(MLP parameters, encoder peak lr or None, schedule, where they came from)."""
-    if name == "report":
-        mlp, source = load_tuned(args.out_dir, "classifier", TABLE_5, "python tune.py classifier")
-        return mlp, None, "constant", "Table 5" if source == "report" else source
-    return ({k: OURS[k] for k in TABLE_5}, OURS["encoder_lr"], OURS["schedule"],
-            "OURS in classify.py")
+def main(argv=None):
+    args = parse_args(build_parser(), QUICK, argv)
+    args.checkpoint = args.checkpoint or f"{args.out_dir}/ae.pt"
+    print_settings(args)
+    device = pick_device(args.device)
+    out = out_dir(args.out_dir)
+    results = load_results(out / "classify.json")  # a part not run keeps its earlier entry
+    load_encoder(args.checkpoint)  # a missing or wrong checkpoint fails before any data
+    t_start = time.perf_counter()
+    # Section 3.3: the final classifier trains on all the training data (the 48,000 of
+    # the split and its 12,000 validation images) and is tested once on the test set.
+    (x_train, y_train), (x_val, y_val) = load_train_val(args.data_dir, device, args.subset)
+    x, y = torch.cat([x_train, x_val]), torch.cat([y_train, y_val])
+    x_test, y_test = load_test(args.data_dir, device, args.subset)
+    print(f"data: {len(x)} training / {len(x_test)} test images on {device}")
+    recipes = ["table5", "ours"] if args.recipe == "both" else [args.recipe]
+    results["report_table6"] = {"f1": dict(zip(CLASSES, REPORT_F1)),
+                                "accuracy": REPORT_ACCURACY, "seconds": REPORT_SECONDS}
+    run_info = {"settings": vars(args), "device": str(device)}  # kept beside each part
+
+    if args.part in ("table6", "all"):
+        results["table6"] = table6_part(args, recipes, device, x, y, x_test, y_test, out)
+        results["table6_run"] = run_info
+        save_json(out / "classify.json", results)
+    if args.part in ("labels", "all"):
+        results["labels"] = {recipe: labels_part(args, recipe, device, x, y, x_test, y_test,
+                                                 out, suffix="" if i == 0 else f"_{recipe}")
+                             for i, recipe in enumerate(recipes)}
+        results["labels_run"] = run_info
+
+    run_info["wall_seconds"] = time.perf_counter() - t_start
+    save_json(out / "classify.json", results)
+    print(f"done in {run_info['wall_seconds']:.0f}s on {device}; results in {out}/")
 
 
-def recipe_label(recipe, source):
-    """The recipe's name in tables and figures: "Table 5 recipe" only where Table 5's values
-    were used, not those of a tuned_classifier.json."""
-    if recipe == "report" and source != "Table 5":
-        return f"report's recipe, values of {source.rsplit('/', 1)[-1]}"
-    return RECIPE_LABELS[recipe]
+# -----------------------------------------------------------------------------
+# The two parts
+
+def table6_part(args, recipes, device, x, y, x_test, y_test, out):
+    """Fine-tune on all training images for args.epochs, evaluate once on the test set."""
+    results = {}
+    for recipe in recipes:
+        mlp_params, encoder_lr, schedule, source = recipe_params(recipe, args)
+        print(f"\nrecipe {recipe}: MLP {mlp_params} from {source}; encoder lr "
+              f"{encoder_lr or 'of the autoencoder'}; {schedule} lr")
+        runs = []
+        for seed in range(args.seed, args.seed + args.seeds):
+            model, seconds, _ = train_classifier(args, recipe, x, y, device, seed)
+            cm = confusion_matrix(y_test, predict(model, x_test))
+            runs.append({"seed": seed, "seconds": seconds, "confusion": cm.tolist(),
+                         **per_class_metrics(cm)})
+            print(f"{recipe} seed {seed}: test accuracy {100 * runs[-1]['accuracy']:.2f} % "
+                  f"in {seconds:.0f}s")
+        accuracy = mean_std([r["accuracy"] for r in runs])
+        results[recipe] = {
+            "mlp": mlp_params, "source": source, "encoder_lr": encoder_lr, "schedule": schedule,
+            "runs": runs, "accuracy_mean": accuracy[0], "accuracy_std": accuracy[1],
+            "seconds_mean": mean_std([r["seconds"] for r in runs])[0],
+            "support": runs[0]["support"],
+            "mean_metrics": {k: torch.tensor([r[k] for r in runs]).mean(0).tolist()
+                             for k in ("precision", "recall", "f1")}}
+        shown = runs[0]
+        plot_confusion_matrix(torch.tensor(shown["confusion"]),
+                              out / ("fig_confusion_matrix.png" if recipe == recipes[0]
+                                     else f"fig_confusion_matrix_{recipe}.png"),
+                              f"Confusion matrix on the {len(y_test):,} test images\n({recipe_label(recipe, source)}, "
+                              f"seed {shown['seed']}: accuracy {100 * shown['accuracy']:.2f} %)")
+    markdown = table6_markdown(results, args.seeds)
+    (out / "classify_table6.md").write_text("# Table 6: test results per class\n\n" + markdown)
+    print("\nTable 6\n" + markdown)
+    return results
 
 
-def train_classifier(args, recipe, x, y, device, seed, mode="fine-tuned", steps=None,
-                     log=True):
-    """Train the classifier of Table 3 on (x, y); returns (model, seconds, steps taken).
+WAYS = {"fine-tuned": "(a) pretrained encoder, fine-tuned",
+        "frozen": "(b) pretrained encoder, frozen (MLP only)",
+        "random": "(c) random initial weights"}
 
-    mode: "fine-tuned" (pretrained encoder, trained with its own optimiser), "frozen"
-    (pretrained encoder fixed, only the MLP trained), "random" (fresh encoder weights).
-    steps: train for this many batches (rounded up to whole epochs) instead of args.epochs.
+
+def labels_part(args, recipe, device, x, y, x_test, y_test, out, suffix=""):
+    """Test accuracy of the three ways of training against the number of labels.
+
+    Section 2.3 argues that pretraining pays when labels are few. With 100, 1,000, 10,000
+    and 60,000 labelled images, balanced over the classes, the same network is trained
+    three ways (WAYS): the pretrained encoder fine-tuned, the pretrained encoder frozen
+    (only the MLP trained), everything from random weights.
+    Budget rule: every run takes the optimisation steps of the 10-epoch run on all 60,000
+    images (2,350 steps of 256 images), rounded up to whole epochs (2,352 with 1,000
+    images, 2,360 with 10,000); a set smaller than a batch is one batch.
+    Written to classify_labels{suffix}.md and fig_label_efficiency{suffix}.png.
     """
-    mlp, encoder_lr, schedule, _ = recipe_params(recipe, args)
-    seed_everything(seed)
-    encoder, ae_settings = load_encoder(args.checkpoint, pretrained=mode != "random")
-    model = Classifier(encoder, mlp["no1"], mlp["no2"], mlp["mlp_dropout"]).to(device)
-    batch_size = min(args.batch_size, len(x))
-    steps_per_epoch = math.ceil(len(x) / batch_size)
-    epochs = args.epochs if steps is None else math.ceil(steps / steps_per_epoch)
-    if mode == "frozen":
-        # A frozen encoder (dropout off) maps each image to the same h in every epoch:
-        # compute h once, (N, d), and train the MLP alone on it.
-        model.encoder.requires_grad_(False).eval()
-        with torch.no_grad():
-            x = torch.cat([model.encoder(xb) for xb in x.split(10_000)])
-    optimizers = make_classifier_optimizers(model, ae_settings, mlp, encoder_lr)
-    schedulers = one_cycle(optimizers, epochs * steps_per_epoch) if schedule == "one-cycle" else ()
-    trained = model.mlp if mode == "frozen" else model
+    counts = [n for n in args.labels if n <= len(x)]
+    if len(counts) < len(args.labels):
+        print(f"labels: skipping counts above the {len(x)} training images")
+    if not counts:
+        raise SystemExit(f"error: every --labels count exceeds the {len(x)} training images")
+    steps = args.epochs * math.ceil(len(x) / args.batch_size)   # the budget rule
+    *_, source = recipe_params(recipe, args)
+    label = recipe_label(recipe, source)
+    print(f"\nlabels ({recipe} recipe): every run takes {steps} optimisation steps, "
+          "rounded up to whole epochs")
+    table = {mode: {} for mode in WAYS}
+    for n in counts:
+        for mode in WAYS:
+            accuracies = []
+            for seed in range(args.seed, args.seed + args.seeds):
+                idx = balanced_subset(y, n, seed)
+                model, seconds, steps_taken = train_classifier(args, recipe, x[idx], y[idx], device,
+                                                        seed, mode, steps, log=False)
+                accuracies.append(evaluate(model, x_test, y_test))
+                print(f"labels {n:6d}, {mode:10s}, seed {seed}: test accuracy "
+                      f"{100 * accuracies[-1]:.2f} % ({steps_taken} steps, {seconds:.0f}s)")
+            mean, std = mean_std(accuracies)
+            table[mode][str(n)] = {"mean": mean, "std": std, "runs": accuracies}
+    lines = ["| labelled images | " + " | ".join(WAYS.values()) + " |",
+             "|---:|" + "---:|" * len(WAYS)]
+    for n in counts:
+        lines.append(f"| {n:,} | " + " | ".join(
+            f"{100 * table[m][str(n)]['mean']:.2f} ± {100 * table[m][str(n)]['std']:.2f}"
+            for m in WAYS) + " |")
+    markdown = ("\n".join(lines) + f"\n\nTest accuracy (%), mean ± standard deviation over "
+                f"{args.seeds} seed(s); {label}; every run {steps} optimisation steps "
+                f"rounded up to whole epochs (batches of min({args.batch_size}, n) images).\n")
+    (out / f"classify_labels{suffix}.md").write_text(
+        "# Test accuracy against the number of labels\n\n" + markdown)
+    print("\n" + markdown)
+    plot_label_efficiency(table, counts, out / f"fig_label_efficiency{suffix}.png",
+                          f"What pretraining buys: test accuracy against labels\n"
+                          f"({label}, {steps} steps per run, mean ± sd of "
+                          f"{args.seeds} seed(s))")
+    return {"recipe": recipe, "label": label, "steps": steps, "accuracy": table}
+
+
+def balanced_subset(y, n, seed):
+    """Indices of n images, n / 10 of each class, drawn by a generator seeded with `seed`
+    (so the same n and seed give the same images on every machine). Sorted."""
     generator = torch.Generator().manual_seed(seed)
-    t0 = time.perf_counter()
-    for epoch in range(1, epochs + 1):
-        t_epoch = time.perf_counter()
-        loss = train_epoch(trained, optimizers, x, y, batch_size, generator, schedulers)
-        if not math.isfinite(loss):
-            raise SystemExit(f"error: the {recipe} recipe diverged at epoch {epoch} "
-                             f"(loss {loss}); lower its learning rates")
-        if log:
-            print(f"{recipe} seed {seed} epoch {epoch:2d}/{epochs}: train loss {loss:.4f}, "
-                  f"{time.perf_counter() - t_epoch:.1f}s")
-    seconds = time.perf_counter() - t0
-    model.encoder.requires_grad_(True)
-    return model, seconds, epochs * steps_per_epoch
+    per_class = n // len(CLASSES)
+    picked = []
+    for c in range(len(CLASSES)):
+        members = (y.cpu() == c).nonzero().flatten()
+        if len(members) < per_class:
+            raise SystemExit(f"error: --labels {n} needs {per_class} images of class "
+                             f"{CLASSES[c]!r}, the training set has {len(members)}")
+        picked.append(members[torch.randperm(len(members), generator=generator)[:per_class]])
+    return torch.cat(picked).sort().values.to(y.device)
 
 
 # -----------------------------------------------------------------------------
@@ -303,9 +390,7 @@ def train_classifier(args, recipe, x, y, device, seed, mode="fine-tuned", steps=
 
 def plot_confusion_matrix(cm, path, title):
     """The confusion matrix of the test set, counts in the cells, class names on the axes."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 7))
     ax.imshow(cm, cmap="Blues")
     k = len(CLASSES)
@@ -327,9 +412,7 @@ def plot_confusion_matrix(cm, path, title):
 def plot_label_efficiency(table, counts, path, title):
     """Test accuracy against the number of labels, one line per way of training,
     mean over seeds with the standard deviation as error bars."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for mode, label in WAYS.items():
         mean = [100 * table[mode][str(n)]["mean"] for n in counts]
@@ -383,130 +466,49 @@ def table6_markdown(results, n_seeds):
 
 
 # -----------------------------------------------------------------------------
-# Part 1: the report's experiment
+# Command line: the report's values are the defaults
 
-def report_part(args, recipes, device, x, y, x_test, y_test, out):
-    """Fine-tune on all training images for args.epochs, evaluate once on the test set."""
-    results = {}
-    for recipe in recipes:
-        mlp, encoder_lr, schedule, source = recipe_params(recipe, args)
-        print(f"\nrecipe {recipe}: MLP {mlp} from {source}; encoder lr "
-              f"{encoder_lr or 'of the autoencoder'}; {schedule} lr")
-        runs = []
-        for seed in range(args.seed, args.seed + args.seeds):
-            model, seconds, _ = train_classifier(args, recipe, x, y, device, seed)
-            cm = confusion_matrix(y_test, predict(model, x_test))
-            runs.append({"seed": seed, "seconds": seconds, "confusion": cm.tolist(),
-                         **per_class_metrics(cm)})
-            print(f"{recipe} seed {seed}: test accuracy {100 * runs[-1]['accuracy']:.2f} % "
-                  f"in {seconds:.0f}s")
-        accuracy = mean_std([r["accuracy"] for r in runs])
-        results[recipe] = {
-            "mlp": mlp, "source": source, "encoder_lr": encoder_lr, "schedule": schedule,
-            "runs": runs, "accuracy_mean": accuracy[0], "accuracy_std": accuracy[1],
-            "seconds_mean": mean_std([r["seconds"] for r in runs])[0],
-            "support": runs[0]["support"],
-            "mean_metrics": {k: torch.tensor([r[k] for r in runs]).mean(0).tolist()
-                             for k in ("precision", "recall", "f1")}}
-        first = runs[0]
-        plot_confusion_matrix(torch.tensor(first["confusion"]),
-                              out / ("fig_confusion_matrix.png" if recipe == recipes[0]
-                                     else f"fig_confusion_matrix_{recipe}.png"),
-                              f"Confusion matrix on the {len(y_test):,} test images\n({recipe_label(recipe, source)}, "
-                              f"seed {first['seed']}: accuracy {100 * first['accuracy']:.2f} %)")
-    markdown = table6_markdown(results, args.seeds)
-    (out / "classify_table6.md").write_text("# Table 6: test results per class\n\n" + markdown)
-    print("\nTable 6\n" + markdown)
-    return results
+def build_parser():
+    parser = Parser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--part", default="table6", choices=["table6", "labels", "all"],
+                        type=renamed({"report": "table6"}),
+                        help="table6: fine-tune and Table 6 (section 3.3); labels: accuracy "
+                             "against the number of labels (beyond the report)")
+    parser.add_argument("--recipe", default="table5", choices=["table5", "ours", "both"],
+                        type=renamed({"report": "table5"}),
+                        help="table5: Table 5 (or OUT_DIR/tuned_classifier.json), constant "
+                             "lr; ours: one-cycle lr, a wider first MLP layer (No1 = 128), "
+                             "no MLP weight decay (OURS in classify.py); both: the two side "
+                             "by side")
+    parser.add_argument("--epochs", type=positive_int, default=10,
+                        help="epochs of fine-tuning on all training images (section 3.3)")
+    parser.add_argument("--batch-size", type=positive_int, default=256,
+                        help="section 2.1: n = 256")
+    parser.add_argument("--seeds", type=positive_int, default=3,
+                        help="repeat every run with seeds --seed, --seed + 1, ...; the report "
+                             "made one run")
+    parser.add_argument("--labels", type=label_counts, default="100,1000,10000,60000",
+                        help="--part labels: how many of the 60,000 labelled training images "
+                             "to train with, balanced over the classes")
+    parser.add_argument("--checkpoint", default=None,
+                        help="the pretrained autoencoder (default: OUT_DIR/ae.pt, from "
+                             "`python ae.py`)")
+    add_common_flags(parser)
+    return parser
 
 
-# -----------------------------------------------------------------------------
-# Part 2: what pretraining buys when labels are few
+def label_counts(text):
+    """"100,1000" -> [100, 1000]; each a positive multiple of 10 (balanced over 10 classes)."""
+    try:
+        counts = [int(t) for t in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be numbers separated by commas, got {text!r}")
+    if not counts or any(n <= 0 or n % 10 for n in counts):
+        raise argparse.ArgumentTypeError(f"each count must be a positive multiple of 10 "
+                                         f"(the same number per class), got {text!r}")
+    return sorted(set(counts))
 
-WAYS = {"fine-tuned": "(a) pretrained encoder, fine-tuned",
-        "frozen": "(b) pretrained encoder, frozen (MLP only)",
-        "random": "(c) random initial weights"}
-
-
-def labels_part(args, recipe, device, x, y, x_test, y_test, out, first=True):
-    """Test accuracy of the three ways of training against the number of labels."""
-    counts = [n for n in args.labels if n <= len(x)]
-    if len(counts) < len(args.labels):
-        print(f"labels: skipping counts above the {len(x)} training images")
-    if not counts:
-        raise SystemExit(f"error: every --labels count exceeds the {len(x)} training images")
-    steps = args.epochs * math.ceil(len(x) / args.batch_size)   # the budget rule
-    *_, source = recipe_params(recipe, args)
-    label = recipe_label(recipe, source)
-    print(f"\nlabels ({recipe} recipe): every run takes {steps} optimisation steps, "
-          "rounded up to whole epochs")
-    table = {mode: {} for mode in WAYS}
-    for n in counts:
-        for mode in WAYS:
-            accuracies = []
-            for seed in range(args.seed, args.seed + args.seeds):
-                idx = balanced_subset(y, n, seed)
-                model, seconds, done = train_classifier(args, recipe, x[idx], y[idx], device,
-                                                        seed, mode, steps, log=False)
-                accuracies.append(evaluate(model, x_test, y_test))
-                print(f"labels {n:6d}, {mode:10s}, seed {seed}: test accuracy "
-                      f"{100 * accuracies[-1]:.2f} % ({done} steps, {seconds:.0f}s)")
-            mean, std = mean_std(accuracies)
-            table[mode][str(n)] = {"mean": mean, "std": std, "runs": accuracies}
-    lines = ["| labelled images | " + " | ".join(WAYS.values()) + " |",
-             "|---:|" + "---:|" * len(WAYS)]
-    for n in counts:
-        lines.append(f"| {n:,} | " + " | ".join(
-            f"{100 * table[m][str(n)]['mean']:.2f} ± {100 * table[m][str(n)]['std']:.2f}"
-            for m in WAYS) + " |")
-    markdown = ("\n".join(lines) + f"\n\nTest accuracy (%), mean ± standard deviation over "
-                f"{args.seeds} seed(s); {label}; every run {steps} optimisation steps "
-                f"rounded up to whole epochs (batches of min({args.batch_size}, n) images).\n")
-    suffix = "" if first else f"_{recipe}"
-    (out / f"classify_labels{suffix}.md").write_text(
-        "# Test accuracy against the number of labels\n\n" + markdown)
-    print("\n" + markdown)
-    plot_label_efficiency(table, counts, out / f"fig_label_efficiency{suffix}.png",
-                          f"What pretraining buys: test accuracy against labels\n"
-                          f"({label}, {steps} steps per run, mean ± sd of "
-                          f"{args.seeds} seed(s))")
-    return {"recipe": recipe, "label": label, "steps": steps, "accuracy": table}
-
-
-def main(argv=None):
-    args = parse_args(parser, QUICK, argv)
-    args.checkpoint = args.checkpoint or f"{args.out_dir}/ae.pt"
-    print_settings(args)
-    device = pick_device(args.device)
-    out = out_dir(args.out_dir)
-    path = out / "classify.json"
-    results = load_results(path)  # keeps a part not run
-    load_encoder(args.checkpoint)  # a missing or wrong checkpoint fails before any data
-    t_start = time.perf_counter()
-    # Section 3.3: the final classifier trains on all the training data (the 48,000 of
-    # the split and its 12,000 validation images) and is tested once on the test set.
-    (x_train, y_train), (x_val, y_val) = load_train_val(args.data_dir, device, args.subset)
-    x, y = torch.cat([x_train, x_val]), torch.cat([y_train, y_val])
-    x_test, y_test = load_test(args.data_dir, device, args.subset)
-    print(f"data: {len(x)} training / {len(x_test)} test images on {device}")
-    recipes = ["report", "ours"] if args.recipe == "both" else [args.recipe]
-    results["report_paper"] = {"f1": dict(zip(CLASSES, REPORT_F1)),
-                               "accuracy": REPORT_ACCURACY, "seconds": REPORT_SECONDS}
-    run_info = {"settings": vars(args), "device": str(device)}  # kept beside each part
-
-    if args.part in ("report", "all"):
-        results["report"] = report_part(args, recipes, device, x, y, x_test, y_test, out)
-        results["report_run"] = run_info
-        save_json(path, results)
-    if args.part in ("labels", "all"):
-        results["labels"] = {r: labels_part(args, r, device, x, y, x_test, y_test, out,
-                                            first=r == recipes[0]) for r in recipes}
-        results["labels_run"] = run_info
-
-    run_info["wall_seconds"] = time.perf_counter() - t_start
-    save_json(path, results)
-    print(f"done in {run_info['wall_seconds']:.0f}s on {device}; results in {out}/")
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

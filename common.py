@@ -1,11 +1,14 @@
-"""What the scripts of this project share: data and the split of section 2.2, the encoder
-and decoder of Tables 1 and 2, device and seed, checkpoints, image grids, PCA.
+"""What every script shares. First what the report teaches: the split and the batches of
+section 2.2, the encoder and decoder of Tables 1 and 2, PCA and the bilinear grid. Then,
+below a banner, the plumbing a student may skip: flags, data files, atomic writes,
+results files, checkpoints, figures.
 
 Importing this module does nothing by itself: no data is read, no folder is made.
 """
 import argparse
 import gzip
 import json
+import math
 import os
 import random
 import shutil
@@ -18,13 +21,152 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-# -----------------------------------------------------------------------------
-# Settings shared by every script
-
 CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
            "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]  # label i is CLASSES[i]
 N_VAL = 12_000          # section 2.2: 20 % of the 60,000 training images for validation
 SPLIT_SEED = 2022       # fixes the 48,000 / 12,000 split; never changes with --seed
+CORNERS = ("Ankle boot", "Trouser", "Pullover", "Bag")  # Figures 5a, 5b: TL, TR, BL, BR
+
+
+# -----------------------------------------------------------------------------
+# The split and the batches (section 2.2)
+
+def split_indices(n, n_val=N_VAL):
+    """The fixed split of section 2.2: (train indices, validation indices) of the training
+    set. Its generator has its own seed, so the split never moves with --seed."""
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(SPLIT_SEED))
+    return perm[n_val:], perm[:n_val]
+
+
+def batches(n, batch_size, device, shuffle=True, generator=None):
+    """Index tensors of one epoch: slices of a shuffled permutation (no DataLoader)."""
+    order = (torch.randperm(n, generator=generator).to(device) if shuffle
+             else torch.arange(n, device=device))
+    return order.split(batch_size)
+
+
+def diverged(*losses):
+    """The one divergence rule of every training loop: a loss that is not a finite number.
+    What it means (stop, exit, prune the trial) is the caller's choice."""
+    return not all(math.isfinite(v) for v in losses)
+
+
+# -----------------------------------------------------------------------------
+# The encoder of Table 1 and the decoder of Table 2
+
+def conv_stack():
+    """The three conv layers of Table 1, flattened: (B, 1, 28, 28) -> (B, 288).
+
+    Table 1 leaves the activation after conv layer 3 blank. We use ReLU, as the course's
+    lab code did: without it conv 3 and linear layer 1 would compose into one linear map.
+    The VAE of section 2.5 reuses this stack.
+    """
+    return nn.Sequential(
+        nn.Conv2d(1, 8, 4, stride=2, padding=1), nn.ReLU(),    # (B, 8, 14, 14)
+        nn.Conv2d(8, 16, 4, stride=2, padding=1), nn.ReLU(),   # (B, 16, 7, 7)
+        nn.Conv2d(16, 32, 3, stride=2, padding=0), nn.ReLU(),  # (B, 32, 3, 3)
+        nn.Flatten(),                                          # (B, 288)
+    )
+
+
+def kaiming_init(model):
+    """Section 2.1: Kaiming (He) initialisation of every weight, biases at zero."""
+    for m in model.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+            nn.init.zeros_(m.bias)
+    return model
+
+
+class Encoder(nn.Module):
+    """Table 1: x (B, 1, 28, 28) -> h (B, d).
+
+    Table 1 prints both linear layers as "288 -> ..."; the second is 64 -> d. As the
+    table says, dropout dr follows both linear layers, the code h included.
+    """
+
+    def __init__(self, d, dropout):
+        super().__init__()
+        self.d = d
+        self.conv = conv_stack()
+        self.linear = nn.Sequential(
+            nn.Linear(288, 64), nn.ReLU(), nn.Dropout(dropout),  # (B, 64)
+            nn.Linear(64, d), nn.Dropout(dropout),                # (B, d)
+        )
+        kaiming_init(self)
+
+    def forward(self, x):
+        return self.linear(self.conv(x))
+
+
+class Decoder(nn.Module):
+    """Table 2: h (B, d) -> x_hat (B, 1, 28, 28), pixels in (0, 1) through the Sigmoid."""
+
+    def __init__(self, d, dropout=0.0):
+        super().__init__()
+        self.linear = nn.Sequential(
+            nn.Linear(d, 64), nn.ReLU(), nn.Dropout(dropout),     # (B, 64)
+            nn.Linear(64, 288), nn.ReLU(), nn.Dropout(dropout),   # (B, 288)
+        )
+        self.deconv = nn.Sequential(
+            nn.Unflatten(1, (32, 3, 3)),                                    # (B, 32, 3, 3)
+            nn.ConvTranspose2d(32, 16, 3, stride=2, padding=0), nn.ReLU(),  # (B, 16, 7, 7)
+            nn.ConvTranspose2d(16, 8, 4, stride=2, padding=1), nn.ReLU(),   # (B, 8, 14, 14)
+            nn.ConvTranspose2d(8, 1, 4, stride=2, padding=1), nn.Sigmoid(), # (B, 1, 28, 28)
+        )
+        kaiming_init(self)
+
+    def forward(self, h, logits=False):
+        """x_hat, or with logits=True the values before the Sigmoid: a Bernoulli loss
+        computed from logits is exact, and passes a NaN on to the training loop's check
+        where binary_cross_entropy on x_hat would fail."""
+        y = self.deconv[:-1](self.linear(h))   # every layer but the Sigmoid
+        return y if logits else self.deconv[-1](y)
+
+
+def make_optimizer(name, params, lr, weight_decay):
+    """Adam or SGD (section 2.1), weight decay alpha as L2 penalty."""
+    if name == "Adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    if name == "SGD":
+        return torch.optim.SGD(params, lr=lr, weight_decay=weight_decay)
+    raise SystemExit(f"error: unknown optimiser {name!r} (Adam or SGD)")
+
+
+# -----------------------------------------------------------------------------
+# PCA (the linear baseline of ae.py, Figure 9) and the bilinear grid (Figures 5a, 5b)
+
+def pca(x, k):
+    """Principal components of the rows of x (N, D): (mean (D,), components (k, D),
+    explained-variance ratio (k,)), from the eigen-decomposition of the covariance in
+    float64 (on the CPU for mps, which has none); the results are on x's device."""
+    device = x.device
+    x = (x.cpu() if device.type == "mps" else x).detach().double()
+    mean = x.mean(0)
+    xc = x - mean
+    cov = xc.T @ xc / (len(x) - 1)               # (D, D)
+    eigval, eigvec = torch.linalg.eigh(cov)      # ascending order
+    eigval, eigvec = eigval.flip(0), eigvec.flip(1)
+    ratio = eigval[:k] / eigval.sum()
+    return mean.float().to(device), eigvec[:, :k].T.float().to(device), ratio.float().to(device)
+
+
+def bilinear(corners, n=10):
+    """The n x n grid between four latent codes corners (4, d): top left, top right, bottom
+    left, bottom right (Figures 5a and 5b). Returns (n, n, d), rows going down in v:
+        z(u, v) = (1-u)(1-v) z_tl + u(1-v) z_tr + (1-u) v z_bl + u v z_br,  u, v in [0, 1]"""
+    t = torch.linspace(0, 1, n, device=corners.device)
+    v, u = torch.meshgrid(t, t, indexing="ij")                                   # (n, n)
+    weights = torch.stack([(1 - u) * (1 - v), u * (1 - v), (1 - u) * v, u * v], -1)  # (n, n, 4)
+    return weights @ corners
+
+
+# =============================================================================
+# Plumbing. A student may stop reading here: what follows makes the scripts safe to run
+# (flags, data files, atomic writes, results files, checkpoints, figures), and teaches
+# nothing of the report.
+# =============================================================================
+
 DATA_ENV = "FASHION_MNIST_DIR"                      # environment variable for --data-dir
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")  # apt-get install dataset-fashion-mnist
 RAW_FILES = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte",
@@ -91,6 +233,16 @@ def probability(text):
     return value
 
 
+def renamed(old_names):
+    """An argparse type for a flag with fixed choices, some of which were renamed:
+    an old name is a one-line error that names the new one."""
+    def check(text):
+        if text in old_names:
+            raise argparse.ArgumentTypeError(f"{text!r} is now called {old_names[text]!r}")
+        return text
+    return check
+
+
 def add_common_flags(parser):
     parser.add_argument("--quick", action="store_true",
                         help="tiny subset and few epochs, written to outputs/quick/: for tests "
@@ -127,6 +279,16 @@ def print_settings(args):
     print("settings: " + ", ".join(f"{k}={v}" for k, v in vars(args).items()))
 
 
+def run(main):
+    """Run a script's main(). Ctrl-C is one line and exit status 130, not a traceback:
+    every file is written atomically, so an interrupt leaves nothing half-written."""
+    try:
+        main()
+    except KeyboardInterrupt:
+        print("interrupted; nothing half-written", file=sys.stderr)
+        sys.exit(130)
+
+
 # -----------------------------------------------------------------------------
 # Device, seed, output folder
 
@@ -152,11 +314,17 @@ def seed_everything(seed):
 
 
 def out_dir(path):
+    """The output folder, made if need be, and checked to be writable now rather than
+    after a long training run."""
     path = Path(path)
     try:
         path.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=path, prefix=".write-test.", suffix=".tmp")
+        os.close(fd)
+        os.unlink(probe)
     except OSError as e:
-        raise SystemExit(f"error: cannot make the output folder {path} ({e.strerror})")
+        raise SystemExit(f"error: cannot write to the output folder {path} ({e.strerror}); "
+                         "choose another --out-dir")
     return path
 
 
@@ -244,13 +412,17 @@ def find_data(data_dir):
             if (raw / f).exists():
                 continue
             tmp = raw / f"{f}.tmp"
+            reinstall = "reinstall it: apt-get install --reinstall dataset-fashion-mnist"
             try:
                 with gzip.open(DEBIAN_DIR / f"{f}.gz") as src, open(tmp, "wb") as dst:
                     shutil.copyfileobj(src, dst)
             except (OSError, EOFError) as e:
                 tmp.unlink(missing_ok=True)
-                raise SystemExit(f"error: {DEBIAN_DIR / f}.gz is corrupt ({e}); "
-                                 "reinstall it: apt-get install --reinstall dataset-fashion-mnist")
+                raise SystemExit(f"error: {DEBIAN_DIR / f}.gz is corrupt ({e}); {reinstall}")
+            if not is_idx(tmp, 3 if "images" in f else 1):  # valid gzip, wrong contents
+                tmp.unlink()
+                raise SystemExit(f"error: {DEBIAN_DIR / f}.gz does not hold an IDX file of "
+                                 f"Fashion-MNIST; {reinstall}")
             os.replace(tmp, raw / f)
         return root
     from torchvision.datasets import FashionMNIST
@@ -267,19 +439,23 @@ def find_data(data_dir):
             "(3) run once with internet access, and torchvision downloads it")
 
 
-def check_idx(path, n_dims):
+def is_idx(path, n_dims):
     """An IDX file is a 4-byte magic (0, 0, 8 = uint8, n_dims), n_dims big-endian sizes,
-    then exactly their product of bytes. Anything else is named in one clear error."""
+    then exactly their product of bytes."""
     size = path.stat().st_size
     with open(path, "rb") as fh:
         header = fh.read(4 + 4 * n_dims)
-    ok = len(header) == 4 + 4 * n_dims and header[:4] == bytes([0, 0, 8, n_dims])
-    if ok:
-        dims = [int.from_bytes(header[4 + 4 * i:8 + 4 * i], "big") for i in range(n_dims)]
-        ok = size == len(header) + int(np.prod(dims))
-    if not ok:
-        raise SystemExit(f"error: {path} is truncated or corrupt ({size} bytes); "
-                         "delete it and run again to fetch it anew")
+    if len(header) != 4 + 4 * n_dims or header[:4] != bytes([0, 0, 8, n_dims]):
+        return False
+    dims = [int.from_bytes(header[4 + 4 * i:8 + 4 * i], "big") for i in range(n_dims)]
+    return size == len(header) + int(np.prod(dims))
+
+
+def check_idx(path, n_dims):
+    """A file that is not a whole IDX file is named in one clear error."""
+    if not is_idx(path, n_dims):
+        raise SystemExit(f"error: {path} is truncated or corrupt ({path.stat().st_size} "
+                         "bytes); delete it and run again to fetch it anew")
 
 
 def read_fashion_mnist(data_dir, train):
@@ -297,13 +473,6 @@ def read_fashion_mnist(data_dir, train):
     return ds.data, ds.targets
 
 
-def split_indices(n, n_val=N_VAL):
-    """The fixed split of section 2.2: (train indices, validation indices) of the training
-    set. Its generator has its own seed, so the split never moves with --seed."""
-    perm = torch.randperm(n, generator=torch.Generator().manual_seed(SPLIT_SEED))
-    return perm[n_val:], perm[:n_val]
-
-
 def to_device(images, labels, device):
     # uint8 (N, 28, 28) -> float in [0, 1], (N, 1, 28, 28), on the device once
     x = images.to(device).unsqueeze(1).float().div_(255)
@@ -316,6 +485,9 @@ def load_train_val(data_dir, device, subset=0):
     images, labels = read_fashion_mnist(data_dir, train=True)
     n_val = min(N_VAL, len(images) // 5)  # a small synthetic set still splits 80 / 20
     train_idx, val_idx = split_indices(len(images), n_val)
+    if subset > len(train_idx):
+        raise SystemExit(f"error: --subset {subset} is more than the {len(train_idx)} "
+                         "training images (0 = all)")
     if subset:
         train_idx, val_idx = train_idx[:subset], val_idx[:max(1, subset // 4)]
     return (to_device(images[train_idx], labels[train_idx], device),
@@ -330,95 +502,6 @@ def load_test(data_dir, device, subset=0):
     return to_device(images, labels, device)
 
 
-def batches(n, batch_size, device, shuffle=True, generator=None):
-    """Index tensors of one epoch: slices of a shuffled permutation (no DataLoader)."""
-    order = (torch.randperm(n, generator=generator).to(device) if shuffle
-             else torch.arange(n, device=device))
-    return order.split(batch_size)
-
-
-# -----------------------------------------------------------------------------
-# Models: the encoder of Table 1 and the decoder of Table 2
-
-def conv_stack():
-    """The three conv layers of Table 1, flattened: (B, 1, 28, 28) -> (B, 288).
-
-    Table 1 leaves the activation after conv layer 3 blank. We use ReLU, as the course's
-    lab code did: without it conv 3 and linear layer 1 would compose into one linear map.
-    The VAE of section 2.5 reuses this stack.
-    """
-    return nn.Sequential(
-        nn.Conv2d(1, 8, 4, stride=2, padding=1), nn.ReLU(),    # (B, 8, 14, 14)
-        nn.Conv2d(8, 16, 4, stride=2, padding=1), nn.ReLU(),   # (B, 16, 7, 7)
-        nn.Conv2d(16, 32, 3, stride=2, padding=0), nn.ReLU(),  # (B, 32, 3, 3)
-        nn.Flatten(),                                          # (B, 288)
-    )
-
-
-def kaiming_init(model):
-    """Section 2.1: Kaiming (He) initialisation of every weight, biases at zero."""
-    for m in model.modules():
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
-            nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
-            nn.init.zeros_(m.bias)
-    return model
-
-
-class Encoder(nn.Module):
-    """Table 1: x (B, 1, 28, 28) -> h (B, d).
-
-    Table 1 prints both linear layers as "288 -> ..."; the second is 64 -> d. As the
-    table says, dropout dr follows both linear layers, the code h included.
-    """
-
-    def __init__(self, d, dropout):
-        super().__init__()
-        self.d = d
-        self.conv = conv_stack()
-        self.linear = nn.Sequential(
-            nn.Linear(288, 64), nn.ReLU(), nn.Dropout(dropout),  # (B, 64)
-            nn.Linear(64, d), nn.Dropout(dropout),                # (B, d)
-        )
-        kaiming_init(self)
-
-    def forward(self, x):
-        return self.linear(self.conv(x))
-
-
-class Decoder(nn.Module):
-    """Table 2: h (B, d) -> x_hat (B, 1, 28, 28), pixels in (0, 1) through the Sigmoid."""
-
-    def __init__(self, d, dropout=0.0):
-        super().__init__()
-        self.linear = nn.Sequential(
-            nn.Linear(d, 64), nn.ReLU(), nn.Dropout(dropout),     # (B, 64)
-            nn.Linear(64, 288), nn.ReLU(), nn.Dropout(dropout),   # (B, 288)
-        )
-        self.deconv = nn.Sequential(
-            nn.Unflatten(1, (32, 3, 3)),                                    # (B, 32, 3, 3)
-            nn.ConvTranspose2d(32, 16, 3, stride=2, padding=0), nn.ReLU(),  # (B, 16, 7, 7)
-            nn.ConvTranspose2d(16, 8, 4, stride=2, padding=1), nn.ReLU(),   # (B, 8, 14, 14)
-            nn.ConvTranspose2d(8, 1, 4, stride=2, padding=1), nn.Sigmoid(), # (B, 1, 28, 28)
-        )
-        kaiming_init(self)
-
-    def forward(self, h, logits=False):
-        """x_hat, or with logits=True the values before the Sigmoid: a Bernoulli loss
-        computed from logits is exact, and passes a NaN on to the training loop's check
-        where binary_cross_entropy on x_hat would fail."""
-        y = self.deconv[:-1](self.linear(h))   # every layer but the Sigmoid
-        return y if logits else self.deconv[-1](y)
-
-
-def make_optimizer(name, params, lr, weight_decay):
-    """Adam or SGD (section 2.1), weight decay alpha as L2 penalty."""
-    if name == "Adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
-    if name == "SGD":
-        return torch.optim.SGD(params, lr=lr, weight_decay=weight_decay)
-    raise SystemExit(f"error: unknown optimiser {name!r} (Adam or SGD)")
-
-
 # -----------------------------------------------------------------------------
 # Checkpoints: state_dicts and plain settings, nothing that runs code when loaded
 
@@ -429,13 +512,22 @@ def save_checkpoint(path, settings, **state_dicts):
     write_atomically(path, lambda tmp: torch.save(payload, tmp))
 
 
-def load_checkpoint(path, made_by):
-    """The checkpoint dict, loaded with weights_only=True. `made_by` is the command that
-    writes it, named in the error when the file is missing or unreadable."""
-    path = Path(path)
-    # the command that writes this very file: the folder where it looks, the name it writes
+WEIGHTS = {"encoder": "the autoencoder's (ae.py)", "vae": "the VAE's (vae.py)"}  # by key
+
+
+def command_for(made_by, path):
+    """The command that writes the file `path`: `made_by` with the --quick or --out-dir
+    that makes it write into path's folder."""
     where = {Path("outputs"): "", Path("outputs/quick"): " --quick"}
-    command = made_by + where.get(path.parent, f" --out-dir {path.parent}")
+    return made_by + where.get(Path(path).parent, f" --out-dir {Path(path).parent}")
+
+
+def load_checkpoint(path, made_by, key=None):
+    """The checkpoint dict, loaded with weights_only=True. `made_by` is the command that
+    writes it, named in the error when the file is missing, unreadable, or holds other
+    weights than `key` ("encoder": an autoencoder's, "vae": a VAE's)."""
+    path = Path(path)
+    command = command_for(made_by, path)
     writes = made_by.split()[-1].removesuffix(".py") + ".pt" if made_by else path.name
     if path.name == writes:
         fix = f"run `{command}` to write it"
@@ -446,10 +538,14 @@ def load_checkpoint(path, made_by):
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
-        raise SystemExit(f"error: cannot read {path} (truncated, or not a PyTorch file: "
-                         f"{type(e).__name__}); {fix}")
+        raise SystemExit(f"error: cannot read {path} (truncated, not a PyTorch file, or "
+                         f"not only tensors and plain settings: {type(e).__name__}); {fix}")
     if not isinstance(ckpt, dict) or "settings" not in ckpt:
         raise SystemExit(f"error: {path} is not a checkpoint of this project; {fix}")
+    if key is not None and key not in ckpt:
+        other = next((WEIGHTS[k] for k in WEIGHTS if k in ckpt), None)
+        what = f"is {other}, not {WEIGHTS[key]}" if other else f"holds no {key!r} weights"
+        raise SystemExit(f"error: {path} {what}; {fix}")
     return ckpt
 
 
@@ -460,47 +556,45 @@ def load_weights(model, ckpt, key, path, made_by):
     except (KeyError, RuntimeError) as e:
         first = str(e).strip().splitlines()[0][:160]
         raise SystemExit(f"error: {path} does not match this model ({key}: {first}); "
-                         f"rerun `{made_by}`")
+                         f"rerun `{command_for(made_by, path)}`")
     return model
-
-
-# -----------------------------------------------------------------------------
-# PCA (the linear baseline of ae.py, Figure 9 of explore.py)
-
-def pca(x, k):
-    """Principal components of the rows of x (N, D): (mean (D,), components (k, D),
-    explained-variance ratio (k,)), from the eigen-decomposition of the covariance in
-    float64 (on the CPU for mps, which has none); the results are on x's device."""
-    device = x.device
-    x = (x.cpu() if device.type == "mps" else x).detach().double()
-    mean = x.mean(0)
-    xc = x - mean
-    cov = xc.T @ xc / (len(x) - 1)               # (D, D)
-    eigval, eigvec = torch.linalg.eigh(cov)      # ascending order
-    eigval, eigvec = eigval.flip(0), eigvec.flip(1)
-    ratio = eigval[:k] / eigval.sum()
-    return mean.float().to(device), eigvec[:, :k].T.float().to(device), ratio.float().to(device)
-
-
-def bilinear(corners, n=10):
-    """The n x n grid between four latent codes corners (4, d): top left, top right, bottom
-    left, bottom right (Figures 5a and 5b). Returns (n, n, d), rows going down in v:
-        z(u, v) = (1-u)(1-v) z_tl + u(1-v) z_tr + (1-u) v z_bl + u v z_br,  u, v in [0, 1]"""
-    t = torch.linspace(0, 1, n, device=corners.device)
-    v, u = torch.meshgrid(t, t, indexing="ij")                                   # (n, n)
-    weights = torch.stack([(1 - u) * (1 - v), u * (1 - v), (1 - u) * v, u * v], -1)  # (n, n, 4)
-    return weights @ corners
 
 
 # -----------------------------------------------------------------------------
 # Figures
 
-def plot_grid(images, path, title, row_labels=None, col_labels=None, cell=0.9):
-    """Save images (R, C, 28, 28) (or (R, C, 1, 28, 28)) as one figure: a single mosaic
-    (one imshow, fast for a 10 x 10 grid) with a title and optional row and column labels."""
+def pyplot():
+    """matplotlib.pyplot, drawing to files only (no window): every figure goes through here."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    return plt
+
+
+def plain_log_axis(axis):
+    """A log-scale axis whose labels read 0.015, 0.02, ... rather than 2 x 10^-2."""
+    from matplotlib.ticker import FuncFormatter, LogLocator
+    axis.set_minor_locator(LogLocator(subs=(1.5, 2, 3, 4, 6, 8)))
+    for set_formatter in (axis.set_major_formatter, axis.set_minor_formatter):
+        set_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+
+
+def first_of_classes(y, names):
+    """Indices of the first image of each class in `names`, never one image twice for a
+    class named twice (["Bag"] * 8: the first eight bags); a class missing from a small
+    subset is replaced by the first image not chosen yet (by image 0 if there is none)."""
+    chosen = []
+    for name in names:
+        found = (y == CLASSES.index(name)).nonzero().flatten().tolist()
+        fallback = [i for i in range(len(y)) if i not in chosen] + [0]
+        chosen.append(next((i for i in found if i not in chosen), fallback[0]))
+    return chosen
+
+
+def plot_grid(images, path, title, row_labels=None, col_labels=None, cell=0.9):
+    """Save images (R, C, 28, 28) (or (R, C, 1, 28, 28)) as one figure: a single mosaic
+    (one imshow, fast for a 10 x 10 grid) with a title and optional row and column labels."""
+    plt = pyplot()
     images = images.detach().float().cpu().reshape(*images.shape[:2], 28, 28)
     rows, cols = images.shape[:2]
     pad = 2  # white pixels between cells

