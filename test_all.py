@@ -288,9 +288,9 @@ def test_pca_baseline_is_exact_with_every_component():
 # ae.py
 
 def test_quick_sets_defaults_but_explicit_flags_win():
-    args = common.parse_args(ae.parser, ae.QUICK, ["--quick", "--epochs", "3"])
+    args = common.parse_args(ae.build_parser(), ae.QUICK, ["--quick", "--epochs", "3"])
     assert args.epochs == 3 and args.subset == ae.QUICK["subset"]
-    args = common.parse_args(ae.parser, ae.QUICK, [])
+    args = common.parse_args(ae.build_parser(), ae.QUICK, [])
     assert args.epochs == 42 and args.subset == 0 and args.lr == 0.0005
 
 
@@ -323,7 +323,7 @@ def test_a_diverging_run_stops_and_says_so(capsys):
     torch.manual_seed(0)
     model = nn.Sequential(common.Encoder(2, 0.0), common.Decoder(2, 0.0))
     optimizer = torch.optim.SGD(model.parameters(), lr=1e30)
-    args = common.parse_args(ae.parser, {}, ["--epochs", "5", "--batch-size", "8"])
+    args = common.parse_args(ae.build_parser(), {}, ["--epochs", "5", "--batch-size", "8"])
     x = torch.rand(32, 1, 28, 28)
     history, _ = ae.fit(model, optimizer, x, x[:8], args, "SGD")
     assert history["diverged"] and len(history["train_mse"]) < 5
@@ -460,7 +460,7 @@ def test_importance_weighted_bound_is_above_the_elbo_and_grows_with_k():
 
 
 def test_flags_tuned_file_and_table_7_in_that_order(tmp_path):
-    args = common.parse_args(vae.parser, vae.QUICK, ["--out-dir", str(tmp_path)])
+    args = common.parse_args(vae.build_parser(), vae.QUICK, ["--out-dir", str(tmp_path)])
     assert vae.resolve_params(args) == (vae.TABLE_7, "report")
     assert args.epochs == 42 and args.batch_size == 256 and args.beta == 1.0
     tuned = {"study": "vae", "params": {"d": 3, "lr": 0.01, "weight_decay": 0.0},
@@ -468,7 +468,7 @@ def test_flags_tuned_file_and_table_7_in_that_order(tmp_path):
     (tmp_path / "tuned_vae.json").write_text(json.dumps(tuned))
     params, source = vae.resolve_params(args)
     assert params == tuned["params"] and source.endswith("tuned_vae.json")
-    args = common.parse_args(vae.parser, vae.QUICK, ["--out-dir", str(tmp_path), "--d", "5"])
+    args = common.parse_args(vae.build_parser(), vae.QUICK, ["--out-dir", str(tmp_path), "--d", "5"])
     params, source = vae.resolve_params(args)
     assert params == {**tuned["params"], "d": 5} and "command line" in source
 
@@ -492,7 +492,8 @@ def test_vae_quick_end_to_end_on_real_data(data_dir, tmp_path):
     assert results["params"] == vae.TABLE_7 and results["source"] == "report"
     history, test = results["history"], results["test"]
     assert len(history["val_recon"]) == 2 and history["val_recon"][-1] < history["val_recon"][0]
-    values = [v for h in history.values() for v in h] + [test["neg_elbo"], test["iw_log_px"]]
+    values = [v for k, h in history.items() if k != "diverged" for v in h]
+    values += [test["neg_elbo"], test["iw_log_px"]]
     assert all(math.isfinite(v) for v in values)
     assert test["neg_elbo"] > 0 and test["kl"] >= 0
     assert -test["iw_log_px"] <= test["neg_elbo"] + 1.0      # the IW bound is the tighter one
@@ -503,13 +504,17 @@ def test_vae_quick_end_to_end_on_real_data(data_dir, tmp_path):
     assert x_hat.shape == (2, 1, 28, 28) and mu.shape == logvar.shape == (2, 44)
 
 
-def test_a_diverging_vae_stops_with_one_line(data_dir, tmp_path, capsys):
+def test_a_diverging_vae_stops_with_one_line_and_keeps_the_earlier_run(data_dir, tmp_path):
+    argv = ["--quick", "--subset", "200", "--epochs", "1", "--iw-samples", "2",
+            "--data-dir", str(data_dir), "--out-dir", str(tmp_path)]
+    vae.main(argv)                                        # a good earlier run
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     # NaN weights must reach the loop's check, not an error inside the loss
     with pytest.raises(SystemExit) as e:
-        vae.main(["--quick", "--subset", "200", "--lr", "1e30", "--data-dir", str(data_dir),
-                  "--out-dir", str(tmp_path)])
+        vae.main(argv + ["--lr", "1e30"])
     assert "training diverged at epoch 1" in str(e.value) and "\n" not in str(e.value)
-    assert json.loads((tmp_path / "vae.json").read_text())["history"]["train_recon"] == []
+    # the earlier results, checkpoint and figures are as they were
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
 
 
 def test_the_decoders_logits_are_its_output_before_the_sigmoid():
@@ -716,14 +721,14 @@ def test_classify_quick_end_to_end(data_dir, quick_ae, tmp_path):
     for figure in ("fig_confusion_matrix.png", "fig_label_efficiency.png"):
         assert (tmp_path / figure).stat().st_size > 10_000
     results = json.loads((tmp_path / "classify.json").read_text())
-    assert results["report_run"]["settings"]["recipe"] == "both" and results["labels_run"]
-    report = results["report"]["report"]
+    assert results["table6_run"]["settings"]["recipe"] == "both" and results["labels_run"]
+    report = results["table6"]["table5"]
     assert report["mlp"]["no1"] == 12 and report["source"] == "Table 5"
     run0 = report["runs"][0]
     assert sum(run0["support"]) == 500 and len(run0["f1"]) == 10
     assert run0["accuracy"] > 0.2                        # chance is 0.1
-    assert results["report"]["ours"]["mlp"]["no1"] == classify.OURS["no1"]
-    labels = results["labels"]["report"]["accuracy"]
+    assert results["table6"]["ours"]["mlp"]["no1"] == classify.OURS["no1"]
+    labels = results["labels"]["table5"]["accuracy"]
     assert set(labels) == {"fine-tuned", "frozen", "random"}
     assert set(labels["random"]) == {"100", "500"}
     table6 = (tmp_path / "classify_table6.md").read_text()
@@ -738,7 +743,7 @@ def test_classify_reads_tuned_values(data_dir, quick_ae, tmp_path):
         {"study": "classifier", "params": params, "value": 0.5, "direction": "maximize",
          "trials": {"complete": 1, "pruned": 0, "failed": 0}}))
     run("classify.py", "--quick", "--epochs", "1", "--data-dir", data_dir, "--out-dir", tmp_path)
-    report = json.loads((tmp_path / "classify.json").read_text())["report"]["report"]
+    report = json.loads((tmp_path / "classify.json").read_text())["table6"]["table5"]
     assert report["mlp"] == params and report["source"].endswith("tuned_classifier.json")
     table6 = (tmp_path / "classify_table6.md").read_text()        # not called Table 5's
     assert "F1, report's recipe, values of tuned_classifier.json" in table6
@@ -770,7 +775,7 @@ def load(out, name):
 
 
 def finished(study):
-    return [t for t in study.get_trials() if tune.counted(t) and t.state.is_finished()]
+    return [t for t in study.get_trials() if not tune.surplus(t) and t.state.is_finished()]
 
 
 @pytest.mark.parametrize("study", ["ae", "classifier", "vae"])
@@ -789,11 +794,11 @@ def test_one_trial_of_each_study_end_to_end(study, data_dir, quick_ae, tmp_path)
         params, source = common.load_tuned(tmp_path, "ae", ae.TABLE_4, "")
     elif study == "classifier":
         assert set(tuned["params"]) == set(classify.TABLE_5)
-        args = common.parse_args(classify.parser, {}, ["--out-dir", str(tmp_path)])
-        params, _, _, source = classify.recipe_params("report", args)
+        args = common.parse_args(classify.build_parser(), {}, ["--out-dir", str(tmp_path)])
+        params, _, _, source = classify.recipe_params("table5", args)
     else:
         assert set(tuned["params"]) == set(vae.TABLE_7)
-        args = common.parse_args(vae.parser, {}, ["--out-dir", str(tmp_path)])
+        args = common.parse_args(vae.build_parser(), {}, ["--out-dir", str(tmp_path)])
         params, source = vae.resolve_params(args)
     assert params == tuned["params"] and source.endswith(f"tuned_{study}.json")
 
@@ -815,12 +820,11 @@ def test_two_workers_together_stop_at_exactly_the_trial_count(data_dir, tmp_path
 def test_only_as_many_trials_as_asked_run_when_workers_start_together():
     # five trials started at the same moment (all RUNNING) with room for three
     study = optuna.create_study()
-    args = common.parse_args(tune.parser, {}, ["ae", "--trials", "3"])
     started = [study.ask() for _ in range(5)]
     claimed = []
     for trial in started:
         try:
-            tune.claim(trial, args)
+            tune.claim_place(trial, 3)
             claimed.append(trial.number)
         except optuna.TrialPruned:
             study.tell(trial, state=TrialState.PRUNED)
@@ -849,7 +853,7 @@ def test_a_diverging_trial_is_pruned_and_the_study_goes_on(study, params, data_d
     argv = [study, *TINY, "--trials", "2", "--data-dir", str(data_dir), "--out-dir",
             str(tmp_path), "--storage", f"sqlite:///{tmp_path / 'optuna.db'}",
             "--study-name", f"{study}-quick"]
-    args = common.parse_args(tune.parser, tune.QUICK, argv)
+    args = common.parse_args(tune.build_parser(), tune.QUICK, argv)
     with pytest.warns(UserWarning, match="out of range"):   # far outside the search space
         tune.open_study(args, args.storage).enqueue_trial(params)
         tune.main(argv)
@@ -877,3 +881,331 @@ def test_the_password_of_a_storage_url_is_never_printed():
 def test_classifier_without_a_pretrained_autoencoder_names_the_command(tmp_path):
     proc = run("tune.py", "classifier", "--quick", "--out-dir", tmp_path, ok=False)
     assert one_line_error(proc) and "python ae.py" in proc.stderr
+
+
+# -----------------------------------------------------------------------------
+# Failures: a failed or interrupted run leaves earlier results as they were, and every
+# bad input is one line
+
+class Payload:
+    """An arbitrary object: a checkpoint that holds one could run code when loaded."""
+
+
+def test_a_checkpoint_holding_an_arbitrary_object_is_refused(tmp_path):
+    path = tmp_path / "ae.pt"
+    torch.save({"settings": {"d": 2}, "encoder": {}, "payload": Payload()}, path)
+    with pytest.raises(SystemExit) as e:
+        common.load_checkpoint(path, "python ae.py")
+    assert "cannot read" in str(e.value) and "python ae.py" in str(e.value)
+
+
+def test_the_other_models_checkpoint_is_named_for_what_it_is(tmp_path):
+    common.save_checkpoint(tmp_path / "ae.pt", {"d": 2}, vae=vae.VAE(2).state_dict())
+    with pytest.raises(SystemExit) as e:
+        explore.load_ae(tmp_path, torch.device("cpu"))
+    message = str(e.value)
+    assert "is the VAE's (vae.py), not the autoencoder's" in message
+    assert f"python ae.py --out-dir {tmp_path}" in message and "\n" not in message
+    common.save_checkpoint(tmp_path / "vae.pt", {"d": 2},
+                           encoder=common.Encoder(2, 0).state_dict(),
+                           decoder=common.Decoder(2).state_dict())
+    with pytest.raises(SystemExit) as e:
+        explore.load_vae(tmp_path, torch.device("cpu"))
+    assert "is the autoencoder's (ae.py), not the VAE's" in str(e.value)
+    assert f"python vae.py --out-dir {tmp_path}" in str(e.value)
+
+
+def test_a_gz_that_decompresses_to_garbage_names_the_gz(tmp_path, monkeypatch):
+    debian = tmp_path / "debian"
+    synthetic_fashion_mnist(debian, gz=True)
+    bad = debian / "train-images-idx3-ubyte.gz"
+    bad.write_bytes(gzip.compress(b"not an IDX file at all"))  # valid gzip, wrong contents
+    monkeypatch.setattr(common, "DEBIAN_DIR", debian)
+    for _ in range(2):                        # and again: the same error, not a new one
+        with pytest.raises(SystemExit) as e:
+            common.load_train_val(tmp_path / "data", "cpu")
+        assert str(bad) in str(e.value) and "apt-get install --reinstall" in str(e.value)
+
+
+def test_a_subset_larger_than_the_data_is_refused(data_dir):
+    with pytest.raises(SystemExit) as e:
+        common.load_train_val(data_dir, "cpu", subset=50_000)
+    assert "--subset 50000 is more than the 48000 training images" in str(e.value)
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None, reason="needs unshare (util-linux)")
+@pytest.mark.parametrize("script", ["ae.py", "vae.py", "classify.py", "explore.py"])
+def test_an_unwritable_output_folder_fails_before_any_training(script, data_dir, tmp_path):
+    # As root, chmod does not stop writes; a read-only bind mount does. unshare -m keeps
+    # the mount private to this one command.
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    command = (f"mount --bind {folder} {folder} && mount -o remount,bind,ro {folder} && "
+               f"exec {sys.executable} {ROOT / script} --quick --data-dir {data_dir} "
+               f"--out-dir {folder}")
+    proc = subprocess.run(["unshare", "-m", "sh", "-c", command], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    if "mount" in proc.stderr and "permission denied" in proc.stderr.lower():
+        pytest.skip("this machine does not allow a private mount")
+    assert one_line_error(proc) and "cannot write to the output folder" in proc.stderr
+    assert "data:" not in proc.stdout                         # nothing was read or trained
+
+
+def test_a_diverging_comparison_leaves_no_stale_figure_and_summary_says_so(quick_ae, data_dir,
+                                                                          tmp_path):
+    shutil.copytree(quick_ae, tmp_path, dirs_exist_ok=True)   # an earlier run, Figure 7 too
+    assert (tmp_path / "fig07_training_progress.png").exists()
+    proc = run("ae.py", "--quick", "--part", "compare", "--lr", "1e30", "--epochs", "1",
+               "--data-dir", data_dir, "--out-dir", tmp_path, ok=False)
+    assert one_line_error(proc) and "Adam and SGD diverged" in proc.stderr
+    assert not (tmp_path / "fig07_training_progress.png").exists()
+    run("scripts/summary.py", "--out-dir", tmp_path)
+    assert "(diverged at epoch 1)" in (tmp_path / "summary.md").read_text()
+
+
+def test_summary_on_a_damaged_results_file_is_one_line(tmp_path):
+    (tmp_path / "vae.json").write_text('{"test": ')            # cut short
+    proc = run("scripts/summary.py", "--out-dir", tmp_path, ok=False)
+    assert one_line_error(proc) and "vae.json" in proc.stderr
+
+
+def test_ctrl_c_is_one_line_and_exit_status_130(data_dir, tmp_path):
+    import signal
+    proc = subprocess.Popen([sys.executable, "-u", str(ROOT / "ae.py"), "--quick", "--part",
+                             "refit", "--epochs", "1000", "--data-dir", str(data_dir),
+                             "--out-dir", str(tmp_path)], cwd=ROOT, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    for line in proc.stdout:                                   # wait until it trains
+        if "epoch" in line:
+            break
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and err.strip() == "interrupted; nothing half-written"
+    assert not (tmp_path / "ae.pt").exists() and not list(tmp_path.glob("*.tmp"))
+
+
+def test_an_interrupt_before_the_checkpoint_leaves_no_results_describing_it(data_dir, tmp_path,
+                                                                           monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(ae, "save_checkpoint", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        ae.main(["--quick", "--part", "refit", "--epochs", "1", "--data-dir", str(data_dir),
+                 "--out-dir", str(tmp_path)])
+    assert "refit" not in common.load_results(tmp_path / "ae.json")
+
+
+def test_a_study_of_another_kind_is_refused(data_dir, tmp_path):
+    argv = [*TINY, "--trials", "1", "--data-dir", str(data_dir), "--out-dir", str(tmp_path)]
+    tune.main(["ae", *argv])
+    with pytest.raises(SystemExit) as e:
+        tune.main(["vae", *argv, "--study-name", "ae-quick"])
+    assert "holds trials of tune.py ae, not of tune.py vae" in str(e.value)
+    assert not (tmp_path / "tuned_vae.json").exists()
+    tune.main(["vae", *argv])
+    with pytest.raises(SystemExit) as e:                       # was a KeyError traceback
+        tune.main(["ae", *argv, "--study-name", "vae-quick"])
+    assert "holds trials of tune.py vae, not of tune.py ae" in str(e.value)
+
+
+def test_a_killed_workers_trial_does_not_count_and_a_rerun_completes(data_dir, tmp_path,
+                                                                    monkeypatch, capsys):
+    monkeypatch.setattr(tune, "GRACE_SECONDS", 2)
+    argv = ["ae", *TINY, "--data-dir", str(data_dir), "--out-dir", str(tmp_path)]
+    tune.main(argv + ["--trials", "1"])
+    # a worker that was killed (kill -9) in its second trial: RUNNING, heartbeats stopped
+    storage = tune.connect(f"sqlite:///{tmp_path / 'optuna.db'}")
+    study = optuna.load_study(study_name="ae-quick", storage=storage)
+    dead = study.ask()
+    storage.record_heartbeat(dead._trial_id)
+    capsys.readouterr()
+    tune.main(argv + ["--trials", "2"])                        # the same command again
+    assert "failed after 2 s without a heartbeat" in capsys.readouterr().out
+    states = [t.state for t in load(tmp_path, "ae-quick").trials]
+    assert states == [TrialState.COMPLETE, TrialState.FAIL, TrialState.COMPLETE]
+    tuned = json.loads((tmp_path / "tuned_ae.json").read_text())
+    assert tuned["trials"] == {"complete": 2, "pruned": 0, "failed": 1}
+
+
+# -----------------------------------------------------------------------------
+# Behaviours the report's numbers depend on
+
+def test_the_median_pruner_prunes_after_five_trials_and_two_epochs(tmp_path):
+    argv = ["ae", "--out-dir", str(tmp_path)]
+    args = common.parse_args(tune.build_parser(), tune.QUICK, argv)
+    args.study_name = "pruning"
+    study = tune.open_study(args, f"sqlite:///{tmp_path / 'optuna.db'}")
+    good = {1: 0.1, 2: 0.1, 3: 0.1}
+
+    def bad_trial():
+        trial = study.ask()
+        trial.report(1.0, 1)
+        at_epoch_1 = trial.should_prune()
+        trial.report(1.0, 2)
+        at_epoch_2 = trial.should_prune()
+        study.tell(trial, state=TrialState.PRUNED)
+        return at_epoch_1, at_epoch_2
+    for _ in range(4):
+        study.add_trial(optuna.trial.create_trial(value=0.1, intermediate_values=good))
+    assert bad_trial() == (False, False)      # 4 earlier trials: not yet (n_startup_trials=5)
+    study.add_trial(optuna.trial.create_trial(value=0.1, intermediate_values=good))
+    assert bad_trial() == (False, True)       # 5 earlier: pruned, but never at epoch 1
+
+
+def one_step(optimizer_name, lr=0.1, weight_decay=0.01):
+    p = torch.nn.Parameter(torch.tensor([1.0, -2.0]))
+    optimizer = common.make_optimizer(optimizer_name, [p], lr, weight_decay)
+    (p * torch.tensor([3.0, 0.5])).sum().backward()
+    optimizer.step()
+    return p.detach()
+
+
+def test_sgd_is_plain_sgd_and_adam_is_adam():
+    grad = torch.tensor([3.0, 0.5]) + 0.01 * torch.tensor([1.0, -2.0])    # with L2 penalty
+    assert torch.allclose(one_step("SGD"), torch.tensor([1.0, -2.0]) - 0.1 * grad)
+    # Adam's first step is lr * sign(grad) whatever the gradient's size
+    assert torch.allclose(one_step("Adam"), torch.tensor([1.0, -2.0]) - 0.1 * grad.sign(),
+                          atol=1e-6)
+
+
+def test_every_script_passes_sgd_through_as_sgd(data_dir, tmp_path, monkeypatch):
+    made = []
+
+    def spy(module):
+        def make(name, params, lr, weight_decay):
+            optimizer = common.make_optimizer(name, params, lr, weight_decay)
+            made.append((module, name, type(optimizer).__name__))
+            return optimizer
+        monkeypatch.setattr(sys.modules[module], "make_optimizer", make)
+    for module in ("ae", "classify", "tune"):
+        spy(module)
+    x = torch.rand(16, 1, 28, 28)
+    args = common.parse_args(ae.build_parser(), {}, ["--epochs", "1", "--batch-size", "8"])
+    ae.compare_optimizers(args, torch.device("cpu"), x, x[:4], x[:1])
+    assert made == [("ae", "Adam", "Adam"), ("ae", "SGD", "SGD")]
+    model = classify.Classifier(common.Encoder(3, 0.0), 4, 4, 0.0)
+    optimizers = classify.make_classifier_optimizers(
+        model, {"optimizer": "SGD", "lr": 0.01, "weight_decay": 0.0},
+        {"mlp_optimizer": "SGD", "mlp_lr": 0.02, "mlp_weight_decay": 0.0})
+    assert [type(o).__name__ for o in optimizers] == ["SGD", "SGD"]
+    assert [o.param_groups[0]["lr"] for o in optimizers] == [0.02, 0.01]
+    made.clear()
+    argv = ["ae", *TINY, "--trials", "1", "--data-dir", str(data_dir), "--out-dir", str(tmp_path)]
+    args = common.parse_args(tune.build_parser(), tune.QUICK, argv + ["--study-name", "ae-quick"])
+    tune.open_study(args, f"sqlite:///{tmp_path / 'optuna.db'}").enqueue_trial(
+        {"optimizer": "SGD"})
+    tune.main(argv)
+    assert made == [("tune", "SGD", "SGD")]
+
+
+def test_beta_weighs_the_kl_term_in_training(monkeypatch):
+    x = torch.rand(1, 1, 28, 28)
+
+    def after_one_step(beta, by_hand):
+        torch.manual_seed(0)
+        model = vae.VAE(3)
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+        torch.manual_seed(1)
+        if by_hand:
+            recon, kl = vae.loss_terms(model, x)
+            (recon + beta * kl).backward()
+            optimizer.step()
+        else:
+            vae.train_epoch(model, optimizer, x, 1, beta, torch.Generator().manual_seed(0))
+        return torch.cat([p.detach().flatten() for p in model.parameters()])
+    assert torch.allclose(after_one_step(3.0, False), after_one_step(3.0, True))
+    assert not torch.allclose(after_one_step(3.0, False), after_one_step(1.0, True))
+    # and fit() hands --beta to every epoch
+    betas = []
+    monkeypatch.setattr(vae, "train_epoch",
+                        lambda model, opt, x, batch_size, beta, g: betas.append(beta) or (1, 1))
+    args = common.parse_args(vae.build_parser(), {}, ["--epochs", "2", "--beta", "4"])
+    vae.fit(vae.VAE(3), None, x, x, args)
+    assert betas == [4.0, 4.0]
+
+
+def spy_on_reads(monkeypatch):
+    """Which parts of Fashion-MNIST a run reads: a list of "train" and "test"."""
+    reads = []
+    read = common.read_fashion_mnist
+
+    def spy(data_dir, train):
+        reads.append("train" if train else "test")
+        return read(data_dir, train)
+    monkeypatch.setattr(common, "read_fashion_mnist", spy)
+    return reads
+
+
+def test_the_autoencoder_and_the_studies_never_read_the_test_set(data_dir, quick_ae, tmp_path,
+                                                                 monkeypatch):
+    reads = spy_on_reads(monkeypatch)
+    ae.main(["--quick", "--epochs", "1", "--data-dir", str(data_dir), "--out-dir", str(tmp_path)])
+    shutil.copy(quick_ae / "ae.pt", tmp_path / "ae.pt")
+    for study in ("ae", "classifier", "vae"):
+        tune.main([study, *TINY, "--trials", "1", "--data-dir", str(data_dir),
+                   "--out-dir", str(tmp_path)])
+    assert reads and set(reads) == {"train"}
+
+
+def test_the_vae_trains_and_validates_without_the_test_set(data_dir, tmp_path, monkeypatch):
+    test_images, calls = [], []
+    load_test = vae.load_test
+
+    def spy_load_test(*args):
+        x, y = load_test(*args)
+        test_images.append(x)
+        return x, y
+
+    def spy(name):
+        original = getattr(vae, name)
+
+        def wrapped(model, *args):
+            x = args[1] if name == "train_epoch" else args[0]
+            calls.append((name, x is test_images[0]))
+            return original(model, *args)
+        monkeypatch.setattr(vae, name, wrapped)
+    monkeypatch.setattr(vae, "load_test", spy_load_test)
+    spy("train_epoch")
+    spy("evaluate")
+    vae.main(["--quick", "--epochs", "2", "--iw-samples", "2", "--data-dir", str(data_dir),
+              "--out-dir", str(tmp_path)])
+    # two epochs of training and validation on other images, then the test set once
+    assert calls == [("train_epoch", False), ("evaluate", False)] * 2 + [("evaluate", True)]
+
+
+def test_the_final_classifier_trains_on_all_training_images(data_dir, quick_ae, tmp_path,
+                                                            monkeypatch):
+    shutil.copy(quick_ae / "ae.pt", tmp_path / "ae.pt")
+    seen = []
+    train_epoch = classify.train_epoch
+
+    def spy(model, optimizers, x, y, *args, **kwargs):
+        seen.append(x)
+        return train_epoch(model, optimizers, x, y, *args, **kwargs)
+    monkeypatch.setattr(classify, "train_epoch", spy)
+    classify.main(["--quick", "--epochs", "1", "--data-dir", str(data_dir), "--out-dir",
+                   str(tmp_path)])
+    (x_train, _), (x_val, _) = common.load_train_val(data_dir, "cpu", 2000)
+    assert len(seen) == 1 and torch.equal(seen[0], torch.cat([x_train, x_val]))  # 2,000 + 500
+
+
+def test_summary_puts_each_number_in_its_column(tmp_path):
+    tuned = {"study": "ae", "params": {"d": 46, "optimizer": "SGD", "lr": 0.00195,
+                                       "dropout": 0.3, "weight_decay": 5.5e-06},
+             "value": 0.0125, "direction": "minimize", "best_trial": 3, "device": "cpu",
+             "trials": {"complete": 4, "pruned": 1, "failed": 0}, "settings": {"epochs": 10}}
+    (tmp_path / "tuned_ae.json").write_text(json.dumps(tuned))
+    f1 = [0.5 + 0.01 * c for c in range(10)]                   # ours: 50.00, 51.00, ...
+    table5 = {"source": "Table 5", "mean_metrics": {"f1": f1}, "accuracy_mean": 0.8,
+              "accuracy_std": 0.01, "seconds_mean": 12.0, "support": [1000] * 10, "runs": [{}]}
+    (tmp_path / "classify.json").write_text(json.dumps(
+        {"table6": {"table5": table5},
+         "table6_run": {"settings": {"epochs": 10, "subset": 0}, "device": "cpu"}}))
+    run("scripts/summary.py", "--out-dir", tmp_path)
+    md = (tmp_path / "summary.md").read_text()
+    # | parameter | the report's table | ours |
+    assert "| d | 185 | 46 |" in md and "| optimizer | Adam | SGD |" in md
+    assert "| lr | 0.0058 | 0.00195 |" in md
+    # | class | the report's F1 | ours |
+    assert "| T-shirt/top | 85.36 | 50.00 |" in md and "| Ankle boot | 96.74 | 59.00 |" in md
+    assert "| **accuracy** | **90.08** | **80.00 ± 1.00** |" in md
