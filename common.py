@@ -512,7 +512,8 @@ def save_checkpoint(path, settings, **state_dicts):
     write_atomically(path, lambda tmp: torch.save(payload, tmp))
 
 
-WEIGHTS = {"encoder": "the autoencoder's (ae.py)", "vae": "the VAE's (vae.py)"}  # by key
+WEIGHTS = {"encoder": "the autoencoder's (ae.py)", "vae": "the VAE's (vae.py)",
+           "judge": "explore.py's judge"}  # by key
 
 
 def command_for(made_by, path):

@@ -625,6 +625,17 @@ def test_explore_quick_end_to_end_on_real_data(quick_ae, data_dir, tmp_path):
     assert 1 > ratio[0] >= ratio[1] > 0
     # 1/steps = 0.1 is the least possible; a decoder that jumps between images nears 1
     assert 0.1 <= results["smoothness"]["AE"]["mean"] < 0.5
+    # claim 3: every AE sampler and both reference rows, judged; no VAE, no verdict on it
+    rows = results["samples"]["rows"]
+    assert len(rows) == 6 and all(set(r) == {"confidence", "confident_share",
+                                              "class_entropy_bits", "fd"} for r in rows.values())
+    assert rows["real test images (the ceiling)"]["fd"] == pytest.approx(0, abs=1e-6)
+    assert "No VAE" in results["samples"]["verdict"]
+    assert "judge: training" in proc.stdout and (tmp_path / "judge.pt").exists()
+    again = run("explore.py", "--quick", "--tsne-points", "100", "--tsne-iters", "10",
+                "--pairs", "5", "--data-dir", data_dir, "--out-dir", tmp_path)
+    assert "judge: read from" in again.stdout                # a rerun skips its training
+    assert json.loads((tmp_path / "explore.json").read_text())["samples"]["rows"] == rows
 
 
 def test_explore_shows_the_vae_beside_the_ae(quick_ae, data_dir, tmp_path):
@@ -637,6 +648,8 @@ def test_explore_shows_the_vae_beside_the_ae(quick_ae, data_dir, tmp_path):
     assert results["models"]["VAE"]["d"] == 4
     assert set(results["knn"]["VAE"]) == {"latent", "PCA 2-D", "t-SNE 2-D"}
     assert set(results["smoothness"]) == {"AE", "VAE"}
+    assert "VAE, z ~ N(0, I)" in results["samples"]["rows"]
+    assert results["samples"]["verdict"].startswith("The claim")
 
 
 def test_explore_without_the_ae_checkpoint_names_the_command(data_dir, tmp_path):
@@ -649,6 +662,149 @@ def test_too_few_tsne_points_for_the_perplexity_is_a_clear_error(quick_ae, data_
     proc = run("explore.py", "--quick", "--tsne-points", "20", "--data-dir", data_dir,
                "--out-dir", tmp_path, ok=False)
     assert one_line_error(proc) and "--tsne-points" in proc.stderr
+
+
+# -----------------------------------------------------------------------------
+# explore.py: sample quality (the report's third claim): the Frechet distance, EM, the judge
+
+def random_spd(d, generator):
+    """A random symmetric positive definite (d, d) matrix, far from diagonal, float64."""
+    A = torch.randn(d, d, generator=generator, dtype=torch.float64)
+    return A @ A.T / d + 0.1 * torch.eye(d, dtype=torch.float64)
+
+
+def test_fd_one_dimensional_and_diagonal_closed_form():
+    # 1-D: FD = (m1 - m2)^2 + (s1 - s2)^2 with s the standard deviations
+    fd = explore.frechet_distance(torch.tensor([1.0]), torch.tensor([[4.0]]),
+                          torch.tensor([-2.0]), torch.tensor([[9.0]]))
+    assert fd == pytest.approx(9 + 1, abs=1e-9)
+    # diagonal: FD = |mu1 - mu2|^2 + sum_j (s1_j + s2_j - 2 sqrt(s1_j s2_j)), s the variances
+    g = torch.Generator().manual_seed(0)
+    mu1, mu2 = (torch.randn(20, generator=g, dtype=torch.float64) for _ in range(2))
+    s1, s2 = (torch.rand(20, generator=g, dtype=torch.float64) * 3 for _ in range(2))
+    expected = ((mu1 - mu2) ** 2).sum() + (s1 + s2 - 2 * (s1 * s2).sqrt()).sum()
+    fd = explore.frechet_distance(mu1, torch.diag(s1), mu2, torch.diag(s2))
+    assert fd == pytest.approx(expected.item(), rel=1e-9)
+    # the same Gaussian: 0
+    same = explore.frechet_distance(mu1, torch.diag(s1), mu1, torch.diag(s1))
+    assert same == pytest.approx(0, abs=1e-9)
+
+
+def test_fd_full_covariances_match_numpy_eig():
+    # Tr (S1 S2)^(1/2) = sum_i sqrt(lambda_i(S1 S2)): the eigenvalues of the (non-symmetric)
+    # product S1 S2 are real and >= 0, so numpy's general eig gives an independent answer.
+    g = torch.Generator().manual_seed(1)
+    d = 12
+    mu1, mu2 = (torch.randn(d, generator=g, dtype=torch.float64) for _ in range(2))
+    S1, S2 = random_spd(d, g), random_spd(d, g)
+    lam = np.linalg.eigvals(S1.numpy() @ S2.numpy())
+    expected = (np.sum((mu1 - mu2).numpy() ** 2) + np.trace(S1.numpy()) + np.trace(S2.numpy())
+                - 2 * np.sum(np.sqrt(lam.real.clip(min=0))))
+    assert explore.frechet_distance(mu1, S1, mu2, S2) == pytest.approx(expected, rel=1e-8)
+    # symmetric in its two Gaussians
+    assert explore.frechet_distance(mu2, S2, mu1, S1) == pytest.approx(expected, rel=1e-8)
+
+
+def test_fd_from_samples_close_to_population():
+    g = torch.Generator().manual_seed(2)
+    d, n = 5, 200_000
+    mu1 = torch.full((d,), 3.0, dtype=torch.float64)        # far from 0: centring matters
+    mu2 = mu1 + torch.randn(d, generator=g, dtype=torch.float64)
+    S1, S2 = random_spd(d, g), random_spd(d, g)
+    L1, L2 = torch.linalg.cholesky(S1), torch.linalg.cholesky(S2)
+    x1 = mu1 + torch.randn(n, d, generator=g, dtype=torch.float64) @ L1.T
+    x2 = mu2 + torch.randn(n, d, generator=g, dtype=torch.float64) @ L2.T
+    mu, S = explore.feature_stats(x1)
+    assert torch.allclose(mu, mu1, atol=0.02) and torch.allclose(S, S1, atol=0.03)
+    expected = explore.frechet_distance(mu1, S1, mu2, S2)
+    assert explore.frechet_distance_features(x1, x2) == pytest.approx(expected, rel=0.05, abs=0.02)
+    # two samples of one distribution: close to 0
+    assert explore.frechet_distance_features(x1[: n // 2], x1[n // 2:]) < 0.01
+
+
+def test_em_recovers_two_well_separated_components():
+    g = torch.Generator().manual_seed(3)
+    n = 4000
+    w_true = torch.tensor([0.3, 0.7], dtype=torch.float64)
+    mu_true = torch.tensor([[-6.0, 1.0, 0.0], [5.0, -2.0, 3.0]], dtype=torch.float64)
+    S_true = torch.stack([random_spd(3, g), 2 * random_spd(3, g)])
+    z = explore.sample_mixture(w_true, mu_true, S_true, n, g)                      # (n, 3)
+    weights, means, covs = explore.fit_mixture(z, 2, torch.Generator().manual_seed(0))
+    order = means[:, 0].argsort()          # the component order is arbitrary: sort by x_0
+    weights, means, covs = weights[order], means[order], covs[order]
+    assert torch.allclose(weights, w_true, atol=0.03)
+    assert torch.allclose(means, mu_true, atol=0.15)
+    assert torch.allclose(covs, S_true, atol=0.25)
+    assert weights.sum().item() == pytest.approx(1, abs=1e-9)
+
+
+def test_sample_mixture_moments():
+    # one component with a full covariance, and the mixing proportions of two
+    g = torch.Generator().manual_seed(4)
+    mu = torch.tensor([[1.0, -1.0, 2.0]], dtype=torch.float64)
+    S = random_spd(3, g)[None]
+    z = explore.sample_mixture(torch.ones(1, dtype=torch.float64), mu, S, 100_000, g)
+    assert torch.allclose(z.mean(0), mu[0], atol=0.02)
+    assert torch.allclose(torch.cov(z.T), S[0], atol=0.03)
+    means = torch.tensor([[-100.0], [100.0]], dtype=torch.float64)
+    covs = torch.ones(2, 1, 1, dtype=torch.float64)
+    weights = torch.tensor([0.2, 0.8], dtype=torch.float64)
+    z = explore.sample_mixture(weights, means, covs, 20_000, g)
+    assert (z[:, 0] > 0).double().mean().item() == pytest.approx(0.8, abs=0.015)
+
+
+class PixelJudge(nn.Module):
+    """A stand-in judge: the class is the image's first pixel times 10, with logits
+    10 for that class and 0 for the others (top probability e^10 / (e^10 + 9))."""
+
+    def features(self, x):
+        return x.flatten(1)[:, :4]                                         # (B, 4)
+
+    def head(self, f):
+        return 10.0 * nn.functional.one_hot((f[:, 0] * 10).long().clamp(0, 9), 10).float()
+
+
+def test_judge_scores_confidence_and_entropy():
+    judge, top = PixelJudge(), math.exp(10) / (math.exp(10) + 9)
+    # all ten classes equally often: log2 10 bits
+    x = (torch.arange(1000) % 10 / 10 + 0.05).view(-1, 1, 1, 1).expand(-1, 1, 28, 28)
+    s = explore.judge_scores(judge, x, judge.features(x))
+    assert s["class_entropy_bits"] == pytest.approx(math.log2(10), abs=1e-9)
+    assert s["confidence"] == pytest.approx(top, abs=1e-6)
+    assert s["confident_share"] == 1.0
+    assert s["fd"] == pytest.approx(0, abs=1e-6)
+    # one class only: 0 bits; two classes 1:3: H = -(1/4 log2 1/4 + 3/4 log2 3/4)
+    assert explore.class_entropy_bits(torch.zeros(50, dtype=torch.long)) == 0
+    two = explore.class_entropy_bits(torch.tensor([2] * 25 + [7] * 75))
+    assert two == pytest.approx(0.811278, abs=1e-6)
+
+
+def test_structureless_images_match_pixel_statistics():
+    g = torch.Generator().manual_seed(5)
+    x = torch.rand(2000, 1, 28, 28) * torch.linspace(0, 0.5, 28)           # pixels in [0, 0.5]
+    noise = explore.structureless_images(x, 20_000, g)
+    assert noise.shape == (20_000, 1, 28, 28) and noise.min() >= 0 and noise.max() <= 1
+    # inside [0, 1] the clipping hardly acts away from the edges: compare the middle columns
+    mid = slice(12, 20)
+    assert torch.allclose(noise.mean(0)[..., mid], x.mean(0)[..., mid], atol=0.01)
+    assert torch.allclose(noise.std(0)[..., mid], x.std(0)[..., mid], atol=0.01)
+    # no structure: neighbouring pixels uncorrelated
+    a, b = noise[:, 0, 14, 14], noise[:, 0, 14, 15]
+    assert abs(torch.corrcoef(torch.stack([a, b]))[0, 1].item()) < 0.03
+
+
+def test_real_data_judge_ranks_real_images_above_structureless_floor(data_dir):
+    (x_train, y_train), _ = common.load_train_val(data_dir, torch.device("cpu"), 4000)
+    x_test, y_test = common.load_test(data_dir, torch.device("cpu"))
+    judge = explore.train_judge(x_train, y_train, epochs=1, batch_size=64, seed=0, width=8)
+    assert explore.judge_accuracy(judge, x_test[:1000], y_test[:1000]) > 0.7
+    reference = judge.features(x_test[:1000]).detach()                 # (1000, 128)
+    real = explore.judge_scores(judge, x_test[1000:2000], reference)
+    floor = explore.judge_scores(judge, explore.structureless_images(
+        x_train, 1000, torch.Generator().manual_seed(0)), reference)
+    assert real["confidence"] > floor["confidence"] + 0.1
+    assert real["fd"] < floor["fd"] / 3
+    assert real["class_entropy_bits"] > 3.0                # the test set is balanced
 
 
 # -----------------------------------------------------------------------------
