@@ -304,11 +304,12 @@ def plot_study(trials, best, counts, args, path):
 # together at exactly --trials trials.
 #
 # The simple idiom is study.optimize(objective, callbacks=[optuna.study.MaxTrialsCallback(
-# n)]): each worker stops once the study holds n finished trials. But workers that start
-# together all see room for one more and overshoot n, and a killed worker's trial stays
-# "running" for ever. So here a trial claims its place first (claim_place), heartbeats
-# tell a dead worker's trial from a live one, and failed trials do not count, so that a
-# rerun after a crash completes the study.
+# n, states=(TrialState.COMPLETE, TrialState.PRUNED))]): each worker stops once the study
+# holds n such trials. But that is checked only when a trial ends, so workers that are
+# running trials together all finish theirs and overshoot n, and a killed worker's trial
+# stays "running" for ever. So here a trial claims its place first (claim_place),
+# heartbeats tell a dead worker's trial from a live one, and failed trials do not count
+# (as in MaxTrialsCallback's default), so that a rerun after a crash completes the study.
 # =============================================================================
 
 HEARTBEAT_SECONDS = 10  # a running trial writes a heartbeat to the storage this often ...
@@ -341,8 +342,8 @@ def run_study(study, objective, n_trials):
                        catch=(torch.OutOfMemoryError,), callbacks=[
                            lambda _, t: failed_here.append(t.state == TrialState.FAIL)])
         if sum(failed_here) >= n_trials:  # failed trials do not count: do not loop for ever
-            raise SystemExit(f"error: {sum(failed_here)} trials failed in this worker (see above); "
-                             "stopping")
+            raise SystemExit(f"error: {sum(failed_here)} trials failed in this worker (see "
+                             "above); stopping")
     c.pop("running")
     return c
 
