@@ -1164,23 +1164,21 @@ def test_a_study_of_another_kind_is_refused(data_dir, tmp_path):
     assert "holds trials of tune.py vae, not of tune.py ae" in str(e.value)
 
 
-def test_a_killed_workers_trial_does_not_count_and_a_rerun_completes(data_dir, tmp_path,
-                                                                    monkeypatch, capsys):
-    monkeypatch.setattr(tune, "GRACE_SECONDS", 2)
-    argv = ["ae", *TINY, "--data-dir", str(data_dir), "--out-dir", str(tmp_path)]
-    tune.main(argv + ["--trials", "1"])
-    # a worker that was killed (kill -9) in its second trial: RUNNING, heartbeats stopped
+def test_a_killed_workers_trial_does_not_count_and_a_rerun_completes(tmp_path, monkeypatch,
+                                                                    capsys):
+    monkeypatch.setattr(tune, "GRACE_SECONDS", 3)
     storage = tune.connect(f"sqlite:///{tmp_path / 'optuna.db'}")
-    study = optuna.load_study(study_name="ae-quick", storage=storage)
+    study = optuna.create_study(study_name="ae", storage=storage)
+    tune.run_study(study, lambda trial: 0.5, 1)                 # one complete trial
+    # a worker that was killed (kill -9) in its second trial: RUNNING, heartbeats stopped
     dead = study.ask()
     storage.record_heartbeat(dead._trial_id)
     capsys.readouterr()
-    tune.main(argv + ["--trials", "2"])                        # the same command again
-    assert "failed after 2 s without a heartbeat" in capsys.readouterr().out
-    states = [t.state for t in load(tmp_path, "ae-quick").trials]
+    counts = tune.run_study(study, lambda trial: 0.25, 2)       # the same command again
+    assert "failed after 3 s without a heartbeat" in capsys.readouterr().out
+    states = [t.state for t in study.trials]
     assert states == [TrialState.COMPLETE, TrialState.FAIL, TrialState.COMPLETE]
-    tuned = json.loads((tmp_path / "tuned_ae.json").read_text())
-    assert tuned["trials"] == {"complete": 2, "pruned": 0, "failed": 1}
+    assert counts == {"complete": 2, "pruned": 0, "failed": 1}
 
 
 # -----------------------------------------------------------------------------
