@@ -4,9 +4,11 @@ Most tests use tiny synthetic data; the end-to-end tests run each script with --
 the real Fashion-MNIST (decompressed once into ./data from Debian's package).
 """
 import gzip
+import importlib.util
 import json
 import math
 import shutil
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -1363,3 +1365,166 @@ def test_summary_puts_each_number_in_its_column(tmp_path):
     # | class | the report's F1 | ours |
     assert "| T-shirt/top | 85.36 | 50.00 |" in md and "| Ankle boot | 96.74 | 59.00 |" in md
     assert "| **accuracy** | **90.08** | **80.00 ± 1.00** |" in md
+
+
+# -----------------------------------------------------------------------------
+# scripts/seeds.py: both configurations over seeds, and the verdicts
+
+def load_seeds_module():
+    spec = importlib.util.spec_from_file_location("seeds", ROOT / "scripts" / "seeds.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def write_seed_folder(folder, seed, ae_mse=0.012, knn=(0.80, 0.82, 0.80), smooth=(0.14, 0.15),
+                      accuracy=0.89, d=185, extra_runs=()):
+    """The four JSON files of one seed run, holding only what seeds.py reads.
+    knn = (raw pixels, AE latent, VAE latent); smooth = (AE, VAE)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    refit = {"params": {"d": d}, "val_mse": [0.5, ae_mse], "pca_val_mse": 0.0045}
+    if d > 64:
+        refit["pca_bottleneck_val_mse"] = 0.0104
+    (folder / "ae.json").write_text(json.dumps({"refit": refit}))
+    (folder / "vae.json").write_text(json.dumps(
+        {"params": {"d": 44}, "test": {"neg_elbo": 250.0 + seed, "iw_log_px": -246.0 - seed}}))
+    runs = [{"seed": s, "accuracy": 0.5} for s in extra_runs] + [{"seed": seed, "accuracy": accuracy}]
+    (folder / "classify.json").write_text(json.dumps({"table6": {"table5": {"runs": runs}}}))
+    raw, ae_latent, vae_latent = knn
+    (folder / "explore.json").write_text(json.dumps({
+        "knn": {"raw pixels": raw,
+                "AE": {"latent": ae_latent, "PCA 2-D": 0.5, "t-SNE 2-D": 0.8},
+                "VAE": {"latent": vae_latent, "PCA 2-D": 0.5, "t-SNE 2-D": 0.8}},
+        "smoothness": {"AE": {"mean": smooth[0]}, "VAE": {"mean": smooth[1]}}}))
+
+
+def make_out(tmp_path, per_config):
+    """OUT/seeds/CONFIG/seedS/ for per_config = {config: [kwargs of seed 0, seed 1, ...]}."""
+    out = tmp_path / "out"
+    for config, seeds in per_config.items():
+        for seed, kwargs in enumerate(seeds):
+            write_seed_folder(out / "seeds" / config / f"seed{seed}", seed, **kwargs)
+    return out
+
+
+def test_seeds_mean_and_sd_by_hand(tmp_path):
+    """Mean and sample sd (ddof = 1) of three seeds, against a hand computation:
+    MSE 0.010, 0.012, 0.014 -> mean 0.012, sd sqrt((0.002² + 0 + 0.002²) / 2) = 0.002;
+    accuracy 0.88, 0.89, 0.93 -> 90.0 %, sd sqrt((4 + 1 + 9) / 2) = sqrt(7) %."""
+    seeds = load_seeds_module()
+    out = make_out(tmp_path, {
+        "tables": [dict(ae_mse=0.010, accuracy=0.88, extra_runs=(5,)),  # picks its own seed
+                   dict(ae_mse=0.012, accuracy=0.89), dict(ae_mse=0.014, accuracy=0.93)],
+        "tuned": [dict(d=46), dict(d=46), dict(d=46)]})
+    seeds.main(["--out-dir", str(out)])
+    data = json.loads((out / "seeds.json").read_text())
+    tables = data["configs"]["tables"]["metrics"]
+    assert tables["ae_val_mse"]["mean"] == pytest.approx(0.012)
+    assert tables["ae_val_mse"]["sd"] == pytest.approx(0.002)
+    assert tables["accuracy"]["mean"] == pytest.approx(90.0)
+    assert tables["accuracy"]["sd"] == pytest.approx(7 ** 0.5)
+    assert tables["vae_iw_bound"]["values"] == [246.0, 247.0, 248.0]  # -iw_log_px
+    assert tables["vae_iw_bound"]["sd"] == pytest.approx(statistics.stdev([246, 247, 248]))
+    # PCA with 64 components exists only where d > 64: a dash for the tuned d = 46
+    assert data["configs"]["tuned"]["metrics"]["pca64_val_mse"]["n"] == 0
+    text = (out / "seeds.md").read_text()
+    assert text == "# " + seeds.markdown(out).lstrip("# ")
+    assert "0.01200 ± 0.00200 (3 seeds)" in text
+    assert "90.00 ± 2.65 (3 seeds)" in text
+    assert "## Verdicts" in text
+    assert "| number | report's tables | tuned values |" in text
+
+
+def test_seeds_markdown_empty_without_seed_runs(tmp_path):
+    seeds = load_seeds_module()
+    assert seeds.markdown(tmp_path) == ""
+
+
+@pytest.mark.parametrize("smooth_tables, smooth_tuned, verdict", [
+    ((0.30, 0.12), (0.25, 0.11), "holds"),          # VAE smoother in both, far beyond spread
+    ((0.12, 0.30), (0.11, 0.25), "contradicted"),   # AE smoother in both
+    ((0.30, 0.12), (0.11, 0.25), "depends"),        # the sign flips with the configuration
+    ((0.140, 0.141), (0.140, 0.141), "depends"),    # same sign, but inside the spread
+])
+def test_smoothness_verdict_flips_with_the_numbers(tmp_path, smooth_tables, smooth_tuned,
+                                                   verdict):
+    seeds = load_seeds_module()
+    jitter = (-0.005, 0.0, 0.005)  # sd 0.005 for every model
+    out = make_out(tmp_path, {
+        "tables": [dict(smooth=(smooth_tables[0] + j, smooth_tables[1] + j)) for j in jitter],
+        "tuned": [dict(smooth=(smooth_tuned[0] + j, smooth_tuned[1] + j)) for j in jitter]})
+    result = seeds.results(out)["verdicts"]["smoothness"]
+    assert result["verdict"] == verdict
+    assert result["sentence"] in seeds.markdown(out)
+
+
+@pytest.mark.parametrize("vae_latent_tuned, verdict", [
+    (0.80, "holds"),    # level with the raw pixels within the spread
+    (0.60, "depends"),  # clearly below the pixels, with the tuned values only
+])
+def test_separation_verdict_flips_with_the_numbers(tmp_path, vae_latent_tuned, verdict):
+    seeds = load_seeds_module()
+    jitter = (-0.01, 0.0, 0.01)
+    out = make_out(tmp_path, {
+        "tables": [dict(knn=(0.80, 0.82 + j, 0.80 + j)) for j in jitter],
+        "tuned": [dict(knn=(0.80, 0.82 + j, vae_latent_tuned + j)) for j in jitter]})
+    result = seeds.results(out)["verdicts"]["separation"]
+    assert result["verdict"] == verdict
+    if verdict == "depends":
+        assert "only with the report's tables" in result["sentence"]
+
+
+def test_seeds_damaged_or_missing_file_is_one_line(tmp_path):
+    out = make_out(tmp_path, {"tables": [{}, {}], "tuned": [{}, {}]})
+    (out / "seeds" / "tuned" / "seed1" / "explore.json").write_text('{"knn": ')
+    proc = run("scripts/seeds.py", "--out-dir", out, ok=False)
+    assert one_line_error(proc), proc.stderr
+    assert "explore.json" in proc.stderr
+    (out / "seeds" / "tuned" / "seed1" / "explore.json").unlink()
+    proc = run("scripts/seeds.py", "--out-dir", out, ok=False)
+    assert one_line_error(proc) and "missing" in proc.stderr, proc.stderr
+    (out / "seeds" / "tables" / "seed0" / "vae.json").write_text('{"test": {}}')
+    proc = run("scripts/seeds.py", "--out-dir", out, ok=False)
+    assert one_line_error(proc) and "vae.json" in proc.stderr, proc.stderr
+    proc = run("scripts/seeds.py", "--out-dir", tmp_path / "nothing", ok=False)
+    assert one_line_error(proc), proc.stderr
+
+
+def test_reproduce_seeds_flag_is_checked_and_documented():
+    def bash(*args):
+        return subprocess.run(["bash", str(ROOT / "scripts" / "reproduce.sh"), *args],
+                              cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert "--seeds N" in bash("--help").stdout
+    for bad in (["--seeds", "0"], ["--seeds", "x"], ["--seeds"]):
+        assert one_line_error(bash(*bad)), bad
+
+
+def test_reproduce_seeds_end_to_end(data_dir, tmp_path):
+    """The whole report, then 2 seeds x 2 configurations, on 500 images (90 s on the idle
+    2-core CPU: 19 Python processes, each importing torch). --seed 3 checks that --seed and
+    --out-dir are replaced, not passed twice."""
+    out = tmp_path / "out"
+    proc = subprocess.run(["bash", str(ROOT / "scripts" / "reproduce.sh"), "--quick",
+                           "--seeds", "2", "--subset", "500", "--seed", "3",
+                           "--data-dir", str(data_dir), "--out-dir", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    data = json.loads((out / "seeds.json").read_text())
+    assert data["configs"]["tables"]["seeds"] == [3, 4]
+    assert data["configs"]["tuned"]["seeds"] == [3, 4]
+    tables, tuned = data["configs"]["tables"]["metrics"], data["configs"]["tuned"]["metrics"]
+    assert tables["ae_d"]["values"] == [185, 185]  # Table 4
+    tuned_d = json.loads((out / "tuned_ae.json").read_text())["params"]["d"]
+    assert tuned["ae_d"]["values"] == [tuned_d, tuned_d]
+    assert not list((out / "seeds" / "tables").glob("*/tuned_*.json"))
+    # the tuned run at --seed is the sequence's own, copied
+    assert (json.loads((out / "seeds" / "tuned" / "seed3" / "vae.json").read_text())
+            == json.loads((out / "vae.json").read_text()))
+    settings = json.loads((out / "seeds" / "tables" / "seed4" / "vae.json").read_text())["settings"]
+    assert settings["seed"] == 4 and settings["subset"] == 500 and settings["quick"]
+    rows = (out / "seeds" / "times.tsv").read_text().splitlines()
+    assert rows[0] == "config\tseed\tstep\tseconds" and len(rows) == 1 + 2 * 2 * 4
+    assert sum(row.endswith("\treused") for row in rows) == 4
+    text = (out / "seeds.md").read_text()
+    assert "## Verdicts" in text and "## Time" in text
+    assert (out / "summary.md").exists()

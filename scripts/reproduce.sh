@@ -8,10 +8,21 @@
 #   bash scripts/reproduce.sh --quick      # a first look, every step on a tiny subset
 #   bash scripts/reproduce.sh              # the report's settings
 #   WORKERS=4 bash scripts/reproduce.sh --device cuda   # 4 tuning workers share one GPU
+#   bash scripts/reproduce.sh --seeds 3    # the above, then both configurations x 3 seeds
 #
 # Every flag is passed to every script: use the common ones (--quick, --device, --seed,
 # --data-dir, --out-dir, --subset). WORKERS tuning processes run each study together
 # against one Optuna storage and stop at its 20 trials between them.
+#
+# --seeds N (default 1: only the sequence above) then retrains every trained step
+# (ae.py --part refit, classify.py --seeds 1, vae.py, explore.py) for seeds SEED .. SEED+N-1
+# (SEED = --seed, default 0) in two configurations, each into OUT/seeds/CONFIG/seedS/:
+# "tables" (the report's Tables 4, 5 and 7: no tuned_*.json in that folder) and "tuned"
+# (OUT/tuned_*.json copied there). The tuned run at SEED is the sequence above, so its
+# results are copied from OUT rather than trained again. Each step's seconds go to
+# OUT/seeds/times.tsv; then `python scripts/seeds.py --out-dir OUT` writes OUT/seeds.md and
+# OUT/seeds.json: every number as mean +- sd over the seeds, both configurations side by
+# side, and a verdict on each of the report's two latent-space claims.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [[ " $* " == *" --help "* || " $* " == *" -h "* ]]; then
@@ -20,18 +31,43 @@ if [[ " $* " == *" --help "* || " $* " == *" -h "* ]]; then
 fi
 workers=${WORKERS:-1}
 
-out=outputs quick=0 prev=
+# --seeds is this script's own flag: take it out of what every script gets
+seeds=1 args=() prev=
+for arg in "$@"; do
+    if [[ $prev == --seeds ]]; then seeds=$arg prev=; continue; fi
+    case $arg in
+        --seeds) prev=--seeds; continue ;;
+        --seeds=*) seeds=${arg#--seeds=} ;;
+        *) args+=("$arg") ;;
+    esac
+    prev=$arg
+done
+if [[ $prev == --seeds ]]; then echo "reproduce.sh: error: --seeds needs a number" >&2; exit 2; fi
+if ! [[ $seeds =~ ^[1-9][0-9]*$ ]]; then
+    echo "reproduce.sh: error: --seeds must be a positive integer, got '$seeds'" >&2; exit 2
+fi
+set -- ${args[@]+"${args[@]}"}
+
+out=outputs quick=0 seed=0 prev=
 for arg in "$@"; do
     case $arg in
         --quick) quick=1 ;;
         --out-dir=*) out=${arg#--out-dir=} explicit=1 ;;
+        --seed=*) seed=${arg#--seed=} ;;
     esac
     if [[ $prev == --out-dir ]]; then out=$arg explicit=1; fi
+    if [[ $prev == --seed ]]; then seed=$arg; fi
     prev=$arg
 done
 if [[ $quick == 1 && -z ${explicit:-} ]]; then out=outputs/quick; fi
+if (( seeds > 1 )) && ! [[ $seed =~ ^-?[0-9]+$ ]]; then
+    echo "reproduce.sh: error: --seed must be an integer, got '$seed'" >&2; exit 2
+fi
 mkdir -p "$out"
 printf 'step\tseconds\n' > "$out/times.tsv"
+if (( seeds > 1 )); then  # no seed run of an earlier call in this summary.md
+    rm -rf "$out/seeds" "$out/seeds.md" "$out/seeds.json"
+fi
 
 step() {  # python SCRIPT ARGS..., timed
     local start=$SECONDS
@@ -66,3 +102,50 @@ step vae.py "$@"
 step explore.py "$@"
 python scripts/summary.py --out-dir "$out"
 echo "done: $out/summary.md"
+(( seeds > 1 )) || exit 0
+
+# ---- --seeds N: the trained steps again, per seed, with the report's tables and tuned values
+
+common=() prev=  # the flags again, less --seed and --out-dir, which each run sets itself
+for arg in "$@"; do
+    if [[ $prev == --seed || $prev == --out-dir ]]; then prev=; continue; fi
+    case $arg in
+        --seed|--out-dir) prev=$arg; continue ;;
+        --seed=*|--out-dir=*) ;;
+        *) common+=("$arg") ;;
+    esac
+    prev=$arg
+done
+times="$out/seeds/times.tsv"
+mkdir -p "$out/seeds"
+printf 'config\tseed\tstep\tseconds\n' > "$times"
+
+seed_step() {  # CONFIG SEED DIR SCRIPT ARGS..., timed
+    local config=$1 s=$2 dir=$3 script=$4 start=$SECONDS
+    shift 4
+    echo "=== [$config, seed $s] python $script $*"
+    python "$script" "$@" ${common[@]+"${common[@]}"} --seed "$s" --out-dir "$dir"
+    printf '%s\t%s\t%s\t%s\n' "$config" "$s" "$script" $((SECONDS - start)) >> "$times"
+}
+
+for ((s = seed; s < seed + seeds; s++)); do  # seed by seed, so a stopped run has both configurations
+    for config in tuned tables; do
+        dir="$out/seeds/$config/seed$s"
+        mkdir -p "$dir"
+        if [[ $config == tuned ]]; then cp "$out"/tuned_{ae,classifier,vae}.json "$dir/"; fi
+        if [[ $config == tuned && $s == "$seed" ]]; then  # exactly the sequence above: copy it
+            cp "$out"/{ae.json,ae.pt,classify.json,vae.json,vae.pt,explore.json} "$dir/"
+            for script in ae.py classify.py vae.py explore.py; do
+                printf '%s\t%s\t%s\t%s\n' "$config" "$s" "$script" reused >> "$times"
+            done
+            continue
+        fi
+        seed_step "$config" "$s" "$dir" ae.py --part refit
+        seed_step "$config" "$s" "$dir" classify.py --seeds 1
+        seed_step "$config" "$s" "$dir" vae.py
+        seed_step "$config" "$s" "$dir" explore.py
+    done
+done
+python scripts/seeds.py --out-dir "$out"
+python scripts/summary.py --out-dir "$out" > /dev/null  # again, now that the seed runs exist
+echo "done: $out/seeds.md, $out/summary.md"

@@ -12,6 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from ae import TABLE_4  # noqa: E402
 from classify import REPORT_ACCURACY, REPORT_F1, TABLE_5, recipe_label  # noqa: E402
 from common import CLASSES  # noqa: E402
+import seeds  # noqa: E402  (scripts/seeds.py, beside this file)
 from vae import TABLE_7  # noqa: E402
 
 FIGURES = [  # (the report's figure, file, what it shows)
@@ -191,6 +192,9 @@ def main():
             md += [f"| {name} | {r['confidence']:.3f} | {r['confident_share']:.3f} | "
                    f"{r['class_entropy_bits']:.2f} | {r['fd']:.2f} |" for name, r in q["rows"].items()]
             md += ["", f"**Verdict on the third claim:** {q['verdict']}", ""]
+
+    # after `reproduce.sh --seeds N`: both configurations over the seeds, and the verdicts
+    md += [seeds.markdown(out)]
 
     times = out / "times.tsv"
     if times.exists():
