@@ -12,7 +12,7 @@ VAE of outputs/vae.pt (from `python vae.py`), by its means, when that file exist
 - claim 3, "the VAE's samples are all meaningful, the AE's only sometimes": a small CNN
   judge scores 10,000 samples of each sampler (a mixture fitted by EM among them).
 
-    python explore.py           # 2-core CPU, t-SNE of 3,000 points: 30 s
+    python explore.py           # 2-core CPU, t-SNE of 3,000 points, the judge: 54 s
     python explore.py --tsne-points 0 --device cuda   # all 10,000 points on a GPU
     python explore.py --quick   # 500 test images: about 5 s
 
