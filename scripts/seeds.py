@@ -58,16 +58,17 @@ STEPS = ["ae.py", "classify.py", "vae.py", "explore.py"]
 # -----------------------------------------------------------------------------
 # Reading the seed folders
 
-def read_json(path):
+def read_json(path, fix="rerun `bash scripts/reproduce.sh --seeds N`"):
+    """The results file at path, a dict; a missing or damaged one is a one-line error that
+    ends with `fix` (summary.py reads its files through here too)."""
     if not path.exists():
-        raise SystemExit(f"error: {path} is missing; rerun `bash scripts/reproduce.sh --seeds N`")
+        raise SystemExit(f"error: {path} is missing; {fix}")
     try:
         data = json.loads(path.read_text())
     except (ValueError, OSError) as e:
-        raise SystemExit(f"error: cannot read {path} ({str(e).splitlines()[0]}); "
-                         "rerun `bash scripts/reproduce.sh --seeds N`")
+        raise SystemExit(f"error: cannot read {path} ({str(e).splitlines()[0]}); {fix}")
     if not isinstance(data, dict):
-        raise SystemExit(f"error: {path} is not a results file")
+        raise SystemExit(f"error: {path} is not a results file; {fix}")
     return data
 
 

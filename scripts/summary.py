@@ -4,7 +4,6 @@ Run last by scripts/reproduce.sh; on its own: `python scripts/summary.py [--out-
 It only reads the JSON files the scripts wrote (a missing one leaves its section out).
 """
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -44,14 +43,7 @@ def load(out, name):
     path = out / name
     if not path.exists():
         return None
-    try:
-        results = json.loads(path.read_text())
-    except (ValueError, OSError) as e:
-        raise SystemExit(f"error: cannot read {path} ({e}); rerun the script that writes it, "
-                         "or move it away")
-    if not isinstance(results, dict):
-        raise SystemExit(f"error: {path} is not a results file; rerun the script that writes it")
-    return results
+    return seeds.read_json(path, fix="rerun the script that writes it, or move it away")
 
 
 def fmt(v):
