@@ -319,9 +319,8 @@ def out_dir(path):
     path = Path(path)
     try:
         path.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(dir=path, prefix=".write-test.", suffix=".tmp")
-        os.close(fd)
-        os.unlink(probe)
+        with tempfile.TemporaryFile(dir=path):  # removed again, even on Ctrl-C
+            pass
     except OSError as e:
         raise SystemExit(f"error: cannot write to the output folder {path} ({e.strerror}); "
                          "choose another --out-dir")

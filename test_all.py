@@ -1134,7 +1134,7 @@ def test_ctrl_c_is_one_line_and_exit_status_130(data_dir, tmp_path):
                              "--out-dir", str(tmp_path)], cwd=ROOT, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     for line in proc.stdout:                                   # wait until it trains
-        if "epoch" in line:
+        if line.startswith("refit epoch"):
             break
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
