@@ -1378,9 +1378,11 @@ def load_seeds_module():
 
 
 def write_seed_folder(folder, seed, ae_mse=0.012, knn=(0.80, 0.82, 0.80), smooth=(0.14, 0.15),
-                      accuracy=0.89, d=185, extra_runs=()):
+                      accuracy=0.89, d=185, extra_runs=(),
+                      samples=((100.0, 0.22), (10.0, 0.52), (70.0, 0.28))):
     """The four JSON files of one seed run, holding only what seeds.py reads.
-    knn = (raw pixels, AE latent, VAE latent); smooth = (AE, VAE)."""
+    knn = (raw pixels, AE latent, VAE latent); smooth = (AE, VAE);
+    samples = (Frechet distance, share >= 0.9) of the AE's box, the AE's mixture, the VAE."""
     folder.mkdir(parents=True, exist_ok=True)
     refit = {"params": {"d": d}, "val_mse": [0.5, ae_mse], "pca_val_mse": 0.0045}
     if d > 64:
@@ -1395,7 +1397,12 @@ def write_seed_folder(folder, seed, ae_mse=0.012, knn=(0.80, 0.82, 0.80), smooth
         "knn": {"raw pixels": raw,
                 "AE": {"latent": ae_latent, "PCA 2-D": 0.5, "t-SNE 2-D": 0.8},
                 "VAE": {"latent": vae_latent, "PCA 2-D": 0.5, "t-SNE 2-D": 0.8}},
-        "smoothness": {"AE": {"mean": smooth[0]}, "VAE": {"mean": smooth[1]}}}))
+        "smoothness": {"AE": {"mean": smooth[0]}, "VAE": {"mean": smooth[1]}},
+        "samples": {"rows": {
+            row: {"fd": fd, "confident_share": share}
+            for row, (fd, share) in zip(("AE, uniform in the min-max box (the notebook's)",
+                                         "AE, a mixture of 10 Gaussians fitted by EM",
+                                         "VAE, z ~ N(0, I)"), samples)}}}))
 
 
 def make_out(tmp_path, per_config):
@@ -1472,6 +1479,48 @@ def test_separation_verdict_flips_with_the_numbers(tmp_path, vae_latent_tuned, v
     assert result["verdict"] == verdict
     if verdict == "depends":
         assert "only with the report's tables" in result["sentence"]
+
+
+def samples_of_seeds(box, mixture, vae_fd, vae_share):
+    """Per-seed `samples` for write_seed_folder: the VAE's numbers are lists, one per seed."""
+    return [dict(samples=(box, mixture, (fd, share))) for fd, share in zip(vae_fd, vae_share)]
+
+
+@pytest.mark.parametrize("vae_fd, vae_share, verdict", [
+    ((28, 30, 32), (0.39, 0.40, 0.41), "holds"),          # far closer and surer in every seed
+    ((88, 90, 99), (0.23, 0.24, 0.30), "holds in every run"),  # wins each run, within spread
+    ((60, 70, 110), (0.30, 0.31, 0.32), "depends"),       # one run farther than the box
+    ((150, 151, 152), (0.10, 0.11, 0.12), "contradicted"),
+])
+def test_sample_verdict_flips_with_the_numbers(tmp_path, vae_fd, vae_share, verdict):
+    """Claim (3): the VAE's samples against the AE's box (FD 100, share 0.22 in every seed)."""
+    seeds = load_seeds_module()
+    box, mixture = (100.0, 0.22), (10.0, 0.52)
+    runs = samples_of_seeds(box, mixture, vae_fd, vae_share)
+    out = make_out(tmp_path, {"tables": runs, "tuned": runs})
+    result = seeds.results(out)["verdicts"]["samples"]
+    assert result["verdict"] == verdict
+    assert result["sentence"] in seeds.markdown(out)
+    wins = sum(fd < box[0] and share > box[1] for fd, share in zip(vae_fd, vae_share))
+    assert result["runs_won"] == [2 * wins, 6]
+    # the mixture (FD 10, share 0.52) is beyond every VAE above, by more than the spreads
+    assert result["mixture_beats_vae"] == {"tables": "better", "tuned": "better"}
+
+
+def test_sample_verdict_mixture_level_with_the_vae(tmp_path):
+    seeds = load_seeds_module()
+    runs = samples_of_seeds((100.0, 0.22), (31.0, 0.40), (28, 30, 32), (0.39, 0.40, 0.41))
+    out = make_out(tmp_path, {"tables": runs, "tuned": runs})
+    result = seeds.results(out)["verdicts"]["samples"]
+    assert result["verdict"] == "holds"
+    assert "does not beat the VAE" in result["sentence"]
+
+
+def test_seeds_reads_explores_sample_rows():
+    """The rows claim (3) reads are the ones explore.py writes."""
+    seeds = load_seeds_module()
+    for row in (seeds.BOX, seeds.MIXTURE, seeds.PRIOR):
+        assert f'"{row}"' in (ROOT / "explore.py").read_text(), row
 
 
 def test_seeds_damaged_or_missing_file_is_one_line(tmp_path):

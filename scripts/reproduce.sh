@@ -22,7 +22,7 @@
 # results are copied from OUT rather than trained again. Each step's seconds go to
 # OUT/seeds/times.tsv; then `python scripts/seeds.py --out-dir OUT` writes OUT/seeds.md and
 # OUT/seeds.json: every number as mean +- sd over the seeds, both configurations side by
-# side, and a verdict on each of the report's two latent-space claims.
+# side, and a verdict on each of the report's three latent-space claims.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [[ " $* " == *" --help "* || " $* " == *" -h "* ]]; then

@@ -1,6 +1,6 @@
 """Write OUT/seeds.md and OUT/seeds.json: every trained number as mean +- sd over seeds, with
 the report's tables and with the tuned values side by side, and a verdict on each of the
-report's two latent-space claims, decided by a rule written below (not by hand).
+report's three latent-space claims, decided by a rule written below (not by hand).
 
 Run last by `bash scripts/reproduce.sh --seeds N` (N > 1), which trains ae.py --part refit,
 classify.py, vae.py and explore.py once per seed into OUT/seeds/CONFIG/seedS/, CONFIG being
@@ -12,7 +12,7 @@ It only reads those JSON files and OUT/times.tsv, OUT/seeds/times.tsv. `markdown
 returns the text of seeds.md (or "" when OUT/seeds/ does not exist), for summary.py.
 
 The spread is the sample standard deviation over training seeds (ddof = 1): the seed moves
-the initial weights, the batch order and explore.py's subsamples, never the split.
+the initial weights, the batch order, explore.py's subsamples and its judge, never the split.
 """
 import argparse
 import json
@@ -22,6 +22,12 @@ from pathlib import Path
 CONFIGS = {"tables": "report's tables", "tuned": "tuned values"}
 CHANCE = 0.1  # 10-NN accuracy of guessing among Fashion-MNIST's 10 classes
 EVEN = 0.1    # smoothness of a perfectly even walk of 10 steps
+# explore.py's rows of sample quality (explore.json["samples"]["rows"]) that claim (3) compares
+BOX = "AE, uniform in the min-max box (the notebook's)"
+MIXTURE = "AE, a mixture of 10 Gaussians fitted by EM"
+PRIOR = "VAE, z ~ N(0, I)"
+SAMPLERS = {"box": (BOX, "AE, min-max box"), "mixture": (MIXTURE, "AE, mixture of 10"),
+            "vae": (PRIOR, "VAE, N(0, I)")}
 
 # (key, label, file, path into its JSON, format); a path that starts with "-" is negated,
 # "classify" is the test accuracy of the run with the folder's seed
@@ -50,6 +56,12 @@ METRICS = [
      "smoothness.AE.mean", "{:.3f}"),
     ("smooth_vae", "smoothness, VAE (0.100 = even; lower = smoother)", "explore.json",
      "smoothness.VAE.mean", "{:.3f}"),
+] + [
+    (f"fd_{key}", f"samples, Fréchet distance (lower = closer): {label}", "explore.json",
+     f"samples.rows.{row}.fd", "{:.1f}") for key, (row, label) in SAMPLERS.items()
+] + [
+    (f"sure_{key}", f"samples, share judged ≥ 0.9: {label}", "explore.json",
+     f"samples.rows.{row}.confident_share", "{:.3f}") for key, (row, label) in SAMPLERS.items()
 ]
 OPTIONAL = {"pca64_val_mse"}
 STEPS = ["ae.py", "classify.py", "vae.py", "explore.py"]
@@ -261,6 +273,69 @@ def smoothness_verdict(configs):
             "sentence": f"{lead} ({'; '.join(details)}; 0.100 = perfectly even)."}
 
 
+def sample_verdict(configs):
+    """Claim (3), "the VAE's samples are better than the AE's", against the notebook's AE
+    sampler (uniform in the min-max box of the codes), by explore.py's judge.
+
+    Rule: in each configuration, the VAE's samples are compared with the box's on the
+    Frechet distance (lower is better) and on the share of samples the judge gives >= 0.9
+    (higher is better), each by compare(). The claim holds if the VAE is better on both
+    numbers beyond the spreads in both configurations, and is contradicted if it is worse on
+    both in both; otherwise it holds in every run, not beyond the spread, if the VAE is
+    better on both numbers in every seed run of both configurations, and depends on the
+    configuration and the seed if not. The mixture sampler beats the VAE by the same test.
+    """
+    def better(a, b, v):  # are a's samples beyond b's on both numbers, by compare()?
+        closer = compare(v[f"fd_{a}"], v[f"fd_{b}"])
+        surer = compare(v[f"sure_{a}"], v[f"sure_{b}"])
+        return ("one seed" if "one seed" in (closer, surer) else
+                "better" if (closer, surer) == ("lower", "higher") else
+                "worse" if (closer, surer) == ("higher", "lower") else "within the spread")
+
+    outcome, mixture, details, runs, wins = {}, {}, [], 0, 0
+    for config, data in configs.items():
+        v = data["values"]
+        outcome[config], mixture[config] = better("vae", "box", v), better("mixture", "vae", v)
+        for fd_v, fd_b, sure_v, sure_b in zip(v["fd_vae"], v["fd_box"], v["sure_vae"],
+                                              v["sure_box"]):
+            runs += 1
+            wins += fd_v < fd_b and sure_v > sure_b
+        mean = {key: spread(v[key])[0] for key in v}
+        details.append(
+            f"{CONFIGS[config]}: Fréchet distance VAE {mean['fd_vae']:.1f}, box "
+            f"{mean['fd_box']:.1f}, mixture {mean['fd_mixture']:.1f}; share ≥ 0.9 VAE "
+            f"{mean['sure_vae']:.3f}, box {mean['sure_box']:.3f}, mixture "
+            f"{mean['sure_mixture']:.3f}; VAE against box: {outcome[config]}")
+    states = set(outcome.values())
+    claim = "The VAE's samples are better than the AE's (the notebook's min-max box)"
+    if "one seed" in states:
+        verdict, lead = "undecided", f"{claim}: undecided, since one seed gives no spread"
+    elif states == {"better"}:
+        verdict, lead = "holds", (f"{claim}: holds, the VAE's samples are closer to the test "
+                                  "images and more often recognised, beyond the seed spread "
+                                  "in both configurations")
+    elif states == {"worse"}:
+        verdict, lead = "contradicted", (f"{claim}: does not hold, the box's samples are the "
+                                         "closer and more often recognised ones in both "
+                                         "configurations, beyond the seed spread")
+    elif wins == runs:
+        verdict, lead = "holds in every run", (
+            f"{claim}: holds in every seed run ({wins} of {runs}: closer and more often "
+            "recognised), but not beyond the seed spread in both configurations")
+    else:
+        verdict, lead = "depends", (f"{claim}: depends on the configuration and the seed, "
+                                    f"the VAE wins on both numbers in {wins} of {runs} runs")
+    if set(mixture.values()) == {"better"}:
+        lead += (", and an AE sampled from a mixture of 10 Gaussians fitted to its codes "
+                 "beats the VAE beyond the spread in both configurations")
+    else:
+        lead += (", and the AE's mixture sampler does not beat the VAE beyond the spread in "
+                 "both configurations")
+    return {"rule": rule_text(sample_verdict), "per_config": outcome,
+            "mixture_beats_vae": mixture, "runs_won": [wins, runs], "verdict": verdict,
+            "sentence": f"{lead} ({'; '.join(details)})."}
+
+
 def rule_text(verdict_function):
     """The paragraph of a verdict function's docstring that starts with "Rule:", on one line,
     without that word: the rule is written once, where it is applied."""
@@ -358,7 +433,8 @@ def collect(out):
     verdicts = {}
     if set(configs) == set(CONFIGS):
         verdicts = {"separation": separation_verdict(configs),
-                    "smoothness": smoothness_verdict(configs)}
+                    "smoothness": smoothness_verdict(configs),
+                    "samples": sample_verdict(configs)}
     return configs, verdicts
 
 
@@ -396,11 +472,11 @@ def markdown(out: Path) -> str:
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     lines += ["", "## Verdicts", ""]
     if verdicts:
-        for name in ("separation", "smoothness"):
-            lines += [f"- {verdicts[name]['sentence']}"]
+        names = ("separation", "smoothness", "samples")
+        lines += [f"- {verdicts[name]['sentence']}" for name in names]
         lines += ["", "The rules, in `scripts/seeds.py`:", ""]
         lines += [f"- claim ({i}): {verdicts[name]['rule']}"
-                  for i, name in ((1, "separation"), (2, "smoothness"))]
+                  for i, name in enumerate(names, start=1)]
     else:
         lines.append("No verdict: it needs both configurations, and only "
                      f"{', '.join(CONFIGS[c] for c in configs)} ran.")
