@@ -349,18 +349,27 @@ def save_json(path, obj):
     write_atomically(path, lambda tmp: Path(tmp).write_text(json.dumps(obj, indent=2) + "\n"))
 
 
+def read_json(path, fix):
+    """The JSON object (a dict) at path. A missing or damaged file is a one-line error, not a
+    traceback, that ends with `fix`: what to do about it. Every results file is read here."""
+    path = Path(path)
+    if not path.exists():
+        raise SystemExit(f"error: {path} is missing; {fix}")
+    try:
+        data = json.loads(path.read_text())
+    except (ValueError, OSError) as e:
+        raise SystemExit(f"error: cannot read {path} ({str(e).splitlines()[0]}); {fix}")
+    if not isinstance(data, dict):
+        raise SystemExit(f"error: {path} is not a results file; {fix}")
+    return data
+
+
 def load_results(path):
     """The results a script wrote to path earlier ({} if none), so that a rerun of one
-    part keeps the others. A damaged file is a one-line error, not a traceback."""
+    part keeps the others."""
     if not path.exists():
         return {}
-    try:
-        results = json.loads(path.read_text())
-    except (ValueError, OSError) as e:
-        raise SystemExit(f"error: cannot read {path} ({e}); move it away or use another --out-dir")
-    if not isinstance(results, dict):
-        raise SystemExit(f"error: {path} is not a results file; move it away or use another --out-dir")
-    return results
+    return read_json(path, "move it away or use another --out-dir")
 
 
 def load_tuned(out, name, table, made_by):
@@ -375,10 +384,9 @@ def load_tuned(out, name, table, made_by):
     path = Path(out) / f"tuned_{name}.json"
     if not path.exists():
         return dict(table), "report"
-    try:
-        params = json.loads(path.read_text())["params"]
-    except (ValueError, KeyError, TypeError) as e:
-        raise SystemExit(f"error: {path} is not a tuned-parameter file ({e}); "
+    params = read_json(path, f"delete it or rerun `{made_by}`").get("params")
+    if not isinstance(params, dict):
+        raise SystemExit(f"error: {path} is not a tuned-parameter file (no params); "
                          f"delete it or rerun `{made_by}`")
     missing = set(table) - set(params)
     if missing:

@@ -1121,6 +1121,17 @@ def test_a_diverging_comparison_leaves_no_stale_figure_and_summary_says_so(quick
     assert "(diverged at epoch 1)" in (tmp_path / "summary.md").read_text()
 
 
+@pytest.mark.parametrize("text, says", [("{\"params\": ", "cannot read"),
+                                         ("[1, 2]", "not a results file"),
+                                         ("{\"value\": 1}", "not a tuned-parameter file")])
+def test_a_damaged_tuned_file_is_a_one_line_error(tmp_path, text, says):
+    (tmp_path / "tuned_ae.json").write_text(text)
+    with pytest.raises(SystemExit) as e:
+        common.load_tuned(tmp_path, "ae", {"d": 185}, made_by="python tune.py ae")
+    message = str(e.value)
+    assert says in message and "python tune.py ae" in message and "\n" not in message
+
+
 def test_summary_on_a_damaged_results_file_is_one_line(tmp_path):
     (tmp_path / "vae.json").write_text('{"test": ')            # cut short
     proc = run("scripts/summary.py", "--out-dir", tmp_path, ok=False)

@@ -17,7 +17,13 @@ the initial weights, the batch order, explore.py's subsamples and its judge, nev
 import argparse
 import json
 import statistics
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from common import read_json  # noqa: E402  (one reader of results files, with one-line errors)
+
+RERUN = "rerun `bash scripts/reproduce.sh --seeds N`"
 
 CONFIGS = {"tables": "report's tables", "tuned": "tuned values"}
 CHANCE = 0.1  # 10-NN accuracy of guessing among Fashion-MNIST's 10 classes
@@ -69,20 +75,6 @@ STEPS = ["ae.py", "classify.py", "vae.py", "explore.py"]
 
 # -----------------------------------------------------------------------------
 # Reading the seed folders
-
-def read_json(path, fix="rerun `bash scripts/reproduce.sh --seeds N`"):
-    """The results file at path, a dict; a missing or damaged one is a one-line error that
-    ends with `fix` (summary.py reads its files through here too)."""
-    if not path.exists():
-        raise SystemExit(f"error: {path} is missing; {fix}")
-    try:
-        data = json.loads(path.read_text())
-    except (ValueError, OSError) as e:
-        raise SystemExit(f"error: cannot read {path} ({str(e).splitlines()[0]}); {fix}")
-    if not isinstance(data, dict):
-        raise SystemExit(f"error: {path} is not a results file; {fix}")
-    return data
-
 
 def lookup(data, path, where, optional=False):
     """data["a"]["b"][-1] for the path "a.b.-1" (negated if it starts with "-"). An optional
@@ -149,7 +141,7 @@ def read_config(out, config):
         files = {}
         for key, _, name, path, _ in METRICS:
             if name not in files:
-                files[name] = read_json(folder / name)
+                files[name] = read_json(folder / name, RERUN)
             where = folder / name
             if path == "classify":
                 values[key].append(classifier_accuracy(files[name], seed, where))

@@ -10,7 +10,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from ae import TABLE_4  # noqa: E402
 from classify import REPORT_ACCURACY, REPORT_F1, TABLE_5, recipe_label  # noqa: E402
-from common import CLASSES  # noqa: E402
+from common import CLASSES, read_json  # noqa: E402
 import seeds  # noqa: E402  (scripts/seeds.py, beside this file)
 from vae import TABLE_7  # noqa: E402
 
@@ -43,7 +43,7 @@ def load(out, name):
     path = out / name
     if not path.exists():
         return None
-    return seeds.read_json(path, fix="rerun the script that writes it, or move it away")
+    return read_json(path, "rerun the script that writes it, or move it away")
 
 
 def fmt(v):
