@@ -1588,3 +1588,137 @@ def test_reproduce_seeds_end_to_end(data_dir, tmp_path):
     text = (out / "seeds.md").read_text()
     assert "## Verdicts" in text and "## Time" in text
     assert (out / "summary.md").exists()
+
+
+# -----------------------------------------------------------------------------
+# tune.py through its public interface: search spaces, what a trial trains and reports,
+# what a study returns. Each reference training is written out here by hand, apart from
+# the scripts' own loops.
+
+def by_hand_epochs(model, optimizers, x, y, x_val, loss_fn, value_fn, epochs, seed,
+                   batch_size=256):
+    """The reference loop: seed the batch order, then per epoch train in shuffled slices
+    (zero the gradients, the loss, backward, step) and compute the validation value."""
+    generator = torch.Generator().manual_seed(seed)
+    values = []
+    for _ in range(epochs):
+        model.train()
+        for idx in torch.randperm(len(x), generator=generator).split(batch_size):
+            loss = loss_fn(model, x[idx], None if y is None else y[idx])
+            for o in optimizers:
+                o.zero_grad()
+            loss.backward()
+            for o in optimizers:
+                o.step()
+        model.eval()
+        with torch.no_grad():
+            values.append(value_fn(model, x_val))
+    return values
+
+
+@pytest.mark.parametrize("study", ["ae", "classifier", "vae"])
+def test_every_report_value_lies_inside_its_search_space(study):
+    suggest, table = {"ae": (tune.suggest_ae, ae.TABLE_4),
+                      "classifier": (tune.suggest_classifier, classify.TABLE_5),
+                      "vae": (tune.suggest_vae, vae.TABLE_7)}[study]
+    trial = optuna.create_study().ask()
+    params = suggest(trial)
+    assert set(params) == set(table) == set(trial.distributions)
+    for name, value in table.items():
+        distribution = trial.distributions[name]
+        assert distribution._contains(distribution.to_internal_repr(value)), (name, value)
+        assert params[name] == trial.params[name]           # what is suggested is what is used
+
+
+def test_an_enqueued_ae_trial_trains_and_reports_as_written_by_hand(data_dir, tmp_path):
+    p = {"d": 8, "optimizer": "Adam", "lr": 0.003, "dropout": 0.1, "weight_decay": 1e-5}
+    argv = ["ae", *TINY, "--epochs", "2", "--trials", "1", "--seed", "5", "--device", "cpu",
+            "--data-dir", str(data_dir), "--out-dir", str(tmp_path)]
+    args = common.parse_args(tune.build_parser(), tune.QUICK, argv + ["--study-name", "ae-quick"])
+    tune.open_study(args, f"sqlite:///{tmp_path / 'optuna.db'}").enqueue_trial(p)
+    tune.main(argv)
+    trial = load(tmp_path, "ae-quick").trials[0]
+    (x, _), (x_val, _) = common.load_train_val(data_dir, "cpu", 300)
+    common.seed_everything(5 + trial.number)             # the trial's seed: --seed + number
+    model = nn.Sequential(common.Encoder(8, 0.1), common.Decoder(8, 0.1))
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.003, weight_decay=1e-5)
+    expected = by_hand_epochs(
+        model, [optimizer], x, None, x_val, lambda m, xb, _: F.mse_loss(m(xb), xb),
+        lambda m, xv: F.mse_loss(m(xv), xv).item(), 2, seed=5 + trial.number)
+    # the pruner sees the validation MSE of every epoch, and the trial's value is the last
+    got = [trial.intermediate_values[e] for e in (1, 2)]
+    assert got == pytest.approx(expected, rel=1e-5)
+    assert trial.value == pytest.approx(expected[-1], rel=1e-5)
+    tuned = json.loads((tmp_path / "tuned_ae.json").read_text())
+    assert tuned["params"] == p and tuned["value"] == trial.value
+
+
+def test_an_enqueued_vae_trial_reports_the_validation_negative_elbo(data_dir, tmp_path):
+    p = {"d": 6, "lr": 0.002, "weight_decay": 1e-4}
+    argv = ["vae", *TINY, "--epochs", "2", "--trials", "1", "--device", "cpu",
+            "--data-dir", str(data_dir), "--out-dir", str(tmp_path)]
+    args = common.parse_args(tune.build_parser(), tune.QUICK, argv + ["--study-name", "vae-quick"])
+    tune.open_study(args, f"sqlite:///{tmp_path / 'optuna.db'}").enqueue_trial(p)
+    tune.main(argv)
+    trial = load(tmp_path, "vae-quick").trials[0]
+    (x, _), (x_val, _) = common.load_train_val(data_dir, "cpu", 300)
+
+    def neg_elbo(model, xb):
+        # -ELBO = BCE summed over pixels + KL(q || N(0, I)), both averaged over images
+        mu, logvar = model.encode(xb)
+        z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+        logits = model.decoder(z, logits=True)
+        kl = kl_divergence(Normal(mu, torch.exp(0.5 * logvar)), Normal(0.0, 1.0)).sum(1)
+        return (F.binary_cross_entropy_with_logits(logits, xb, reduction="sum")
+                + kl.sum()) / len(xb)
+    common.seed_everything(trial.number)
+    model = vae.VAE(6)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.002, weight_decay=1e-4)
+    expected = by_hand_epochs(model, [optimizer], x, None, x_val,
+                              lambda m, xb, _: neg_elbo(m, xb),
+                              lambda m, xv: neg_elbo(m, xv).item(), 2, seed=trial.number)
+    got = [trial.intermediate_values[e] for e in (1, 2)]
+    assert got == pytest.approx(expected, rel=1e-4)
+    assert trial.value == pytest.approx(expected[-1], rel=1e-4)
+
+
+def test_an_enqueued_classifier_trial_fine_tunes_a_fresh_encoder(data_dir, quick_ae, tmp_path):
+    shutil.copy(quick_ae / "ae.pt", tmp_path / "ae.pt")
+    p = {"no1": 16, "no2": 8, "mlp_optimizer": "SGD", "mlp_lr": 0.05, "mlp_dropout": 0.2,
+         "mlp_weight_decay": 1e-4}
+    argv = ["classifier", *TINY, "--epochs", "2", "--trials", "2", "--device", "cpu",
+            "--data-dir", str(data_dir), "--out-dir", str(tmp_path)]
+    args = common.parse_args(tune.build_parser(), tune.QUICK,
+                             argv + ["--study-name", "classifier-quick"])
+    study = tune.open_study(args, f"sqlite:///{tmp_path / 'optuna.db'}")
+    study.enqueue_trial(p)
+    study.enqueue_trial({**p, "mlp_optimizer": "Adam", "mlp_lr": 0.003})
+    tune.main(argv)
+    trials = load(tmp_path, "classifier-quick").trials
+    (x, y), (x_val, y_val) = common.load_train_val(data_dir, "cpu", 300)
+    ckpt = torch.load(tmp_path / "ae.pt", weights_only=True)
+    s = ckpt["settings"]
+    for trial in trials:
+        q = trial.params
+        common.seed_everything(trial.number)
+        encoder = common.Encoder(s["d"], s["dropout"])     # a fresh copy of the AE's encoder
+        encoder.load_state_dict(ckpt["encoder"])
+        mlp = nn.Sequential(nn.Linear(s["d"], q["no1"]), nn.ReLU(), nn.Dropout(q["mlp_dropout"]),
+                            nn.Linear(q["no1"], q["no2"]), nn.ReLU(), nn.Dropout(q["mlp_dropout"]),
+                            nn.Linear(q["no2"], 10))
+        common.kaiming_init(mlp)
+        model = nn.Sequential(encoder, mlp)
+        optimizers = [common.make_optimizer(q["mlp_optimizer"], mlp.parameters(), q["mlp_lr"],
+                                            q["mlp_weight_decay"]),
+                      common.make_optimizer(s["optimizer"], encoder.parameters(), s["lr"],
+                                            s["weight_decay"])]
+        expected = by_hand_epochs(
+            model, optimizers, x, y, x_val, lambda m, xb, yb: F.cross_entropy(m(xb), yb),
+            lambda m, xv: (m(xv).argmax(1) == y_val).float().mean().item(), 2,
+            seed=trial.number)
+        assert [trial.intermediate_values[e] for e in (1, 2)] == pytest.approx(expected)
+        assert trial.value == pytest.approx(expected[-1])
+    # the study maximises the validation accuracy: the best trial is the more accurate one
+    best = max(trials, key=lambda t: t.value)
+    tuned = json.loads((tmp_path / "tuned_classifier.json").read_text())
+    assert tuned["best_trial"] == best.number and tuned["params"] == best.params
