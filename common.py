@@ -12,9 +12,12 @@ import math
 import os
 import random
 import shutil
+import signal
 import sys
 import tempfile
 import textwrap
+import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -233,14 +236,25 @@ def probability(text):
     return value
 
 
-def renamed(old_names):
-    """An argparse type for a flag with fixed choices, some of which were renamed:
-    an old name is a one-line error that names the new one."""
-    def check(text):
-        if text in old_names:
-            raise argparse.ArgumentTypeError(f"{text!r} is now called {old_names[text]!r}")
-        return text
-    return check
+def seed_value(text):
+    value = int(text)
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"must be in 0 .. 2**32 - 1, got {text}")
+    return value
+
+
+def optimizer_name(text):
+    if text not in ("Adam", "SGD"):
+        raise argparse.ArgumentTypeError(f"must be Adam or SGD, got {text!r}")
+    return text
+
+
+# The check of every value the report's tables hold, for a flag and for a --params file alike
+PARAM_TYPES = {"d": positive_int, "optimizer": optimizer_name, "lr": positive_float,
+               "dropout": probability, "weight_decay": non_negative_float,
+               "no1": positive_int, "no2": positive_int, "mlp_optimizer": optimizer_name,
+               "mlp_lr": positive_float, "mlp_dropout": probability,
+               "mlp_weight_decay": non_negative_float}
 
 
 def add_common_flags(parser):
@@ -249,7 +263,7 @@ def add_common_flags(parser):
                              "and a first look; flags given explicitly still win")
     parser.add_argument("--device", default="auto", choices=["auto", "cuda", "mps", "cpu"],
                         help="where to compute; auto picks cuda, then mps, then cpu")
-    parser.add_argument("--seed", type=int, default=0,
+    parser.add_argument("--seed", type=seed_value, default=0,
                         help="seed for every random choice (initial weights, batch order, "
                              "subsamples); the train/validation split never moves with it")
     parser.add_argument("--data-dir", default=os.environ.get(DATA_ENV, "data"),
@@ -280,13 +294,20 @@ def print_settings(args):
 
 
 def run(main):
-    """Run a script's main(). Ctrl-C is one line and exit status 130, not a traceback:
-    every file is written atomically, so an interrupt leaves nothing half-written."""
+    """Run a script's main(). Ctrl-C (SIGINT) and SIGTERM are one line and exit status 130
+    or 143, not a traceback: every file a script writes (results, checkpoints, figures,
+    tables) goes through write_atomically, so an interrupt leaves nothing half-written."""
+    signal.signal(signal.SIGTERM, interrupt)
     try:
         main()
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
         print("interrupted; nothing half-written", file=sys.stderr)
-        sys.exit(130)
+        sys.exit(128 + (e.args[0] if e.args else signal.SIGINT))
+
+
+def interrupt(signum, frame):
+    """SIGTERM handled as Ctrl-C is: the same KeyboardInterrupt, carrying the signal."""
+    raise KeyboardInterrupt(signum)
 
 
 # -----------------------------------------------------------------------------
@@ -333,20 +354,35 @@ def write_atomically(path, write):
     file behind."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    os.close(fd)
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+        os.close(fd)
         write(tmp)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private (0600); give the usual mode
         os.replace(tmp, path)
+    except OSError as e:  # a full disk, a read-only folder: the earlier file stays whole
+        raise SystemExit(f"error: cannot write {path} ({(e.strerror or str(e)).lower()}); "
+                         "the earlier file, if any, is unchanged")
     finally:
-        Path(tmp).unlink(missing_ok=True)
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
 
 
 def save_json(path, obj):
     write_atomically(path, lambda tmp: Path(tmp).write_text(json.dumps(obj, indent=2) + "\n"))
+
+
+def save_text(path, text):
+    write_atomically(path, lambda tmp: Path(tmp).write_text(text))
+
+
+def save_figure(fig, path):
+    """Every figure goes to its file through here: atomically, then closed."""
+    write_atomically(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
+    pyplot().close(fig)
 
 
 def read_json(path, fix):
@@ -364,34 +400,78 @@ def read_json(path, fix):
     return data
 
 
-def load_results(path):
-    """The results a script wrote to path earlier ({} if none), so that a rerun of one
-    part keeps the others."""
-    if not path.exists():
-        return {}
-    return read_json(path, "move it away or use another --out-dir")
+def check_results(path):
+    """Refuse a damaged results file at path now, before any training, not at the end."""
+    if Path(path).exists():
+        read_json(path, "move it away or use another --out-dir")
+    return path
 
 
-def load_tuned(out, name, table, made_by):
-    """The best parameters of `tune.py NAME` if outputs/tuned_NAME.json exists, else the
-    report's table. Returns (params, where they came from).
+def update_results(path, entries):
+    """Write `entries` (a dict) into the results file at path, keeping every other entry:
+    the file is read again just before the atomic write, so that two runs into one folder
+    (ae.py --part compare and --part refit at once) each keep the other's entry."""
+    path = Path(path)
+    results = read_json(path, "move it away or use another --out-dir") if path.exists() else {}
+    save_json(path, {**results, **entries})
+
+
+def add_params_flag(parser, study):
+    parser.add_argument("--params", metavar="FILE", default=None,
+                        help=f"train with the tuned values in FILE (tuned_{study}.json, "
+                             f"written by `python tune.py {study}`) instead of the report's "
+                             "table; a flag given on the command line wins over both")
+
+
+def resolve_params(args, table, study):
+    """The values a run trains with and where they came from: the report's `table`, then
+    the file --params names over it, then every flag given on the command line (a flag
+    left at None was not given). Printed by the caller and saved beside the results."""
+    params, sources = dict(table), []
+    if args.params:
+        params.update(read_params(args.params, study, table))
+        sources.append(str(args.params))
+    given = {k: getattr(args, k) for k in table if getattr(args, k, None) is not None}
+    if given:
+        params.update(given)
+        sources.append(f"command line {sorted(given)}")
+    return params, " + ".join(sources) or "report"
+
+
+def read_params(path, study, table):
+    """The values of `table`'s keys in a tuned-value file of tune.py, each checked as its
+    flag is: a missing, damaged or foreign file, or a bad value, is one line.
 
     The file's format, written by tune.py:
         {"study": NAME, "params": {...}, "value": best validation value,
          "direction": "minimize" | "maximize",
          "trials": {"complete": n, "pruned": n, "failed": n}, "settings": {...}}
     """
-    path = Path(out) / f"tuned_{name}.json"
-    if not path.exists():
-        return dict(table), "report"
-    params = read_json(path, f"delete it or rerun `{made_by}`").get("params")
+    fix = f"pass a file written by `python tune.py {study}`"
+    data = read_json(path, fix)
+    if data.get("study") not in (study, None):
+        raise SystemExit(f"error: {path} holds the tuned values of `tune.py {data['study']}`, "
+                         f"not of `tune.py {study}`; {fix}")
+    params = data.get("params")
     if not isinstance(params, dict):
-        raise SystemExit(f"error: {path} is not a tuned-parameter file (no params); "
-                         f"delete it or rerun `{made_by}`")
+        raise SystemExit(f"error: {path} is not a tuned-value file (no params); {fix}")
     missing = set(table) - set(params)
     if missing:
-        raise SystemExit(f"error: {path} lacks {sorted(missing)}; rerun `{made_by}`")
-    return {k: params[k] for k in table}, str(path)
+        raise SystemExit(f"error: {path} lacks {sorted(missing)}; {fix}")
+    return {k: check_param(path, k, params[k]) for k in table}
+
+
+def check_param(path, key, value):
+    """A value read from a file passes the check of its flag (PARAM_TYPES), or is one line."""
+    check = PARAM_TYPES[key]
+    kind = str if check is optimizer_name else int if check is positive_int else (int, float)
+    try:
+        if isinstance(value, bool) or not isinstance(value, kind):
+            raise argparse.ArgumentTypeError(f"must be {'a name' if kind is str else 'a number'}"
+                                             f", got {value!r}")
+        return check(str(value))
+    except (argparse.ArgumentTypeError, ValueError) as e:
+        raise SystemExit(f"error: {path}: {key} {e}; fix the file or rerun tune.py")
 
 
 # -----------------------------------------------------------------------------
@@ -568,6 +648,95 @@ def load_weights(model, ckpt, key, path, made_by):
     return model
 
 
+def read_ae(path):
+    """(checkpoint, encoder, decoder) of ae.py's checkpoint at path, checked to hold the
+    settings and weights that this code can build (classify.py, tune.py, explore.py)."""
+    made_by = "python ae.py"
+    ckpt = load_checkpoint(path, made_by, key="encoder")  # the VAE's is refused here
+    missing = {"d", "dropout", "optimizer", "lr", "weight_decay"} - set(ckpt["settings"])
+    if missing:
+        raise SystemExit(f"error: {path} lacks the settings {sorted(missing)}; rerun "
+                         f"`{command_for(made_by, path)}`")
+    s = ckpt["settings"]
+    encoder = load_weights(Encoder(s["d"], s["dropout"]), ckpt, "encoder", path, made_by)
+    decoder = load_weights(Decoder(s["d"], s["dropout"]), ckpt, "decoder", path, made_by)
+    return ckpt, encoder, decoder
+
+
+# -----------------------------------------------------------------------------
+# An Optuna storage (tune.py): heartbeats, a URL that may be printed, one-line errors
+
+def storage_urls(out, given):
+    """(the URL to open, the URL to print and save): --storage with its password hidden,
+    or sqlite:///OUT/optuna.db with the path escaped (a folder a?b or %41 stays itself)."""
+    import sqlalchemy
+    if given is None:
+        url = sqlalchemy.engine.URL.create("sqlite", database=str(Path(out) / "optuna.db"))
+        return url.render_as_string(hide_password=False), url.render_as_string()
+    try:
+        return given, sqlalchemy.make_url(given).render_as_string(hide_password=True)
+    except sqlalchemy.exc.ArgumentError:  # not a URL at all: Optuna will say so
+        return given, given
+
+
+HEARTBEAT_SECONDS = 10  # a running trial writes a heartbeat to the storage this often ...
+GRACE_SECONDS = 120     # ... and Optuna fails it as stale (its worker died) after this long
+
+
+def open_storage(url, shown):
+    """The RDB storage at url, with heartbeats: a running trial writes one every
+    HEARTBEAT_SECONDS, and Optuna fails it as stale (its worker was killed) GRACE_SECONDS
+    later. Workers that start together on a new database all create its tables; those
+    that lose that race find them on a second try."""
+    import optuna
+    for attempt in range(3):
+        try:
+            with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_SECONDS,
+                                                  grace_period=GRACE_SECONDS)
+        except Exception as e:
+            if attempt == 2 or isinstance(e, ImportError):
+                raise SystemExit(storage_error(shown, e))
+            time.sleep(1 + attempt)
+
+
+def storage_error(shown, e):
+    """One line for a storage that cannot be opened or written, from the innermost cause
+    (Optuna wraps a read-only file in "invalid data in the commit")."""
+    causes = [e]
+    while causes[-1].__cause__ or causes[-1].__context__:
+        causes.append(causes[-1].__cause__ or causes[-1].__context__)
+    if any("readonly" in str(c).lower() for c in causes):
+        return (f"error: the storage {shown}, or its folder, is read-only; choose another "
+                "--storage or --out-dir")
+    if isinstance(e, ImportError):  # Optuna hides the missing module in the cause
+        return (f"error: --storage {shown} needs a database driver ({causes[-1]}); for "
+                "postgresql:// URLs: pip install 'psycopg[binary]'")
+    why = (str(e).strip() or type(e).__name__).splitlines()[0][:200]
+    return f"error: cannot open the storage {shown} ({why})"
+
+
+def check_resumed(study, kind, direction, shown, settings):
+    """Refuse to resume a study of another kind (ae, classifier, vae), or one run with
+    other settings (subset, epochs, batch size), whose values would not compare; then
+    record both in the study. Its kind is told by its trials' parameter names, as a study
+    made before tune.py recorded its kind has only those."""
+    names = {name for t in study.get_trials(deepcopy=False) for name in t.params}
+    found = (("ae" if names & {"optimizer", "dropout"} else "classifier" if "no1" in names
+              else "vae") if names else study.user_attrs.get("study"))
+    if found not in (None, kind) or study.direction.name.lower() != direction:
+        raise SystemExit(f"error: the study {study.study_name!r} in {shown} holds trials of "
+                         f"tune.py {found or 'another study'}, not of tune.py {kind}; choose "
+                         "another --study-name")
+    if study.user_attrs.get("settings", settings) != settings:
+        raise SystemExit(f"error: the study {study.study_name!r} in {shown} was run with "
+                         f"{study.user_attrs['settings']}, not {settings}; use the same flags, "
+                         "another --study-name, or another --storage")
+    study.set_user_attr("study", kind)
+    study.set_user_attr("settings", settings)
+
+
 # -----------------------------------------------------------------------------
 # Figures
 
@@ -623,5 +792,4 @@ def plot_grid(images, path, title, row_labels=None, col_labels=None, cell=0.9):
     width = fig.get_size_inches()[0]
     fig.suptitle("\n".join(textwrap.wrap(title, int(width * 9))), fontsize=11)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path)

@@ -3,7 +3,7 @@
 The encoder is Table 1's conv stack and 288 -> 64 layer, then two heads of size d for the
 mean mu and log-variance log sigma^2 of q(z|x); the decoder is Table 2's, unchanged; no
 dropout. Trained on the negative ELBO with Table 7's values (d = 44, Adam, lr 0.0002,
-weight decay 0.0018), or those of outputs/tuned_vae.json from `python tune.py vae`.
+weight decay 0.0018), or those of a file named by --params (from `python tune.py vae`).
 
     python vae.py            # 42 epochs + log p(x) on the test set with K = 100:
                              # 3 min on a 2-core CPU
@@ -24,12 +24,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from common import (CLASSES, CORNERS, Decoder, Parser, add_common_flags, batches, bilinear,
-                    conv_stack, diverged, first_of_classes, kaiming_init, load_test,
-                    load_train_val, load_tuned, make_optimizer, non_negative_float,
+from common import (CLASSES, CORNERS, Decoder, Parser, add_common_flags, add_params_flag,
+                    batches, bilinear, conv_stack, diverged, first_of_classes, kaiming_init,
+                    load_test, load_train_val, make_optimizer, non_negative_float,
                     non_negative_int, out_dir, parse_args, pick_device, plot_grid,
-                    positive_float, positive_int, print_settings, pyplot, run,
-                    save_checkpoint, save_json, seed_everything)
+                    positive_float, positive_int, print_settings, pyplot, resolve_params, run,
+                    save_checkpoint, save_figure, save_json, seed_everything)
 
 TABLE_7 = {"d": 44, "lr": 0.0002, "weight_decay": 0.0018}  # the tuned VAE (Table 7); Adam
 QUICK = {"subset": 2000, "epochs": 2, "iw_samples": 10}
@@ -110,9 +110,9 @@ def loss_terms(model, x):
 # -----------------------------------------------------------------------------
 # Training: one epoch, the validation loss, the for-epoch loop
 
-def train_epoch(model, optimizer, x, batch_size, beta, generator):
-    """One pass over x in shuffled batches; returns the mean (reconstruction, KL) per
-    image over the epoch (a running mean: the weights change as it goes)."""
+def train_epoch(model, optimizer, x, batch_size, generator, beta=1.0):
+    """One pass over x in shuffled batches, on the loss recon + beta * kl; returns the mean
+    {"recon", "kl"} per image over the epoch (a running mean: the weights change as it goes)."""
     model.train()
     totals = torch.zeros(2, device=x.device)
     for idx in batches(len(x), batch_size, x.device, generator=generator):
@@ -123,46 +123,51 @@ def train_epoch(model, optimizer, x, batch_size, beta, generator):
         optimizer.step()
         totals += torch.stack([recon.detach(), kl.detach()]) * len(idx)  # no sync per batch
     recon, kl = (totals / len(x)).tolist()
-    return recon, kl
+    return {"recon": recon, "kl": kl}
 
 
 @torch.no_grad()
 def evaluate(model, x, batch_size=1024):
-    """Mean (reconstruction, KL) per image over x, one sample z per image; with beta = 1
-    their sum is the negative ELBO in nats."""
+    """The mean {"recon", "kl"} per image over x, one sample z per image; their sum is the
+    negative ELBO in nats (whatever beta weighed the KL term in training)."""
     model.eval()
     totals = torch.zeros(2, device=x.device)
     for xb in x.split(batch_size):
         recon, kl = loss_terms(model, xb)
         totals += torch.stack([recon, kl]) * len(xb)
-    model.train()
     recon, kl = (totals / len(x)).tolist()
-    return recon, kl
+    return {"recon": recon, "kl": kl}
 
 
-def fit(model, optimizer, x_train, x_val, args):
-    """Train for args.epochs on x_train, validating on x_val after each epoch; returns the
-    per-epoch history. Stops early, with history["diverged"] set to the epoch, if the
-    loss stops being a finite number."""
-    generator = torch.Generator().manual_seed(args.seed)  # batch order
+def fit(model, optimizer, x_train, x_val, epochs, batch_size, seed, beta=1.0, on_epoch=None,
+        name="VAE"):
+    """Train for `epochs` on x_train, validating on x_val after each; returns the history.
+    After every epoch, on_epoch(epoch, validation) is called if given (tune.py reports to
+    Optuna there). Stops early, with history["diverged"] set to the epoch, if the loss is
+    not a finite number."""
+    generator = torch.Generator().manual_seed(seed)  # the batch order
     history = {"train_recon": [], "train_kl": [], "val_recon": [], "val_kl": [],
                "seconds": [], "diverged": False}
-    for epoch in range(1, args.epochs + 1):
+    for epoch in range(1, epochs + 1):
         t0 = time.perf_counter()
-        train_recon, train_kl = train_epoch(model, optimizer, x_train, args.batch_size,
-                                            args.beta, generator)
-        val_recon, val_kl = evaluate(model, x_val)
+        train = train_epoch(model, optimizer, x_train, batch_size, generator, beta=beta)
+        val = evaluate(model, x_val)
         seconds = time.perf_counter() - t0
-        if diverged(train_recon, train_kl, val_recon, val_kl):
-            print(f"training diverged at epoch {epoch} (loss {train_recon + train_kl})")
+        if diverged(*train.values(), *val.values()):
+            print(f"{name} diverged at epoch {epoch} (loss {train['recon'] + train['kl']})")
             history["diverged"] = epoch
             break
-        for key, value in zip(history, (train_recon, train_kl, val_recon, val_kl, seconds)):
+        for key, value in (("train_recon", train["recon"]), ("train_kl", train["kl"]),
+                           ("val_recon", val["recon"]), ("val_kl", val["kl"]),
+                           ("seconds", seconds)):
             history[key].append(value)
         # printed: -ELBO = recon + kl in nats, whatever beta weighs the KL term in training
-        print(f"epoch {epoch:2d}/{args.epochs}: train {train_recon + train_kl:.2f} "
-              f"(recon {train_recon:.2f} + kl {train_kl:.2f}), val {val_recon + val_kl:.2f} "
-              f"(recon {val_recon:.2f} + kl {val_kl:.2f}) nats/image, {seconds:.1f}s")
+        print(f"{name} epoch {epoch:2d}/{epochs}: train {train['recon'] + train['kl']:.2f} "
+              f"(recon {train['recon']:.2f} + kl {train['kl']:.2f}), val "
+              f"{val['recon'] + val['kl']:.2f} (recon {val['recon']:.2f} + kl {val['kl']:.2f}) "
+              f"nats/image, {seconds:.1f}s", flush=True)
+        if on_epoch is not None:
+            on_epoch(epoch, val)
     return history
 
 
@@ -190,7 +195,6 @@ def iw_log_px(model, x, k):
     log_pz = -0.5 * (z.pow(2) + log_2pi).sum(2)                   # (K, B)
     log_qz = -0.5 * (eps.pow(2) + logvar + log_2pi).sum(2)        # (K, B)
     log_w = log_px_z + log_pz - log_qz                            # (K, B)
-    model.train()
     return torch.logsumexp(log_w, 0) - math.log(k)                # (B,)
 
 
@@ -209,11 +213,11 @@ def test_set_log_px(model, x, k, chunk=10_000):
 def test_results(model, x_test, args):
     """The test set, once: the negative ELBO (one z per image) and the importance-weighted
     log p(x) on the first --iw-images images."""
-    test_recon, test_kl = evaluate(model, x_test)
+    test = evaluate(model, x_test)
     x_iw = x_test[:args.iw_images] if args.iw_images else x_test
     t0 = time.perf_counter()
     log_px = test_set_log_px(model, x_iw, args.iw_samples)
-    return {"recon": test_recon, "kl": test_kl, "neg_elbo": test_recon + test_kl,
+    return {**test, "neg_elbo": test["recon"] + test["kl"],
             "images": len(x_test), "iw_log_px": log_px, "iw_samples": args.iw_samples,
             "iw_images": len(x_iw), "iw_seconds": time.perf_counter() - t0}
 
@@ -224,7 +228,10 @@ def test_results(model, x_test, args):
 def main(argv=None):
     args = parse_args(build_parser(), QUICK, argv)
     print_settings(args)
-    params, source = resolve_params(args)
+    params, source = resolve_params(args, TABLE_7, "vae")
+    print(f"VAE with d = {params['d']}, Adam, lr = {params['lr']:.3g}, weight decay = "
+          f"{params['weight_decay']:.3g}, beta = {args.beta} "
+          f"(from {'Table 7' if source == 'report' else source})")
     device = pick_device(args.device)
     out = out_dir(args.out_dir)
     t_start = time.perf_counter()
@@ -236,7 +243,8 @@ def main(argv=None):
     seed_everything(args.seed)
     model = VAE(params["d"]).to(device)
     optimizer = make_optimizer("Adam", model.parameters(), params["lr"], params["weight_decay"])
-    history = fit(model, optimizer, x_train, x_val, args)
+    history = fit(model, optimizer, x_train, x_val, args.epochs, args.batch_size, args.seed,
+                  beta=args.beta)
     if history["diverged"]:  # nothing written: an earlier run's files stay as they were
         raise SystemExit(f"error: training diverged at epoch {history['diverged']}; lower "
                          "the learning rate (--lr). Nothing was written")
@@ -245,8 +253,8 @@ def main(argv=None):
     results = {"settings": vars(args), "params": params, "source": source,
                "device": str(device), "history": history, "test": test,
                "wall_seconds": time.perf_counter() - t_start}
-    save_model_and_results(model, results, args, out)
     plot_figures(model, history, params, args, x_val, y_val, x_test, y_test, out)
+    save_model_and_results(model, results, args, out)
     print(f"test: negative ELBO {test['neg_elbo']:.2f} nats/image (recon {test['recon']:.2f} "
           f"+ kl {test['kl']:.2f}); importance-weighted -log p(x) <= {-test['iw_log_px']:.2f} "
           f"nats/image (K = {args.iw_samples}, {test['iw_images']} images, "
@@ -297,17 +305,14 @@ def plot_losses(history, path, title):
         ax.legend()
     fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 @torch.no_grad()
 def decode(model, z):
     """Decoded images (the Bernoulli means x_hat) of latent points z (..., d), on the CPU."""
     model.eval()
-    x_hat = model.decoder(z.flatten(0, -2)).view(*z.shape[:-1], 28, 28)
-    model.train()
-    return x_hat.cpu()
+    return model.decoder(z.flatten(0, -2)).view(*z.shape[:-1], 28, 28).cpu()
 
 
 @torch.no_grad()
@@ -316,7 +321,6 @@ def plot_traversal(model, x_test, y_test, path, n=10):
     bilinear interpolation between them, every cell decoded."""
     idx = first_of_classes(y_test, CORNERS)
     mu, _ = model.eval().encode(x_test[idx])                  # (4, d): TL, TR, BL, BR
-    model.train()
     z = bilinear(mu, n)                                       # (n, n, d)
     names = [CLASSES[i] for i in y_test[idx].tolist()]
     plot_grid(decode(model, z), path,
@@ -360,15 +364,13 @@ def build_parser():
                         help="section 2.1: n = 256")
     parser.add_argument("--beta", type=non_negative_float, default=1.0,
                         help="weight of the KL term; 1 = the ELBO of section 2.5")
+    add_params_flag(parser, "vae")
     parser.add_argument("--d", type=positive_int, default=None,
-                        help="latent dimension (default: OUT_DIR/tuned_vae.json, else "
-                             "Table 7: 44)")
+                        help="latent dimension (default: Table 7's 44)")
     parser.add_argument("--lr", type=positive_float, default=None,
-                        help="Adam's learning rate (default: OUT_DIR/tuned_vae.json, else "
-                             "Table 7: 0.0002)")
+                        help="Adam's learning rate (default: Table 7's 0.0002)")
     parser.add_argument("--weight-decay", type=non_negative_float, default=None,
-                        help="weight decay alpha (default: OUT_DIR/tuned_vae.json, else "
-                             "Table 7: 0.0018)")
+                        help="weight decay alpha (default: Table 7's 0.0018)")
     parser.add_argument("--iw-samples", type=positive_int, default=100,
                         help="K, samples per test image of the importance-weighted log p(x) "
                              "(Burda et al. 2016)")
@@ -376,20 +378,6 @@ def build_parser():
                         help="estimate log p(x) on the first N test images only (0 = all)")
     add_common_flags(parser)
     return parser
-
-
-def resolve_params(args):
-    """(d, lr, weight_decay) and where they came from: a flag given on the command line
-    wins over outputs/tuned_vae.json, which wins over Table 7. Printed."""
-    params, source = load_tuned(args.out_dir, "vae", TABLE_7, "python tune.py vae")
-    given = {k: getattr(args, k) for k in TABLE_7 if getattr(args, k) is not None}
-    if given:
-        params.update(given)
-        source += f" + command line {sorted(given)}"
-    print(f"VAE with d = {params['d']}, Adam, lr = {params['lr']:.3g}, weight decay = "
-          f"{params['weight_decay']:.3g}, beta = {args.beta} "
-          f"(from {'Table 7' if source == 'report' else source})")
-    return params, source
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from common import load_test, pick_device, save_json  # noqa: E402
-from explore import conditional_p, encode_all, kl_divergence, knn_accuracy, load_ae, tsne  # noqa: E402
+from explore import affinities, encode_all, kl_divergence, knn_accuracy, load_models, tsne  # noqa: E402
 
 parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
 parser.add_argument("--points", type=int, default=2000,
@@ -50,18 +50,17 @@ def sync():
         torch.cuda.synchronize()
 
 
-encode, _, d = load_ae(Path(args.out_dir), device)
+encode, _ = load_models(Path(args.out_dir), device)["AE"]
 x, y = load_test(args.data_dir, device)
 n = args.points or len(x)
 sub = torch.randperm(len(x), generator=torch.Generator().manual_seed(args.seed))[:n].sort().values
 z = encode_all(encode, x[sub.to(device)])              # (n, d)
-y = y[sub.to(device)]
+y, d = y[sub.to(device)], z.shape[1]
 print(f"{n} test images, AE codes of d = {d}, torch {torch.__version__} on {device}, "
       f"scikit-learn {sklearn.__version__}, {torch.get_num_threads()} threads")
 
 # one P for judging every embedding, as t-SNE defines it
-P_cond, _ = conditional_p(torch.cdist(z, z).square(), args.perplexity)
-P = ((P_cond + P_cond.T) / (2 * n)).clamp_min(1e-12)
+P = affinities(z, args.perplexity)
 
 rows = []
 if device.type == "cuda":

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The whole report, every table and figure, in order, into outputs/ (outputs/quick/ with
-# --quick):
-#   tune the AE -> refit it (ae.py) -> tune the classifier -> fine-tune it (classify.py)
-#   -> tune the VAE -> train it (vae.py) -> explore both latent spaces (explore.py)
+# --quick), as the report did it: each model trained with the values its own tuning found.
+#   tune the AE -> Adam vs SGD (ae.py --part compare) -> refit the AE with the tuned values
+#   (ae.py --part refit --params OUT/tuned_ae.json) -> tune the classifier -> fine-tune it
+#   (classify.py --params OUT/tuned_classifier.json) -> tune the VAE -> train it (vae.py
+#   --params OUT/tuned_vae.json) -> explore both latent spaces (explore.py)
 #   -> outputs/summary.md, the report's numbers beside ours.
 #
 #   bash scripts/reproduce.sh --quick      # a first look, every step on a tiny subset
@@ -12,13 +14,14 @@
 #
 # Every flag is passed to every script: use the common ones (--quick, --device, --seed,
 # --data-dir, --out-dir, --subset). WORKERS tuning processes run each study together
-# against one Optuna storage and stop at its 20 trials between them.
+# against one Optuna storage, worker i with --seed SEED + i - 1 (its own sampler), and stop
+# at its 20 trials between them (Optuna's rule: up to WORKERS - 1 more).
 #
 # --seeds N (default 1: only the sequence above) then retrains every trained step
 # (ae.py --part refit, classify.py --seeds 1, vae.py, explore.py) for seeds SEED .. SEED+N-1
 # (SEED = --seed, default 0) in two configurations, each into OUT/seeds/CONFIG/seedS/:
-# "tables" (the report's Tables 4, 5 and 7: no tuned_*.json in that folder) and "tuned"
-# (OUT/tuned_*.json copied there). The tuned run at SEED is the sequence above, so its
+# "tables" (the report's Tables 4, 5 and 7: no --params) and "tuned" (OUT/tuned_*.json
+# copied there and named by --params). The tuned run at SEED is the sequence above, so its
 # results are copied from OUT rather than trained again. Each step's seconds go to
 # OUT/seeds/times.tsv; then `python scripts/seeds.py --out-dir OUT` writes OUT/seeds.md and
 # OUT/seeds.json: every number as mean +- sd over the seeds, both configurations side by
@@ -69,11 +72,12 @@ if (( seeds > 1 )); then  # no seed run of an earlier call in this summary.md
     rm -rf "$out/seeds" "$out/seeds.md" "$out/seeds.json"
 fi
 
-step() {  # python SCRIPT ARGS..., timed
-    local start=$SECONDS
+step() {  # NAME python-ARGS..., timed under NAME
+    local name=$1 start=$SECONDS
+    shift
     echo "=== python $*"
     python "$@"
-    printf '%s\t%s\n' "$1" $((SECONDS - start)) >> "$out/times.tsv"
+    printf '%s\t%s\n' "$name" $((SECONDS - start)) >> "$out/times.tsv"
 }
 
 pids=()  # the background tuning workers of the study running now
@@ -83,8 +87,8 @@ tune() {  # one study: WORKERS processes against one storage, the first one in v
     local start=$SECONDS
     pids=()
     echo "=== python tune.py $* (workers: $workers)"
-    for ((i = 2; i <= workers; i++)); do
-        python tune.py "$@" > "$out/tune_$1_worker$i.log" 2>&1 &
+    for ((i = 2; i <= workers; i++)); do  # each its own --seed: its own sampler
+        python tune.py "$@" --seed $((seed + i - 1)) > "$out/tune_$1_worker$i.log" 2>&1 &
         pids+=($!)
     done
     python tune.py "$@"
@@ -94,12 +98,13 @@ tune() {  # one study: WORKERS processes against one storage, the first one in v
 }
 
 tune ae "$@"
-step ae.py "$@"
+step "ae.py --part compare" ae.py --part compare "$@"
+step "ae.py --part refit" ae.py --part refit --params "$out/tuned_ae.json" "$@"
 tune classifier "$@"
-step classify.py "$@"
+step classify.py classify.py --params "$out/tuned_classifier.json" "$@"
 tune vae "$@"
-step vae.py "$@"
-step explore.py "$@"
+step vae.py vae.py --params "$out/tuned_vae.json" "$@"
+step explore.py explore.py "$@"
 python scripts/summary.py --out-dir "$out"
 echo "done: $out/summary.md"
 (( seeds > 1 )) || exit 0
@@ -132,7 +137,8 @@ for ((s = seed; s < seed + seeds; s++)); do  # seed by seed, so a stopped run ha
     for config in tuned tables; do
         dir="$out/seeds/$config/seed$s"
         mkdir -p "$dir"
-        if [[ $config == tuned ]]; then cp "$out"/tuned_{ae,classifier,vae}.json "$dir/"; fi
+        tuned=  # "tuned": the values of OUT/tuned_*.json, copied beside the results
+        if [[ $config == tuned ]]; then cp "$out"/tuned_{ae,classifier,vae}.json "$dir/"; tuned=1; fi
         if [[ $config == tuned && $s == "$seed" ]]; then  # exactly the sequence above: copy it
             cp "$out"/{ae.json,ae.pt,classify.json,vae.json,vae.pt,explore.json} "$dir/"
             for script in ae.py classify.py vae.py explore.py; do
@@ -140,9 +146,10 @@ for ((s = seed; s < seed + seeds; s++)); do  # seed by seed, so a stopped run ha
             done
             continue
         fi
-        seed_step "$config" "$s" "$dir" ae.py --part refit
-        seed_step "$config" "$s" "$dir" classify.py --seeds 1
-        seed_step "$config" "$s" "$dir" vae.py
+        seed_step "$config" "$s" "$dir" ae.py --part refit ${tuned:+--params "$dir/tuned_ae.json"}
+        seed_step "$config" "$s" "$dir" classify.py --seeds 1 \
+            ${tuned:+--params "$dir/tuned_classifier.json"}
+        seed_step "$config" "$s" "$dir" vae.py ${tuned:+--params "$dir/tuned_vae.json"}
         seed_step "$config" "$s" "$dir" explore.py
     done
 done

@@ -15,25 +15,22 @@ The spread is the sample standard deviation over training seeds (ddof = 1): the 
 the initial weights, the batch order, explore.py's subsamples and its judge, never the split.
 """
 import argparse
-import json
 import statistics
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from common import read_json  # noqa: E402  (one reader of results files, with one-line errors)
+from common import read_json, save_json, save_text  # noqa: E402  (one-line errors, atomic writes)
 
 RERUN = "rerun `bash scripts/reproduce.sh --seeds N`"
 
 CONFIGS = {"tables": "report's tables", "tuned": "tuned values"}
 CHANCE = 0.1  # 10-NN accuracy of guessing among Fashion-MNIST's 10 classes
 EVEN = 0.1    # smoothness of a perfectly even walk of 10 steps
-# explore.py's rows of sample quality (explore.json["samples"]["rows"]) that claim (3) compares
-BOX = "AE, uniform in the min-max box (the notebook's)"
-MIXTURE = "AE, a mixture of 10 Gaussians fitted by EM"
-PRIOR = "VAE, z ~ N(0, I)"
-SAMPLERS = {"box": (BOX, "AE, min-max box"), "mixture": (MIXTURE, "AE, mixture of 10"),
-            "vae": (PRIOR, "VAE, N(0, I)")}
+# the rows of sample quality (explore.json["samples"]["rows"], keys of beyond/judge.py's
+# ROWS) that claim (3) compares
+SAMPLERS = {"box": ("ae_box", "AE, min-max box"), "mixture": ("ae_mixture", "AE, mixture of 10"),
+            "vae": ("vae_prior", "VAE, N(0, I)")}
 
 # (key, label, file, path into its JSON, format); a path that starts with "-" is negated,
 # "classify" is the test accuracy of the run with the folder's seed
@@ -493,12 +490,6 @@ def results(out):
             "sd": "sample standard deviation over training seeds (ddof = 1)"}
 
 
-def write(path, text):
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out-dir", default="outputs",
@@ -510,8 +501,8 @@ def main(argv=None):
                          "`bash scripts/reproduce.sh --seeds N` first")
     text = markdown(out)
     data = results(out)
-    write(out / "seeds.json", json.dumps(data, indent=2) + "\n")
-    write(out / "seeds.md", "# " + text.lstrip("# "))
+    save_json(out / "seeds.json", data)
+    save_text(out / "seeds.md", "# " + text.lstrip("# "))
     print(text, end="")
     print(f"written: {out}/seeds.md, {out}/seeds.json")
 

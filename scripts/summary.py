@@ -9,8 +9,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from ae import TABLE_4  # noqa: E402
+from beyond.judge import ROWS  # noqa: E402
 from classify import REPORT_ACCURACY, REPORT_F1, TABLE_5, recipe_label  # noqa: E402
-from common import CLASSES, read_json  # noqa: E402
+from common import CLASSES, read_json, save_text  # noqa: E402
 import seeds  # noqa: E402  (scripts/seeds.py, beside this file)
 from vae import TABLE_7  # noqa: E402
 
@@ -28,7 +29,7 @@ FIGURES = [  # (the report's figure, file, what it shows)
     ("Figure 10", "fig10_reconstructions.png", "more reconstructions"),
     ("Figure 11", "fig11_vae_loss.png", "VAE loss per epoch"),
     ("beyond", "fig_confusion_matrix.png", "confusion matrix of the classifier"),
-    ("beyond", "fig_label_efficiency.png", "test accuracy against the number of labels"),
+    ("beyond", "fig_label_efficiency.png", "test accuracy against labels (beyond/labels.py)"),
     ("beyond", "fig_vae_reconstructions.png", "VAE reconstructions"),
 ]
 
@@ -85,7 +86,7 @@ def main():
                "| run | d | epochs | validation MSE, AE | validation MSE, PCA with d components |",
                "|---|---:|---:|---:|---:|"]
         if "compare" in ae:
-            s = ae["compare"]["settings"]
+            s = ae["compare"]["params"]  # section 2.1's values, or those given
             for name in ("Adam", "SGD"):
                 h = ae["compare"][name]
                 last = (f"{h['val_mse'][-1]:.5f}" if h["val_mse"] else "—")
@@ -129,18 +130,18 @@ def main():
                    + (f"a subset (--subset {settings['subset']})" if settings["subset"]
                       else "all 60,000 training images")
                    + ", tested once.", ""]
-    if cl and "labels" in cl:
-        for recipe, part in cl["labels"].items():
-            ways = list(part["accuracy"])
-            counts = list(part["accuracy"][ways[0]])
-            md += [f"## Beyond the report: test accuracy against labels ({part['label']})", "",
-                   "| labelled images | " + " | ".join(ways) + " |", "|---:|" + "---:|" * len(ways)]
-            for n in counts:
-                md.append(f"| {int(n):,} | " + " | ".join(
-                    f"{100 * part['accuracy'][w][n]['mean']:.2f} ± "
-                    f"{100 * part['accuracy'][w][n]['std']:.2f}" for w in ways) + " |")
-            md += ["", f"Every run takes {part['steps']:,} optimisation steps, rounded up to "
-                       "whole epochs.", ""]
+    part = load(out, "labels.json")
+    if part:
+        ways = list(part["accuracy"])
+        counts = list(part["accuracy"][ways[0]])
+        md += [f"## Beyond the report: test accuracy against labels ({part['label']})", "",
+               "| labelled images | " + " | ".join(ways) + " |", "|---:|" + "---:|" * len(ways)]
+        for n in counts:
+            md.append(f"| {int(n):,} | " + " | ".join(
+                f"{100 * part['accuracy'][w][n]['mean']:.2f} ± "
+                f"{100 * part['accuracy'][w][n]['std']:.2f}" for w in ways) + " |")
+        md += ["", f"Every run takes {part['steps']:,} optimisation steps, rounded up to "
+                   "whole epochs (`python beyond/labels.py`).", ""]
 
     md += tuned_table(out, "vae", TABLE_7, "Table 7")
     vae = load(out, "vae.json")
@@ -181,8 +182,8 @@ def main():
                    "its features to the test images' (lower is closer).", "",
                    "| images | mean top probability | share ≥ 0.9 | classes (bits) | "
                    "Fréchet distance |", "|---|---:|---:|---:|---:|"]
-            md += [f"| {name} | {r['confidence']:.3f} | {r['confident_share']:.3f} | "
-                   f"{r['class_entropy_bits']:.2f} | {r['fd']:.2f} |" for name, r in q["rows"].items()]
+            md += [f"| {ROWS[key]} | {r['confidence']:.3f} | {r['confident_share']:.3f} | "
+                   f"{r['class_entropy_bits']:.2f} | {r['fd']:.2f} |" for key, r in q["rows"].items()]
             md += ["", f"**Verdict on the third claim:** {q['verdict']}", ""]
 
     # after `reproduce.sh --seeds N`: both configurations over the seeds, and the verdicts
@@ -198,7 +199,7 @@ def main():
     md += ["## Figures, by the report's numbering", ""]
     md += [f"- {fig}: [{name}]({name}), {what}" for fig, name, what in FIGURES
            if (out / name).exists()]
-    (out / "summary.md").write_text("\n".join(md) + "\n")
+    save_text(out / "summary.md", "\n".join(md) + "\n")
     print(f"wrote {out / 'summary.md'}")
 
 
