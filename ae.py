@@ -207,12 +207,12 @@ def save_compare(histories, p, source, args, device, seconds, out):
 
 def save_refit(model, history, p, source, args, device, seconds, out):
     """ae.pt first, then ae.json: the results never describe a checkpoint not written."""
-    save_checkpoint(out / "ae.pt", {**p, "epochs": args.epochs, "quick": args.quick,
-                                    "seed": args.seed},
-                    encoder=model[0].state_dict(), decoder=model[1].state_dict())
+    checkpoint = save_checkpoint(out / "ae.pt", {**p, "epochs": args.epochs,
+                                                 "quick": args.quick, "seed": args.seed},
+                                 encoder=model[0].state_dict(), decoder=model[1].state_dict())
     update_results(out / "ae.json", {"refit": {
         "settings": vars(args), "params": p, "source": source, "device": str(device),
-        **history, "wall_seconds": seconds}})
+        **history, "wall_seconds": seconds, "checkpoint": checkpoint}})
     print_row("refit (Table 4)" if source == "report" else "refit (--params)", p["d"], history)
     if "pca_bottleneck_val_mse" in history:
         print(f"the refit's code passes through {BOTTLENECK} units; PCA with {BOTTLENECK} "

@@ -48,6 +48,12 @@ def batches(n, batch_size, device, shuffle=True, generator=None):
     return order.split(batch_size)
 
 
+@torch.no_grad()
+def batched(f, x, batch_size=1000):
+    """f applied to x in batches, without gradients: an encoder over 10,000 images, say."""
+    return torch.cat([f(xb) for xb in x.split(batch_size)])
+
+
 def diverged(*losses):
     """The one divergence rule of every training loop: a loss that is not a finite number.
     What it means (stop, exit, prune the trial) is the caller's choice."""
@@ -171,6 +177,7 @@ def bilinear(corners, n=10):
 # =============================================================================
 
 DATA_ENV = "FASHION_MNIST_DIR"                      # environment variable for --data-dir
+MIN_SUBSET = 40  # PCA, the 10-Gaussian mixture and a class of each need a few images
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")  # apt-get install dataset-fashion-mnist
 RAW_FILES = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte",
              "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
@@ -236,6 +243,15 @@ def probability(text):
     return value
 
 
+def subset_size(text):
+    value = int(text)
+    if value != 0 and value < MIN_SUBSET:
+        raise argparse.ArgumentTypeError(
+            f"must be 0 (all) or at least {MIN_SUBSET}, so that the validation and test parts "
+            f"(N/4 each) hold {MIN_SUBSET // 4} images or more; got {text}")
+    return value
+
+
 def seed_value(text):
     value = int(text)
     if not 0 <= value < 2**32:
@@ -273,7 +289,7 @@ def add_common_flags(parser):
     parser.add_argument("--out-dir", default="outputs",
                         help="where figures, results and checkpoints go (default: outputs, "
                              "or outputs/quick with --quick)")
-    parser.add_argument("--subset", type=non_negative_int, default=0,
+    parser.add_argument("--subset", type=subset_size, default=0,
                         help="use only the first N training and N/4 validation and test "
                              "images (0 = all: 48,000 / 12,000 / 10,000)")
 
@@ -593,10 +609,21 @@ def load_test(data_dir, device, subset=0):
 # Checkpoints: state_dicts and plain settings, nothing that runs code when loaded
 
 def save_checkpoint(path, settings, **state_dicts):
-    """Write {"settings": {...}, name: state_dict, ...} atomically (temp file + rename)."""
+    """Write {"settings": {...}, name: state_dict, ...} atomically (temp file + rename).
+    Returns its fingerprint, for the results entry that describes it."""
     payload = {"settings": settings,
                **{k: {n: t.detach().cpu() for n, t in sd.items()} for k, sd in state_dicts.items()}}
     write_atomically(path, lambda tmp: torch.save(payload, tmp))
+    return fingerprint(path)
+
+
+def fingerprint(path):
+    """{"bytes": size, "sha256": hash} of a file: a results entry records that of the
+    checkpoint it describes, and readers compare (a run stopped between the two writes,
+    or two runs into one folder, leave them apart)."""
+    import hashlib
+    data = Path(path).read_bytes()
+    return {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
 
 
 WEIGHTS = {"encoder": "the autoencoder's (ae.py)", "vae": "the VAE's (vae.py)",

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from beyond import judge
-from common import (CLASSES, CORNERS, Parser, add_common_flags, bilinear, command_for,
+from common import (CLASSES, CORNERS, Parser, add_common_flags, batched, bilinear, command_for,
                     first_of_classes, load_checkpoint, load_test, load_train_val, load_weights,
                     non_negative_int, out_dir, parse_args, pca, pick_device, plot_grid,
                     positive_float, positive_int, print_settings, pyplot, read_ae, run,
@@ -211,7 +211,7 @@ def decoded_samples(models, codes, mixture, n, generator):
     if "VAE" in codes:
         drawn["vae_prior"] = torch.randn(n, codes["VAE"].shape[1], generator=generator)
     decoder = {key: models["VAE" if key == "vae_prior" else "AE"][1] for key in drawn}
-    return {key: judge.decode_all(decoder[key], c.to(z.device)) for key, c in drawn.items()}
+    return {key: batched(decoder[key], c.to(z.device)) for key, c in drawn.items()}
 
 
 @torch.no_grad()
@@ -237,7 +237,7 @@ def main(argv=None):
     judge_model = judge.get_judge(x_train, y_train, x_val, y_val, args.seed, args.subset,
                                   out / "judge.pt")  # beyond/judge.py, before the t-SNEs
     print(f"data: {len(x)} test images on {device}")
-    codes = {name: encode_all(encode, x) for name, (encode, _) in models.items()}  # (n, d)
+    codes = {name: batched(encode, x) for name, (encode, _) in models.items()}  # (n, d)
     results = {"settings": vars(args), "device": str(device), "test_images": len(x),
                "tsne_points": len(sub),
                "knn": {"raw pixels": knn_accuracy(x[sub].flatten(1), y[sub], args.k)}}
@@ -285,41 +285,37 @@ def load_models(out, device):
     """{"AE": (encode, decode)} of OUT/ae.pt and, when OUT/vae.pt exists, "VAE" beside it;
     on `device`, in eval mode (dropout off). The VAE encodes an image by the mean mu of
     q(z|x), as section 2.4 explores it."""
-    _, encoder, decoder = read_ae(out / "ae.pt")
+    ae, encoder, decoder = read_ae(out / "ae.pt")
     models = {"AE": (encoder.to(device).eval(), decoder.to(device).eval())}
     path = out / "vae.pt"
-    if not path.exists():
+    ckpt = load_checkpoint(path, "python vae.py", key="vae") if path.exists() else None
+    dims = {"AE": ae["settings"]["d"], **({"VAE": ckpt["settings"].get("d")} if ckpt else {})}
+    if not all(isinstance(d, int) and d >= 2 for d in dims.values()):  # Figures 3, 9: 2-D
+        raise SystemExit(f"error: explore.py maps codes of d >= 2, and these have d = {dims}; "
+                         "train with --d 2 or more")
+    if ckpt is None:
         print(f"note: {path} not found, so the VAE parts are skipped "
               f"(run `{command_for('python vae.py', path)}` to add them)")
         return models
     from vae import VAE  # only here: the AE parts do not need vae.py
-    ckpt = load_checkpoint(path, "python vae.py", key="vae")
-    if not isinstance(ckpt["settings"].get("d"), int):
-        raise SystemExit(f"error: {path} has no latent size d in its settings; rerun "
-                         f"`{command_for('python vae.py', path)}`")
-    vae = load_weights(VAE(ckpt["settings"]["d"]), ckpt, "vae", path, "python vae.py").to(device)
-    vae.eval()
+    vae = load_weights(VAE(dims["VAE"]), ckpt, "vae", path, "python vae.py").to(device).eval()
     models["VAE"] = (lambda x: vae.encode(x)[0]), vae.decoder
     return models
 
 
-@torch.no_grad()
-def encode_all(encode, x, batch_size=1000):
-    return torch.cat([encode(xb) for xb in x.split(batch_size)])     # (N, d)
-
-
 def tsne_subsample(n, args, device):
     """Sorted indices of the test images t-SNE embeds: all n, or a random subsample."""
-    generator = torch.Generator().manual_seed(args.seed)
-    n_tsne = args.tsne_points if args.tsne_points is not None else (0 if device.type == "cuda" else 3000)
-    n_tsne = min(n_tsne, n) if n_tsne else n
-    if n_tsne <= max(args.k, args.perplexity):
-        raise SystemExit(f"error: t-SNE of {n_tsne} images needs more points than the "
-                         f"perplexity ({args.perplexity:g}) and k ({args.k}); raise --tsne-points")
+    n_tsne = args.tsne_points if args.tsne_points is not None else (device.type != "cuda") * 3000
+    n_tsne, need = min(n_tsne, n) if n_tsne else n, int(max(args.k, args.perplexity)) + 1
+    if n_tsne < need:  # too few points for the neighbours: all test images, or a subsample
+        more = f"--subset {4 * need} (N/4 test images)" if n_tsne == n else "--tsne-points"
+        raise SystemExit(f"error: t-SNE of {n_tsne} images needs more points than the perplexity "
+                         f"({args.perplexity:g}) and k ({args.k}); raise {more} or lower those")
     if n_tsne < n:
         print(f"t-SNE on {n_tsne} of {n} test images, a random subsample "
               "(exact t-SNE is O(n^2) per iteration; --tsne-points 0 embeds all)")
-    return torch.randperm(n, generator=generator)[:n_tsne].sort().values.to(device)
+    return torch.randperm(n, generator=torch.Generator().manual_seed(args.seed))[:n_tsne] \
+        .sort().values.to(device)
 
 
 # -----------------------------------------------------------------------------

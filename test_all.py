@@ -1554,9 +1554,7 @@ def test_seeds_damaged_or_missing_file_is_one_line(tmp_path):
     proc = run("scripts/seeds.py", "--out-dir", out, ok=False)
     assert one_line_error(proc), proc.stderr
     assert "explore.json" in proc.stderr
-    (out / "seeds" / "tuned" / "seed1" / "explore.json").unlink()
-    proc = run("scripts/seeds.py", "--out-dir", out, ok=False)
-    assert one_line_error(proc) and "missing" in proc.stderr, proc.stderr
+    (out / "seeds" / "tuned" / "seed1" / "explore.json").unlink()   # a stopped run: left out
     (out / "seeds" / "tables" / "seed0" / "vae.json").write_text('{"test": {}}')
     proc = run("scripts/seeds.py", "--out-dir", out, ok=False)
     assert one_line_error(proc) and "vae.json" in proc.stderr, proc.stderr
@@ -1579,7 +1577,7 @@ def test_reproduce_seeds_end_to_end(data_dir, tmp_path):
     --out-dir are replaced, not passed twice."""
     out = tmp_path / "out"
     proc = subprocess.run(["bash", str(ROOT / "scripts" / "reproduce.sh"), "--quick",
-                           "--seeds", "2", "--subset", "500", "--seed", "3",
+                           "--seeds", "2", "--subset", "500", "--seed", "3", *CPU,
                            "--data-dir", str(data_dir), "--out-dir", str(out)],
                           cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -1736,3 +1734,256 @@ def test_an_enqueued_classifier_trial_fine_tunes_a_fresh_encoder(data_dir, quick
     best = max(trials, key=lambda t: t.value)
     tuned = json.loads((tmp_path / "tuned_classifier.json").read_text())
     assert tuned["best_trial"] == best.number and tuned["params"] == best.params
+
+
+# -----------------------------------------------------------------------------
+# Failures, round 2: nothing earlier is lost, whatever the flags, the disk or the signal
+
+def reproduce(*args, timeout=60):
+    return subprocess.run(["bash", str(ROOT / "scripts" / "reproduce.sh"), *map(str, args)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+
+
+def snapshot(folder):
+    return {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_a_mistyped_flag_deletes_nothing_and_trains_nothing(tmp_path):
+    out = make_out(tmp_path, {"tables": [{}, {}], "tuned": [{}, {}]})   # earlier seed runs
+    for name in ("seeds.md", "seeds.json", "times.tsv"):
+        (out / name).write_text(f"an earlier {name}\n")
+    before = snapshot(out)
+    for flags in (["--seeds", "2", "--epocs", "3"], ["--epocs", "3"],
+                  ["--tsne-points", "5"]):        # explore.py's flag: the other steps refuse it
+        proc = reproduce(*flags, "--out-dir", out)
+        assert proc.returncode == 2 and one_line_error(proc), (flags, proc.stderr)
+        assert "unrecognized arguments" in proc.stderr and "reproduce.sh: tune.py ae" in proc.stderr
+    assert snapshot(out) == before                  # no file deleted, emptied or written
+
+
+def test_two_runs_into_one_folder_keep_each_others_entry(data_dir, tmp_path, monkeypatch):
+    refit = ae.refit
+
+    def meanwhile(*args):                           # `ae.py --part compare` ends meanwhile
+        result = refit(*args)
+        common.update_results(tmp_path / "ae.json", {"compare": {"written": "by the other"}})
+        return result
+    monkeypatch.setattr(ae, "refit", meanwhile)
+    ae.main(["--quick", "--part", "refit", "--epochs", "1", *CPU, "--data-dir", str(data_dir),
+             "--out-dir", str(tmp_path)])
+    results = json.loads((tmp_path / "ae.json").read_text())
+    assert results["compare"] == {"written": "by the other"} and "val_mse" in results["refit"]
+
+
+def test_a_results_entry_names_the_checkpoint_it_describes(quick_ae, tmp_path):
+    shutil.copytree(quick_ae, tmp_path, dirs_exist_ok=True)
+    refit = json.loads((tmp_path / "ae.json").read_text())["refit"]
+    assert refit["checkpoint"] == common.fingerprint(tmp_path / "ae.pt")
+    run("scripts/summary.py", "--out-dir", tmp_path)
+    assert "Mismatch" not in (tmp_path / "summary.md").read_text()
+    # a run stopped between its two writes: a new ae.pt, the old entry
+    common.save_checkpoint(tmp_path / "ae.pt", {"d": 2}, encoder=common.Encoder(2, 0).state_dict())
+    run("scripts/summary.py", "--out-dir", tmp_path)
+    assert "**Mismatch:** these numbers describe another ae.pt" in (tmp_path / "summary.md").read_text()
+
+
+@pytest.mark.parametrize("name", ["a?b", "a%41b", "a#b"])
+def test_an_out_dir_with_url_characters_keeps_its_own_database(name, data_dir, tmp_path):
+    out = tmp_path / name
+    tune.main(["ae", *TINY, "--trials", "1", "--data-dir", str(data_dir), "--out-dir", str(out)])
+    assert (out / "optuna.db").exists() and list(tmp_path.iterdir()) == [out]
+    assert json.loads((out / "tuned_ae.json").read_text())["storage"].endswith("/optuna.db")
+
+
+def fill_then_fail(monkeypatch):
+    """Every write goes half through, then the disk is full."""
+    import errno
+
+    def full(path, write):
+        def half(tmp):
+            Path(tmp).write_bytes(b"half a file")
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return write_atomically(path, half)
+    write_atomically = common.write_atomically
+    monkeypatch.setattr(common, "write_atomically", full)
+
+
+@pytest.mark.parametrize("writer", ["json", "text", "figure", "checkpoint"])
+def test_a_full_disk_is_one_line_and_leaves_the_earlier_file_whole(writer, tmp_path,
+                                                                 monkeypatch):
+    path = tmp_path / f"earlier.{writer}"
+    path.write_bytes(b"the earlier file")
+    fill_then_fail(monkeypatch)
+    write = {"json": lambda: common.save_json(path, {"a": 1}),
+             "text": lambda: common.save_text(path, "# a table\n"),
+             "figure": lambda: common.save_figure(common.pyplot().figure(), path),
+             "checkpoint": lambda: common.save_checkpoint(path, {}, w={"x": torch.zeros(1)})}
+    with pytest.raises(SystemExit) as e:
+        write[writer]()
+    assert str(path) in str(e.value) and "no space left on device" in str(e.value)
+    assert "\n" not in str(e.value)
+    assert path.read_bytes() == b"the earlier file" and sorted(tmp_path.iterdir()) == [path]
+
+
+@pytest.mark.parametrize("params, key", [({"d": 0}, "d"), ({"dropout": 1.0}, "dropout"),
+                                         ({"lr": "0.001"}, "lr"), ({"lr": -0.01}, "lr"),
+                                         ({"optimizer": "adam"}, "optimizer"),
+                                         ({"d": 3.5}, "d"), ({"weight_decay": True}, "weight_decay")])
+def test_a_tuned_value_passes_the_check_of_its_flag(params, key, tmp_path):
+    path = tmp_path / "tuned_ae.json"
+    path.write_text(json.dumps({"study": "ae", "params": {**ae.TABLE_4, **params}}))
+    with pytest.raises(SystemExit) as e:
+        common.read_params(path, "ae", ae.TABLE_4)
+    assert str(path) in str(e.value) and f": {key} " in str(e.value) and "\n" not in str(e.value)
+    proc = run("ae.py", "--quick", "--part", "refit", "--params", path, "--out-dir", tmp_path,
+               ok=False)
+    assert one_line_error(proc) and "data:" not in proc.stdout      # before any training
+
+
+def test_a_tuned_file_of_another_study_is_refused(tmp_path):
+    path = tmp_path / "tuned_vae.json"
+    path.write_text(json.dumps({"study": "vae", "params": vae.TABLE_7}))
+    with pytest.raises(SystemExit, match="tuned values of `tune.py vae`, not of `tune.py ae`"):
+        common.read_params(path, "ae", ae.TABLE_4)
+
+
+def test_a_study_made_before_the_kind_check_is_told_by_its_parameters(data_dir, tmp_path):
+    # an AE study as tune.py wrote it before studies recorded their kind: no user attributes
+    study = optuna.create_study(study_name="ae-quick", storage=f"sqlite:///{tmp_path / 'optuna.db'}")
+    study.add_trial(optuna.trial.create_trial(params=ae.TABLE_4, value=0.1,
+                                              distributions=tune_distributions("ae")))
+    argv = [*TINY, "--trials", "2", "--data-dir", str(data_dir), "--out-dir", str(tmp_path)]
+    with pytest.raises(SystemExit, match="holds trials of tune.py ae, not of tune.py vae"):
+        tune.main(["vae", *argv, "--study-name", "ae-quick"])
+    assert not (tmp_path / "tuned_vae.json").exists()
+    assert load(tmp_path, "ae-quick").user_attrs.get("study") != "vae"   # not stamped vae
+    tune.main(["ae", *argv])                                            # its own study goes on
+    assert len(load(tmp_path, "ae-quick").trials) == 2
+
+
+def tune_distributions(study):
+    trial = optuna.create_study().ask()
+    {"ae": tune.suggest_ae, "classifier": tune.suggest_classifier, "vae": tune.suggest_vae}[study](trial)
+    return trial.distributions
+
+
+@pytest.mark.parametrize("signal_name, status", [("SIGINT", 130), ("SIGTERM", 143)])
+def test_a_signal_stops_a_study_in_one_line_and_fails_its_trial(signal_name, status, data_dir,
+                                                               tmp_path):
+    import signal
+    proc = subprocess.Popen([sys.executable, "-u", str(ROOT / "tune.py"), "ae", "--quick",
+                             "--epochs", "1000", "--subset", "300", *CPU, "--data-dir",
+                             str(data_dir), "--out-dir", str(tmp_path)], cwd=ROOT, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    for line in proc.stdout:                                   # wait until it trains
+        if line.startswith("trial 0 epoch"):
+            break
+    proc.send_signal(getattr(signal, signal_name))
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == status and err.strip() == "interrupted; nothing half-written"
+    assert [t.state for t in load(tmp_path, "ae-quick").trials] == [TrialState.FAIL]
+
+
+def test_sigterm_is_handled_as_ctrl_c_in_every_script(data_dir, tmp_path):
+    import signal
+    proc = subprocess.Popen([sys.executable, "-u", str(ROOT / "vae.py"), "--quick", "--epochs",
+                             "1000", *CPU, "--data-dir", str(data_dir), "--out-dir",
+                             str(tmp_path)], cwd=ROOT, text=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    for line in proc.stdout:
+        if line.startswith("VAE epoch"):
+            break
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143 and err.strip() == "interrupted; nothing half-written"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_stopped_seed_run_is_left_out_by_name_and_the_rest_summarised(quick_ae, tmp_path):
+    out = make_out(tmp_path, {"tables": [{}, {}, {}], "tuned": [{}, {}, {}]})
+    (out / "seeds" / "tables" / "seed2" / "explore.json").unlink()    # stopped in its last step
+    proc = run("scripts/seeds.py", "--out-dir", out)
+    data = json.loads((out / "seeds.json").read_text())
+    assert data["configs"]["tables"]["seeds"] == [0, 1] and data["configs"]["tuned"]["seeds"] == [0, 1, 2]
+    assert data["left_out"] == {"tables": {"2": "no explore.json"}}
+    assert f"{out}/seeds/tables/seed2 is not a whole run (no explore.json)" in proc.stdout
+    # summary.py writes its sections even when the seed runs cannot be summarised at all
+    (out / "seeds" / "tuned" / "seed0" / "vae.json").write_text('{"test": ')
+    shutil.copy(quick_ae / "ae.json", out / "ae.json")
+    proc = run("scripts/summary.py", "--out-dir", out)
+    md = (out / "summary.md").read_text()
+    assert "## The autoencoder" in md and "The seed runs could not be summarised" in md
+
+
+@pytest.mark.parametrize("damage, says", [
+    (lambda out: (out / "vae.json").write_text('{"test": {"neg_elbo": 1}}'), "vae.json lacks"),
+    (lambda out: (out / "times.tsv").write_text("step\tseconds\nae.py\tten\n")
+     + (out / "seeds.json").write_text("{}"), "times.tsv, line 2"),
+])
+def test_summary_says_what_is_wrong_in_one_line(damage, says, tmp_path):
+    damage(tmp_path)
+    proc = run("scripts/summary.py", "--out-dir", tmp_path, ok=False)
+    assert one_line_error(proc) and says in proc.stderr, proc.stderr
+
+
+def test_a_damaged_or_foreign_judge_cache_is_said_and_replaced(capsys, tmp_path):
+    torch.manual_seed(0)
+    x, y = torch.rand(64, 1, 28, 28), torch.arange(64) % 10
+    path = tmp_path / "judge.pt"
+    key = dict(seed=0, subset=64, path=path)
+    for cache, says in ((b"not a checkpoint", "is not a judge this code can read"),
+                        ({"settings": {**judge.JUDGE, "seed": 0, "subset": 64},
+                          "judge": judge.Judge(width=4).state_dict()}, "is not a judge"),
+                        ({"settings": {"d": 2}, "encoder": common.Encoder(2, 0).state_dict()},
+                         "is not a judge")):
+        if isinstance(cache, bytes):
+            path.write_bytes(cache)
+        else:
+            torch.save(cache, path)
+        judge.get_judge(x, y, None, None, **key)
+        assert says in capsys.readouterr().out
+        judge.get_judge(x, y, None, None, **key)                  # replaced: read, not trained
+        assert "judge: read from" in capsys.readouterr().out
+
+
+def test_inputs_too_small_are_refused_with_what_would_work(quick_ae, data_dir, tmp_path):
+    for script in ("ae.py", "vae.py", "classify.py", "explore.py", "tune.py"):
+        proc = run(script, *(["ae"] if script == "tune.py" else []), "--subset", "1",
+                   "--out-dir", tmp_path, ok=False)
+        assert one_line_error(proc) and "at least 40" in proc.stderr, (script, proc.stderr)
+    shutil.copy(quick_ae / "ae.pt", tmp_path / "ae.pt")
+    proc = run("explore.py", "--quick", "--subset", "40", "--data-dir", data_dir,
+               "--out-dir", tmp_path, ok=False)                  # 10 test images for t-SNE
+    assert one_line_error(proc) and "raise --subset 124" in proc.stderr, proc.stderr
+    common.save_checkpoint(tmp_path / "vae.pt", {"d": 1}, vae=vae.VAE(1).state_dict())
+    proc = run("explore.py", "--quick", "--data-dir", data_dir, "--out-dir", tmp_path, ok=False)
+    assert one_line_error(proc) and "d >= 2" in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize("seed", ["-5", str(2**32), str(2**64)])
+def test_every_script_takes_the_same_seed_range(seed, tmp_path):
+    for script in ("ae.py", "vae.py", "classify.py", "explore.py", "tune.py", "beyond/labels.py"):
+        proc = run(script, *(["ae"] if script == "tune.py" else []), "--seed", seed,
+                   "--out-dir", tmp_path, ok=False)
+        assert proc.returncode == 2 and one_line_error(proc) and "2**32" in proc.stderr
+
+
+def test_the_largest_seed_tunes(data_dir, tmp_path):
+    tune.main(["ae", *TINY, "--trials", "1", "--seed", str(2**32 - 1), "--data-dir",
+               str(data_dir), "--out-dir", str(tmp_path)])
+    assert json.loads((tmp_path / "tuned_ae.json").read_text())["trials"]["complete"] == 1
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None, reason="needs unshare (util-linux)")
+def test_a_read_only_storage_is_said_to_be_read_only(data_dir, tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    optuna.create_study(study_name="ae-quick", storage=f"sqlite:///{folder / 'optuna.db'}")
+    command = (f"mount --bind {folder} {folder} && mount -o remount,bind,ro {folder} && "
+               f"exec {sys.executable} {ROOT / 'tune.py'} ae --quick --device cpu --data-dir "
+               f"{data_dir} --out-dir {tmp_path} --storage sqlite:///{folder / 'optuna.db'}")
+    proc = subprocess.run(["unshare", "-m", "sh", "-c", command], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    if "mount" in proc.stderr and "permission denied" in proc.stderr.lower():
+        pytest.skip("this machine does not allow a private mount")
+    assert one_line_error(proc) and "is read-only" in proc.stderr, proc.stderr

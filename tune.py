@@ -253,12 +253,11 @@ def open_study(args, url):
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # we print one line per trial
     storage = open_storage(url, args.storage)  # heartbeats: a killed worker's trial fails
     try:
-        known = [s.study_name for s in storage.get_all_studies()]
-        before = storage.get_n_trials(storage.get_study_id_from_name(args.study_name)) \
-            if args.study_name in known else 0    # the trials a resumed study holds
+        held = {s.study_name: s.n_trials for s in optuna.get_all_study_summaries(storage, False)}
+        seed = (args.seed + held.get(args.study_name, 0)) % 2**32  # numpy's seeds are < 2**32
         study = optuna.create_study(
             storage=storage, study_name=args.study_name, direction=direction,
-            load_if_exists=True, sampler=optuna.samplers.TPESampler(seed=args.seed + before),
+            load_if_exists=True, sampler=optuna.samplers.TPESampler(seed=seed),
             pruner=optuna.pruners.MedianPruner(n_startup_trials=5,  # first 5 never pruned
                                                n_warmup_steps=2))   # nor any at epoch 1
         check_resumed(study, args.study, direction, args.storage, {

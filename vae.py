@@ -269,8 +269,8 @@ def save_model_and_results(model, results, args, out):
     """vae.pt first, then vae.json: the results never describe a checkpoint not written."""
     settings = {**results["params"], "beta": args.beta, "epochs": args.epochs,
                 "quick": args.quick, "seed": args.seed}
-    save_checkpoint(out / "vae.pt", settings, vae=model.state_dict())
-    save_json(out / "vae.json", results)
+    checkpoint = save_checkpoint(out / "vae.pt", settings, vae=model.state_dict())
+    save_json(out / "vae.json", {**results, "checkpoint": checkpoint})
 
 
 def plot_figures(model, history, params, args, x_val, y_val, x_test, y_test, out):

@@ -21,7 +21,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from common import load_test, pick_device, save_json  # noqa: E402
-from explore import affinities, encode_all, kl_divergence, knn_accuracy, load_models, tsne  # noqa: E402
+from common import batched  # noqa: E402
+from explore import affinities, kl_divergence, knn_accuracy, load_models, tsne  # noqa: E402
 
 parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
 parser.add_argument("--points", type=int, default=2000,
@@ -54,7 +55,7 @@ encode, _ = load_models(Path(args.out_dir), device)["AE"]
 x, y = load_test(args.data_dir, device)
 n = args.points or len(x)
 sub = torch.randperm(len(x), generator=torch.Generator().manual_seed(args.seed))[:n].sort().values
-z = encode_all(encode, x[sub.to(device)])              # (n, d)
+z = batched(encode, x[sub.to(device)])              # (n, d)
 y, d = y[sub.to(device)], z.shape[1]
 print(f"{n} test images, AE codes of d = {d}, torch {torch.__version__} on {device}, "
       f"scikit-learn {sklearn.__version__}, {torch.get_num_threads()} threads")

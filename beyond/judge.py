@@ -335,9 +335,3 @@ def get_judge(x_train, y_train, x_val, y_val, seed, subset, path):
                         width=settings["width"], x_val=x_val, y_val=y_val)
     save_checkpoint(path, settings, judge=judge.state_dict())
     return judge
-
-
-@torch.no_grad()
-def decode_all(decode, z, batch_size=1000):
-    """Decoded images of the codes z (N, d): (N, 1, 28, 28), in batches."""
-    return torch.cat([decode(zb) for zb in z.split(batch_size)])

@@ -13,7 +13,8 @@
 #   bash scripts/reproduce.sh --seeds 3    # the above, then both configurations x 3 seeds
 #
 # Every flag is passed to every script: use the common ones (--quick, --device, --seed,
-# --data-dir, --out-dir, --subset). WORKERS tuning processes run each study together
+# --data-dir, --out-dir, --subset); each is checked against every script before anything
+# is written. WORKERS tuning processes run each study together
 # against one Optuna storage, worker i with --seed SEED + i - 1 (its own sampler), and stop
 # at its 20 trials between them (Optuna's rule: up to WORKERS - 1 more).
 #
@@ -25,7 +26,9 @@
 # results are copied from OUT rather than trained again. Each step's seconds go to
 # OUT/seeds/times.tsv; then `python scripts/seeds.py --out-dir OUT` writes OUT/seeds.md and
 # OUT/seeds.json: every number as mean +- sd over the seeds, both configurations side by
-# side, and a verdict on each of the report's three latent-space claims.
+# side, and a verdict on each of the report's three latent-space claims. Run again after a
+# stop, it keeps each seed run that finished with the same flags and tuned values (the
+# studies, complete, run no trial) and redoes the rest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [[ " $* " == *" --help "* || " $* " == *" -h "* ]]; then
@@ -63,14 +66,23 @@ for arg in "$@"; do
     prev=$arg
 done
 if [[ $quick == 1 && -z ${explicit:-} ]]; then out=outputs/quick; fi
-if (( seeds > 1 )) && ! [[ $seed =~ ^-?[0-9]+$ ]]; then
-    echo "reproduce.sh: error: --seed must be an integer, got '$seed'" >&2; exit 2
-fi
+
+# Every flag is checked against every script that will get it, before anything is written
+# or deleted: a mistyped flag stops here, not after the training before the step that
+# refuses it, and not after earlier results were cleared.
+python - "$@" << 'EOF' || exit 2
+import sys
+import ae, classify, explore, tune, vae
+from common import parse_args
+for module, extra in [(tune, ["ae"]), (ae, ["--part", "compare"]), (ae, ["--part", "refit"]),
+                      (tune, ["classifier"]), (classify, []), (tune, ["vae"]), (vae, []),
+                      (explore, [])]:
+    parser = module.build_parser()
+    parser.prog = f"reproduce.sh: {module.__name__}.py {' '.join(extra)}".strip()
+    parse_args(parser, module.QUICK, extra + sys.argv[1:])
+EOF
 mkdir -p "$out"
-printf 'step\tseconds\n' > "$out/times.tsv"
-if (( seeds > 1 )); then  # no seed run of an earlier call in this summary.md
-    rm -rf "$out/seeds" "$out/seeds.md" "$out/seeds.json"
-fi
+printf 'step\tseconds\n' > "$out/times.tsv"  # the flags are good: this run's times begin
 
 step() {  # NAME python-ARGS..., timed under NAME
     local name=$1 start=$SECONDS
@@ -81,7 +93,9 @@ step() {  # NAME python-ARGS..., timed under NAME
 }
 
 pids=()  # the background tuning workers of the study running now
-trap 'for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done' EXIT  # if a step fails
+# if a step fails or the run is stopped: the workers get SIGTERM, which fails their running
+# trial (tune.py handles it as Ctrl-C), so that a rerun need not wait for its heartbeat
+trap 'for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done' EXIT
 
 tune() {  # one study: WORKERS processes against one storage, the first one in view
     local start=$SECONDS
@@ -122,30 +136,58 @@ for arg in "$@"; do
     prev=$arg
 done
 times="$out/seeds/times.tsv"
+# The seed runs of an earlier call go only now that this call's are about to replace them:
+# those outside SEED .. SEED+N-1 would mix into seeds.md and go; a whole run (explore.py
+# writes last) made with the same flags and tuned values is kept, so that a --seeds run
+# that was stopped goes on where it stopped.
 mkdir -p "$out/seeds"
-printf 'config\tseed\tstep\tseconds\n' > "$times"
+for dir in "$out"/seeds/{tuned,tables}/seed*; do
+    s=${dir##*/seed}
+    if [[ -d $dir ]] && { ! [[ $s =~ ^[0-9]+$ ]] || (( s < seed || s >= seed + seeds )); }; then
+        rm -rf "$dir"
+    fi
+done
+rm -f "$out/seeds.md" "$out/seeds.json"
 
-seed_step() {  # CONFIG SEED DIR SCRIPT ARGS..., timed
+whole() {  # DIR CONFIG: a finished seed run of these flags (and, for "tuned", tuned values)
+    [[ -f $1/explore.json && -f $1/flags.txt ]] || return 1
+    cmp -s "$1/flags.txt" <(printf '%s\n' ${common[@]+"${common[@]}"}) || return 1
+    if [[ $2 == tuned ]]; then
+        for f in tuned_ae.json tuned_classifier.json tuned_vae.json; do
+            cmp -s "$1/$f" "$out/$f" || return 1
+        done
+    fi
+}
+
+seed_step() {  # CONFIG SEED DIR SCRIPT ARGS..., timed into DIR/times.tsv
     local config=$1 s=$2 dir=$3 script=$4 start=$SECONDS
     shift 4
     echo "=== [$config, seed $s] python $script $*"
     python "$script" "$@" ${common[@]+"${common[@]}"} --seed "$s" --out-dir "$dir"
-    printf '%s\t%s\t%s\t%s\n' "$config" "$s" "$script" $((SECONDS - start)) >> "$times"
+    printf '%s\t%s\t%s\t%s\n' "$config" "$s" "$script" $((SECONDS - start)) >> "$dir/times.tsv"
 }
 
 for ((s = seed; s < seed + seeds; s++)); do  # seed by seed, so a stopped run has both configurations
     for config in tuned tables; do
         dir="$out/seeds/$config/seed$s"
-        mkdir -p "$dir"
         tuned=  # "tuned": the values of OUT/tuned_*.json, copied beside the results
-        if [[ $config == tuned ]]; then cp "$out"/tuned_{ae,classifier,vae}.json "$dir/"; tuned=1; fi
+        if [[ $config == tuned ]]; then tuned=1; fi
         if [[ $config == tuned && $s == "$seed" ]]; then  # exactly the sequence above: copy it
-            cp "$out"/{ae.json,ae.pt,classify.json,vae.json,vae.pt,explore.json} "$dir/"
+            rm -rf "$dir" && mkdir -p "$dir"
+            cp "$out"/tuned_{ae,classifier,vae}.json "$out"/{ae.json,ae.pt,classify.json} "$dir/"
+            cp "$out"/{vae.json,vae.pt,explore.json} "$dir/"
             for script in ae.py classify.py vae.py explore.py; do
-                printf '%s\t%s\t%s\t%s\n' "$config" "$s" "$script" reused >> "$times"
+                printf '%s\t%s\t%s\t%s\n' "$config" "$s" "$script" reused >> "$dir/times.tsv"
             done
             continue
         fi
+        if whole "$dir" "$config"; then
+            echo "=== [$config, seed $s] kept: $dir holds a whole run of these flags"
+            continue
+        fi
+        rm -rf "$dir" && mkdir -p "$dir"
+        if [[ $tuned ]]; then cp "$out"/tuned_{ae,classifier,vae}.json "$dir/"; fi
+        printf '%s\n' ${common[@]+"${common[@]}"} > "$dir/flags.txt"
         seed_step "$config" "$s" "$dir" ae.py --part refit ${tuned:+--params "$dir/tuned_ae.json"}
         seed_step "$config" "$s" "$dir" classify.py --seeds 1 \
             ${tuned:+--params "$dir/tuned_classifier.json"}
@@ -153,6 +195,7 @@ for ((s = seed; s < seed + seeds; s++)); do  # seed by seed, so a stopped run ha
         seed_step "$config" "$s" "$dir" explore.py
     done
 done
+{ printf 'config\tseed\tstep\tseconds\n'; cat "$out"/seeds/{tuned,tables}/seed*/times.tsv; } > "$times"
 python scripts/seeds.py --out-dir "$out"
 python scripts/summary.py --out-dir "$out" > /dev/null  # again, now that the seed runs exist
 echo "done: $out/seeds.md, $out/summary.md"

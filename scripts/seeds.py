@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from common import read_json, save_json, save_text  # noqa: E402  (one-line errors, atomic writes)
+from common import fingerprint, read_json, save_json, save_text  # noqa: E402
 
 RERUN = "rerun `bash scripts/reproduce.sh --seeds N`"
 
@@ -68,6 +68,7 @@ METRICS = [
 ]
 OPTIONAL = {"pca64_val_mse"}
 STEPS = ["ae.py", "classify.py", "vae.py", "explore.py"]
+STEP_FILES = ["ae.json", "classify.json", "vae.json", "explore.json"]  # what each writes
 
 
 # -----------------------------------------------------------------------------
@@ -130,9 +131,32 @@ def seed_folders(out, config):
     return dict(sorted(folders.items()))
 
 
+def incomplete(folder):
+    """Why a seed folder is not a whole seed run (one stopped part-way), or None. Its
+    results files are written one script after the other, explore.json last; a results
+    entry that records a checkpoint must describe the one beside it."""
+    missing = [name for name in STEP_FILES if not (folder / name).exists()]
+    if missing:
+        return f"no {', '.join(missing)}"
+    for name, entry, checkpoint in (("ae.json", "refit", "ae.pt"), ("vae.json", None, "vae.pt")):
+        data = read_json(folder / name, RERUN)
+        recorded = (data.get(entry, {}) if entry else data).get("checkpoint")
+        if recorded is not None and (not (folder / checkpoint).exists()
+                                     or fingerprint(folder / checkpoint) != recorded):
+            return f"{name} describes another {checkpoint}"
+    return None
+
+
 def read_config(out, config):
-    """{"seeds": [...], "values": {key: [value per seed, None where absent]}}."""
-    folders = seed_folders(out, config)
+    """{"seeds": [...], "values": {key: [value per seed, None where absent]},
+    "incomplete": {seed: why}}: the seeds whose runs are whole, and those left out."""
+    folders, left_out = {}, {}
+    for seed, folder in seed_folders(out, config).items():
+        why = incomplete(folder)
+        if why:
+            left_out[seed] = why
+        else:
+            folders[seed] = folder
     values = {key: [] for key, *_ in METRICS}
     for seed, folder in folders.items():
         files = {}
@@ -144,7 +168,7 @@ def read_config(out, config):
                 values[key].append(classifier_accuracy(files[name], seed, where))
             else:
                 values[key].append(lookup(files[name], path, where, key in OPTIONAL))
-    return {"seeds": list(folders), "values": values}
+    return {"seeds": list(folders), "values": values, "incomplete": left_out}
 
 
 # -----------------------------------------------------------------------------
@@ -414,17 +438,21 @@ def times_markdown(out):
 # The two files
 
 def collect(out):
+    """The configurations with whole seed runs, the verdicts on them, and the seed folders
+    left out as not whole: {config: {seed: why}}."""
     configs = {config: read_config(out, config) for config in CONFIGS}
+    left_out = {c: d["incomplete"] for c, d in configs.items() if d["incomplete"]}
     configs = {c: d for c, d in configs.items() if d["seeds"]}
     if not configs:
-        raise SystemExit(f"error: {out}/seeds/ holds no seed folder (tables/seed0/, ...); "
-                         "run `bash scripts/reproduce.sh --seeds N`")
+        raise SystemExit(f"error: {out}/seeds/ holds no whole seed run (tables/seed0/, ...; "
+                         f"left out: {left_out or 'none'}); run `bash scripts/reproduce.sh "
+                         "--seeds N`")
     verdicts = {}
     if set(configs) == set(CONFIGS):
         verdicts = {"separation": separation_verdict(configs),
                     "smoothness": smoothness_verdict(configs),
                     "samples": sample_verdict(configs)}
-    return configs, verdicts
+    return configs, verdicts, left_out
 
 
 def stale_note(out):
@@ -446,12 +474,16 @@ def markdown(out: Path) -> str:
     out = Path(out)
     if not (out / "seeds").is_dir():
         return ""
-    configs, verdicts = collect(out)
+    configs, verdicts, left_out = collect(out)
     lines = ["## Seed spreads: the report's tables beside the tuned values", "",
              "Each trained number as mean ± sample standard deviation over training seeds "
              "(weights and batch order; the split never moves). \"report's tables\" trains "
              "with Tables 4, 5 and 7; \"tuned values\" with tune.py's tuned_*.json.", ""]
     lines += stale_note(out)
+    for config, seeds in left_out.items():
+        for seed, why in seeds.items():
+            lines += [f"**Left out:** {out}/seeds/{config}/seed{seed} is not a whole run "
+                      f"({why}); `bash scripts/reproduce.sh --seeds N` redoes it.", ""]
     lines += ["| number | " + " | ".join(CONFIGS[c] for c in configs) + " |",
               "|---|" + "---:|" * len(configs)]
     for key, label, _, _, form in METRICS:
@@ -477,7 +509,7 @@ def markdown(out: Path) -> str:
 
 
 def results(out):
-    configs, verdicts = collect(out)
+    configs, verdicts, left_out = collect(out)
     numbers = {}
     for config, data in configs.items():
         numbers[config] = {"seeds": data["seeds"], "metrics": {}}
@@ -486,7 +518,7 @@ def results(out):
             numbers[config]["metrics"][key] = {
                 "label": label, "source": f"{name}: {path}", "values": data["values"][key],
                 "mean": mean, "sd": sd, "n": n}
-    return {"configs": numbers, "verdicts": verdicts,
+    return {"configs": numbers, "verdicts": verdicts, "left_out": left_out,
             "sd": "sample standard deviation over training seeds (ddof = 1)"}
 
 

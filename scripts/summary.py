@@ -11,7 +11,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from ae import TABLE_4  # noqa: E402
 from beyond.judge import ROWS  # noqa: E402
 from classify import REPORT_ACCURACY, REPORT_F1, TABLE_5, recipe_label  # noqa: E402
-from common import CLASSES, read_json, save_text  # noqa: E402
+from common import CLASSES, fingerprint, read_json, save_text  # noqa: E402
 import seeds  # noqa: E402  (scripts/seeds.py, beside this file)
 from vae import TABLE_7  # noqa: E402
 
@@ -68,139 +68,187 @@ def tuned_table(out, study, table, name):
                         f"{tuned['settings']['epochs']} epochs each, on {tuned['device']}.", ""]
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out-dir", default="outputs",
                         help="the folder the scripts wrote to (default: outputs; "
                              "outputs/quick after a --quick run)")
-    out = Path(parser.parse_args().out_dir)
+    out = Path(parser.parse_args(argv).out_dir)
     if not any(out.glob("*.json")):
         raise SystemExit(f"error: no results in {out}/; run `bash scripts/reproduce.sh` "
                          "(or pass the --out-dir the scripts wrote to)")
     md = ["# The report beside this code", "",
           f"Written by `scripts/summary.py` from the results in `{out}/`.", ""]
-
-    ae = load(out, "ae.json")
-    if ae:
-        md += ["## The autoencoder (sections 3.1, 3.2)", "",
-               "| run | d | epochs | validation MSE, AE | validation MSE, PCA with d components |",
-               "|---|---:|---:|---:|---:|"]
-        if "compare" in ae:
-            s = ae["compare"]["params"]  # section 2.1's values, or those given
-            for name in ("Adam", "SGD"):
-                h = ae["compare"][name]
-                last = (f"{h['val_mse'][-1]:.5f}" if h["val_mse"] else "—")
-                if h["diverged"]:
-                    last += f" (diverged at epoch {h['diverged']})"
-                md.append(f"| {name}, lr {s['lr']} (Figure 1) | {s['d']} | {len(h['val_mse'])} | "
-                          f"{last} | {h['pca_val_mse']:.5f} |")
-        if "refit" in ae:
-            r = ae["refit"]
-            md.append(f"| refit ({'Table 4' if r['source'] == 'report' else r['source']}) | "
-                      f"{r['params']['d']} | {len(r['val_mse'])} | {r['val_mse'][-1]:.5f} | "
-                      f"{r['pca_val_mse']:.5f} |")
-        md += ["", "The report gives no MSE; its Figure 1 shows Adam far below SGD."]
-        if "pca_bottleneck_val_mse" in ae.get("refit", {}):
-            md += ["The refit's code passes through 64 units, so it has rank at most 64; PCA with "
-                   f"64 components: {ae['refit']['pca_bottleneck_val_mse']:.5f}."]
-        md += [""]
+    md += section(out, "ae.json", ae_section)
     md += tuned_table(out, "ae", TABLE_4, "Table 4")
     md += tuned_table(out, "classifier", TABLE_5, "Table 5")
-
-    cl = load(out, "classify.json")
-    if cl and "table6" in cl:
-        table6, settings = cl["table6"], cl["table6_run"]["settings"]
-        recipes = list(table6)
-        n_test = sum(table6[recipes[0]]["support"])
-        md += [f"## Table 6: the classifier on {n_test:,} test images (section 3.3)", "",
-               "| class | F1 CL, report | "
-               + " | ".join(f"F1, {recipe_label(r, table6[r]['source'])}" for r in recipes)
-               + " |", "|---|---:|" + "---:|" * len(recipes)]
-        for c, name in enumerate(CLASSES):
-            md.append(f"| {name} | {REPORT_F1[c]:.2f} | " + " | ".join(
-                f"{100 * table6[r]['mean_metrics']['f1'][c]:.2f}" for r in recipes) + " |")
-        md.append(f"| **accuracy** | **{REPORT_ACCURACY:.2f}** | " + " | ".join(
-            f"**{100 * table6[r]['accuracy_mean']:.2f} ± "
-            f"{100 * table6[r]['accuracy_std']:.2f}**" for r in recipes) + " |")
-        md.append("| training time (s) | 61 (a GPU) | " + " | ".join(
-            f"{seconds(table6[r]['seconds_mean'])} ({cl['table6_run']['device']})"
-            for r in recipes) + " |")
-        md += ["", f"Ours: mean (± standard deviation) over {len(table6[recipes[0]]['runs'])}"
-                   f" seed(s), {settings['epochs']} epochs on "
-                   + (f"a subset (--subset {settings['subset']})" if settings["subset"]
-                      else "all 60,000 training images")
-                   + ", tested once.", ""]
-    part = load(out, "labels.json")
-    if part:
-        ways = list(part["accuracy"])
-        counts = list(part["accuracy"][ways[0]])
-        md += [f"## Beyond the report: test accuracy against labels ({part['label']})", "",
-               "| labelled images | " + " | ".join(ways) + " |", "|---:|" + "---:|" * len(ways)]
-        for n in counts:
-            md.append(f"| {int(n):,} | " + " | ".join(
-                f"{100 * part['accuracy'][w][n]['mean']:.2f} ± "
-                f"{100 * part['accuracy'][w][n]['std']:.2f}" for w in ways) + " |")
-        md += ["", f"Every run takes {part['steps']:,} optimisation steps, rounded up to "
-                   "whole epochs (`python beyond/labels.py`).", ""]
-
+    md += section(out, "classify.json", classify_section)
+    md += section(out, "labels.json", labels_section)
     md += tuned_table(out, "vae", TABLE_7, "Table 7")
-    vae = load(out, "vae.json")
-    if vae and "test" in vae:
-        t = vae["test"]
-        md += ["## The VAE (section 3.5)", "",
-               f"With d = {vae['params']['d']}, lr = {fmt(vae['params']['lr'])}, weight decay = "
-               f"{fmt(vae['params']['weight_decay'])} "
-               f"({'Table 7' if vae['source'] == 'report' else vae['source']}), "
-               f"{len(vae['history']['val_recon'])} epochs: test negative ELBO "
-               f"**{t['neg_elbo']:.2f} nats per image** (reconstruction {t['recon']:.2f} + KL "
-               f"{t['kl']:.2f}); importance-weighted estimate with K = {t['iw_samples']} on "
-               f"{t['iw_images']:,} images: -log p(x) ≤ **{-t['iw_log_px']:.2f} nats**. "
-               "The report gives no number for the VAE.", ""]
-
-    ex = load(out, "explore.json")
-    if ex:
-        models = [m for m in ("AE", "VAE") if m in ex["knn"]]
-        md += ["## The report's claims about the latent space, measured (section 3.4)", "",
-               "Class separation: leave-one-out 10-nearest-neighbour class accuracy.", "",
-               "| space | " + " | ".join(models) + " |", "|---|" + "---:|" * len(models),
-               "| raw pixels | " + " | ".join(f"{ex['knn']['raw pixels']:.3f}" for _ in models) + " |"]
-        for rep in ex["knn"][models[0]]:
-            md.append(f"| {rep} | " + " | ".join(f"{ex['knn'][m][rep]:.3f}" for m in models) + " |")
-        md += ["", "Smoothness: the largest single step of a decoded walk between two test codes "
-                   "as a fraction of the whole walk (1/steps = perfectly even; lower is smoother).",
-               "", "| model | mean | standard deviation |", "|---|---:|---:|"]
-        md += [f"| {m} | {ex['smoothness'][m]['mean']:.3f} | {ex['smoothness'][m]['std']:.3f} |"
-               for m in ex["smoothness"]]
-        md.append("")
-        if "samples" in ex:
-            q = ex["samples"]
-            md += ["Sample quality: " + f"{q['images_per_row']:,} images per row, judged by a small "
-                   f"CNN trained on the training images (test accuracy "
-                   f"{100 * q['judge_test_accuracy']:.1f} %). Recognisability: its mean top "
-                   "probability and the share of images it gives ≥ 0.9; diversity: the entropy "
-                   "of its predicted classes (3.32 bits = all ten equally); Fréchet distance of "
-                   "its features to the test images' (lower is closer).", "",
-                   "| images | mean top probability | share ≥ 0.9 | classes (bits) | "
-                   "Fréchet distance |", "|---|---:|---:|---:|---:|"]
-            md += [f"| {ROWS[key]} | {r['confidence']:.3f} | {r['confident_share']:.3f} | "
-                   f"{r['class_entropy_bits']:.2f} | {r['fd']:.2f} |" for key, r in q["rows"].items()]
-            md += ["", f"**Verdict on the third claim:** {q['verdict']}", ""]
-
-    # after `reproduce.sh --seeds N`: both configurations over the seeds, and the verdicts
-    md += [seeds.markdown(out)]
-
-    times = out / "times.tsv"
-    if times.exists():
-        rows = [line.split("\t") for line in times.read_text().splitlines()[1:] if line]
-        md += ["## Time of each step", "", "| step | seconds |", "|---|---:|"]
-        md += [f"| {step} | {seconds} |" for step, seconds in rows]
-        md += ["", f"Total: {sum(int(s) for _, s in rows)} s.", ""]
-
+    md += section(out, "vae.json", vae_section)
+    md += section(out, "explore.json", explore_section)
+    md += seeds_section(out)
+    md += times_section(out)
     md += ["## Figures, by the report's numbering", ""]
     md += [f"- {fig}: [{name}]({name}), {what}" for fig, name, what in FIGURES
            if (out / name).exists()]
     save_text(out / "summary.md", "\n".join(md) + "\n")
     print(f"wrote {out / 'summary.md'}")
+
+
+def section(out, name, build):
+    """The lines build(results) makes of the results file out/name ([] if there is none);
+    a file that lacks what its section reads is one line that names it, not a traceback."""
+    data = load(out, name)
+    if data is None:
+        return []
+    try:
+        return build(data, out)
+    except (KeyError, IndexError, TypeError, ValueError) as e:
+        raise SystemExit(f"error: {out / name} lacks {e} or holds something else there "
+                         f"({type(e).__name__}); rerun the script that writes it")
+
+
+def checkpoint_note(entry, path):
+    """A line if the results entry does not describe the checkpoint beside it."""
+    if entry.get("checkpoint") in (None, fingerprint(path) if path.exists() else None):
+        return []
+    return [f"**Mismatch:** these numbers describe another {path.name} than the one in "
+            "this folder (a run stopped between its two writes, or two runs at once); "
+            "rerun the script that writes it.", ""]
+
+
+def ae_section(ae, out):
+    md = ["## The autoencoder (sections 3.1, 3.2)", "",
+          "| run | d | epochs | validation MSE, AE | validation MSE, PCA with d components |",
+          "|---|---:|---:|---:|---:|"]
+    if "compare" in ae:
+        s = ae["compare"]["params"]  # section 2.1's values, or those given
+        for name in ("Adam", "SGD"):
+            h = ae["compare"][name]
+            last = (f"{h['val_mse'][-1]:.5f}" if h["val_mse"] else "—")
+            if h["diverged"]:
+                last += f" (diverged at epoch {h['diverged']})"
+            md.append(f"| {name}, lr {s['lr']} (Figure 1) | {s['d']} | {len(h['val_mse'])} | "
+                      f"{last} | {h['pca_val_mse']:.5f} |")
+    if "refit" in ae:
+        r = ae["refit"]
+        md.append(f"| refit ({'Table 4' if r['source'] == 'report' else r['source']}) | "
+                  f"{r['params']['d']} | {len(r['val_mse'])} | {r['val_mse'][-1]:.5f} | "
+                  f"{r['pca_val_mse']:.5f} |")
+    md += ["", "The report gives no MSE; its Figure 1 shows Adam far below SGD."]
+    if "pca_bottleneck_val_mse" in ae.get("refit", {}):
+        md += ["The refit's code passes through 64 units, so it has rank at most 64; PCA with "
+               f"64 components: {ae['refit']['pca_bottleneck_val_mse']:.5f}."]
+    return md + [""] + checkpoint_note(ae.get("refit", {}), out / "ae.pt")
+
+
+def classify_section(cl, out):
+    table6, settings = cl["table6"], cl["table6_run"]["settings"]
+    recipes = list(table6)
+    n_test = sum(table6[recipes[0]]["support"])
+    md = [f"## Table 6: the classifier on {n_test:,} test images (section 3.3)", "",
+          "| class | F1 CL, report | "
+          + " | ".join(f"F1, {recipe_label(r, table6[r]['source'])}" for r in recipes)
+          + " |", "|---|---:|" + "---:|" * len(recipes)]
+    for c, name in enumerate(CLASSES):
+        md.append(f"| {name} | {REPORT_F1[c]:.2f} | " + " | ".join(
+            f"{100 * table6[r]['mean_metrics']['f1'][c]:.2f}" for r in recipes) + " |")
+    md.append(f"| **accuracy** | **{REPORT_ACCURACY:.2f}** | " + " | ".join(
+        f"**{100 * table6[r]['accuracy_mean']:.2f} ± "
+        f"{100 * table6[r]['accuracy_std']:.2f}**" for r in recipes) + " |")
+    md.append("| training time (s) | 61 (a GPU) | " + " | ".join(
+        f"{seconds(table6[r]['seconds_mean'])} ({cl['table6_run']['device']})"
+        for r in recipes) + " |")
+    return md + ["", f"Ours: mean (± standard deviation) over {len(table6[recipes[0]]['runs'])}"
+                     f" seed(s), {settings['epochs']} epochs on "
+                     + (f"a subset (--subset {settings['subset']})" if settings["subset"]
+                        else "all 60,000 training images")
+                     + ", tested once.", ""]
+
+
+def labels_section(part, out):
+    ways = list(part["accuracy"])
+    counts = list(part["accuracy"][ways[0]])
+    md = [f"## Beyond the report: test accuracy against labels ({part['label']})", "",
+          "| labelled images | " + " | ".join(ways) + " |", "|---:|" + "---:|" * len(ways)]
+    for n in counts:
+        md.append(f"| {int(n):,} | " + " | ".join(
+            f"{100 * part['accuracy'][w][n]['mean']:.2f} ± "
+            f"{100 * part['accuracy'][w][n]['std']:.2f}" for w in ways) + " |")
+    return md + ["", f"Every run takes {part['steps']:,} optimisation steps, rounded up to "
+                     "whole epochs (`python beyond/labels.py`).", ""]
+
+
+def vae_section(vae, out):
+    t = vae["test"]
+    return ["## The VAE (section 3.5)", "",
+            f"With d = {vae['params']['d']}, lr = {fmt(vae['params']['lr'])}, weight decay = "
+            f"{fmt(vae['params']['weight_decay'])} "
+            f"({'Table 7' if vae['source'] == 'report' else vae['source']}), "
+            f"{len(vae['history']['val_recon'])} epochs: test negative ELBO "
+            f"**{t['neg_elbo']:.2f} nats per image** (reconstruction {t['recon']:.2f} + KL "
+            f"{t['kl']:.2f}); importance-weighted estimate with K = {t['iw_samples']} on "
+            f"{t['iw_images']:,} images: -log p(x) ≤ **{-t['iw_log_px']:.2f} nats**. "
+            "The report gives no number for the VAE.", ""] + checkpoint_note(vae, out / "vae.pt")
+
+
+def explore_section(ex, out):
+    models = [m for m in ("AE", "VAE") if m in ex["knn"]]
+    md = ["## The report's claims about the latent space, measured (section 3.4)", "",
+          "Class separation: leave-one-out 10-nearest-neighbour class accuracy.", "",
+          "| space | " + " | ".join(models) + " |", "|---|" + "---:|" * len(models),
+          "| raw pixels | " + " | ".join(f"{ex['knn']['raw pixels']:.3f}" for _ in models) + " |"]
+    for rep in ex["knn"][models[0]]:
+        md.append(f"| {rep} | " + " | ".join(f"{ex['knn'][m][rep]:.3f}" for m in models) + " |")
+    md += ["", "Smoothness: the largest single step of a decoded walk between two test codes "
+               "as a fraction of the whole walk (1/steps = perfectly even; lower is smoother).",
+           "", "| model | mean | standard deviation |", "|---|---:|---:|"]
+    md += [f"| {m} | {ex['smoothness'][m]['mean']:.3f} | {ex['smoothness'][m]['std']:.3f} |"
+           for m in ex["smoothness"]]
+    md.append("")
+    if "samples" in ex:
+        q = ex["samples"]
+        md += ["Sample quality: " + f"{q['images_per_row']:,} images per row, judged by a small "
+               f"CNN trained on the training images (test accuracy "
+               f"{100 * q['judge_test_accuracy']:.1f} %). Recognisability: its mean top "
+               "probability and the share of images it gives ≥ 0.9; diversity: the entropy "
+               "of its predicted classes (3.32 bits = all ten equally); Fréchet distance of "
+               "its features to the test images' (lower is closer).", "",
+               "| images | mean top probability | share ≥ 0.9 | classes (bits) | "
+               "Fréchet distance |", "|---|---:|---:|---:|---:|"]
+        md += [f"| {ROWS[key]} | {r['confidence']:.3f} | {r['confident_share']:.3f} | "
+               f"{r['class_entropy_bits']:.2f} | {r['fd']:.2f} |" for key, r in q["rows"].items()]
+        md += ["", f"**Verdict on the third claim:** {q['verdict']}", ""]
+    return md
+
+
+def seeds_section(out):
+    """After `reproduce.sh --seeds N`: both configurations over the seeds, and the verdicts.
+    Seed runs that cannot be summarised leave a note, not the rest of summary.md unwritten."""
+    try:
+        return [seeds.markdown(out)]
+    except SystemExit as e:
+        print(f"note: the seed runs are left out of summary.md: {e}", file=sys.stderr)
+        return [f"The seed runs could not be summarised: {str(e).removeprefix('error: ')}", ""]
+
+
+def times_section(out):
+    times = out / "times.tsv"
+    if not times.exists():
+        return []
+    rows = []
+    for number, line in enumerate(times.read_text().splitlines()[1:], start=2):
+        if not line:
+            continue
+        cells = line.split("\t")
+        if len(cells) != 2 or not cells[1].isdigit():
+            raise SystemExit(f"error: {times}, line {number}, is not 'step<TAB>seconds' "
+                             f"({line!r}); delete the line or the file")
+        rows.append(cells)
+    md = ["## Time of each step", "", "| step | seconds |", "|---|---:|"]
+    md += [f"| {step} | {seconds} |" for step, seconds in rows]
+    return md + ["", f"Total: {sum(int(s) for _, s in rows)} s.", ""]
 
 
 if __name__ == "__main__":
