@@ -627,7 +627,7 @@ def fingerprint(path):
 
 
 WEIGHTS = {"encoder": "the autoencoder's (ae.py)", "vae": "the VAE's (vae.py)",
-           "judge": "explore.py's judge"}  # by key
+           "judge": "beyond/judge.py's judge"}  # by key
 
 
 def command_for(made_by, path):

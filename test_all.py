@@ -3,6 +3,8 @@
 Most tests use tiny synthetic data; the end-to-end tests run each script with --quick on
 the real Fashion-MNIST (decompressed once into ./data from Debian's package).
 """
+import argparse
+import copy
 import gzip
 import importlib.util
 import json
@@ -21,7 +23,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from optuna.trial import TrialState
-from torch.distributions import Normal, kl_divergence
+from torch.distributions import MultivariateNormal, Normal, kl_divergence
+from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 import ae
 import classify
@@ -334,8 +337,9 @@ def test_unavailable_device_is_a_clear_error():
 def test_every_script_runs_on_a_gpu(data_dir, tmp_path):
     # CI has no GPU: this runs where a student (or scripts/gpu_check.sh) has one
     flags = ["--quick", "--device", "cuda", "--data-dir", data_dir, "--out-dir", tmp_path]
-    for script in (["tune.py", "ae"], ["ae.py"], ["classify.py"], ["vae.py"], ["explore.py"]):
-        assert "on cuda" in run(*script, *flags).stdout
+    for script in (["tune.py", "ae"], ["ae.py"], ["classify.py"], ["vae.py"], ["explore.py"],
+                   ["beyond/labels.py"]):
+        assert "on cuda" in run(*script, *flags).stdout   # only that: cuDNN's sums vary
 
 
 def test_a_diverging_run_stops_and_says_so(capsys):
@@ -1987,3 +1991,1078 @@ def test_a_read_only_storage_is_said_to_be_read_only(data_dir, tmp_path):
     if "mount" in proc.stderr and "permission denied" in proc.stderr.lower():
         pytest.skip("this machine does not allow a private mount")
     assert one_line_error(proc) and "is read-only" in proc.stderr, proc.stderr
+
+
+def test_out_of_memory_fails_its_trial_only_and_other_errors_stop(data_dir, tmp_path,
+                                                                 monkeypatch, capsys):
+    fit, calls = ae.fit, []
+
+    def sometimes_too_big(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise torch.OutOfMemoryError("CUDA out of memory (a stand-in)")
+        return fit(*args, **kwargs)
+    monkeypatch.setattr(ae, "fit", sometimes_too_big)
+    argv = ["ae", *TINY, "--trials", "1", "--data-dir", str(data_dir), "--out-dir", str(tmp_path)]
+    tune.main(argv)
+    assert [t.state for t in load(tmp_path, "ae-quick").trials] == [TrialState.FAIL,
+                                                                   TrialState.COMPLETE]
+    assert "trial 0 failed: out of memory" in capsys.readouterr().out
+    monkeypatch.setattr(ae, "fit", lambda *a, **k: 1 / 0)            # a bug: not caught
+    with pytest.raises(ZeroDivisionError):
+        tune.main(argv[:-4] + ["--trials", "3"] + argv[-4:])
+
+
+# =============================================================================
+# Each model's training step, its schedules, and its train and eval modes (#24)
+# Tests of issue 24, classes 1 and 2: each training step does what the equations say, and
+# every evaluation runs with dropout off (`pytest test_steps_modes.py`, a few seconds).
+#
+# Class 1: after two batches from the same weights, each model's parameters equal those of a
+# reference step written out here (zero the gradients, the loss from its equation, the
+# optimiser's step), and each learning-rate schedule follows its formula step by step.
+# Class 2: with dropout 0.5, a model called in training mode by an evaluation, prediction,
+# sampling or encoding gives the same output twice, and the output of the same model in eval
+# mode computed by hand; training turns dropout back on after each validation.
+#
+# Everything runs on tiny random tensors: no data files, no scripts.
+# =============================================================================
+
+def generator(seed):
+    return torch.Generator().manual_seed(seed)
+
+
+def reference_batches(n, batch_size, seed):
+    """The batch order of every train_epoch: slices of a seeded permutation."""
+    return torch.randperm(n, generator=generator(seed)).split(batch_size)
+
+
+def flat(model):
+    return torch.cat([p.detach().flatten() for p in model.parameters()]).clone()
+
+
+def assert_same_update(before, code, reference):
+    """The parameters' change in the code's steps equals the reference steps' change, to
+    rounding (a scale relative to the largest change, so that a step of the wrong size,
+    direction or loss fails)."""
+    got, expected = flat(code) - before, flat(reference) - before
+    assert expected.abs().max() > 0                                  # the steps moved something
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4 * expected.abs().max().item())
+
+
+def cross_entropy(logits, y):
+    # -log softmax(logits)[label], averaged over the batch
+    return -logits.log_softmax(1).gather(1, y[:, None]).mean()
+
+
+def record_learning_rates(optimizer):
+    """The learning rate of the optimiser's first group at each of its steps."""
+    lrs = []
+    optimizer.register_step_pre_hook(
+        lambda opt, args, kwargs: lrs.append(opt.param_groups[0]["lr"]))
+    return lrs
+
+
+def dropout_flags(model):
+    """Whether the model's first Dropout layer is in training mode, at each forward pass."""
+    first = next(m for m in model.modules() if isinstance(m, nn.Dropout))
+    flags = []
+    first.register_forward_hook(lambda module, inputs, output: flags.append(module.training))
+    return flags
+
+
+# =============================================================================
+# Class 1: each model's training step, against a step written out by hand.
+# 12 images in batches of 8: two batches, of 8 and 4 images, so that the mean over the
+# epoch (weighted by batch size) differs from the mean of the two batch losses.
+# SGD, not Adam, for the AE, the VAE and the classifier: its step is proportional to the
+# gradient, so a loss of the wrong scale (a sum for a mean, a beta ignored) moves it.
+
+N, BATCH = 12, 8
+
+
+def test_the_autoencoders_two_steps_are_sgd_on_the_mean_squared_error():
+    torch.manual_seed(0)
+    model = ae.autoencoder(3, 0.5)           # dropout on: its masks come from the global RNG
+    x = torch.rand(N, 1, 28, 28)
+    before, code, reference = flat(model), copy.deepcopy(model), copy.deepcopy(model)
+    torch.manual_seed(1)
+    got = ae.train_epoch(code, torch.optim.SGD(code.parameters(), lr=0.5), x, BATCH, generator(2))
+
+    torch.manual_seed(1)                     # the same dropout masks
+    optimizer = torch.optim.SGD(reference.parameters(), lr=0.5)
+    losses = []
+    for idx in reference_batches(N, BATCH, seed=2):
+        optimizer.zero_grad()
+        loss = (reference(x[idx]) - x[idx]).square().mean()   # section 2.1: mean of (x - g(f(x)))^2
+        loss.backward()
+        optimizer.step()
+        losses.append((loss.item(), len(idx)))
+    assert_same_update(before, code, reference)
+    # the returned training MSE is the mean over the epoch's images, not over its batches
+    assert got["mse"] == pytest.approx(sum(loss * n for loss, n in losses) / N, rel=1e-5)
+
+
+def test_the_vaes_two_steps_are_sgd_on_the_negative_elbo_with_beta():
+    torch.manual_seed(0)
+    model, beta = vae.VAE(3), 3.0
+    x = torch.rand(N, 1, 28, 28)
+    before, code, reference = flat(model), copy.deepcopy(model), copy.deepcopy(model)
+    torch.manual_seed(1)                     # the reparameterisation's eps
+    got = vae.train_epoch(code, torch.optim.SGD(code.parameters(), lr=1e-4), x, BATCH,
+                          generator(2), beta=beta)
+
+    torch.manual_seed(1)                     # the same eps
+    optimizer = torch.optim.SGD(reference.parameters(), lr=1e-4)
+    terms = []
+    for idx in reference_batches(N, BATCH, seed=2):
+        xb = x[idx]
+        optimizer.zero_grad()
+        mu, logvar = reference.encode(xb)
+        sigma = torch.exp(0.5 * logvar)
+        z = mu + sigma * torch.randn(mu.shape)                            # (B, d)
+        logits = reference.decoder(z, logits=True)                        # (B, 1, 28, 28)
+        # -log p(x|z) = -sum_i [x_i log sigmoid(l_i) + (1 - x_i) log sigmoid(-l_i)], per image
+        recon = -(xb * F.logsigmoid(logits) + (1 - xb) * F.logsigmoid(-logits)).sum() / len(xb)
+        kl = kl_divergence(Normal(mu, sigma), Normal(0.0, 1.0)).sum(1).mean()
+        (recon + beta * kl).backward()                                    # -ELBO, beta-weighted
+        optimizer.step()
+        terms.append((recon.item(), kl.item(), len(idx)))
+    assert_same_update(before, code, reference)
+    # the returned terms are means per image over the epoch, the KL not weighted by beta
+    assert got["recon"] == pytest.approx(sum(r * n for r, _, n in terms) / N, rel=1e-5)
+    assert got["kl"] == pytest.approx(sum(k * n for _, k, n in terms) / N, rel=1e-5)
+
+
+def test_the_classifiers_two_steps_move_the_mlp_and_the_encoder_each_by_its_optimiser():
+    torch.manual_seed(0)
+    model = classify.Classifier(common.Encoder(4, 0.5), 8, 6, dropout=0.5)
+    x, y = torch.rand(N, 1, 28, 28), torch.randint(0, 10, (N,))
+    ae_settings = {"optimizer": "SGD", "lr": 0.05, "weight_decay": 0.01}       # Table 4's keys
+    mlp = {"mlp_optimizer": "SGD", "mlp_lr": 0.2, "mlp_weight_decay": 0.001}   # Table 5's keys
+    code, reference = copy.deepcopy(model), copy.deepcopy(model)
+    torch.manual_seed(1)                     # dropout masks
+    got = classify.train_epoch(code, classify.make_optimizers(code, ae_settings, mlp), x, y,
+                               BATCH, generator(2))
+
+    torch.manual_seed(1)
+    optimizers = [torch.optim.SGD(reference.mlp.parameters(), lr=0.2, weight_decay=0.001),
+                  torch.optim.SGD(reference.encoder.parameters(), lr=0.05, weight_decay=0.01)]
+    losses = []
+    for idx in reference_batches(N, BATCH, seed=2):
+        for optimizer in optimizers:
+            optimizer.zero_grad()
+        loss = cross_entropy(reference(x[idx]), y[idx])
+        loss.backward()
+        for optimizer in optimizers:
+            optimizer.step()
+        losses.append((loss.item(), len(idx)))
+    assert_same_update(flat(model.mlp), code.mlp, reference.mlp)
+    assert_same_update(flat(model.encoder), code.encoder, reference.encoder)
+    assert got["loss"] == pytest.approx(sum(loss * n for loss, n in losses) / N, rel=1e-5)
+
+
+def test_the_judges_two_steps_are_adam_on_the_cross_entropy_with_a_falling_lr():
+    torch.manual_seed(0)
+    x, y = torch.rand(N, 1, 28, 28), torch.randint(0, 10, (N,))
+    got = judge.train_judge(x, y, epochs=1, batch_size=BATCH, seed=3, lr=0.01, width=4)
+
+    torch.manual_seed(3)                     # initial weights, then dropout masks
+    reference = judge.Judge(4)
+    before = flat(reference)
+    optimizer = torch.optim.Adam(reference.parameters(), lr=0.01)
+    order = reference_batches(N, BATCH, seed=3)
+    for step, idx in enumerate(order):
+        optimizer.param_groups[0]["lr"] = 0.01 * (1 - step / len(order))  # 0.01, then 0.005
+        optimizer.zero_grad()
+        loss = cross_entropy(reference(x[idx]), y[idx])
+        loss.backward()
+        optimizer.step()
+    assert_same_update(before, got, reference)
+
+
+# -----------------------------------------------------------------------------
+# Class 1b: learning-rate schedules, step by step
+
+def one_cycle_by_hand(peak, total, pct_start=0.3):
+    """The one-cycle schedule (Smith & Topin 2019) as torch's OneCycleLR computes it: from
+    peak / 25 up to the peak at step pct_start * total - 1, then down to peak / 25 / 10^4 at
+    the last step, both ways along a half cosine:
+        anneal(a, b, t) = b + (a - b) (1 + cos(pi t)) / 2,  t in [0, 1]."""
+    start, end, top = peak / 25, peak / 25 / 1e4, pct_start * total - 1
+    anneal = lambda a, b, t: b + (a - b) * (1 + math.cos(math.pi * t)) / 2
+    return [anneal(start, peak, k / top) if k <= top else
+            anneal(peak, end, (k - top) / (total - 1 - top)) for k in range(total)]
+
+
+def learning_rates_of_a_run(recipe, mlp, monkeypatch, epochs=2, n=18, batch_size=4):
+    """The learning rate of the MLP's and of the encoder's optimiser at each step of
+    classify.fine_tune_and_test (18 images in batches of 4: 5 steps per epoch)."""
+    lrs = {}
+    make = classify.make_optimizers
+
+    def spy(model, ae_settings, mlp):
+        optimizers = make(model, ae_settings, mlp)
+        for name, optimizer in zip(("mlp", "encoder"), optimizers):
+            lrs[name] = record_learning_rates(optimizer)
+        return optimizers
+    monkeypatch.setattr(classify, "make_optimizers", spy)
+    torch.manual_seed(0)
+    settings = {"d": 3, "dropout": 0.0, "optimizer": "Adam", "lr": 0.002, "weight_decay": 0.0}
+    checkpoint = {"settings": settings, "encoder": common.Encoder(3, 0.0).state_dict()}
+    x, y = torch.rand(n, 1, 28, 28), torch.randint(0, 10, (n,))
+    args = argparse.Namespace(epochs=epochs, batch_size=batch_size)
+    classify.fine_tune_and_test(checkpoint, mlp, recipe, 0, args, x, y, x[:4], y[:4])
+    return lrs
+
+
+def test_our_recipe_follows_the_one_cycle_schedule_at_every_step(monkeypatch):
+    lrs = learning_rates_of_a_run("ours", classify.OURS, monkeypatch)
+    total = 2 * 5                                             # 2 epochs of 5 batches
+    for name, peak in (("mlp", classify.OURS["mlp_lr"]), ("encoder", 0.002)):
+        assert lrs[name] == pytest.approx(one_cycle_by_hand(peak, total), rel=1e-6), name
+        # the landmarks: peak / 25 at the first step, the peak after 30 % of the steps
+        # (step 0.3 * 10 - 1 = 2), peak / 25 / 10^4 at the last
+        assert lrs[name][0] == pytest.approx(peak / 25)
+        assert max(lrs[name]) == pytest.approx(peak) and lrs[name].index(max(lrs[name])) == 2
+        assert lrs[name][-1] == pytest.approx(peak / 25 / 1e4)
+
+
+def test_the_table_5_recipe_keeps_both_learning_rates_constant(monkeypatch):
+    lrs = learning_rates_of_a_run("table5", classify.TABLE_5, monkeypatch)
+    assert lrs["mlp"] == [classify.TABLE_5["mlp_lr"]] * 10
+    assert lrs["encoder"] == [0.002] * 10                    # the AE's own (Table 4's key)
+
+
+def test_the_judges_learning_rate_falls_linearly_from_lr_to_zero():
+    torch.manual_seed(0)
+    lrs = []
+    hook = register_optimizer_step_pre_hook(
+        lambda optimizer, args, kwargs: lrs.append(optimizer.param_groups[0]["lr"]))
+    try:                                     # 14 images in batches of 4: 4 steps per epoch
+        judge.train_judge(torch.rand(14, 1, 28, 28), torch.randint(0, 10, (14,)), epochs=2,
+                          batch_size=4, seed=0, lr=0.01, width=4)
+    finally:
+        hook.remove()
+    # lr_k = lr (1 - k / T) at step k = 0 .. T - 1, T = 8: from lr, one eighth less each step
+    assert lrs == pytest.approx([0.01 * (1 - k / 8) for k in range(8)], rel=1e-9)
+
+
+# =============================================================================
+# Class 2: train and eval modes. Each model below has dropout 0.5, so that a forgotten
+# model.eval() changes its output; each is handed over in training mode.
+
+def test_the_autoencoders_validation_mse_is_computed_with_dropout_off():
+    torch.manual_seed(0)
+    model = ae.autoencoder(3, 0.5)
+    x = torch.rand(16, 1, 28, 28)
+    with torch.no_grad():
+        by_hand = (copy.deepcopy(model).eval()(x) - x).square().mean().item()
+        with_dropout = (model.train()(x) - x).square().mean().item()
+    assert with_dropout != pytest.approx(by_hand, rel=1e-3)   # dropout would change it
+    first = ae.evaluate(model.train(), x, batch_size=8)["mse"]
+    second = ae.evaluate(model.train(), x, batch_size=8)["mse"]
+    assert first == second == pytest.approx(by_hand, rel=1e-5)
+
+
+def test_the_autoencoders_reconstructions_are_made_with_dropout_off():
+    torch.manual_seed(0)
+    model = ae.autoencoder(3, 0.5)
+    x = torch.rand(6, 1, 28, 28)
+    with torch.no_grad():
+        by_hand = copy.deepcopy(model).eval()(x)
+        assert not torch.allclose(model.train()(x), by_hand, atol=1e-3)
+    first, second = ae.reconstruct(model.train(), x), ae.reconstruct(model.train(), x)
+    assert torch.equal(first, second)
+    torch.testing.assert_close(first, by_hand)
+
+
+@pytest.mark.parametrize("script", ["ae", "classify"])
+def test_training_turns_dropout_back_on_after_each_validation(script):
+    torch.manual_seed(0)
+    x, y, x_val, y_val = (torch.rand(8, 1, 28, 28), torch.randint(0, 10, (8,)),
+                          torch.rand(6, 1, 28, 28), torch.randint(0, 10, (6,)))
+    if script == "ae":
+        model = ae.autoencoder(3, 0.5)
+        flags = dropout_flags(model)
+        ae.fit(model, torch.optim.SGD(model.parameters(), lr=0.01), x, x_val, 2, 4, seed=0)
+    else:
+        model = classify.Classifier(common.Encoder(3, 0.5), 8, 8, dropout=0.5)
+        flags = dropout_flags(model)
+        classify.fit(model, [torch.optim.SGD(model.parameters(), lr=0.01)], x, y, 2, 4, seed=0,
+                     val=(x_val, y_val))
+    # each epoch: two training batches with dropout on, then the validation with it off
+    assert flags == [True, True, False] * 2
+
+
+def test_the_classifiers_predictions_and_accuracy_are_made_with_dropout_off():
+    torch.manual_seed(0)
+    model = classify.Classifier(common.Encoder(4, 0.5), 16, 16, dropout=0.5)
+    x = torch.rand(64, 1, 28, 28)
+    with torch.no_grad():
+        by_hand = copy.deepcopy(model).eval()(x).argmax(1)                 # (64,)
+        assert not torch.equal(model.train()(x).argmax(1), by_hand)
+    assert torch.equal(classify.predict(model.train(), x, batch_size=16), by_hand)
+    assert torch.equal(classify.predict(model.train(), x, batch_size=16), by_hand)
+    # labels equal to the eval-mode predictions: every one right, only with dropout off
+    assert classify.evaluate(model.train(), x, by_hand)["accuracy"] == 1.0
+
+
+def test_the_vae_has_no_dropout_so_its_modes_give_the_same_outputs():
+    # vae.py: "no dropout". Its mode matters only to a later change; the tests below give
+    # it a decoder with dropout to show that its evaluations switch dropout off anyway.
+    torch.manual_seed(0)
+    model = vae.VAE(3)
+    x, z = torch.rand(4, 1, 28, 28), torch.randn(4, 3)
+    with torch.no_grad():
+        (mu, logvar), (mu_eval, logvar_eval) = model.train().encode(x), model.eval().encode(x)
+        assert torch.equal(mu, mu_eval) and torch.equal(logvar, logvar_eval)
+        assert torch.equal(model.train().decoder(z), model.eval().decoder(z))
+
+
+def vae_with_dropout_in_its_decoder(d=3):
+    torch.manual_seed(0)
+    model = vae.VAE(d)
+    model.decoder = common.Decoder(d, 0.5)
+    return model
+
+
+def test_the_vaes_decoded_images_and_samples_figure_are_made_with_dropout_off(monkeypatch):
+    model = vae_with_dropout_in_its_decoder()
+    eval_decoder = copy.deepcopy(model.decoder).eval()
+    z = torch.randn(2, 5, 3)
+    with torch.no_grad():
+        by_hand = eval_decoder(z.flatten(0, 1)).view(2, 5, 28, 28)
+        assert not torch.allclose(model.train().decoder(z.flatten(0, 1)).view(2, 5, 28, 28),
+                                  by_hand, atol=1e-3)
+    assert torch.equal(vae.decode(model.train(), z), vae.decode(model.train(), z))
+    torch.testing.assert_close(vae.decode(model.train(), z), by_hand)
+    # Figure 6: z ~ N(0, I) from the seed, decoded in eval mode
+    drawn = []
+    monkeypatch.setattr(vae, "plot_grid", lambda images, *args, **kwargs: drawn.append(images))
+    vae.plot_samples(model.train(), 3, "unused.png", seed=4, n=2)
+    with torch.no_grad():
+        z = torch.randn(2, 2, 3, generator=generator(4))
+        torch.testing.assert_close(drawn[0], eval_decoder(z.flatten(0, 1)).view(2, 2, 28, 28))
+
+
+def test_the_vaes_validation_loss_is_computed_in_eval_mode():
+    model = vae_with_dropout_in_its_decoder()
+    x = torch.rand(8, 1, 28, 28)
+
+    def by_hand(reference):
+        torch.manual_seed(5)
+        with torch.no_grad():
+            mu, logvar = reference.encode(x)
+            sigma = torch.exp(0.5 * logvar)
+            logits = reference.decoder(mu + sigma * torch.randn(mu.shape), logits=True)
+            recon = -(x * F.logsigmoid(logits) + (1 - x) * F.logsigmoid(-logits)).sum() / len(x)
+            kl = kl_divergence(Normal(mu, sigma), Normal(0.0, 1.0)).sum(1).mean()
+        return recon.item(), kl.item()
+    recon, kl = by_hand(copy.deepcopy(model).eval())
+    assert by_hand(copy.deepcopy(model).train())[0] != pytest.approx(recon, rel=1e-3)
+    torch.manual_seed(5)                     # the same eps
+    got = vae.evaluate(model.train(), x)
+    assert (got["recon"], got["kl"]) == pytest.approx((recon, kl), rel=1e-5)
+
+
+@pytest.fixture
+def saved_models(tmp_path):
+    """OUT/ae.pt of an AE with dropout 0.5 and OUT/vae.pt, as ae.py and vae.py write them;
+    returns (OUT, the AE's encoder, its decoder)."""
+    torch.manual_seed(0)
+    d = 3
+    encoder, decoder = common.Encoder(d, 0.5), common.Decoder(d, 0.5)
+    settings = {"d": d, "dropout": 0.5, "optimizer": "Adam", "lr": 1e-3, "weight_decay": 0.0}
+    common.save_checkpoint(tmp_path / "ae.pt", settings, encoder=encoder.state_dict(),
+                           decoder=decoder.state_dict())
+    common.save_checkpoint(tmp_path / "vae.pt", {"d": d}, vae=vae.VAE(d).state_dict())
+    return tmp_path, encoder, decoder
+
+
+def test_explore_loads_both_models_in_eval_mode_and_encodes_with_dropout_off(saved_models):
+    out, encoder, _ = saved_models
+    models = explore.load_models(out, torch.device("cpu"))
+    modules = [*models["AE"], models["VAE"][1]]                  # the VAE's encode is a lambda
+    assert not any(m.training for module in modules for m in module.modules())
+    x = torch.rand(20, 1, 28, 28)
+    with torch.no_grad():
+        by_hand = copy.deepcopy(encoder).eval()(x)
+        assert not torch.allclose(encoder.train()(x), by_hand, atol=1e-3)
+    codes = common.batched(models["AE"][0], x, batch_size=8)
+    assert torch.equal(codes, common.batched(models["AE"][0], x, batch_size=8))
+    torch.testing.assert_close(codes, by_hand)
+
+
+def test_explore_decodes_random_codes_with_dropout_off(saved_models):
+    out, _, decoder = saved_models
+    models = explore.load_models(out, torch.device("cpu"))
+    x = torch.rand(20, 1, 28, 28)
+    codes = {name: common.batched(encode, x) for name, (encode, _) in models.items()}
+    mixture = (torch.tensor([0.5, 0.5], dtype=torch.float64), codes["AE"][:2].double(),
+               0.1 * torch.eye(3, dtype=torch.float64).expand(2, 3, 3))
+    samples = explore.decoded_samples(models, codes, mixture, 6, generator(7))
+    again = explore.decoded_samples(models, codes, mixture, 6, generator(7))
+    assert samples.keys() == again.keys() == {"ae_box", "ae_gaussian", "ae_mixture", "vae_prior"}
+    assert all(torch.equal(samples[key], again[key]) for key in samples)
+    # the first draw of the generator: the box samples, decoded by hand in eval mode
+    box = explore.sample_uniform_box(codes["AE"], 6, generator(7))
+    with torch.no_grad():
+        by_hand = copy.deepcopy(decoder).eval()(box)
+        assert not torch.allclose(decoder.train()(box), by_hand, atol=1e-3)
+    torch.testing.assert_close(samples["ae_box"], by_hand)
+
+
+def judge_with_dropout():
+    torch.manual_seed(0)
+    return judge.Judge(width=4, dropout=0.5)
+
+
+def test_the_judges_outputs_and_scores_are_computed_with_dropout_off():
+    model = judge_with_dropout()
+    x = torch.rand(40, 1, 28, 28)
+    with torch.no_grad():
+        probs = copy.deepcopy(model).eval()(x).softmax(1)                  # (40, 10)
+        features = model.body(x)                                           # (40, 128)
+        assert not torch.allclose(model.train()(x).softmax(1), probs, atol=1e-4)
+    got = judge.judge_outputs(model.train(), x, batch_size=16)
+    again = judge.judge_outputs(model.train(), x, batch_size=16)
+    assert torch.equal(got[0], again[0]) and torch.equal(got[1], again[1])
+    torch.testing.assert_close(got[0], probs)
+    torch.testing.assert_close(got[1], features)
+    scores = judge.judge_scores(model.train(), x, features)
+    assert scores == judge.judge_scores(model.train(), x, features)
+    assert scores["confidence"] == pytest.approx(probs.max(1).values.mean().item(), rel=1e-5)
+
+
+def test_the_judges_accuracy_is_measured_with_dropout_off():
+    model = judge_with_dropout()
+    x = torch.rand(40, 1, 28, 28)
+    with torch.no_grad():
+        by_hand = copy.deepcopy(model).eval()(x).argmax(1)
+        assert not torch.equal(model.train()(x).argmax(1), by_hand)
+    # labels equal to the eval-mode predictions: every one right, only with dropout off
+    assert judge.judge_accuracy(model.train(), x, by_hand, batch_size=16) == 1.0
+    assert judge.judge_accuracy(model.train(), x, by_hand, batch_size=16) == 1.0
+
+
+def test_the_judge_trains_with_dropout_on_after_each_validation_and_returns_in_eval_mode(
+        monkeypatch):
+    flags = []
+
+    class RecordingJudge(judge.Judge):
+        def forward(self, x):
+            flags.append(self.head[0].training)                 # the head's Dropout
+            return super().forward(x)
+    monkeypatch.setattr(judge, "Judge", RecordingJudge)
+    torch.manual_seed(0)
+    x, y = torch.rand(8, 1, 28, 28), torch.randint(0, 10, (8,))
+    trained = judge.train_judge(x, y, epochs=2, batch_size=4, seed=0, width=4,
+                                x_val=x[:5], y_val=y[:5])
+    # each epoch: two training batches with dropout on, then the validation with it off
+    assert flags == [True, True, False] * 2
+    assert not any(m.training for m in trained.modules())
+    # returned in eval mode also when no validation switched it there
+    unvalidated = judge.train_judge(x, y, epochs=1, batch_size=4, seed=0, width=4)
+    assert not any(m.training for m in unvalidated.modules())
+
+
+def test_the_frozen_encoders_features_are_computed_with_dropout_off(monkeypatch):
+    torch.manual_seed(0)
+    encoder = common.Encoder(4, 0.5)
+    checkpoint = {"settings": {"d": 4, "dropout": 0.5, "optimizer": "SGD", "lr": 0.01,
+                               "weight_decay": 0.0},
+                  "encoder": encoder.state_dict()}
+    mlp = {"no1": 8, "no2": 8, "mlp_optimizer": "SGD", "mlp_lr": 0.01, "mlp_dropout": 0.0,
+           "mlp_weight_decay": 0.0}
+    seen, fit = [], labels.fit
+
+    def spy(trained, optimizers, x, y, *args, **kwargs):
+        seen.append((trained, x))
+        return fit(trained, optimizers, x, y, *args, **kwargs)
+    monkeypatch.setattr(labels, "fit", spy)
+    x, y = torch.rand(20, 1, 28, 28), torch.randint(0, 10, (20,))
+    model, _ = labels.train_one_way(checkpoint, mlp, "table5", "frozen", x, y, steps=2,
+                                    batch_size=8, seed=0)
+    with torch.no_grad():
+        by_hand = copy.deepcopy(encoder).eval()(x)                         # (20, 4)
+        assert not torch.allclose(encoder.train()(x), by_hand, atol=1e-3)
+    (trained, h), = seen
+    assert trained is model.mlp                                # only the MLP trains ...
+    torch.testing.assert_close(h, by_hand)                     # ... on the eval-mode codes
+    assert not model.encoder.training
+
+
+# =============================================================================
+# What each fit sees, and the inputs of each formula (#24)
+# Tests of issue 24, classes 3 and 4: `pytest test_fits_inputs.py` (about 15 s, 2-core CPU).
+#
+# Class 3, what each fit sees: every quantity fitted to data (the PCA baseline, the judge, the
+# samplers' Gaussian and mixture, the label subsets, each study) is fitted to the data its
+# docstring names. Spies record the tensors a function is called with; they are compared
+# with the known splits, read again here.
+#
+# Class 4, the inputs of each formula: t-SNE's affinities and gradient, EM's E- and M-steps,
+# the smoothness, the k-NN accuracy and the bilinear grid, each against a plain reference
+# written out here or a hand-worked example.
+# =============================================================================
+
+SUBSET = 200  # --subset: 200 training, 50 validation and 50 test images
+
+
+def spy(monkeypatch, module, name, calls):
+    """Replace module.name by a wrapper that appends (args, kwargs) to calls[name]."""
+    original = getattr(module, name)
+
+    def wrapped(*args, **kwargs):
+        calls.setdefault(name, []).append((args, kwargs))
+        return original(*args, **kwargs)
+    monkeypatch.setattr(module, name, wrapped)
+
+
+def splits(data_dir, subset=SUBSET):
+    """((x_train, y_train), (x_val, y_val), (x_test, y_test)) read again, on the CPU."""
+    return (*common.load_train_val(data_dir, "cpu", subset),
+            common.load_test(data_dir, "cpu", subset))
+
+
+@pytest.fixture(scope="module")
+def tiny_ae(tmp_path_factory):
+    """A folder holding an ae.pt of random weights (d = 3): what explore.py, labels.py and
+    tune.py classifier read, written in a moment instead of trained."""
+    out = tmp_path_factory.mktemp("tiny_ae")
+    torch.manual_seed(0)
+    settings = {"d": 3, "dropout": 0.1, "optimizer": "Adam", "lr": 0.001,
+                "weight_decay": 0.0, "epochs": 0, "quick": True, "seed": 0}
+    common.save_checkpoint(out / "ae.pt", settings, encoder=common.Encoder(3, 0.1).state_dict(),
+                           decoder=common.Decoder(3, 0.1).state_dict())
+    return out
+
+
+def codes_of(folder, x):
+    """The AE's codes of x (N, d), computed here from ae.pt: encoder in eval mode."""
+    _, encoder, _ = common.read_ae(folder / "ae.pt")
+    with torch.no_grad():
+        return encoder.eval()(x)
+
+
+# =============================================================================
+# Class 3: what each fit sees
+
+# --- ae.py: the PCA baseline ---------------------------------------------------
+
+def test_pca_baseline_is_fitted_on_the_training_images_and_scores_the_validation_images():
+    g = torch.Generator().manual_seed(0)
+    # training images vary along 5 patterns of the top rows; validation images along those
+    # plus 5 of the bottom rows, with another mean: a PCA fitted on the validation images
+    # would reconstruct them far better than one fitted on the training images
+    top, bottom = torch.zeros(5, 28, 28), torch.zeros(5, 28, 28)
+    top[:, :10] = torch.randn(5, 10, 28, generator=g)
+    bottom[:, 18:] = torch.randn(5, 10, 28, generator=g)
+    x_train = 0.5 + 0.1 * torch.randn(60, 5, generator=g) @ top.flatten(1)
+    x_val = 0.4 + 0.1 * torch.randn(20, 5, generator=g) @ (top + bottom).flatten(1)
+    x_train, x_val, k = x_train.view(60, 1, 28, 28), x_val.view(20, 1, 28, 28), 5
+
+    def by_svd(fit_on, scored):   # the reference: numpy's SVD of the centred images
+        a, b = fit_on.flatten(1).double().numpy(), scored.flatten(1).double().numpy()
+        mean = a.mean(0)
+        _, _, vt = np.linalg.svd(a - mean, full_matrices=False)
+        x_hat = (b - mean) @ vt[:k].T @ vt[:k] + mean
+        return ((x_hat - b) ** 2).mean()
+    expected, on_val = by_svd(x_train, x_val), by_svd(x_val, x_val)
+    assert on_val < expected / 2                  # the two fits give different numbers
+    assert ae.pca_val_mse(x_train, x_val, k) == pytest.approx(expected, rel=1e-4)
+
+
+def test_ae_py_fits_every_pca_baseline_on_the_training_images(data_dir, tmp_path,
+                                                              monkeypatch):
+    """compare_optimizers and refit, called by ae.main: PCA with d components (and with 64
+    for Table 4's d = 185) fitted on the 48,000 (here 200) and scored on the 12,000 (50)."""
+    calls = {}
+    spy(monkeypatch, ae, "pca_val_mse", calls)
+    monkeypatch.setattr(ae, "plot_compare", lambda *args: None)   # figures: not tested here
+    monkeypatch.setattr(ae, "plot_refit", lambda *args: None)
+    ae.main(["--quick", "--subset", str(SUBSET), "--epochs", "1", *CPU,
+             "--data-dir", str(data_dir), "--out-dir", str(tmp_path)])
+    (x_train, _), (x_val, _), _ = splits(data_dir)
+    seen = calls["pca_val_mse"]
+    assert [args[2] for args, _ in seen] == [2, 185, 64]       # compare d = 2; refit d, 64
+    for (fit_on, scored, _), _ in seen:
+        assert torch.equal(fit_on, x_train) and torch.equal(scored, x_val)
+    results = json.loads((tmp_path / "ae.json").read_text())
+    assert results["refit"]["pca_val_mse"] == ae.pca_val_mse(x_train, x_val, 185)
+
+
+# --- beyond/judge.py: the judge ------------------------------------------------
+
+def test_the_judges_validation_images_never_reach_its_weights():
+    """train_judge trains on x_train only: x_val, y_val only print an accuracy."""
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.rand(96, 1, 28, 28, generator=g), torch.randint(0, 10, (96,), generator=g)
+
+    def weights(**val):
+        model = judge.train_judge(x[:64], y[:64], epochs=2, batch_size=16, seed=0, width=4,
+                                  **val)
+        return torch.cat([p.detach().flatten() for p in model.parameters()])
+    alone = weights()
+    assert torch.equal(weights(x_val=x[64:], y_val=y[64:]), alone)
+    # and the weights do depend on the training images (the check above could fail)
+    other = judge.train_judge(x[32:], y[32:], epochs=2, batch_size=16, seed=0, width=4)
+    assert not torch.equal(torch.cat([p.detach().flatten() for p in other.parameters()]), alone)
+
+
+def test_get_judge_trains_on_the_training_images_it_is_given(tmp_path, monkeypatch):
+    calls = {}
+    spy(monkeypatch, judge, "train_judge", calls)
+    g = torch.Generator().manual_seed(0)
+    x_train, y_train = torch.rand(40, 1, 28, 28, generator=g), torch.randint(0, 10, (40,))
+    x_val, y_val = torch.rand(8, 1, 28, 28, generator=g), torch.randint(0, 10, (8,))
+    monkeypatch.setitem(judge.JUDGE, "epochs", 1)
+    judge.get_judge(x_train, y_train, x_val, y_val, 0, 40, tmp_path / "judge.pt")
+    (args, kwargs), = calls["train_judge"]
+    assert args[0] is x_train and args[1] is y_train
+    assert kwargs["x_val"] is x_val and kwargs["y_val"] is y_val
+
+
+# --- explore.py: one run, spied on (the judge, the samplers, the formulas' inputs) ----
+
+EXPLORE_FLAGS = ["--quick", "--subset", str(SUBSET), "--tsne-points", "40", "--tsne-iters",
+                 "10", "--pairs", "5", "--steps", "4", "--perplexity", "7", "--k", "4",
+                 "--seed", "3", *CPU]
+SPIED = [(judge, "get_judge"), (judge, "train_judge"), (judge, "fit_mixture"),
+         (judge, "sample_quality"), (explore, "sample_uniform_box"),
+         (explore, "sample_gaussian"), (explore, "affinities"), (explore, "knn_accuracy"),
+         (explore, "smoothness"), (explore, "pca")]
+
+
+@pytest.fixture(scope="module")
+def explore_run(tiny_ae, data_dir, tmp_path_factory):
+    """What explore.main (AE only) called the spied functions with, and the splits."""
+    out = tmp_path_factory.mktemp("explore")
+    (out / "ae.pt").write_bytes((tiny_ae / "ae.pt").read_bytes())
+    calls = {}
+    with pytest.MonkeyPatch.context() as mp:
+        for module, name in SPIED:
+            spy(mp, module, name, calls)
+        explore.main([*EXPLORE_FLAGS, "--data-dir", str(data_dir), "--out-dir", str(out)])
+    (x_train, y_train), (x_val, y_val), (x_test, y_test) = splits(data_dir)
+    return {"calls": calls, "out": out, "x_train": x_train, "y_train": y_train,
+            "x_val": x_val, "y_val": y_val, "x_test": x_test, "y_test": y_test,
+            "codes": codes_of(out, x_test)}
+
+
+def test_explore_trains_the_judge_on_the_training_split_only(explore_run):
+    r = explore_run
+    (args, _), = r["calls"]["get_judge"]
+    x_train, y_train, x_val, y_val = args[:4]
+    assert torch.equal(x_train, r["x_train"]) and torch.equal(y_train, r["y_train"])
+    assert torch.equal(x_val, r["x_val"]) and torch.equal(y_val, r["y_val"])
+    (args, kwargs), = r["calls"]["train_judge"]               # a fresh folder: trained anew
+    assert torch.equal(args[0], r["x_train"]) and torch.equal(args[1], r["y_train"])
+    assert len(args[0]) == SUBSET and len(r["x_test"]) == SUBSET // 4
+
+
+def test_the_judge_scores_the_test_images_against_training_images(explore_run):
+    """sample_quality: the judge's accuracy and the reference features are of the test
+    images; the "train" row (the Frechet floor) is of training images."""
+    r = explore_run
+    (args, _), = r["calls"]["sample_quality"]
+    _, x_train, x_test, y_test, samples, _ = args
+    assert torch.equal(x_train, r["x_train"])
+    assert torch.equal(x_test, r["x_test"]) and torch.equal(y_test, r["y_test"])
+    assert set(samples) == {"ae_box", "ae_gaussian", "ae_mixture"}
+    assert all(len(images) == len(r["x_test"]) for images in samples.values())
+
+
+def test_every_sampler_is_fitted_to_the_ae_codes_of_the_test_images(explore_run):
+    """The mixture (fit_mixture), the Gaussian (sample_gaussian) and the min-max box all
+    see the AE's codes of the test images: for Figure 4 (10 each) and for the judge."""
+    r = explore_run
+    codes = r["codes"]                                         # (50, 3), computed here
+    assert not torch.allclose(codes, codes_of(r["out"], r["x_train"][:len(codes)]))
+    (args, _), = r["calls"]["fit_mixture"]
+    assert torch.allclose(args[0], codes, atol=1e-6) and args[1] == 10
+    for name in ("sample_gaussian", "sample_uniform_box"):
+        seen = r["calls"][name]
+        assert [args[1] for args, _ in seen] == [10, len(codes)]    # Figure 4, then the judge
+        for (z, *_), _ in seen:
+            assert torch.allclose(z, codes, atol=1e-6), name
+
+
+def subsample_of(r, rows):
+    """The indices of the test codes that `rows` (m, d) are, in their order."""
+    index = torch.cdist(rows, r["codes"]).argmin(1)
+    assert torch.allclose(r["codes"][index], rows, atol=1e-6)
+    return index
+
+
+def test_tsne_embeds_the_subsample_of_codes_with_the_chosen_perplexity(explore_run):
+    r = explore_run
+    (args, _), = r["calls"]["affinities"]
+    x, perplexity = args
+    assert perplexity == 7 and len(x) == 40                    # --perplexity, --tsne-points
+    sub = subsample_of(r, x)
+    assert len(sub.unique()) == 40
+
+
+def test_figure_9s_pca_is_fitted_to_all_the_test_codes(explore_run):
+    """measure(): PCA of all the AE's test codes (Figure 9); t-SNE's start, of its subsample."""
+    r = explore_run
+    (figure_9, _), (tsne_start, _) = r["calls"]["pca"]
+    assert torch.allclose(figure_9[0], r["codes"], atol=1e-6) and figure_9[1] == 2
+    (affinity_args, _), = r["calls"]["affinities"]
+    assert torch.equal(tsne_start[0], affinity_args[0]) and tsne_start[1] == 2
+
+
+def test_each_knn_accuracy_is_of_the_tsne_subsample_with_its_labels(explore_run):
+    """raw pixels, latent, PCA 2-D and t-SNE 2-D: the same 40 test images, their labels,
+    k = --k; the pixels and the codes are of the same images."""
+    r = explore_run
+    (affinity_args, _), = r["calls"]["affinities"]
+    sub = subsample_of(r, affinity_args[0])
+    seen = r["calls"]["knn_accuracy"]
+    assert len(seen) == 4
+    for (z, y, k), _ in seen:
+        assert torch.equal(y, r["y_test"][sub]) and k == 4
+    (pixels, _, _), _ = seen[0]
+    assert torch.equal(pixels, r["x_test"][sub].flatten(1))
+    (latent, _, _), _ = seen[1]
+    assert torch.allclose(latent, r["codes"][sub], atol=1e-6)
+    assert [z.shape[1] for (z, _, _), _ in seen[2:]] == [2, 2]
+
+
+def test_smoothness_walks_between_the_test_codes_of_the_ae(explore_run):
+    r = explore_run
+    (args, _), = r["calls"]["smoothness"]
+    decode, z, pairs, steps, _ = args
+    assert torch.allclose(z, r["codes"], atol=1e-6) and (pairs, steps) == (5, 4)
+    _, _, decoder = common.read_ae(r["out"] / "ae.pt")
+    with torch.no_grad():
+        assert torch.allclose(decode(z[:3]), decoder.eval()(z[:3]), atol=1e-6)
+
+
+# --- beyond/labels.py: balanced subsets of the 60,000 training images ----------
+
+def test_label_subsets_are_drawn_from_the_training_images_never_the_test_set(
+        tiny_ae, data_dir, tmp_path, monkeypatch):
+    calls = {}
+    for name in ("balanced_subset", "train_one_way", "evaluate"):
+        spy(monkeypatch, labels, name, calls)
+    monkeypatch.setattr(labels, "plot_label_efficiency", lambda *args: None)
+    labels.main(["--quick", "--subset", str(SUBSET), "--labels", "10,20", "--epochs", "1",
+                 "--checkpoint", str(tiny_ae / "ae.pt"), *CPU, "--data-dir", str(data_dir),
+                 "--out-dir", str(tmp_path)])
+    monkeypatch.undo()
+    (x_train, y_train), (x_val, y_val), (x_test, y_test) = splits(data_dir)
+    x_all, y_all = torch.cat([x_train, x_val]), torch.cat([y_train, y_val])  # the 60,000
+    drawn = calls["balanced_subset"]
+    assert [args[1] for args, _ in drawn] == [10] * 3 + [20] * 3           # per way
+    trained = calls["train_one_way"]
+    assert len(trained) == len(drawn) == 6
+    for ((y, _, _), _), ((*_, x, y_given, _, _, _), _) in zip(drawn, trained):
+        assert torch.equal(y, y_all)
+        idx = labels.balanced_subset(y_all, len(x), 0)        # --seed 0, --seeds 1
+        assert torch.equal(x, x_all[idx]) and torch.equal(y_given, y_all[idx])
+    assert len(calls["evaluate"]) == 6                         # tested once, on the test set
+    for (_, x, y), _ in calls["evaluate"]:
+        assert torch.equal(x, x_test) and torch.equal(y, y_test)
+
+
+# --- tune.py: each study trains on the 48,000, reports and ranks by validation ------
+
+# Two trials of two epochs. Trial 0 has the better training loss but the worse validation
+# value: the study must report, rank and keep trial 1.
+TRAIN_LOSS = {0: [0.01, 0.005], 1: [0.9, 0.8]}
+VAL_VALUE = {"ae": {0: [0.5, 0.4], 1: [0.2, 0.1]},              # MSE: lower is better
+             "vae": {0: [500.0, 400.0], 1: [200.0, 100.0]},     # -ELBO: lower is better
+             "classifier": {0: [0.2, 0.3], 1: [0.6, 0.7]}}      # accuracy: higher is better
+
+
+def fake_fit(study, seen):
+    """A stand-in for ae.fit, vae.fit or classify.fit: records the data it is given, and
+    returns (and reports through on_epoch) the numbers above for the trial it runs."""
+    def fit(model, optimizer, x, *args, on_epoch=None, name="", **kwargs):
+        trial = int(name.split()[-1])
+        if study == "classifier":
+            epochs = args[1]                                   # args: y, epochs, ...
+            x_val = kwargs["val"][0]
+            val = [{"accuracy": v} for v in VAL_VALUE[study][trial]]
+            history = {"train_loss": TRAIN_LOSS[trial], "val_accuracy": VAL_VALUE[study][trial]}
+        else:
+            x_val, epochs = args[0], args[1]
+            if study == "ae":
+                val = [{"mse": v} for v in VAL_VALUE[study][trial]]
+                history = {"train_mse": TRAIN_LOSS[trial], "val_mse": VAL_VALUE[study][trial]}
+            else:   # -ELBO = recon + kl; the training loss is the smaller
+                val = [{"recon": v - 10, "kl": 10.0} for v in VAL_VALUE[study][trial]]
+                history = {"train_recon": TRAIN_LOSS[trial], "train_kl": [0.0, 0.0],
+                           "val_recon": [v["recon"] for v in val], "val_kl": [10.0, 10.0]}
+        seen.append((x, x_val))
+        assert epochs == 2
+        for epoch, v in enumerate(val, 1):
+            on_epoch(epoch, v)
+        return {**history, "diverged": False}
+    return fit
+
+
+@pytest.mark.parametrize("study", ["ae", "classifier", "vae"])
+def test_each_study_trains_on_the_training_split_and_ranks_by_the_validation_value(
+        study, tiny_ae, data_dir, tmp_path, monkeypatch):
+    seen = []
+    module = {"ae": ae, "classifier": classify, "vae": vae}[study]
+    monkeypatch.setattr(module, "fit", fake_fit(study, seen))
+    monkeypatch.setattr(tune, "plot_study", lambda *args: None)
+    tune.main([study, "--quick", "--subset", "300", "--epochs", "2", "--trials", "2", *CPU,
+               "--checkpoint", str(tiny_ae / "ae.pt"), "--data-dir", str(data_dir),
+               "--out-dir", str(tmp_path)])
+    (x_train, _), (x_val, _) = common.load_train_val(data_dir, "cpu", 300)
+    assert len(seen) == 2
+    for x, x_given_val in seen:
+        assert torch.equal(x, x_train) and torch.equal(x_given_val, x_val)
+    trials = optuna.load_study(study_name=f"{study}-quick",
+                               storage=f"sqlite:///{tmp_path / 'optuna.db'}").trials
+    for trial in trials:   # the pruner sees the validation values, and the value is the last
+        expected = VAL_VALUE[study][trial.number]
+        assert [trial.intermediate_values[e] for e in (1, 2)] == pytest.approx(expected)
+        assert trial.value == pytest.approx(expected[-1])
+    tuned = json.loads((tmp_path / f"tuned_{study}.json").read_text())
+    assert tuned["best_trial"] == 1 and tuned["value"] == pytest.approx(VAL_VALUE[study][1][-1])
+    assert tuned["params"] == trials[1].params
+
+
+# =============================================================================
+# Class 4: the inputs of each formula
+
+# --- t-SNE: the affinities P ---------------------------------------------------
+
+def clustered_points(n=24, seed=0):
+    """n points in 3-D, float64: a tight cluster, a loose one and a few far points, so
+    that the precisions beta_i differ and p_j|i != p_i|j."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 3, generator=g, dtype=torch.float64)
+    x[: n // 3] *= 0.1
+    x[n // 3: 2 * n // 3] = 2 * x[n // 3: 2 * n // 3] + 5
+    x[-3:] *= 8
+    return x
+
+
+def conditional_p_by_hand(x, perplexity):
+    """p_j|i of the rows of x (n, D): squared distances by broadcasting, then for each row
+    beta_i by bisection until the entropy of p_.|i is log(perplexity) nats."""
+    x = x.double().numpy()
+    D2 = ((x[:, None, :] - x[None, :, :]) ** 2).sum(-1)                # (n, n)
+    n, target = len(x), math.log(perplexity)
+    P = np.zeros((n, n))
+    for i in range(n):
+        d = np.delete(D2[i], i)                                         # the other n - 1
+
+        def p_of(beta):
+            e = np.exp(-beta * (d - d.min()))
+            return e / e.sum()
+
+        def entropy(beta):
+            p = p_of(beta)
+            p = p[p > 0]
+            return -(p * np.log(p)).sum()
+        lo, hi = 0.0, 1.0
+        while entropy(hi) > target:                                     # H falls with beta
+            lo, hi = hi, 2 * hi
+        for _ in range(200):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if entropy(mid) > target else (lo, mid)
+        assert abs(entropy(hi) - target) < 1e-9
+        P[i, np.arange(n) != i] = p_of(hi)
+    return torch.tensor(P)
+
+
+def test_conditional_p_matches_a_bisection_written_by_hand():
+    x = clustered_points()
+    expected = conditional_p_by_hand(x, 5.0)
+    D2 = ((x[:, None] - x[None]) ** 2).sum(-1)
+    P, H = explore.conditional_p(D2, 5.0)
+    assert torch.allclose(P, expected, rtol=1e-4, atol=1e-7)
+    assert torch.allclose(H, torch.full((len(x),), math.log(5.0), dtype=H.dtype), atol=1e-4)
+
+
+@pytest.mark.parametrize("perplexity", [3.0, 8.0])
+def test_affinities_are_the_symmetrised_conditionals_of_squared_distances(perplexity):
+    """p_ij = (p_j|i + p_i|j) / 2n from the coordinates themselves."""
+    x = clustered_points()
+    n = len(x)
+    P_cond = conditional_p_by_hand(x, perplexity)
+    assert not torch.allclose(P_cond, P_cond.T, atol=1e-3)    # asymmetric: the transpose counts
+    expected = (P_cond + P_cond.T) / (2 * n)
+    P = explore.affinities(x, perplexity)
+    assert torch.allclose(P, expected, rtol=1e-4, atol=1e-9)   # observed: 6e-5, 5e-8
+    assert P.sum().item() == pytest.approx(1, abs=1e-9)
+    # float32 codes, as explore.py passes them, give the same P
+    P32 = explore.affinities(x.float(), perplexity)
+    assert torch.allclose(P32.double(), expected, rtol=1e-3, atol=1e-7)
+
+
+# --- t-SNE: the gradient -------------------------------------------------------
+
+def random_affinities(n=25, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    P = torch.rand(n, n, generator=g, dtype=torch.float64)
+    P = (P + P.T).fill_diagonal_(0)
+    return P / P.sum(), 3 * torch.randn(n, 2, generator=g, dtype=torch.float64)
+
+
+def test_fast_tsne_gradient_equals_the_reference_and_reuses_its_buffers():
+    P, Y = random_affinities()
+    expected = explore.kl_gradient_reference(P, Y)
+    # buffers holding stale values (NaN), as after an earlier iteration
+    kernel, weights = torch.full_like(P, math.nan), torch.full_like(P, math.nan)
+    assert torch.allclose(explore.kl_gradient(P, Y, kernel, weights), expected,
+                          rtol=1e-10, atol=1e-14)
+    Y2 = Y + 0.5                                                     # a translated embedding
+    assert torch.allclose(explore.kl_gradient(P, Y2 * 1.3, kernel, weights),
+                          explore.kl_gradient_reference(P, Y2 * 1.3), rtol=1e-10, atol=1e-14)
+
+
+def test_reference_tsne_gradient_matches_autograd_of_the_kl_divergence():
+    P, Y0 = random_affinities(n=20, seed=1)
+    Y = Y0.clone().requires_grad_(True)
+    # C = sum_{i != j} p_ij log(p_ij / q_ij), q_ij = (1 + |y_i - y_j|^2)^-1 / sum_{k != l} ...
+    off = ~torch.eye(len(P), dtype=torch.bool)
+    kernel = 1 / (1 + (Y[:, None] - Y[None]).square().sum(-1))
+    Q = kernel[off] / kernel[off].sum()
+    (P[off] * (P[off] / Q).log()).sum().backward()
+    assert torch.allclose(explore.kl_gradient_reference(P, Y0), Y.grad, rtol=1e-9, atol=1e-12)
+
+
+# --- EM: the E-step and the M-step ----------------------------------------------
+
+def small_mixture():
+    """Three 2-D Gaussians with unequal weights and full covariances, and 40 points."""
+    g = torch.Generator().manual_seed(0)
+    weights = torch.tensor([0.6, 0.3, 0.1], dtype=torch.float64)
+    means = torch.tensor([[0.0, 0.0], [1.5, -1.0], [-1.0, 2.0]], dtype=torch.float64)
+    A = torch.randn(3, 2, 2, generator=g, dtype=torch.float64)
+    covs = A @ A.transpose(1, 2) + 0.3 * torch.eye(2, dtype=torch.float64)
+    x = 1.5 * torch.randn(40, 2, generator=g, dtype=torch.float64)
+    return x, weights, means, covs
+
+
+def test_e_step_with_unequal_weights_matches_torch_distributions():
+    x, weights, means, covs = small_mixture()
+    r, mean_log_lik = judge.e_step(x, weights, means, covs)
+    # log w_k + log N(x_i | mu_k, S_k), by torch.distributions: (40, 3)
+    log_joint = torch.stack([w.log() + MultivariateNormal(m, covariance_matrix=S).log_prob(x)
+                             for w, m, S in zip(weights, means, covs)], 1)
+    expected_r = log_joint.softmax(1)
+    assert torch.allclose(r, expected_r, rtol=1e-9, atol=1e-12)
+    assert mean_log_lik == pytest.approx(torch.logsumexp(log_joint, 1).mean().item(), rel=1e-10)
+    # the weights matter here: equal weights give other responsibilities
+    assert not torch.allclose(judge.e_step(x, torch.full((3,), 1 / 3, dtype=torch.float64),
+                                           means, covs)[0], r, atol=1e-3)
+
+
+def test_m_step_matches_the_formulas_written_out_point_by_point():
+    x, *_ = small_mixture()
+    g = torch.Generator().manual_seed(1)
+    r = torch.rand(len(x), 3, generator=g, dtype=torch.float64) ** 3
+    r /= r.sum(1, keepdim=True)                                       # rows sum to 1
+    ridge = 1e-3
+    weights, means, covs = judge.m_step(x, r, ridge)
+    for k in range(3):
+        Nk = sum(r[i, k] for i in range(len(x)))
+        mu = sum(r[i, k] * x[i] for i in range(len(x))) / Nk
+        S = sum(r[i, k] * torch.outer(x[i] - mu, x[i] - mu) for i in range(len(x))) / Nk
+        assert weights[k].item() == pytest.approx((Nk / len(x)).item(), rel=1e-9)
+        assert torch.allclose(means[k], mu, rtol=1e-9)
+        assert torch.allclose(covs[k], S + ridge * torch.eye(2, dtype=torch.float64), rtol=1e-9)
+
+
+def test_m_step_on_three_points_worked_by_hand():
+    # x = 0, 4, 8; the middle point is 3/4 in component 0, 1/4 in component 1
+    x = torch.tensor([[0.0], [4.0], [8.0]], dtype=torch.float64)
+    r = torch.tensor([[1.0, 0.0], [0.75, 0.25], [0.0, 1.0]], dtype=torch.float64)
+    weights, means, covs = judge.m_step(x, r, ridge=0.0)
+    # N_0 = 1.75, N_1 = 1.25; mu_0 = 3 / 1.75 = 12/7, mu_1 = (1 + 8) / 1.25 = 7.2
+    assert weights.tolist() == pytest.approx([1.75 / 3, 1.25 / 3])
+    assert means.flatten().tolist() == pytest.approx([12 / 7, 7.2])
+    var_0 = ((12 / 7) ** 2 + 0.75 * (4 - 12 / 7) ** 2) / 1.75
+    var_1 = (0.25 * (4 - 7.2) ** 2 + (8 - 7.2) ** 2) / 1.25
+    assert covs.flatten().tolist() == pytest.approx([var_0, var_1])
+
+
+# --- The smoothness measure ----------------------------------------------------
+
+def test_evenness_of_a_walk_with_unequal_steps_worked_by_hand():
+    # steps (1, 0), (0, 2), (-3, 0), (0, 4): lengths 1, 2, 3, 4, the largest 4 of 10
+    zigzag = torch.tensor([[0.0, 0.0], [1.0, 0.0], [1.0, 2.0], [-2.0, 2.0], [-2.0, 6.0]])
+    # steps (3, 4) and (0, 1) twice, then (0, 0): lengths 5, 1, 1, 0, the largest 5 of 7
+    other = torch.tensor([[0.0, 0.0], [3.0, 4.0], [3.0, 5.0], [3.0, 6.0], [3.0, 6.0]])
+    assert explore.evenness(zigzag).item() == pytest.approx(4 / 10)
+    assert explore.evenness(torch.stack([zigzag, other])).tolist() == pytest.approx([0.4, 5 / 7])
+
+
+def test_decode_line_decodes_equally_spaced_codes_from_z0_to_z1():
+    z0, z1 = torch.tensor([[0.0, 8.0], [1.0, 1.0]]), torch.tensor([[4.0, 0.0], [1.0, 5.0]])
+    decoded = []
+    line = explore.decode_line(lambda z: decoded.append(z) or 2 * z, z0, z1, steps=4)
+    assert line.shape == (2, 5, 2)
+    (z,), t = decoded, torch.tensor([0.0, 0.25, 0.5, 0.75, 1.0])[:, None]
+    expected = torch.stack([z0[0] + t * (z1[0] - z0[0]), z0[1] + t * (z1[1] - z0[1])])
+    assert torch.allclose(z, expected.flatten(0, 1))                  # decoded, row by row
+    assert torch.allclose(line, 2 * expected)
+
+
+def test_smoothness_pairs_distinct_codes_and_measures_their_decoded_walks():
+    z = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 2.0]])            # only 3 codes
+    decoded = []
+
+    def decode(codes):          # a nonlinear decoder: the walks are not even
+        decoded.append(codes)
+        return codes ** 3
+    g = torch.Generator().manual_seed(0)
+    even = explore.smoothness(decode, z, pairs=60, steps=5, generator=g)
+    walks = decoded[0].view(60, 6, 2)
+    start, end = walks[:, 0], walks[:, -1]
+    first = torch.cdist(start, z).argmin(1)
+    last = torch.cdist(end, z).argmin(1)
+    assert torch.allclose(z[first], start) and torch.allclose(z[last], end, atol=1e-6)
+    assert torch.all(first != last)                                   # distinct codes
+    assert len(set(zip(first.tolist(), last.tolist()))) == 6          # every ordered pair
+    # each walk's evenness by hand: six equally spaced codes, cubed, largest step / length
+    t = torch.linspace(0, 1, 6)[:, None]
+    for i, j, e in zip(first.tolist(), last.tolist(), even.tolist()):
+        points = (z[i] + t * (z[j] - z[i])) ** 3
+        steps = (points[1:] - points[:-1]).norm(dim=1)
+        assert e == pytest.approx((steps.max() / steps.sum()).item(), rel=1e-5)
+    assert min(even.tolist()) > 1 / 5                                 # cubing made them uneven
+
+
+# --- The 10-NN accuracy and the bilinear grid ------------------------------------
+
+def test_knn_accuracy_worked_by_hand_with_ties():
+    """k = 2, four groups far apart on a line (class in parentheses); a tie goes to the lower
+    class number. Each point's two nearest other points, and the vote:
+      -1.5 (7)  0 (2)  1 (2)     0: 1, -1.5 tie -> 2 right;  1: 0, -1.5 tie -> 2 right;
+                                 -1.5: 0, 1 -> 2 wrong
+      20 (1)  21 (1)  22.5 (4)   20, 21: tie -> 1 right;  22.5: 21, 20 -> 1 wrong
+      40 (1)  40.5 (5)  41.2 (1) 40: 40.5, 41.2 tie -> 1 right;  40.5: 40, 41.2 -> 1 wrong;
+                                 41.2: 40.5, 40 tie -> 1 right
+      60 (3)  61 (6)             60: 61, 41.2 tie -> 1 wrong;  61: 60, 41.2 tie -> 1 wrong
+    6 of 11 right. Ties to the higher class: 0; ties to the nearest: 4; the point itself
+    counted as its own neighbour: 7."""
+    z = torch.tensor([[-1.5], [0.0], [1.0], [20.0], [21.0], [22.5], [40.0], [40.5], [41.2],
+                      [60.0], [61.0]])
+    y = torch.tensor([7, 2, 2, 1, 1, 4, 1, 5, 1, 3, 6])
+    assert explore.knn_accuracy(z, y, k=2) == pytest.approx(6 / 11)
+    assert explore.knn_accuracy(z, y, k=2, chunk=4) == pytest.approx(6 / 11)
+
+
+def test_bilinear_weights_at_an_interior_point_worked_by_hand():
+    # corners = the identity: each grid point's code is its four weights (TL, TR, BL, BR)
+    grid = common.bilinear(torch.eye(4), n=5)                         # u, v in 0, .25, ... 1
+    assert grid.shape == (5, 5, 4)
+    # row 1 (v = 0.25), column 3 (u = 0.75):
+    # (1-u)(1-v) = 0.1875, u(1-v) = 0.5625, (1-u)v = 0.0625, uv = 0.1875
+    assert grid[1, 3].tolist() == pytest.approx([0.1875, 0.5625, 0.0625, 0.1875])
+    assert grid[3, 1].tolist() == pytest.approx([0.1875, 0.0625, 0.5625, 0.1875])
+    corners = torch.tensor([[0.0, 1.0], [4.0, 1.0], [0.0, 9.0], [4.0, 5.0]])
+    assert common.bilinear(corners, n=5)[1, 3].tolist() == pytest.approx(
+        [0.5625 * 4 + 0.1875 * 4, 0.1875 + 0.5625 + 0.0625 * 9 + 0.1875 * 5])

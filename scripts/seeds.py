@@ -288,7 +288,7 @@ def smoothness_verdict(configs):
 
 def sample_verdict(configs):
     """Claim (3), "the VAE's samples are better than the AE's", against the notebook's AE
-    sampler (uniform in the min-max box of the codes), by explore.py's judge.
+    sampler (uniform in the min-max box of the codes), by the judge of beyond/judge.py.
 
     Rule: in each configuration, the VAE's samples are compared with the box's on the
     Frechet distance (lower is better) and on the share of samples the judge gives >= 0.9
