@@ -15,6 +15,7 @@ import statistics
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import optuna
@@ -3066,3 +3067,822 @@ def test_bilinear_weights_at_an_interior_point_worked_by_hand():
     corners = torch.tensor([[0.0, 1.0], [4.0, 1.0], [0.0, 9.0], [4.0, 5.0]])
     assert common.bilinear(corners, n=5)[1, 3].tolist() == pytest.approx(
         [0.5625 * 4 + 0.1875 * 4, 0.1875 + 0.5625 + 0.0625 * 9 + 0.1875 * 5])
+
+
+# =============================================================================
+# Settings reach the code, reports say what the results hold, safety (#24)
+# Issue 24, classes 5 to 7: settings reach the code, reports say what the results hold,
+# checkpoints are safe. `pytest test_settings_reports.py` (10 to 20 s on a 2-core CPU).
+#
+# Settings are checked through the code paths the scripts use, with spies on the optimisers
+# and models they make; reports with small results files of recognisable numbers; safety with
+# damaged checkpoints and a spy on the order in which files are written.
+# =============================================================================
+
+
+QUICK = ["--quick", "--subset", "200", "--epochs", "1", *CPU]  # an in-process run: ~0.5 s
+# The autoencoder checkpoint classify.py and explore.py read, with settings of its own
+AE_SETTINGS = {"d": 5, "dropout": 0.0375, "optimizer": "SGD", "lr": 0.0123,
+               "weight_decay": 0.000456}
+
+
+def write_ae_checkpoint(path, drop=None, add=None):
+    """An ae.pt of AE_SETTINGS; drop: a part ("encoder" or "decoder") that lacks its last
+    weight; add: a part that holds one weight too many."""
+    torch.manual_seed(0)
+    d, dropout = AE_SETTINGS["d"], AE_SETTINGS["dropout"]
+    state = {"encoder": common.Encoder(d, dropout).state_dict(),
+             "decoder": common.Decoder(d, dropout).state_dict()}
+    damage(state, drop, add)
+    common.save_checkpoint(path, {**AE_SETTINGS, "epochs": 1, "quick": True, "seed": 0}, **state)
+
+
+def damage(state, drop, add):
+    if drop:
+        state[drop].pop(list(state[drop])[-1])              # the last layer's bias
+    if add:
+        state[add]["extra.weight"] = torch.zeros(3)
+
+
+def write_vae_checkpoint(path, d=3, drop=False, add=False):
+    torch.manual_seed(0)
+    state = {"vae": vae.VAE(d).state_dict()}
+    damage(state, "vae" if drop else None, "vae" if add else None)
+    common.save_checkpoint(path, {"d": d}, **state)
+
+
+def write_tuned(path, study, params):
+    path.write_text(json.dumps({"study": study, "params": params, "value": 1.0,
+                                "direction": "minimize"}))
+
+
+# -----------------------------------------------------------------------------
+# Spies: what the code under test makes, as it makes it
+
+def spy_on_optimizers(monkeypatch, module):
+    """Each optimiser `module` makes through make_optimizer, as it is when made: its kind,
+    lr, weight decay, the ids of its parameters and their values (the initial weights)."""
+    made, make = [], common.make_optimizer
+
+    def spy(name, params, lr, weight_decay):
+        params = list(params)
+        optimizer = make(name, params, lr, weight_decay)
+        group, = optimizer.param_groups                    # one group per optimiser
+        made.append(SimpleNamespace(
+            optimizer=optimizer, setting=(type(optimizer).__name__, group["lr"],
+                                          group["weight_decay"]),
+            params={id(p) for p in group["params"]},
+            initial=[p.detach().clone() for p in params]))
+        return optimizer
+    monkeypatch.setattr(module, "make_optimizer", spy)
+    return made
+
+
+def spy_on_calls(monkeypatch, module, name):
+    """What module.name returns, each time the code under test calls it."""
+    returned, original = [], getattr(module, name)
+
+    def spy(*args, **kwargs):
+        returned.append(result := original(*args, **kwargs))
+        return result
+    monkeypatch.setattr(module, name, spy)
+    return returned
+
+
+def spy_on_batches(monkeypatch, module):
+    """The order of the training images in each epoch (training is what calls batches)."""
+    orders, batches = [], common.batches
+
+    def spy(*args, **kwargs):
+        parts = batches(*args, **kwargs)
+        orders.append(torch.cat(parts))
+        return parts
+    monkeypatch.setattr(module, "batches", spy)
+    return orders
+
+
+def owner(models, record):
+    """The one model among `models` whose parameters an optimiser record holds."""
+    owners = [m for m in models if {id(p) for p in m.parameters()} == record.params]
+    assert len(owners) == 1
+    return owners[0]
+
+
+def dropouts(module):
+    return [m.p for m in module.modules() if isinstance(m, nn.Dropout)]
+
+
+def same(a, b):
+    """Two tensors, or two lists of tensors, equal element by element."""
+    a, b = ([v] if torch.is_tensor(v) else v for v in (a, b))
+    return len(a) == len(b) and all(torch.equal(s, t) for s, t in zip(a, b))
+
+
+# -----------------------------------------------------------------------------
+# 5. Settings reach the code
+
+def ae_code_sizes(model):
+    """d as the autoencoder's layers have it: the encoder's output, the decoder's input."""
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    return {linears[1].out_features, linears[2].in_features}
+
+
+# flags -> {part: (d, dropout, [(optimiser, lr, weight decay) of each run])}
+AE_CASES = {
+    "tables": ([], {"compare": (2, 0.2, [("Adam", 0.0005, 0.0001), ("SGD", 0.0005, 0.0001)]),
+                    "refit": (185, 0.005, [("Adam", 0.0058, 1.038e-5)])}),
+    # the file's d, optimiser and weight decay win over both tables; the flags' lr and
+    # dropout win over the file's (0.0123, 0.0625)
+    "file and flags": (["--lr", "0.0456", "--dropout", "0.125"],
+                       {"compare": (3, 0.125, [("Adam", 0.0456, 0.000321),
+                                               ("SGD", 0.0456, 0.000321)]),
+                        "refit": (3, 0.125, [("SGD", 0.0456, 0.000321)])}),
+}
+
+
+@pytest.mark.parametrize("case", AE_CASES)
+def test_ae_settings_reach_each_optimiser_and_model(case, data_dir, tmp_path, monkeypatch):
+    """Section 2.1's values reach part compare, Table 4's part refit; a --params file wins
+    over both tables and a flag over the file, in both parts."""
+    flags, expected = AE_CASES[case]
+    write_tuned(tmp_path / "tuned_ae.json", "ae", {"d": 3, "optimizer": "SGD", "lr": 0.0123,
+                                                   "dropout": 0.0625, "weight_decay": 0.000321})
+    if case != "tables":
+        flags = flags + ["--params", str(tmp_path / "tuned_ae.json")]
+    made = spy_on_optimizers(monkeypatch, ae)
+    models = spy_on_calls(monkeypatch, ae, "autoencoder")
+    monkeypatch.setattr(ae, "plot_compare", lambda *args: None)
+    monkeypatch.setattr(ae, "plot_refit", lambda *args: None)
+    ae.main([*QUICK, *flags, "--data-dir", str(data_dir), "--out-dir", str(tmp_path)])
+    runs = {"compare": made[:2], "refit": made[2:]}
+    for part, (d, dropout, settings) in expected.items():
+        assert [r.setting for r in runs[part]] == settings, part
+        for record in runs[part]:
+            model = owner(models, record)                  # every weight of the AE
+            assert ae_code_sizes(model) == {d}, part
+            assert dropouts(model) == [dropout] * 4, part  # encoder and decoder
+    # classify.py and explore.py rebuild the AE and its optimiser from ae.pt's settings
+    settings = common.load_checkpoint(tmp_path / "ae.pt", "")["settings"]
+    d, dropout, [(name, lr, weight_decay)] = expected["refit"]
+    assert {k: settings[k] for k in AE_SETTINGS} == {
+        "d": d, "dropout": dropout, "optimizer": name, "lr": lr, "weight_decay": weight_decay}
+
+
+@pytest.mark.parametrize("flags, expected", [
+    ([], (44, 0.0002, 0.0018)),                                          # Table 7
+    (["--params", "FILE", "--weight-decay", "0.000654"], (7, 0.0123, 0.000654)),
+])
+def test_vae_settings_reach_the_optimiser_and_model(flags, expected, data_dir, tmp_path,
+                                                    monkeypatch):
+    """Table 7's d, lr and weight decay, or a --params file's (d 7, lr 0.0123, weight decay
+    0.000321) with a flag winning over the file, reach Adam and the VAE."""
+    write_tuned(tmp_path / "tuned_vae.json", "vae",
+                {"d": 7, "lr": 0.0123, "weight_decay": 0.000321})
+    flags = [str(tmp_path / "tuned_vae.json") if f == "FILE" else f for f in flags]
+    made = spy_on_optimizers(monkeypatch, vae)
+    models = spy_on_calls(monkeypatch, vae, "VAE")
+    monkeypatch.setattr(vae, "plot_figures", lambda *args: None)
+    vae.main([*QUICK, "--iw-samples", "2", *flags, "--data-dir", str(data_dir),
+              "--out-dir", str(tmp_path)])
+    d, lr, weight_decay = expected
+    [record] = made
+    assert record.setting == ("Adam", lr, weight_decay)
+    model = owner(models, record)
+    assert [model.mu.out_features, model.logvar.out_features,
+            model.decoder.linear[0].in_features] == [d, d, d]
+    assert all(p == 0 for p in dropouts(model))           # no dropout in the VAE (section 2.5)
+    assert common.load_checkpoint(tmp_path / "vae.pt", "")["settings"]["d"] == d  # explore.py's
+
+
+TABLE_5_RECIPE = (12, 74, 0.0676, ("Adam", 0.0002, 0.1679))           # no1, no2, dropout, MLP's
+OUR_RECIPE = (128, 74, 0.1, ("Adam", 0.006, 0.0))
+FILE_RECIPE = (13, 7, 0.0625, ("SGD", 0.0234, 0.000789))
+
+
+@pytest.mark.parametrize("flags, recipes", [
+    (["--recipe", "both"], {"table5": TABLE_5_RECIPE, "ours": OUR_RECIPE}),
+    (["--params", "FILE"], {"table5": FILE_RECIPE}),
+])
+def test_classifier_optimisers_take_the_recipe_and_the_autoencoders_settings(
+        flags, recipes, data_dir, tmp_path, monkeypatch):
+    """Two optimisers per run: the MLP's from the recipe (Table 5, a --params file or OURS),
+    the encoder's from ae.pt's settings (SGD, lr 0.0123, weight decay 0.000456); the MLP's
+    sizes and dropout from the recipe, the encoder's d and dropout from ae.pt."""
+    write_ae_checkpoint(tmp_path / "ae.pt")
+    write_tuned(tmp_path / "tuned_classifier.json", "classifier", {
+        "no1": 13, "no2": 7, "mlp_optimizer": "SGD", "mlp_lr": 0.0234, "mlp_dropout": 0.0625,
+        "mlp_weight_decay": 0.000789})
+    flags = [str(tmp_path / "tuned_classifier.json") if f == "FILE" else f for f in flags]
+    made = spy_on_optimizers(monkeypatch, classify)
+    models = spy_on_calls(monkeypatch, classify, "classifier")
+    monkeypatch.setattr(classify, "plot_confusion_matrix", lambda *args: None)
+    classify.main([*QUICK, *flags, "--data-dir", str(data_dir), "--out-dir", str(tmp_path)])
+    assert len(models) == len(recipes) and len(made) == 2 * len(recipes)
+    for (recipe, (no1, no2, dropout, mlp_setting)), model, (mlp, encoder) in zip(
+            recipes.items(), models, zip(made[::2], made[1::2])):
+        assert mlp.setting == mlp_setting and mlp.params == {id(p) for p in model.mlp.parameters()}
+        assert encoder.setting == ("SGD", 0.0123, 0.000456)
+        assert encoder.params == {id(p) for p in model.encoder.parameters()}
+        linears = [(m.in_features, m.out_features) for m in model.mlp if isinstance(m, nn.Linear)]
+        assert linears == [(5, no1), (no1, no2), (no2, 10)], recipe
+        assert dropouts(model.mlp) == [dropout] * 2 and dropouts(model.encoder) == [0.0375] * 2
+        if recipe == "ours":   # one-cycle: each optimiser peaks at its own learning rate
+            peaks = [o.optimizer.param_groups[0]["max_lr"] for o in (mlp, encoder)]
+            assert peaks == [0.006, 0.0123]
+
+
+# --seed: the initial weights, the batch order, every sampler
+
+def test_seed_fixes_the_refits_initial_weights_and_batch_order(monkeypatch):
+    made = spy_on_optimizers(monkeypatch, ae)
+    orders = spy_on_batches(monkeypatch, ae)
+    x = torch.rand(40, 1, 28, 28)
+    p = {"d": 3, "optimizer": "Adam", "lr": 0.001, "dropout": 0.1, "weight_decay": 0.0}
+    runs = []
+    for seed in (3, 3, 4):
+        made.clear(), orders.clear()
+        args = common.parse_args(ae.build_parser(), {}, ["--epochs", "2", "--batch-size", "8",
+                                                         "--seed", str(seed)])
+        ae.refit(p, args, torch.device("cpu"), x, x[:8])
+        runs.append((made[0].initial, list(orders)))
+    for a, b, c in zip(*runs):                # initial weights, batch orders
+        assert same(a, b) and not same(a, c)
+    orders = runs[0][1]
+    assert not torch.equal(orders[0], orders[1])          # each epoch shuffles anew
+
+
+def test_adam_and_sgd_start_alike_and_the_seed_moves_both(monkeypatch):
+    """Section 3.1: Adam and SGD from the same initial weights and batch order, set by --seed."""
+    made = spy_on_optimizers(monkeypatch, ae)
+    orders = spy_on_batches(monkeypatch, ae)
+    x = torch.rand(24, 1, 28, 28)
+    runs = []
+    for seed in (3, 3, 4):
+        made.clear(), orders.clear()
+        args = common.parse_args(ae.build_parser(), {}, ["--epochs", "1", "--batch-size", "8",
+                                                         "--seed", str(seed)])
+        ae.compare_optimizers(ae.SECTION_2_1, args, torch.device("cpu"), x, x[:8], x[:1])
+        adam, sgd = made
+        assert same(adam.initial, sgd.initial) and same(orders[:1], orders[1:])
+        runs.append((adam.initial, orders[0]))
+    for a, b, c in zip(*runs):                # initial weights, batch order
+        assert same(a, b) and not same(a, c)
+
+
+def test_seed_fixes_the_vaes_weights_batch_order_and_results(data_dir, tmp_path, monkeypatch):
+    made = spy_on_optimizers(monkeypatch, vae)
+    orders = spy_on_batches(monkeypatch, vae)
+    sampled = []                                  # the seed of Figure 6's z ~ N(0, I)
+    monkeypatch.setattr(vae, "plot_samples", lambda model, d, path, seed: sampled.append(seed))
+    monkeypatch.setattr(vae, "plot_losses", lambda *args: None)
+    monkeypatch.setattr(vae, "plot_grid", lambda *args, **kwargs: None)
+    runs = []
+    for i, seed in enumerate((3, 3, 4)):
+        made.clear(), orders.clear()
+        vae.main([*QUICK, "--iw-samples", "2", "--seed", str(seed), "--data-dir", str(data_dir),
+                  "--out-dir", str(tmp_path / str(i))])
+        test = json.loads((tmp_path / str(i) / "vae.json").read_text())["test"]
+        # the same seed, the same reparameterisation noise and importance samples too
+        numbers = torch.tensor([test["recon"], test["kl"], test["iw_log_px"]])
+        runs.append((made[0].initial, list(orders), numbers))
+    for a, b, c in zip(*runs):                # weights, batch orders, test numbers
+        assert same(a, b) and not same(a, c)
+    assert sampled == [3, 3, 4]
+
+
+def test_the_vaes_figure_6_samples_follow_the_seed(monkeypatch, tmp_path):
+    drawn = []
+    monkeypatch.setattr(vae, "plot_grid", lambda images, *args, **kwargs: drawn.append(images))
+    torch.manual_seed(0)
+    model = vae.VAE(3)
+    for seed in (3, 3, 4):
+        vae.plot_samples(model, 3, tmp_path / "fig06.png", seed)
+    assert torch.equal(drawn[0], drawn[1]) and not torch.equal(drawn[0], drawn[2])
+
+
+def test_seed_fixes_the_classifiers_mlp_and_batch_order_not_its_pretrained_encoder(monkeypatch):
+    torch.manual_seed(0)
+    pretrained = {"settings": AE_SETTINGS,
+                  "encoder": common.Encoder(AE_SETTINGS["d"], AE_SETTINGS["dropout"]).state_dict()}
+    mlp = {"no1": 6, "no2": 4, "mlp_optimizer": "Adam", "mlp_lr": 1e-3, "mlp_dropout": 0.1,
+           "mlp_weight_decay": 0.0}
+    made = spy_on_optimizers(monkeypatch, classify)
+    orders = spy_on_batches(monkeypatch, classify)
+    x, y = torch.rand(40, 1, 28, 28), torch.randint(0, 10, (40,))
+    runs = []
+    for seed in (3, 3, 4):
+        made.clear(), orders.clear()
+        classify.fine_tune_and_test(pretrained, mlp, "table5", seed,
+                                    SimpleNamespace(epochs=2, batch_size=8), x, y, x[:8], y[:8])
+        mlp_weights, encoder_weights = made[0].initial, made[1].initial
+        assert same(encoder_weights, list(pretrained["encoder"].values()))
+        runs.append((mlp_weights, list(orders)))
+    for a, b, c in zip(*runs):                # the MLP's initial weights, batch order
+        assert same(a, b) and not same(a, c)
+
+
+def test_classify_runs_the_seeds_from_seed_upwards(data_dir, tmp_path, monkeypatch):
+    write_ae_checkpoint(tmp_path / "ae.pt")
+    monkeypatch.setattr(classify, "plot_confusion_matrix", lambda *args: None)
+    classify.main([*QUICK, "--seed", "7", "--seeds", "2", "--data-dir", str(data_dir),
+                   "--out-dir", str(tmp_path)])
+    runs = json.loads((tmp_path / "classify.json").read_text())["table6"]["table5"]["runs"]
+    assert [r["seed"] for r in runs] == [7, 8]
+
+
+@pytest.mark.filterwarnings("ignore:Heartbeat")
+def test_seed_fixes_the_first_draws_of_a_new_study(tmp_path):
+    def first_draws(name, seed):
+        args = common.parse_args(tune.build_parser(), tune.QUICK,
+                                 ["ae", "--quick", "--seed", str(seed), "--out-dir", str(tmp_path)])
+        args.study_name = name                                      # a new study each time
+        study = tune.open_study(args, f"sqlite:///{tmp_path / 'optuna.db'}")
+        return [tune.suggest_ae(study.ask()) for _ in range(2)]
+    a, b, c = (first_draws(f"study{i}", seed) for i, seed in enumerate((3, 3, 4)))
+    assert a == b and a != c
+
+
+def test_explores_samplers_and_judge_follow_the_seed(data_dir, tmp_path, monkeypatch):
+    """The t-SNE subsample, the smoothness pairs, the mixture's fit, the box, Gaussian,
+    mixture and VAE-prior samples, the structureless images and the judge: the same for the
+    same --seed, other for another."""
+    recorded = []
+
+    def record(module, name, what=lambda result, *args: result):
+        original = getattr(module, name)
+
+        def spy(*args, **kwargs):
+            result = original(*args, **kwargs)
+            recorded[-1][name] = what(result, *args)
+            return result
+        monkeypatch.setattr(module, name, spy)
+    record(explore, "tsne_subsample")
+    record(explore, "smoothness")                         # evenness of the pairs' walks
+    record(judge, "fit_mixture", lambda mixture, *args: list(mixture))   # EM's k-means++ start
+    record(judge, "structureless_images")
+    record(judge, "get_judge", lambda j, *args: list(j.state_dict().values()))
+    record(judge, "sample_quality", lambda result, j, x_train, x, y, samples, g: samples)
+    monkeypatch.setattr(explore, "plot_figures", lambda *args: None)
+    for i, seed in enumerate((3, 3, 4)):
+        out = tmp_path / str(i)
+        out.mkdir()
+        write_ae_checkpoint(out / "ae.pt")
+        write_vae_checkpoint(out / "vae.pt")
+        recorded.append({})
+        explore.main(["--quick", "--subset", "200", *CPU, "--tsne-points", "20",
+                      "--perplexity", "5", "--k", "3", "--tsne-iters", "10", "--pairs", "5",
+                      "--seed", str(seed), "--data-dir", str(data_dir), "--out-dir", str(out)])
+    a, b, c = ({**r.pop("sample_quality"), **r} for r in recorded)  # an entry per sampler
+    assert set(a) == {"tsne_subsample", "smoothness", "fit_mixture", "structureless_images",
+                      "get_judge", "ae_box", "ae_gaussian", "ae_mixture", "vae_prior"}
+    for name in a:
+        assert same(a[name], b[name]), name
+        assert not same(a[name], c[name]), name
+
+
+# -----------------------------------------------------------------------------
+# 6. Reports say what the results hold
+
+def write_results(out, **files):
+    out.mkdir(parents=True, exist_ok=True)
+    for name, data in files.items():
+        (out / f"{name}.json").write_text(json.dumps(data))
+
+
+def summary_of(out, monkeypatch):
+    """Run scripts/summary.py on `out` in this process; the text of summary.md."""
+    monkeypatch.syspath_prepend(str(ROOT / "scripts"))              # its `import seeds`
+    spec = importlib.util.spec_from_file_location("summary", ROOT / "scripts" / "summary.py")
+    summary = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(summary)
+    monkeypatch.setattr(sys, "argv", ["summary.py", "--out-dir", str(out)])
+    summary.main()
+    return (out / "summary.md").read_text()
+
+
+def test_summary_vae_paragraph_traces_each_number_and_the_bounds_sign(tmp_path, monkeypatch):
+    write_results(tmp_path, vae={
+        "params": {"d": 37, "lr": 0.00123, "weight_decay": 0.000456}, "source": "report",
+        "history": {"val_recon": [300.0, 280.0, 270.0]},
+        "test": {"neg_elbo": 250.25, "recon": 231.75, "kl": 18.5, "iw_samples": 17,
+                 "iw_images": 1234, "iw_log_px": -246.5}})
+    md = summary_of(tmp_path, monkeypatch)
+    assert ("With d = 37, lr = 0.00123, weight decay = 0.000456 (Table 7), 3 epochs: test "
+            "negative ELBO **250.25 nats per image** (reconstruction 231.75 + KL 18.50); "
+            "importance-weighted estimate with K = 17 on 1,234 images: "
+            "-log p(x) ≤ **246.50 nats**.") in md                  # minus iw_log_px
+
+
+def test_summary_autoencoder_table_traces_compare_and_refit_rows(tmp_path, monkeypatch):
+    write_results(tmp_path, ae={
+        "compare": {"params": {"d": 3, "lr": 0.0123},
+                    "Adam": {"val_mse": [0.5, 0.04321], "diverged": False, "pca_val_mse": 0.05432},
+                    "SGD": {"val_mse": [0.07654], "diverged": 2, "pca_val_mse": 0.06543}},
+        "refit": {"source": "outputs/tuned_ae.json", "params": {"d": 17},
+                  "val_mse": [0.1, 0.02, 0.01357], "pca_val_mse": 0.02468}})
+    md = summary_of(tmp_path, monkeypatch)
+    # | run | d | epochs | validation MSE, AE | validation MSE, PCA with d components |
+    assert "| Adam, lr 0.0123 (Figure 1) | 3 | 2 | 0.04321 | 0.05432 |" in md
+    assert "| SGD, lr 0.0123 (Figure 1) | 3 | 1 | 0.07654 (diverged at epoch 2) | 0.06543 |" in md
+    assert "| refit (outputs/tuned_ae.json) | 17 | 3 | 0.01357 | 0.02468 |" in md
+    assert "PCA with 64 components" not in md                      # d = 17: no bottleneck
+
+
+def test_summary_tuned_tables_of_the_classifier_and_the_vae(tmp_path, monkeypatch):
+    write_results(
+        tmp_path,
+        tuned_classifier={"params": {"no1": 13, "no2": 7, "mlp_optimizer": "SGD", "mlp_lr": 0.0234,
+                                     "mlp_dropout": 0.0625, "mlp_weight_decay": 0.000789},
+                          "value": 0.8765, "direction": "maximize", "best_trial": 4,
+                          "trials": {"complete": 5, "pruned": 2, "failed": 1},
+                          "settings": {"epochs": 7}, "device": "cuda"},
+        tuned_vae={"params": {"d": 27, "lr": 0.00345, "weight_decay": 0.0567}, "value": 255.25,
+                   "direction": "minimize", "best_trial": 2,
+                   "trials": {"complete": 3, "pruned": 0, "failed": 0},
+                   "settings": {"epochs": 6}, "device": "cpu"})
+    md = summary_of(tmp_path, monkeypatch)
+    table_5, table_7 = md.split("### Table 5")[1].split("### Table 7")
+    # | parameter | the report's table | ours |
+    for row in ("| no1 | 12 | 13 |", "| no2 | 74 | 7 |", "| mlp_optimizer | Adam | SGD |",
+                "| mlp_lr | 0.0002 | 0.0234 |", "| mlp_dropout | 0.0676 | 0.0625 |",
+                "| mlp_weight_decay | 0.1679 | 0.000789 |",
+                "Best maximised value 0.8765 (trial 4); 5 complete, 2 pruned, 1 failed trials, "
+                "7 epochs each, on cuda."):
+        assert row in table_5
+    for row in ("| d | 44 | 27 |", "| lr | 0.0002 | 0.00345 |",
+                "| weight_decay | 0.0018 | 0.0567 |",
+                "Best minimised value 255.25 (trial 2); 3 complete, 0 pruned, 0 failed trials, "
+                "6 epochs each, on cpu."):
+        assert row in table_7
+
+
+def test_summary_table_6_puts_each_recipe_its_time_and_its_seeds(tmp_path, monkeypatch):
+    def recipe(source, f1, accuracy, sd, seconds):
+        return {"source": source, "mean_metrics": {"f1": f1}, "accuracy_mean": accuracy,
+                "accuracy_std": sd, "seconds_mean": seconds, "support": [100] * 10,
+                "runs": [{}, {}]}
+    write_results(tmp_path, classify={
+        "table6": {"table5": recipe("Table 5", [0.61 + 0.01 * c for c in range(10)], 0.8123,
+                                    0.0045, 8.34),
+                   "ours": recipe("OURS in classify.py", [0.71 + 0.01 * c for c in range(10)],
+                                  0.9012, 0.0021, 123.4)},
+        "table6_run": {"settings": {"epochs": 10, "subset": 2000}, "device": "cpu"}})
+    md = summary_of(tmp_path, monkeypatch)
+    assert "## Table 6: the classifier on 1,000 test images" in md      # the support's sum
+    assert "| class | F1 CL, report | F1, Table 5 recipe | F1, our recipe |" in md
+    assert "| T-shirt/top | 85.36 | 61.00 | 71.00 |" in md
+    assert "| Ankle boot | 96.74 | 70.00 | 80.00 |" in md
+    assert "| **accuracy** | **90.08** | **81.23 ± 0.45** | **90.12 ± 0.21** |" in md
+    assert "| training time (s) | 61 (a GPU) | 8.3 (cpu) | 123 (cpu) |" in md
+    assert ("Ours: mean (± standard deviation) over 2 seed(s), 10 epochs on a subset "
+            "(--subset 2000), tested once.") in md
+
+
+def test_summary_labels_table_traces_each_way_and_count(tmp_path, monkeypatch):
+    def way(*cells):
+        return {n: {"mean": mean, "std": std} for n, (mean, std) in zip(("100", "1000"), cells)}
+    write_results(tmp_path, labels={
+        "label": "our recipe", "steps": 2352,
+        "accuracy": {"fine-tuned": way((0.7234, 0.0123), (0.8312, 0.0071)),
+                     "frozen": way((0.6891, 0.0042), (0.7713, 0.0016)),
+                     "random": way((0.6441, 0.0212), (0.7922, 0.0033))}})
+    md = summary_of(tmp_path, monkeypatch)
+    assert "## Beyond the report: test accuracy against labels (our recipe)" in md
+    assert "| labelled images | fine-tuned | frozen | random |" in md
+    assert "| 100 | 72.34 ± 1.23 | 68.91 ± 0.42 | 64.41 ± 2.12 |" in md
+    assert "| 1,000 | 83.12 ± 0.71 | 77.13 ± 0.16 | 79.22 ± 0.33 |" in md
+    assert "Every run takes 2,352 optimisation steps" in md
+
+
+def test_summary_latent_space_tables_trace_knn_smoothness_and_the_judges_rows(tmp_path,
+                                                                              monkeypatch):
+    rows = {key: {"confidence": 0.5 + 0.011 * i, "confident_share": 0.2 + 0.021 * i,
+                  "class_entropy_bits": 1.5 + 0.12 * i, "fd": 10.0 + 7.31 * i}
+            for i, key in enumerate(judge.ROWS)}
+    rows = dict(reversed(rows.items()))         # written in another order than ROWS lists them
+    write_results(tmp_path, explore={
+        "knn": {"raw pixels": 0.7654,
+                "AE": {"latent": 0.8123, "PCA 2-D": 0.5234, "t-SNE 2-D": 0.7891},
+                "VAE": {"latent": 0.8012, "PCA 2-D": 0.4567, "t-SNE 2-D": 0.7362}},
+        "smoothness": {"AE": {"mean": 0.1371, "std": 0.0234},
+                       "VAE": {"mean": 0.1552, "std": 0.0311}},
+        "samples": {"images_per_row": 2500, "judge_test_accuracy": 0.8876, "rows": rows,
+                    "verdict": "A verdict written by the judge."}})
+    md = summary_of(tmp_path, monkeypatch)
+    for row in ("| space | AE | VAE |", "| raw pixels | 0.765 | 0.765 |",
+                "| latent | 0.812 | 0.801 |", "| PCA 2-D | 0.523 | 0.457 |",
+                "| t-SNE 2-D | 0.789 | 0.736 |",
+                "| AE | 0.137 | 0.023 |", "| VAE | 0.155 | 0.031 |",         # mean, sd
+                "2,500 images per row", "(test accuracy 88.8 %)",
+                "**Verdict on the third claim:** A verdict written by the judge."):
+        assert row in md
+    for i, (key, label) in enumerate(judge.ROWS.items()):
+        expected = (f"| {label} | {0.5 + 0.011 * i:.3f} | {0.2 + 0.021 * i:.3f} | "
+                    f"{1.5 + 0.12 * i:.2f} | {10.0 + 7.31 * i:.2f} |")
+        assert expected in md, key
+
+
+def test_summary_times_table_and_total(tmp_path, monkeypatch):
+    (tmp_path / "seeds.json").write_text("{}")               # a results file, of no section
+    (tmp_path / "times.tsv").write_text("step\tseconds\ntune.py ae\t12\nae.py --part refit\t34\n")
+    md = summary_of(tmp_path, monkeypatch)
+    assert "| tune.py ae | 12 |\n| ae.py --part refit | 34 |\n\nTotal: 46 s." in md
+
+
+# scripts/seeds.py: every row of seeds.md, from its file and key
+
+# key of seeds.METRICS: its (mean, delta) in the tables' and the tuned seed runs, three seeds
+# each: mean - delta, mean, mean + delta (sample sd = delta); None: absent
+SEED_METRICS = {
+    "ae_d": ((185, 0), (46, 0)),
+    "ae_val_mse": ((0.01234, 0.00011), (0.02345, 0.00012)),
+    "pca_val_mse": ((0.00456, 0.00021), (0.00567, 0.00022)),
+    "pca64_val_mse": ((0.01043, 0.00033), None),
+    "vae_d": ((44, 0), (27, 0)),
+    "vae_neg_elbo": ((250.3, 1.2), (260.7, 2.3)),
+    "vae_iw_bound": ((246.4, 0.8), (255.6, 1.1)),
+    "accuracy": ((0.8912, 0.0011), (0.9034, 0.0023)),
+    "knn_raw": ((0.811, 0.002), (0.822, 0.003)),
+    "knn_ae": ((0.833, 0.004), (0.844, 0.005)),
+    "knn_vae": ((0.855, 0.006), (0.866, 0.007)),
+    "knn_ae_pca": ((0.511, 0.008), (0.522, 0.009)),
+    "knn_vae_pca": ((0.533, 0.011), (0.544, 0.012)),
+    "knn_ae_tsne": ((0.755, 0.013), (0.766, 0.014)),
+    "knn_vae_tsne": ((0.777, 0.015), (0.788, 0.016)),
+    "smooth_ae": ((0.137, 0.017), (0.148, 0.018)),
+    "smooth_vae": ((0.159, 0.019), (0.161, 0.021)),
+    "fd_box": ((144.2, 3.1), (133.4, 4.2)),
+    "fd_mixture": ((8.9, 0.7), (9.8, 0.6)),
+    "fd_vae": ((72.8, 5.3), (66.4, 6.1)),
+    "sure_box": ((0.221, 0.012), (0.232, 0.013)),
+    "sure_mixture": ((0.521, 0.014), (0.532, 0.015)),
+    "sure_vae": ((0.281, 0.016), (0.292, 0.017)),
+}
+
+
+def write_seed_runs(out):
+    """OUT/seeds/{tables,tuned}/seed{0,1,2}/: the four results files, each number where its
+    script writes it, from SEED_METRICS."""
+    for column, config in enumerate(("tables", "tuned")):
+        for seed, k in enumerate((-1, 0, 1)):
+            v = {key: None if spec[column] is None else spec[column][0] + k * spec[column][1]
+                 for key, spec in SEED_METRICS.items()}
+            refit = {"params": {"d": v["ae_d"]}, "val_mse": [0.9, v["ae_val_mse"]],
+                     "pca_val_mse": v["pca_val_mse"]}
+            if v["pca64_val_mse"] is not None:
+                refit["pca_bottleneck_val_mse"] = v["pca64_val_mse"]
+            write_results(
+                out / "seeds" / config / f"seed{seed}", ae={"refit": refit},
+                vae={"params": {"d": v["vae_d"]},
+                     "test": {"neg_elbo": v["vae_neg_elbo"], "iw_log_px": -v["vae_iw_bound"]}},
+                classify={"table6": {"table5": {
+                    "runs": [{"seed": seed, "accuracy": v["accuracy"]}]}}},
+                explore={
+                    "knn": {"raw pixels": v["knn_raw"],
+                            "AE": {"latent": v["knn_ae"], "PCA 2-D": v["knn_ae_pca"],
+                                   "t-SNE 2-D": v["knn_ae_tsne"]},
+                            "VAE": {"latent": v["knn_vae"], "PCA 2-D": v["knn_vae_pca"],
+                                    "t-SNE 2-D": v["knn_vae_tsne"]}},
+                    "smoothness": {"AE": {"mean": v["smooth_ae"]},
+                                   "VAE": {"mean": v["smooth_vae"]}},
+                    "samples": {"rows": {
+                        row: {"fd": v[f"fd_{name}"], "confident_share": v[f"sure_{name}"]}
+                        for row, name in (("ae_box", "box"), ("ae_mixture", "mixture"),
+                                          ("vae_prior", "vae"))}}})
+
+
+def test_seeds_md_puts_every_number_in_its_row_and_column(tmp_path):
+    seeds = load_seeds_module()
+    write_seed_runs(tmp_path)
+    text = seeds.markdown(tmp_path)
+    # | number | report's tables | tuned values |: mean ± sd (3 seeds), as written by hand
+    expected = [
+        "| AE: code size d | 185 (all 3 seeds) | 46 (all 3 seeds) |",
+        "| AE refit: validation MSE | 0.01234 ± 0.00011 (3 seeds) | "
+        "0.02345 ± 0.00012 (3 seeds) |",
+        "| PCA, as many components: validation MSE | 0.00456 ± 0.00021 (3 seeds) | "
+        "0.00567 ± 0.00022 (3 seeds) |",
+        "| PCA, 64 components (when d > 64): validation MSE | 0.01043 ± 0.00033 (3 seeds) | — |",
+        "| VAE: code size d | 44 (all 3 seeds) | 27 (all 3 seeds) |",
+        "| VAE: test -ELBO (nats) | 250.3 ± 1.2 (3 seeds) | 260.7 ± 2.3 (3 seeds) |",
+        "| VAE: test -log p(x) <= (IW bound, nats) | 246.4 ± 0.8 (3 seeds) | "
+        "255.6 ± 1.1 (3 seeds) |",                                        # minus iw_log_px
+        "| classifier: test accuracy (%) | 89.12 ± 0.11 (3 seeds) | 90.34 ± 0.23 (3 seeds) |",
+        "| 10-NN accuracy: raw pixels | 0.811 ± 0.002 (3 seeds) | 0.822 ± 0.003 (3 seeds) |",
+        "| 10-NN accuracy: AE latent | 0.833 ± 0.004 (3 seeds) | 0.844 ± 0.005 (3 seeds) |",
+        "| 10-NN accuracy: VAE latent | 0.855 ± 0.006 (3 seeds) | 0.866 ± 0.007 (3 seeds) |",
+        "| 10-NN accuracy: AE, PCA 2-D | 0.511 ± 0.008 (3 seeds) | 0.522 ± 0.009 (3 seeds) |",
+        "| 10-NN accuracy: VAE, PCA 2-D | 0.533 ± 0.011 (3 seeds) | 0.544 ± 0.012 (3 seeds) |",
+        "| 10-NN accuracy: AE, t-SNE 2-D | 0.755 ± 0.013 (3 seeds) | 0.766 ± 0.014 (3 seeds) |",
+        "| 10-NN accuracy: VAE, t-SNE 2-D | 0.777 ± 0.015 (3 seeds) | 0.788 ± 0.016 (3 seeds) |",
+        "| smoothness, AE (0.100 = even; lower = smoother) | 0.137 ± 0.017 (3 seeds) | "
+        "0.148 ± 0.018 (3 seeds) |",
+        "| smoothness, VAE (0.100 = even; lower = smoother) | 0.159 ± 0.019 (3 seeds) | "
+        "0.161 ± 0.021 (3 seeds) |",
+        "| samples, Fréchet distance (lower = closer): AE, min-max box | 144.2 ± 3.1 (3 seeds) | "
+        "133.4 ± 4.2 (3 seeds) |",
+        "| samples, Fréchet distance (lower = closer): AE, mixture of 10 | 8.9 ± 0.7 (3 seeds) | "
+        "9.8 ± 0.6 (3 seeds) |",
+        "| samples, Fréchet distance (lower = closer): VAE, N(0, I) | 72.8 ± 5.3 (3 seeds) | "
+        "66.4 ± 6.1 (3 seeds) |",
+        "| samples, share judged ≥ 0.9: AE, min-max box | 0.221 ± 0.012 (3 seeds) | "
+        "0.232 ± 0.013 (3 seeds) |",
+        "| samples, share judged ≥ 0.9: AE, mixture of 10 | 0.521 ± 0.014 (3 seeds) | "
+        "0.532 ± 0.015 (3 seeds) |",
+        "| samples, share judged ≥ 0.9: VAE, N(0, I) | 0.281 ± 0.016 (3 seeds) | "
+        "0.292 ± 0.017 (3 seeds) |",
+    ]
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "seed" in line]
+    assert rows == expected
+
+
+def test_seeds_md_verdicts_quote_the_means_of_their_rows(tmp_path):
+    seeds = load_seeds_module()
+    write_seed_runs(tmp_path)
+    text = seeds.markdown(tmp_path)
+    for quoted in (
+            "report's tables: AE 0.833 (above), VAE 0.855 (above) against raw pixels 0.811",
+            "tuned values: AE 0.844 (above), VAE 0.866 (above) against raw pixels 0.822",
+            "report's tables: AE 0.137, VAE 0.159, AE smoother within the spread",
+            "tuned values: AE 0.148, VAE 0.161, AE smoother within the spread",
+            "report's tables: Fréchet distance VAE 72.8, box 144.2, mixture 8.9; share ≥ 0.9 "
+            "VAE 0.281, box 0.221, mixture 0.521; VAE against box: better",
+            "tuned values: Fréchet distance VAE 66.4, box 133.4, mixture 9.8; share ≥ 0.9 "
+            "VAE 0.292, box 0.232, mixture 0.532; VAE against box: better"):
+        assert quoted in text
+
+
+def test_seeds_md_times_tables_leave_the_reused_runs_out(tmp_path):
+    seeds = load_seeds_module()
+    out = make_out(tmp_path, {"tables": [{}, {}], "tuned": [{}, {}]})
+    (out / "times.tsv").write_text("step\tseconds\ntune.py ae\t65\nae.py\t125\n")
+    runs = [("tables", 0, (10, 20, 30, 40)), ("tables", 1, (12, 22, 32, 44)),
+            ("tuned", 0, ("reused",) * 4), ("tuned", 1, (14, 24, 34, 46))]
+    (out / "seeds" / "times.tsv").write_text("config\tseed\tstep\tseconds\n" + "".join(
+        f"{config}\t{seed}\t{step}\t{t}\n" for config, seed, times in runs
+        for step, t in zip(("ae.py", "classify.py", "vae.py", "explore.py"), times)))
+    text = seeds.markdown(out)
+    for row in ("| tune.py ae | 65 s (1.1 min) |", "| ae.py | 125 s (2.1 min) |",
+                "| **total** | **190 s (3.2 min)** |",
+                # | step | report's tables | tuned values |: mean over the runs that trained
+                "| ae.py | 11 s (2 runs) | 14 s (1 run) |",
+                "| classify.py | 21 s (2 runs) | 24 s (1 run) |",
+                "| vae.py | 31 s (2 runs) | 34 s (1 run) |",
+                "| explore.py | 42 s (2 runs) | 46 s (1 run) |",
+                "| total per seed | 105 s (2 seeds) | 118 s (1 seed) |",
+                "All the seed runs: 328 s (5.5 min); with the sequence, the whole report took "
+                "518 s (8.6 min)."):
+        assert row in text
+
+
+# The verdict rules at their boundaries, with numbers floating point holds exactly: the
+# values of a are 1, 2, 3 (mean 2, sd 1), those of b mean 4 + shift, sd 1
+
+E = 2.0 ** -20
+
+
+@pytest.mark.parametrize("shift, a_against_b", [
+    (0.0, "tie"),                 # |2 - 4| = 2 = 1 + 1: exactly at the spread
+    (-E, "tie"), (-0.25, "tie"),  # just inside, well inside
+    (E, "lower"), (0.25, "lower"),  # just outside, well outside
+])
+def test_compare_is_a_tie_up_to_exactly_the_two_spreads(shift, a_against_b):
+    seeds = load_seeds_module()
+    a, b = [1.0, 2.0, 3.0], [3.0 + shift, 4.0 + shift, 5.0 + shift]
+    assert seeds.spread(a)[:2] == (2.0, 1.0) and seeds.spread(b)[:2] == (4.0 + shift, 1.0)
+    assert seeds.compare(a, b) == a_against_b
+    assert seeds.compare(b, a) == {"tie": "tie", "lower": "higher"}[a_against_b]
+
+
+@pytest.mark.parametrize("model", ["AE", "VAE"])
+@pytest.mark.parametrize("latent, state", [(0.5, "fails"),            # exactly 5 x chance
+                                           (0.5 + E, "holds"), (0.5 - E, "fails")])
+def test_separation_needs_every_latent_mean_above_five_times_chance(model, latent, state,
+                                                                    tmp_path):
+    """Tables: both latent spaces at 0.75, far above the raw pixels (0.25); tuned: one of
+    them at `latent`, still above the pixels, so only the 0.5 threshold decides."""
+    seeds = load_seeds_module()
+    jitter = (-2.0 ** -6, 0.0, 2.0 ** -6)
+    tuned = {"AE": (latent, 0.75), "VAE": (0.75, latent)}[model]
+    out = make_out(tmp_path, {
+        "tables": [dict(knn=(0.25 + j, 0.75 + j, 0.75 + j)) for j in jitter],
+        "tuned": [dict(knn=(0.25 + j, tuned[0] + j, tuned[1] + j)) for j in jitter]})
+    result = seeds.results(out)["verdicts"]["separation"]
+    assert result["per_config"] == {"tables": "holds", "tuned": state}
+    assert result["verdict"] == {"holds": "holds", "fails": "depends"}[state]
+
+
+@pytest.mark.parametrize("tables_vae, tuned_vae, won", [
+    # (Frechet distances, shares >= 0.9) of the VAE in three seeds; the box: 100, 0.22
+    (((88, 90, 100), (0.23, 0.24, 0.30)),) * 2 + ([4, 6],),   # equal distance: no win
+    (((90, 95, 99), (0.22, 0.35, 0.24)),) * 2 + ([4, 6],),    # equal share: no win
+    (((88, 90, 99), (0.23, 0.24, 0.30)), ((88, 89, 101), (0.23, 0.24, 0.30)), [5, 6]),
+])
+def test_samples_hold_in_every_run_only_if_every_run_wins_on_both_numbers(
+        tables_vae, tuned_vae, won, tmp_path):
+    """Every case is within the spread in both configurations; the count of runs the VAE
+    wins (closer and surer, strictly) then decides between 'holds in every run' and
+    'depends'."""
+    seeds = load_seeds_module()
+    box, mixture = (100.0, 0.22), (10.0, 0.52)
+    out = make_out(tmp_path, {"tables": samples_of_seeds(box, mixture, *tables_vae),
+                              "tuned": samples_of_seeds(box, mixture, *tuned_vae)})
+    result = seeds.results(out)["verdicts"]["samples"]
+    assert result["per_config"] == {"tables": "within the spread", "tuned": "within the spread"}
+    assert result["runs_won"] == won
+    assert result["verdict"] == "depends"
+    assert f"the VAE wins on both numbers in {won[0]} of {won[1]} runs" in result["sentence"]
+
+
+# -----------------------------------------------------------------------------
+# 7. Safety: damaged checkpoints, and results written after what they describe
+
+def refused_in_one_line(read, path, command):
+    with pytest.raises(SystemExit) as e:
+        read()
+    message = str(e.value)
+    assert message.startswith("error: ") and "\n" not in message
+    assert str(path) in message and command in message
+    return message
+
+
+@pytest.mark.parametrize("drop, add", [("encoder", None), (None, "encoder"),
+                                       ("decoder", None), (None, "decoder")])
+def test_an_autoencoder_checkpoint_missing_a_weight_or_with_one_more_is_refused(
+        drop, add, data_dir, tmp_path):
+    path = tmp_path / "ae.pt"
+    write_ae_checkpoint(path, drop, add)
+    readers = {"read_ae": lambda: common.read_ae(path),
+               "explore": lambda: explore.load_models(tmp_path, torch.device("cpu")),
+               "classify": lambda: classify.main([*QUICK, "--checkpoint", str(path),
+                                                  "--data-dir", str(data_dir),
+                                                  "--out-dir", str(tmp_path)])}
+    for name, read in readers.items():
+        message = refused_in_one_line(read, path, "python ae.py")
+        assert "does not match" in message, name
+    assert not (tmp_path / "classify.json").exists()
+
+
+@pytest.mark.parametrize("drop, add", [(True, False), (False, True)])
+def test_a_vae_checkpoint_missing_a_weight_or_with_one_more_is_refused(drop, add, tmp_path):
+    write_ae_checkpoint(tmp_path / "ae.pt")
+    write_vae_checkpoint(tmp_path / "vae.pt", drop=drop, add=add)
+    message = refused_in_one_line(lambda: explore.load_models(tmp_path, torch.device("cpu")),
+                                  tmp_path / "vae.pt", "python vae.py")
+    assert "does not match" in message
+
+
+@pytest.mark.parametrize("drop, add", [(True, False), (False, True)])
+def test_a_cached_judge_missing_a_weight_or_with_one_more_is_replaced(drop, add, tmp_path,
+                                                                      capsys):
+    """judge.pt is only a cache: a damaged one is said in one line and trained anew."""
+    path, settings = tmp_path / "judge.pt", {**judge.JUDGE, "seed": 0, "subset": 64}
+    state = {"judge": judge.Judge(settings["width"]).state_dict()}
+    damage(state, "judge" if drop else None, "judge" if add else None)
+    common.save_checkpoint(path, settings, **state)
+    x, y = torch.rand(64, 1, 28, 28), torch.randint(0, 10, (64,))
+    new = judge.get_judge(x, y, None, None, 0, 64, path)
+    assert "is not a judge this code can read" in capsys.readouterr().out
+    saved = common.load_checkpoint(path, "", key="judge")["judge"]
+    assert list(saved) == list(judge.Judge(settings["width"]).state_dict())
+    assert same(list(saved.values()), list(new.state_dict().values()))
+
+
+@pytest.mark.parametrize("script, checkpoint, results", [("ae", "ae.pt", "refit"),
+                                                         ("vae", "vae.pt", "vae.json")])
+def test_each_checkpoint_is_written_before_the_results_that_describe_it(
+        script, checkpoint, results, data_dir, tmp_path, monkeypatch):
+    """ae.pt before ae.json's refit entry (its compare entry describes no checkpoint);
+    vae.pt before vae.json."""
+    written, write = [], common.write_atomically
+
+    def spy(path, fn):
+        write(path, fn)
+        path = Path(path)
+        if path.name == "ae.json" and "refit" in json.loads(path.read_text()):
+            written.append("refit")                        # the entry that describes ae.pt
+        else:
+            written.append(path.name)
+    monkeypatch.setattr(common, "write_atomically", spy)
+    if script == "ae":
+        monkeypatch.setattr(ae, "plot_compare", lambda *args: None)
+        monkeypatch.setattr(ae, "plot_refit", lambda *args: None)
+        ae.main([*QUICK, "--data-dir", str(data_dir), "--out-dir", str(tmp_path)])
+    else:
+        monkeypatch.setattr(vae, "plot_figures", lambda *args: None)
+        vae.main([*QUICK, "--iw-samples", "2", "--data-dir", str(data_dir),
+                  "--out-dir", str(tmp_path)])
+    assert checkpoint in written and results in written
+    assert written.index(checkpoint) < written.index(results), written
+
+
+def test_an_interrupt_before_the_vae_checkpoint_leaves_no_results_describing_it(
+        data_dir, tmp_path, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(vae, "save_checkpoint", interrupted)
+    monkeypatch.setattr(vae, "plot_figures", lambda *args: None)
+    with pytest.raises(KeyboardInterrupt):
+        vae.main([*QUICK, "--iw-samples", "2", "--data-dir", str(data_dir),
+                  "--out-dir", str(tmp_path)])
+    assert not (tmp_path / "vae.json").exists()
