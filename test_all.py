@@ -1130,20 +1130,26 @@ def test_a_subset_larger_than_the_data_is_refused(data_dir):
     assert "--subset 50000 is more than the 48000 training images" in str(e.value)
 
 
-@pytest.mark.skipif(shutil.which("unshare") is None, reason="needs unshare (util-linux)")
-@pytest.mark.parametrize("script", ["ae.py", "vae.py", "classify.py", "explore.py"])
-def test_an_unwritable_output_folder_fails_before_any_training(script, data_dir, tmp_path):
-    # As root, chmod does not stop writes; a read-only bind mount does. unshare -m keeps
-    # the mount private to this one command.
-    folder = tmp_path / "read-only"
-    folder.mkdir()
-    command = (f"mount --bind {folder} {folder} && mount -o remount,bind,ro {folder} && "
-               f"exec {sys.executable} {ROOT / script} --quick --data-dir {data_dir} "
-               f"--out-dir {folder}")
-    proc = subprocess.run(["unshare", "-m", "sh", "-c", command], cwd=ROOT,
+def run_with_read_only(folder, *command):
+    """Run `python COMMAND...` with `folder` read-only. As root, chmod does not stop writes;
+    a read-only bind mount does, and unshare -m keeps the mount private to this command."""
+    if shutil.which("unshare") is None:
+        pytest.skip("needs unshare (util-linux)")
+    shell = (f"mount --bind {folder} {folder} && mount -o remount,bind,ro {folder} && "
+             f"exec {sys.executable} " + " ".join(map(str, command)))
+    proc = subprocess.run(["unshare", "-m", "sh", "-c", shell], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
     if "mount" in proc.stderr and "permission denied" in proc.stderr.lower():
         pytest.skip("this machine does not allow a private mount")
+    return proc
+
+
+@pytest.mark.parametrize("script", ["ae.py", "vae.py", "classify.py", "explore.py"])
+def test_an_unwritable_output_folder_fails_before_any_training(script, data_dir, tmp_path):
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    proc = run_with_read_only(folder, ROOT / script, "--quick", *CPU, "--data-dir", data_dir,
+                              "--out-dir", folder)
     assert one_line_error(proc) and "cannot write to the output folder" in proc.stderr
     assert "data:" not in proc.stdout                         # nothing was read or trained
 
@@ -2016,18 +2022,13 @@ def test_the_largest_seed_tunes(data_dir, tmp_path):
     assert json.loads((tmp_path / "tuned_ae.json").read_text())["trials"]["complete"] == 1
 
 
-@pytest.mark.skipif(shutil.which("unshare") is None, reason="needs unshare (util-linux)")
 def test_a_read_only_storage_is_said_to_be_read_only(data_dir, tmp_path):
     folder = tmp_path / "ro"
     folder.mkdir()
     optuna.create_study(study_name="ae-quick", storage=f"sqlite:///{folder / 'optuna.db'}")
-    command = (f"mount --bind {folder} {folder} && mount -o remount,bind,ro {folder} && "
-               f"exec {sys.executable} {ROOT / 'tune.py'} ae --quick --device cpu --data-dir "
-               f"{data_dir} --out-dir {tmp_path} --storage sqlite:///{folder / 'optuna.db'}")
-    proc = subprocess.run(["unshare", "-m", "sh", "-c", command], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
-    if "mount" in proc.stderr and "permission denied" in proc.stderr.lower():
-        pytest.skip("this machine does not allow a private mount")
+    proc = run_with_read_only(folder, ROOT / "tune.py", "ae", "--quick", *CPU, "--data-dir",
+                              data_dir, "--out-dir", tmp_path,
+                              "--storage", f"sqlite:///{folder / 'optuna.db'}")
     assert one_line_error(proc) and "is read-only" in proc.stderr, proc.stderr
 
 
