@@ -148,6 +148,30 @@ STUDIES = {  # name: (objective, direction, what the value is, the report's tabl
 
 
 # -----------------------------------------------------------------------------
+# The study, made or resumed
+
+def open_study(args, url):
+    """Create the study, or resume it if of the same kind, data and epochs. The sampler is
+    seeded here, once: --seed plus the trials held already, so that a rerun draws anew."""
+    _, direction, *_ = STUDIES[args.study]
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # we print one line per trial
+    storage = open_storage(url, args.storage)  # heartbeats: a killed worker's trial fails
+    try:
+        held = {s.study_name: s.n_trials for s in optuna.get_all_study_summaries(storage, False)}
+        seed = (args.seed + held.get(args.study_name, 0)) % 2**32  # numpy's seeds are < 2**32
+        study = optuna.create_study(
+            storage=storage, study_name=args.study_name, direction=direction,
+            load_if_exists=True, sampler=optuna.samplers.TPESampler(seed=seed),
+            pruner=optuna.pruners.MedianPruner(n_startup_trials=5,  # first 5 never pruned
+                                               n_warmup_steps=2))   # nor any at epoch 1
+        check_resumed(study, args.study, direction, args.storage, {
+            "subset": args.subset, "epochs": args.epochs, "batch_size": args.batch_size})
+    except Exception as e:  # a read-only file, a server gone ...
+        raise SystemExit(storage_error(args.storage, e))
+    return study
+
+
+# -----------------------------------------------------------------------------
 # The recipe
 
 def main(argv=None):
@@ -241,30 +265,6 @@ def plot_study(trials, best, counts, args, path):
                  f"a value), {args.epochs} epochs each", fontsize=10)
     fig.tight_layout()
     save_figure(fig, path)
-
-
-# -----------------------------------------------------------------------------
-# The study, made or resumed
-
-def open_study(args, url):
-    """Create the study, or resume it if of the same kind, data and epochs. The sampler is
-    seeded here, once: --seed plus the trials held already, so that a rerun draws anew."""
-    _, direction, *_ = STUDIES[args.study]
-    optuna.logging.set_verbosity(optuna.logging.ERROR)  # we print one line per trial
-    storage = open_storage(url, args.storage)  # heartbeats: a killed worker's trial fails
-    try:
-        held = {s.study_name: s.n_trials for s in optuna.get_all_study_summaries(storage, False)}
-        seed = (args.seed + held.get(args.study_name, 0)) % 2**32  # numpy's seeds are < 2**32
-        study = optuna.create_study(
-            storage=storage, study_name=args.study_name, direction=direction,
-            load_if_exists=True, sampler=optuna.samplers.TPESampler(seed=seed),
-            pruner=optuna.pruners.MedianPruner(n_startup_trials=5,  # first 5 never pruned
-                                               n_warmup_steps=2))   # nor any at epoch 1
-        check_resumed(study, args.study, direction, args.storage, {
-            "subset": args.subset, "epochs": args.epochs, "batch_size": args.batch_size})
-    except Exception as e:  # a read-only file, a server gone ...
-        raise SystemExit(storage_error(args.storage, e))
-    return study
 
 
 # -----------------------------------------------------------------------------
