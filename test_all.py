@@ -1034,7 +1034,8 @@ def test_each_worker_seeds_its_own_sampler(tmp_path):
         args = common.parse_args(tune.build_parser(), tune.QUICK, argv)
         return tune.suggest_ae(tune.open_study(args, f"sqlite:///{tmp_path / 'optuna.db'}").ask())
     assert first_draw(0, "a") == first_draw(0, "b")          # the same --seed: the same draw
-    assert first_draw(0, "a") != first_draw(1, "c")          # worker 2's --seed: another
+    assert first_draw(0, "c") != first_draw(1, "d")          # worker 2's --seed: another
+    assert first_draw(0, "a") != first_draw(0, "a")          # a resumed study: new draws
 
 
 def test_rerun_resumes_and_keeps_earlier_trials(data_dir, tmp_path):
