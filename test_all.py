@@ -3934,3 +3934,16 @@ def test_an_interrupt_before_the_vae_checkpoint_leaves_no_results_describing_it(
         vae.main([*QUICK, "--iw-samples", "2", "--data-dir", str(data_dir),
                   "--out-dir", str(tmp_path)])
     assert not (tmp_path / "vae.json").exists()
+
+
+def test_tsne_exaggerates_p_for_exactly_its_first_iterations(monkeypatch):
+    """Early exaggeration (x 12) for iterations 1 .. exaggeration_iters, then P itself."""
+    sums, kl_gradient = [], explore.kl_gradient
+
+    def spy(P, *args):
+        sums.append(round(P.sum().item(), 4))
+        return kl_gradient(P, *args)
+    monkeypatch.setattr(explore, "kl_gradient", spy)
+    torch.manual_seed(0)
+    explore.tsne(torch.randn(40, 3), perplexity=5, iters=7, exaggeration_iters=4, log_every=0)
+    assert sums == [12.0] * 4 + [1.0] * 3
