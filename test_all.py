@@ -288,6 +288,7 @@ def test_missing_or_unreadable_checkpoint_names_the_command(tmp_path):
     with pytest.raises(SystemExit) as e:
         common.load_checkpoint(tmp_path / "ae.pt", "python ae.py")
     assert "not found" in str(e.value) and "python ae.py" in str(e.value)
+    assert str(tmp_path / "ae.pt") in str(e.value)              # which file is missing
     (tmp_path / "ae.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(SystemExit) as e:
         common.load_checkpoint(tmp_path / "ae.pt", "python ae.py")
@@ -3947,3 +3948,53 @@ def test_tsne_exaggerates_p_for_exactly_its_first_iterations(monkeypatch):
     torch.manual_seed(0)
     explore.tsne(torch.randn(40, 3), perplexity=5, iters=7, exaggeration_iters=4, log_every=0)
     assert sums == [12.0] * 4 + [1.0] * 3
+
+
+@pytest.mark.parametrize("check, good, bad", [
+    (common.positive_int, ["1", "300"], ["0", "-1", "2.5"]),
+    (common.positive_float, ["1e-9", "0.5"], ["0", "-0.1", "nan", "inf"]),
+    (common.non_negative_float, ["0", "1e-5"], ["-1e-9", "nan", "inf"]),
+    (common.probability, ["0", "0.999"], ["1", "1.5", "-0.1"]),
+    (common.seed_value, ["0", str(2**32 - 1)], ["-1", str(2**32)]),
+    (common.subset_size, ["0", "40", "48000"], ["1", "39", "-1"]),
+    (common.optimizer_name, ["Adam", "SGD"], ["adam", "RMSprop"]),
+])
+def test_each_flag_type_takes_its_range_and_refuses_its_edges(check, good, bad):
+    for text in good:
+        check(text)
+    for text in bad:
+        with pytest.raises((argparse.ArgumentTypeError, ValueError)):
+            check(text)
+
+
+def test_an_updated_results_entry_replaces_its_old_one_and_keeps_the_others(tmp_path):
+    path = tmp_path / "ae.json"
+    path.write_text(json.dumps({"compare": {"old": 1}, "refit": {"old": 2}}))
+    common.update_results(path, {"refit": {"new": 3}})
+    assert json.loads(path.read_text()) == {"compare": {"old": 1}, "refit": {"new": 3}}
+
+
+def test_reproduce_keeps_only_a_whole_seed_run_of_the_same_flags_and_values(tmp_path):
+    """reproduce.sh's whole(): a seed run is kept on a rerun only if explore.py (its last
+    step) finished, with the same flags and, for "tuned", the same tuned values."""
+    out, run_dir = tmp_path / "out", tmp_path / "out" / "seeds" / "tuned" / "seed1"
+    run_dir.mkdir(parents=True)
+    for name in ("tuned_ae.json", "tuned_classifier.json", "tuned_vae.json"):
+        for folder, t in ((out, 1), (run_dir, 2)):          # the same values, other times
+            (folder / name).write_text(json.dumps({"params": {"lr": 0.1}, "seconds": t}))
+    (run_dir / "flags.txt").write_text("--quick\n")
+    functions = subprocess.run(["sed", "-n", "/^same_values()/,/^}/p; /^whole()/,/^}/p",
+                                str(ROOT / "scripts" / "reproduce.sh")],
+                               capture_output=True, text=True).stdout
+
+    def whole(config="tuned", flags=("--quick",)):
+        script = (functions + f"\nout={out}; common=({' '.join(flags)}); "
+                  f"whole {run_dir} {config}")
+        return subprocess.run(["bash", "-c", script]).returncode == 0
+    assert not whole()                                       # explore.py did not finish
+    (run_dir / "explore.json").write_text("{}")
+    assert whole() and whole("tables")
+    assert not whole(flags=("--quick", "--epochs", "3"))     # other flags
+    (out / "tuned_vae.json").write_text(json.dumps({"params": {"lr": 0.2}}))
+    assert not whole() and whole("tables")                    # other tuned values
+
