@@ -3998,3 +3998,27 @@ def test_reproduce_keeps_only_a_whole_seed_run_of_the_same_flags_and_values(tmp_
     (out / "tuned_vae.json").write_text(json.dumps({"params": {"lr": 0.2}}))
     assert not whole() and whole("tables")                    # other tuned values
 
+
+
+def test_the_judges_cache_is_keyed_by_its_data(capsys, tmp_path):
+    """A judge trained on another subset (or seed) is not reused: it was trained on other images."""
+    torch.manual_seed(0)
+    x, y = torch.rand(96, 1, 28, 28), torch.arange(96) % 10
+    path = tmp_path / "judge.pt"
+    judge.get_judge(x[:64], y[:64], None, None, seed=0, subset=64, path=path)
+    judge.get_judge(x[:64], y[:64], None, None, seed=0, subset=64, path=path)
+    assert "judge: read from" in capsys.readouterr().out
+    for seed, subset in ((0, 96), (1, 64)):
+        judge.get_judge(x[:subset], y[:subset], None, None, seed=seed, subset=subset, path=path)
+        assert "training a new one" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("mixture_fd, mixture_share, beats", [(5.0, 0.6, True), (50.0, 0.6, False),
+                                                              (5.0, 0.2, False)])
+def test_the_verdict_says_whether_the_mixture_beats_the_vae(mixture_fd, mixture_share, beats):
+    rows = {"ae_box": {"fd": 100.0, "confident_share": 0.2},
+            "vae_prior": {"fd": 30.0, "confident_share": 0.4},
+            "ae_mixture": {"fd": mixture_fd, "confident_share": mixture_share}}
+    verdict = judge.sample_verdict(rows)
+    assert verdict.startswith("The claim holds against the notebook's sampler")
+    assert verdict.endswith("beats the VAE." if beats else "does not beat the VAE.")
