@@ -546,6 +546,7 @@ def test_vae_quick_end_to_end_on_real_data(data_dir, tmp_path):
     assert all(math.isfinite(v) for v in values)
     assert test["neg_elbo"] > 0 and test["kl"] >= 0
     assert -test["iw_log_px"] <= test["neg_elbo"] + 1.0      # the IW bound is the tighter one
+    assert test["iw_images"] == test["images"] == 500          # --iw-images 0: all of them
     ckpt = common.load_checkpoint(tmp_path / "vae.pt", "python vae.py")
     assert ckpt["settings"]["d"] == 44 and ckpt["settings"]["beta"] == 1.0
     model = common.load_weights(vae.VAE(ckpt["settings"]["d"]), ckpt, "vae", "vae.pt", "")
@@ -4022,3 +4023,13 @@ def test_the_verdict_says_whether_the_mixture_beats_the_vae(mixture_fd, mixture_
     verdict = judge.sample_verdict(rows)
     assert verdict.startswith("The claim holds against the notebook's sampler")
     assert verdict.endswith("beats the VAE." if beats else "does not beat the VAE.")
+
+
+def test_the_classifiers_spread_over_seeds_is_the_sample_sd():
+    assert classify.mean_std([0.8, 0.9, 1.0]) == pytest.approx((0.9, 0.1))       # ddof = 1
+    assert classify.mean_std([0.8]) == (pytest.approx(0.8), 0.0)                # one seed
+    runs = [{"accuracy": a, "seconds": 1.0, "support": [1], "precision": [a], "recall": [a],
+             "f1": [a]} for a in (0.8, 0.9, 1.0)]
+    summary = classify.summarise(runs, {}, "Table 5", "table5")
+    assert summary["accuracy_std"] == pytest.approx(statistics.stdev([0.8, 0.9, 1.0]))
+
