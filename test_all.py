@@ -4033,3 +4033,10 @@ def test_the_classifiers_spread_over_seeds_is_the_sample_sd():
     summary = classify.summarise(runs, {}, "Table 5", "table5")
     assert summary["accuracy_std"] == pytest.approx(statistics.stdev([0.8, 0.9, 1.0]))
 
+
+
+def test_summary_in_a_read_only_folder_is_one_line(quick_ae, tmp_path):
+    folder = tmp_path / "ro"
+    shutil.copytree(quick_ae, folder)
+    proc = run_with_read_only(folder, ROOT / "scripts" / "summary.py", "--out-dir", folder)
+    assert one_line_error(proc) and "summary.md" in proc.stderr and "read-only" in proc.stderr
