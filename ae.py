@@ -15,18 +15,24 @@ Measured (2-core CPU, Table 4's values): the refit reaches a validation MSE of 0
 Writes to outputs/: fig01_loss_adam_vs_sgd.png, fig07_training_progress.png,
 fig02_reconstruction_bag.png, fig10_reconstructions.png, ae.pt, ae.json.
 """
+from plumbing.cli import quiet_start
+quiet_start(__name__)  # run as a script: a Ctrl-C while torch loads is one line too
+
 import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from common import (Decoder, Encoder, Parser, add_common_flags, add_params_flag, batches,
-                    check_results, diverged, first_of_classes, load_train_val, make_optimizer,
-                    non_negative_float, out_dir, parse_args, pca, pick_device,
-                    plain_log_axis, plot_grid, positive_float, positive_int, print_settings,
-                    probability, pyplot, resolve_params, run, save_checkpoint, save_figure,
-                    seed_everything, update_results)
+from common import (Decoder, Encoder, batches, diverged, first_of_classes, load_train_val,
+                    make_optimizer, pca)
+from plumbing.checkpoints import command_for, load_checkpoint, load_weights, save_checkpoint
+from plumbing.cli import (Parser, add_common_flags, non_negative_float, parse_args, pick_device,
+                          positive_float, positive_int, print_settings, probability, run,
+                          seed_everything)
+from plumbing.figures import plain_log_axis, plot_grid, pyplot, save_figure
+from plumbing.files import check_results, out_dir, update_results
+from plumbing.params import add_params_flag, resolve_params
 
 SECTION_2_1 = {"d": 2, "lr": 0.0005, "dropout": 0.2,  # part compare; d is the notebook's
                "weight_decay": 0.0001}                # (the report does not state it)
@@ -69,10 +75,11 @@ def evaluate(model, x, batch_size=1024):
 
 def fit(model, optimizer, x_train, x_val, epochs, batch_size, seed, on_epoch=None, name=""):
     """Train for `epochs`, validating after each; returns the history. After every epoch,
-    on_epoch(epoch, validation) is called if given (tune.py reports to Optuna there). Stops
-    early, with history["diverged"] set to the epoch, if the loss is not a finite number."""
+    on_epoch(epoch, validation) is called if given (tune.py reports to Optuna there). If a
+    loss is not a finite number, stops early with history["diverged"] = that epoch (None
+    otherwise)."""
     generator = torch.Generator().manual_seed(seed)  # the batch order
-    history = {"train_mse": [], "val_mse": [], "seconds": [], "diverged": False}
+    history = {"train_mse": [], "val_mse": [], "seconds": [], "diverged": None}
     for epoch in range(1, epochs + 1):
         t0 = time.perf_counter()
         train = train_epoch(model, optimizer, x_train, batch_size, generator)
@@ -145,12 +152,12 @@ def refit(p, args, device, x_train, x_val):
 
 
 # -----------------------------------------------------------------------------
-# The recipe
+# main(): flags, data, training, results
 
 def main(argv=None):
     args = parse_args(build_parser(), QUICK, argv)
     print_settings(args)
-    parts = {part: resolve_params(args, table, "ae")
+    parts = {part: resolve_params(args, table, "ae")  # Params(values, source)
              for part, table in (("compare", SECTION_2_1), ("refit", TABLE_4))
              if args.part in ("all", part)}
     device = pick_device(args.device)
@@ -160,53 +167,59 @@ def main(argv=None):
     print(f"data: {len(x_train)} training / {len(x_val)} validation images on {device}")
 
     if "compare" in parts:
-        p, source = announce("compare", *parts["compare"])
+        params = announce("compare", parts["compare"])
+        p = params.values
         t0 = time.perf_counter()
         watch = x_val[first_of_classes(y_val, ["Ankle boot"])]  # (1, 1, 28, 28), Figure 7
         histories = compare_optimizers(p, args, device, x_train, x_val, watch)
         stop_if_diverged(histories)
-        plot_compare(histories, watch, p, out)
-        save_compare(histories, p, source, args, device, time.perf_counter() - t0, out)
+        save_compare(histories, params, args, device, time.perf_counter() - t0, out)
+        plot_compare(histories, watch, p, out)  # figures last: a failed run replaces none
 
     if "refit" in parts:
-        p, source = announce("refit", *parts["refit"])
+        params = announce("refit", parts["refit"])
+        p = params.values
         t0 = time.perf_counter()
         history, model = refit(p, args, device, x_train, x_val)
         stop_if_diverged({"refit": history})
+        save_refit(model, history, params, args, device, time.perf_counter() - t0, out)
         plot_refit(model, x_val, y_val, p["d"], out)
-        save_refit(model, history, p, source, args, device, time.perf_counter() - t0, out)
     print(f"done on {device}; results in {out}/")
 
 
 # -----------------------------------------------------------------------------
 # Results and figures
 
-def announce(part, p, source):
-    where = {"compare": "section 2.1", "refit": "Table 4"}[part] if source == "report" else source
-    print(f"{part}: {', '.join(f'{k} = {v}' for k, v in p.items())} (from {where})")
-    return p, source
+def announce(part, params):
+    """Print the part's values and where they came from; returns params."""
+    table = {"compare": "section 2.1", "refit": "Table 4"}[part]
+    where = table if params.source == "report" else params.source
+    print(f"{part}: {', '.join(f'{k} = {v}' for k, v in params.values.items())} (from {where})")
+    return params
 
 
 def stop_if_diverged(histories):
     """A run that diverged writes nothing: the earlier results and figures stay as they were."""
-    names = [name for name, h in histories.items() if h["diverged"]]
+    names = [name for name, h in histories.items() if h["diverged"] is not None]
     if names:
         raise SystemExit(f"error: {' and '.join(names)} diverged (see above); nothing was "
                          "written. Lower the learning rate (--lr)")
 
 
-def save_compare(histories, p, source, args, device, seconds, out):
+def save_compare(histories, params, args, device, seconds, out):
+    p = params.values
     runs = {name: {k: v for k, v in h.items() if k != "snapshots"}
             for name, h in histories.items()}
     update_results(out / "ae.json", {"compare": {
-        "settings": vars(args), "params": p, "source": source, "device": str(device), **runs,
-        "wall_seconds": seconds}})
+        "settings": vars(args), "params": p, "source": params.source, "device": str(device),
+        **runs, "wall_seconds": seconds}})
     print_row("Adam (section 3.1)", p["d"], histories["Adam"])
     print_row("SGD (section 3.1)", p["d"], histories["SGD"])
 
 
-def save_refit(model, history, p, source, args, device, seconds, out):
+def save_refit(model, history, params, args, device, seconds, out):
     """ae.pt first, then ae.json: the results never describe a checkpoint not written."""
+    p, source = params.values, params.source
     checkpoint = save_checkpoint(out / "ae.pt", {**p, "epochs": args.epochs,
                                                  "quick": args.quick, "seed": args.seed},
                                  encoder=model[0].state_dict(), decoder=model[1].state_dict())
@@ -217,6 +230,21 @@ def save_refit(model, history, p, source, args, device, seconds, out):
     if "pca_bottleneck_val_mse" in history:
         print(f"the refit's code passes through {BOTTLENECK} units; PCA with {BOTTLENECK} "
               f"components: val MSE {history['pca_bottleneck_val_mse']:.5f}")
+
+
+def load_ae(path):
+    """(checkpoint, encoder, decoder) of the ae.pt at path, read back for classify.py,
+    tune.py and explore.py: checked to hold the settings and weights this code builds."""
+    made_by = "python ae.py"
+    ckpt = load_checkpoint(path, made_by, key="encoder")  # the VAE's is refused here
+    missing = {"d", "dropout", "optimizer", "lr", "weight_decay"} - set(ckpt["settings"])
+    if missing:
+        raise SystemExit(f"error: {path} lacks the settings {sorted(missing)}; rerun "
+                         f"`{command_for(made_by, path)}`")
+    s = ckpt["settings"]
+    encoder = load_weights(Encoder(s["d"], s["dropout"]), ckpt, "encoder", path, made_by)
+    decoder = load_weights(Decoder(s["d"], s["dropout"]), ckpt, "decoder", path, made_by)
+    return ckpt, encoder, decoder
 
 
 def print_row(run_name, d, history):

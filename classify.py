@@ -14,6 +14,9 @@ Measured on a 2-core CPU (one thread), test accuracy over 3 seeds: Table 5's rec
 89.21 +- 0.53 %, our recipe 90.18 +- 0.19 %. Writes to outputs/: classify.json,
 classify_table6.md, fig_confusion_matrix.png. What pretraining buys: beyond/labels.py.
 """
+from plumbing.cli import quiet_start
+quiet_start(__name__)  # run as a script: a Ctrl-C while torch loads is one line too
+
 import math
 import time
 
@@ -21,11 +24,14 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from common import (CLASSES, Encoder, Parser, add_common_flags, add_params_flag, batches,
-                    diverged, kaiming_init, load_test, load_train_val, make_optimizer,
-                    out_dir, parse_args, pick_device, positive_int, print_settings, pyplot,
-                    read_ae, resolve_params, run, save_figure, save_json, save_text,
-                    seed_everything)
+from ae import load_ae
+from common import (CLASSES, Encoder, batches, diverged, kaiming_init, load_test, load_train_val,
+                    make_optimizer)
+from plumbing.cli import (Parser, add_common_flags, parse_args, pick_device, positive_int,
+                          print_settings, run, seed_everything)
+from plumbing.figures import pyplot, save_figure
+from plumbing.files import out_dir, save_json, save_text
+from plumbing.params import add_params_flag, resolve_params
 
 TABLE_5 = {"no1": 12, "no2": 74, "mlp_optimizer": "Adam", "mlp_lr": 0.0002,
            "mlp_dropout": 0.0676, "mlp_weight_decay": 0.1679}  # the tuned MLP of section 3.3
@@ -135,10 +141,10 @@ def fit(model, optimizers, x, y, epochs, batch_size, seed, schedulers=(), val=No
         on_epoch=None, name=""):
     """Train for `epochs` on (x, y); returns the history. With val = (x_val, y_val), the
     accuracy on it after every epoch, and on_epoch(epoch, validation) if given (tune.py
-    reports to Optuna there). Stops early, with history["diverged"] set to the epoch, if
-    the loss is not a finite number."""
+    reports to Optuna there). If a loss is not a finite number, stops early with
+    history["diverged"] = that epoch (None otherwise)."""
     generator = torch.Generator().manual_seed(seed)  # the batch order
-    history = {"train_loss": [], "val_accuracy": [], "seconds": [], "diverged": False}
+    history = {"train_loss": [], "val_accuracy": [], "seconds": [], "diverged": None}
     for epoch in range(1, epochs + 1):
         t0 = time.perf_counter()
         train = train_epoch(model, optimizers, x, y, batch_size, generator, schedulers)
@@ -187,7 +193,7 @@ def mean_std(values):
 
 
 # -----------------------------------------------------------------------------
-# The recipe
+# main(): flags, data, training, results
 
 def main(argv=None):
     args = parse_args(build_parser(), QUICK, argv)
@@ -196,7 +202,7 @@ def main(argv=None):
     recipes = recipe_values(args)
     device = pick_device(args.device)
     out = out_dir(args.out_dir)
-    ae, *_ = read_ae(args.checkpoint)  # a missing or wrong one fails before any data
+    ae, *_ = load_ae(args.checkpoint)  # a missing or wrong one fails before any data
     t_start = time.perf_counter()
     # Section 3.3: the final classifier trains on all the training data (the 48,000 of
     # the split and its 12,000 validation images) and is tested once on the test set.
@@ -224,7 +230,7 @@ def fine_tune_and_test(ae, mlp, recipe, seed, args, x, y, x_test, y_test):
     schedulers = one_cycle(optimizers, steps) if SCHEDULES[recipe] == "one-cycle" else ()
     history = fit(model, optimizers, x, y, args.epochs, args.batch_size, seed, schedulers,
                   name=f"{recipe} seed {seed}")
-    if history["diverged"]:
+    if history["diverged"] is not None:
         raise SystemExit(f"error: the {recipe} recipe diverged at epoch {history['diverged']};"
                          " lower its learning rates. Nothing was written")
     cm = confusion_matrix(y_test, predict(model, x_test))
@@ -266,7 +272,16 @@ def summarise(runs, mlp, source, recipe):
 
 
 def write_results(results, args, device, seconds, n_test, out):
-    """The confusion matrices, classify_table6.md, then classify.json."""
+    """classify.json, classify_table6.md, then the confusion matrices: the figures come
+    last, so that a run that fails while writing replaces none of an earlier run's."""
+    save_json(out / "classify.json", {
+        "report_table6": {"f1": dict(zip(CLASSES, REPORT_F1)), "accuracy": REPORT_ACCURACY,
+                          "seconds": REPORT_SECONDS},
+        "table6": results,
+        "table6_run": {"settings": vars(args), "device": str(device), "wall_seconds": seconds}})
+    markdown = table6_markdown(results, args.seeds)
+    save_text(out / "classify_table6.md", "# Table 6: test results per class\n\n" + markdown)
+    print("\nTable 6\n" + markdown)
     for i, (recipe, r) in enumerate(results.items()):
         shown = r["runs"][0]
         plot_confusion_matrix(
@@ -274,14 +289,6 @@ def write_results(results, args, device, seconds, n_test, out):
             out / ("fig_confusion_matrix.png" if i == 0 else f"fig_confusion_matrix_{recipe}.png"),
             f"Confusion matrix on the {n_test:,} test images\n({recipe_label(recipe, r['source'])}"
             f", seed {shown['seed']}: accuracy {100 * shown['accuracy']:.2f} %)")
-    markdown = table6_markdown(results, args.seeds)
-    save_text(out / "classify_table6.md", "# Table 6: test results per class\n\n" + markdown)
-    print("\nTable 6\n" + markdown)
-    save_json(out / "classify.json", {
-        "report_table6": {"f1": dict(zip(CLASSES, REPORT_F1)), "accuracy": REPORT_ACCURACY,
-                          "seconds": REPORT_SECONDS},
-        "table6": results,
-        "table6_run": {"settings": vars(args), "device": str(device), "wall_seconds": seconds}})
 
 
 def plot_confusion_matrix(cm, path, title):

@@ -18,6 +18,9 @@ and 0.804 (VAE); smoothness 0.137 (AE) against 0.155 (VAE), 0.100 being perfectl
 Writes to outputs/: fig03_tsne.png, fig09_pca.png, fig04_ae_samples.png,
 fig05a_ae_interpolation.png, explore.json, judge.pt (reruns skip the judge's training).
 """
+from plumbing.cli import quiet_start
+quiet_start(__name__)  # run as a script: a Ctrl-C while torch loads is one line too
+
 import math
 import textwrap
 import time
@@ -26,11 +29,14 @@ import torch
 import torch.nn.functional as F
 
 from beyond import judge
-from common import (CLASSES, CORNERS, Parser, add_common_flags, batched, bilinear, command_for,
-                    first_of_classes, load_checkpoint, load_test, load_train_val, load_weights,
-                    non_negative_int, out_dir, parse_args, pca, pick_device, plot_grid,
-                    positive_float, positive_int, print_settings, pyplot, read_ae, run,
-                    save_figure, save_json, seed_everything)
+from ae import load_ae
+from common import (CLASSES, CORNERS, batched, bilinear, first_of_classes, load_test,
+                    load_train_val, pca)
+from plumbing.checkpoints import command_for, load_checkpoint, load_weights
+from plumbing.cli import (Parser, add_common_flags, non_negative_int, parse_args, pick_device,
+                          positive_float, positive_int, print_settings, run, seed_everything)
+from plumbing.figures import plot_grid, pyplot, save_figure
+from plumbing.files import out_dir, save_json
 
 WALK = ("Ankle boot", "Bag")  # Figure 5a: the 1-D walk
 QUICK = {"subset": 2000, "tsne_points": 0, "tsne_iters": 500, "pairs": 50}
@@ -221,7 +227,7 @@ def bilinear_grid(decode, corners, size=10):
 
 
 # -----------------------------------------------------------------------------
-# The recipe
+# main(): flags, data, training, results
 
 def main(argv=None):
     args = parse_args(build_parser(), QUICK, argv)
@@ -285,7 +291,7 @@ def load_models(out, device):
     """{"AE": (encode, decode)} of OUT/ae.pt and, when OUT/vae.pt exists, "VAE" beside it;
     on `device`, in eval mode (dropout off). The VAE encodes an image by the mean mu of
     q(z|x), as section 2.4 explores it."""
-    ae, encoder, decoder = read_ae(out / "ae.pt")
+    ae, encoder, decoder = load_ae(out / "ae.pt")
     models = {"AE": (encoder.to(device).eval(), decoder.to(device).eval())}
     path = out / "vae.pt"
     ckpt = load_checkpoint(path, "python vae.py", key="vae") if path.exists() else None

@@ -33,6 +33,13 @@ from torch.optim.optimizer import register_optimizer_step_pre_hook
 import ae
 import classify
 import common
+import plumbing.checkpoints
+import plumbing.cli
+import plumbing.data
+import plumbing.figures
+import plumbing.files
+import plumbing.params
+import plumbing.storage
 import explore
 import tune
 import vae
@@ -83,7 +90,7 @@ def one_line_error(proc):
 @pytest.fixture(scope="session")
 def data_dir():
     """The real Fashion-MNIST in ./data (decompressed from Debian's package if needed)."""
-    return common.find_data(ROOT / "data")
+    return plumbing.data.find_data(ROOT / "data")
 
 
 @pytest.fixture(scope="session")
@@ -189,7 +196,7 @@ def test_weights_have_kaiming_scale_and_zero_bias():
 def test_split_is_48000_12000_disjoint_and_ignores_the_seed():
     torch.manual_seed(1)
     train_a, val_a = common.split_indices(60_000)
-    common.seed_everything(12345)
+    plumbing.cli.seed_everything(12345)
     train_b, val_b = common.split_indices(60_000)
     assert (len(train_a), len(val_a)) == (48_000, 12_000)
     assert torch.equal(train_a, train_b) and torch.equal(val_a, val_b)
@@ -219,16 +226,16 @@ def test_data_is_read_from_a_folder_of_idx_files(tmp_path):
 def test_debian_gz_files_are_decompressed_into_the_raw_folder(tmp_path, monkeypatch):
     debian = tmp_path / "debian"
     synthetic_fashion_mnist(debian, gz=True)
-    monkeypatch.setattr(common, "DEBIAN_DIR", debian)
-    root = common.find_data(tmp_path / "data")
-    for name in common.RAW_FILES:
+    monkeypatch.setattr(plumbing.data, "DEBIAN_DIR", debian)
+    root = plumbing.data.find_data(tmp_path / "data")
+    for name in plumbing.data.RAW_FILES:
         raw = root / "FashionMNIST" / "raw" / name
         assert raw.read_bytes() == gzip.decompress((debian / f"{name}.gz").read_bytes())
 
 
 def test_missing_data_names_the_three_ways_to_get_it(tmp_path, monkeypatch):
     from torchvision.datasets import FashionMNIST
-    monkeypatch.setattr(common, "DEBIAN_DIR", tmp_path / "no-such-folder")
+    monkeypatch.setattr(plumbing.data, "DEBIAN_DIR", tmp_path / "no-such-folder")
     monkeypatch.setattr(FashionMNIST, "mirrors", ["http://127.0.0.1:9/"])  # refuses at once
     with pytest.raises(SystemExit) as e:
         common.load_train_val(tmp_path / "empty", "cpu")
@@ -264,12 +271,12 @@ def test_real_data_has_the_report_split(data_dir):
 def test_checkpoint_round_trip(tmp_path):
     encoder, decoder = common.Encoder(6, 0.1), common.Decoder(6, 0.1)
     path = tmp_path / "ae.pt"
-    common.save_checkpoint(path, {"d": 6, "dropout": 0.1}, encoder=encoder.state_dict(),
+    plumbing.checkpoints.save_checkpoint(path, {"d": 6, "dropout": 0.1}, encoder=encoder.state_dict(),
                            decoder=decoder.state_dict())
     assert [p.name for p in tmp_path.iterdir()] == ["ae.pt"]  # no temporary file left
-    ckpt = common.load_checkpoint(path, "python ae.py")
+    ckpt = plumbing.checkpoints.load_checkpoint(path, "python ae.py")
     assert ckpt["settings"] == {"d": 6, "dropout": 0.1}
-    again = common.load_weights(common.Encoder(6, 0.1), ckpt, "encoder", path, "python ae.py")
+    again = plumbing.checkpoints.load_weights(common.Encoder(6, 0.1), ckpt, "encoder", path, "python ae.py")
     for a, b in zip(encoder.state_dict().values(), again.state_dict().values()):
         assert torch.equal(a, b)
     torch.load(path, weights_only=True)  # only tensors and plain settings inside
@@ -277,27 +284,27 @@ def test_checkpoint_round_trip(tmp_path):
 
 def test_mismatched_checkpoint_is_a_clear_error(tmp_path):
     path = tmp_path / "ae.pt"
-    common.save_checkpoint(path, {"d": 6}, encoder=common.Encoder(6, 0.1).state_dict())
-    ckpt = common.load_checkpoint(path, "python ae.py")
+    plumbing.checkpoints.save_checkpoint(path, {"d": 6}, encoder=common.Encoder(6, 0.1).state_dict())
+    ckpt = plumbing.checkpoints.load_checkpoint(path, "python ae.py")
     with pytest.raises(SystemExit) as e:
-        common.load_weights(common.Encoder(9, 0.1), ckpt, "encoder", path, "python ae.py")
+        plumbing.checkpoints.load_weights(common.Encoder(9, 0.1), ckpt, "encoder", path, "python ae.py")
     assert "does not match" in str(e.value) and "python ae.py" in str(e.value)
 
 
 def test_missing_or_unreadable_checkpoint_names_the_command(tmp_path):
     with pytest.raises(SystemExit) as e:
-        common.load_checkpoint(tmp_path / "ae.pt", "python ae.py")
+        plumbing.checkpoints.load_checkpoint(tmp_path / "ae.pt", "python ae.py")
     assert "not found" in str(e.value) and "python ae.py" in str(e.value)
     assert str(tmp_path / "ae.pt") in str(e.value)              # which file is missing
     (tmp_path / "ae.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(SystemExit) as e:
-        common.load_checkpoint(tmp_path / "ae.pt", "python ae.py")
+        plumbing.checkpoints.load_checkpoint(tmp_path / "ae.pt", "python ae.py")
     assert "cannot read" in str(e.value) and "python ae.py" in str(e.value)
     with pytest.raises(SystemExit) as e:                       # a name ae.py does not write
-        common.load_checkpoint(tmp_path / "mine.pt", "python ae.py")
+        plumbing.checkpoints.load_checkpoint(tmp_path / "mine.pt", "python ae.py")
     assert f"writes {tmp_path / 'ae.pt'}" in str(e.value)
     with pytest.raises(SystemExit) as e:                       # --quick's folder: say --quick
-        common.load_checkpoint("outputs/quick/no_such.pt", "python ae.py")
+        plumbing.checkpoints.load_checkpoint("outputs/quick/no_such.pt", "python ae.py")
     assert "`python ae.py --quick` writes outputs/quick/ae.pt" in str(e.value)
 
 
@@ -324,19 +331,19 @@ def test_pca_baseline_is_exact_with_every_component():
 # ae.py
 
 def test_quick_sets_defaults_but_explicit_flags_win():
-    args = common.parse_args(ae.build_parser(), ae.QUICK, ["--quick", "--epochs", "3"])
+    args = plumbing.cli.parse_args(ae.build_parser(), ae.QUICK, ["--quick", "--epochs", "3"])
     assert args.epochs == 3 and args.subset == ae.QUICK["subset"]
-    args = common.parse_args(ae.build_parser(), ae.QUICK, [])
+    args = plumbing.cli.parse_args(ae.build_parser(), ae.QUICK, [])
     assert args.epochs == 42 and args.subset == 0 and args.lr is None
-    assert common.resolve_params(args, ae.SECTION_2_1, "ae") == (ae.SECTION_2_1, "report")
-    assert common.resolve_params(args, ae.TABLE_4, "ae") == (ae.TABLE_4, "report")
+    assert plumbing.params.resolve_params(args, ae.SECTION_2_1, "ae") == (ae.SECTION_2_1, "report")
+    assert plumbing.params.resolve_params(args, ae.TABLE_4, "ae") == (ae.TABLE_4, "report")
 
 
 def test_a_flag_means_the_same_in_every_part(capsys):
     """--lr is the learning rate of whichever part runs: refit included."""
-    args = common.parse_args(ae.build_parser(), ae.QUICK, ["--lr", "0.01", "--d", "7"])
+    args = plumbing.cli.parse_args(ae.build_parser(), ae.QUICK, ["--lr", "0.01", "--d", "7"])
     for table in (ae.SECTION_2_1, ae.TABLE_4):
-        params, source = common.resolve_params(args, table, "ae")
+        params, source = plumbing.params.resolve_params(args, table, "ae")
         assert params == {**table, "lr": 0.01, "d": 7} and "command line" in source
 
 
@@ -353,7 +360,7 @@ def test_bad_flags_exit_with_one_line(flags, capsys):
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
 def test_unavailable_device_is_a_clear_error():
     with pytest.raises(SystemExit) as e:
-        common.pick_device("cuda")
+        plumbing.cli.pick_device("cuda")
     assert "not available" in str(e.value)
 
 
@@ -396,10 +403,10 @@ def test_ae_quick_end_to_end_on_real_data(quick_ae):
     assert refit["val_mse"][-1] < refit["val_mse"][0]        # it learned something
     assert 0 < refit["pca_val_mse"] < refit["pca_bottleneck_val_mse"] < 0.05   # 185 vs 64
     assert refit["params"] == ae.TABLE_4 and results["compare"]["params"] == ae.SECTION_2_1
-    ckpt = common.load_checkpoint(quick_ae / "ae.pt", "python ae.py")
+    ckpt = plumbing.checkpoints.load_checkpoint(quick_ae / "ae.pt", "python ae.py")
     d, dropout = ckpt["settings"]["d"], ckpt["settings"]["dropout"]
-    encoder = common.load_weights(common.Encoder(d, dropout), ckpt, "encoder", "ae.pt", "")
-    decoder = common.load_weights(common.Decoder(d, dropout), ckpt, "decoder", "ae.pt", "")
+    encoder = plumbing.checkpoints.load_weights(common.Encoder(d, dropout), ckpt, "encoder", "ae.pt", "")
+    decoder = plumbing.checkpoints.load_weights(common.Decoder(d, dropout), ckpt, "decoder", "ae.pt", "")
     x = torch.rand(2, 1, 28, 28)
     assert decoder(encoder(x)).shape == x.shape
 
@@ -421,7 +428,7 @@ def test_ae_reads_tuned_values(data_dir, tmp_path):
         "--out-dir", tmp_path, "--params", tmp_path / "tuned_ae.json")
     refit = json.loads((tmp_path / "ae.json").read_text())["refit"]
     assert refit["params"] == tuned["params"] and refit["source"].endswith("tuned_ae.json")
-    assert common.load_checkpoint(tmp_path / "ae.pt", "")["settings"]["d"] == 3
+    assert plumbing.checkpoints.load_checkpoint(tmp_path / "ae.pt", "")["settings"]["d"] == 3
 
 
 # -----------------------------------------------------------------------------
@@ -505,20 +512,20 @@ def test_importance_weighted_bound_is_above_the_elbo_and_grows_with_k():
 
 
 def test_flags_tuned_file_and_table_7_in_that_order(tmp_path):
-    args = common.parse_args(vae.build_parser(), vae.QUICK, ["--out-dir", str(tmp_path)])
-    assert common.resolve_params(args, vae.TABLE_7, "vae") == (vae.TABLE_7, "report")
+    args = plumbing.cli.parse_args(vae.build_parser(), vae.QUICK, ["--out-dir", str(tmp_path)])
+    assert plumbing.params.resolve_params(args, vae.TABLE_7, "vae") == (vae.TABLE_7, "report")
     assert args.epochs == 42 and args.batch_size == 256 and args.beta == 1.0
     tuned = {"study": "vae", "params": {"d": 3, "lr": 0.01, "weight_decay": 0.0},
              "value": 300.0, "direction": "minimize"}
     (tmp_path / "tuned_vae.json").write_text(json.dumps(tuned))
     # a tuned file in the folder is not read unless named: nothing depends on what is there
-    assert common.resolve_params(args, vae.TABLE_7, "vae") == (vae.TABLE_7, "report")
+    assert plumbing.params.resolve_params(args, vae.TABLE_7, "vae") == (vae.TABLE_7, "report")
     named = ["--out-dir", str(tmp_path), "--params", str(tmp_path / "tuned_vae.json")]
-    args = common.parse_args(vae.build_parser(), vae.QUICK, named)
-    params, source = common.resolve_params(args, vae.TABLE_7, "vae")
+    args = plumbing.cli.parse_args(vae.build_parser(), vae.QUICK, named)
+    params, source = plumbing.params.resolve_params(args, vae.TABLE_7, "vae")
     assert params == tuned["params"] and source.endswith("tuned_vae.json")
-    args = common.parse_args(vae.build_parser(), vae.QUICK, named + ["--d", "5"])
-    params, source = common.resolve_params(args, vae.TABLE_7, "vae")
+    args = plumbing.cli.parse_args(vae.build_parser(), vae.QUICK, named + ["--d", "5"])
+    params, source = plumbing.params.resolve_params(args, vae.TABLE_7, "vae")
     assert params == {**tuned["params"], "d": 5} and "command line" in source
 
 
@@ -547,9 +554,9 @@ def test_vae_quick_end_to_end_on_real_data(data_dir, tmp_path):
     assert test["neg_elbo"] > 0 and test["kl"] >= 0
     assert -test["iw_log_px"] <= test["neg_elbo"] + 1.0      # the IW bound is the tighter one
     assert test["iw_images"] == test["images"] == 500          # --iw-images 0: all of them
-    ckpt = common.load_checkpoint(tmp_path / "vae.pt", "python vae.py")
+    ckpt = plumbing.checkpoints.load_checkpoint(tmp_path / "vae.pt", "python vae.py")
     assert ckpt["settings"]["d"] == 44 and ckpt["settings"]["beta"] == 1.0
-    model = common.load_weights(vae.VAE(ckpt["settings"]["d"]), ckpt, "vae", "vae.pt", "")
+    model = plumbing.checkpoints.load_weights(vae.VAE(ckpt["settings"]["d"]), ckpt, "vae", "vae.pt", "")
     x_hat, mu, logvar = model(torch.rand(2, 1, 28, 28))
     assert x_hat.shape == (2, 1, 28, 28) and mu.shape == logvar.shape == (2, 44)
 
@@ -692,7 +699,7 @@ def test_explore_quick_end_to_end_on_real_data(quick_ae, data_dir, tmp_path):
 def test_explore_shows_the_vae_beside_the_ae(quick_ae, data_dir, tmp_path):
     shutil.copy(quick_ae / "ae.pt", tmp_path / "ae.pt")
     torch.manual_seed(0)
-    common.save_checkpoint(tmp_path / "vae.pt", {"d": 4}, vae=vae.VAE(4).state_dict())
+    plumbing.checkpoints.save_checkpoint(tmp_path / "vae.pt", {"d": 4}, vae=vae.VAE(4).state_dict())
     run("explore.py", "--quick", "--tsne-points", "200", "--tsne-iters", "50", "--pairs", "5",
         "--data-dir", data_dir, "--out-dir", tmp_path)
     results = json.loads((tmp_path / "explore.json").read_text())
@@ -1006,9 +1013,9 @@ def test_one_trial_of_each_study_end_to_end(study, data_dir, quick_ae, tmp_path)
     script, table = {"ae": (ae, ae.TABLE_4), "classifier": (classify, classify.TABLE_5),
                      "vae": (vae, vae.TABLE_7)}[study]
     assert set(tuned["params"]) == set(table)
-    args = common.parse_args(script.build_parser(), {},
+    args = plumbing.cli.parse_args(script.build_parser(), {},
                              ["--params", str(tmp_path / f"tuned_{study}.json")])
-    params, source = common.resolve_params(args, table, study)
+    params, source = plumbing.params.resolve_params(args, table, study)
     assert params == tuned["params"] and source.endswith(f"tuned_{study}.json")
 
 
@@ -1033,7 +1040,7 @@ def test_each_worker_seeds_its_own_sampler(tmp_path):
     def first_draw(seed, name):
         argv = ["ae", *TINY, "--seed", str(seed), "--out-dir", str(tmp_path),
                 "--study-name", name]
-        args = common.parse_args(tune.build_parser(), tune.QUICK, argv)
+        args = plumbing.cli.parse_args(tune.build_parser(), tune.QUICK, argv)
         return tune.suggest_ae(tune.open_study(args, f"sqlite:///{tmp_path / 'optuna.db'}").ask())
     assert first_draw(0, "a") == first_draw(0, "b")          # the same --seed: the same draw
     assert first_draw(0, "c") != first_draw(1, "d")          # worker 2's --seed: another
@@ -1061,7 +1068,7 @@ def test_a_diverging_trial_is_pruned_and_the_study_goes_on(study, params, data_d
     argv = [study, *TINY, "--trials", "2", "--data-dir", str(data_dir), "--out-dir",
             str(tmp_path), "--storage", f"sqlite:///{tmp_path / 'optuna.db'}",
             "--study-name", f"{study}-quick"]
-    args = common.parse_args(tune.build_parser(), tune.QUICK, argv)
+    args = plumbing.cli.parse_args(tune.build_parser(), tune.QUICK, argv)
     with pytest.warns(UserWarning, match="out of range"):   # far outside the search space
         tune.open_study(args, args.storage).enqueue_trial(params)
         tune.main(argv)
@@ -1082,8 +1089,8 @@ def test_a_bad_storage_is_a_one_line_error(storage, tmp_path):
 
 def test_the_password_of_a_storage_url_is_never_printed():
     given = "postgresql://me:secret@db:5432/optuna"
-    assert common.storage_urls("outputs", given) == (given, "postgresql://me:***@db:5432/optuna")
-    assert common.storage_urls("outputs", None) == ("sqlite:///outputs/optuna.db",) * 2
+    assert plumbing.storage.storage_urls("outputs", given) == (given, "postgresql://me:***@db:5432/optuna")
+    assert plumbing.storage.storage_urls("outputs", None) == ("sqlite:///outputs/optuna.db",) * 2
 
 
 def test_classifier_without_a_pretrained_autoencoder_names_the_command(tmp_path):
@@ -1103,19 +1110,19 @@ def test_a_checkpoint_holding_an_arbitrary_object_is_refused(tmp_path):
     path = tmp_path / "ae.pt"
     torch.save({"settings": {"d": 2}, "encoder": {}, "payload": Payload()}, path)
     with pytest.raises(SystemExit) as e:
-        common.load_checkpoint(path, "python ae.py")
+        plumbing.checkpoints.load_checkpoint(path, "python ae.py")
     assert "cannot read" in str(e.value) and "python ae.py" in str(e.value)
 
 
 def test_the_other_models_checkpoint_is_named_for_what_it_is(tmp_path, quick_ae):
-    common.save_checkpoint(tmp_path / "ae.pt", {"d": 2}, vae=vae.VAE(2).state_dict())
+    plumbing.checkpoints.save_checkpoint(tmp_path / "ae.pt", {"d": 2}, vae=vae.VAE(2).state_dict())
     with pytest.raises(SystemExit) as e:
         explore.load_models(tmp_path, torch.device("cpu"))
     message = str(e.value)
     assert "is the VAE's (vae.py), not the autoencoder's" in message
     assert f"python ae.py --out-dir {tmp_path}" in message and "\n" not in message
     shutil.copy(quick_ae / "ae.pt", tmp_path / "ae.pt")
-    common.save_checkpoint(tmp_path / "vae.pt", {"d": 2},
+    plumbing.checkpoints.save_checkpoint(tmp_path / "vae.pt", {"d": 2},
                            encoder=common.Encoder(2, 0).state_dict(),
                            decoder=common.Decoder(2).state_dict())
     with pytest.raises(SystemExit) as e:
@@ -1129,7 +1136,7 @@ def test_a_gz_that_decompresses_to_garbage_names_the_gz(tmp_path, monkeypatch):
     synthetic_fashion_mnist(debian, gz=True)
     bad = debian / "train-images-idx3-ubyte.gz"
     bad.write_bytes(gzip.compress(b"not an IDX file at all"))  # valid gzip, wrong contents
-    monkeypatch.setattr(common, "DEBIAN_DIR", debian)
+    monkeypatch.setattr(plumbing.data, "DEBIAN_DIR", debian)
     for _ in range(2):                        # and again: the same error, not a new one
         with pytest.raises(SystemExit) as e:
             common.load_train_val(tmp_path / "data", "cpu")
@@ -1181,7 +1188,7 @@ def test_a_diverging_comparison_keeps_the_earlier_results(quick_ae, data_dir, tm
 def test_a_damaged_tuned_file_is_a_one_line_error(tmp_path, text, says):
     (tmp_path / "tuned_ae.json").write_text(text)
     with pytest.raises(SystemExit) as e:
-        common.read_params(tmp_path / "tuned_ae.json", "ae", {"d": 185})
+        plumbing.params.read_params(tmp_path / "tuned_ae.json", "ae", {"d": 185})
     message = str(e.value)
     assert says in message and "python tune.py ae" in message and "\n" not in message
 
@@ -1234,11 +1241,11 @@ def test_a_study_of_another_kind_is_refused(data_dir, tmp_path):
 def test_a_killed_workers_trial_ends_as_failed_and_a_rerun_completes(data_dir, tmp_path,
                                                                     monkeypatch):
     import time
-    monkeypatch.setattr(common, "GRACE_SECONDS", 1)
+    monkeypatch.setattr(plumbing.storage, "GRACE_SECONDS", 1)
     argv = ["ae", *TINY, *CPU, "--data-dir", str(data_dir), "--out-dir", str(tmp_path)]
     tune.main(argv + ["--trials", "1"])                         # one complete trial
     # a worker that was killed (kill -9) in its second trial: RUNNING, heartbeats stopped
-    storage = common.open_storage(f"sqlite:///{tmp_path / 'optuna.db'}", "")
+    storage = plumbing.storage.open_storage(f"sqlite:///{tmp_path / 'optuna.db'}", "")
     dead = optuna.load_study(study_name="ae-quick", storage=storage).ask()
     storage.record_heartbeat(dead._trial_id)
     time.sleep(2.5)       # past the grace period: SQLite's clock counts whole seconds
@@ -1256,7 +1263,7 @@ def test_a_killed_workers_trial_ends_as_failed_and_a_rerun_completes(data_dir, t
 
 def test_the_median_pruner_prunes_after_five_trials_and_two_epochs(tmp_path):
     argv = ["ae", "--out-dir", str(tmp_path)]
-    args = common.parse_args(tune.build_parser(), tune.QUICK, argv)
+    args = plumbing.cli.parse_args(tune.build_parser(), tune.QUICK, argv)
     args.study_name = "pruning"
     study = tune.open_study(args, f"sqlite:///{tmp_path / 'optuna.db'}")
     good = {1: 0.1, 2: 0.1, 3: 0.1}
@@ -1304,7 +1311,7 @@ def test_every_script_passes_sgd_through_as_sgd(data_dir, tmp_path, monkeypatch)
     for module in ("ae", "classify", "tune"):
         spy(module)
     x = torch.rand(16, 1, 28, 28)
-    args = common.parse_args(ae.build_parser(), {}, ["--epochs", "1", "--batch-size", "8"])
+    args = plumbing.cli.parse_args(ae.build_parser(), {}, ["--epochs", "1", "--batch-size", "8"])
     ae.compare_optimizers(ae.SECTION_2_1, args, torch.device("cpu"), x, x[:4], x[:1])
     assert made == [("ae", "Adam", "Adam"), ("ae", "SGD", "SGD")]
     model = classify.Classifier(common.Encoder(3, 0.0), 4, 4, 0.0)
@@ -1316,7 +1323,7 @@ def test_every_script_passes_sgd_through_as_sgd(data_dir, tmp_path, monkeypatch)
     made.clear()
     argv = ["ae", *TINY, "--trials", "1", *CPU, "--data-dir", str(data_dir),
             "--out-dir", str(tmp_path)]
-    args = common.parse_args(tune.build_parser(), tune.QUICK, argv + ["--study-name", "ae-quick"])
+    args = plumbing.cli.parse_args(tune.build_parser(), tune.QUICK, argv + ["--study-name", "ae-quick"])
     tune.open_study(args, f"sqlite:///{tmp_path / 'optuna.db'}").enqueue_trial(
         {"optimizer": "SGD"})
     tune.main(argv)
@@ -1355,7 +1362,7 @@ def test_beta_weighs_the_kl_term_in_training(monkeypatch, data_dir, tmp_path):
 def spy_on_reads(monkeypatch):
     """Which parts of Fashion-MNIST a run reads: a list of "train" and "test"."""
     reads = []
-    read = common.read_fashion_mnist
+    read = plumbing.data.read_fashion_mnist
 
     def spy(data_dir, train):
         reads.append("train" if train else "test")
@@ -1692,12 +1699,12 @@ def test_an_enqueued_ae_trial_trains_and_reports_as_written_by_hand(data_dir, tm
     p = {"d": 8, "optimizer": "Adam", "lr": 0.003, "dropout": 0.1, "weight_decay": 1e-5}
     argv = ["ae", *TINY, "--epochs", "2", "--trials", "1", "--seed", "5", "--device", "cpu",
             "--data-dir", str(data_dir), "--out-dir", str(tmp_path)]
-    args = common.parse_args(tune.build_parser(), tune.QUICK, argv + ["--study-name", "ae-quick"])
+    args = plumbing.cli.parse_args(tune.build_parser(), tune.QUICK, argv + ["--study-name", "ae-quick"])
     tune.open_study(args, f"sqlite:///{tmp_path / 'optuna.db'}").enqueue_trial(p)
     tune.main(argv)
     trial = load(tmp_path, "ae-quick").trials[0]
     (x, _), (x_val, _) = common.load_train_val(data_dir, "cpu", 300)
-    common.seed_everything(5 + trial.number)             # the trial's seed: --seed + number
+    plumbing.cli.seed_everything(5 + trial.number)             # the trial's seed: --seed + number
     model = nn.Sequential(common.Encoder(8, 0.1), common.Decoder(8, 0.1))
     optimizer = torch.optim.Adam(model.parameters(), lr=0.003, weight_decay=1e-5)
     expected = by_hand_epochs(
@@ -1715,7 +1722,7 @@ def test_an_enqueued_vae_trial_reports_the_validation_negative_elbo(data_dir, tm
     p = {"d": 6, "lr": 0.002, "weight_decay": 1e-4}
     argv = ["vae", *TINY, "--epochs", "2", "--trials", "1", "--device", "cpu",
             "--data-dir", str(data_dir), "--out-dir", str(tmp_path)]
-    args = common.parse_args(tune.build_parser(), tune.QUICK, argv + ["--study-name", "vae-quick"])
+    args = plumbing.cli.parse_args(tune.build_parser(), tune.QUICK, argv + ["--study-name", "vae-quick"])
     tune.open_study(args, f"sqlite:///{tmp_path / 'optuna.db'}").enqueue_trial(p)
     tune.main(argv)
     trial = load(tmp_path, "vae-quick").trials[0]
@@ -1729,7 +1736,7 @@ def test_an_enqueued_vae_trial_reports_the_validation_negative_elbo(data_dir, tm
         kl = kl_divergence(Normal(mu, torch.exp(0.5 * logvar)), Normal(0.0, 1.0)).sum(1)
         return (F.binary_cross_entropy_with_logits(logits, xb, reduction="sum")
                 + kl.sum()) / len(xb)
-    common.seed_everything(trial.number)
+    plumbing.cli.seed_everything(trial.number)
     model = vae.VAE(6)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.002, weight_decay=1e-4)
     expected = by_hand_epochs(model, [optimizer], x, None, x_val,
@@ -1746,7 +1753,7 @@ def test_an_enqueued_classifier_trial_fine_tunes_a_fresh_encoder(data_dir, quick
          "mlp_weight_decay": 1e-4}
     argv = ["classifier", *TINY, "--epochs", "2", "--trials", "2", "--device", "cpu",
             "--data-dir", str(data_dir), "--out-dir", str(tmp_path)]
-    args = common.parse_args(tune.build_parser(), tune.QUICK,
+    args = plumbing.cli.parse_args(tune.build_parser(), tune.QUICK,
                              argv + ["--study-name", "classifier-quick"])
     study = tune.open_study(args, f"sqlite:///{tmp_path / 'optuna.db'}")
     study.enqueue_trial(p)
@@ -1758,7 +1765,7 @@ def test_an_enqueued_classifier_trial_fine_tunes_a_fresh_encoder(data_dir, quick
     s = ckpt["settings"]
     for trial in trials:
         q = trial.params
-        common.seed_everything(trial.number)
+        plumbing.cli.seed_everything(trial.number)
         encoder = common.Encoder(s["d"], s["dropout"])     # a fresh copy of the AE's encoder
         encoder.load_state_dict(ckpt["encoder"])
         mlp = nn.Sequential(nn.Linear(s["d"], q["no1"]), nn.ReLU(), nn.Dropout(q["mlp_dropout"]),
@@ -1812,7 +1819,7 @@ def test_two_runs_into_one_folder_keep_each_others_entry(data_dir, tmp_path, mon
 
     def meanwhile(*args):                           # `ae.py --part compare` ends meanwhile
         result = refit(*args)
-        common.update_results(tmp_path / "ae.json", {"compare": {"written": "by the other"}})
+        plumbing.files.update_results(tmp_path / "ae.json", {"compare": {"written": "by the other"}})
         return result
     monkeypatch.setattr(ae, "refit", meanwhile)
     ae.main(["--quick", "--part", "refit", "--epochs", "1", *CPU, "--data-dir", str(data_dir),
@@ -1824,11 +1831,11 @@ def test_two_runs_into_one_folder_keep_each_others_entry(data_dir, tmp_path, mon
 def test_a_results_entry_names_the_checkpoint_it_describes(quick_ae, tmp_path):
     shutil.copytree(quick_ae, tmp_path, dirs_exist_ok=True)
     refit = json.loads((tmp_path / "ae.json").read_text())["refit"]
-    assert refit["checkpoint"] == common.fingerprint(tmp_path / "ae.pt")
+    assert refit["checkpoint"] == plumbing.files.fingerprint(tmp_path / "ae.pt")
     run("scripts/summary.py", "--out-dir", tmp_path)
     assert "Mismatch" not in (tmp_path / "summary.md").read_text()
     # a run stopped between its two writes: a new ae.pt, the old entry
-    common.save_checkpoint(tmp_path / "ae.pt", {"d": 2}, encoder=common.Encoder(2, 0).state_dict())
+    plumbing.checkpoints.save_checkpoint(tmp_path / "ae.pt", {"d": 2}, encoder=common.Encoder(2, 0).state_dict())
     run("scripts/summary.py", "--out-dir", tmp_path)
     assert "**Mismatch:** these numbers describe another ae.pt" in (tmp_path / "summary.md").read_text()
 
@@ -1850,8 +1857,8 @@ def fill_then_fail(monkeypatch):
             Path(tmp).write_bytes(b"half a file")
             raise OSError(errno.ENOSPC, "No space left on device")
         return write_atomically(path, half)
-    write_atomically = common.write_atomically
-    monkeypatch.setattr(common, "write_atomically", full)
+    write_atomically = plumbing.files.write_atomically
+    monkeypatch.setattr(plumbing.files, "write_atomically", full)
 
 
 @pytest.mark.parametrize("writer", ["json", "text", "figure", "checkpoint"])
@@ -1860,10 +1867,10 @@ def test_a_full_disk_is_one_line_and_leaves_the_earlier_file_whole(writer, tmp_p
     path = tmp_path / f"earlier.{writer}"
     path.write_bytes(b"the earlier file")
     fill_then_fail(monkeypatch)
-    write = {"json": lambda: common.save_json(path, {"a": 1}),
-             "text": lambda: common.save_text(path, "# a table\n"),
-             "figure": lambda: common.save_figure(common.pyplot().figure(), path),
-             "checkpoint": lambda: common.save_checkpoint(path, {}, w={"x": torch.zeros(1)})}
+    write = {"json": lambda: plumbing.files.save_json(path, {"a": 1}),
+             "text": lambda: plumbing.files.save_text(path, "# a table\n"),
+             "figure": lambda: plumbing.figures.save_figure(plumbing.figures.pyplot().figure(), path),
+             "checkpoint": lambda: plumbing.checkpoints.save_checkpoint(path, {}, w={"x": torch.zeros(1)})}
     with pytest.raises(SystemExit) as e:
         write[writer]()
     assert str(path) in str(e.value) and "no space left on device" in str(e.value)
@@ -1879,7 +1886,7 @@ def test_a_tuned_value_passes_the_check_of_its_flag(params, key, tmp_path):
     path = tmp_path / "tuned_ae.json"
     path.write_text(json.dumps({"study": "ae", "params": {**ae.TABLE_4, **params}}))
     with pytest.raises(SystemExit) as e:
-        common.read_params(path, "ae", ae.TABLE_4)
+        plumbing.params.read_params(path, "ae", ae.TABLE_4)
     assert str(path) in str(e.value) and f": {key} " in str(e.value) and "\n" not in str(e.value)
 
 
@@ -1895,7 +1902,7 @@ def test_a_tuned_file_of_another_study_is_refused(tmp_path):
     path = tmp_path / "tuned_vae.json"
     path.write_text(json.dumps({"study": "vae", "params": vae.TABLE_7}))
     with pytest.raises(SystemExit, match="tuned values of `tune.py vae`, not of `tune.py ae`"):
-        common.read_params(path, "ae", ae.TABLE_4)
+        plumbing.params.read_params(path, "ae", ae.TABLE_4)
 
 
 def test_a_study_made_before_the_kind_check_is_told_by_its_parameters(data_dir, tmp_path):
@@ -2006,7 +2013,7 @@ def refused_by_every_parser(flags, says, capsys):
     """Every script's command line refuses `flags` with one line that says `says`."""
     for name, (module, positional) in SCRIPTS.items():
         with pytest.raises(SystemExit) as e:
-            common.parse_args(module.build_parser(), module.QUICK, positional + flags)
+            plumbing.cli.parse_args(module.build_parser(), module.QUICK, positional + flags)
         err = capsys.readouterr().err.strip()
         assert e.value.code == 2 and "\n" not in err and says in err, (name, err)
 
@@ -2018,7 +2025,7 @@ def test_inputs_too_small_are_refused_with_what_would_work(quick_ae, data_dir, t
     proc = run("explore.py", "--quick", "--subset", "40", "--data-dir", data_dir,
                "--out-dir", tmp_path, ok=False)                  # 10 test images for t-SNE
     assert one_line_error(proc) and "raise --subset 124" in proc.stderr, proc.stderr
-    common.save_checkpoint(tmp_path / "vae.pt", {"d": 1}, vae=vae.VAE(1).state_dict())
+    plumbing.checkpoints.save_checkpoint(tmp_path / "vae.pt", {"d": 1}, vae=vae.VAE(1).state_dict())
     proc = run("explore.py", "--quick", "--data-dir", data_dir, "--out-dir", tmp_path, ok=False)
     assert one_line_error(proc) and "d >= 2" in proc.stderr, proc.stderr
 
@@ -2425,9 +2432,9 @@ def saved_models(tmp_path):
     d = 3
     encoder, decoder = common.Encoder(d, 0.5), common.Decoder(d, 0.5)
     settings = {"d": d, "dropout": 0.5, "optimizer": "Adam", "lr": 1e-3, "weight_decay": 0.0}
-    common.save_checkpoint(tmp_path / "ae.pt", settings, encoder=encoder.state_dict(),
+    plumbing.checkpoints.save_checkpoint(tmp_path / "ae.pt", settings, encoder=encoder.state_dict(),
                            decoder=decoder.state_dict())
-    common.save_checkpoint(tmp_path / "vae.pt", {"d": d}, vae=vae.VAE(d).state_dict())
+    plumbing.checkpoints.save_checkpoint(tmp_path / "vae.pt", {"d": d}, vae=vae.VAE(d).state_dict())
     return tmp_path, encoder, decoder
 
 
@@ -2585,14 +2592,14 @@ def tiny_ae(tmp_path_factory):
     torch.manual_seed(0)
     settings = {"d": 3, "dropout": 0.1, "optimizer": "Adam", "lr": 0.001,
                 "weight_decay": 0.0, "epochs": 0, "quick": True, "seed": 0}
-    common.save_checkpoint(out / "ae.pt", settings, encoder=common.Encoder(3, 0.1).state_dict(),
+    plumbing.checkpoints.save_checkpoint(out / "ae.pt", settings, encoder=common.Encoder(3, 0.1).state_dict(),
                            decoder=common.Decoder(3, 0.1).state_dict())
     return out
 
 
 def codes_of(folder, x):
     """The AE's codes of x (N, d), computed here from ae.pt: encoder in eval mode."""
-    _, encoder, _ = common.read_ae(folder / "ae.pt")
+    _, encoder, _ = ae.load_ae(folder / "ae.pt")
     with torch.no_grad():
         return encoder.eval()(x)
 
@@ -2787,7 +2794,7 @@ def test_smoothness_walks_between_the_test_codes_of_the_ae(explore_run):
     (args, _), = r["calls"]["smoothness"]
     decode, z, pairs, steps, _ = args
     assert torch.allclose(z, r["codes"], atol=1e-6) and (pairs, steps) == (5, 4)
-    _, _, decoder = common.read_ae(r["out"] / "ae.pt")
+    _, _, decoder = ae.load_ae(r["out"] / "ae.pt")
     with torch.no_grad():
         assert torch.allclose(decode(z[:3]), decoder.eval()(z[:3]), atol=1e-6)
 
@@ -2852,7 +2859,7 @@ def fake_fit(study, seen):
         assert epochs == 2
         for epoch, v in enumerate(val, 1):
             on_epoch(epoch, v)
-        return {**history, "diverged": False}
+        return {**history, "diverged": None}
     return fit
 
 
@@ -3144,7 +3151,7 @@ def write_ae_checkpoint(path, drop=None, add=None):
     state = {"encoder": common.Encoder(d, dropout).state_dict(),
              "decoder": common.Decoder(d, dropout).state_dict()}
     damage(state, drop, add)
-    common.save_checkpoint(path, {**AE_SETTINGS, "epochs": 1, "quick": True, "seed": 0}, **state)
+    plumbing.checkpoints.save_checkpoint(path, {**AE_SETTINGS, "epochs": 1, "quick": True, "seed": 0}, **state)
 
 
 def damage(state, drop, add):
@@ -3158,7 +3165,7 @@ def write_vae_checkpoint(path, d=3, drop=False, add=False):
     torch.manual_seed(0)
     state = {"vae": vae.VAE(d).state_dict()}
     damage(state, "vae" if drop else None, "vae" if add else None)
-    common.save_checkpoint(path, {"d": d}, **state)
+    plumbing.checkpoints.save_checkpoint(path, {"d": d}, **state)
 
 
 def write_tuned(path, study, params):
@@ -3272,7 +3279,7 @@ def test_ae_settings_reach_each_optimiser_and_model(case, data_dir, tmp_path, mo
             assert ae_code_sizes(model) == {d}, part
             assert dropouts(model) == [dropout] * 4, part  # encoder and decoder
     # classify.py and explore.py rebuild the AE and its optimiser from ae.pt's settings
-    settings = common.load_checkpoint(tmp_path / "ae.pt", "")["settings"]
+    settings = plumbing.checkpoints.load_checkpoint(tmp_path / "ae.pt", "")["settings"]
     d, dropout, [(name, lr, weight_decay)] = expected["refit"]
     assert {k: settings[k] for k in AE_SETTINGS} == {
         "d": d, "dropout": dropout, "optimizer": name, "lr": lr, "weight_decay": weight_decay}
@@ -3301,7 +3308,7 @@ def test_vae_settings_reach_the_optimiser_and_model(flags, expected, data_dir, t
     assert [model.mu.out_features, model.logvar.out_features,
             model.decoder.linear[0].in_features] == [d, d, d]
     assert all(p == 0 for p in dropouts(model))           # no dropout in the VAE (section 2.5)
-    assert common.load_checkpoint(tmp_path / "vae.pt", "")["settings"]["d"] == d  # explore.py's
+    assert plumbing.checkpoints.load_checkpoint(tmp_path / "vae.pt", "")["settings"]["d"] == d  # explore.py's
 
 
 TABLE_5_RECIPE = (12, 74, 0.0676, ("Adam", 0.0002, 0.1679))           # no1, no2, dropout, MLP's
@@ -3351,7 +3358,7 @@ def test_seed_fixes_the_refits_initial_weights_and_batch_order(monkeypatch):
     runs = []
     for seed in (3, 3, 4):
         made.clear(), orders.clear()
-        args = common.parse_args(ae.build_parser(), {}, ["--epochs", "2", "--batch-size", "8",
+        args = plumbing.cli.parse_args(ae.build_parser(), {}, ["--epochs", "2", "--batch-size", "8",
                                                          "--seed", str(seed)])
         ae.refit(p, args, torch.device("cpu"), x, x[:8])
         runs.append((made[0].initial, list(orders)))
@@ -3369,7 +3376,7 @@ def test_adam_and_sgd_start_alike_and_the_seed_moves_both(monkeypatch):
     runs = []
     for seed in (3, 3, 4):
         made.clear(), orders.clear()
-        args = common.parse_args(ae.build_parser(), {}, ["--epochs", "1", "--batch-size", "8",
+        args = plumbing.cli.parse_args(ae.build_parser(), {}, ["--epochs", "1", "--batch-size", "8",
                                                          "--seed", str(seed)])
         ae.compare_optimizers(ae.SECTION_2_1, args, torch.device("cpu"), x, x[:8], x[:1])
         adam, sgd = made
@@ -3443,7 +3450,7 @@ def test_classify_runs_the_seeds_from_seed_upwards(data_dir, tmp_path, monkeypat
 @pytest.mark.filterwarnings("ignore:Heartbeat")
 def test_seed_fixes_the_first_draws_of_a_new_study(tmp_path):
     def first_draws(name, seed):
-        args = common.parse_args(tune.build_parser(), tune.QUICK,
+        args = plumbing.cli.parse_args(tune.build_parser(), tune.QUICK,
                                  ["ae", "--quick", "--seed", str(seed), "--out-dir", str(tmp_path)])
         args.study_name = name                                      # a new study each time
         study = tune.open_study(args, f"sqlite:///{tmp_path / 'optuna.db'}")
@@ -3526,7 +3533,7 @@ def test_summary_vae_paragraph_traces_each_number_and_the_bounds_sign(tmp_path, 
 def test_summary_autoencoder_table_traces_compare_and_refit_rows(tmp_path, monkeypatch):
     write_results(tmp_path, ae={
         "compare": {"params": {"d": 3, "lr": 0.0123},
-                    "Adam": {"val_mse": [0.5, 0.04321], "diverged": False, "pca_val_mse": 0.05432},
+                    "Adam": {"val_mse": [0.5, 0.04321], "diverged": None, "pca_val_mse": 0.05432},
                     "SGD": {"val_mse": [0.07654], "diverged": 2, "pca_val_mse": 0.06543}},
         "refit": {"source": "outputs/tuned_ae.json", "params": {"d": 17},
                   "val_mse": [0.1, 0.02, 0.01357], "pca_val_mse": 0.02468}})
@@ -3862,7 +3869,7 @@ def test_an_autoencoder_checkpoint_missing_a_weight_or_with_one_more_is_refused(
         drop, add, data_dir, tmp_path):
     path = tmp_path / "ae.pt"
     write_ae_checkpoint(path, drop, add)
-    readers = {"read_ae": lambda: common.read_ae(path),
+    readers = {"load_ae": lambda: ae.load_ae(path),
                "explore": lambda: explore.load_models(tmp_path, torch.device("cpu")),
                "classify": lambda: classify.main([*QUICK, "--checkpoint", str(path),
                                                   "--data-dir", str(data_dir),
@@ -3889,11 +3896,11 @@ def test_a_cached_judge_missing_a_weight_or_with_one_more_is_replaced(drop, add,
     path, settings = tmp_path / "judge.pt", {**judge.JUDGE, "seed": 0, "subset": 64}
     state = {"judge": judge.Judge(settings["width"]).state_dict()}
     damage(state, "judge" if drop else None, "judge" if add else None)
-    common.save_checkpoint(path, settings, **state)
+    plumbing.checkpoints.save_checkpoint(path, settings, **state)
     x, y = torch.rand(64, 1, 28, 28), torch.randint(0, 10, (64,))
     new = judge.get_judge(x, y, None, None, 0, 64, path)
     assert "is not a judge this code can read" in capsys.readouterr().out
-    saved = common.load_checkpoint(path, "", key="judge")["judge"]
+    saved = plumbing.checkpoints.load_checkpoint(path, "", key="judge")["judge"]
     assert list(saved) == list(judge.Judge(settings["width"]).state_dict())
     assert same(list(saved.values()), list(new.state_dict().values()))
 
@@ -3904,7 +3911,7 @@ def test_each_checkpoint_is_written_before_the_results_that_describe_it(
         script, checkpoint, results, data_dir, tmp_path, monkeypatch):
     """ae.pt before ae.json's refit entry (its compare entry describes no checkpoint);
     vae.pt before vae.json."""
-    written, write = [], common.write_atomically
+    written, write = [], plumbing.files.write_atomically
 
     def spy(path, fn):
         write(path, fn)
@@ -3913,7 +3920,7 @@ def test_each_checkpoint_is_written_before_the_results_that_describe_it(
             written.append("refit")                        # the entry that describes ae.pt
         else:
             written.append(path.name)
-    monkeypatch.setattr(common, "write_atomically", spy)
+    monkeypatch.setattr(plumbing.files, "write_atomically", spy)
     if script == "ae":
         monkeypatch.setattr(ae, "plot_compare", lambda *args: None)
         monkeypatch.setattr(ae, "plot_refit", lambda *args: None)
@@ -3952,13 +3959,13 @@ def test_tsne_exaggerates_p_for_exactly_its_first_iterations(monkeypatch):
 
 
 @pytest.mark.parametrize("check, good, bad", [
-    (common.positive_int, ["1", "300"], ["0", "-1", "2.5"]),
-    (common.positive_float, ["1e-9", "0.5"], ["0", "-0.1", "nan", "inf"]),
-    (common.non_negative_float, ["0", "1e-5"], ["-1e-9", "nan", "inf"]),
-    (common.probability, ["0", "0.999"], ["1", "1.5", "-0.1"]),
-    (common.seed_value, ["0", str(2**32 - 1)], ["-1", str(2**32)]),
-    (common.subset_size, ["0", "40", "48000"], ["1", "39", "-1"]),
-    (common.optimizer_name, ["Adam", "SGD"], ["adam", "RMSprop"]),
+    (plumbing.cli.positive_int, ["1", "300"], ["0", "-1", "2.5"]),
+    (plumbing.cli.positive_float, ["1e-9", "0.5"], ["0", "-0.1", "nan", "inf"]),
+    (plumbing.cli.non_negative_float, ["0", "1e-5"], ["-1e-9", "nan", "inf"]),
+    (plumbing.cli.probability, ["0", "0.999"], ["1", "1.5", "-0.1"]),
+    (plumbing.cli.seed_value, ["0", str(2**32 - 1)], ["-1", str(2**32)]),
+    (plumbing.cli.subset_size, ["0", "40", "48000"], ["1", "39", "-1"]),
+    (plumbing.cli.optimizer_name, ["Adam", "SGD"], ["adam", "RMSprop"]),
 ])
 def test_each_flag_type_takes_its_range_and_refuses_its_edges(check, good, bad):
     for text in good:
@@ -3971,7 +3978,7 @@ def test_each_flag_type_takes_its_range_and_refuses_its_edges(check, good, bad):
 def test_an_updated_results_entry_replaces_its_old_one_and_keeps_the_others(tmp_path):
     path = tmp_path / "ae.json"
     path.write_text(json.dumps({"compare": {"old": 1}, "refit": {"old": 2}}))
-    common.update_results(path, {"refit": {"new": 3}})
+    plumbing.files.update_results(path, {"refit": {"new": 3}})
     assert json.loads(path.read_text()) == {"compare": {"old": 1}, "refit": {"new": 3}}
 
 

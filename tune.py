@@ -12,8 +12,12 @@ median of earlier trials at that epoch (MedianPruner), or when it diverges.
 Trials live in outputs/optuna.db (--storage): the same command resumes the study, several
 workers may run it at once. Writes tuned_<study>.json (for --params), fig08_tuning_<study>.png.
 """
+from plumbing.cli import quiet_start
+quiet_start(__name__)  # run as a script: a Ctrl-C while torch loads is one line too
+
 import time
 from functools import partial
+from typing import Callable, NamedTuple
 
 import optuna
 import torch
@@ -23,10 +27,13 @@ from optuna.trial import TrialState
 import ae
 import classify
 import vae
-from common import (Parser, add_common_flags, check_resumed, load_train_val, make_optimizer,
-                    open_storage, out_dir, parse_args, pick_device, plain_log_axis,
-                    positive_int, print_settings, pyplot, read_ae, run, save_figure,
-                    save_json, seed_everything, storage_error, storage_urls)
+from ae import load_ae
+from common import load_train_val, make_optimizer
+from plumbing.cli import (Parser, add_common_flags, parse_args, pick_device, positive_int,
+                          print_settings, run, seed_everything)
+from plumbing.figures import plain_log_axis, pyplot, save_figure
+from plumbing.files import out_dir, save_json
+from plumbing.storage import check_resumed, open_storage, storage_error, storage_urls
 
 QUICK = {"subset": 2000, "epochs": 2, "trials": 2}
 
@@ -73,7 +80,7 @@ def suggest_vae(trial):
 
 def ae_objective(trial, args, data):
     p = suggest_ae(trial)
-    seed = begin(trial, args, p)
+    seed = start_trial(trial, args, p)
     (x_train, _), (x_val, _) = data
     model = ae.autoencoder(p["d"], p["dropout"]).to(x_train.device)
     optimizer = make_optimizer(p["optimizer"], model.parameters(), p["lr"], p["weight_decay"])
@@ -86,7 +93,7 @@ def ae_objective(trial, args, data):
 
 def classifier_objective(trial, args, data):
     p = suggest_classifier(trial)
-    seed = begin(trial, args, p)
+    seed = start_trial(trial, args, p)
     (x_train, y_train), (x_val, y_val), pretrained = data  # pretrained: ae.pt, read once
     # A fresh copy of the pretrained encoder in every trial (section 2.3). The report's
     # notebook fine-tuned one encoder across all trials: later ones started from labels.
@@ -101,7 +108,7 @@ def classifier_objective(trial, args, data):
 
 def vae_objective(trial, args, data):
     p = suggest_vae(trial)
-    seed = begin(trial, args, p)
+    seed = start_trial(trial, args, p)
     (x_train, _), (x_val, _) = data
     model = vae.VAE(p["d"]).to(x_train.device)
     optimizer = make_optimizer("Adam", model.parameters(), p["lr"], p["weight_decay"])
@@ -112,9 +119,10 @@ def vae_objective(trial, args, data):
     return history["val_recon"][-1] + history["val_kl"][-1]
 
 
-def begin(trial, args, params):
+def start_trial(trial, args, params):
     """Print the trial's values; seed its weights and batch order by --seed + its number."""
-    print(f"trial {trial.number}: " + ", ".join(f"{k} {short(v)}" for k, v in params.items()))
+    values = ", ".join(f"{k} {format_value(v)}" for k, v in params.items())
+    print(f"trial {trial.number}: {values}")
     seed_everything(seed := args.seed + trial.number)
     return seed
 
@@ -128,22 +136,31 @@ def report(trial, epoch, value):
 
 
 def prune_if_diverged(trial, history):
-    if history["diverged"]:
+    if history["diverged"] is not None:
         print(f"trial {trial.number} pruned: its loss diverged")
         trial.set_user_attr("diverged", history["diverged"])
         raise optuna.TrialPruned(f"diverged at epoch {history['diverged']}")
 
 
-def short(value):
+def format_value(value):
+    """4 significant digits for a float (0.001512), as it is for anything else."""
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
-STUDIES = {  # name: (objective, direction, what the value is, the report's table, its name)
-    "ae": (ae_objective, "minimize", "validation MSE per pixel", ae.TABLE_4, "Table 4"),
-    "classifier": (classifier_objective, "maximize", "validation accuracy",
-                   classify.TABLE_5, "Table 5"),
-    "vae": (vae_objective, "minimize", "validation -ELBO (nats per image)", vae.TABLE_7,
-            "Table 7"),
+class Study(NamedTuple):
+    objective: Callable   # objective(trial, args, data) -> the trial's validation value
+    direction: str        # "minimize" or "maximize" that value
+    metric: str           # what the value is, for tables and Figure 8
+    table: dict           # the report's tuned values ...
+    table_name: str       # ... and where the report gives them
+
+
+STUDIES = {
+    "ae": Study(ae_objective, "minimize", "validation MSE per pixel", ae.TABLE_4, "Table 4"),
+    "classifier": Study(classifier_objective, "maximize", "validation accuracy",
+                        classify.TABLE_5, "Table 5"),
+    "vae": Study(vae_objective, "minimize", "validation -ELBO (nats per image)", vae.TABLE_7,
+                 "Table 7"),
 }
 
 
@@ -153,7 +170,7 @@ STUDIES = {  # name: (objective, direction, what the value is, the report's tabl
 def open_study(args, url):
     """Create the study, or resume it if of the same kind, data and epochs. The sampler is
     seeded here, once: --seed plus the trials held already, so that a rerun draws anew."""
-    _, direction, *_ = STUDIES[args.study]
+    direction = STUDIES[args.study].direction
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # we print one line per trial
     storage = open_storage(url, args.storage)  # heartbeats: a killed worker's trial fails
     try:
@@ -172,7 +189,7 @@ def open_study(args, url):
 
 
 # -----------------------------------------------------------------------------
-# The recipe
+# main(): flags, data, training, results
 
 def main(argv=None):
     args = parse_args(build_parser(), QUICK, argv)
@@ -181,7 +198,7 @@ def main(argv=None):
     args.study_name = args.study_name or args.study + ("-quick" if args.quick else "")
     if args.study == "classifier":
         args.checkpoint = args.checkpoint or str(out / "ae.pt")
-        pretrained, *_ = read_ae(args.checkpoint)  # fail before reading any data
+        pretrained, *_ = load_ae(args.checkpoint)  # fail before reading any data
     print_settings(args)
     device = pick_device(args.device)
     study = open_study(args, url)
@@ -196,9 +213,10 @@ def main(argv=None):
     # a worker tries at most 2 x --trials. Other errors stop the worker.
     counted = (TrialState.COMPLETE, TrialState.PRUNED)
     if len(study.get_trials(deepcopy=False, states=counted)) < args.trials:
-        objective = partial(STUDIES[args.study][0], args=args, data=data)
+        objective = partial(STUDIES[args.study].objective, args=args, data=data)
         study.optimize(objective, n_trials=2 * args.trials, catch=(torch.OutOfMemoryError,),
-                       callbacks=[MaxTrialsCallback(args.trials, states=counted), said])
+                       callbacks=[MaxTrialsCallback(args.trials, states=counted),
+                                  print_trial_end])
     trials = study.get_trials(deepcopy=False)
     counts = {name: sum(t.state.name == state for t in trials) for name, state in
               (("complete", "COMPLETE"), ("pruned", "PRUNED"), ("failed", "FAIL"))}
@@ -208,7 +226,7 @@ def main(argv=None):
     save_results(study, trials, counts, args, device, time.perf_counter() - t_start, out)
 
 
-def said(study, trial):
+def print_trial_end(study, trial):
     """A line as a trial completes or fails (Optuna's own log, tracebacks and all, is off)."""
     if trial.state == TrialState.COMPLETE:
         print(f"trial {trial.number} complete: {trial.value:.5f}")
@@ -221,25 +239,26 @@ def said(study, trial):
 
 def save_results(study, trials, counts, args, device, seconds, out):
     """Figure 8, tuned_<study>.json, and the tuned values printed beside the report's."""
-    _, direction, metric, table, table_name = STUDIES[args.study]
+    kind = STUDIES[args.study]
     best = study.best_trial
     plot_study(trials, best, counts, args, out / f"fig08_tuning_{args.study}.png")
     save_json(out / f"tuned_{args.study}.json", {
         "study": args.study, "params": best.params, "value": best.value,
-        "direction": direction, "trials": counts, "best_trial": best.number,
+        "direction": kind.direction, "trials": counts, "best_trial": best.number,
         "diverged_trials": [t.number for t in trials if "diverged" in t.user_attrs],
         "study_name": args.study_name, "storage": args.storage, "settings": vars(args),
         "device": str(device), "seconds_this_run": seconds})  # this worker's run only
-    print(f"\n{'parameter':18s} {'report (' + table_name + ')':>18s} {'tuned':>12s}\n" + "\n".join(
-        f"{k:18s} {short(table[k]):>18s} {short(best.params[k]):>12s}" for k in table))
-    print(f"best: trial {best.number}, {metric} {best.value:.5f}; trials: "
+    print(f"\n{'parameter':18s} {'report (' + kind.table_name + ')':>18s} {'tuned':>12s}")
+    for k in kind.table:
+        print(f"{k:18s} {format_value(kind.table[k]):>18s} {format_value(best.params[k]):>12s}")
+    print(f"best: trial {best.number}, {kind.metric} {best.value:.5f}; trials: "
           + ", ".join(f"{n} {k}" for k, n in counts.items()))
     print(f"done in {seconds:.0f}s on {device}; results in {out}/")
 
 
 def plot_study(trials, best, counts, args, path):
     """Figure 8: every trial's last validation value (a pruned one's last report), best in red."""
-    _, direction, metric, *_ = STUDIES[args.study]
+    kind = STUDIES[args.study]
     fig, ax = pyplot().subplots(figsize=(8, 4.8))
     last = {t.number: t.value if t.state == TrialState.COMPLETE else
             t.intermediate_values[max(t.intermediate_values)] if t.intermediate_values else None
@@ -255,11 +274,11 @@ def plot_study(trials, best, counts, args, path):
         plain_log_axis(ax.yaxis)
     ax.scatter([best.number], [best.value], s=120, color="red", zorder=3,
                label=f"best: trial {best.number}, {best.value:.4g}")
-    ax.set(xlabel="trial number", ylabel=f"{metric}\nafter the trial's last epoch",
+    ax.set(xlabel="trial number", ylabel=f"{kind.metric}\nafter the trial's last epoch",
            xlim=(-0.7, max(last) + 0.7), xticks=range(0, max(last) + 1, len(trials) // 10 + 1))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    fig.suptitle(f"Figure 8: Optuna study '{args.study}', {direction} the {metric}\n"
+    fig.suptitle(f"Figure 8: Optuna study '{args.study}', {kind.direction} the {kind.metric}\n"
                  f"{len(trials)} trials ({counts['complete']} complete, {counts['pruned']} "
                  f"pruned, {counts['failed']} failed; {list(last.values()).count(None)} without "
                  f"a value), {args.epochs} epochs each", fontsize=10)

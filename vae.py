@@ -17,6 +17,9 @@ importance-weighted -log p(x) <= 246.8 nats (K = 100).
 Writes to outputs/: fig11_vae_loss.png, fig06_vae_samples.png, fig05b_vae_traversal.png,
 fig_vae_reconstructions.png, vae.pt, vae.json.
 """
+from plumbing.cli import quiet_start
+quiet_start(__name__)  # run as a script: a Ctrl-C while torch loads is one line too
+
 import math
 import time
 
@@ -24,12 +27,15 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from common import (CLASSES, CORNERS, Decoder, Parser, add_common_flags, add_params_flag,
-                    batches, bilinear, conv_stack, diverged, first_of_classes, kaiming_init,
-                    load_test, load_train_val, make_optimizer, non_negative_float,
-                    non_negative_int, out_dir, parse_args, pick_device, plot_grid,
-                    positive_float, positive_int, print_settings, pyplot, resolve_params, run,
-                    save_checkpoint, save_figure, save_json, seed_everything)
+from common import (CLASSES, CORNERS, Decoder, batches, bilinear, conv_stack, diverged,
+                    first_of_classes, kaiming_init, load_test, load_train_val, make_optimizer)
+from plumbing.checkpoints import save_checkpoint
+from plumbing.cli import (Parser, add_common_flags, non_negative_float, non_negative_int,
+                          parse_args, pick_device, positive_float, positive_int, print_settings,
+                          run, seed_everything)
+from plumbing.figures import plot_grid, pyplot, save_figure
+from plumbing.files import out_dir, save_json
+from plumbing.params import add_params_flag, resolve_params
 
 TABLE_7 = {"d": 44, "lr": 0.0002, "weight_decay": 0.0018}  # the tuned VAE (Table 7); Adam
 QUICK = {"subset": 2000, "epochs": 2, "iw_samples": 10}
@@ -88,20 +94,9 @@ def loss_terms(model, x):
     over the images of x, in nats per image. The loss is recon + beta * kl."""
     mu, logvar = model.encode(x)
     logits = model.decoder(reparameterize(mu, logvar), logits=True)   # (B, 1, 28, 28)
-    # p(x|z) is a Bernoulli per pixel whose mean is the decoder's output x_hat (it ends in
-    # a Sigmoid): -log p(x|z) = -sum_i [x_i log x_hat_i + (1 - x_i) log(1 - x_hat_i)], the
-    # binary cross-entropy summed over the 784 pixels, one z per image. With beta = 1 the
-    # loss is then a true negative ELBO, an upper bound on -log p(x) in nats, comparable
-    # across runs and with the importance-weighted estimate below.
-    # Fashion-MNIST pixels are grey levels in [0, 1], not 0 or 1; like most VAE code we
-    # read a grey level as the probability of a white pixel. The Bernoulli is then not a
-    # normalised density over grey levels (the continuous Bernoulli of Loaiza-Ganem &
-    # Cunningham 2019 is), so the numbers compare runs of this project, not papers that
-    # binarise MNIST. The report's notebook used the summed squared error instead: a
-    # Gaussian likelihood with a fixed variance whose constants were dropped, so its loss
-    # is not in nats and the weight of its KL term depends on that hidden variance.
-    # Computed from the logits, so that a diverging run gives NaN (which the training
-    # loop reports) rather than an error inside the loss.
+    # -log p(x|z) for a Bernoulli per pixel of mean x_hat: binary cross-entropy summed over
+    # the 784 pixels, so that recon + kl is a negative ELBO in nats (docs/results.md, "The
+    # VAE's likelihood"); from the logits, so that a diverging run gives NaN, not an error.
     recon = F.binary_cross_entropy_with_logits(logits, x, reduction="sum") / len(x)
     kl = gaussian_kl(mu, logvar).mean()
     return recon, kl
@@ -143,11 +138,11 @@ def fit(model, optimizer, x_train, x_val, epochs, batch_size, seed, beta=1.0, on
         name="VAE"):
     """Train for `epochs` on x_train, validating on x_val after each; returns the history.
     After every epoch, on_epoch(epoch, validation) is called if given (tune.py reports to
-    Optuna there). Stops early, with history["diverged"] set to the epoch, if the loss is
-    not a finite number."""
+    Optuna there). If a loss is not a finite number, stops early with history["diverged"]
+    = that epoch (None otherwise)."""
     generator = torch.Generator().manual_seed(seed)  # the batch order
     history = {"train_recon": [], "train_kl": [], "val_recon": [], "val_kl": [],
-               "seconds": [], "diverged": False}
+               "seconds": [], "diverged": None}
     for epoch in range(1, epochs + 1):
         t0 = time.perf_counter()
         train = train_epoch(model, optimizer, x_train, batch_size, generator, beta=beta)
@@ -223,7 +218,7 @@ def test_results(model, x_test, args):
 
 
 # -----------------------------------------------------------------------------
-# The recipe
+# main(): flags, data, training, results
 
 def main(argv=None):
     args = parse_args(build_parser(), QUICK, argv)
@@ -245,7 +240,7 @@ def main(argv=None):
     optimizer = make_optimizer("Adam", model.parameters(), params["lr"], params["weight_decay"])
     history = fit(model, optimizer, x_train, x_val, args.epochs, args.batch_size, args.seed,
                   beta=args.beta)
-    if history["diverged"]:  # nothing written: an earlier run's files stay as they were
+    if history["diverged"] is not None:  # nothing written: an earlier run's files stay as they were
         raise SystemExit(f"error: training diverged at epoch {history['diverged']}; lower "
                          "the learning rate (--lr). Nothing was written")
     test = test_results(model, x_test, args)
@@ -253,8 +248,8 @@ def main(argv=None):
     results = {"settings": vars(args), "params": params, "source": source,
                "device": str(device), "history": history, "test": test,
                "wall_seconds": time.perf_counter() - t_start}
-    plot_figures(model, history, params, args, x_val, y_val, x_test, y_test, out)
     save_model_and_results(model, results, args, out)
+    plot_figures(model, history, params, args, x_val, y_val, x_test, y_test, out)  # last
     print(f"test: negative ELBO {test['neg_elbo']:.2f} nats/image (recon {test['recon']:.2f} "
           f"+ kl {test['kl']:.2f}); importance-weighted -log p(x) <= {-test['iw_log_px']:.2f} "
           f"nats/image (K = {args.iw_samples}, {test['iw_images']} images, "

@@ -38,8 +38,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from common import (Decoder, Encoder, find_data, load_train_val, pick_device,  # noqa: E402
-                    split_indices)
+from common import Decoder, Encoder, load_train_val, split_indices
+from plumbing.cli import pick_device
+from plumbing.data import find_data
 
 parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
 parser.add_argument("--epochs", type=int, default=3, help="timed epochs of each row")

@@ -20,8 +20,9 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from common import load_test, pick_device, save_json  # noqa: E402
-from common import batched  # noqa: E402
+from common import batched, load_test
+from plumbing.cli import pick_device
+from plumbing.files import save_json
 from explore import affinities, kl_divergence, knn_accuracy, load_models, tsne  # noqa: E402
 
 parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])

@@ -4,5 +4,5 @@ judge.py   how good are random samples? A small CNN judge, the Frechet distance,
            mixture of Gaussians fitted to the AE's codes (explore.py calls it: the third
            claim of section 3.4)
 labels.py  what pretraining buys when labels are few (run on its own:
-           python beyond/labels.py)
+           python -m beyond.labels)
 """

@@ -27,7 +27,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from common import batches, save_checkpoint
+from common import batches
+from plumbing.checkpoints import save_checkpoint
 
 # The rows of the judge's table: key (in explore.json; seeds.py reads them) -> label
 ROWS = {"real": "real test images (the ceiling)",

@@ -8,28 +8,31 @@ on the 10,000 test images. Budget rule: every run takes the optimisation steps o
 10-epoch run on all 60,000 images (2,350 steps of 256 images), rounded up to whole epochs
 (2,352 with 1,000 images, 2,360 with 10,000); a set smaller than a batch is one batch.
 
-    python beyond/labels.py --recipe ours   # 3 seeds x 4 counts x 3 ways: 26 min, 2-core CPU
-    python beyond/labels.py --quick         # 100 and 500 labels, 2 epochs' budget: 10 s
+    python -m beyond.labels --recipe ours   # 3 seeds x 4 counts x 3 ways: 26 min, 2-core CPU
+    python -m beyond.labels --quick         # 100 and 500 labels, 2 epochs' budget: 10 s
 
 Measured (2-core CPU, our recipe): with 100 labels the frozen pretrained encoder reaches
 72.3 % against 64.4 % from random weights; with all 60,000, fine-tuning 90.2 % against 89.7 %.
 Writes to outputs/: labels.json, labels.md, fig_label_efficiency.png.
 """
+from plumbing.cli import quiet_start
+quiet_start(__name__)  # run as a script: a Ctrl-C while torch loads is one line too
+
 import argparse
 import math
-import sys
 import time
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the project's own modules
-from classify import (SCHEDULES, classifier, evaluate, fit, make_optimizers,  # noqa: E402
-                      mean_std, one_cycle, recipe_label, recipe_values)
-from common import (CLASSES, Parser, add_common_flags, add_params_flag,  # noqa: E402
-                    load_test, load_train_val, out_dir, parse_args, pick_device, positive_int,
-                    print_settings, pyplot, read_ae, run, save_figure, save_json, save_text,
-                    seed_everything)
+from ae import load_ae
+from classify import (SCHEDULES, classifier, evaluate, fit, make_optimizers, mean_std,
+                      one_cycle, recipe_label, recipe_values)
+from common import CLASSES, load_test, load_train_val
+from plumbing.cli import (Parser, add_common_flags, parse_args, pick_device, positive_int,
+                          print_settings, run, seed_everything)
+from plumbing.figures import pyplot, save_figure
+from plumbing.files import out_dir, save_json, save_text
+from plumbing.params import add_params_flag
 
 WAYS = {"fine-tuned": "(a) pretrained encoder, fine-tuned",
         "frozen": "(b) pretrained encoder, frozen (MLP only)",
@@ -72,7 +75,7 @@ def train_one_way(ae, mlp, recipe, way, x, y, steps, batch_size, seed):
     schedulers = (one_cycle(optimizers, epochs * steps_per_epoch)
                   if SCHEDULES[recipe] == "one-cycle" else ())
     history = fit(trained, optimizers, x, y, epochs, batch_size, seed, schedulers, name=None)
-    if history["diverged"]:
+    if history["diverged"] is not None:
         raise SystemExit(f"error: the {way} run diverged; lower the recipe's learning rates")
     return model, epochs * steps_per_epoch
 
@@ -84,7 +87,7 @@ def main(argv=None):
     (mlp, source), = recipe_values(args).values()
     device = pick_device(args.device)
     out = out_dir(args.out_dir)
-    ae, *_ = read_ae(args.checkpoint)
+    ae, *_ = load_ae(args.checkpoint)
     t_start = time.perf_counter()
     (x_train, y_train), (x_val, y_val) = load_train_val(args.data_dir, device, args.subset)
     x, y = torch.cat([x_train, x_val]), torch.cat([y_train, y_val])   # all 60,000

@@ -73,7 +73,7 @@ if [[ $quick == 1 && -z ${explicit:-} ]]; then out=outputs/quick; fi
 python - "$@" << 'EOF' || exit 2
 import sys
 import ae, classify, explore, tune, vae
-from common import parse_args
+from plumbing.cli import parse_args
 for module, extra in [(tune, ["ae"]), (ae, ["--part", "compare"]), (ae, ["--part", "refit"]),
                       (tune, ["classifier"]), (classify, []), (tune, ["vae"]), (vae, []),
                       (explore, [])]:

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from common import fingerprint, read_json, save_json, save_text  # noqa: E402
+from plumbing.files import fingerprint, read_json, save_json, save_text
 
 RERUN = "rerun `bash scripts/reproduce.sh --seeds N`"
 

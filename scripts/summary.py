@@ -11,7 +11,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from ae import TABLE_4  # noqa: E402
 from beyond.judge import ROWS  # noqa: E402
 from classify import REPORT_ACCURACY, REPORT_F1, TABLE_5, recipe_label  # noqa: E402
-from common import CLASSES, fingerprint, read_json, save_text  # noqa: E402
+from common import CLASSES
+from plumbing.files import fingerprint, read_json, save_text
 import seeds  # noqa: E402  (scripts/seeds.py, beside this file)
 from vae import TABLE_7  # noqa: E402
 
@@ -127,7 +128,7 @@ def ae_section(ae, out):
         for name in ("Adam", "SGD"):
             h = ae["compare"][name]
             last = (f"{h['val_mse'][-1]:.5f}" if h["val_mse"] else "—")
-            if h["diverged"]:
+            if h["diverged"]:  # the epoch it diverged at, or None
                 last += f" (diverged at epoch {h['diverged']})"
             md.append(f"| {name}, lr {s['lr']} (Figure 1) | {s['d']} | {len(h['val_mse'])} | "
                       f"{last} | {h['pca_val_mse']:.5f} |")
@@ -177,7 +178,7 @@ def labels_section(part, out):
             f"{100 * part['accuracy'][w][n]['mean']:.2f} ± "
             f"{100 * part['accuracy'][w][n]['std']:.2f}" for w in ways) + " |")
     return md + ["", f"Every run takes {part['steps']:,} optimisation steps, rounded up to "
-                     "whole epochs (`python beyond/labels.py`).", ""]
+                     "whole epochs (`python -m beyond.labels`).", ""]
 
 
 def vae_section(vae, out):

@@ -1,0 +1,84 @@
+"""Keeps tuned values honest: a --params file is checked as its flags are, and its source kept.
+
+The values a run trains with come from the report's table, then the file --params names,
+then any flag given; each value from a file passes the check of its flag, and the record
+of where the values came from is printed and saved beside the results.
+"""
+import argparse
+from typing import NamedTuple
+
+from plumbing.cli import (non_negative_float, optimizer_name, positive_float, positive_int,
+                          probability)
+from plumbing.files import read_json
+
+# The check of every value the report's tables hold, for a flag and for a --params file alike
+PARAM_TYPES = {"d": positive_int, "optimizer": optimizer_name, "lr": positive_float,
+               "dropout": probability, "weight_decay": non_negative_float,
+               "no1": positive_int, "no2": positive_int, "mlp_optimizer": optimizer_name,
+               "mlp_lr": positive_float, "mlp_dropout": probability,
+               "mlp_weight_decay": non_negative_float}
+
+
+class Params(NamedTuple):
+    """The values a run trains with, and where they came from ("report", a file, the
+    command line): one record, printed and saved beside the results."""
+    values: dict
+    source: str
+
+
+def add_params_flag(parser, study):
+    parser.add_argument("--params", metavar="FILE", default=None,
+                        help=f"train with the tuned values in FILE (tuned_{study}.json, "
+                             f"written by `python tune.py {study}`) instead of the report's "
+                             "table; a flag given on the command line wins over both")
+
+
+def resolve_params(args, table, study):
+    """Params: the report's `table`, then the file --params names over it, then every flag
+    given on the command line (a flag left at None was not given)."""
+    params, sources = dict(table), []
+    if args.params:
+        params.update(read_params(args.params, study, table))
+        sources.append(str(args.params))
+    given = {k: getattr(args, k) for k in table if getattr(args, k, None) is not None}
+    if given:
+        params.update(given)
+        sources.append(f"command line {sorted(given)}")
+    return Params(params, " + ".join(sources) or "report")
+
+
+def read_params(path, study, table):
+    """The values of `table`'s keys in a tuned-value file of tune.py, each checked as its
+    flag is: a missing, damaged or foreign file, or a bad value, is one line.
+
+    The file's format, written by tune.py:
+        {"study": NAME, "params": {...}, "value": best validation value,
+         "direction": "minimize" | "maximize",
+         "trials": {"complete": n, "pruned": n, "failed": n}, "settings": {...}}
+    """
+    fix = f"pass a file written by `python tune.py {study}`"
+    data = read_json(path, fix)
+    if data.get("study") not in (study, None):
+        raise SystemExit(f"error: {path} holds the tuned values of `tune.py {data['study']}`, "
+                         f"not of `tune.py {study}`; {fix}")
+    params = data.get("params")
+    if not isinstance(params, dict):
+        raise SystemExit(f"error: {path} is not a tuned-value file (no params); {fix}")
+    missing = set(table) - set(params)
+    if missing:
+        raise SystemExit(f"error: {path} lacks {sorted(missing)}; {fix}")
+    return {k: check_param(path, k, params[k]) for k in table}
+
+
+def check_param(path, key, value):
+    """A value read from a file passes the check of its flag (PARAM_TYPES), or is one line."""
+    check = PARAM_TYPES[key]
+    kind = str if check is optimizer_name else int if check is positive_int else (int, float)
+    try:
+        if isinstance(value, bool) or not isinstance(value, kind):
+            raise argparse.ArgumentTypeError(f"must be {'a name' if kind is str else 'a number'}"
+                                             f", got {value!r}")
+        return check(str(value))
+    except (argparse.ArgumentTypeError, ValueError) as e:
+        raise SystemExit(f"error: {path}: {key} {e}; fix the file or rerun tune.py")
+

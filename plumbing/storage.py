@@ -1,0 +1,79 @@
+"""Keeps tune.py's Optuna storage safe across workers: heartbeats, checked resumes, one-line errors.
+
+A URL safe to print, a storage with heartbeats (a killed worker's trial is failed), and a
+resumed study checked to be of the same kind and settings.
+"""
+import time
+import warnings
+from pathlib import Path
+
+
+def storage_urls(out, given):
+    """(the URL to open, the URL to print and save): --storage with its password hidden,
+    or sqlite:///OUT/optuna.db with the path escaped (a folder a?b or %41 stays itself)."""
+    import sqlalchemy
+    if given is None:
+        url = sqlalchemy.engine.URL.create("sqlite", database=str(Path(out) / "optuna.db"))
+        return url.render_as_string(hide_password=False), url.render_as_string()
+    try:
+        return given, sqlalchemy.make_url(given).render_as_string(hide_password=True)
+    except sqlalchemy.exc.ArgumentError:  # not a URL at all: Optuna will say so
+        return given, given
+
+
+HEARTBEAT_SECONDS = 10  # a running trial writes a heartbeat to the storage this often ...
+GRACE_SECONDS = 120     # ... and Optuna fails it as stale (its worker died) after this long
+
+
+def open_storage(url, shown):
+    """The RDB storage at url, with heartbeats: a running trial writes one every
+    HEARTBEAT_SECONDS, and Optuna fails it as stale (its worker was killed) GRACE_SECONDS
+    later. Workers that start together on a new database all create its tables; those
+    that lose that race find them on a second try."""
+    import optuna
+    for attempt in range(3):
+        try:
+            with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_SECONDS,
+                                                  grace_period=GRACE_SECONDS)
+        except Exception as e:
+            if attempt == 2 or isinstance(e, ImportError):
+                raise SystemExit(storage_error(shown, e))
+            time.sleep(1 + attempt)
+
+
+def storage_error(shown, e):
+    """One line for a storage that cannot be opened or written, from the innermost cause
+    (Optuna wraps a read-only file in "invalid data in the commit")."""
+    causes = [e]
+    while causes[-1].__cause__ or causes[-1].__context__:
+        causes.append(causes[-1].__cause__ or causes[-1].__context__)
+    if any("readonly" in str(c).lower() for c in causes):
+        return (f"error: the storage {shown}, or its folder, is read-only; choose another "
+                "--storage or --out-dir")
+    if isinstance(e, ImportError):  # Optuna hides the missing module in the cause
+        return (f"error: --storage {shown} needs a database driver ({causes[-1]}); for "
+                "postgresql:// URLs: pip install 'psycopg[binary]'")
+    why = (str(e).strip() or type(e).__name__).splitlines()[0][:200]
+    return f"error: cannot open the storage {shown} ({why})"
+
+
+def check_resumed(study, kind, direction, shown, settings):
+    """Refuse to resume a study of another kind (ae, classifier, vae), or one run with
+    other settings (subset, epochs, batch size), whose values would not compare; then
+    record both in the study. Its kind is told by its trials' parameter names, as a study
+    made before tune.py recorded its kind has only those."""
+    names = {name for t in study.get_trials(deepcopy=False) for name in t.params}
+    found = (("ae" if names & {"optimizer", "dropout"} else "classifier" if "no1" in names
+              else "vae") if names else study.user_attrs.get("study"))
+    if found not in (None, kind) or study.direction.name.lower() != direction:
+        raise SystemExit(f"error: the study {study.study_name!r} in {shown} holds trials of "
+                         f"tune.py {found or 'another study'}, not of tune.py {kind}; choose "
+                         "another --study-name")
+    if study.user_attrs.get("settings", settings) != settings:
+        raise SystemExit(f"error: the study {study.study_name!r} in {shown} was run with "
+                         f"{study.user_attrs['settings']}, not {settings}; use the same flags, "
+                         "another --study-name, or another --storage")
+    study.set_user_attr("study", kind)
+    study.set_user_attr("settings", settings)
