@@ -11,11 +11,15 @@ import importlib.util
 import io
 import json
 import math
+import os
+import re
 import runpy
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
+import time
 import traceback
 from pathlib import Path
 from types import SimpleNamespace
@@ -1035,7 +1039,7 @@ def test_two_workers_end_between_n_and_n_plus_one_trials(data_dir, tmp_path):
 
 
 def test_each_worker_seeds_its_own_sampler(tmp_path):
-    """reproduce.sh gives worker i --seed + i: two workers on a new study draw differently,
+    """reproduce.py gives worker i --seed + i - 1: two workers on a new study draw differently,
     and the same --seed draws the same."""
     def first_draw(seed, name):
         argv = ["ae", *TINY, "--seed", str(seed), "--out-dir", str(tmp_path),
@@ -1616,24 +1620,15 @@ def test_seeds_damaged_or_missing_file_is_one_line(tmp_path):
 
 
 def test_reproduce_seeds_flag_is_checked_and_documented():
-    def bash(*args):
-        return subprocess.run(["bash", str(ROOT / "scripts" / "reproduce.sh"), *args],
-                              cwd=ROOT, capture_output=True, text=True, timeout=60)
-    assert "--seeds N" in bash("--help").stdout
+    assert "--seeds N" in run("scripts/reproduce.py", "--help").stdout
     for bad in (["--seeds", "0"], ["--seeds", "x"], ["--seeds"]):
-        assert one_line_error(bash(*bad)), bad
+        assert one_line_error(run("scripts/reproduce.py", *bad, ok=False)), bad
 
 
-def test_reproduce_seeds_end_to_end(data_dir, tmp_path):
-    """The whole report, then 2 seeds x 2 configurations, on 500 images (90 s on the idle
-    2-core CPU: 19 Python processes, each importing torch). --seed 3 checks that --seed and
-    --out-dir are replaced, not passed twice."""
-    out = tmp_path / "out"
-    proc = subprocess.run(["bash", str(ROOT / "scripts" / "reproduce.sh"), "--quick",
-                           "--seeds", "2", "--subset", "500", "--seed", "3", *CPU,
-                           "--data-dir", str(data_dir), "--out-dir", str(out)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+def test_reproduce_seeds_end_to_end(report_runs):
+    """The whole report, then 2 seeds x 2 configurations, on 500 images, steps side by side
+    (--jobs 3). --seed 3 checks that --seed and --out-dir are replaced, not passed twice."""
+    out = report_runs["jobs3"]
     data = json.loads((out / "seeds.json").read_text())
     assert data["configs"]["tables"]["seeds"] == [3, 4]
     assert data["configs"]["tuned"]["seeds"] == [3, 4]
@@ -1648,8 +1643,8 @@ def test_reproduce_seeds_end_to_end(data_dir, tmp_path):
     settings = json.loads((out / "seeds" / "tables" / "seed4" / "vae.json").read_text())["settings"]
     assert settings["seed"] == 4 and settings["subset"] == 500 and settings["quick"]
     rows = (out / "seeds" / "times.tsv").read_text().splitlines()
-    assert rows[0] == "config\tseed\tstep\tseconds" and len(rows) == 1 + 2 * 2 * 4
-    assert sum(row.endswith("\treused") for row in rows) == 4
+    assert rows[0] == "config\tseed\tstep\tseconds" and len(rows) == 1 + 2 * 2 * 5
+    assert sum(row.endswith("\treused") for row in rows) == 5
     text = (out / "seeds.md").read_text()
     assert "## Verdicts" in text and "## Time" in text
     assert (out / "summary.md").exists()
@@ -1792,9 +1787,8 @@ def test_an_enqueued_classifier_trial_fine_tunes_a_fresh_encoder(data_dir, quick
 # -----------------------------------------------------------------------------
 # Failures, round 2: nothing earlier is lost, whatever the flags, the disk or the signal
 
-def reproduce(*args, timeout=60):
-    return subprocess.run(["bash", str(ROOT / "scripts" / "reproduce.sh"), *map(str, args)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+def reproduce(*args):
+    return run("scripts/reproduce.py", *args, ok=False)
 
 
 def snapshot(folder):
@@ -1810,7 +1804,7 @@ def test_a_mistyped_flag_deletes_nothing_and_trains_nothing(tmp_path):
                   ["--tsne-points", "5"]):        # explore.py's flag: the other steps refuse it
         proc = reproduce(*flags, "--out-dir", out)
         assert proc.returncode == 2 and one_line_error(proc), (flags, proc.stderr)
-        assert "unrecognized arguments" in proc.stderr and "reproduce.sh: tune.py ae" in proc.stderr
+        assert "unrecognized arguments" in proc.stderr and "reproduce.py: tune.py ae" in proc.stderr
     assert snapshot(out) == before                  # no file deleted, emptied or written
 
 
@@ -1975,7 +1969,7 @@ def test_a_stopped_seed_run_is_left_out_by_name_and_the_rest_summarised(quick_ae
 
 @pytest.mark.parametrize("damage, says", [
     (lambda out: (out / "vae.json").write_text('{"test": {"neg_elbo": 1}}'), "vae.json lacks"),
-    (lambda out: (out / "times.tsv").write_text("step\tseconds\nae.py\tten\n")
+    (lambda out: (out / "times.tsv").write_text("step\tstart\tend\tseconds\nae.py\t0\t9\tten\n")
      + (out / "seeds.json").write_text("{}"), "times.tsv, line 2"),
 ])
 def test_summary_says_what_is_wrong_in_one_line(damage, says, tmp_path):
@@ -3641,9 +3635,12 @@ def test_summary_latent_space_tables_trace_knn_smoothness_and_the_judges_rows(tm
 
 def test_summary_times_table_and_total(tmp_path, monkeypatch):
     (tmp_path / "seeds.json").write_text("{}")               # a results file, of no section
-    (tmp_path / "times.tsv").write_text("step\tseconds\ntune.py ae\t12\nae.py --part refit\t34\n")
+    (tmp_path / "times.tsv").write_text("step\tstart\tend\tseconds\ntune_ae\t0\t12\t12\n"
+                                        "tune_vae\t0\t34\t34\nrefit_ae\t12\t20.4\t8.4\n"
+                                        "wall time\t0\t41\t41\n")
     md = summary_of(tmp_path, monkeypatch)
-    assert "| tune.py ae | 12 |\n| ae.py --part refit | 34 |\n\nTotal: 46 s." in md
+    assert ("| tune_ae | 0 | 12 | 12 |\n| tune_vae | 0 | 34 | 34 |\n| refit_ae | 12 | 20 | 8 |\n\n"
+            "The steps one after another: 54 s.\nWall time: 41 s.") in md
 
 
 # scripts/seeds.py: every row of seeds.md, from its file and key
@@ -3772,23 +3769,27 @@ def test_seeds_md_verdicts_quote_the_means_of_their_rows(tmp_path):
 def test_seeds_md_times_tables_leave_the_reused_runs_out(tmp_path):
     seeds = load_seeds_module()
     out = make_out(tmp_path, {"tables": [{}, {}], "tuned": [{}, {}]})
-    (out / "times.tsv").write_text("step\tseconds\ntune.py ae\t65\nae.py\t125\n")
-    runs = [("tables", 0, (10, 20, 30, 40)), ("tables", 1, (12, 22, 32, 44)),
-            ("tuned", 0, ("reused",) * 4), ("tuned", 1, (14, 24, 34, 46))]
+    (out / "times.tsv").write_text("step\tstart\tend\tseconds\ntune_ae\t0\t65\t65\n"
+                                   "refit_ae\t65\t190\t125\nwall time\t0\t190.2\t190.2\n"
+                                   "wall time, seed runs included\t0\t480\t480\n")
+    runs = [("tables", 0, (10, 20, 30, 40, 5)), ("tables", 1, (12, 22, 32, 44, 7)),
+            ("tuned", 0, ("reused",) * 5), ("tuned", 1, (14, 24, 34, 46, 6))]
     (out / "seeds" / "times.tsv").write_text("config\tseed\tstep\tseconds\n" + "".join(
         f"{config}\t{seed}\t{step}\t{t}\n" for config, seed, times in runs
-        for step, t in zip(("ae.py", "classify.py", "vae.py", "explore.py"), times)))
+        for step, t in zip(("refit_ae", "classify", "vae", "explore", "samples"), times)))
     text = seeds.markdown(out)
-    for row in ("| tune.py ae | 65 s (1.1 min) |", "| ae.py | 125 s (2.1 min) |",
-                "| **total** | **190 s (3.2 min)** |",
+    for row in ("| tune_ae | 65 s (1.1 min) |", "| refit_ae | 125 s (2.1 min) |",
+                "| **the steps one after another** | **190 s (3.2 min)** |",
+                "| **wall time** | **190 s (3.2 min)** |",
                 # | step | report's tables | tuned values |: mean over the runs that trained
-                "| ae.py | 11 s (2 runs) | 14 s (1 run) |",
-                "| classify.py | 21 s (2 runs) | 24 s (1 run) |",
-                "| vae.py | 31 s (2 runs) | 34 s (1 run) |",
-                "| explore.py | 42 s (2 runs) | 46 s (1 run) |",
-                "| total per seed | 105 s (2 seeds) | 118 s (1 seed) |",
-                "All the seed runs: 328 s (5.5 min); with the sequence, the whole report took "
-                "518 s (8.6 min)."):
+                "| refit_ae | 11 s (2 runs) | 14 s (1 run) |",
+                "| classify | 21 s (2 runs) | 24 s (1 run) |",
+                "| vae | 31 s (2 runs) | 34 s (1 run) |",
+                "| explore | 42 s (2 runs) | 46 s (1 run) |",
+                "| samples | 6 s (2 runs) | 6 s (1 run) |",
+                "| total per seed | 111 s (2 seeds) | 124 s (1 seed) |",
+                "All the seed runs: 346 s (5.8 min) of steps; the whole run, seed runs "
+                "included, took 480 s (8.0 min) (wall time)."):
         assert row in text
 
 
@@ -3983,25 +3984,27 @@ def test_an_updated_results_entry_replaces_its_old_one_and_keeps_the_others(tmp_
 
 
 def test_reproduce_keeps_only_a_whole_seed_run_of_the_same_flags_and_values(tmp_path):
-    """reproduce.sh's whole(): a seed run is kept on a rerun only if explore.py (its last
-    step) finished, with the same flags and, for "tuned", the same tuned values."""
+    """reproduce.py's whole(): a seed run is kept on a rerun only if every step finished (steps
+    side by side end in any order), with the same flags and, for "tuned", the same values."""
+    reproduce_py = load_reproduce_module()
     out, run_dir = tmp_path / "out", tmp_path / "out" / "seeds" / "tuned" / "seed1"
     run_dir.mkdir(parents=True)
     for name in ("tuned_ae.json", "tuned_classifier.json", "tuned_vae.json"):
         for folder, t in ((out, 1), (run_dir, 2)):          # the same values, other times
             (folder / name).write_text(json.dumps({"params": {"lr": 0.1}, "seconds": t}))
     (run_dir / "flags.txt").write_text("--quick\n")
-    functions = subprocess.run(["sed", "-n", "/^same_values()/,/^}/p; /^whole()/,/^}/p",
-                                str(ROOT / "scripts" / "reproduce.sh")],
-                               capture_output=True, text=True).stdout
+    made = ["ae.pt", "ae.json", "classify.json", "vae.pt", "vae.json", "explore.json",
+            "samples.json"]
 
     def whole(config="tuned", flags=("--quick",)):
-        script = (functions + f"\nout={out}; common=({' '.join(flags)}); "
-                  f"whole {run_dir} {config}")
-        return subprocess.run(["bash", "-c", script]).returncode == 0
-    assert not whole()                                       # explore.py did not finish
-    (run_dir / "explore.json").write_text("{}")
+        return reproduce_py.whole(run_dir, config, SimpleNamespace(flags=list(flags), out=out))
+    for name in made:
+        assert not whole()                                   # a step did not finish
+        (run_dir / name).write_text("{}")
     assert whole() and whole("tables")
+    (run_dir / "explore.json").unlink()                      # explore.py ended last: no
+    assert not whole()
+    (run_dir / "explore.json").write_text("{}")
     assert not whole(flags=("--quick", "--epochs", "3"))     # other flags
     (out / "tuned_vae.json").write_text(json.dumps({"params": {"lr": 0.2}}))
     assert not whole() and whole("tables")                    # other tuned values
@@ -4047,3 +4050,283 @@ def test_summary_in_a_read_only_folder_is_one_line(quick_ae, tmp_path):
     shutil.copytree(quick_ae, folder)
     proc = run_with_read_only(folder, ROOT / "scripts" / "summary.py", "--out-dir", folder)
     assert one_line_error(proc) and "summary.md" in proc.stderr and "read-only" in proc.stderr
+
+
+
+# -----------------------------------------------------------------------------
+# scripts/reproduce.py, the whole report as a graph of steps: one run per folder, paths from
+# the caller's folder, signals that reach every step, each tuning worker's own seed, and
+# the same numbers whatever --jobs
+
+def load_reproduce_module():
+    spec = importlib.util.spec_from_file_location("reproduce", ROOT / "scripts" / "reproduce.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class SpyProcess:
+    """Stands in for a step's process: records its command, and ends at once with the status
+    spy.exit_status(command) gives, or runs until it is signalled (None)."""
+
+    def __init__(self, spy, command, cwd, **kwargs):
+        self.command, self.cwd = command[1:], cwd   # less sys.executable
+        self.pid = 10**7 + len(spy.started)
+        self.returncode = spy.exit_status(self.command)
+
+    def poll(self):
+        return self.returncode
+
+    def wait(self):
+        return self.returncode
+
+
+@pytest.fixture
+def spy(monkeypatch):
+    """reproduce.py with every step recorded, not run (spy.started, spy.signalled)."""
+    spy = SimpleNamespace(module=load_reproduce_module(), started=[], signalled=[],
+                          exit_status=lambda command: 0)
+
+    def popen(command, **kwargs):
+        spy.started.append(SpyProcess(spy, command, **kwargs))
+        return spy.started[-1]
+
+    def killpg(pid, signum):
+        process = next(p for p in spy.started if p.pid == pid)
+        spy.signalled.append((process.command, signum))
+        process.returncode = 128 + signum             # as a step stopped by it exits
+    monkeypatch.setattr(spy.module, "subprocess", SimpleNamespace(  # its own name only
+        Popen=popen, STDOUT=subprocess.STDOUT, DEVNULL=subprocess.DEVNULL))
+    monkeypatch.setattr(spy.module.os, "killpg", killpg)
+    return spy
+
+
+def commands_of(spy, *words):
+    return [p.command for p in spy.started if p.command[:len(words)] == list(words)]
+
+
+def flag_value(command, flag):
+    return command[len(command) - 1 - command[::-1].index(flag) + 1]   # the last one given
+
+
+def test_reproduce_refuses_a_second_run_into_a_held_folder_and_a_killed_run_holds_none(
+        spy, tmp_path, capsys):
+    out = tmp_path / "out"
+    holder = subprocess.Popen(    # a run that holds the folder, as reproduce.py does
+        [sys.executable, "-c", "import sys, time; sys.path.insert(0, 'scripts'); import reproduce;"
+         f" lock = reproduce.hold_lock(reproduce.Path({str(out)!r})); print('held', flush=True);"
+         " time.sleep(300)"], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline() == "held\n"
+    before = snapshot(out)
+    proc = reproduce("--quick", *CPU, "--out-dir", out)
+    assert one_line_error(proc) and str(out) in proc.stderr and f"pid {holder.pid}" in proc.stderr
+    assert snapshot(out) == before                           # nothing written, no step run
+    assert not spy.started
+    holder.kill()                                            # SIGKILL: no handler runs
+    holder.wait()
+    spy.module.main(["--quick", *CPU, "--out-dir", str(out)])  # the folder is free again
+    assert commands_of(spy, "tune.py", "ae")
+
+
+def test_reproduce_takes_every_path_from_the_callers_folder(spy, tmp_path, monkeypatch):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    spy.module.main(["--quick", *CPU, "--out-dir", "rel_out", "--data-dir=rel_data"])
+    out = elsewhere / "rel_out"
+    assert (out / "times.tsv").exists() and (out / "logs" / "tune_ae.log").exists()
+    assert not (ROOT / "rel_out").exists()
+    assert spy.started and all(p.cwd == ROOT for p in spy.started)   # steps run in the project
+    for process in spy.started:
+        assert flag_value(process.command, "--out-dir") == str(out)
+        if process.command[0] != "scripts/summary.py":
+            assert f"--data-dir={elsewhere / 'rel_data'}" in process.command
+    assert commands_of(spy, "ae.py", "--part", "refit")[0][3:5] == ["--params", str(out / "tuned_ae.json")]
+    assert spy.module.absolute_paths(
+        ["--storage", "sqlite:///s.db", "--params=p.json", "--checkpoint", "c.pt", "--storage",
+         "sqlite:////abs/s.db", "--storage=postgresql://u@host/db", "--seed", "3"]) == [
+        "--storage", f"sqlite:///{elsewhere / 's.db'}", f"--params={elsewhere / 'p.json'}",
+        "--checkpoint", str(elsewhere / "c.pt"), "--storage", "sqlite:////abs/s.db",
+        "--storage=postgresql://u@host/db", "--seed", "3"]
+
+
+def start_reproduce(out, data_dir, env=None):
+    """reproduce.py --quick as a real process in a process group of its own, as a terminal
+    starts a command; (the process, a function that returns its console so far)."""
+    console = out.parent / "console.txt"
+    with open(console, "w") as f:
+        proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "scripts" / "reproduce.py"), "--quick", *CPU,
+             "--data-dir", str(data_dir), "--out-dir", str(out)], cwd=ROOT, stdout=f,
+            stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, start_new_session=True)
+    return proc, console.read_text
+
+
+def wait_until(condition, timeout=120):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def training(log):
+    """The step of this log is past its imports and its flags: it trains, or reads data."""
+    return log.exists() and "settings:" in log.read_text()
+
+
+def gone(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_reproduce_sigterm_to_the_orchestrator_alone_stops_the_running_step(data_dir, tmp_path):
+    pytest.importorskip("beyond.samples")
+    out = tmp_path / "out"
+    proc, console = start_reproduce(out, data_dir)
+    wait_until(lambda: training(out / "logs" / "tune_ae.log"))
+    step = int(re.search(r"start +tune_ae +pid (\d+)", console()).group(1))
+    os.kill(proc.pid, signal.SIGTERM)                        # the orchestrator, not its group
+    assert proc.wait(timeout=60) == 143, console()
+    assert gone(step) and "stopped tune_ae" in console() and "start   refit_ae" not in console()
+    assert "interrupted" in (out / "logs" / "tune_ae.log").read_text()   # the step got it
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*")}
+    time.sleep(1.5)
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == before  # nothing written after
+    assert not (out / "tuned_ae.json").exists()
+
+
+def test_reproduce_ctrl_c_stops_every_worker_and_exits_130(data_dir, tmp_path):
+    pytest.importorskip("beyond.samples")
+    out = tmp_path / "out"
+    proc, console = start_reproduce(out, data_dir, env={"WORKERS": "2"})
+    wait_until(lambda: training(out / "logs" / "tune_ae.log")
+               and training(out / "logs" / "tune_ae_worker2.log"))
+    workers = [int(p) for p in re.search(r"start +tune_ae \(2 workers\) +pid (\d+) (\d+)",
+                                         console()).groups()]
+    second = reproduce("--quick", *CPU, "--data-dir", data_dir, "--out-dir", out)
+    assert one_line_error(second) and str(out) in second.stderr    # one run per folder
+    os.killpg(proc.pid, signal.SIGINT)                       # Ctrl-C: the terminal's group
+    assert proc.wait(timeout=60) == 130, console()
+    assert all(gone(pid) for pid in workers) and "stopped tune_ae" in console()
+    for log in ("tune_ae.log", "tune_ae_worker2.log"):
+        assert "interrupted" in (out / "logs" / log).read_text()
+
+
+@pytest.mark.parametrize("flags, says", [
+    (["--workers", "2"], "2 tuning workers"), (["--seeds", "2"], "2 seed runs")])
+def test_reproduce_checks_every_workers_seed_before_any_step(flags, says, spy, tmp_path,
+                                                             monkeypatch):
+    monkeypatch.delenv("WORKERS", raising=False)
+    out = tmp_path / "out"
+    proc = reproduce("--quick", *CPU, "--seed", 2**32 - 1, *flags, "--out-dir", out)
+    assert one_line_error(proc) and says in proc.stderr and "2**32" in proc.stderr, proc.stderr
+    assert not out.exists()
+    monkeypatch.setenv("WORKERS", "2")                      # the variable, as before: refused
+    proc = reproduce("--quick", *CPU, "--seed", 2**32 - 1, "--out-dir", out)
+    assert one_line_error(proc) and "2 tuning workers" in proc.stderr and not out.exists()
+    spy.module.main(["--quick", *CPU, "--seed", str(2**32 - 2), "--out-dir", str(out)])
+    assert [flag_value(c, "--seed") for c in commands_of(spy, "tune.py", "ae")] == [
+        str(2**32 - 2), str(2**32 - 1)]                      # the last seed that fits
+
+
+def test_reproduce_gives_each_tuning_worker_its_own_seed_and_sampler(spy, tmp_path):
+    spy.module.main(["--quick", *CPU, "--seed", "7", "--workers", "3", "--out-dir",
+                     str(tmp_path / "out")])
+    for study in ("ae", "classifier", "vae"):
+        workers = commands_of(spy, "tune.py", study)
+        assert [flag_value(c, "--seed") for c in workers] == ["7", "8", "9"]
+        assert len({tuple(spy.module.without(c, "--seed")) for c in workers}) == 1
+    draws = []
+    for i, command in enumerate(commands_of(spy, "tune.py", "ae")):   # as each worker starts
+        args = plumbing.cli.parse_args(tune.build_parser(), tune.QUICK,
+                                       command[1:] + ["--study-name", f"ae{i}"])
+        study = tune.open_study(args, f"sqlite:///{tmp_path / 'optuna.db'}")
+        draws.append(tuple(tune.suggest_ae(study.ask()).items()))
+    assert len(set(draws)) == 3                              # three samplers, three draws
+
+
+def test_reproduce_a_failing_worker_stops_every_step_with_its_own_status(spy, tmp_path,
+                                                                         capsys):
+    spy.exit_status = lambda c: (3 if flag_value(c, "--seed") == "1" and c[1] == "ae"
+                                 else None if c[0] == "tune.py" else 0)   # tuning runs on
+    with pytest.raises(SystemExit) as e:
+        spy.module.main(["--quick", *CPU, "--workers", "2", "--jobs", "2", "--out-dir",
+                         str(tmp_path / "out")])
+    assert e.value.code == 3                                 # worker 2's own status
+    stopped = {(c[1], flag_value(c, "--seed")): s for c, s in spy.signalled}
+    assert stopped == {("ae", "0"): signal.SIGTERM, ("vae", "0"): signal.SIGTERM,
+                       ("vae", "1"): signal.SIGTERM}         # every other running process
+    assert not commands_of(spy, "ae.py")                     # no step starts after a failure
+    console = capsys.readouterr().out
+    assert "FAILED  tune_ae  exit 3" in console and "stopped tune_vae" in console
+    assert "$ python tune.py ae" in console                  # the end of its log, shown
+
+
+@pytest.fixture(scope="module")
+def report_jobs3(data_dir, tmp_path_factory):
+    """The whole report on 500 images, steps side by side (--jobs 3), then 2 seeds x 2
+    configurations (--seed 3): 29 steps, about 90 s on the 2-core CPU."""
+    return run_report(data_dir, tmp_path_factory.mktemp("jobs3"), "--jobs", "3", "--seeds", "2")
+
+
+@pytest.fixture(scope="module")
+def report_jobs1(data_dir, tmp_path_factory):
+    """The same report, one step at a time, without the seed runs: about 40 s."""
+    return run_report(data_dir, tmp_path_factory.mktemp("jobs1"), "--jobs", "1")
+
+
+def run_report(data_dir, out, *flags):
+    pytest.importorskip("beyond.samples")
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "reproduce.py"), "--quick",
+                           "--subset", "500", "--seed", "3", *CPU, "--data-dir", str(data_dir),
+                           "--out-dir", str(out), *flags],
+                          cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return out
+
+
+def result_numbers(path):
+    """Every number of a results file, less the settings and the times."""
+    found = []
+
+    def walk(o):
+        if isinstance(o, dict):
+            for k, v in o.items():
+                if k != "settings" and not any(t in k.lower() for t in ("second", "time", "wall")):
+                    walk(v)
+        elif isinstance(o, list):
+            for v in o:
+                walk(v)
+        elif isinstance(o, (int, float)) and not isinstance(o, bool):
+            found.append(o)
+    walk(json.loads(path.read_text()))
+    return found
+
+
+def test_reproduce_jobs_1_and_jobs_3_give_the_same_numbers(report_jobs1, report_jobs3):
+    files = sorted(p.name for p in report_jobs1.glob("*.json"))
+    assert {"tuned_ae.json", "ae.json", "classify.json", "vae.json", "explore.json",
+            "samples.json"} <= set(files)
+    for name in files:
+        assert result_numbers(report_jobs1 / name) == result_numbers(report_jobs3 / name), name
+
+
+def test_reproduce_runs_steps_side_by_side_once_their_inputs_exist(report_jobs3):
+    reproduce_py = load_reproduce_module()
+    rows = [line.split("\t") for line in (report_jobs3 / "times.tsv").read_text().splitlines()]
+    assert rows[0] == ["step", "start", "end", "seconds"]
+    times = {step: (float(start), float(end)) for step, start, end, _ in rows[1:]}
+    assert set(times) == {s.name for s in reproduce_py.REPORT} | {
+        "wall time", "wall time, seed runs included"}
+    for step in reproduce_py.REPORT:
+        for before in reproduce_py.after(step, reproduce_py.REPORT):
+            assert times[before][1] <= times[step.name][0], (before, step.name)
+        assert (report_jobs3 / "logs" / f"{step.name}.log").exists()
+    assert times["tune_ae"][0] == times["tune_vae"][0] == 0.0     # two chains at once
+    steps = sum(end - start for step, (start, end) in times.items() if "wall" not in step)
+    assert times["wall time"][1] < steps
+    md = (report_jobs3 / "summary.md").read_text()
+    assert "Wall time: " in md and "The steps one after another: " in md

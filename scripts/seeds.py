@@ -2,7 +2,7 @@
 the report's tables and with the tuned values side by side, and a verdict on each of the
 report's three latent-space claims, decided by a rule written below (not by hand).
 
-Run last by `bash scripts/reproduce.sh --seeds N` (N > 1), which trains ae.py --part refit,
+Run last by `python scripts/reproduce.py --seeds N` (N > 1), which trains ae.py --part refit,
 classify.py, vae.py and explore.py once per seed into OUT/seeds/CONFIG/seedS/, CONFIG being
 "tables" (the report's Tables 4, 5 and 7) or "tuned" (tune.py's values). On its own:
 
@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from plumbing.files import fingerprint, read_json, save_json, save_text
 
-RERUN = "rerun `bash scripts/reproduce.sh --seeds N`"
+RERUN = "rerun `python scripts/reproduce.py --seeds N`"
 
 CONFIGS = {"tables": "report's tables", "tuned": "tuned values"}
 CHANCE = 0.1  # 10-NN accuracy of guessing among Fashion-MNIST's 10 classes
@@ -67,7 +67,7 @@ METRICS = [
      f"samples.rows.{row}.confident_share", "{:.3f}") for key, (row, label) in SAMPLERS.items()
 ]
 OPTIONAL = {"pca64_val_mse"}
-STEPS = ["ae.py", "classify.py", "vae.py", "explore.py"]
+STEPS = ["refit_ae", "classify", "vae", "explore", "samples"]  # reproduce.py's SEED_RUN
 STEP_FILES = ["ae.json", "classify.json", "vae.json", "explore.json"]  # what each writes
 
 
@@ -379,24 +379,29 @@ def read_tsv(path, columns):
 
 def seconds(text, where):
     try:
-        return int(text)
+        return float(text)
     except ValueError:
         raise SystemExit(f"error: {where}: {text!r} is not a number of seconds")
 
 
 def minutes(s):
-    return f"{s} s ({s / 60:.1f} min)"
+    return f"{s:.0f} s ({s / 60:.1f} min)"
 
 
 def times_markdown(out):
     lines = []
-    sequence = read_tsv(out / "times.tsv", 2)
+    # OUT/times.tsv (scripts/reproduce.py): step, start, end, seconds; then "wall time" rows
+    rows = [(step, seconds(s, out / "times.tsv")) for step, _, _, s in read_tsv(out / "times.tsv", 4)]
+    sequence = [(step, s) for step, s in rows if not step.startswith("wall time")]
+    walls = dict((step, s) for step, s in rows if step.startswith("wall time"))
     if sequence:
-        total = sum(seconds(s, out / "times.tsv") for _, s in sequence)
         lines += ["### The sequence (one seed), step by step", "",
                   "| step | time |", "|---|---:|"]
-        lines += [f"| {step} | {minutes(seconds(s, out / 'times.tsv'))} |" for step, s in sequence]
-        lines += [f"| **total** | **{minutes(total)}** |", ""]
+        lines += [f"| {step} | {minutes(s)} |" for step, s in sequence]
+        lines += [f"| **the steps one after another** | **{minutes(sum(s for _, s in sequence))}** |"]
+        if "wall time" in walls:  # steps side by side (reproduce.py --jobs) take less
+            lines += [f"| **wall time** | **{minutes(walls['wall time'])}** |"]
+        lines += [""]
     runs = read_tsv(out / "seeds" / "times.tsv", 4)
     if runs:
         where = out / "seeds" / "times.tsv"
@@ -427,10 +432,10 @@ def times_markdown(out):
                     cells.append("—")
             lines.append(f"| {step} | " + " | ".join(cells) + " |")
         grand = sum(seconds(t, where) for *_, t in runs if t != "reused")
-        lines += ["", f"All the seed runs: {minutes(grand)}"
-                  + (f"; with the sequence, the whole report took "
-                     f"{minutes(grand + sum(seconds(s, out / 'times.tsv') for _, s in sequence))}."
-                     if sequence else "."), ""]
+        whole = walls.get("wall time, seed runs included")
+        lines += ["", f"All the seed runs: {minutes(grand)} of steps"
+                  + (f"; the whole run, seed runs included, took {minutes(whole)} (wall time)."
+                     if whole is not None else "."), ""]
     return lines
 
 
@@ -445,7 +450,7 @@ def collect(out):
     configs = {c: d for c, d in configs.items() if d["seeds"]}
     if not configs:
         raise SystemExit(f"error: {out}/seeds/ holds no whole seed run (tables/seed0/, ...; "
-                         f"left out: {left_out or 'none'}); run `bash scripts/reproduce.sh "
+                         f"left out: {left_out or 'none'}); run `python scripts/reproduce.py "
                          "--seeds N`")
     verdicts = {}
     if set(configs) == set(CONFIGS):
@@ -465,7 +470,7 @@ def stale_note(out):
                 changed.append(copy.name)
     if changed:
         return [f"**Stale:** {', '.join(sorted(set(changed)))} in {out} changed after these "
-                "seed runs; rerun `bash scripts/reproduce.sh --seeds N`.", ""]
+                "seed runs; rerun `python scripts/reproduce.py --seeds N`.", ""]
     return []
 
 
@@ -483,7 +488,7 @@ def markdown(out: Path) -> str:
     for config, seeds in left_out.items():
         for seed, why in seeds.items():
             lines += [f"**Left out:** {out}/seeds/{config}/seed{seed} is not a whole run "
-                      f"({why}); `bash scripts/reproduce.sh --seeds N` redoes it.", ""]
+                      f"({why}); `python scripts/reproduce.py --seeds N` redoes it.", ""]
     lines += ["| number | " + " | ".join(CONFIGS[c] for c in configs) + " |",
               "|---|" + "---:|" * len(configs)]
     for key, label, _, _, form in METRICS:
@@ -525,12 +530,12 @@ def results(out):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out-dir", default="outputs",
-                        help="the folder that reproduce.sh --seeds N wrote (default: outputs)")
+                        help="the folder that reproduce.py --seeds N wrote (default: outputs)")
     args = parser.parse_args(argv)
     out = Path(args.out_dir)
     if not (out / "seeds").is_dir():
         raise SystemExit(f"error: {out}/seeds/ does not exist; run "
-                         "`bash scripts/reproduce.sh --seeds N` first")
+                         "`python scripts/reproduce.py --seeds N` first")
     text = markdown(out)
     data = results(out)
     save_json(out / "seeds.json", data)

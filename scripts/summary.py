@@ -1,6 +1,6 @@
 """Write outputs/summary.md: the report's tables beside the numbers this code measured.
 
-Run last by scripts/reproduce.sh; on its own: `python scripts/summary.py [--out-dir DIR]`.
+Run last by scripts/reproduce.py; on its own: `python scripts/summary.py [--out-dir DIR]`.
 It only reads the JSON files the scripts wrote (a missing one leaves its section out).
 """
 import argparse
@@ -76,7 +76,7 @@ def main(argv=None):
                              "outputs/quick after a --quick run)")
     out = Path(parser.parse_args(argv).out_dir)
     if not any(out.glob("*.json")):
-        raise SystemExit(f"error: no results in {out}/; run `bash scripts/reproduce.sh` "
+        raise SystemExit(f"error: no results in {out}/; run `python scripts/reproduce.py` "
                          "(or pass the --out-dir the scripts wrote to)")
     md = ["# The report beside this code", "",
           f"Written by `scripts/summary.py` from the results in `{out}/`.", ""]
@@ -225,7 +225,7 @@ def explore_section(ex, out):
 
 
 def seeds_section(out):
-    """After `reproduce.sh --seeds N`: both configurations over the seeds, and the verdicts.
+    """After `reproduce.py --seeds N`: both configurations over the seeds, and the verdicts.
     Seed runs that cannot be summarised leave a note, not the rest of summary.md unwritten."""
     try:
         return [seeds.markdown(out)]
@@ -235,22 +235,31 @@ def seeds_section(out):
 
 
 def times_section(out):
+    """OUT/times.tsv (written by scripts/reproduce.py): each step's start, end and seconds
+    from the run's start, and rows named "wall time": the wall time beside the steps' sum."""
     times = out / "times.tsv"
     if not times.exists():
         return []
-    rows = []
+    rows, walls = [], []
     for number, line in enumerate(times.read_text().splitlines()[1:], start=2):
         if not line:
             continue
         cells = line.split("\t")
-        if len(cells) != 2 or not cells[1].isdigit():
-            raise SystemExit(f"error: {times}, line {number}, is not 'step<TAB>seconds' "
-                             f"({line!r}); delete the line or the file")
-        rows.append(cells)
-    md = ["## Time of each step", "", "| step | seconds |", "|---|---:|"]
-    md += [f"| {step} | {seconds} |" for step, seconds in rows]
-    return md + ["", f"Total: {sum(int(s) for _, s in rows)} s.", ""]
-
+        try:
+            step, *numbers = cells[0], *map(float, cells[1:])
+        except ValueError:
+            numbers = []
+        if len(numbers) != 3:
+            raise SystemExit(f"error: {times}, line {number}, is not 'step<TAB>start<TAB>end"
+                             f"<TAB>seconds' ({line!r}); delete the line or the file")
+        (walls if step.startswith("wall time") else rows).append((step, *numbers))
+    md = ["## Time of each step", "", "Seconds from the run's start: steps side by side "
+          "overlap (`reproduce.py --jobs`).", "", "| step | start | end | seconds |",
+          "|---|---:|---:|---:|"]
+    md += [f"| {step} | {start:.0f} | {end:.0f} | {s:.0f} |" for step, start, end, s in rows]
+    md += ["", f"The steps one after another: {sum(r[3] for r in rows):.0f} s."]
+    md += [f"{step[0].upper() + step[1:]}: {s:.0f} s." for step, _, _, s in walls]
+    return md + [""]
 
 if __name__ == "__main__":
     main()
