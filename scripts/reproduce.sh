@@ -4,8 +4,8 @@
 #   tune the AE -> Adam vs SGD (ae.py --part compare) -> refit the AE with the tuned values
 #   (ae.py --part refit --params OUT/tuned_ae.json) -> tune the classifier -> fine-tune it
 #   (classify.py --params OUT/tuned_classifier.json) -> tune the VAE -> train it (vae.py
-#   --params OUT/tuned_vae.json) -> explore both latent spaces (explore.py)
-#   -> outputs/summary.md, the report's numbers beside ours.
+#   --params OUT/tuned_vae.json) -> explore both latent spaces (explore.py) -> the third
+#   claim (python -m beyond.samples) -> outputs/summary.md, the report's numbers beside ours.
 #
 #   bash scripts/reproduce.sh --quick      # a first look, every step on a tiny subset
 #   bash scripts/reproduce.sh              # the report's settings
@@ -19,7 +19,8 @@
 # at its 20 trials between them (Optuna's rule: up to WORKERS - 1 more).
 #
 # --seeds N (default 1: only the sequence above) then retrains every trained step
-# (ae.py --part refit, classify.py --seeds 1, vae.py, explore.py) for seeds SEED .. SEED+N-1
+# (ae.py --part refit, classify.py --seeds 1, vae.py, explore.py, beyond.samples) for seeds
+# SEED .. SEED+N-1
 # (SEED = --seed, default 0) in two configurations, each into OUT/seeds/CONFIG/seedS/:
 # "tables" (the report's Tables 4, 5 and 7: no --params) and "tuned" (OUT/tuned_*.json
 # copied there and named by --params). The tuned run at SEED is the sequence above, so its
@@ -73,12 +74,13 @@ if [[ $quick == 1 && -z ${explicit:-} ]]; then out=outputs/quick; fi
 python - "$@" << 'EOF' || exit 2
 import sys
 import ae, classify, explore, tune, vae
+from beyond import samples
 from plumbing.cli import parse_args
 for module, extra in [(tune, ["ae"]), (ae, ["--part", "compare"]), (ae, ["--part", "refit"]),
                       (tune, ["classifier"]), (classify, []), (tune, ["vae"]), (vae, []),
-                      (explore, [])]:
+                      (explore, []), (samples, [])]:
     parser = module.build_parser()
-    parser.prog = f"reproduce.sh: {module.__name__}.py {' '.join(extra)}".strip()
+    parser.prog = f"reproduce.sh: {module.__name__.replace('.', '/')}.py {' '.join(extra)}".strip()
     parse_args(parser, module.QUICK, extra + sys.argv[1:])
 EOF
 mkdir -p "$out"
@@ -119,6 +121,7 @@ step classify.py classify.py --params "$out/tuned_classifier.json" "$@"
 tune vae "$@"
 step vae.py vae.py --params "$out/tuned_vae.json" "$@"
 step explore.py explore.py "$@"
+step "beyond.samples" -m beyond.samples "$@"
 python scripts/summary.py --out-dir "$out"
 echo "done: $out/summary.md"
 (( seeds > 1 )) || exit 0
@@ -137,7 +140,7 @@ for arg in "$@"; do
 done
 times="$out/seeds/times.tsv"
 # The seed runs of an earlier call go only now that this call's are about to replace them:
-# those outside SEED .. SEED+N-1 would mix into seeds.md and go; a whole run (explore.py
+# those outside SEED .. SEED+N-1 would mix into seeds.md and go; a whole run (beyond.samples
 # writes last) made with the same flags and tuned values is kept, so that a --seeds run
 # that was stopped goes on where it stopped.
 mkdir -p "$out/seeds"
@@ -155,7 +158,7 @@ same_values() {  # A B: two tuned-value files hold the same values (their times 
 }
 
 whole() {  # DIR CONFIG: a finished seed run of these flags (and, for "tuned", tuned values)
-    [[ -f $1/explore.json && -f $1/flags.txt ]] || return 1
+    [[ -f $1/samples.json && -f $1/flags.txt ]] || return 1
     cmp -s "$1/flags.txt" <(printf '%s\n' ${common[@]+"${common[@]}"}) || return 1
     if [[ $2 == tuned ]]; then
         for f in tuned_ae.json tuned_classifier.json tuned_vae.json; do
@@ -165,10 +168,11 @@ whole() {  # DIR CONFIG: a finished seed run of these flags (and, for "tuned", t
 }
 
 seed_step() {  # CONFIG SEED DIR SCRIPT ARGS..., timed into DIR/times.tsv
-    local config=$1 s=$2 dir=$3 script=$4 start=$SECONDS
+    local config=$1 s=$2 dir=$3 script=$4 start=$SECONDS run=("$4")
     shift 4
-    echo "=== [$config, seed $s] python $script $*"
-    python "$script" "$@" ${common[@]+"${common[@]}"} --seed "$s" --out-dir "$dir"
+    if [[ $script != *.py ]]; then run=(-m "$script"); fi  # a module: beyond.samples
+    echo "=== [$config, seed $s] python ${run[*]} $*"
+    python "${run[@]}" "$@" ${common[@]+"${common[@]}"} --seed "$s" --out-dir "$dir"
     printf '%s\t%s\t%s\t%s\n' "$config" "$s" "$script" $((SECONDS - start)) >> "$dir/times.tsv"
 }
 
@@ -180,8 +184,8 @@ for ((s = seed; s < seed + seeds; s++)); do  # seed by seed, so a stopped run ha
         if [[ $config == tuned && $s == "$seed" ]]; then  # exactly the sequence above: copy it
             rm -rf "$dir" && mkdir -p "$dir"
             cp "$out"/tuned_{ae,classifier,vae}.json "$out"/{ae.json,ae.pt,classify.json} "$dir/"
-            cp "$out"/{vae.json,vae.pt,explore.json} "$dir/"
-            for script in ae.py classify.py vae.py explore.py; do
+            cp "$out"/{vae.json,vae.pt,explore.json,samples.json} "$dir/"
+            for script in ae.py classify.py vae.py explore.py beyond.samples; do
                 printf '%s\t%s\t%s\t%s\n' "$config" "$s" "$script" reused >> "$dir/times.tsv"
             done
             continue
@@ -198,6 +202,7 @@ for ((s = seed; s < seed + seeds; s++)); do  # seed by seed, so a stopped run ha
             ${tuned:+--params "$dir/tuned_classifier.json"}
         seed_step "$config" "$s" "$dir" vae.py ${tuned:+--params "$dir/tuned_vae.json"}
         seed_step "$config" "$s" "$dir" explore.py
+        seed_step "$config" "$s" "$dir" beyond.samples
     done
 done
 { printf 'config\tseed\tstep\tseconds\n'; cat "$out"/seeds/{tuned,tables}/seed*/times.tsv; } > "$times"
