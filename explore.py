@@ -3,20 +3,21 @@
 The AE of outputs/ae.pt (from `python ae.py`) encodes the 10,000 test images; so does the
 VAE of outputs/vae.pt (from `python vae.py`), by its means, when that file exists. Then
 t-SNE (Figure 3, exact, in PyTorch) and PCA (Figure 9) to 2-D; random codes decoded
-(Figure 4): uniform in the codes' min-max box, as the report's notebook did, against a
-Gaussian fitted to them (N(0, I) for the VAE); a walk and a grid between test images
-(Figure 5a). The report's claims as numbers: "classes separate", a leave-one-out 10-NN
-class accuracy; "the VAE's space is smooth, the AE's abrupt", the largest step of a
-decoded walk as a share of the walk; "the VAE's samples are meaningful": beyond/judge.py.
+(Figure 4): uniform in the min-max box of the AE's codes of the 48,000 training images,
+as the report's notebook did, against a Gaussian fitted to those codes (N(0, I) for the
+VAE); a walk and a grid between test images (Figure 5a). The report's claims as numbers:
+"classes separate", a leave-one-out 10-NN class accuracy; "the VAE's space is smooth, the
+AE's abrupt", the largest step of a decoded walk as a share of the walk. The third claim,
+"the VAE's samples are meaningful", is its own step: python -m beyond.samples.
 
-    python explore.py           # 2-core CPU, t-SNE of 3,000 points, the judge: 54 s
+    python explore.py           # 2-core CPU, t-SNE of 3,000 points: about 45 s
     python explore.py --tsne-points 0 --device cuda   # all 10,000 points on a GPU
     python explore.py --quick   # 500 test images: about 5 s
 
 Measured (2-core CPU, the report's tables): 10-NN accuracy in the latent space 0.820 (AE)
 and 0.804 (VAE); smoothness 0.137 (AE) against 0.155 (VAE), 0.100 being perfectly even.
 Writes to outputs/: fig03_tsne.png, fig09_pca.png, fig04_ae_samples.png,
-fig05a_ae_interpolation.png, explore.json, judge.pt (reruns skip the judge's training).
+fig05a_ae_interpolation.png, explore.json.
 """
 from plumbing.cli import quiet_start
 quiet_start(__name__)  # run as a script: a Ctrl-C while torch loads is one line too
@@ -28,7 +29,6 @@ import time
 import torch
 import torch.nn.functional as F
 
-from beyond import judge
 from ae import load_ae
 from common import (CLASSES, CORNERS, batched, bilinear, first_of_classes, load_test,
                     load_train_val, pca)
@@ -39,6 +39,9 @@ from plumbing.figures import plot_grid, pyplot, save_figure
 from plumbing.files import out_dir, save_json
 
 WALK = ("Ankle boot", "Bag")  # Figure 5a: the 1-D walk
+FIGURE_4_ROWS = {"ae_box": "AE, uniform in the min-max box (the notebook's)",
+                 "ae_gaussian": "AE, one Gaussian fitted to the codes",
+                 "vae_prior": "VAE, z ~ N(0, I)"}  # keys as in beyond/samples.py's table
 QUICK = {"subset": 2000, "tsne_points": 0, "tsne_iters": 500, "pairs": 50}
 
 
@@ -192,13 +195,15 @@ def smoothness(decode, z, pairs, steps, generator):
 # Random codes (Figure 4) and interpolation (Figure 5a)
 
 def sample_uniform_box(z, n, generator):
-    """The report's notebook: each coordinate uniform between its min and max over z."""
+    """The report's notebook: each coordinate uniform between its min and max over z, the
+    codes of the training images (never the test images the samples are compared with)."""
     lo, hi = z.min(0).values, z.max(0).values
     return lo + (hi - lo) * torch.rand(n, z.shape[1], generator=generator).to(z.device)
 
 
 def sample_gaussian(z, n, generator):
-    """From N(mean, covariance) of the codes z: cov = V diag(lam) V^T, so z = mean + V sqrt(lam) eps."""
+    """From N(mean, covariance) of the codes z of the training images (never the test images):
+    cov = V diag(lam) V^T, so z = mean + V sqrt(lam) eps."""
     z64 = z.double().cpu()
     mean = z64.mean(0)
     lam, V = torch.linalg.eigh(torch.cov(z64.T))
@@ -206,18 +211,18 @@ def sample_gaussian(z, n, generator):
     return (mean + (eps * lam.clamp_min(0).sqrt()) @ V.T).float().to(z.device)
 
 
-def decoded_samples(models, codes, mixture, n, generator):
-    """n decoded random codes of each sampler, {key of judge.ROWS: (n, 1, 28, 28)}: for the
-    AE, from its test codes' min-max box (the notebook's), a Gaussian fitted to them, and
-    the mixture fitted to them (beyond/judge.py); for the VAE, from its prior N(0, I)."""
-    z = codes["AE"]
-    drawn = {"ae_box": sample_uniform_box(z, n, generator),
-             "ae_gaussian": sample_gaussian(z, n, generator),
-             "ae_mixture": judge.sample_mixture(*mixture, n, generator).float()}
-    if "VAE" in codes:
-        drawn["vae_prior"] = torch.randn(n, codes["VAE"].shape[1], generator=generator)
+def decoded_samples(models, z_train, n, generator):
+    """n decoded random codes of each row of Figure 4, {key of FIGURE_4_ROWS: (n, 1, 28, 28)}:
+    the AE's uniform in the min-max box of z_train, its codes of the training images (the
+    notebook's sampler), and from one Gaussian fitted to z_train; the VAE's from its prior
+    N(0, I), fitted to nothing. No sampler sees a test image."""
+    drawn = {"ae_box": sample_uniform_box(z_train, n, generator),
+             "ae_gaussian": sample_gaussian(z_train, n, generator)}
+    if "VAE" in models:
+        d = models["VAE"][1].linear[0].in_features  # the VAE decoder's input: its d
+        drawn["vae_prior"] = torch.randn(n, d, generator=generator)
     decoder = {key: models["VAE" if key == "vae_prior" else "AE"][1] for key in drawn}
-    return {key: batched(decoder[key], c.to(z.device)) for key, c in drawn.items()}
+    return {key: batched(decoder[key], c.to(z_train.device)) for key, c in drawn.items()}
 
 
 @torch.no_grad()
@@ -239,10 +244,8 @@ def main(argv=None):
     models = load_models(out, device)           # {"AE": (encode, decode)}, and "VAE"
     x, y = load_test(args.data_dir, device, args.subset)
     sub = tsne_subsample(len(x), args, device)  # shared by every 10-NN accuracy
-    (x_train, y_train), (x_val, y_val) = load_train_val(args.data_dir, device, args.subset)
-    judge_model = judge.get_judge(x_train, y_train, x_val, y_val, args.seed, args.subset,
-                                  out / "judge.pt")  # beyond/judge.py, before the t-SNEs
-    print(f"data: {len(x)} test images on {device}")
+    (x_train, _), _ = load_train_val(args.data_dir, device, args.subset)
+    print(f"data: {len(x)} test images, {len(x_train)} training images on {device}")
     codes = {name: batched(encode, x) for name, (encode, _) in models.items()}  # (n, d)
     results = {"settings": vars(args), "device": str(device), "test_images": len(x),
                "tsne_points": len(sub),
@@ -252,14 +255,10 @@ def main(argv=None):
         numbers, embeddings[name] = measure(name, z, models[name][1], y, sub, args)
         for key, value in numbers.items():
             results.setdefault(key, {})[name] = value
-    mixture = judge.fit_mixture(codes["AE"], 10, torch.Generator().manual_seed(args.seed))
-    plot_figures(models, codes, embeddings, mixture, x, y, sub, args, out)
-    # claim 3 (beyond/judge.py): as many decoded codes of each sampler as test images
-    g = torch.Generator().manual_seed(args.seed + 1)
-    samples = decoded_samples(models, codes, mixture, len(x), g)
-    results["samples"] = judge.sample_quality(judge_model, x_train, x, y, samples, g)
     results["wall_seconds"] = time.perf_counter() - t_start
     save_json(out / "explore.json", results)
+    z_train = batched(models["AE"][0], x_train)  # Figure 4's AE samplers are fitted to these
+    plot_figures(models, codes, z_train, embeddings, x, y, sub, args, out)  # the figures last
     print_tables(results, args)
     print(f"done in {results['wall_seconds']:.0f}s on {device}; results in {out}/")
 
@@ -340,10 +339,9 @@ def print_tables(results, args):
     for m in names:
         s = results["smoothness"][m]
         print(f"{m:6s} {s['mean']:7.3f} {s['std']:7.3f} {s['median']:7.3f}")
-    judge.print_table(results["samples"])
 
 
-def plot_figures(models, codes, embeddings, mixture, x, y, sub, args, out):
+def plot_figures(models, codes, z_train, embeddings, x, y, sub, args, out):
     """Figures 3 and 9 (the embeddings), 4 (random codes decoded) and 5a (interpolation)."""
     n, n_tsne = len(x), len(sub)
     d = {name: z.shape[1] for name, z in codes.items()}
@@ -360,10 +358,10 @@ def plot_figures(models, codes, embeddings, mixture, x, y, sub, args, out):
                    [[f"principal component {i + 1} ({100 * r:.1f} % of the variance)"
                      for i, r in enumerate(e["ratio"])] for e in embeddings.values()],
                    [f"{m} (d = {d[m]})" for m in codes])
-    rows = decoded_samples(models, codes, mixture, 10, torch.Generator().manual_seed(args.seed))
+    rows = decoded_samples(models, z_train, 10, torch.Generator().manual_seed(args.seed))
     plot_grid(torch.stack(list(rows.values())), out / "fig04_ae_samples.png",
               "Figure 4: random latent codes decoded, " + ", ".join(f"{m} d = {d[m]}" for m in d),
-              row_labels=[textwrap.fill(judge.ROWS[key], 18) for key in rows])
+              row_labels=[textwrap.fill(FIGURE_4_ROWS[key], 18) for key in rows])
     a, b = first_of_classes(y, WALK)
     panels = []
     for i, (name, (_, decode)) in enumerate(models.items()):

@@ -47,28 +47,36 @@ import plumbing.storage
 import explore
 import tune
 import vae
+import beyond.samples
 from beyond import judge, labels
 
 ROOT = Path(__file__).resolve().parent
 CPU = ["--device", "cpu"]  # in-process runs: the same device whatever the machine has
-DEVICE_FLAG = {"ae.py", "vae.py", "classify.py", "explore.py", "tune.py", "beyond/labels.py"}
+DEVICE_FLAG = {"ae.py", "vae.py", "classify.py", "explore.py", "tune.py", "beyond.labels",
+               "beyond.samples"}
 
 
 def run(script, *args, ok=True):
-    """`python SCRIPT ARGS...`, as a student runs it: the script as __main__, its exit status,
+    """`python SCRIPT ARGS...` (or `python -m MODULE ARGS...` for "beyond.samples"), as a
+    student runs it: the script as __main__, its exit status,
     its stdout and stderr (a SystemExit's message goes to stderr, an exception's traceback
     too, as the interpreter does). In this process, to spare each run the 2 s of starting
     Python and importing torch; the tests of signals start real processes. On the CPU unless
     the test names a --device, so that it holds on a machine with a GPU too."""
     if script in DEVICE_FLAG and "--device" not in args:
         args = (*args, *CPU)
-    out, err, path = io.StringIO(), io.StringIO(), ROOT / script
+    module = not script.endswith(".py")
+    path = ROOT / (script.replace(".", "/") + ".py" if module else script)
+    out, err = io.StringIO(), io.StringIO()
     argv, sys_path = sys.argv, list(sys.path)
-    sys.argv, sys.path[:0] = [str(path), *map(str, args)], [str(path.parent)]
+    sys.argv, sys.path[:0] = [str(path), *map(str, args)], [str(ROOT if module else path.parent)]
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
-                runpy.run_path(str(path), run_name="__main__")
+                if module:
+                    runpy.run_module(script, run_name="__main__", alter_sys=True)
+                else:
+                    runpy.run_path(str(path), run_name="__main__")
                 code = 0
             except SystemExit as e:         # sys.exit(2), or SystemExit("error: ..."), printed
                 code = e.code or 0 if e.code is None or isinstance(e.code, int) else 1
@@ -373,7 +381,7 @@ def test_every_script_runs_on_a_gpu(data_dir, tmp_path):
     # CI has no GPU: this runs where a student (or scripts/gpu_check.sh) has one
     flags = ["--quick", "--device", "cuda", "--data-dir", data_dir, "--out-dir", tmp_path]
     for script in (["tune.py", "ae"], ["ae.py"], ["classify.py"], ["vae.py"], ["explore.py"],
-                   ["beyond/labels.py"]):
+                   ["beyond.samples"], ["beyond.labels"]):
         assert "on cuda" in run(*script, *flags).stdout   # only that: cuDNN's sums vary
 
 
@@ -686,18 +694,29 @@ def test_explore_quick_end_to_end_on_real_data(quick_ae, data_dir, tmp_path):
     assert 1 > ratio[0] >= ratio[1] > 0
     # 1/steps = 0.1 is the least possible; a decoder that jumps between images nears 1
     assert 0.1 <= results["smoothness"]["AE"]["mean"] < 0.5
-    # claim 3: every AE sampler and both reference rows, judged; no VAE, no verdict on it
-    rows = results["samples"]["rows"]
+    # the third claim is beyond/samples.py's step: explore.py trains no judge
+    assert "samples" not in results and not (tmp_path / "judge.pt").exists()
+
+
+def test_the_third_claim_quick_end_to_end_on_real_data(quick_ae, data_dir, tmp_path):
+    """python -m beyond.samples: every AE sampler and the three reference rows judged, a
+    figure, and a cached judge; no VAE here, so no verdict on it."""
+    shutil.copy(quick_ae / "ae.pt", tmp_path / "ae.pt")
+    proc = run("beyond.samples", "--quick", "--data-dir", data_dir, "--out-dir", tmp_path)
+    assert (tmp_path / "fig_samples.png").stat().st_size > 10_000
+    results = json.loads((tmp_path / "samples.json").read_text())
+    rows = results["rows"]
     assert len(rows) == 6 and all(set(r) == {"confidence", "confident_share",
                                               "class_entropy_bits", "fd"} for r in rows.values())
-    assert set(rows) == set(judge.ROWS) - {"vae_prior"}         # keys, not display strings
+    assert list(rows) == [k for k in beyond.samples.ROWS if k != "vae_prior"]  # keys, in order
     assert rows["real"]["fd"] == pytest.approx(0, abs=1e-6)
-    assert "No VAE" in results["samples"]["verdict"]
+    assert rows["held_out"]["fd"] < rows["noise"]["fd"]      # the floor is near the ceiling
+    assert results["fitted_to"] == "training codes" and results["training_codes"] == 2000
+    assert "No VAE" in results["verdict"]
     assert "judge: training" in proc.stdout and (tmp_path / "judge.pt").exists()
-    again = run("explore.py", "--quick", "--tsne-points", "100", "--tsne-iters", "10",
-                "--pairs", "5", "--data-dir", data_dir, "--out-dir", tmp_path)
+    again = run("beyond.samples", "--quick", "--data-dir", data_dir, "--out-dir", tmp_path)
     assert "judge: read from" in again.stdout                # a rerun skips its training
-    assert json.loads((tmp_path / "explore.json").read_text())["samples"]["rows"] == rows
+    assert json.loads((tmp_path / "samples.json").read_text())["rows"] == rows
 
 
 def test_explore_shows_the_vae_beside_the_ae(quick_ae, data_dir, tmp_path):
@@ -710,8 +729,9 @@ def test_explore_shows_the_vae_beside_the_ae(quick_ae, data_dir, tmp_path):
     assert results["models"]["VAE"]["d"] == 4
     assert set(results["knn"]["VAE"]) == {"latent", "PCA 2-D", "t-SNE 2-D"}
     assert set(results["smoothness"]) == {"AE", "VAE"}
-    assert "vae_prior" in results["samples"]["rows"]
-    assert results["samples"]["verdict"].startswith("The claim")
+    run("beyond.samples", "--quick", "--data-dir", data_dir, "--out-dir", tmp_path)
+    samples = json.loads((tmp_path / "samples.json").read_text())
+    assert "vae_prior" in samples["rows"] and samples["verdict"].startswith("The claim")
 
 
 def test_explore_without_the_ae_checkpoint_names_the_command(data_dir, tmp_path):
@@ -790,8 +810,8 @@ def test_em_recovers_two_well_separated_components():
     w_true = torch.tensor([0.3, 0.7], dtype=torch.float64)
     mu_true = torch.tensor([[-6.0, 1.0, 0.0], [5.0, -2.0, 3.0]], dtype=torch.float64)
     S_true = torch.stack([random_spd(3, g), 2 * random_spd(3, g)])
-    z = judge.sample_mixture(w_true, mu_true, S_true, n, g)                      # (n, 3)
-    weights, means, covs = judge.fit_mixture(z, 2, torch.Generator().manual_seed(0))
+    z = beyond.samples.sample_mixture(w_true, mu_true, S_true, n, g)                      # (n, 3)
+    weights, means, covs = beyond.samples.fit_mixture(z, 2, torch.Generator().manual_seed(0))
     order = means[:, 0].argsort()          # the component order is arbitrary: sort by x_0
     weights, means, covs = weights[order], means[order], covs[order]
     assert torch.allclose(weights, w_true, atol=0.03)
@@ -805,13 +825,13 @@ def test_sample_mixture_moments():
     g = torch.Generator().manual_seed(4)
     mu = torch.tensor([[1.0, -1.0, 2.0]], dtype=torch.float64)
     S = random_spd(3, g)[None]
-    z = judge.sample_mixture(torch.ones(1, dtype=torch.float64), mu, S, 100_000, g)
+    z = beyond.samples.sample_mixture(torch.ones(1, dtype=torch.float64), mu, S, 100_000, g)
     assert torch.allclose(z.mean(0), mu[0], atol=0.02)
     assert torch.allclose(torch.cov(z.T), S[0], atol=0.03)
     means = torch.tensor([[-100.0], [100.0]], dtype=torch.float64)
     covs = torch.ones(2, 1, 1, dtype=torch.float64)
     weights = torch.tensor([0.2, 0.8], dtype=torch.float64)
-    z = judge.sample_mixture(weights, means, covs, 20_000, g)
+    z = beyond.samples.sample_mixture(weights, means, covs, 20_000, g)
     assert (z[:, 0] > 0).double().mean().item() == pytest.approx(0.8, abs=0.015)
 
 
@@ -951,7 +971,7 @@ def test_classify_quick_end_to_end(data_dir, quick_ae, tmp_path):
 
 def test_labels_quick_end_to_end(data_dir, quick_ae, tmp_path):
     shutil.copy(quick_ae / "ae.pt", tmp_path / "ae.pt")
-    run("beyond/labels.py", "--quick", "--data-dir", data_dir, "--out-dir", tmp_path)
+    run("beyond.labels", "--quick", "--data-dir", data_dir, "--out-dir", tmp_path)
     assert (tmp_path / "fig_label_efficiency.png").stat().st_size > 10_000
     results = json.loads((tmp_path / "labels.json").read_text())
     assert set(results["accuracy"]) == {"fine-tuned", "frozen", "random"}
@@ -1464,7 +1484,7 @@ def load_seeds_module():
 def write_seed_folder(folder, seed, ae_mse=0.012, knn=(0.80, 0.82, 0.80), smooth=(0.14, 0.15),
                       accuracy=0.89, d=185, extra_runs=(),
                       samples=((100.0, 0.22), (10.0, 0.52), (70.0, 0.28))):
-    """The four JSON files of one seed run, holding only what seeds.py reads.
+    """The five JSON files of one seed run, holding only what seeds.py reads.
     knn = (raw pixels, AE latent, VAE latent); smooth = (AE, VAE);
     samples = (Frechet distance, share >= 0.9) of the AE's box, the AE's mixture, the VAE."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -1481,10 +1501,10 @@ def write_seed_folder(folder, seed, ae_mse=0.012, knn=(0.80, 0.82, 0.80), smooth
         "knn": {"raw pixels": raw,
                 "AE": {"latent": ae_latent, "PCA 2-D": 0.5, "t-SNE 2-D": 0.8},
                 "VAE": {"latent": vae_latent, "PCA 2-D": 0.5, "t-SNE 2-D": 0.8}},
-        "smoothness": {"AE": {"mean": smooth[0]}, "VAE": {"mean": smooth[1]}},
-        "samples": {"rows": {
-            row: {"fd": fd, "confident_share": share}
-            for row, (fd, share) in zip(("ae_box", "ae_mixture", "vae_prior"), samples)}}}))
+        "smoothness": {"AE": {"mean": smooth[0]}, "VAE": {"mean": smooth[1]}}}))
+    (folder / "samples.json").write_text(json.dumps({"rows": {
+        row: {"fd": fd, "confident_share": share}
+        for row, (fd, share) in zip(("ae_box", "ae_mixture", "vae_prior"), samples)}}))
 
 
 def make_out(tmp_path, per_config):
@@ -1602,7 +1622,7 @@ def test_seeds_reads_explores_sample_rows():
     """The rows claim (3) reads are the ones explore.py writes (beyond/judge.py's ROWS)."""
     seeds = load_seeds_module()
     for row, _ in seeds.SAMPLERS.values():
-        assert row in judge.ROWS, row
+        assert row in beyond.samples.ROWS, row
 
 
 def test_seeds_damaged_or_missing_file_is_one_line(tmp_path):
@@ -1645,6 +1665,7 @@ def test_reproduce_seeds_end_to_end(report_runs):
     rows = (out / "seeds" / "times.tsv").read_text().splitlines()
     assert rows[0] == "config\tseed\tstep\tseconds" and len(rows) == 1 + 2 * 2 * 5
     assert sum(row.endswith("\treused") for row in rows) == 5
+    assert (out / "samples.json").exists() and (out / "seeds" / "tables" / "seed4" / "samples.json").exists()
     text = (out / "seeds.md").read_text()
     assert "## Verdicts" in text and "## Time" in text
     assert (out / "summary.md").exists()
@@ -2000,7 +2021,8 @@ def test_a_damaged_or_foreign_judge_cache_is_said_and_replaced(capsys, tmp_path)
 
 SCRIPTS = {"ae.py": (ae, []), "vae.py": (vae, []), "classify.py": (classify, []),
            "explore.py": (explore, []), "tune.py": (tune, ["ae"]),
-           "beyond/labels.py": (labels, [])}                 # module, positional arguments
+           "beyond.labels": (labels, []), "beyond.samples": (beyond.samples, [])}
+# script -> (module, positional arguments)
 
 
 def refused_by_every_parser(flags, says, capsys):
@@ -2453,10 +2475,13 @@ def test_explore_decodes_random_codes_with_dropout_off(saved_models):
     codes = {name: common.batched(encode, x) for name, (encode, _) in models.items()}
     mixture = (torch.tensor([0.5, 0.5], dtype=torch.float64), codes["AE"][:2].double(),
                0.1 * torch.eye(3, dtype=torch.float64).expand(2, 3, 3))
-    samples = explore.decoded_samples(models, codes, mixture, 6, generator(7))
-    again = explore.decoded_samples(models, codes, mixture, 6, generator(7))
-    assert samples.keys() == again.keys() == {"ae_box", "ae_gaussian", "ae_mixture", "vae_prior"}
+    samples = beyond.samples.all_samples(models, codes["AE"], mixture, 6, generator(7))
+    again = beyond.samples.all_samples(models, codes["AE"], mixture, 6, generator(7))
+    assert list(samples) == list(again) == ["ae_box", "ae_gaussian", "ae_mixture", "vae_prior"]
     assert all(torch.equal(samples[key], again[key]) for key in samples)
+    figure_4 = explore.decoded_samples(models, codes["AE"], 6, generator(7))
+    assert list(figure_4) == ["ae_box", "ae_gaussian", "vae_prior"]
+    assert torch.equal(figure_4["ae_box"], samples["ae_box"])
     # the first draw of the generator: the box samples, decoded by hand in eval mode
     box = explore.sample_uniform_box(codes["AE"], 6, generator(7))
     with torch.no_grad():
@@ -2681,10 +2706,8 @@ def test_get_judge_trains_on_the_training_images_it_is_given(tmp_path, monkeypat
 EXPLORE_FLAGS = ["--quick", "--subset", str(SUBSET), "--tsne-points", "40", "--tsne-iters",
                  "10", "--pairs", "5", "--steps", "4", "--perplexity", "7", "--k", "4",
                  "--seed", "3", *CPU]
-SPIED = [(judge, "get_judge"), (judge, "train_judge"), (judge, "fit_mixture"),
-         (judge, "sample_quality"), (explore, "sample_uniform_box"),
-         (explore, "sample_gaussian"), (explore, "affinities"), (explore, "knn_accuracy"),
-         (explore, "smoothness"), (explore, "pca")]
+SPIED = [(explore, "sample_uniform_box"), (explore, "sample_gaussian"), (explore, "affinities"),
+         (explore, "knn_accuracy"), (explore, "smoothness"), (explore, "pca")]
 
 
 @pytest.fixture(scope="module")
@@ -2703,8 +2726,42 @@ def explore_run(tiny_ae, data_dir, tmp_path_factory):
             "codes": codes_of(out, x_test)}
 
 
-def test_explore_trains_the_judge_on_the_training_split_only(explore_run):
+def test_figure_4s_samplers_are_fitted_to_the_ae_codes_of_the_training_images(explore_run):
+    """The min-max box and the Gaussian of Figure 4 (10 draws each) see the AE's codes of
+    the training images, never those of the test images."""
     r = explore_run
+    train_codes = codes_of(r["out"], r["x_train"])
+    for name in ("sample_gaussian", "sample_uniform_box"):
+        (args, _), = r["calls"][name]
+        assert args[1] == 10 and torch.allclose(args[0], train_codes, atol=1e-6), name
+        assert len(args[0]) == SUBSET != len(r["codes"])
+
+
+# --- beyond/samples.py: one run, spied on (the judge, the samplers) --------------------
+
+SAMPLES_SPIED = [(judge, "get_judge"), (judge, "train_judge"), (beyond.samples, "fit_mixture"),
+                 (beyond.samples, "sample_quality"), (explore, "sample_uniform_box"),
+                 (explore, "sample_gaussian")]
+
+
+@pytest.fixture(scope="module")
+def samples_run(tiny_ae, data_dir, tmp_path_factory):
+    """What beyond.samples.main (AE only) called the spied functions with, and the splits."""
+    out = tmp_path_factory.mktemp("samples")
+    (out / "ae.pt").write_bytes((tiny_ae / "ae.pt").read_bytes())
+    calls = {}
+    with pytest.MonkeyPatch.context() as mp:
+        for module, name in SAMPLES_SPIED:
+            spy(mp, module, name, calls)
+        beyond.samples.main(["--quick", "--subset", str(SUBSET), "--seed", "3", *CPU,
+                             "--data-dir", str(data_dir), "--out-dir", str(out)])
+    (x_train, y_train), (x_val, y_val), (x_test, y_test) = splits(data_dir)
+    return {"calls": calls, "out": out, "x_train": x_train, "y_train": y_train,
+            "x_val": x_val, "y_val": y_val, "x_test": x_test, "y_test": y_test}
+
+
+def test_the_judge_is_trained_on_the_training_split_only(samples_run):
+    r = samples_run
     (args, _), = r["calls"]["get_judge"]
     x_train, y_train, x_val, y_val = args[:4]
     assert torch.equal(x_train, r["x_train"]) and torch.equal(y_train, r["y_train"])
@@ -2714,31 +2771,33 @@ def test_explore_trains_the_judge_on_the_training_split_only(explore_run):
     assert len(args[0]) == SUBSET and len(r["x_test"]) == SUBSET // 4
 
 
-def test_the_judge_scores_the_test_images_against_training_images(explore_run):
+def test_the_judges_floor_holds_no_image_it_trained_on(samples_run):
     """sample_quality: the judge's accuracy and the reference features are of the test
-    images; the "train" row (the Frechet floor) is of training images."""
-    r = explore_run
+    images; the floor is of held-out validation images, none of them a training image."""
+    r = samples_run
     (args, _), = r["calls"]["sample_quality"]
-    _, x_train, x_test, y_test, samples, _ = args
-    assert torch.equal(x_train, r["x_train"])
+    _, x_held_out, x_train, x_test, y_test, samples, _ = args
+    assert torch.equal(x_held_out, r["x_val"]) and torch.equal(x_train, r["x_train"])
     assert torch.equal(x_test, r["x_test"]) and torch.equal(y_test, r["y_test"])
+    floor = x_held_out[:len(x_test)].flatten(1)
+    assert torch.cdist(floor, r["x_train"].flatten(1)).min() > 0     # no training image
     assert set(samples) == {"ae_box", "ae_gaussian", "ae_mixture"}
     assert all(len(images) == len(r["x_test"]) for images in samples.values())
 
 
-def test_every_sampler_is_fitted_to_the_ae_codes_of_the_test_images(explore_run):
+def test_every_sampler_is_fitted_to_the_ae_codes_of_the_training_images(samples_run):
     """The mixture (fit_mixture), the Gaussian (sample_gaussian) and the min-max box all
-    see the AE's codes of the test images: for Figure 4 (10 each) and for the judge."""
-    r = explore_run
-    codes = r["codes"]                                         # (50, 3), computed here
-    assert not torch.allclose(codes, codes_of(r["out"], r["x_train"][:len(codes)]))
+    see the AE's codes of the training images, never those of the test images they are
+    judged against: for the judge (as many as test images) and for the figure (10 each)."""
+    r = samples_run
+    train_codes = codes_of(r["out"], r["x_train"])
     (args, _), = r["calls"]["fit_mixture"]
-    assert torch.allclose(args[0], codes, atol=1e-6) and args[1] == 10
+    assert torch.allclose(args[0], train_codes, atol=1e-6) and args[1] == 10
     for name in ("sample_gaussian", "sample_uniform_box"):
         seen = r["calls"][name]
-        assert [args[1] for args, _ in seen] == [10, len(codes)]    # Figure 4, then the judge
+        assert [args[1] for args, _ in seen] == [len(r["x_test"]), 10]   # the judge, the figure
         for (z, *_), _ in seen:
-            assert torch.allclose(z, codes, atol=1e-6), name
+            assert torch.allclose(z, train_codes, atol=1e-6), name
 
 
 def subsample_of(r, rows):
@@ -2999,7 +3058,7 @@ def small_mixture():
 
 def test_e_step_with_unequal_weights_matches_torch_distributions():
     x, weights, means, covs = small_mixture()
-    r, mean_log_lik = judge.e_step(x, weights, means, covs)
+    r, mean_log_lik = beyond.samples.e_step(x, weights, means, covs)
     # log w_k + log N(x_i | mu_k, S_k), by torch.distributions: (40, 3)
     log_joint = torch.stack([w.log() + MultivariateNormal(m, covariance_matrix=S).log_prob(x)
                              for w, m, S in zip(weights, means, covs)], 1)
@@ -3007,7 +3066,7 @@ def test_e_step_with_unequal_weights_matches_torch_distributions():
     assert torch.allclose(r, expected_r, rtol=1e-9, atol=1e-12)
     assert mean_log_lik == pytest.approx(torch.logsumexp(log_joint, 1).mean().item(), rel=1e-10)
     # the weights matter here: equal weights give other responsibilities
-    assert not torch.allclose(judge.e_step(x, torch.full((3,), 1 / 3, dtype=torch.float64),
+    assert not torch.allclose(beyond.samples.e_step(x, torch.full((3,), 1 / 3, dtype=torch.float64),
                                            means, covs)[0], r, atol=1e-3)
 
 
@@ -3017,7 +3076,7 @@ def test_m_step_matches_the_formulas_written_out_point_by_point():
     r = torch.rand(len(x), 3, generator=g, dtype=torch.float64) ** 3
     r /= r.sum(1, keepdim=True)                                       # rows sum to 1
     ridge = 1e-3
-    weights, means, covs = judge.m_step(x, r, ridge)
+    weights, means, covs = beyond.samples.m_step(x, r, ridge)
     for k in range(3):
         Nk = sum(r[i, k] for i in range(len(x)))
         mu = sum(r[i, k] * x[i] for i in range(len(x))) / Nk
@@ -3031,7 +3090,7 @@ def test_m_step_on_three_points_worked_by_hand():
     # x = 0, 4, 8; the middle point is 3/4 in component 0, 1/4 in component 1
     x = torch.tensor([[0.0], [4.0], [8.0]], dtype=torch.float64)
     r = torch.tensor([[1.0, 0.0], [0.75, 0.25], [0.0, 1.0]], dtype=torch.float64)
-    weights, means, covs = judge.m_step(x, r, ridge=0.0)
+    weights, means, covs = beyond.samples.m_step(x, r, ridge=0.0)
     # N_0 = 1.75, N_1 = 1.25; mu_0 = 3 / 1.75 = 12/7, mu_1 = (1 + 8) / 1.25 = 7.2
     assert weights.tolist() == pytest.approx([1.75 / 3, 1.25 / 3])
     assert means.flatten().tolist() == pytest.approx([12 / 7, 7.2])
@@ -3453,10 +3512,11 @@ def test_seed_fixes_the_first_draws_of_a_new_study(tmp_path):
     assert a == b and a != c
 
 
-def test_explores_samplers_and_judge_follow_the_seed(data_dir, tmp_path, monkeypatch):
-    """The t-SNE subsample, the smoothness pairs, the mixture's fit, the box, Gaussian,
-    mixture and VAE-prior samples, the structureless images and the judge: the same for the
-    same --seed, other for another."""
+def test_explores_and_the_third_claims_samplers_and_judge_follow_the_seed(data_dir, tmp_path,
+                                                                          monkeypatch):
+    """explore.py's t-SNE subsample and smoothness pairs; beyond/samples.py's mixture fit,
+    its box, Gaussian, mixture and VAE-prior samples, the structureless images and the
+    judge: the same for the same --seed, other for another."""
     recorded = []
 
     def record(module, name, what=lambda result, *args: result):
@@ -3469,11 +3529,13 @@ def test_explores_samplers_and_judge_follow_the_seed(data_dir, tmp_path, monkeyp
         monkeypatch.setattr(module, name, spy)
     record(explore, "tsne_subsample")
     record(explore, "smoothness")                         # evenness of the pairs' walks
-    record(judge, "fit_mixture", lambda mixture, *args: list(mixture))   # EM's k-means++ start
+    record(beyond.samples, "fit_mixture", lambda mixture, *args: list(mixture))  # k-means++
     record(judge, "structureless_images")
     record(judge, "get_judge", lambda j, *args: list(j.state_dict().values()))
-    record(judge, "sample_quality", lambda result, j, x_train, x, y, samples, g: samples)
+    record(beyond.samples, "sample_quality", lambda result, j, held_out, x_train, x, y, samples,
+           g: samples)
     monkeypatch.setattr(explore, "plot_figures", lambda *args: None)
+    monkeypatch.setattr(beyond.samples, "plot_samples", lambda *args: None)
     for i, seed in enumerate((3, 3, 4)):
         out = tmp_path / str(i)
         out.mkdir()
@@ -3483,6 +3545,8 @@ def test_explores_samplers_and_judge_follow_the_seed(data_dir, tmp_path, monkeyp
         explore.main(["--quick", "--subset", "200", *CPU, "--tsne-points", "20",
                       "--perplexity", "5", "--k", "3", "--tsne-iters", "10", "--pairs", "5",
                       "--seed", str(seed), "--data-dir", str(data_dir), "--out-dir", str(out)])
+        beyond.samples.main(["--quick", "--subset", "200", *CPU, "--seed", str(seed),
+                             "--data-dir", str(data_dir), "--out-dir", str(out)])
     a, b, c = ({**r.pop("sample_quality"), **r} for r in recorded)  # an entry per sampler
     assert set(a) == {"tsne_subsample", "smoothness", "fit_mixture", "structureless_images",
                       "get_judge", "ae_box", "ae_gaussian", "ae_mixture", "vae_prior"}
@@ -3609,25 +3673,27 @@ def test_summary_latent_space_tables_trace_knn_smoothness_and_the_judges_rows(tm
                                                                               monkeypatch):
     rows = {key: {"confidence": 0.5 + 0.011 * i, "confident_share": 0.2 + 0.021 * i,
                   "class_entropy_bits": 1.5 + 0.12 * i, "fd": 10.0 + 7.31 * i}
-            for i, key in enumerate(judge.ROWS)}
+            for i, key in enumerate(beyond.samples.ROWS)}
     rows = dict(reversed(rows.items()))         # written in another order than ROWS lists them
     write_results(tmp_path, explore={
         "knn": {"raw pixels": 0.7654,
                 "AE": {"latent": 0.8123, "PCA 2-D": 0.5234, "t-SNE 2-D": 0.7891},
                 "VAE": {"latent": 0.8012, "PCA 2-D": 0.4567, "t-SNE 2-D": 0.7362}},
         "smoothness": {"AE": {"mean": 0.1371, "std": 0.0234},
-                       "VAE": {"mean": 0.1552, "std": 0.0311}},
-        "samples": {"images_per_row": 2500, "judge_test_accuracy": 0.8876, "rows": rows,
-                    "verdict": "A verdict written by the judge."}})
+                       "VAE": {"mean": 0.1552, "std": 0.0311}}},
+        samples={"images_per_row": 2500, "judge_test_accuracy": 0.8876, "rows": rows,
+                 "training_codes": 48000, "verdict": "A verdict written by the judge."})
     md = summary_of(tmp_path, monkeypatch)
     for row in ("| space | AE | VAE |", "| raw pixels | 0.765 | 0.765 |",
                 "| latent | 0.812 | 0.801 |", "| PCA 2-D | 0.523 | 0.457 |",
                 "| t-SNE 2-D | 0.789 | 0.736 |",
                 "| AE | 0.137 | 0.023 |", "| VAE | 0.155 | 0.031 |",         # mean, sd
                 "2,500 images per row", "(test accuracy 88.8 %)",
+                "codes of the 48,000 training images",
                 "**Verdict on the third claim:** A verdict written by the judge."):
         assert row in md
-    for i, (key, label) in enumerate(judge.ROWS.items()):
+    assert "mean nothing" not in md
+    for i, (key, label) in enumerate(beyond.samples.ROWS.items()):
         expected = (f"| {label} | {0.5 + 0.011 * i:.3f} | {0.2 + 0.021 * i:.3f} | "
                     f"{1.5 + 0.12 * i:.2f} | {10.0 + 7.31 * i:.2f} |")
         assert expected in md, key
@@ -3675,7 +3741,7 @@ SEED_METRICS = {
 
 
 def write_seed_runs(out):
-    """OUT/seeds/{tables,tuned}/seed{0,1,2}/: the four results files, each number where its
+    """OUT/seeds/{tables,tuned}/seed{0,1,2}/: the five results files, each number where its
     script writes it, from SEED_METRICS."""
     for column, config in enumerate(("tables", "tuned")):
         for seed, k in enumerate((-1, 0, 1)):
@@ -3698,11 +3764,11 @@ def write_seed_runs(out):
                             "VAE": {"latent": v["knn_vae"], "PCA 2-D": v["knn_vae_pca"],
                                     "t-SNE 2-D": v["knn_vae_tsne"]}},
                     "smoothness": {"AE": {"mean": v["smooth_ae"]},
-                                   "VAE": {"mean": v["smooth_vae"]}},
-                    "samples": {"rows": {
-                        row: {"fd": v[f"fd_{name}"], "confident_share": v[f"sure_{name}"]}
-                        for row, name in (("ae_box", "box"), ("ae_mixture", "mixture"),
-                                          ("vae_prior", "vae"))}}})
+                                   "VAE": {"mean": v["smooth_vae"]}}},
+                samples={"rows": {
+                    row: {"fd": v[f"fd_{name}"], "confident_share": v[f"sure_{name}"]}
+                    for row, name in (("ae_box", "box"), ("ae_mixture", "mixture"),
+                                      ("vae_prior", "vae"))}})
 
 
 def test_seeds_md_puts_every_number_in_its_row_and_column(tmp_path):
@@ -4002,7 +4068,7 @@ def test_reproduce_keeps_only_a_whole_seed_run_of_the_same_flags_and_values(tmp_
         assert not whole()                                   # a step did not finish
         (run_dir / name).write_text("{}")
     assert whole() and whole("tables")
-    (run_dir / "explore.json").unlink()                      # explore.py ended last: no
+    (run_dir / "explore.json").unlink()                      # explore.py unfinished: no
     assert not whole()
     (run_dir / "explore.json").write_text("{}")
     assert not whole(flags=("--quick", "--epochs", "3"))     # other flags
@@ -4022,6 +4088,42 @@ def test_the_judges_cache_is_keyed_by_its_data(capsys, tmp_path):
     for seed, subset in ((0, 96), (1, 64)):
         judge.get_judge(x[:subset], y[:subset], None, None, seed=seed, subset=subset, path=path)
         assert "training a new one" in capsys.readouterr().out
+    # the same seed and subset, other images (another --data-dir): trained anew
+    judge.get_judge(x[:64], y[:64], None, None, seed=0, subset=64, path=path)
+    capsys.readouterr()
+    judge.get_judge(x[32:], y[32:], None, None, seed=0, subset=64, path=path)
+    assert "training a new one" in capsys.readouterr().out
+    judge.get_judge(x[:64], (y[:64] + 1) % 10, None, None, seed=0, subset=64, path=path)
+    assert "training a new one" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("accuracy, judged", [(0.49, False), (0.5, True), (0.9, True)])
+def test_a_judge_too_weak_to_mean_anything_is_said_so(accuracy, judged, capsys):
+    """Below MIN_JUDGE_ACCURACY (0.5) the verdict and the table say the scores mean nothing."""
+    row = {"confidence": 0.5, "confident_share": 0.3, "class_entropy_bits": 2.0, "fd": 10.0}
+    rows = {key: dict(row) for key in beyond.samples.ROWS}
+    rows["vae_prior"]["fd"], rows["vae_prior"]["confident_share"] = 5.0, 0.4
+    verdict = beyond.samples.sample_verdict(rows, accuracy)
+    assert verdict.startswith("The claim holds") == judged
+    assert verdict.startswith("Not judged") != judged
+    beyond.samples.print_table({"judge_test_accuracy": accuracy, "images_per_row": 9,
+                                "rows": rows, "verdict": verdict})
+    assert ("these scores mean nothing" in capsys.readouterr().out) != judged
+
+
+def test_no_lesson_imports_beyond_or_scripts_and_plumbing_imports_no_lesson():
+    """Imports run one way: lessons -> common, plumbing; beyond/, scripts/ -> lessons."""
+    import ast
+    lessons = {"ae", "vae", "classify", "explore", "tune", "common"}
+    def imported(path):
+        tree = ast.parse(path.read_text())
+        return {(n.module if isinstance(n, ast.ImportFrom) else a.name).split(".")[0]
+                for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))
+                for a in (n.names if isinstance(n, ast.Import) else [n])}
+    for lesson in lessons:
+        assert not imported(ROOT / f"{lesson}.py") & {"beyond", "scripts"}, lesson
+    for module in (ROOT / "plumbing").glob("*.py"):
+        assert not imported(module) & lessons, module.name
 
 
 @pytest.mark.parametrize("mixture_fd, mixture_share, beats", [(5.0, 0.6, True), (50.0, 0.6, False),
@@ -4030,7 +4132,7 @@ def test_the_verdict_says_whether_the_mixture_beats_the_vae(mixture_fd, mixture_
     rows = {"ae_box": {"fd": 100.0, "confident_share": 0.2},
             "vae_prior": {"fd": 30.0, "confident_share": 0.4},
             "ae_mixture": {"fd": mixture_fd, "confident_share": mixture_share}}
-    verdict = judge.sample_verdict(rows)
+    verdict = beyond.samples.sample_verdict(rows)
     assert verdict.startswith("The claim holds against the notebook's sampler")
     assert verdict.endswith("beats the VAE." if beats else "does not beat the VAE.")
 

@@ -12,7 +12,8 @@ It only reads those JSON files and OUT/times.tsv, OUT/seeds/times.tsv. `markdown
 returns the text of seeds.md (or "" when OUT/seeds/ does not exist), for summary.py.
 
 The spread is the sample standard deviation over training seeds (ddof = 1): the seed moves
-the initial weights, the batch order, explore.py's subsamples and its judge, never the split.
+the initial weights, the batch order, explore.py's subsamples, beyond/samples.py's samplers
+and its judge, never the split.
 """
 import argparse
 import statistics
@@ -27,8 +28,8 @@ RERUN = "rerun `python scripts/reproduce.py --seeds N`"
 CONFIGS = {"tables": "report's tables", "tuned": "tuned values"}
 CHANCE = 0.1  # 10-NN accuracy of guessing among Fashion-MNIST's 10 classes
 EVEN = 0.1    # smoothness of a perfectly even walk of 10 steps
-# the rows of sample quality (explore.json["samples"]["rows"], keys of beyond/judge.py's
-# ROWS) that claim (3) compares
+# the rows of sample quality (samples.json["rows"], keys of beyond/samples.py's ROWS) that
+# claim (3) compares
 SAMPLERS = {"box": ("ae_box", "AE, min-max box"), "mixture": ("ae_mixture", "AE, mixture of 10"),
             "vae": ("vae_prior", "VAE, N(0, I)")}
 
@@ -60,15 +61,16 @@ METRICS = [
     ("smooth_vae", "smoothness, VAE (0.100 = even; lower = smoother)", "explore.json",
      "smoothness.VAE.mean", "{:.3f}"),
 ] + [
-    (f"fd_{key}", f"samples, Fréchet distance (lower = closer): {label}", "explore.json",
-     f"samples.rows.{row}.fd", "{:.1f}") for key, (row, label) in SAMPLERS.items()
+    (f"fd_{key}", f"samples, Fréchet distance (lower = closer): {label}", "samples.json",
+     f"rows.{row}.fd", "{:.1f}") for key, (row, label) in SAMPLERS.items()
 ] + [
-    (f"sure_{key}", f"samples, share judged ≥ 0.9: {label}", "explore.json",
-     f"samples.rows.{row}.confident_share", "{:.3f}") for key, (row, label) in SAMPLERS.items()
+    (f"sure_{key}", f"samples, share judged ≥ 0.9: {label}", "samples.json",
+     f"rows.{row}.confident_share", "{:.3f}") for key, (row, label) in SAMPLERS.items()
 ]
 OPTIONAL = {"pca64_val_mse"}
 STEPS = ["refit_ae", "classify", "vae", "explore", "samples"]  # reproduce.py's SEED_RUN
-STEP_FILES = ["ae.json", "classify.json", "vae.json", "explore.json"]  # what each writes
+STEP_FILES = ["ae.json", "classify.json", "vae.json", "explore.json",  # what each step writes
+              "samples.json"]
 
 
 # -----------------------------------------------------------------------------
@@ -133,7 +135,7 @@ def seed_folders(out, config):
 
 def incomplete(folder):
     """Why a seed folder is not a whole seed run (one stopped part-way), or None. Its
-    results files are written one script after the other, explore.json last; a results
+    results files are written one script after the other, samples.json last; a results
     entry that records a checkpoint must describe the one beside it."""
     missing = [name for name in STEP_FILES if not (folder / name).exists()]
     if missing:

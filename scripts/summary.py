@@ -9,7 +9,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from ae import TABLE_4  # noqa: E402
-from beyond.judge import ROWS  # noqa: E402
+from beyond.samples import ROWS, MIN_JUDGE_ACCURACY  # noqa: E402
 from classify import REPORT_ACCURACY, REPORT_F1, TABLE_5, recipe_label  # noqa: E402
 from common import CLASSES
 from plumbing.files import fingerprint, read_json, save_text
@@ -20,7 +20,7 @@ FIGURES = [  # (the report's figure, file, what it shows)
     ("Figure 1", "fig01_loss_adam_vs_sgd.png", "AE loss per epoch, Adam vs SGD"),
     ("Figure 2", "fig02_reconstruction_bag.png", "a bag reconstructed by the tuned AE"),
     ("Figure 3", "fig03_tsne.png", "t-SNE of the test codes"),
-    ("Figure 4", "fig04_ae_samples.png", "random codes decoded (box, Gaussian, mixture; VAE)"),
+    ("Figure 4", "fig04_ae_samples.png", "random codes decoded (box, Gaussian; VAE)"),
     ("Figure 5a", "fig05a_ae_interpolation.png", "interpolation in the AE's latent space"),
     ("Figure 5b", "fig05b_vae_traversal.png", "traversal of the VAE's latent space"),
     ("Figure 6", "fig06_vae_samples.png", "samples of the VAE"),
@@ -31,6 +31,7 @@ FIGURES = [  # (the report's figure, file, what it shows)
     ("Figure 11", "fig11_vae_loss.png", "VAE loss per epoch"),
     ("beyond", "fig_confusion_matrix.png", "confusion matrix of the classifier"),
     ("beyond", "fig_label_efficiency.png", "test accuracy against labels (beyond/labels.py)"),
+    ("beyond", "fig_samples.png", "every sampler's random codes decoded (beyond/samples.py)"),
     ("beyond", "fig_vae_reconstructions.png", "VAE reconstructions"),
 ]
 
@@ -88,6 +89,7 @@ def main(argv=None):
     md += tuned_table(out, "vae", TABLE_7, "Table 7")
     md += section(out, "vae.json", vae_section)
     md += section(out, "explore.json", explore_section)
+    md += section(out, "samples.json", samples_section)
     md += seeds_section(out)
     md += times_section(out)
     md += ["## Figures, by the report's numbering", ""]
@@ -208,20 +210,26 @@ def explore_section(ex, out):
     md += [f"| {m} | {ex['smoothness'][m]['mean']:.3f} | {ex['smoothness'][m]['std']:.3f} |"
            for m in ex["smoothness"]]
     md.append("")
-    if "samples" in ex:
-        q = ex["samples"]
-        md += ["Sample quality: " + f"{q['images_per_row']:,} images per row, judged by a small "
-               f"CNN trained on the training images (test accuracy "
-               f"{100 * q['judge_test_accuracy']:.1f} %). Recognisability: its mean top "
-               "probability and the share of images it gives ≥ 0.9; diversity: the entropy "
-               "of its predicted classes (3.32 bits = all ten equally); Fréchet distance of "
-               "its features to the test images' (lower is closer).", "",
-               "| images | mean top probability | share ≥ 0.9 | classes (bits) | "
-               "Fréchet distance |", "|---|---:|---:|---:|---:|"]
-        md += [f"| {ROWS[key]} | {r['confidence']:.3f} | {r['confident_share']:.3f} | "
-               f"{r['class_entropy_bits']:.2f} | {r['fd']:.2f} |" for key, r in q["rows"].items()]
-        md += ["", f"**Verdict on the third claim:** {q['verdict']}", ""]
     return md
+
+
+def samples_section(q, out):
+    """The third claim (beyond/samples.py): the judge's table and its verdict."""
+    weak = (f" **Below {MIN_JUDGE_ACCURACY}: these scores mean nothing.**"
+            if q["judge_test_accuracy"] < MIN_JUDGE_ACCURACY else "")
+    md = ["## The third claim: are the samples meaningful? (beyond/samples.py)", "",
+          f"{q['images_per_row']:,} images per row, judged by a small CNN trained on the "
+          f"training images (test accuracy {100 * q['judge_test_accuracy']:.1f} %).{weak} Every "
+          f"sampler of AE codes is fitted to the codes of the {q['training_codes']:,} training "
+          "images. Recognisability: the judge's mean top probability and the share of images "
+          "it gives ≥ 0.9; diversity: the entropy of its predicted classes (3.32 bits = all "
+          "ten equally); Fréchet distance of its features to the test images' (lower is "
+          "closer).", "",
+          "| images | mean top probability | share ≥ 0.9 | classes (bits) | "
+          "Fréchet distance |", "|---|---:|---:|---:|---:|"]
+    md += [f"| {ROWS[key]} | {r['confidence']:.3f} | {r['confident_share']:.3f} | "
+           f"{r['class_entropy_bits']:.2f} | {r['fd']:.2f} |" for key, r in q["rows"].items()]
+    return md + ["", f"**Verdict on the third claim:** {q['verdict']}", ""]
 
 
 def seeds_section(out):
