@@ -1645,10 +1645,10 @@ def test_reproduce_seeds_flag_is_checked_and_documented():
         assert one_line_error(run("scripts/reproduce.py", *bad, ok=False)), bad
 
 
-def test_reproduce_seeds_end_to_end(report_runs):
+def test_reproduce_seeds_end_to_end(report_jobs3):
     """The whole report, then 2 seeds x 2 configurations, on 500 images, steps side by side
     (--jobs 3). --seed 3 checks that --seed and --out-dir are replaced, not passed twice."""
-    out = report_runs["jobs3"]
+    out = report_jobs3
     data = json.loads((out / "seeds.json").read_text())
     assert data["configs"]["tables"]["seeds"] == [3, 4]
     assert data["configs"]["tuned"]["seeds"] == [3, 4]
@@ -4391,12 +4391,13 @@ def run_report(data_dir, out, *flags):
 
 
 def result_numbers(path):
-    """Every number of a results file, less the settings and the times."""
+    """Every number of a results file, less the settings and the times, by key (steps side
+    by side may write the entries of one file, ae.json, in either order)."""
     found = []
 
     def walk(o):
         if isinstance(o, dict):
-            for k, v in o.items():
+            for k, v in sorted(o.items()):
                 if k != "settings" and not any(t in k.lower() for t in ("second", "time", "wall")):
                     walk(v)
         elif isinstance(o, list):

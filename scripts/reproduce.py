@@ -5,7 +5,7 @@ below; outputs/summary.md puts the report's numbers beside ours at the end.
     python scripts/reproduce.py --quick       # a first look, every step on a tiny subset
     python scripts/reproduce.py               # the report's settings
     python scripts/reproduce.py --jobs 2      # two steps at once (see docs/speed.md)
-    WORKERS=4 python scripts/reproduce.py --device cuda   # 4 tuning workers a study, 3 steps at once
+    WORKERS=4 python scripts/reproduce.py --device cuda   # 4 workers a study, 3 steps at once
     python scripts/reproduce.py --seeds 3     # the above, then both configurations x 3 seeds
 
 A step starts as soon as the steps that make its inputs have ended, up to --jobs at once. Its
@@ -15,7 +15,9 @@ counted from the run's start, and the run's wall time.
 
 Every other flag goes to every step: use the common ones (--quick, --device, --seed,
 --data-dir, --out-dir, --subset). Each is checked against every step before anything is
-written, and a path is taken from the folder you run this in.
+written, and a path is taken from the folder you run this in. One run at a time writes to a
+folder: a second is refused. Ctrl-C or SIGTERM stop every running step, and the run exits 130
+or 143; a failing step stops the others, and its exit status is the run's.
 """
 import sys
 from pathlib import Path
@@ -65,19 +67,19 @@ def main(argv=None):
     stop.catch()  # from here on, Ctrl-C and SIGTERM reach every running step
     try:
         run = parse(sys.argv[1:] if argv is None else argv)  # every flag checked first
-        lock = hold_lock(run.out)  # one run per folder, as long as this process lives
+        if stop.signum:  # stopped during the flag check: nothing written
+            raise SystemExit(128 + stop.signum)
+        lock = hold_lock(run.out)  # one run per folder, for as long as this process lives
         clock = Clock(run.out / "times.tsv")
         run_steps(report_tasks(run), run, clock)
         clock.wall("wall time")
-        run_steps([Task("summary", [["scripts/summary.py", "--out-dir", str(run.out)]], run.out)], run)
+        run_steps([script("summary.py", run)], run)
         say(f"done: {run.out}/summary.md")
         if run.seeds > 1:
             run_steps(seed_tasks(run), run, clock)
             clock.wall("wall time, seed runs included")
             merge_seed_times(run.out)
-            run_steps([Task("seeds", [["scripts/seeds.py", "--out-dir", str(run.out)]], run.out),
-                       Task("summary", [["scripts/summary.py", "--out-dir", str(run.out)]],
-                            run.out, ["seeds"])], run)
+            run_steps([script("seeds.py", run), script("summary.py", run, after=["seeds"])], run)
             say(f"done: {run.out}/seeds.md, {run.out}/summary.md")
         lock.close()
     finally:
@@ -85,14 +87,20 @@ def main(argv=None):
 
 
 def report_tasks(run):
-    """REPORT as tasks: a tuning step runs --workers processes, worker i with --seed SEED + i - 1."""
+    """REPORT as tasks; a tuning step runs --workers processes, worker i --seed SEED + i - 1."""
     tasks = []
     for step in REPORT:
         command = step.command.replace("OUT", str(run.out)).split() + run.flags
         workers = run.workers if command[0] == "tune.py" else 1
-        tasks.append(Task(step.name, [command + ["--seed", str(run.seed + i), "--out-dir", str(run.out)]
-                                      for i in range(workers)], run.out, after(step, REPORT)))
+        commands = [command + ["--seed", str(run.seed + i), "--out-dir", str(run.out)]
+                    for i in range(workers)]
+        tasks.append(Task(step.name, commands, run.out, after(step, REPORT)))
     return tasks
+
+
+def script(name, run, after=()):
+    """scripts/NAME --out-dir OUT as a task: summary.py, seeds.py."""
+    return Task(name[:-3], [[f"scripts/{name}", "--out-dir", str(run.out)]], run.out, after)
 
 
 def seed_tasks(run):
@@ -101,7 +109,8 @@ def seed_tasks(run):
     out, seeds_dir = run.out, run.out / "seeds"
     for old in sorted(seeds_dir.glob("*/seed*")):
         s = old.name.removeprefix("seed")
-        if old.parent.name in CONFIGS and not (s.isdigit() and run.seed <= int(s) < run.seed + run.seeds):
+        if old.parent.name in CONFIGS and not (
+                s.isdigit() and run.seed <= int(s) < run.seed + run.seeds):
             shutil.rmtree(old)
     for name in ("seeds.md", "seeds.json"):
         (out / name).unlink(missing_ok=True)
@@ -123,9 +132,9 @@ def seed_tasks(run):
                 command = step.command.replace("OUT", str(folder)).split()
                 if config == "tables":
                     command = without(command, "--params")
-                tasks.append(Task(f"{config}/seed{s}/{step.name}",
-                                  [command + run.flags + ["--seed", str(s), "--out-dir", str(folder)]],
-                                  folder, [f"{config}/seed{s}/{a}" for a in after(step, SEED_RUN)],
+                command += run.flags + ["--seed", str(s), "--out-dir", str(folder)]
+                tasks.append(Task(f"{config}/seed{s}/{step.name}", [command], folder,
+                                  [f"{config}/seed{s}/{a}" for a in after(step, SEED_RUN)],
                                   times=(folder / "times.tsv", f"{config}\t{s}\t{step.name}")))
     return tasks
 
@@ -186,7 +195,8 @@ def parse(argv):
                              "A rerun keeps each seed run that finished with the same flags and "
                              "tuned values (default: 1, the report only)")
     parser.add_argument("--jobs", type=positive_int, metavar="N",
-                        help="steps at once, seed runs too, each as soon as its inputs exist "
+                        help="steps at once (a study's workers count as one), seed runs "
+                             "too, each as soon as its inputs exist "
                              f"(default: 1 on a CPU; {GPU_JOBS} on a GPU, with --device cuda or "
                              "auto: the AE chain, the VAE chain and Adam against SGD each use a "
                              "small share of it). A step gets cores / N threads; at --quick one, "
@@ -217,7 +227,8 @@ def parse(argv):
 
 def absolute_paths(flags):
     """Every path flag taken from the caller's folder, as the steps run in the project's."""
-    flags, paths = list(flags), ("--out-dir", "--data-dir", "--params", "--checkpoint", "--storage")
+    flags = list(flags)
+    paths = ("--out-dir", "--data-dir", "--params", "--checkpoint", "--storage")
     for i, flag in enumerate(flags):
         name, eq, value = flag.partition("=")
         if eq and name in paths:
@@ -327,7 +338,8 @@ class Clock:
 
 class Task:
     """A step to run: its processes' commands, where their logs go, the tasks it waits for,
-    and where its seconds go (a seed run's times.tsv and the row's first cells, or OUT/times.tsv)."""
+    and where its seconds go (a seed run's times.tsv and its row's first cells; else
+    OUT/times.tsv)."""
 
     def __init__(self, name, commands, folder, after=(), times=None):
         self.name, self.commands, self.after, self.times = name, commands, set(after), times
