@@ -292,7 +292,7 @@ def plot_study(trials, best, counts, args, path):
 def build_parser():
     parser = Parser(description=__doc__.split("\n\n")[0],
                     epilog="--seed seeds the sampler and, plus a trial's number, its weights and "
-                           "batch order: give each worker its own (reproduce.sh: --seed + i).")
+                           "batch order: give each worker its own (reproduce.py: --seed + i - 1).")
     parser.add_argument("study", choices=["ae", "classifier", "vae"],
                         help="the AE (Table 4), the classifier's MLP (Table 5), the VAE (Table 7)")
     parser.add_argument("--trials", type=positive_int, default=20,

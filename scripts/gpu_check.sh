@@ -14,9 +14,11 @@
 #   2. runs the whole test suite, python3 -m pytest -n 8 -rA -v test_all.py (no -n 8 where
 #      pytest-xdist is missing), stopped at SUITE_S = 200 s (it took 162 s on the H200);
 #      its whole output goes to $OUT/pytest.log, its summary line and failures to the log;
-#   3. times the whole report, WORKERS=4 bash scripts/reproduce.sh --device cuda, into
+#   3. times the whole report, WORKERS=4 python scripts/reproduce.py --device cuda --jobs
+#      JOBS (default 3: the AE chain, the VAE chain and Adam against SGD side by side), into
 #      outputs/gpu/, stopped at min(REPORT_S = 240 s, the time left), leaving times.tsv of
-#      the steps done (all of it took 355 s on the H200, so it stops during tune.py vae);
+#      the steps done and, if it ended, its wall time (the goal: 180 s; one step at a time
+#      it took 355 s on the H200);
 #   4. in the time left (about 115 s): benchmarks/bench_epoch.py --json $OUT/bench_epoch.json
 #      (its four rows), then benchmarks/bench_tsne.py --points 0 (scikit-learn's
 #      Barnes-Hut; the GPU machine has scikit-learn).
@@ -112,19 +114,20 @@ EOF
     grep -E '^(FAILED|ERROR) ' "$log"
 
     # 3. the report
-    rm -rf "$report"    # a fresh study each time: reproduce.sh would resume an old one
+    rm -rf "$report"    # a fresh study each time: reproduce.py would resume an old one
     local report_s=$(( REPORT_S < $(left) ? REPORT_S : $(left) ))
-    echo "=== the whole report: WORKERS=${WORKERS:-4} bash scripts/reproduce.sh --device" \
-         "$device ${quick[*]} (stopped at $report_s s)"
+    echo "=== the whole report: WORKERS=${WORKERS:-4} python scripts/reproduce.py --device" \
+         "$device --jobs ${JOBS:-3} ${quick[*]} (stopped at $report_s s)"
     if (( report_s <= 0 )); then    # `timeout 0` would mean no limit
-        echo "=== reproduce.sh: not run, no time left"
+        echo "=== reproduce.py: not run, no time left"
     else
         t0=$SECONDS
-        timeout "$report_s" env WORKERS="${WORKERS:-4}" \
-            bash scripts/reproduce.sh --device "$device" "${quick[@]}" --out-dir "$report"
+        # timeout's SIGTERM reaches reproduce.py, which stops every running step (exit 143)
+        timeout "$report_s" env WORKERS="${WORKERS:-4}" python scripts/reproduce.py \
+            --device "$device" --jobs "${JOBS:-3}" "${quick[@]}" --out-dir "$report"
         rc=$?
-        echo "=== reproduce.sh: $((SECONDS - t0)) s in all, exit $rc (124: stopped at $report_s s)"
-        cat "$report/times.tsv"
+        echo "=== reproduce.py: $((SECONDS - t0)) s in all, exit $rc (124: stopped at $report_s s)"
+        cat "$report/times.tsv"    # its last row, "wall time", if it ended: against 180 s
     fi
 
     # 4. the benchmarks, in the time left
