@@ -220,14 +220,14 @@ def test_batches_visit_every_index_once():
 
 def test_data_is_read_from_a_folder_of_idx_files(tmp_path):
     arrays = synthetic_fashion_mnist(tmp_path / "FashionMNIST" / "raw", n_train=50)
-    (x_train, y_train), (x_val, y_val) = common.load_train_val(tmp_path, "cpu")
+    (x_train, y_train), (x_val, y_val) = common.load_train_val(tmp_path, "cpu", subset=40)
     assert x_train.shape == (40, 1, 28, 28) and x_val.shape == (10, 1, 28, 28)
     assert x_train.dtype == torch.float32 and y_train.dtype == torch.int64
     images, labels = arrays["train"]
     train_idx, _ = common.split_indices(50, 10)
     assert torch.allclose(x_train[:, 0], torch.tensor(images[train_idx.numpy()] / 255).float())
     assert torch.equal(y_train, torch.tensor(labels[train_idx.numpy()]))
-    x_test, y_test = common.load_test(tmp_path, "cpu")
+    x_test, y_test = common.load_test(tmp_path, "cpu", subset=80)
     assert x_test.shape == (20, 1, 28, 28) and len(y_test) == 20
 
 
@@ -1026,7 +1026,7 @@ def test_one_trial_of_each_study_end_to_end(study, data_dir, quick_ae, tmp_path)
     run("tune.py", study, *TINY, "--trials", "1", "--data-dir", data_dir, "--out-dir", tmp_path)
     assert (tmp_path / f"fig08_tuning_{study}.png").stat().st_size > 10_000
     tuned = json.loads((tmp_path / f"tuned_{study}.json").read_text())
-    assert tuned["trials"] == {"complete": 1, "pruned": 0, "failed": 0}
+    assert tuned["trials"] == {"complete": 1, "pruned": 0, "failed": 0, "running": 0, "waiting": 0}
     assert tuned["direction"] == ("maximize" if study == "classifier" else "minimize")
     assert tuned["settings"]["trials"] == 1 and tuned["study"] == study
     # the script that uses the tuned values reads them, named by --params
@@ -1273,7 +1273,7 @@ def test_a_killed_workers_trial_ends_as_failed_and_a_rerun_completes(data_dir, t
     states = [t.state for t in load(tmp_path, "ae-quick").trials]
     assert states == [TrialState.COMPLETE, TrialState.FAIL, TrialState.COMPLETE]
     tuned = json.loads((tmp_path / "tuned_ae.json").read_text())
-    assert tuned["trials"] == {"complete": 2, "pruned": 0, "failed": 1}
+    assert tuned["trials"] == {"complete": 2, "pruned": 0, "failed": 1, "running": 0, "waiting": 0}
     tune.main(argv + ["--trials", "2"])                         # complete: runs no trial
     assert len(load(tmp_path, "ae-quick").trials) == 3
 
@@ -1384,9 +1384,9 @@ def spy_on_reads(monkeypatch):
     reads = []
     read = plumbing.data.read_fashion_mnist
 
-    def spy(data_dir, train):
+    def spy(data_dir, train, **kwargs):
         reads.append("train" if train else "test")
-        return read(data_dir, train)
+        return read(data_dir, train, **kwargs)
     monkeypatch.setattr(common, "read_fashion_mnist", spy)
     return reads
 
@@ -4049,8 +4049,8 @@ def test_an_updated_results_entry_replaces_its_old_one_and_keeps_the_others(tmp_
 
 
 def test_reproduce_keeps_only_a_whole_seed_run_of_the_same_flags_and_values(tmp_path):
-    """reproduce.sh's whole(): a seed run is kept on a rerun only if explore.py (its last
-    step) finished, with the same flags and, for "tuned", the same tuned values."""
+    """reproduce.sh's whole(): a seed run is kept on a rerun only if beyond.samples (its
+    last step) finished, with the same flags and, for "tuned", the same tuned values."""
     out, run_dir = tmp_path / "out", tmp_path / "out" / "seeds" / "tuned" / "seed1"
     run_dir.mkdir(parents=True)
     for name in ("tuned_ae.json", "tuned_classifier.json", "tuned_vae.json"):
@@ -4065,8 +4065,10 @@ def test_reproduce_keeps_only_a_whole_seed_run_of_the_same_flags_and_values(tmp_
         script = (functions + f"\nout={out}; common=({' '.join(flags)}); "
                   f"whole {run_dir} {config}")
         return subprocess.run(["bash", "-c", script]).returncode == 0
-    assert not whole()                                       # explore.py did not finish
+    assert not whole()                                       # its last step did not finish
     (run_dir / "explore.json").write_text("{}")
+    assert not whole()
+    (run_dir / "samples.json").write_text("{}")
     assert whole() and whole("tables")
     assert not whole(flags=("--quick", "--epochs", "3"))     # other flags
     (out / "tuned_vae.json").write_text(json.dumps({"params": {"lr": 0.2}}))
@@ -4149,3 +4151,304 @@ def test_summary_in_a_read_only_folder_is_one_line(quick_ae, tmp_path):
     shutil.copytree(quick_ae, folder)
     proc = run_with_read_only(folder, ROOT / "scripts" / "summary.py", "--out-dir", folder)
     assert one_line_error(proc) and "summary.md" in proc.stderr and "read-only" in proc.stderr
+
+
+# -----------------------------------------------------------------------------
+# Every stop is one line, and a failed run replaces nothing: a full disk under any writer
+# and under the Optuna storage, two writers of one results file, a signal while torch loads,
+# killed workers' trials, values of the wrong kind in results files, empty path flags, and
+# data files cut short
+
+def storage_full(monkeypatch, after=1):
+    """The Optuna storage's disk fills up after `after` intermediate values: SQLite's error,
+    wrapped by SQLAlchemy and by Optuna, as on a real full disk."""
+    import sqlalchemy
+    calls, write = [], optuna.storages.RDBStorage.set_trial_intermediate_value
+
+    def full(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) > after:
+            try:
+                raise sqlalchemy.exc.OperationalError("UPDATE", {}, Exception("database or disk is full"))
+            except sqlalchemy.exc.OperationalError as e:
+                raise optuna.exceptions.StorageInternalError(
+                    "An exception is raised during the commit. This typically happens due to "
+                    "invalid data in the commit, e.g. exceeding max length.") from e
+        return write(self, *args, **kwargs)
+    monkeypatch.setattr(optuna.storages.RDBStorage, "set_trial_intermediate_value", full)
+
+
+def test_a_full_disk_while_tuning_is_one_line_and_the_rerun_fails_the_trial_it_cut(
+        data_dir, tmp_path, monkeypatch):
+    argv = ["ae", *TINY, "--epochs", "2", "--trials", "2", "--data-dir", str(data_dir),
+            "--out-dir", str(tmp_path)]
+    storage_full(monkeypatch, after=1)            # trial 0's second epoch cannot be stored
+    with pytest.raises(SystemExit) as e:
+        tune.main(argv)
+    message = str(e.value)
+    assert "\n" not in message and "is full" in message and "optuna.db" in message
+    assert not (tmp_path / "tuned_ae.json").exists()
+
+
+def test_a_full_disk_under_tune_py_is_one_line_in_a_real_process(data_dir, tmp_path):
+    """tune.py with its storage on a 140 KiB tmpfs: the disk fills up while trials run (or,
+    with another SQLite, already as the study is made); one line either way."""
+    if shutil.which("unshare") is None:
+        pytest.skip("needs unshare (util-linux)")
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    shell = (f"mount -t tmpfs -o size=140k tmpfs {disk} && exec {sys.executable} tune.py ae "
+             f"--quick --trials 40 --epochs 2 --subset 400 --device cpu --data-dir {data_dir} "
+             f"--out-dir {tmp_path / 'out'} --storage sqlite:///{disk}/optuna.db")
+    proc = subprocess.run(["unshare", "-m", "sh", "-c", shell], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+    if "mount" in proc.stderr and "permission denied" in proc.stderr.lower():
+        pytest.skip("this machine does not allow a private mount")
+    assert one_line_error(proc), proc.stderr[-2000:]
+    assert "is full" in proc.stderr
+
+
+@pytest.mark.parametrize("error", [
+    RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 576 vs 534"),
+    ValueError("Image size of 100000x100 pixels is too large"),
+    MemoryError()])
+def test_a_failed_write_is_one_line_whatever_raised_it(error, tmp_path):
+    path = tmp_path / "ae.pt"
+    path.write_bytes(b"the earlier file")
+
+    def fails(tmp):
+        Path(tmp).write_bytes(b"half a file")
+        raise error
+    with pytest.raises(SystemExit) as e:
+        plumbing.files.write_atomically(path, fails)
+    message = str(e.value)
+    assert message.startswith(f"error: cannot write {path} (") and "\n" not in message
+    assert type(error).__name__ in message and "free on its disk" in message
+    assert path.read_bytes() == b"the earlier file" and sorted(tmp_path.iterdir()) == [path]
+
+
+@pytest.mark.parametrize("stop", [KeyboardInterrupt, SystemExit])
+def test_an_interrupted_write_passes_the_interrupt_through_and_leaves_no_temporary_file(
+        stop, tmp_path):
+    path = tmp_path / "ae.json"
+    path.write_text("{}")
+
+    def interrupted(tmp):
+        Path(tmp).write_text("{\"half")
+        raise stop()
+    with pytest.raises(stop):
+        plumbing.files.write_atomically(path, interrupted)
+    assert path.read_text() == "{}" and sorted(tmp_path.iterdir()) == [path]
+
+
+def order_of_writes(monkeypatch):
+    """The names of the files written, in order."""
+    written, write = [], plumbing.files.write_atomically
+
+    def spy(path, fn):
+        written.append(Path(path).name)
+        return write(path, fn)
+    monkeypatch.setattr(plumbing.files, "write_atomically", spy)
+    return written
+
+
+def test_tune_py_writes_its_results_before_its_figure(data_dir, tmp_path, monkeypatch):
+    written = order_of_writes(monkeypatch)
+    tune.main(["ae", *TINY, "--trials", "1", "--data-dir", str(data_dir), "--out-dir", str(tmp_path)])
+    assert written == ["tuned_ae.json", "fig08_tuning_ae.png"]
+
+
+def test_labels_writes_its_results_before_its_figure(data_dir, quick_ae, tmp_path, monkeypatch):
+    shutil.copy(quick_ae / "ae.pt", tmp_path / "ae.pt")
+    written = order_of_writes(monkeypatch)
+    labels.main(["--quick", "--labels", "100", "--epochs", "1", *CPU, "--data-dir", str(data_dir),
+                 "--out-dir", str(tmp_path)])
+    assert written == ["labels.json", "labels.md", "fig_label_efficiency.png"]
+
+
+def test_two_writers_updating_one_results_file_at_once_keep_both_entries(tmp_path, monkeypatch):
+    """Each writer reads the file, then waits, as if its write were slow: without the lock,
+    both read it empty and the second write drops the first one's entry."""
+    import threading
+    import time
+    read = plumbing.files.read_json
+
+    def slow_read(path, fix):
+        data = read(path, fix)
+        time.sleep(0.3)
+        return data
+    monkeypatch.setattr(plumbing.files, "read_json", slow_read)
+    path = tmp_path / "ae.json"
+    path.write_text("{}")
+    writers = [threading.Thread(target=plumbing.files.update_results, args=(path, {part: {"n": i}}))
+               for i, part in enumerate(["compare", "refit"])]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join()
+    assert json.loads(path.read_text()) == {"compare": {"n": 0}, "refit": {"n": 1}}
+    assert (tmp_path / "ae.json.lock").exists()
+
+
+def test_a_killed_writer_releases_its_lock_on_the_results_file(tmp_path):
+    import signal
+    import threading
+    path = tmp_path / "ae.json"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from pathlib import Path; import plumbing.files\n"
+         f"with plumbing.files.locked(Path({str(path)!r})):\n"
+         "    print('locked', flush=True); time.sleep(600)"],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "locked"
+    writer = threading.Thread(target=plumbing.files.update_results, args=(path, {"refit": {}}))
+    writer.start()
+    writer.join(timeout=1)
+    assert writer.is_alive()                       # waits while the other process holds it
+    holder.send_signal(signal.SIGKILL)
+    holder.wait(timeout=10)
+    writer.join(timeout=10)
+    assert not writer.is_alive() and json.loads(path.read_text()) == {"refit": {}}
+
+
+def caught_signals(pid):
+    """The signals whose handlers the process `pid` has set (Linux: /proc/PID/status)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    mask = int(next(line.split()[1] for line in status.splitlines() if line.startswith("SigCgt")), 16)
+    return {n for n in range(1, 64) if mask >> (n - 1) & 1}
+
+
+STARTS = [["ae.py"], ["vae.py"], ["classify.py"], ["explore.py"], ["tune.py", "ae"],
+          ["-m", "beyond.labels"], ["scripts/summary.py"]]
+
+
+@pytest.mark.parametrize("signal_name, status", [("SIGINT", 130), ("SIGTERM", 143)])
+@pytest.mark.parametrize("command", STARTS, ids=lambda c: c[-1] if c[0] != "-m" else c[1])
+def test_a_signal_while_torch_loads_is_one_line(command, signal_name, status, tmp_path):
+    """A real process, stopped as soon as its script has taken over SIGTERM at the top of the
+    file (quiet_start), before torch is imported: one line, 130 or 143, nothing written."""
+    import signal
+    import time
+    if not Path("/proc/self/status").exists():
+        pytest.skip("needs /proc to see when the script has taken over its signals")
+    proc = subprocess.Popen([sys.executable, *command, "--out-dir", str(tmp_path / "out")],
+                            cwd=ROOT, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 10         # within ~0.1 s; importing torch takes ~2 s
+    while time.monotonic() < deadline and signal.SIGTERM not in caught_signals(proc.pid):
+        time.sleep(0.005)
+    proc.send_signal(getattr(signal, signal_name))
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == status, err
+    assert err == "interrupted while starting; nothing written\n" and out == ""
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_complete_studys_rerun_fails_killed_workers_trials_and_counts_every_trial(
+        data_dir, tmp_path, monkeypatch):
+    import time
+    monkeypatch.setattr(plumbing.storage, "GRACE_SECONDS", 1)
+    argv = ["ae", *TINY, "--trials", "1", "--data-dir", str(data_dir), "--out-dir", str(tmp_path)]
+    tune.main(argv)                                        # complete: one trial
+    storage = plumbing.storage.open_storage(f"sqlite:///{tmp_path / 'optuna.db'}", "")
+    study = optuna.load_study(study_name="ae-quick", storage=storage)
+    for _ in range(2):                                     # two workers killed in a trial
+        storage.record_heartbeat(study.ask()._trial_id)
+    time.sleep(2.5)                        # past the grace period (SQLite: whole seconds)
+    alive = study.ask()                                    # a worker still at it
+    storage.record_heartbeat(alive._trial_id)
+    tune.main(argv)                                        # complete: runs no trial
+    states = [t.state for t in load(tmp_path, "ae-quick").trials]
+    assert states == [TrialState.COMPLETE, TrialState.FAIL, TrialState.FAIL, TrialState.RUNNING]
+    counts = json.loads((tmp_path / "tuned_ae.json").read_text())["trials"]
+    assert counts == {"complete": 1, "pruned": 0, "failed": 2, "running": 1, "waiting": 0}
+    assert sum(counts.values()) == len(states)
+
+
+def test_summary_names_the_file_key_and_value_that_is_not_a_number(tmp_path):
+    table6 = {"source": "Table 5", "mean_metrics": {"f1": [0.8] * 10}, "accuracy_mean": "90 %",
+              "accuracy_std": 0.01, "seconds_mean": 40.0, "support": [1000] * 10, "runs": [{}]}
+    write_results(tmp_path, classify={"table6": {"table5": table6}, "table6_run": {
+        "settings": {"epochs": 10, "subset": 0}, "device": "cpu"}})
+    proc = run("scripts/summary.py", "--out-dir", tmp_path, ok=False)
+    assert one_line_error(proc)
+    assert (f"error: {tmp_path / 'classify.json'}: table6.table5.accuracy_mean is '90 %', not a "
+            "number") in proc.stderr
+
+
+def test_seeds_names_the_file_key_and_value_that_is_not_a_number_as_summary_does(tmp_path):
+    out = make_out(tmp_path, {"tables": [{}, {}], "tuned": [{}, {"accuracy": "90 %"}]})
+    proc = run("scripts/seeds.py", "--out-dir", out, ok=False)
+    where = out / "seeds" / "tuned" / "seed1" / "classify.json"
+    assert one_line_error(proc)
+    assert f"error: {where}: table6.table5.runs.0.accuracy is '90 %', not a number" in proc.stderr
+    out = make_out(tmp_path / "2", {"tables": [{}, {}], "tuned": [{}, {"knn": (0.8, "0.82", 0.8)}]})
+    proc = run("scripts/seeds.py", "--out-dir", out, ok=False)
+    where = out / "seeds" / "tuned" / "seed1" / "explore.json"
+    assert one_line_error(proc)
+    assert f"error: {where}: knn.AE.latent is '0.82', not a number" in proc.stderr
+
+
+def test_a_nan_in_a_seed_run_is_shown_as_nan_and_leaves_its_verdict_undecided(tmp_path):
+    out = make_out(tmp_path, {"tables": [{}, {}, {}],
+                              "tuned": [{}, {"smooth": (math.nan, 0.15)}, {}]})
+    proc = run("scripts/seeds.py", "--out-dir", out)
+    assert "Traceback" not in proc.stderr
+    md = (out / "seeds.md").read_text()
+    row = next(line for line in md.splitlines() if line.startswith("| smoothness, AE"))
+    assert row.endswith("| nan (a seed's number is nan; 3 seeds) |")
+    verdicts = json.loads((out / "seeds.json").read_text())["verdicts"]
+    assert verdicts["smoothness"]["verdict"] == "undecided"
+    assert "undecided, since a seed's number is nan" in verdicts["smoothness"]["sentence"]
+    assert verdicts["separation"]["verdict"] != "undecided"          # the others still decide
+
+
+def test_a_tuned_whole_number_that_is_not_one_says_a_whole_number(tmp_path):
+    write_tuned(tmp_path / "tuned_classifier.json", "classifier", {**classify.TABLE_5, "no1": 12.5})
+    with pytest.raises(SystemExit) as e:
+        plumbing.params.read_params(tmp_path / "tuned_classifier.json", "classifier", classify.TABLE_5)
+    assert "no1 must be a whole number, got 12.5" in str(e.value)
+    write_tuned(tmp_path / "tuned_classifier.json", "classifier", {**classify.TABLE_5, "mlp_lr": "x"})
+    with pytest.raises(SystemExit) as e:
+        plumbing.params.read_params(tmp_path / "tuned_classifier.json", "classifier", classify.TABLE_5)
+    assert "mlp_lr must be a number, got 'x'" in str(e.value)
+
+
+EMPTY_PATHS = [("ae.py", "--out-dir"), ("ae.py", "--data-dir"), ("ae.py", "--params"),
+               ("vae.py", "--out-dir"), ("vae.py", "--params"), ("explore.py", "--out-dir"),
+               ("classify.py", "--checkpoint"), ("classify.py", "--params"),
+               ("tune.py", "--storage"), ("tune.py", "--checkpoint"), ("tune.py", "--out-dir"),
+               ("beyond/labels.py", "--checkpoint"), ("beyond/labels.py", "--params"),
+               ("scripts/summary.py", "--out-dir"), ("scripts/seeds.py", "--out-dir")]
+
+
+@pytest.mark.parametrize("script, flag", EMPTY_PATHS)
+def test_an_empty_path_flag_is_refused_in_one_line(script, flag, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)                  # were it taken as ".", nothing lands in ROOT
+    study = ["classifier"] if script == "tune.py" else []
+    proc = run(script, *study, "--quick", flag, "", ok=False) if script in DEVICE_FLAG else \
+        run(script, flag, "", ok=False)
+    assert proc.returncode == 2 and one_line_error(proc), proc.stderr
+    assert f"argument {flag}: must be a path, got ''" in proc.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_unset_data_folder_variable_means_the_default_folder(monkeypatch):
+    monkeypatch.setenv(plumbing.data.DATA_ENV, "")
+    assert ae.build_parser().parse_args([]).data_dir == "data"
+
+
+@pytest.mark.parametrize("n_train, n_test, named", [(60_000, 9_999, "t10k-images-idx3-ubyte"),
+                                                    (59_999, 10_000, "train-images-idx3-ubyte")])
+def test_a_data_set_cut_short_is_refused_without_a_subset(n_train, n_test, named, tmp_path):
+    raw = tmp_path / "FashionMNIST" / "raw"
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", n_train), ("t10k", n_test)):   # consistent headers, cut short
+        write_idx(raw / f"{prefix}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28)))
+        write_idx(raw / f"{prefix}-labels-idx1-ubyte", rng.integers(0, 10, n))
+    load = common.load_test if named.startswith("t10k") else common.load_train_val
+    with pytest.raises(SystemExit) as e:
+        load(tmp_path, "cpu")
+    assert str(raw / named) in str(e.value) and "not Fashion-MNIST's" in str(e.value)
+    assert "--subset" in str(e.value) and "\n" not in str(e.value)
+    load(tmp_path, "cpu", 400)                             # a part of it is fine
+    whole = common.load_train_val if load is common.load_test else common.load_test
+    whole(tmp_path, "cpu")                                 # and so is the set of full size
