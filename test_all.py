@@ -4050,3 +4050,167 @@ def test_summary_in_a_read_only_folder_is_one_line(quick_ae, tmp_path):
     shutil.copytree(quick_ae, folder)
     proc = run_with_read_only(folder, ROOT / "scripts" / "summary.py", "--out-dir", folder)
     assert one_line_error(proc) and "summary.md" in proc.stderr and "read-only" in proc.stderr
+
+
+# -----------------------------------------------------------------------------
+# What --seed changes in beyond/, and what it must not change
+
+def test_the_seed_draws_the_label_subsets_and_never_the_test_images_or_the_split(
+        tiny_ae, data_dir, tmp_path, monkeypatch):
+    """beyond/labels.py: the same --seed draws the same balanced subsets (and trains them
+    from the same weights); another seed draws other subsets, from the same 60,000
+    training images, and tests on the same test images."""
+    runs = []
+
+    def record(name, what):
+        original = getattr(labels, name)
+
+        def spy(*args, **kwargs):
+            result = original(*args, **kwargs)
+            runs[-1].setdefault(name, []).append(what(result, *args))
+            return result
+        monkeypatch.setattr(labels, name, spy)
+    record("balanced_subset", lambda idx, y, n, seed: (y, idx))      # the labels drawn from
+    record("train_one_way", lambda result, ae, mlp, recipe, way, x, y, *args:
+           (x, y, list(result[0].state_dict().values())))
+    record("evaluate", lambda result, model, x, y: (x, y))           # the test images
+    monkeypatch.setattr(labels, "plot_label_efficiency", lambda *args: None)
+    for i, seed in enumerate((3, 3, 4)):
+        runs.append({})
+        labels.main(["--quick", "--subset", "200", "--labels", "10,20", "--epochs", "1",
+                     "--seed", str(seed), "--checkpoint", str(tiny_ae / "ae.pt"), *CPU,
+                     "--data-dir", str(data_dir), "--out-dir", str(tmp_path / str(i))])
+    a, b, c = runs
+    assert len(a["balanced_subset"]) == len(a["train_one_way"]) == len(a["evaluate"]) == 6
+    for run_ in (b, c):                        # what no seed changes
+        for (y, _), (y_other, _) in zip(a["balanced_subset"], run_["balanced_subset"]):
+            assert torch.equal(y, y_other)                            # the same 60,000 labels
+        for (x, y), (x_other, y_other) in zip(a["evaluate"], run_["evaluate"]):
+            assert torch.equal(x, x_other) and torch.equal(y, y_other)
+    for (_, idx_a), (_, idx_b), (_, idx_c) in zip(*(r["balanced_subset"] for r in runs)):
+        assert torch.equal(idx_a, idx_b) and not torch.equal(idx_a, idx_c)
+    for (xa, ya, wa), (xb, yb, wb), (xc, _, wc) in zip(*(r["train_one_way"] for r in runs)):
+        assert torch.equal(xa, xb) and torch.equal(ya, yb) and same(wa, wb)
+        assert not torch.equal(xa, xc) and not same(wa, wc)
+
+
+def test_the_seed_draws_the_samples_and_never_the_judges_data_or_the_held_out_images(
+        tiny_ae, data_dir, tmp_path, monkeypatch):
+    """beyond/samples.py: the same --seed gives the same samples; another seed other samples,
+    judged by a judge trained on the same training images, against the same test images
+    and the same held-out images (the floor), with every sampler fitted to the same
+    training codes."""
+    runs = []
+
+    def record(module, name, what):
+        original = getattr(module, name)
+
+        def spy(*args, **kwargs):
+            runs[-1][name] = what(*args)
+            return original(*args, **kwargs)
+        monkeypatch.setattr(module, name, spy)
+    record(judge, "get_judge", lambda x_train, y_train, x_val, y_val, *args:
+           [x_train, y_train, x_val, y_val])
+    record(beyond.samples, "fit_mixture", lambda z, *args: [z])
+    record(beyond.samples, "sample_quality",
+           lambda j, held_out, x_train, x_test, y_test, samples, g: (
+               [held_out, x_train, x_test, y_test], samples))
+    monkeypatch.setattr(beyond.samples, "plot_samples", lambda *args: None)
+    for i, seed in enumerate((3, 3, 4)):
+        out = tmp_path / str(i)
+        out.mkdir()
+        shutil.copy(tiny_ae / "ae.pt", out / "ae.pt")
+        write_vae_checkpoint(out / "vae.pt")
+        runs.append({})
+        beyond.samples.main(["--quick", "--subset", "200", "--seed", str(seed), *CPU,
+                             "--data-dir", str(data_dir), "--out-dir", str(out)])
+    a, b, c = runs
+    for run_ in (b, c):                        # what no seed changes
+        assert same(a["get_judge"], run_["get_judge"])                  # the judge's data
+        assert same(a["fit_mixture"], run_["fit_mixture"])              # the training codes
+        assert same(a["sample_quality"][0], run_["sample_quality"][0])  # held-out, test images
+    samples = [r["sample_quality"][1] for r in runs]
+    assert set(samples[0]) == {"ae_box", "ae_gaussian", "ae_mixture", "vae_prior"}
+    for name in samples[0]:
+        assert torch.equal(samples[0][name], samples[1][name]), name
+        assert not torch.equal(samples[0][name], samples[2][name]), name
+
+
+# -----------------------------------------------------------------------------
+# A divergence check sees every loss it watches, the training losses included
+
+# script -> (its losses: (phase, key) of train_epoch's and evaluate's results)
+WATCHED = {"ae": [("train", "mse"), ("val", "mse")],
+           "classify": [("train", "loss"), ("val", "accuracy")],
+           "vae": [("train", "recon"), ("train", "kl"), ("val", "recon"), ("val", "kl")]}
+
+
+def nan_in(phase, key, module, monkeypatch, at_call=1):
+    """Replace module's train_epoch and evaluate by stand-ins that return finite numbers,
+    except `key` of `phase` ("train" or "val"), NaN at its call number at_call."""
+    calls = {"train": 0, "val": 0}
+
+    def stand_in(name, keys):
+        def fake(*args, **kwargs):
+            calls[name] += 1
+            return {k: math.nan if (name, k) == (phase, key) and calls[name] == at_call
+                    else 0.5 for k in keys}
+        return fake
+    keys = {p: [k for q, k in WATCHED[module.__name__] if q == p] for p in ("train", "val")}
+    monkeypatch.setattr(module, "train_epoch", stand_in("train", keys["train"]))
+    monkeypatch.setattr(module, "evaluate", stand_in("val", keys["val"]))
+
+
+@pytest.mark.parametrize("script, phase, key", [(s, p, k) for s, losses in WATCHED.items()
+                                                for p, k in losses])
+def test_each_fit_stops_at_the_epoch_where_any_loss_it_watches_is_not_finite(
+        script, phase, key, monkeypatch):
+    """ae.fit, classify.fit and vae.fit: a NaN in any one of the losses, training or
+    validation, at epoch 2 of 4 stops the run there, before that epoch is recorded or
+    reported (on_epoch)."""
+    module = {"ae": ae, "classify": classify, "vae": vae}[script]
+    nan_in(phase, key, module, monkeypatch, at_call=2)
+    x, reported = torch.rand(8, 1, 28, 28), []
+    on_epoch = lambda epoch, validation: reported.append(epoch)
+    if script == "classify":
+        history = classify.fit(None, [], x, torch.zeros(8, dtype=torch.long), 4, 4, seed=0,
+                               val=(x, torch.zeros(8, dtype=torch.long)), on_epoch=on_epoch)
+    else:
+        history = module.fit(None, None, x, x, 4, 4, seed=0, on_epoch=on_epoch)
+    assert history["diverged"] == 2 and reported == [1]
+    assert all(len(v) == 1 for k, v in history.items() if k != "diverged"), history
+
+
+@pytest.mark.parametrize("way", list(labels.WAYS))
+def test_a_label_run_whose_training_loss_diverges_stops_in_one_line(way, monkeypatch):
+    """beyond/labels.py trains without validation: the training loss is all it watches."""
+    monkeypatch.setattr(classify, "train_epoch", lambda *args, **kwargs: {"loss": math.nan})
+    torch.manual_seed(0)
+    checkpoint = {"settings": {"d": 3, "dropout": 0.0, "optimizer": "SGD", "lr": 0.01,
+                               "weight_decay": 0.0},
+                  "encoder": common.Encoder(3, 0.0).state_dict()}
+    x, y = torch.rand(20, 1, 28, 28), torch.arange(20) % 10
+    with pytest.raises(SystemExit) as e:
+        labels.train_one_way(checkpoint, classify.TABLE_5, "table5", way, x, y, steps=2,
+                             batch_size=8, seed=0)
+    assert str(e.value).startswith("error:") and f"the {way} run diverged" in str(e.value)
+    assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("study, phase", [(s, p) for s in ("ae", "classifier", "vae")
+                                          for p in ("train", "val")])
+def test_a_trial_whose_training_or_validation_loss_diverges_is_pruned(
+        study, phase, tiny_ae, data_dir, tmp_path, monkeypatch):
+    """tune.py: a NaN in trial 0's training loss alone, or in its validation value alone,
+    prunes trial 0 as diverged; trial 1 completes and is the best."""
+    module = {"ae": ae, "classifier": classify, "vae": vae}[study]
+    key = [k for p, k in WATCHED[module.__name__] if p == phase][0]
+    nan_in(phase, key, module, monkeypatch)
+    monkeypatch.setattr(tune, "plot_study", lambda *args: None)
+    tune.main([study, *TINY, "--trials", "2", "--checkpoint", str(tiny_ae / "ae.pt"),
+               "--data-dir", str(data_dir), "--out-dir", str(tmp_path)])
+    trials = load(tmp_path, f"{study}-quick").trials
+    assert [t.state for t in trials] == [TrialState.PRUNED, TrialState.COMPLETE]
+    assert trials[0].user_attrs["diverged"] == 1 and trials[0].intermediate_values == {}
+    tuned = json.loads((tmp_path / f"tuned_{study}.json").read_text())
+    assert tuned["diverged_trials"] == [0] and tuned["best_trial"] == 1
