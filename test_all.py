@@ -1,4 +1,11 @@
-"""Tests of the whole project: `pytest test_all.py` (about 2 minutes on a 2-core CPU).
+"""Tests of the whole project: `pytest test_all.py` (about 3 minutes on a 2-core CPU).
+
+A map of the code, in README's reading order: the shared helpers, then one section per file
+(common.py, ae.py, tune.py, classify.py, explore.py, vae.py, beyond/, scripts/), each with the
+maths and the training step first, then what each fit sees, the settings and --seed, what the
+results say, and the file's own end-to-end --quick run; then the plumbing (flags, --params,
+files and the disk, data files, checkpoints, signals, the Optuna storage), by topic.
+`pytest test_all.py -k gaussian_kl` runs the tests of one function.
 
 Most tests use tiny synthetic data; the end-to-end tests run each script with --quick on
 the real Fashion-MNIST (decompressed once into ./data from Debian's package).
@@ -2076,12 +2083,12 @@ def record_learning_rates(optimizer):
 
 
 # =============================================================================
-# Class 1: each model's training step, against a step written out by hand.
-# 12 images in batches of 8: two batches, of 8 and 4 images, so that the mean over the
-# epoch (weighted by batch size) differs from the mean of the two batch losses.
-# SGD, not Adam, for the AE, the VAE and the classifier: its step is proportional to the
-# gradient, so a loss of the wrong scale (a sum for a mean, a beta ignored) moves it.
+# Each model's training step, against a step written out by hand.
 
+# The training steps' data: 12 images in batches of 8, two batches of 8 and 4 images, so that
+# the mean over the epoch (weighted by batch size) differs from the mean of the two batch
+# losses. SGD, not Adam, for the AE, the VAE and the classifier: its step is proportional to
+# the gradient, so a loss of the wrong scale (a sum for a mean, a beta ignored) moves it.
 N, BATCH = 12, 8
 
 
