@@ -1,4 +1,11 @@
-"""Tests of the whole project: `pytest test_all.py` (about 2 minutes on a 2-core CPU).
+"""Tests of the whole project: `pytest test_all.py` (about 3 minutes on a 2-core CPU).
+
+A map of the code, in README's reading order: the shared helpers, then one section per file
+(common.py, ae.py, tune.py, classify.py, explore.py, vae.py, beyond/, scripts/), each with the
+maths and the training step first, then what each fit sees, the settings and --seed, what the
+results say, and the file's own end-to-end --quick run; then the plumbing (flags, --params,
+files and the disk, data files, checkpoints, signals, the Optuna storage), by topic.
+`pytest test_all.py -k gaussian_kl` runs the tests of one function.
 
 Most tests use tiny synthetic data; the end-to-end tests run each script with --quick on
 the real Fashion-MNIST (decompressed once into ./data from Debian's package).
@@ -355,11 +362,16 @@ def test_a_flag_means_the_same_in_every_part(capsys):
         assert params == {**table, "lr": 0.01, "d": 7} and "command line" in source
 
 
-@pytest.mark.parametrize("flags", [["--epochs", "-1"], ["--device", "tpu"], ["--d", "0"],
-                                   ["--dropout", "1.5"], ["--no-such-flag"]])
-def test_bad_flags_exit_with_one_line(flags, capsys):
+@pytest.mark.parametrize("script, flags", [
+    *(("ae", f) for f in (["--epochs", "-1"], ["--device", "tpu"], ["--d", "0"],
+                          ["--dropout", "1.5"], ["--no-such-flag"])),
+    *(("vae", f) for f in (["--beta", "-1"], ["--iw-samples", "0"], ["--d", "0"],
+                           ["--no-such-flag"])),
+    *(("classify", f) for f in (["--labels", "15"], ["--labels", "a,b"], ["--recipe", "fast"],
+                                ["--seeds", "0"]))])
+def test_bad_flags_exit_with_one_line(script, flags, capsys):
     with pytest.raises(SystemExit) as e:
-        ae.main(flags)
+        {"ae": ae, "vae": vae, "classify": classify}[script].main(flags)
     assert e.value.code == 2
     err = capsys.readouterr().err.strip()
     assert "error" in err and "\n" not in err
@@ -389,13 +401,6 @@ def test_a_diverging_run_stops_and_says_so(capsys):
     history = ae.fit(model, optimizer, x, x[:8], epochs=5, batch_size=8, seed=0, name="SGD")
     assert history["diverged"] and len(history["train_mse"]) < 5
     assert "diverged" in capsys.readouterr().out
-
-
-def test_ae_exits_non_zero_when_a_run_diverges(data_dir, tmp_path):
-    proc = run("ae.py", "--quick", "--part", "compare", "--lr", "1e30", "--epochs", "1",
-               "--data-dir", data_dir, "--out-dir", tmp_path, ok=False)
-    assert one_line_error(proc) and "Adam and SGD diverged" in proc.stderr
-    assert not (tmp_path / "ae.json").exists()      # a run that diverged writes nothing
 
 
 def test_ae_quick_end_to_end_on_real_data(quick_ae):
@@ -463,18 +468,13 @@ def test_gradients_reach_mu_and_logvar_through_the_sample():
     assert logvar.grad.abs().min() > 0
 
 
-def deterministic_vae(d=4):
-    """A VAE whose q(z|x) has sigma = exp(-15): its sample is mu, so its loss is fixed."""
+def test_loss_is_summed_per_image_and_averaged_over_the_batch():
+    # a VAE whose q(z|x) has sigma = exp(-15): its sample is mu, so its loss is fixed
     torch.manual_seed(0)
-    model = vae.VAE(d)
+    model = vae.VAE(4)
     with torch.no_grad():
         model.logvar.weight.zero_()
         model.logvar.bias.fill_(-30.0)
-    return model
-
-
-def test_loss_is_summed_per_image_and_averaged_over_the_batch():
-    model = deterministic_vae()
     x = torch.rand(1, 1, 28, 28)
     recon_one, kl_one = vae.loss_terms(model, x)
     recon_many, kl_many = vae.loss_terms(model, x.expand(8, -1, -1, -1))
@@ -535,16 +535,6 @@ def test_flags_tuned_file_and_table_7_in_that_order(tmp_path):
     args = plumbing.cli.parse_args(vae.build_parser(), vae.QUICK, named + ["--d", "5"])
     params, source = plumbing.params.resolve_params(args, vae.TABLE_7, "vae")
     assert params == {**tuned["params"], "d": 5} and "command line" in source
-
-
-@pytest.mark.parametrize("flags", [["--beta", "-1"], ["--iw-samples", "0"], ["--d", "0"],
-                                   ["--no-such-flag"]])
-def test_bad_vae_flags_exit_with_one_line(flags, capsys):
-    with pytest.raises(SystemExit) as e:
-        vae.main(flags)
-    assert e.value.code == 2
-    err = capsys.readouterr().err.strip()
-    assert "error" in err and "\n" not in err
 
 
 def test_vae_quick_end_to_end_on_real_data(data_dir, tmp_path):
@@ -609,23 +599,6 @@ def test_perplexity_calibration_reaches_the_target_entropy():
     assert torch.all(P.diagonal() == 0)
 
 
-def test_tsne_gradient_matches_autograd_of_the_kl_divergence():
-    torch.manual_seed(0)
-    n = 30
-    P = torch.rand(n, n, dtype=torch.float64)
-    P = (P + P.T).fill_diagonal_(0)
-    P /= P.sum()                                               # symmetric, sums to 1
-    Y = torch.randn(n, 2, dtype=torch.float64, requires_grad=True)
-    # the cost, written out apart from explore.py: C = sum_{i != j} p_ij log(p_ij / q_ij)
-    off = ~torch.eye(n, dtype=torch.bool)
-    num = 1 / (1 + (Y[:, None] - Y[None]).square().sum(-1))
-    Q = num[off] / num[off].sum()
-    (P[off] * (P[off] / Q).log()).sum().backward()
-    buffers = torch.empty(n, n, dtype=torch.float64), torch.empty(n, n, dtype=torch.float64)
-    grad = explore.kl_gradient(P, Y.detach(), *buffers)
-    assert torch.allclose(grad, Y.grad, rtol=1e-9, atol=1e-12)
-
-
 def test_tsne_separates_well_separated_gaussian_blobs():
     torch.manual_seed(0)
     centres = 20 * torch.eye(10)                               # 10 blobs in 10-D, far apart
@@ -635,15 +608,6 @@ def test_tsne_separates_well_separated_gaussian_blobs():
     assert Y.shape == (300, 2) and torch.isfinite(Y).all()
     assert explore.knn_accuracy(Y, y, k=10) > 0.98
     assert 0 < kl < 2
-
-
-def test_knn_accuracy_leaves_each_point_out():
-    z = torch.tensor([[0.0], [0.1], [5.0], [5.1]])
-    assert explore.knn_accuracy(z, torch.tensor([0, 0, 1, 1]), k=1) == 1.0
-    # with the point itself counted, each would be its own neighbour and score 1
-    assert explore.knn_accuracy(z, torch.tensor([0, 1, 0, 1]), k=1) == 0.0
-    z, y = torch.randn(50, 3), torch.randint(0, 10, (50,))
-    assert explore.knn_accuracy(z, y, k=5, chunk=7) == explore.knn_accuracy(z, y, k=5)
 
 
 def test_a_straight_line_in_pixel_space_is_perfectly_even():
@@ -831,18 +795,17 @@ def test_sample_mixture_moments():
     assert (z[:, 0] > 0).double().mean().item() == pytest.approx(0.8, abs=0.015)
 
 
-class PixelJudge(nn.Module):
-    """A stand-in judge: the class is the image's first pixel times 10, with logits
-    10 for that class and 0 for the others (top probability e^10 / (e^10 + 9))."""
-
-    def features(self, x):
-        return x.flatten(1)[:, :4]                                         # (B, 4)
-
-    def head(self, f):
-        return 10.0 * nn.functional.one_hot((f[:, 0] * 10).long().clamp(0, 9), 10).float()
-
-
 def test_judge_scores_confidence_and_entropy():
+    class PixelJudge(nn.Module):
+        """A stand-in judge: the class is the image's first pixel times 10, with logits
+        10 for that class and 0 for the others (top probability e^10 / (e^10 + 9))."""
+
+        def features(self, x):
+            return x.flatten(1)[:, :4]                                     # (B, 4)
+
+        def head(self, f):
+            return 10.0 * nn.functional.one_hot((f[:, 0] * 10).long().clamp(0, 9), 10).float()
+
     pixel_judge, top = PixelJudge(), math.exp(10) / (math.exp(10) + 9)
     # all ten classes equally often: log2 10 bits
     x = (torch.arange(1000) % 10 / 10 + 0.05).view(-1, 1, 1, 1).expand(-1, 1, 28, 28)
@@ -931,16 +894,6 @@ def test_classifier_has_the_mlp_of_table_3():
     assert [(m.in_features, m.out_features) for m in linears] == [(7, 12), (12, 74), (74, 10)]
     assert [m.p for m in model.mlp if isinstance(m, torch.nn.Dropout)] == [0.3, 0.3]
     assert model(torch.rand(4, 1, 28, 28)).shape == (4, 10)
-
-
-@pytest.mark.parametrize("flags", [["--labels", "15"], ["--labels", "a,b"],
-                                   ["--recipe", "fast"], ["--seeds", "0"]])
-def test_bad_classify_flags_exit_with_one_line(flags, capsys):
-    with pytest.raises(SystemExit) as e:
-        classify.main(flags)
-    assert e.value.code == 2
-    err = capsys.readouterr().err.strip()
-    assert "error" in err and "\n" not in err
 
 
 def test_classify_without_checkpoint_names_ae_py(data_dir, tmp_path):
@@ -1213,12 +1166,6 @@ def test_a_damaged_tuned_file_is_a_one_line_error(tmp_path, text, says):
     assert says in message and "python tune.py ae" in message and "\n" not in message
 
 
-def test_summary_on_a_damaged_results_file_is_one_line(tmp_path):
-    (tmp_path / "vae.json").write_text('{"test": ')            # cut short
-    proc = run("scripts/summary.py", "--out-dir", tmp_path, ok=False)
-    assert one_line_error(proc) and "vae.json" in proc.stderr
-
-
 def test_ctrl_c_is_one_line_and_exit_status_130(data_dir, tmp_path):
     import signal
     proc = subprocess.Popen([sys.executable, "-u", str(ROOT / "ae.py"), "--quick", "--part",
@@ -1234,15 +1181,17 @@ def test_ctrl_c_is_one_line_and_exit_status_130(data_dir, tmp_path):
     assert not (tmp_path / "ae.pt").exists() and not list(tmp_path.glob("*.tmp"))
 
 
-def test_an_interrupt_before_the_checkpoint_leaves_no_results_describing_it(data_dir, tmp_path,
-                                                                           monkeypatch):
+@pytest.mark.parametrize("script", ["ae", "vae"])
+def test_an_interrupt_before_the_checkpoint_leaves_no_results_describing_it(script, data_dir,
+                                                                           tmp_path, monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
-    monkeypatch.setattr(ae, "save_checkpoint", interrupted)
+    module, flags = {"ae": (ae, ["--part", "refit"]), "vae": (vae, ["--iw-samples", "2"])}[script]
+    monkeypatch.setattr(module, "save_checkpoint", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        ae.main(["--quick", "--part", "refit", "--epochs", "1", "--data-dir", str(data_dir),
-                 *CPU, "--out-dir", str(tmp_path)])
-    assert not (tmp_path / "ae.json").exists()
+        module.main(["--quick", "--subset", "200", "--epochs", "1", *flags, *CPU,
+                     "--data-dir", str(data_dir), "--out-dir", str(tmp_path)])
+    assert not (tmp_path / f"{script}.json").exists()
 
 
 def test_a_study_of_another_kind_is_refused(data_dir, tmp_path):
@@ -1303,15 +1252,13 @@ def test_the_median_pruner_prunes_after_five_trials_and_two_epochs(tmp_path):
     assert bad_trial() == (False, True)       # 5 earlier: pruned, but never at epoch 1
 
 
-def one_step(optimizer_name, lr=0.1, weight_decay=0.01):
-    p = torch.nn.Parameter(torch.tensor([1.0, -2.0]))
-    optimizer = common.make_optimizer(optimizer_name, [p], lr, weight_decay)
-    (p * torch.tensor([3.0, 0.5])).sum().backward()
-    optimizer.step()
-    return p.detach()
-
-
 def test_sgd_is_plain_sgd_and_adam_is_adam():
+    def one_step(optimizer_name, lr=0.1, weight_decay=0.01):
+        p = torch.nn.Parameter(torch.tensor([1.0, -2.0]))
+        optimizer = common.make_optimizer(optimizer_name, [p], lr, weight_decay)
+        (p * torch.tensor([3.0, 0.5])).sum().backward()
+        optimizer.step()
+        return p.detach()
     grad = torch.tensor([3.0, 0.5]) + 0.01 * torch.tensor([1.0, -2.0])    # with L2 penalty
     assert torch.allclose(one_step("SGD"), torch.tensor([1.0, -2.0]) - 0.1 * grad)
     # Adam's first step is lr * sign(grad) whatever the gradient's size
@@ -1869,25 +1816,20 @@ def test_an_out_dir_with_url_characters_keeps_its_own_database(name, data_dir, t
     assert json.loads((out / "tuned_ae.json").read_text())["storage"].endswith("/optuna.db")
 
 
-def fill_then_fail(monkeypatch):
-    """Every write goes half through, then the disk is full."""
+@pytest.mark.parametrize("writer", ["json", "text", "figure", "checkpoint"])
+def test_a_full_disk_is_one_line_and_leaves_the_earlier_file_whole(writer, tmp_path,
+                                                                 monkeypatch):
+    path = tmp_path / f"earlier.{writer}"
+    path.write_bytes(b"the earlier file")
     import errno
 
-    def full(path, write):
+    def full(path, write):                 # every write goes half through, then the disk is full
         def half(tmp):
             Path(tmp).write_bytes(b"half a file")
             raise OSError(errno.ENOSPC, "No space left on device")
         return write_atomically(path, half)
     write_atomically = plumbing.files.write_atomically
     monkeypatch.setattr(plumbing.files, "write_atomically", full)
-
-
-@pytest.mark.parametrize("writer", ["json", "text", "figure", "checkpoint"])
-def test_a_full_disk_is_one_line_and_leaves_the_earlier_file_whole(writer, tmp_path,
-                                                                 monkeypatch):
-    path = tmp_path / f"earlier.{writer}"
-    path.write_bytes(b"the earlier file")
-    fill_then_fail(monkeypatch)
     write = {"json": lambda: plumbing.files.save_json(path, {"a": 1}),
              "text": lambda: plumbing.files.save_text(path, "# a table\n"),
              "figure": lambda: plumbing.figures.save_figure(plumbing.figures.pyplot().figure(), path),
@@ -1929,8 +1871,10 @@ def test_a_tuned_file_of_another_study_is_refused(tmp_path):
 def test_a_study_made_before_the_kind_check_is_told_by_its_parameters(data_dir, tmp_path):
     # an AE study as tune.py wrote it before studies recorded their kind: no user attributes
     study = optuna.create_study(study_name="ae-quick", storage=f"sqlite:///{tmp_path / 'optuna.db'}")
+    drawn = optuna.create_study().ask()
+    tune.suggest_ae(drawn)
     study.add_trial(optuna.trial.create_trial(params=ae.TABLE_4, value=0.1,
-                                              distributions=tune_distributions("ae")))
+                                              distributions=drawn.distributions))
     argv = [*TINY, "--trials", "2", "--data-dir", str(data_dir), "--out-dir", str(tmp_path)]
     with pytest.raises(SystemExit, match="holds trials of tune.py ae, not of tune.py vae"):
         tune.main(["vae", *argv, "--study-name", "ae-quick"])
@@ -1938,12 +1882,6 @@ def test_a_study_made_before_the_kind_check_is_told_by_its_parameters(data_dir, 
     assert load(tmp_path, "ae-quick").user_attrs.get("study") != "vae"   # not stamped vae
     tune.main(["ae", *argv])                                            # its own study goes on
     assert len(load(tmp_path, "ae-quick").trials) == 2
-
-
-def tune_distributions(study):
-    trial = optuna.create_study().ask()
-    {"ae": tune.suggest_ae, "classifier": tune.suggest_classifier, "vae": tune.suggest_vae}[study](trial)
-    return trial.distributions
 
 
 @pytest.mark.parametrize("signal_name, status", [("SIGINT", 130), ("SIGTERM", 143)])
@@ -1995,6 +1933,7 @@ def test_a_stopped_seed_run_is_left_out_by_name_and_the_rest_summarised(quick_ae
 
 
 @pytest.mark.parametrize("damage, says", [
+    (lambda out: (out / "vae.json").write_text('{"test": '), "vae.json"),         # cut short
     (lambda out: (out / "vae.json").write_text('{"test": {"neg_elbo": 1}}'), "vae.json lacks"),
     (lambda out: (out / "times.tsv").write_text("step\tseconds\nae.py\tten\n")
      + (out / "seeds.json").write_text("{}"), "times.tsv, line 2"),
@@ -2143,21 +2082,13 @@ def record_learning_rates(optimizer):
     return lrs
 
 
-def dropout_flags(model):
-    """Whether the model's first Dropout layer is in training mode, at each forward pass."""
-    first = next(m for m in model.modules() if isinstance(m, nn.Dropout))
-    flags = []
-    first.register_forward_hook(lambda module, inputs, output: flags.append(module.training))
-    return flags
-
-
 # =============================================================================
-# Class 1: each model's training step, against a step written out by hand.
-# 12 images in batches of 8: two batches, of 8 and 4 images, so that the mean over the
-# epoch (weighted by batch size) differs from the mean of the two batch losses.
-# SGD, not Adam, for the AE, the VAE and the classifier: its step is proportional to the
-# gradient, so a loss of the wrong scale (a sum for a mean, a beta ignored) moves it.
+# Each model's training step, against a step written out by hand.
 
+# The training steps' data: 12 images in batches of 8, two batches of 8 and 4 images, so that
+# the mean over the epoch (weighted by batch size) differs from the mean of the two batch
+# losses. SGD, not Adam, for the AE, the VAE and the classifier: its step is proportional to
+# the gradient, so a loss of the wrong scale (a sum for a mean, a beta ignored) moves it.
 N, BATCH = 12, 8
 
 
@@ -2264,17 +2195,6 @@ def test_the_judges_two_steps_are_adam_on_the_cross_entropy_with_a_falling_lr():
 # -----------------------------------------------------------------------------
 # Class 1b: learning-rate schedules, step by step
 
-def one_cycle_by_hand(peak, total, pct_start=0.3):
-    """The one-cycle schedule (Smith & Topin 2019) as torch's OneCycleLR computes it: from
-    peak / 25 up to the peak at step pct_start * total - 1, then down to peak / 25 / 10^4 at
-    the last step, both ways along a half cosine:
-        anneal(a, b, t) = b + (a - b) (1 + cos(pi t)) / 2,  t in [0, 1]."""
-    start, end, top = peak / 25, peak / 25 / 1e4, pct_start * total - 1
-    anneal = lambda a, b, t: b + (a - b) * (1 + math.cos(math.pi * t)) / 2
-    return [anneal(start, peak, k / top) if k <= top else
-            anneal(peak, end, (k - top) / (total - 1 - top)) for k in range(total)]
-
-
 def learning_rates_of_a_run(recipe, mlp, monkeypatch, epochs=2, n=18, batch_size=4):
     """The learning rate of the MLP's and of the encoder's optimiser at each step of
     classify.fine_tune_and_test (18 images in batches of 4: 5 steps per epoch)."""
@@ -2297,6 +2217,15 @@ def learning_rates_of_a_run(recipe, mlp, monkeypatch, epochs=2, n=18, batch_size
 
 
 def test_our_recipe_follows_the_one_cycle_schedule_at_every_step(monkeypatch):
+    def one_cycle_by_hand(peak, total, pct_start=0.3):
+        """The one-cycle schedule (Smith & Topin 2019) as torch's OneCycleLR computes it:
+        from peak / 25 up to the peak at step pct_start * total - 1, then down to
+        peak / 25 / 10^4 at the last step, both ways along a half cosine:
+            anneal(a, b, t) = b + (a - b) (1 + cos(pi t)) / 2,  t in [0, 1]."""
+        start, end, top = peak / 25, peak / 25 / 1e4, pct_start * total - 1
+        anneal = lambda a, b, t: b + (a - b) * (1 + math.cos(math.pi * t)) / 2
+        return [anneal(start, peak, k / top) if k <= top else
+                anneal(peak, end, (k - top) / (total - 1 - top)) for k in range(total)]
     lrs = learning_rates_of_a_run("ours", classify.OURS, monkeypatch)
     total = 2 * 5                                             # 2 epochs of 5 batches
     for name, peak in (("mlp", classify.OURS["mlp_lr"]), ("encoder", 0.002)):
@@ -2359,6 +2288,12 @@ def test_the_autoencoders_reconstructions_are_made_with_dropout_off():
 
 @pytest.mark.parametrize("script", ["ae", "classify"])
 def test_training_turns_dropout_back_on_after_each_validation(script):
+    def dropout_flags(model):
+        """Whether the model's first Dropout layer is in training mode, at each forward pass."""
+        first = next(m for m in model.modules() if isinstance(m, nn.Dropout))
+        flags = []
+        first.register_forward_hook(lambda module, inputs, output: flags.append(module.training))
+        return flags
     torch.manual_seed(0)
     x, y, x_val, y_val = (torch.rand(8, 1, 28, 28), torch.randint(0, 10, (8,)),
                           torch.rand(6, 1, 28, 28), torch.randint(0, 10, (6,)))
@@ -2895,36 +2830,36 @@ VAL_VALUE = {"ae": {0: [0.5, 0.4], 1: [0.2, 0.1]},              # MSE: lower is 
              "classifier": {0: [0.2, 0.3], 1: [0.6, 0.7]}}      # accuracy: higher is better
 
 
-def fake_fit(study, seen):
-    """A stand-in for ae.fit, vae.fit or classify.fit: records the data it is given, and
-    returns (and reports through on_epoch) the numbers above for the trial it runs."""
-    def fit(model, optimizer, x, *args, on_epoch=None, name="", **kwargs):
-        trial = int(name.split()[-1])
-        if study == "classifier":
-            epochs = args[1]                                   # args: y, epochs, ...
-            x_val = kwargs["val"][0]
-            val = [{"accuracy": v} for v in VAL_VALUE[study][trial]]
-            history = {"train_loss": TRAIN_LOSS[trial], "val_accuracy": VAL_VALUE[study][trial]}
-        else:
-            x_val, epochs = args[0], args[1]
-            if study == "ae":
-                val = [{"mse": v} for v in VAL_VALUE[study][trial]]
-                history = {"train_mse": TRAIN_LOSS[trial], "val_mse": VAL_VALUE[study][trial]}
-            else:   # -ELBO = recon + kl; the training loss is the smaller
-                val = [{"recon": v - 10, "kl": 10.0} for v in VAL_VALUE[study][trial]]
-                history = {"train_recon": TRAIN_LOSS[trial], "train_kl": [0.0, 0.0],
-                           "val_recon": [v["recon"] for v in val], "val_kl": [10.0, 10.0]}
-        seen.append((x, x_val))
-        assert epochs == 2
-        for epoch, v in enumerate(val, 1):
-            on_epoch(epoch, v)
-        return {**history, "diverged": None}
-    return fit
-
-
 @pytest.mark.parametrize("study", ["ae", "classifier", "vae"])
 def test_each_study_trains_on_the_training_split_and_ranks_by_the_validation_value(
         study, tiny_ae, data_dir, tmp_path, monkeypatch):
+    def fake_fit(study, seen):
+        """A stand-in for ae.fit, vae.fit or classify.fit: records the data it is given, and
+        returns (and reports through on_epoch) the numbers above for the trial it runs."""
+        def fit(model, optimizer, x, *args, on_epoch=None, name="", **kwargs):
+            trial = int(name.split()[-1])
+            if study == "classifier":
+                epochs = args[1]                                   # args: y, epochs, ...
+                x_val = kwargs["val"][0]
+                val = [{"accuracy": v} for v in VAL_VALUE[study][trial]]
+                history = {"train_loss": TRAIN_LOSS[trial],
+                           "val_accuracy": VAL_VALUE[study][trial]}
+            else:
+                x_val, epochs = args[0], args[1]
+                if study == "ae":
+                    val = [{"mse": v} for v in VAL_VALUE[study][trial]]
+                    history = {"train_mse": TRAIN_LOSS[trial],
+                               "val_mse": VAL_VALUE[study][trial]}
+                else:   # -ELBO = recon + kl; the training loss is the smaller
+                    val = [{"recon": v - 10, "kl": 10.0} for v in VAL_VALUE[study][trial]]
+                    history = {"train_recon": TRAIN_LOSS[trial], "train_kl": [0.0, 0.0],
+                               "val_recon": [v["recon"] for v in val], "val_kl": [10.0, 10.0]}
+            seen.append((x, x_val))
+            assert epochs == 2
+            for epoch, v in enumerate(val, 1):
+                on_epoch(epoch, v)
+            return {**history, "diverged": None}
+        return fit
     seen = []
     module = {"ae": ae, "classifier": classify, "vae": vae}[study]
     monkeypatch.setattr(module, "fit", fake_fit(study, seen))
@@ -3297,12 +3232,6 @@ def same(a, b):
 # -----------------------------------------------------------------------------
 # 5. Settings reach the code
 
-def ae_code_sizes(model):
-    """d as the autoencoder's layers have it: the encoder's output, the decoder's input."""
-    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
-    return {linears[1].out_features, linears[2].in_features}
-
-
 # flags -> {part: (d, dropout, [(optimiser, lr, weight decay) of each run])}
 AE_CASES = {
     "tables": ([], {"compare": (2, 0.2, [("Adam", 0.0005, 0.0001), ("SGD", 0.0005, 0.0001)]),
@@ -3335,7 +3264,9 @@ def test_ae_settings_reach_each_optimiser_and_model(case, data_dir, tmp_path, mo
         assert [r.setting for r in runs[part]] == settings, part
         for record in runs[part]:
             model = owner(models, record)                  # every weight of the AE
-            assert ae_code_sizes(model) == {d}, part
+            # d as the layers have it: the encoder's output, the decoder's input
+            linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+            assert {linears[1].out_features, linears[2].in_features} == {d}, part
             assert dropouts(model) == [dropout] * 4, part  # encoder and decoder
     # classify.py and explore.py rebuild the AE and its optimiser from ae.pt's settings
     settings = plumbing.checkpoints.load_checkpoint(tmp_path / "ae.pt", "")["settings"]
@@ -3464,16 +3395,6 @@ def test_seed_fixes_the_vaes_weights_batch_order_and_results(data_dir, tmp_path,
     for a, b, c in zip(*runs):                # weights, batch orders, test numbers
         assert same(a, b) and not same(a, c)
     assert sampled == [3, 3, 4]
-
-
-def test_the_vaes_figure_6_samples_follow_the_seed(monkeypatch, tmp_path):
-    drawn = []
-    monkeypatch.setattr(vae, "plot_grid", lambda images, *args, **kwargs: drawn.append(images))
-    torch.manual_seed(0)
-    model = vae.VAE(3)
-    for seed in (3, 3, 4):
-        vae.plot_samples(model, 3, tmp_path / "fig06.png", seed)
-    assert torch.equal(drawn[0], drawn[1]) and not torch.equal(drawn[0], drawn[2])
 
 
 def test_seed_fixes_the_classifiers_mlp_and_batch_order_not_its_pretrained_encoder(monkeypatch):
@@ -3860,7 +3781,6 @@ def test_seeds_md_times_tables_leave_the_reused_runs_out(tmp_path):
 
 # The verdict rules at their boundaries, with numbers floating point holds exactly: the
 # values of a are 1, 2, 3 (mean 2, sd 1), those of b mean 4 + shift, sd 1
-
 E = 2.0 ** -20
 
 
@@ -3997,18 +3917,6 @@ def test_each_checkpoint_is_written_before_the_results_that_describe_it(
                   "--out-dir", str(tmp_path)])
     assert checkpoint in written and results in written
     assert written.index(checkpoint) < written.index(results), written
-
-
-def test_an_interrupt_before_the_vae_checkpoint_leaves_no_results_describing_it(
-        data_dir, tmp_path, monkeypatch):
-    def interrupted(*args, **kwargs):
-        raise KeyboardInterrupt
-    monkeypatch.setattr(vae, "save_checkpoint", interrupted)
-    monkeypatch.setattr(vae, "plot_figures", lambda *args: None)
-    with pytest.raises(KeyboardInterrupt):
-        vae.main([*QUICK, "--iw-samples", "2", "--data-dir", str(data_dir),
-                  "--out-dir", str(tmp_path)])
-    assert not (tmp_path / "vae.json").exists()
 
 
 def test_tsne_exaggerates_p_for_exactly_its_first_iterations(monkeypatch):
@@ -4452,3 +4360,167 @@ def test_a_data_set_cut_short_is_refused_without_a_subset(n_train, n_test, named
     load(tmp_path, "cpu", 400)                             # a part of it is fine
     whole = common.load_train_val if load is common.load_test else common.load_test
     whole(tmp_path, "cpu")                                 # and so is the set of full size
+
+
+# -----------------------------------------------------------------------------
+# What --seed changes in beyond/, and what it must not change
+
+def test_the_seed_draws_the_label_subsets_and_never_the_test_images_or_the_split(
+        tiny_ae, data_dir, tmp_path, monkeypatch):
+    """beyond/labels.py: the same --seed draws the same balanced subsets (and trains them
+    from the same weights); another seed draws other subsets, from the same 60,000
+    training images, and tests on the same test images."""
+    runs = []
+
+    def record(name, what):
+        original = getattr(labels, name)
+
+        def spy(*args, **kwargs):
+            result = original(*args, **kwargs)
+            runs[-1].setdefault(name, []).append(what(result, *args))
+            return result
+        monkeypatch.setattr(labels, name, spy)
+    record("balanced_subset", lambda idx, y, n, seed: (y, idx))      # the labels drawn from
+    record("train_one_way", lambda result, ae, mlp, recipe, way, x, y, *args:
+           (x, y, list(result[0].state_dict().values())))
+    record("evaluate", lambda result, model, x, y: (x, y))           # the test images
+    monkeypatch.setattr(labels, "plot_label_efficiency", lambda *args: None)
+    for i, seed in enumerate((3, 3, 4)):
+        runs.append({})
+        labels.main(["--quick", "--subset", "200", "--labels", "10,20", "--epochs", "1",
+                     "--seed", str(seed), "--checkpoint", str(tiny_ae / "ae.pt"), *CPU,
+                     "--data-dir", str(data_dir), "--out-dir", str(tmp_path / str(i))])
+    a, b, c = runs
+    assert len(a["balanced_subset"]) == len(a["train_one_way"]) == len(a["evaluate"]) == 6
+    for run_ in (b, c):                        # what no seed changes
+        for (y, _), (y_other, _) in zip(a["balanced_subset"], run_["balanced_subset"]):
+            assert torch.equal(y, y_other)                            # the same 60,000 labels
+        for (x, y), (x_other, y_other) in zip(a["evaluate"], run_["evaluate"]):
+            assert torch.equal(x, x_other) and torch.equal(y, y_other)
+    for (_, idx_a), (_, idx_b), (_, idx_c) in zip(*(r["balanced_subset"] for r in runs)):
+        assert torch.equal(idx_a, idx_b) and not torch.equal(idx_a, idx_c)
+    for (xa, ya, wa), (xb, yb, wb), (xc, _, wc) in zip(*(r["train_one_way"] for r in runs)):
+        assert torch.equal(xa, xb) and torch.equal(ya, yb) and same(wa, wb)
+        assert not torch.equal(xa, xc) and not same(wa, wc)
+
+
+def test_the_seed_draws_the_samples_and_never_the_judges_data_or_the_held_out_images(
+        tiny_ae, data_dir, tmp_path, monkeypatch):
+    """beyond/samples.py: the same --seed gives the same samples; another seed other samples,
+    judged by a judge trained on the same training images, against the same test images
+    and the same held-out images (the floor), with every sampler fitted to the same
+    training codes."""
+    runs = []
+
+    def record(module, name, what):
+        original = getattr(module, name)
+
+        def spy(*args, **kwargs):
+            runs[-1][name] = what(*args)
+            return original(*args, **kwargs)
+        monkeypatch.setattr(module, name, spy)
+    record(judge, "get_judge", lambda x_train, y_train, x_val, y_val, *args:
+           [x_train, y_train, x_val, y_val])
+    record(beyond.samples, "fit_mixture", lambda z, *args: [z])
+    record(beyond.samples, "sample_quality",
+           lambda j, held_out, x_train, x_test, y_test, samples, g: (
+               [held_out, x_train, x_test, y_test], samples))
+    monkeypatch.setattr(beyond.samples, "plot_samples", lambda *args: None)
+    for i, seed in enumerate((3, 3, 4)):
+        out = tmp_path / str(i)
+        out.mkdir()
+        shutil.copy(tiny_ae / "ae.pt", out / "ae.pt")
+        write_vae_checkpoint(out / "vae.pt")
+        runs.append({})
+        beyond.samples.main(["--quick", "--subset", "200", "--seed", str(seed), *CPU,
+                             "--data-dir", str(data_dir), "--out-dir", str(out)])
+    a, b, c = runs
+    for run_ in (b, c):                        # what no seed changes
+        assert same(a["get_judge"], run_["get_judge"])                  # the judge's data
+        assert same(a["fit_mixture"], run_["fit_mixture"])              # the training codes
+        assert same(a["sample_quality"][0], run_["sample_quality"][0])  # held-out, test images
+    samples = [r["sample_quality"][1] for r in runs]
+    assert set(samples[0]) == {"ae_box", "ae_gaussian", "ae_mixture", "vae_prior"}
+    for name in samples[0]:
+        assert torch.equal(samples[0][name], samples[1][name]), name
+        assert not torch.equal(samples[0][name], samples[2][name]), name
+
+
+# -----------------------------------------------------------------------------
+# A divergence check sees every loss it watches, the training losses included
+
+# script -> (its losses: (phase, key) of train_epoch's and evaluate's results)
+WATCHED = {"ae": [("train", "mse"), ("val", "mse")],
+           "classify": [("train", "loss"), ("val", "accuracy")],
+           "vae": [("train", "recon"), ("train", "kl"), ("val", "recon"), ("val", "kl")]}
+
+
+def nan_in(phase, key, module, monkeypatch, at_call=1):
+    """Replace module's train_epoch and evaluate by stand-ins that return finite numbers,
+    except `key` of `phase` ("train" or "val"), NaN at its call number at_call."""
+    calls = {"train": 0, "val": 0}
+
+    def stand_in(name, keys):
+        def fake(*args, **kwargs):
+            calls[name] += 1
+            return {k: math.nan if (name, k) == (phase, key) and calls[name] == at_call
+                    else 0.5 for k in keys}
+        return fake
+    keys = {p: [k for q, k in WATCHED[module.__name__] if q == p] for p in ("train", "val")}
+    monkeypatch.setattr(module, "train_epoch", stand_in("train", keys["train"]))
+    monkeypatch.setattr(module, "evaluate", stand_in("val", keys["val"]))
+
+
+@pytest.mark.parametrize("script, phase, key", [(s, p, k) for s, losses in WATCHED.items()
+                                                for p, k in losses])
+def test_each_fit_stops_at_the_epoch_where_any_loss_it_watches_is_not_finite(
+        script, phase, key, monkeypatch):
+    """ae.fit, classify.fit and vae.fit: a NaN in any one of the losses, training or
+    validation, at epoch 2 of 4 stops the run there, before that epoch is recorded or
+    reported (on_epoch)."""
+    module = {"ae": ae, "classify": classify, "vae": vae}[script]
+    nan_in(phase, key, module, monkeypatch, at_call=2)
+    x, reported = torch.rand(8, 1, 28, 28), []
+    on_epoch = lambda epoch, validation: reported.append(epoch)
+    if script == "classify":
+        history = classify.fit(None, [], x, torch.zeros(8, dtype=torch.long), 4, 4, seed=0,
+                               val=(x, torch.zeros(8, dtype=torch.long)), on_epoch=on_epoch)
+    else:
+        history = module.fit(None, None, x, x, 4, 4, seed=0, on_epoch=on_epoch)
+    assert history["diverged"] == 2 and reported == [1]
+    assert all(len(v) == 1 for k, v in history.items() if k != "diverged"), history
+
+
+@pytest.mark.parametrize("way", list(labels.WAYS))
+def test_a_label_run_whose_training_loss_diverges_stops_in_one_line(way, monkeypatch):
+    """beyond/labels.py trains without validation: the training loss is all it watches."""
+    monkeypatch.setattr(classify, "train_epoch", lambda *args, **kwargs: {"loss": math.nan})
+    torch.manual_seed(0)
+    checkpoint = {"settings": {"d": 3, "dropout": 0.0, "optimizer": "SGD", "lr": 0.01,
+                               "weight_decay": 0.0},
+                  "encoder": common.Encoder(3, 0.0).state_dict()}
+    x, y = torch.rand(20, 1, 28, 28), torch.arange(20) % 10
+    with pytest.raises(SystemExit) as e:
+        labels.train_one_way(checkpoint, classify.TABLE_5, "table5", way, x, y, steps=2,
+                             batch_size=8, seed=0)
+    assert str(e.value).startswith("error:") and f"the {way} run diverged" in str(e.value)
+    assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("study, phase", [(s, p) for s in ("ae", "classifier", "vae")
+                                          for p in ("train", "val")])
+def test_a_trial_whose_training_or_validation_loss_diverges_is_pruned(
+        study, phase, tiny_ae, data_dir, tmp_path, monkeypatch):
+    """tune.py: a NaN in trial 0's training loss alone, or in its validation value alone,
+    prunes trial 0 as diverged; trial 1 completes and is the best."""
+    module = {"ae": ae, "classifier": classify, "vae": vae}[study]
+    key = [k for p, k in WATCHED[module.__name__] if p == phase][0]
+    nan_in(phase, key, module, monkeypatch)
+    monkeypatch.setattr(tune, "plot_study", lambda *args: None)
+    tune.main([study, *TINY, "--trials", "2", "--checkpoint", str(tiny_ae / "ae.pt"),
+               "--data-dir", str(data_dir), "--out-dir", str(tmp_path)])
+    trials = load(tmp_path, f"{study}-quick").trials
+    assert [t.state for t in trials] == [TrialState.PRUNED, TrialState.COMPLETE]
+    assert trials[0].user_attrs["diverged"] == 1 and trials[0].intermediate_values == {}
+    tuned = json.loads((tmp_path / f"tuned_{study}.json").read_text())
+    assert tuned["diverged_trials"] == [0] and tuned["best_trial"] == 1
