@@ -27,8 +27,8 @@ import torch.nn.functional as F
 from ae import load_ae
 from common import (CLASSES, Encoder, batches, diverged, kaiming_init, load_test, load_train_val,
                     make_optimizer)
-from plumbing.cli import (Parser, add_common_flags, parse_args, pick_device, positive_int,
-                          print_settings, run, seed_everything)
+from plumbing.cli import (Parser, add_common_flags, parse_args, path_text, pick_device,
+                          positive_int, print_settings, run, seed_everything)
 from plumbing.figures import pyplot, save_figure
 from plumbing.files import out_dir, save_json, save_text
 from plumbing.params import add_params_flag, resolve_params
@@ -348,7 +348,8 @@ def build_parser():
                         help="section 2.1: n = 256")
     parser.add_argument("--seeds", type=positive_int, default=3,
                         help="runs, seeded --seed, --seed + 1, ... (the report made one)")
-    parser.add_argument("--checkpoint", help="the AE (default: OUT_DIR/ae.pt, from ae.py)")
+    parser.add_argument("--checkpoint", type=path_text,
+                        help="the AE (default: OUT_DIR/ae.pt, from ae.py)")
     add_common_flags(parser)
     return parser
 

@@ -170,7 +170,7 @@ def to_device(images, labels, device):
 def load_train_val(data_dir, device, subset=0):
     """((x_train, y_train), (x_val, y_val)): 48,000 / 12,000 images on `device`, or the
     first `subset` / subset // 4 of each part."""
-    images, labels = read_fashion_mnist(data_dir, train=True)
+    images, labels = read_fashion_mnist(data_dir, train=True, subset=subset)
     n_val = min(N_VAL, len(images) // 5)  # a small synthetic set still splits 80 / 20
     train_idx, val_idx = split_indices(len(images), n_val)
     if subset > len(train_idx):
@@ -184,7 +184,7 @@ def load_train_val(data_dir, device, subset=0):
 
 def load_test(data_dir, device, subset=0):
     """(x_test, y_test): the 10,000 test images, for scripts that report test results."""
-    images, labels = read_fashion_mnist(data_dir, train=False)
+    images, labels = read_fashion_mnist(data_dir, train=False, subset=subset)
     if subset:
         images, labels = images[:max(1, subset // 4)], labels[:max(1, subset // 4)]
     return to_device(images, labels, device)

@@ -1,4 +1,11 @@
-"""Tests of the whole project: `pytest test_all.py` (about 2 minutes on a 2-core CPU).
+"""Tests of the whole project: `pytest test_all.py` (about 3 minutes on a 2-core CPU).
+
+A map of the code, in README's reading order: the shared helpers, then one section per file
+(common.py, ae.py, tune.py, classify.py, explore.py, vae.py, beyond/, scripts/), each with the
+maths and the training step first, then what each fit sees, the settings and --seed, what the
+results say, and the file's own end-to-end --quick run; then the plumbing (flags, --params,
+files and the disk, data files, checkpoints, signals, the Optuna storage), by topic.
+`pytest test_all.py -k gaussian_kl` runs the tests of one function.
 
 Most tests use tiny synthetic data; the end-to-end tests run each script with --quick on
 the real Fashion-MNIST (decompressed once into ./data from Debian's package).
@@ -224,14 +231,14 @@ def test_batches_visit_every_index_once():
 
 def test_data_is_read_from_a_folder_of_idx_files(tmp_path):
     arrays = synthetic_fashion_mnist(tmp_path / "FashionMNIST" / "raw", n_train=50)
-    (x_train, y_train), (x_val, y_val) = common.load_train_val(tmp_path, "cpu")
+    (x_train, y_train), (x_val, y_val) = common.load_train_val(tmp_path, "cpu", subset=40)
     assert x_train.shape == (40, 1, 28, 28) and x_val.shape == (10, 1, 28, 28)
     assert x_train.dtype == torch.float32 and y_train.dtype == torch.int64
     images, labels = arrays["train"]
     train_idx, _ = common.split_indices(50, 10)
     assert torch.allclose(x_train[:, 0], torch.tensor(images[train_idx.numpy()] / 255).float())
     assert torch.equal(y_train, torch.tensor(labels[train_idx.numpy()]))
-    x_test, y_test = common.load_test(tmp_path, "cpu")
+    x_test, y_test = common.load_test(tmp_path, "cpu", subset=80)
     assert x_test.shape == (20, 1, 28, 28) and len(y_test) == 20
 
 
@@ -359,11 +366,16 @@ def test_a_flag_means_the_same_in_every_part(capsys):
         assert params == {**table, "lr": 0.01, "d": 7} and "command line" in source
 
 
-@pytest.mark.parametrize("flags", [["--epochs", "-1"], ["--device", "tpu"], ["--d", "0"],
-                                   ["--dropout", "1.5"], ["--no-such-flag"]])
-def test_bad_flags_exit_with_one_line(flags, capsys):
+@pytest.mark.parametrize("script, flags", [
+    *(("ae", f) for f in (["--epochs", "-1"], ["--device", "tpu"], ["--d", "0"],
+                          ["--dropout", "1.5"], ["--no-such-flag"])),
+    *(("vae", f) for f in (["--beta", "-1"], ["--iw-samples", "0"], ["--d", "0"],
+                           ["--no-such-flag"])),
+    *(("classify", f) for f in (["--labels", "15"], ["--labels", "a,b"], ["--recipe", "fast"],
+                                ["--seeds", "0"]))])
+def test_bad_flags_exit_with_one_line(script, flags, capsys):
     with pytest.raises(SystemExit) as e:
-        ae.main(flags)
+        {"ae": ae, "vae": vae, "classify": classify}[script].main(flags)
     assert e.value.code == 2
     err = capsys.readouterr().err.strip()
     assert "error" in err and "\n" not in err
@@ -393,13 +405,6 @@ def test_a_diverging_run_stops_and_says_so(capsys):
     history = ae.fit(model, optimizer, x, x[:8], epochs=5, batch_size=8, seed=0, name="SGD")
     assert history["diverged"] and len(history["train_mse"]) < 5
     assert "diverged" in capsys.readouterr().out
-
-
-def test_ae_exits_non_zero_when_a_run_diverges(data_dir, tmp_path):
-    proc = run("ae.py", "--quick", "--part", "compare", "--lr", "1e30", "--epochs", "1",
-               "--data-dir", data_dir, "--out-dir", tmp_path, ok=False)
-    assert one_line_error(proc) and "Adam and SGD diverged" in proc.stderr
-    assert not (tmp_path / "ae.json").exists()      # a run that diverged writes nothing
 
 
 def test_ae_quick_end_to_end_on_real_data(quick_ae):
@@ -467,18 +472,13 @@ def test_gradients_reach_mu_and_logvar_through_the_sample():
     assert logvar.grad.abs().min() > 0
 
 
-def deterministic_vae(d=4):
-    """A VAE whose q(z|x) has sigma = exp(-15): its sample is mu, so its loss is fixed."""
+def test_loss_is_summed_per_image_and_averaged_over_the_batch():
+    # a VAE whose q(z|x) has sigma = exp(-15): its sample is mu, so its loss is fixed
     torch.manual_seed(0)
-    model = vae.VAE(d)
+    model = vae.VAE(4)
     with torch.no_grad():
         model.logvar.weight.zero_()
         model.logvar.bias.fill_(-30.0)
-    return model
-
-
-def test_loss_is_summed_per_image_and_averaged_over_the_batch():
-    model = deterministic_vae()
     x = torch.rand(1, 1, 28, 28)
     recon_one, kl_one = vae.loss_terms(model, x)
     recon_many, kl_many = vae.loss_terms(model, x.expand(8, -1, -1, -1))
@@ -539,16 +539,6 @@ def test_flags_tuned_file_and_table_7_in_that_order(tmp_path):
     args = plumbing.cli.parse_args(vae.build_parser(), vae.QUICK, named + ["--d", "5"])
     params, source = plumbing.params.resolve_params(args, vae.TABLE_7, "vae")
     assert params == {**tuned["params"], "d": 5} and "command line" in source
-
-
-@pytest.mark.parametrize("flags", [["--beta", "-1"], ["--iw-samples", "0"], ["--d", "0"],
-                                   ["--no-such-flag"]])
-def test_bad_vae_flags_exit_with_one_line(flags, capsys):
-    with pytest.raises(SystemExit) as e:
-        vae.main(flags)
-    assert e.value.code == 2
-    err = capsys.readouterr().err.strip()
-    assert "error" in err and "\n" not in err
 
 
 def test_vae_quick_end_to_end_on_real_data(data_dir, tmp_path):
@@ -613,23 +603,6 @@ def test_perplexity_calibration_reaches_the_target_entropy():
     assert torch.all(P.diagonal() == 0)
 
 
-def test_tsne_gradient_matches_autograd_of_the_kl_divergence():
-    torch.manual_seed(0)
-    n = 30
-    P = torch.rand(n, n, dtype=torch.float64)
-    P = (P + P.T).fill_diagonal_(0)
-    P /= P.sum()                                               # symmetric, sums to 1
-    Y = torch.randn(n, 2, dtype=torch.float64, requires_grad=True)
-    # the cost, written out apart from explore.py: C = sum_{i != j} p_ij log(p_ij / q_ij)
-    off = ~torch.eye(n, dtype=torch.bool)
-    num = 1 / (1 + (Y[:, None] - Y[None]).square().sum(-1))
-    Q = num[off] / num[off].sum()
-    (P[off] * (P[off] / Q).log()).sum().backward()
-    buffers = torch.empty(n, n, dtype=torch.float64), torch.empty(n, n, dtype=torch.float64)
-    grad = explore.kl_gradient(P, Y.detach(), *buffers)
-    assert torch.allclose(grad, Y.grad, rtol=1e-9, atol=1e-12)
-
-
 def test_tsne_separates_well_separated_gaussian_blobs():
     torch.manual_seed(0)
     centres = 20 * torch.eye(10)                               # 10 blobs in 10-D, far apart
@@ -639,15 +612,6 @@ def test_tsne_separates_well_separated_gaussian_blobs():
     assert Y.shape == (300, 2) and torch.isfinite(Y).all()
     assert explore.knn_accuracy(Y, y, k=10) > 0.98
     assert 0 < kl < 2
-
-
-def test_knn_accuracy_leaves_each_point_out():
-    z = torch.tensor([[0.0], [0.1], [5.0], [5.1]])
-    assert explore.knn_accuracy(z, torch.tensor([0, 0, 1, 1]), k=1) == 1.0
-    # with the point itself counted, each would be its own neighbour and score 1
-    assert explore.knn_accuracy(z, torch.tensor([0, 1, 0, 1]), k=1) == 0.0
-    z, y = torch.randn(50, 3), torch.randint(0, 10, (50,))
-    assert explore.knn_accuracy(z, y, k=5, chunk=7) == explore.knn_accuracy(z, y, k=5)
 
 
 def test_a_straight_line_in_pixel_space_is_perfectly_even():
@@ -835,18 +799,17 @@ def test_sample_mixture_moments():
     assert (z[:, 0] > 0).double().mean().item() == pytest.approx(0.8, abs=0.015)
 
 
-class PixelJudge(nn.Module):
-    """A stand-in judge: the class is the image's first pixel times 10, with logits
-    10 for that class and 0 for the others (top probability e^10 / (e^10 + 9))."""
-
-    def features(self, x):
-        return x.flatten(1)[:, :4]                                         # (B, 4)
-
-    def head(self, f):
-        return 10.0 * nn.functional.one_hot((f[:, 0] * 10).long().clamp(0, 9), 10).float()
-
-
 def test_judge_scores_confidence_and_entropy():
+    class PixelJudge(nn.Module):
+        """A stand-in judge: the class is the image's first pixel times 10, with logits
+        10 for that class and 0 for the others (top probability e^10 / (e^10 + 9))."""
+
+        def features(self, x):
+            return x.flatten(1)[:, :4]                                     # (B, 4)
+
+        def head(self, f):
+            return 10.0 * nn.functional.one_hot((f[:, 0] * 10).long().clamp(0, 9), 10).float()
+
     pixel_judge, top = PixelJudge(), math.exp(10) / (math.exp(10) + 9)
     # all ten classes equally often: log2 10 bits
     x = (torch.arange(1000) % 10 / 10 + 0.05).view(-1, 1, 1, 1).expand(-1, 1, 28, 28)
@@ -937,16 +900,6 @@ def test_classifier_has_the_mlp_of_table_3():
     assert model(torch.rand(4, 1, 28, 28)).shape == (4, 10)
 
 
-@pytest.mark.parametrize("flags", [["--labels", "15"], ["--labels", "a,b"],
-                                   ["--recipe", "fast"], ["--seeds", "0"]])
-def test_bad_classify_flags_exit_with_one_line(flags, capsys):
-    with pytest.raises(SystemExit) as e:
-        classify.main(flags)
-    assert e.value.code == 2
-    err = capsys.readouterr().err.strip()
-    assert "error" in err and "\n" not in err
-
-
 def test_classify_without_checkpoint_names_ae_py(data_dir, tmp_path):
     proc = run("classify.py", "--quick", "--data-dir", data_dir, "--out-dir", tmp_path, ok=False)
     assert one_line_error(proc) and "python ae.py" in proc.stderr
@@ -1030,7 +983,7 @@ def test_one_trial_of_each_study_end_to_end(study, data_dir, quick_ae, tmp_path)
     run("tune.py", study, *TINY, "--trials", "1", "--data-dir", data_dir, "--out-dir", tmp_path)
     assert (tmp_path / f"fig08_tuning_{study}.png").stat().st_size > 10_000
     tuned = json.loads((tmp_path / f"tuned_{study}.json").read_text())
-    assert tuned["trials"] == {"complete": 1, "pruned": 0, "failed": 0}
+    assert tuned["trials"] == {"complete": 1, "pruned": 0, "failed": 0, "running": 0, "waiting": 0}
     assert tuned["direction"] == ("maximize" if study == "classifier" else "minimize")
     assert tuned["settings"]["trials"] == 1 and tuned["study"] == study
     # the script that uses the tuned values reads them, named by --params
@@ -1217,12 +1170,6 @@ def test_a_damaged_tuned_file_is_a_one_line_error(tmp_path, text, says):
     assert says in message and "python tune.py ae" in message and "\n" not in message
 
 
-def test_summary_on_a_damaged_results_file_is_one_line(tmp_path):
-    (tmp_path / "vae.json").write_text('{"test": ')            # cut short
-    proc = run("scripts/summary.py", "--out-dir", tmp_path, ok=False)
-    assert one_line_error(proc) and "vae.json" in proc.stderr
-
-
 def test_ctrl_c_is_one_line_and_exit_status_130(data_dir, tmp_path):
     import signal
     proc = subprocess.Popen([sys.executable, "-u", str(ROOT / "ae.py"), "--quick", "--part",
@@ -1238,15 +1185,17 @@ def test_ctrl_c_is_one_line_and_exit_status_130(data_dir, tmp_path):
     assert not (tmp_path / "ae.pt").exists() and not list(tmp_path.glob("*.tmp"))
 
 
-def test_an_interrupt_before_the_checkpoint_leaves_no_results_describing_it(data_dir, tmp_path,
-                                                                           monkeypatch):
+@pytest.mark.parametrize("script", ["ae", "vae"])
+def test_an_interrupt_before_the_checkpoint_leaves_no_results_describing_it(script, data_dir,
+                                                                           tmp_path, monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
-    monkeypatch.setattr(ae, "save_checkpoint", interrupted)
+    module, flags = {"ae": (ae, ["--part", "refit"]), "vae": (vae, ["--iw-samples", "2"])}[script]
+    monkeypatch.setattr(module, "save_checkpoint", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        ae.main(["--quick", "--part", "refit", "--epochs", "1", "--data-dir", str(data_dir),
-                 *CPU, "--out-dir", str(tmp_path)])
-    assert not (tmp_path / "ae.json").exists()
+        module.main(["--quick", "--subset", "200", "--epochs", "1", *flags, *CPU,
+                     "--data-dir", str(data_dir), "--out-dir", str(tmp_path)])
+    assert not (tmp_path / f"{script}.json").exists()
 
 
 def test_a_study_of_another_kind_is_refused(data_dir, tmp_path):
@@ -1277,7 +1226,7 @@ def test_a_killed_workers_trial_ends_as_failed_and_a_rerun_completes(data_dir, t
     states = [t.state for t in load(tmp_path, "ae-quick").trials]
     assert states == [TrialState.COMPLETE, TrialState.FAIL, TrialState.COMPLETE]
     tuned = json.loads((tmp_path / "tuned_ae.json").read_text())
-    assert tuned["trials"] == {"complete": 2, "pruned": 0, "failed": 1}
+    assert tuned["trials"] == {"complete": 2, "pruned": 0, "failed": 1, "running": 0, "waiting": 0}
     tune.main(argv + ["--trials", "2"])                         # complete: runs no trial
     assert len(load(tmp_path, "ae-quick").trials) == 3
 
@@ -1307,15 +1256,13 @@ def test_the_median_pruner_prunes_after_five_trials_and_two_epochs(tmp_path):
     assert bad_trial() == (False, True)       # 5 earlier: pruned, but never at epoch 1
 
 
-def one_step(optimizer_name, lr=0.1, weight_decay=0.01):
-    p = torch.nn.Parameter(torch.tensor([1.0, -2.0]))
-    optimizer = common.make_optimizer(optimizer_name, [p], lr, weight_decay)
-    (p * torch.tensor([3.0, 0.5])).sum().backward()
-    optimizer.step()
-    return p.detach()
-
-
 def test_sgd_is_plain_sgd_and_adam_is_adam():
+    def one_step(optimizer_name, lr=0.1, weight_decay=0.01):
+        p = torch.nn.Parameter(torch.tensor([1.0, -2.0]))
+        optimizer = common.make_optimizer(optimizer_name, [p], lr, weight_decay)
+        (p * torch.tensor([3.0, 0.5])).sum().backward()
+        optimizer.step()
+        return p.detach()
     grad = torch.tensor([3.0, 0.5]) + 0.01 * torch.tensor([1.0, -2.0])    # with L2 penalty
     assert torch.allclose(one_step("SGD"), torch.tensor([1.0, -2.0]) - 0.1 * grad)
     # Adam's first step is lr * sign(grad) whatever the gradient's size
@@ -1388,9 +1335,9 @@ def spy_on_reads(monkeypatch):
     reads = []
     read = plumbing.data.read_fashion_mnist
 
-    def spy(data_dir, train):
+    def spy(data_dir, train, **kwargs):
         reads.append("train" if train else "test")
-        return read(data_dir, train)
+        return read(data_dir, train, **kwargs)
     monkeypatch.setattr(common, "read_fashion_mnist", spy)
     return reads
 
@@ -1863,25 +1810,20 @@ def test_an_out_dir_with_url_characters_keeps_its_own_database(name, data_dir, t
     assert json.loads((out / "tuned_ae.json").read_text())["storage"].endswith("/optuna.db")
 
 
-def fill_then_fail(monkeypatch):
-    """Every write goes half through, then the disk is full."""
+@pytest.mark.parametrize("writer", ["json", "text", "figure", "checkpoint"])
+def test_a_full_disk_is_one_line_and_leaves_the_earlier_file_whole(writer, tmp_path,
+                                                                 monkeypatch):
+    path = tmp_path / f"earlier.{writer}"
+    path.write_bytes(b"the earlier file")
     import errno
 
-    def full(path, write):
+    def full(path, write):                 # every write goes half through, then the disk is full
         def half(tmp):
             Path(tmp).write_bytes(b"half a file")
             raise OSError(errno.ENOSPC, "No space left on device")
         return write_atomically(path, half)
     write_atomically = plumbing.files.write_atomically
     monkeypatch.setattr(plumbing.files, "write_atomically", full)
-
-
-@pytest.mark.parametrize("writer", ["json", "text", "figure", "checkpoint"])
-def test_a_full_disk_is_one_line_and_leaves_the_earlier_file_whole(writer, tmp_path,
-                                                                 monkeypatch):
-    path = tmp_path / f"earlier.{writer}"
-    path.write_bytes(b"the earlier file")
-    fill_then_fail(monkeypatch)
     write = {"json": lambda: plumbing.files.save_json(path, {"a": 1}),
              "text": lambda: plumbing.files.save_text(path, "# a table\n"),
              "figure": lambda: plumbing.figures.save_figure(plumbing.figures.pyplot().figure(), path),
@@ -1923,8 +1865,10 @@ def test_a_tuned_file_of_another_study_is_refused(tmp_path):
 def test_a_study_made_before_the_kind_check_is_told_by_its_parameters(data_dir, tmp_path):
     # an AE study as tune.py wrote it before studies recorded their kind: no user attributes
     study = optuna.create_study(study_name="ae-quick", storage=f"sqlite:///{tmp_path / 'optuna.db'}")
+    drawn = optuna.create_study().ask()
+    tune.suggest_ae(drawn)
     study.add_trial(optuna.trial.create_trial(params=ae.TABLE_4, value=0.1,
-                                              distributions=tune_distributions("ae")))
+                                              distributions=drawn.distributions))
     argv = [*TINY, "--trials", "2", "--data-dir", str(data_dir), "--out-dir", str(tmp_path)]
     with pytest.raises(SystemExit, match="holds trials of tune.py ae, not of tune.py vae"):
         tune.main(["vae", *argv, "--study-name", "ae-quick"])
@@ -1932,12 +1876,6 @@ def test_a_study_made_before_the_kind_check_is_told_by_its_parameters(data_dir, 
     assert load(tmp_path, "ae-quick").user_attrs.get("study") != "vae"   # not stamped vae
     tune.main(["ae", *argv])                                            # its own study goes on
     assert len(load(tmp_path, "ae-quick").trials) == 2
-
-
-def tune_distributions(study):
-    trial = optuna.create_study().ask()
-    {"ae": tune.suggest_ae, "classifier": tune.suggest_classifier, "vae": tune.suggest_vae}[study](trial)
-    return trial.distributions
 
 
 @pytest.mark.parametrize("signal_name, status", [("SIGINT", 130), ("SIGTERM", 143)])
@@ -1989,6 +1927,7 @@ def test_a_stopped_seed_run_is_left_out_by_name_and_the_rest_summarised(quick_ae
 
 
 @pytest.mark.parametrize("damage, says", [
+    (lambda out: (out / "vae.json").write_text('{"test": '), "vae.json"),         # cut short
     (lambda out: (out / "vae.json").write_text('{"test": {"neg_elbo": 1}}'), "vae.json lacks"),
     (lambda out: (out / "times.tsv").write_text("step\tstart\tend\tseconds\nae.py\t0\t9\tten\n")
      + (out / "seeds.json").write_text("{}"), "times.tsv, line 2"),
@@ -2137,21 +2076,13 @@ def record_learning_rates(optimizer):
     return lrs
 
 
-def dropout_flags(model):
-    """Whether the model's first Dropout layer is in training mode, at each forward pass."""
-    first = next(m for m in model.modules() if isinstance(m, nn.Dropout))
-    flags = []
-    first.register_forward_hook(lambda module, inputs, output: flags.append(module.training))
-    return flags
-
-
 # =============================================================================
-# Class 1: each model's training step, against a step written out by hand.
-# 12 images in batches of 8: two batches, of 8 and 4 images, so that the mean over the
-# epoch (weighted by batch size) differs from the mean of the two batch losses.
-# SGD, not Adam, for the AE, the VAE and the classifier: its step is proportional to the
-# gradient, so a loss of the wrong scale (a sum for a mean, a beta ignored) moves it.
+# Each model's training step, against a step written out by hand.
 
+# The training steps' data: 12 images in batches of 8, two batches of 8 and 4 images, so that
+# the mean over the epoch (weighted by batch size) differs from the mean of the two batch
+# losses. SGD, not Adam, for the AE, the VAE and the classifier: its step is proportional to
+# the gradient, so a loss of the wrong scale (a sum for a mean, a beta ignored) moves it.
 N, BATCH = 12, 8
 
 
@@ -2258,17 +2189,6 @@ def test_the_judges_two_steps_are_adam_on_the_cross_entropy_with_a_falling_lr():
 # -----------------------------------------------------------------------------
 # Class 1b: learning-rate schedules, step by step
 
-def one_cycle_by_hand(peak, total, pct_start=0.3):
-    """The one-cycle schedule (Smith & Topin 2019) as torch's OneCycleLR computes it: from
-    peak / 25 up to the peak at step pct_start * total - 1, then down to peak / 25 / 10^4 at
-    the last step, both ways along a half cosine:
-        anneal(a, b, t) = b + (a - b) (1 + cos(pi t)) / 2,  t in [0, 1]."""
-    start, end, top = peak / 25, peak / 25 / 1e4, pct_start * total - 1
-    anneal = lambda a, b, t: b + (a - b) * (1 + math.cos(math.pi * t)) / 2
-    return [anneal(start, peak, k / top) if k <= top else
-            anneal(peak, end, (k - top) / (total - 1 - top)) for k in range(total)]
-
-
 def learning_rates_of_a_run(recipe, mlp, monkeypatch, epochs=2, n=18, batch_size=4):
     """The learning rate of the MLP's and of the encoder's optimiser at each step of
     classify.fine_tune_and_test (18 images in batches of 4: 5 steps per epoch)."""
@@ -2291,6 +2211,15 @@ def learning_rates_of_a_run(recipe, mlp, monkeypatch, epochs=2, n=18, batch_size
 
 
 def test_our_recipe_follows_the_one_cycle_schedule_at_every_step(monkeypatch):
+    def one_cycle_by_hand(peak, total, pct_start=0.3):
+        """The one-cycle schedule (Smith & Topin 2019) as torch's OneCycleLR computes it:
+        from peak / 25 up to the peak at step pct_start * total - 1, then down to
+        peak / 25 / 10^4 at the last step, both ways along a half cosine:
+            anneal(a, b, t) = b + (a - b) (1 + cos(pi t)) / 2,  t in [0, 1]."""
+        start, end, top = peak / 25, peak / 25 / 1e4, pct_start * total - 1
+        anneal = lambda a, b, t: b + (a - b) * (1 + math.cos(math.pi * t)) / 2
+        return [anneal(start, peak, k / top) if k <= top else
+                anneal(peak, end, (k - top) / (total - 1 - top)) for k in range(total)]
     lrs = learning_rates_of_a_run("ours", classify.OURS, monkeypatch)
     total = 2 * 5                                             # 2 epochs of 5 batches
     for name, peak in (("mlp", classify.OURS["mlp_lr"]), ("encoder", 0.002)):
@@ -2353,6 +2282,12 @@ def test_the_autoencoders_reconstructions_are_made_with_dropout_off():
 
 @pytest.mark.parametrize("script", ["ae", "classify"])
 def test_training_turns_dropout_back_on_after_each_validation(script):
+    def dropout_flags(model):
+        """Whether the model's first Dropout layer is in training mode, at each forward pass."""
+        first = next(m for m in model.modules() if isinstance(m, nn.Dropout))
+        flags = []
+        first.register_forward_hook(lambda module, inputs, output: flags.append(module.training))
+        return flags
     torch.manual_seed(0)
     x, y, x_val, y_val = (torch.rand(8, 1, 28, 28), torch.randint(0, 10, (8,)),
                           torch.rand(6, 1, 28, 28), torch.randint(0, 10, (6,)))
@@ -2889,36 +2824,36 @@ VAL_VALUE = {"ae": {0: [0.5, 0.4], 1: [0.2, 0.1]},              # MSE: lower is 
              "classifier": {0: [0.2, 0.3], 1: [0.6, 0.7]}}      # accuracy: higher is better
 
 
-def fake_fit(study, seen):
-    """A stand-in for ae.fit, vae.fit or classify.fit: records the data it is given, and
-    returns (and reports through on_epoch) the numbers above for the trial it runs."""
-    def fit(model, optimizer, x, *args, on_epoch=None, name="", **kwargs):
-        trial = int(name.split()[-1])
-        if study == "classifier":
-            epochs = args[1]                                   # args: y, epochs, ...
-            x_val = kwargs["val"][0]
-            val = [{"accuracy": v} for v in VAL_VALUE[study][trial]]
-            history = {"train_loss": TRAIN_LOSS[trial], "val_accuracy": VAL_VALUE[study][trial]}
-        else:
-            x_val, epochs = args[0], args[1]
-            if study == "ae":
-                val = [{"mse": v} for v in VAL_VALUE[study][trial]]
-                history = {"train_mse": TRAIN_LOSS[trial], "val_mse": VAL_VALUE[study][trial]}
-            else:   # -ELBO = recon + kl; the training loss is the smaller
-                val = [{"recon": v - 10, "kl": 10.0} for v in VAL_VALUE[study][trial]]
-                history = {"train_recon": TRAIN_LOSS[trial], "train_kl": [0.0, 0.0],
-                           "val_recon": [v["recon"] for v in val], "val_kl": [10.0, 10.0]}
-        seen.append((x, x_val))
-        assert epochs == 2
-        for epoch, v in enumerate(val, 1):
-            on_epoch(epoch, v)
-        return {**history, "diverged": None}
-    return fit
-
-
 @pytest.mark.parametrize("study", ["ae", "classifier", "vae"])
 def test_each_study_trains_on_the_training_split_and_ranks_by_the_validation_value(
         study, tiny_ae, data_dir, tmp_path, monkeypatch):
+    def fake_fit(study, seen):
+        """A stand-in for ae.fit, vae.fit or classify.fit: records the data it is given, and
+        returns (and reports through on_epoch) the numbers above for the trial it runs."""
+        def fit(model, optimizer, x, *args, on_epoch=None, name="", **kwargs):
+            trial = int(name.split()[-1])
+            if study == "classifier":
+                epochs = args[1]                                   # args: y, epochs, ...
+                x_val = kwargs["val"][0]
+                val = [{"accuracy": v} for v in VAL_VALUE[study][trial]]
+                history = {"train_loss": TRAIN_LOSS[trial],
+                           "val_accuracy": VAL_VALUE[study][trial]}
+            else:
+                x_val, epochs = args[0], args[1]
+                if study == "ae":
+                    val = [{"mse": v} for v in VAL_VALUE[study][trial]]
+                    history = {"train_mse": TRAIN_LOSS[trial],
+                               "val_mse": VAL_VALUE[study][trial]}
+                else:   # -ELBO = recon + kl; the training loss is the smaller
+                    val = [{"recon": v - 10, "kl": 10.0} for v in VAL_VALUE[study][trial]]
+                    history = {"train_recon": TRAIN_LOSS[trial], "train_kl": [0.0, 0.0],
+                               "val_recon": [v["recon"] for v in val], "val_kl": [10.0, 10.0]}
+            seen.append((x, x_val))
+            assert epochs == 2
+            for epoch, v in enumerate(val, 1):
+                on_epoch(epoch, v)
+            return {**history, "diverged": None}
+        return fit
     seen = []
     module = {"ae": ae, "classifier": classify, "vae": vae}[study]
     monkeypatch.setattr(module, "fit", fake_fit(study, seen))
@@ -3291,12 +3226,6 @@ def same(a, b):
 # -----------------------------------------------------------------------------
 # 5. Settings reach the code
 
-def ae_code_sizes(model):
-    """d as the autoencoder's layers have it: the encoder's output, the decoder's input."""
-    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
-    return {linears[1].out_features, linears[2].in_features}
-
-
 # flags -> {part: (d, dropout, [(optimiser, lr, weight decay) of each run])}
 AE_CASES = {
     "tables": ([], {"compare": (2, 0.2, [("Adam", 0.0005, 0.0001), ("SGD", 0.0005, 0.0001)]),
@@ -3329,7 +3258,9 @@ def test_ae_settings_reach_each_optimiser_and_model(case, data_dir, tmp_path, mo
         assert [r.setting for r in runs[part]] == settings, part
         for record in runs[part]:
             model = owner(models, record)                  # every weight of the AE
-            assert ae_code_sizes(model) == {d}, part
+            # d as the layers have it: the encoder's output, the decoder's input
+            linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+            assert {linears[1].out_features, linears[2].in_features} == {d}, part
             assert dropouts(model) == [dropout] * 4, part  # encoder and decoder
     # classify.py and explore.py rebuild the AE and its optimiser from ae.pt's settings
     settings = plumbing.checkpoints.load_checkpoint(tmp_path / "ae.pt", "")["settings"]
@@ -3458,16 +3389,6 @@ def test_seed_fixes_the_vaes_weights_batch_order_and_results(data_dir, tmp_path,
     for a, b, c in zip(*runs):                # weights, batch orders, test numbers
         assert same(a, b) and not same(a, c)
     assert sampled == [3, 3, 4]
-
-
-def test_the_vaes_figure_6_samples_follow_the_seed(monkeypatch, tmp_path):
-    drawn = []
-    monkeypatch.setattr(vae, "plot_grid", lambda images, *args, **kwargs: drawn.append(images))
-    torch.manual_seed(0)
-    model = vae.VAE(3)
-    for seed in (3, 3, 4):
-        vae.plot_samples(model, 3, tmp_path / "fig06.png", seed)
-    assert torch.equal(drawn[0], drawn[1]) and not torch.equal(drawn[0], drawn[2])
 
 
 def test_seed_fixes_the_classifiers_mlp_and_batch_order_not_its_pretrained_encoder(monkeypatch):
@@ -3861,7 +3782,6 @@ def test_seeds_md_times_tables_leave_the_reused_runs_out(tmp_path):
 
 # The verdict rules at their boundaries, with numbers floating point holds exactly: the
 # values of a are 1, 2, 3 (mean 2, sd 1), those of b mean 4 + shift, sd 1
-
 E = 2.0 ** -20
 
 
@@ -3998,18 +3918,6 @@ def test_each_checkpoint_is_written_before_the_results_that_describe_it(
                   "--out-dir", str(tmp_path)])
     assert checkpoint in written and results in written
     assert written.index(checkpoint) < written.index(results), written
-
-
-def test_an_interrupt_before_the_vae_checkpoint_leaves_no_results_describing_it(
-        data_dir, tmp_path, monkeypatch):
-    def interrupted(*args, **kwargs):
-        raise KeyboardInterrupt
-    monkeypatch.setattr(vae, "save_checkpoint", interrupted)
-    monkeypatch.setattr(vae, "plot_figures", lambda *args: None)
-    with pytest.raises(KeyboardInterrupt):
-        vae.main([*QUICK, "--iw-samples", "2", "--data-dir", str(data_dir),
-                  "--out-dir", str(tmp_path)])
-    assert not (tmp_path / "vae.json").exists()
 
 
 def test_tsne_exaggerates_p_for_exactly_its_first_iterations(monkeypatch):
@@ -4154,6 +4062,469 @@ def test_summary_in_a_read_only_folder_is_one_line(quick_ae, tmp_path):
     assert one_line_error(proc) and "summary.md" in proc.stderr and "read-only" in proc.stderr
 
 
+# -----------------------------------------------------------------------------
+# Every stop is one line, and a failed run replaces nothing: a full disk under any writer
+# and under the Optuna storage, two writers of one results file, a signal while torch loads,
+# killed workers' trials, values of the wrong kind in results files, empty path flags, and
+# data files cut short
+
+def storage_full(monkeypatch, after=1):
+    """The Optuna storage's disk fills up after `after` intermediate values: SQLite's error,
+    wrapped by SQLAlchemy and by Optuna, as on a real full disk."""
+    import sqlalchemy
+    calls, write = [], optuna.storages.RDBStorage.set_trial_intermediate_value
+
+    def full(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) > after:
+            try:
+                raise sqlalchemy.exc.OperationalError("UPDATE", {}, Exception("database or disk is full"))
+            except sqlalchemy.exc.OperationalError as e:
+                raise optuna.exceptions.StorageInternalError(
+                    "An exception is raised during the commit. This typically happens due to "
+                    "invalid data in the commit, e.g. exceeding max length.") from e
+        return write(self, *args, **kwargs)
+    monkeypatch.setattr(optuna.storages.RDBStorage, "set_trial_intermediate_value", full)
+
+
+def test_a_full_disk_while_tuning_is_one_line_and_the_rerun_fails_the_trial_it_cut(
+        data_dir, tmp_path, monkeypatch):
+    argv = ["ae", *TINY, "--epochs", "2", "--trials", "2", "--data-dir", str(data_dir),
+            "--out-dir", str(tmp_path)]
+    storage_full(monkeypatch, after=1)            # trial 0's second epoch cannot be stored
+    with pytest.raises(SystemExit) as e:
+        tune.main(argv)
+    message = str(e.value)
+    assert "\n" not in message and "is full" in message and "optuna.db" in message
+    assert not (tmp_path / "tuned_ae.json").exists()
+
+
+def test_a_full_disk_under_tune_py_is_one_line_in_a_real_process(data_dir, tmp_path):
+    """tune.py with its storage on a 140 KiB tmpfs: the disk fills up while trials run (or,
+    with another SQLite, already as the study is made); one line either way."""
+    if shutil.which("unshare") is None:
+        pytest.skip("needs unshare (util-linux)")
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    shell = (f"mount -t tmpfs -o size=140k tmpfs {disk} && exec {sys.executable} tune.py ae "
+             f"--quick --trials 40 --epochs 2 --subset 400 --device cpu --data-dir {data_dir} "
+             f"--out-dir {tmp_path / 'out'} --storage sqlite:///{disk}/optuna.db")
+    proc = subprocess.run(["unshare", "-m", "sh", "-c", shell], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+    if "mount" in proc.stderr and "permission denied" in proc.stderr.lower():
+        pytest.skip("this machine does not allow a private mount")
+    assert one_line_error(proc), proc.stderr[-2000:]
+    assert "is full" in proc.stderr
+
+
+@pytest.mark.parametrize("error", [
+    RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 576 vs 534"),
+    ValueError("Image size of 100000x100 pixels is too large"),
+    MemoryError()])
+def test_a_failed_write_is_one_line_whatever_raised_it(error, tmp_path):
+    path = tmp_path / "ae.pt"
+    path.write_bytes(b"the earlier file")
+
+    def fails(tmp):
+        Path(tmp).write_bytes(b"half a file")
+        raise error
+    with pytest.raises(SystemExit) as e:
+        plumbing.files.write_atomically(path, fails)
+    message = str(e.value)
+    assert message.startswith(f"error: cannot write {path} (") and "\n" not in message
+    assert type(error).__name__ in message and "free on its disk" in message
+    assert path.read_bytes() == b"the earlier file" and sorted(tmp_path.iterdir()) == [path]
+
+
+@pytest.mark.parametrize("stop", [KeyboardInterrupt, SystemExit])
+def test_an_interrupted_write_passes_the_interrupt_through_and_leaves_no_temporary_file(
+        stop, tmp_path):
+    path = tmp_path / "ae.json"
+    path.write_text("{}")
+
+    def interrupted(tmp):
+        Path(tmp).write_text("{\"half")
+        raise stop()
+    with pytest.raises(stop):
+        plumbing.files.write_atomically(path, interrupted)
+    assert path.read_text() == "{}" and sorted(tmp_path.iterdir()) == [path]
+
+
+def order_of_writes(monkeypatch):
+    """The names of the files written, in order."""
+    written, write = [], plumbing.files.write_atomically
+
+    def spy(path, fn):
+        written.append(Path(path).name)
+        return write(path, fn)
+    monkeypatch.setattr(plumbing.files, "write_atomically", spy)
+    return written
+
+
+def test_tune_py_writes_its_results_before_its_figure(data_dir, tmp_path, monkeypatch):
+    written = order_of_writes(monkeypatch)
+    tune.main(["ae", *TINY, "--trials", "1", "--data-dir", str(data_dir), "--out-dir", str(tmp_path)])
+    assert written == ["tuned_ae.json", "fig08_tuning_ae.png"]
+
+
+def test_labels_writes_its_results_before_its_figure(data_dir, quick_ae, tmp_path, monkeypatch):
+    shutil.copy(quick_ae / "ae.pt", tmp_path / "ae.pt")
+    written = order_of_writes(monkeypatch)
+    labels.main(["--quick", "--labels", "100", "--epochs", "1", *CPU, "--data-dir", str(data_dir),
+                 "--out-dir", str(tmp_path)])
+    assert written == ["labels.json", "labels.md", "fig_label_efficiency.png"]
+
+
+def test_two_writers_updating_one_results_file_at_once_keep_both_entries(tmp_path, monkeypatch):
+    """Each writer reads the file, then waits, as if its write were slow: without the lock,
+    both read it empty and the second write drops the first one's entry."""
+    import threading
+    import time
+    read = plumbing.files.read_json
+
+    def slow_read(path, fix):
+        data = read(path, fix)
+        time.sleep(0.3)
+        return data
+    monkeypatch.setattr(plumbing.files, "read_json", slow_read)
+    path = tmp_path / "ae.json"
+    path.write_text("{}")
+    writers = [threading.Thread(target=plumbing.files.update_results, args=(path, {part: {"n": i}}))
+               for i, part in enumerate(["compare", "refit"])]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join()
+    assert json.loads(path.read_text()) == {"compare": {"n": 0}, "refit": {"n": 1}}
+    assert (tmp_path / "ae.json.lock").exists()
+
+
+def test_a_killed_writer_releases_its_lock_on_the_results_file(tmp_path):
+    import signal
+    import threading
+    path = tmp_path / "ae.json"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from pathlib import Path; import plumbing.files\n"
+         f"with plumbing.files.locked(Path({str(path)!r})):\n"
+         "    print('locked', flush=True); time.sleep(600)"],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "locked"
+    writer = threading.Thread(target=plumbing.files.update_results, args=(path, {"refit": {}}))
+    writer.start()
+    writer.join(timeout=1)
+    assert writer.is_alive()                       # waits while the other process holds it
+    holder.send_signal(signal.SIGKILL)
+    holder.wait(timeout=10)
+    writer.join(timeout=10)
+    assert not writer.is_alive() and json.loads(path.read_text()) == {"refit": {}}
+
+
+def caught_signals(pid):
+    """The signals whose handlers the process `pid` has set (Linux: /proc/PID/status)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    mask = int(next(line.split()[1] for line in status.splitlines() if line.startswith("SigCgt")), 16)
+    return {n for n in range(1, 64) if mask >> (n - 1) & 1}
+
+
+STARTS = [["ae.py"], ["vae.py"], ["classify.py"], ["explore.py"], ["tune.py", "ae"],
+          ["-m", "beyond.labels"], ["scripts/summary.py"]]
+
+
+@pytest.mark.parametrize("signal_name, status", [("SIGINT", 130), ("SIGTERM", 143)])
+@pytest.mark.parametrize("command", STARTS, ids=lambda c: c[-1] if c[0] != "-m" else c[1])
+def test_a_signal_while_torch_loads_is_one_line(command, signal_name, status, tmp_path):
+    """A real process, stopped as soon as its script has taken over SIGTERM at the top of the
+    file (quiet_start), before torch is imported: one line, 130 or 143, nothing written."""
+    import signal
+    import time
+    if not Path("/proc/self/status").exists():
+        pytest.skip("needs /proc to see when the script has taken over its signals")
+    proc = subprocess.Popen([sys.executable, *command, "--out-dir", str(tmp_path / "out")],
+                            cwd=ROOT, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 10         # within ~0.1 s; importing torch takes ~2 s
+    while time.monotonic() < deadline and signal.SIGTERM not in caught_signals(proc.pid):
+        time.sleep(0.005)
+    proc.send_signal(getattr(signal, signal_name))
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == status, err
+    assert err == "interrupted while starting; nothing written\n" and out == ""
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_complete_studys_rerun_fails_killed_workers_trials_and_counts_every_trial(
+        data_dir, tmp_path, monkeypatch):
+    import time
+    monkeypatch.setattr(plumbing.storage, "GRACE_SECONDS", 1)
+    argv = ["ae", *TINY, "--trials", "1", "--data-dir", str(data_dir), "--out-dir", str(tmp_path)]
+    tune.main(argv)                                        # complete: one trial
+    storage = plumbing.storage.open_storage(f"sqlite:///{tmp_path / 'optuna.db'}", "")
+    study = optuna.load_study(study_name="ae-quick", storage=storage)
+    for _ in range(2):                                     # two workers killed in a trial
+        storage.record_heartbeat(study.ask()._trial_id)
+    time.sleep(2.5)                        # past the grace period (SQLite: whole seconds)
+    alive = study.ask()                                    # a worker still at it
+    storage.record_heartbeat(alive._trial_id)
+    tune.main(argv)                                        # complete: runs no trial
+    states = [t.state for t in load(tmp_path, "ae-quick").trials]
+    assert states == [TrialState.COMPLETE, TrialState.FAIL, TrialState.FAIL, TrialState.RUNNING]
+    counts = json.loads((tmp_path / "tuned_ae.json").read_text())["trials"]
+    assert counts == {"complete": 1, "pruned": 0, "failed": 2, "running": 1, "waiting": 0}
+    assert sum(counts.values()) == len(states)
+
+
+def test_summary_names_the_file_key_and_value_that_is_not_a_number(tmp_path):
+    table6 = {"source": "Table 5", "mean_metrics": {"f1": [0.8] * 10}, "accuracy_mean": "90 %",
+              "accuracy_std": 0.01, "seconds_mean": 40.0, "support": [1000] * 10, "runs": [{}]}
+    write_results(tmp_path, classify={"table6": {"table5": table6}, "table6_run": {
+        "settings": {"epochs": 10, "subset": 0}, "device": "cpu"}})
+    proc = run("scripts/summary.py", "--out-dir", tmp_path, ok=False)
+    assert one_line_error(proc)
+    assert (f"error: {tmp_path / 'classify.json'}: table6.table5.accuracy_mean is '90 %', not a "
+            "number") in proc.stderr
+
+
+def test_seeds_names_the_file_key_and_value_that_is_not_a_number_as_summary_does(tmp_path):
+    out = make_out(tmp_path, {"tables": [{}, {}], "tuned": [{}, {"accuracy": "90 %"}]})
+    proc = run("scripts/seeds.py", "--out-dir", out, ok=False)
+    where = out / "seeds" / "tuned" / "seed1" / "classify.json"
+    assert one_line_error(proc)
+    assert f"error: {where}: table6.table5.runs.0.accuracy is '90 %', not a number" in proc.stderr
+    out = make_out(tmp_path / "2", {"tables": [{}, {}], "tuned": [{}, {"knn": (0.8, "0.82", 0.8)}]})
+    proc = run("scripts/seeds.py", "--out-dir", out, ok=False)
+    where = out / "seeds" / "tuned" / "seed1" / "explore.json"
+    assert one_line_error(proc)
+    assert f"error: {where}: knn.AE.latent is '0.82', not a number" in proc.stderr
+
+
+def test_a_nan_in_a_seed_run_is_shown_as_nan_and_leaves_its_verdict_undecided(tmp_path):
+    out = make_out(tmp_path, {"tables": [{}, {}, {}],
+                              "tuned": [{}, {"smooth": (math.nan, 0.15)}, {}]})
+    proc = run("scripts/seeds.py", "--out-dir", out)
+    assert "Traceback" not in proc.stderr
+    md = (out / "seeds.md").read_text()
+    row = next(line for line in md.splitlines() if line.startswith("| smoothness, AE"))
+    assert row.endswith("| nan (a seed's number is nan; 3 seeds) |")
+    verdicts = json.loads((out / "seeds.json").read_text())["verdicts"]
+    assert verdicts["smoothness"]["verdict"] == "undecided"
+    assert "undecided, since a seed's number is nan" in verdicts["smoothness"]["sentence"]
+    assert verdicts["separation"]["verdict"] != "undecided"          # the others still decide
+
+
+def test_a_tuned_whole_number_that_is_not_one_says_a_whole_number(tmp_path):
+    write_tuned(tmp_path / "tuned_classifier.json", "classifier", {**classify.TABLE_5, "no1": 12.5})
+    with pytest.raises(SystemExit) as e:
+        plumbing.params.read_params(tmp_path / "tuned_classifier.json", "classifier", classify.TABLE_5)
+    assert "no1 must be a whole number, got 12.5" in str(e.value)
+    write_tuned(tmp_path / "tuned_classifier.json", "classifier", {**classify.TABLE_5, "mlp_lr": "x"})
+    with pytest.raises(SystemExit) as e:
+        plumbing.params.read_params(tmp_path / "tuned_classifier.json", "classifier", classify.TABLE_5)
+    assert "mlp_lr must be a number, got 'x'" in str(e.value)
+
+
+EMPTY_PATHS = [("ae.py", "--out-dir"), ("ae.py", "--data-dir"), ("ae.py", "--params"),
+               ("vae.py", "--out-dir"), ("vae.py", "--params"), ("explore.py", "--out-dir"),
+               ("classify.py", "--checkpoint"), ("classify.py", "--params"),
+               ("tune.py", "--storage"), ("tune.py", "--checkpoint"), ("tune.py", "--out-dir"),
+               ("beyond/labels.py", "--checkpoint"), ("beyond/labels.py", "--params"),
+               ("scripts/summary.py", "--out-dir"), ("scripts/seeds.py", "--out-dir")]
+
+
+@pytest.mark.parametrize("script, flag", EMPTY_PATHS)
+def test_an_empty_path_flag_is_refused_in_one_line(script, flag, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)                  # were it taken as ".", nothing lands in ROOT
+    study = ["classifier"] if script == "tune.py" else []
+    proc = run(script, *study, "--quick", flag, "", ok=False) if script in DEVICE_FLAG else \
+        run(script, flag, "", ok=False)
+    assert proc.returncode == 2 and one_line_error(proc), proc.stderr
+    assert f"argument {flag}: must be a path, got ''" in proc.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_unset_data_folder_variable_means_the_default_folder(monkeypatch):
+    monkeypatch.setenv(plumbing.data.DATA_ENV, "")
+    assert ae.build_parser().parse_args([]).data_dir == "data"
+
+
+@pytest.mark.parametrize("n_train, n_test, named", [(60_000, 9_999, "t10k-images-idx3-ubyte"),
+                                                    (59_999, 10_000, "train-images-idx3-ubyte")])
+def test_a_data_set_cut_short_is_refused_without_a_subset(n_train, n_test, named, tmp_path):
+    raw = tmp_path / "FashionMNIST" / "raw"
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", n_train), ("t10k", n_test)):   # consistent headers, cut short
+        write_idx(raw / f"{prefix}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28)))
+        write_idx(raw / f"{prefix}-labels-idx1-ubyte", rng.integers(0, 10, n))
+    load = common.load_test if named.startswith("t10k") else common.load_train_val
+    with pytest.raises(SystemExit) as e:
+        load(tmp_path, "cpu")
+    assert str(raw / named) in str(e.value) and "not Fashion-MNIST's" in str(e.value)
+    assert "--subset" in str(e.value) and "\n" not in str(e.value)
+    load(tmp_path, "cpu", 400)                             # a part of it is fine
+    whole = common.load_train_val if load is common.load_test else common.load_test
+    whole(tmp_path, "cpu")                                 # and so is the set of full size
+
+
+# -----------------------------------------------------------------------------
+# What --seed changes in beyond/, and what it must not change
+
+def test_the_seed_draws_the_label_subsets_and_never_the_test_images_or_the_split(
+        tiny_ae, data_dir, tmp_path, monkeypatch):
+    """beyond/labels.py: the same --seed draws the same balanced subsets (and trains them
+    from the same weights); another seed draws other subsets, from the same 60,000
+    training images, and tests on the same test images."""
+    runs = []
+
+    def record(name, what):
+        original = getattr(labels, name)
+
+        def spy(*args, **kwargs):
+            result = original(*args, **kwargs)
+            runs[-1].setdefault(name, []).append(what(result, *args))
+            return result
+        monkeypatch.setattr(labels, name, spy)
+    record("balanced_subset", lambda idx, y, n, seed: (y, idx))      # the labels drawn from
+    record("train_one_way", lambda result, ae, mlp, recipe, way, x, y, *args:
+           (x, y, list(result[0].state_dict().values())))
+    record("evaluate", lambda result, model, x, y: (x, y))           # the test images
+    monkeypatch.setattr(labels, "plot_label_efficiency", lambda *args: None)
+    for i, seed in enumerate((3, 3, 4)):
+        runs.append({})
+        labels.main(["--quick", "--subset", "200", "--labels", "10,20", "--epochs", "1",
+                     "--seed", str(seed), "--checkpoint", str(tiny_ae / "ae.pt"), *CPU,
+                     "--data-dir", str(data_dir), "--out-dir", str(tmp_path / str(i))])
+    a, b, c = runs
+    assert len(a["balanced_subset"]) == len(a["train_one_way"]) == len(a["evaluate"]) == 6
+    for run_ in (b, c):                        # what no seed changes
+        for (y, _), (y_other, _) in zip(a["balanced_subset"], run_["balanced_subset"]):
+            assert torch.equal(y, y_other)                            # the same 60,000 labels
+        for (x, y), (x_other, y_other) in zip(a["evaluate"], run_["evaluate"]):
+            assert torch.equal(x, x_other) and torch.equal(y, y_other)
+    for (_, idx_a), (_, idx_b), (_, idx_c) in zip(*(r["balanced_subset"] for r in runs)):
+        assert torch.equal(idx_a, idx_b) and not torch.equal(idx_a, idx_c)
+    for (xa, ya, wa), (xb, yb, wb), (xc, _, wc) in zip(*(r["train_one_way"] for r in runs)):
+        assert torch.equal(xa, xb) and torch.equal(ya, yb) and same(wa, wb)
+        assert not torch.equal(xa, xc) and not same(wa, wc)
+
+
+def test_the_seed_draws_the_samples_and_never_the_judges_data_or_the_held_out_images(
+        tiny_ae, data_dir, tmp_path, monkeypatch):
+    """beyond/samples.py: the same --seed gives the same samples; another seed other samples,
+    judged by a judge trained on the same training images, against the same test images
+    and the same held-out images (the floor), with every sampler fitted to the same
+    training codes."""
+    runs = []
+
+    def record(module, name, what):
+        original = getattr(module, name)
+
+        def spy(*args, **kwargs):
+            runs[-1][name] = what(*args)
+            return original(*args, **kwargs)
+        monkeypatch.setattr(module, name, spy)
+    record(judge, "get_judge", lambda x_train, y_train, x_val, y_val, *args:
+           [x_train, y_train, x_val, y_val])
+    record(beyond.samples, "fit_mixture", lambda z, *args: [z])
+    record(beyond.samples, "sample_quality",
+           lambda j, held_out, x_train, x_test, y_test, samples, g: (
+               [held_out, x_train, x_test, y_test], samples))
+    monkeypatch.setattr(beyond.samples, "plot_samples", lambda *args: None)
+    for i, seed in enumerate((3, 3, 4)):
+        out = tmp_path / str(i)
+        out.mkdir()
+        shutil.copy(tiny_ae / "ae.pt", out / "ae.pt")
+        write_vae_checkpoint(out / "vae.pt")
+        runs.append({})
+        beyond.samples.main(["--quick", "--subset", "200", "--seed", str(seed), *CPU,
+                             "--data-dir", str(data_dir), "--out-dir", str(out)])
+    a, b, c = runs
+    for run_ in (b, c):                        # what no seed changes
+        assert same(a["get_judge"], run_["get_judge"])                  # the judge's data
+        assert same(a["fit_mixture"], run_["fit_mixture"])              # the training codes
+        assert same(a["sample_quality"][0], run_["sample_quality"][0])  # held-out, test images
+    samples = [r["sample_quality"][1] for r in runs]
+    assert set(samples[0]) == {"ae_box", "ae_gaussian", "ae_mixture", "vae_prior"}
+    for name in samples[0]:
+        assert torch.equal(samples[0][name], samples[1][name]), name
+        assert not torch.equal(samples[0][name], samples[2][name]), name
+
+
+# -----------------------------------------------------------------------------
+# A divergence check sees every loss it watches, the training losses included
+
+# script -> (its losses: (phase, key) of train_epoch's and evaluate's results)
+WATCHED = {"ae": [("train", "mse"), ("val", "mse")],
+           "classify": [("train", "loss"), ("val", "accuracy")],
+           "vae": [("train", "recon"), ("train", "kl"), ("val", "recon"), ("val", "kl")]}
+
+
+def nan_in(phase, key, module, monkeypatch, at_call=1):
+    """Replace module's train_epoch and evaluate by stand-ins that return finite numbers,
+    except `key` of `phase` ("train" or "val"), NaN at its call number at_call."""
+    calls = {"train": 0, "val": 0}
+
+    def stand_in(name, keys):
+        def fake(*args, **kwargs):
+            calls[name] += 1
+            return {k: math.nan if (name, k) == (phase, key) and calls[name] == at_call
+                    else 0.5 for k in keys}
+        return fake
+    keys = {p: [k for q, k in WATCHED[module.__name__] if q == p] for p in ("train", "val")}
+    monkeypatch.setattr(module, "train_epoch", stand_in("train", keys["train"]))
+    monkeypatch.setattr(module, "evaluate", stand_in("val", keys["val"]))
+
+
+@pytest.mark.parametrize("script, phase, key", [(s, p, k) for s, losses in WATCHED.items()
+                                                for p, k in losses])
+def test_each_fit_stops_at_the_epoch_where_any_loss_it_watches_is_not_finite(
+        script, phase, key, monkeypatch):
+    """ae.fit, classify.fit and vae.fit: a NaN in any one of the losses, training or
+    validation, at epoch 2 of 4 stops the run there, before that epoch is recorded or
+    reported (on_epoch)."""
+    module = {"ae": ae, "classify": classify, "vae": vae}[script]
+    nan_in(phase, key, module, monkeypatch, at_call=2)
+    x, reported = torch.rand(8, 1, 28, 28), []
+    on_epoch = lambda epoch, validation: reported.append(epoch)
+    if script == "classify":
+        history = classify.fit(None, [], x, torch.zeros(8, dtype=torch.long), 4, 4, seed=0,
+                               val=(x, torch.zeros(8, dtype=torch.long)), on_epoch=on_epoch)
+    else:
+        history = module.fit(None, None, x, x, 4, 4, seed=0, on_epoch=on_epoch)
+    assert history["diverged"] == 2 and reported == [1]
+    assert all(len(v) == 1 for k, v in history.items() if k != "diverged"), history
+
+
+@pytest.mark.parametrize("way", list(labels.WAYS))
+def test_a_label_run_whose_training_loss_diverges_stops_in_one_line(way, monkeypatch):
+    """beyond/labels.py trains without validation: the training loss is all it watches."""
+    monkeypatch.setattr(classify, "train_epoch", lambda *args, **kwargs: {"loss": math.nan})
+    torch.manual_seed(0)
+    checkpoint = {"settings": {"d": 3, "dropout": 0.0, "optimizer": "SGD", "lr": 0.01,
+                               "weight_decay": 0.0},
+                  "encoder": common.Encoder(3, 0.0).state_dict()}
+    x, y = torch.rand(20, 1, 28, 28), torch.arange(20) % 10
+    with pytest.raises(SystemExit) as e:
+        labels.train_one_way(checkpoint, classify.TABLE_5, "table5", way, x, y, steps=2,
+                             batch_size=8, seed=0)
+    assert str(e.value).startswith("error:") and f"the {way} run diverged" in str(e.value)
+    assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("study, phase", [(s, p) for s in ("ae", "classifier", "vae")
+                                          for p in ("train", "val")])
+def test_a_trial_whose_training_or_validation_loss_diverges_is_pruned(
+        study, phase, tiny_ae, data_dir, tmp_path, monkeypatch):
+    """tune.py: a NaN in trial 0's training loss alone, or in its validation value alone,
+    prunes trial 0 as diverged; trial 1 completes and is the best."""
+    module = {"ae": ae, "classifier": classify, "vae": vae}[study]
+    key = [k for p, k in WATCHED[module.__name__] if p == phase][0]
+    nan_in(phase, key, module, monkeypatch)
+    monkeypatch.setattr(tune, "plot_study", lambda *args: None)
+    tune.main([study, *TINY, "--trials", "2", "--checkpoint", str(tiny_ae / "ae.pt"),
+               "--data-dir", str(data_dir), "--out-dir", str(tmp_path)])
+    trials = load(tmp_path, f"{study}-quick").trials
+    assert [t.state for t in trials] == [TrialState.PRUNED, TrialState.COMPLETE]
+    assert trials[0].user_attrs["diverged"] == 1 and trials[0].intermediate_values == {}
+    tuned = json.loads((tmp_path / f"tuned_{study}.json").read_text())
+    assert tuned["diverged_trials"] == [0] and tuned["best_trial"] == 1
 
 # -----------------------------------------------------------------------------
 # scripts/reproduce.py, the whole report as a graph of steps: one run per folder, paths from

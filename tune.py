@@ -29,11 +29,12 @@ import classify
 import vae
 from ae import load_ae
 from common import load_train_val, make_optimizer
-from plumbing.cli import (Parser, add_common_flags, parse_args, pick_device, positive_int,
-                          print_settings, run, seed_everything)
+from plumbing.cli import (Parser, add_common_flags, parse_args, path_text, pick_device,
+                          positive_int, print_settings, run, seed_everything)
 from plumbing.figures import plain_log_axis, pyplot, save_figure
 from plumbing.files import out_dir, save_json
-from plumbing.storage import check_resumed, open_storage, storage_error, storage_urls
+from plumbing.storage import (check_resumed, counts_text, fail_stale_trials, open_storage,
+                              storage_error, storage_errors, storage_urls, trial_counts)
 
 QUICK = {"subset": 2000, "epochs": 2, "trials": 2}
 
@@ -183,6 +184,7 @@ def open_study(args, url):
                                                n_warmup_steps=2))   # nor any at epoch 1
         check_resumed(study, args.study, direction, args.storage, {
             "subset": args.subset, "epochs": args.epochs, "batch_size": args.batch_size})
+        fail_stale_trials(study)  # killed workers' trials, even if the study runs no more
     except Exception as e:  # a read-only file, a server gone ...
         raise SystemExit(storage_error(args.storage, e))
     return study
@@ -204,22 +206,21 @@ def main(argv=None):
     study = open_study(args, url)
     t_start = time.perf_counter()
     data = load_train_val(args.data_dir, device, args.subset)
-    if args.study == "classifier":
-        data = (*data, pretrained)
+    data = (*data, pretrained) if args.study == "classifier" else data
     print(f"data: {len(data[0][0])} training / {len(data[1][0])} validation images on "
           f"{device}; study {args.study_name!r} in {args.storage}")
     # Optuna's stopping rule, checked as each trial ends; a complete study runs none. Out of
     # memory fails only its trial (a smaller model may fit), and failed trials do not count:
     # a worker tries at most 2 x --trials. Other errors stop the worker.
     counted = (TrialState.COMPLETE, TrialState.PRUNED)
-    if len(study.get_trials(deepcopy=False, states=counted)) < args.trials:
-        objective = partial(STUDIES[args.study].objective, args=args, data=data)
-        study.optimize(objective, n_trials=2 * args.trials, catch=(torch.OutOfMemoryError,),
-                       callbacks=[MaxTrialsCallback(args.trials, states=counted),
-                                  print_trial_end])
-    trials = study.get_trials(deepcopy=False)
-    counts = {name: sum(t.state.name == state for t in trials) for name, state in
-              (("complete", "COMPLETE"), ("pruned", "PRUNED"), ("failed", "FAIL"))}
+    with storage_errors(args.storage):  # a full disk, a server gone: one line
+        if len(study.get_trials(deepcopy=False, states=counted)) < args.trials:
+            objective = partial(STUDIES[args.study].objective, args=args, data=data)
+            study.optimize(objective, n_trials=2 * args.trials, catch=(torch.OutOfMemoryError,),
+                           callbacks=[MaxTrialsCallback(args.trials, states=counted),
+                                      print_trial_end])
+        trials = study.get_trials(deepcopy=False)
+    counts = trial_counts(trials)
     if not counts["complete"]:
         raise SystemExit(f"error: none of the {len(trials)} trials completed (see above); "
                          "nothing written. Run more trials (--trials)")
@@ -238,21 +239,21 @@ def print_trial_end(study, trial):
 # Results and Figure 8
 
 def save_results(study, trials, counts, args, device, seconds, out):
-    """Figure 8, tuned_<study>.json, and the tuned values printed beside the report's."""
+    """tuned_<study>.json, then Figure 8, and the tuned values printed beside the report's."""
     kind = STUDIES[args.study]
     best = study.best_trial
-    plot_study(trials, best, counts, args, out / f"fig08_tuning_{args.study}.png")
     save_json(out / f"tuned_{args.study}.json", {
         "study": args.study, "params": best.params, "value": best.value,
         "direction": kind.direction, "trials": counts, "best_trial": best.number,
         "diverged_trials": [t.number for t in trials if "diverged" in t.user_attrs],
         "study_name": args.study_name, "storage": args.storage, "settings": vars(args),
         "device": str(device), "seconds_this_run": seconds})  # this worker's run only
+    plot_study(trials, best, counts, args, out / f"fig08_tuning_{args.study}.png")
     print(f"\n{'parameter':18s} {'report (' + kind.table_name + ')':>18s} {'tuned':>12s}")
     for k in kind.table:
         print(f"{k:18s} {format_value(kind.table[k]):>18s} {format_value(best.params[k]):>12s}")
     print(f"best: trial {best.number}, {kind.metric} {best.value:.5f}; trials: "
-          + ", ".join(f"{n} {k}" for k, n in counts.items()))
+          + counts_text(counts))
     print(f"done in {seconds:.0f}s on {device}; results in {out}/")
 
 
@@ -279,9 +280,8 @@ def plot_study(trials, best, counts, args, path):
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.suptitle(f"Figure 8: Optuna study '{args.study}', {kind.direction} the {kind.metric}\n"
-                 f"{len(trials)} trials ({counts['complete']} complete, {counts['pruned']} "
-                 f"pruned, {counts['failed']} failed; {list(last.values()).count(None)} without "
-                 f"a value), {args.epochs} epochs each", fontsize=10)
+                 f"{len(trials)} trials ({counts_text(counts)}; {list(last.values()).count(None)} "
+                 f"without a value), {args.epochs} epochs each", fontsize=10)
     fig.tight_layout()
     save_figure(fig, path)
 
@@ -305,11 +305,12 @@ def build_parser():
                              "(section 3.3); the AE's loss flattens by then (Figure 1)")
     parser.add_argument("--batch-size", type=positive_int, default=256,
                         help="section 2.1: n = 256")
-    parser.add_argument("--storage", help="Optuna storage URL, e.g. postgresql://user:pw@host/db "
-                                          "(default: sqlite:///OUT_DIR/optuna.db)")
+    parser.add_argument("--storage", type=path_text, help="Optuna storage URL, e.g. "
+                        "postgresql://user:pw@host/db (default: sqlite:///OUT_DIR/optuna.db)")
     parser.add_argument("--study-name", help="the study's name in the storage (default: STUDY, "
                                              "or STUDY-quick with --quick)")
-    parser.add_argument("--checkpoint", help="classifier: the AE (default: OUT_DIR/ae.pt)")
+    parser.add_argument("--checkpoint", type=path_text,
+                        help="classifier: the AE (default: OUT_DIR/ae.pt)")
     add_common_flags(parser)
     return parser
 

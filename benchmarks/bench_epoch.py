@@ -39,14 +39,14 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from common import Decoder, Encoder, load_train_val, split_indices
-from plumbing.cli import pick_device
+from plumbing.cli import path_text, pick_device
 from plumbing.data import find_data
 
 parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
 parser.add_argument("--epochs", type=int, default=3, help="timed epochs of each row")
 parser.add_argument("--device", default="auto", choices=["auto", "cuda", "mps", "cpu"])
-parser.add_argument("--data-dir", default="data")
-parser.add_argument("--json", metavar="PATH", help="also write the medians and runs here")
+parser.add_argument("--data-dir", type=path_text, default="data")
+parser.add_argument("--json", metavar="PATH", type=path_text, help="also write the medians and runs here")
 args = parser.parse_args()
 if args.epochs < 1:
     parser.error("--epochs must be at least 1")

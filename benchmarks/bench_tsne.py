@@ -21,7 +21,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from common import batched, load_test
-from plumbing.cli import pick_device
+from plumbing.cli import path_text, pick_device
 from plumbing.files import save_json
 from explore import affinities, kl_divergence, knn_accuracy, load_models, tsne  # noqa: E402
 
@@ -33,8 +33,8 @@ parser.add_argument("--methods", default="exact,barnes_hut",
 parser.add_argument("--perplexity", type=float, default=30.0)
 parser.add_argument("--iters", type=int, default=1000)
 parser.add_argument("--device", default="auto", choices=["auto", "cuda", "mps", "cpu"])
-parser.add_argument("--data-dir", default="data")
-parser.add_argument("--out-dir", default="outputs", help="holds ae.pt; bench_tsne.json goes there")
+parser.add_argument("--data-dir", type=path_text, default="data")
+parser.add_argument("--out-dir", type=path_text, default="outputs", help="holds ae.pt; bench_tsne.json goes there")
 parser.add_argument("--seed", type=int, default=0)
 args = parser.parse_args()
 device = pick_device(args.device)

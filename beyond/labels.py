@@ -28,8 +28,8 @@ from ae import load_ae
 from classify import (SCHEDULES, classifier, evaluate, fit, make_optimizers, mean_std,
                       one_cycle, recipe_label, recipe_values)
 from common import CLASSES, load_test, load_train_val
-from plumbing.cli import (Parser, add_common_flags, parse_args, pick_device, positive_int,
-                          print_settings, run, seed_everything)
+from plumbing.cli import (Parser, add_common_flags, parse_args, path_text, pick_device,
+                          positive_int, print_settings, run, seed_everything)
 from plumbing.figures import pyplot, save_figure
 from plumbing.files import out_dir, save_json, save_text
 from plumbing.params import add_params_flag
@@ -129,13 +129,14 @@ def write_results(table, counts, steps, label, args, device, seconds, out):
                 f"{args.seeds} seed(s); {label}; every run {steps} optimisation steps "
                 f"rounded up to whole epochs (batches of min({args.batch_size}, n) images).\n")
     print("\n" + markdown)
-    plot_label_efficiency(table, counts, out / "fig_label_efficiency.png",
-                          f"What pretraining buys: test accuracy against labels\n"
-                          f"({label}, {steps} steps per run, mean ± sd of {args.seeds} seed(s))")
-    save_text(out / "labels.md", "# Test accuracy against the number of labels\n\n" + markdown)
+    # results first, figure last: a run that fails on the way replaces no earlier figure
     save_json(out / "labels.json", {"settings": vars(args), "device": str(device),
                                     "recipe": args.recipe, "label": label, "steps": steps,
                                     "accuracy": table, "wall_seconds": seconds})
+    save_text(out / "labels.md", "# Test accuracy against the number of labels\n\n" + markdown)
+    plot_label_efficiency(table, counts, out / "fig_label_efficiency.png",
+                          f"What pretraining buys: test accuracy against labels\n"
+                          f"({label}, {steps} steps per run, mean ± sd of {args.seeds} seed(s))")
     print(f"done in {seconds:.0f}s on {device}; results in {out}/")
 
 
@@ -177,7 +178,7 @@ def build_parser():
                         help="section 2.1: n = 256")
     parser.add_argument("--seeds", type=positive_int, default=3,
                         help="repeat every run with seeds --seed, --seed + 1, ...")
-    parser.add_argument("--checkpoint", default=None,
+    parser.add_argument("--checkpoint", type=path_text, default=None,
                         help="the pretrained autoencoder (default: OUT_DIR/ae.pt, from "
                              "`python ae.py`)")
     add_common_flags(parser)

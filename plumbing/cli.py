@@ -99,6 +99,14 @@ def optimizer_name(text):
     return text
 
 
+def path_text(text):
+    """A file or folder flag: an empty one (`--out-dir "$OUT"` with $OUT unset) is refused,
+    not taken as the current folder."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"must be a path, got {text!r} (an unset variable?)")
+    return text
+
+
 def add_common_flags(parser):
     parser.add_argument("--quick", action="store_true",
                         help="tiny subset and few epochs, written to outputs/quick/: for tests "
@@ -108,11 +116,12 @@ def add_common_flags(parser):
     parser.add_argument("--seed", type=seed_value, default=0,
                         help="seed for every random choice (initial weights, batch order, "
                              "subsamples); the train/validation split never moves with it")
-    parser.add_argument("--data-dir", default=os.environ.get(DATA_ENV, "data"),
-                        help=f"folder holding FashionMNIST/raw/ (or set ${DATA_ENV}); if the "
-                             "files are not there, Debian's dataset-fashion-mnist is "
-                             "decompressed into it, else torchvision downloads them")
-    parser.add_argument("--out-dir", default="outputs",
+    parser.add_argument("--data-dir", type=path_text, default=os.environ.get(DATA_ENV) or "data",
+                        help=f"folder holding FashionMNIST/raw/ (or set ${DATA_ENV}; empty is "
+                             "unset); if the files are not there, Debian's "
+                             "dataset-fashion-mnist is decompressed into it, else torchvision "
+                             "downloads them")
+    parser.add_argument("--out-dir", type=path_text, default="outputs",
                         help="where figures, results and checkpoints go (default: outputs, "
                              "or outputs/quick with --quick)")
     parser.add_argument("--subset", type=subset_size, default=0,

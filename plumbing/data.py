@@ -83,8 +83,13 @@ def check_idx(path, n_dims):
                          "bytes); delete it and run again to fetch it anew")
 
 
-def read_fashion_mnist(data_dir, train):
-    """(images uint8 (N, 28, 28), labels int64 (N,)), read by torchvision's FashionMNIST."""
+FULL_SIZE = {"train": 60_000, "t10k": 10_000}  # images in Fashion-MNIST's two sets
+
+
+def read_fashion_mnist(data_dir, train, subset=0):
+    """(images uint8 (N, 28, 28), labels int64 (N,)), read by torchvision's FashionMNIST.
+    Without a subset (0), a run reports on the whole set: the files must hold all of its
+    60,000 or 10,000 images, not a set cut short whose results would pass for the report's."""
     from torchvision.datasets import FashionMNIST
     root = find_data(data_dir)
     raw = root / "FashionMNIST" / "raw"
@@ -95,4 +100,8 @@ def read_fashion_mnist(data_dir, train):
     if ds.data.shape[1:] != (28, 28) or len(ds.data) != len(ds.targets) or ds.targets.max() > 9:
         raise SystemExit(f"error: the {prefix} files in {raw} are not Fashion-MNIST "
                          "(image size, counts or labels are off); delete them")
+    if not subset and len(ds.data) != FULL_SIZE[prefix]:
+        raise SystemExit(f"error: {raw / prefix}-images-idx3-ubyte holds {len(ds.data):,} "
+                         f"images, not Fashion-MNIST's {FULL_SIZE[prefix]:,}; delete the "
+                         f"{prefix} files to fetch them anew, or pass --subset N for a part")
     return ds.data, ds.targets

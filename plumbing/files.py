@@ -1,12 +1,15 @@
 """Keeps files whole: atomic writes, results updated entry by entry, folders checked early.
 
-A results file is updated entry by entry, re-read just before its atomic write; the output
-folder is checked to be writable before a long run; a fingerprint ties a results entry to
-the checkpoint it describes.
+A results file is updated entry by entry, under a lock, re-read just before its atomic write;
+the output folder is checked to be writable before a long run; a fingerprint ties a results
+entry to the checkpoint it describes.
 """
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -28,11 +31,13 @@ def out_dir(path):
 def write_atomically(path, write):
     """Call write(tmp) on a temporary file of its own beside `path`, then rename it to
     `path`: a crash, or a second process writing at the same moment, never leaves half a
-    file behind."""
+    file behind. Whatever fails on the way (a full disk is an OSError from Python and
+    matplotlib, but torch.save's "unexpected pos" is a RuntimeError) is one line naming the
+    file; Ctrl-C and SystemExit pass through, and the temporary file is removed either way."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
         os.close(fd)
         write(tmp)
@@ -40,12 +45,24 @@ def write_atomically(path, write):
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private (0600); give the usual mode
         os.replace(tmp, path)
-    except OSError as e:  # a full disk, a read-only folder: the earlier file stays whole
-        raise SystemExit(f"error: cannot write {path} ({(e.strerror or str(e)).lower()}); "
+    except Exception as e:  # a full disk, a read-only folder: the earlier file stays whole
+        raise SystemExit(f"error: cannot write {path} ({write_error(e, path)}); "
                          "the earlier file, if any, is unchanged")
     finally:
         if tmp is not None:
             Path(tmp).unlink(missing_ok=True)
+
+
+def write_error(e, path):
+    """Why a write failed, in a few words: an OSError's own (no space left on device);
+    another library's message, first line, with the space left on the disk, since torch
+    and others do not say that the disk is full."""
+    if isinstance(e, OSError):
+        return (e.strerror or str(e)).lower()
+    why = f"{type(e).__name__}: {(str(e).strip() or 'no message').splitlines()[0][:160]}"
+    with contextlib.suppress(OSError):
+        why += f"; {shutil.disk_usage(path.parent).free / 2**20:.1f} MiB free on its disk"
+    return why
 
 
 def save_json(path, obj):
@@ -71,6 +88,11 @@ def read_json(path, fix):
     return data
 
 
+def not_a_number(path, key, value, fix):
+    """The one line for a results file that holds something else where a number belongs."""
+    return f"error: {path}: {key} is {value!r}, not a number; {fix}"
+
+
 def check_results(path):
     """Refuse a damaged results file at path now, before any training, not at the end."""
     if Path(path).exists():
@@ -80,11 +102,31 @@ def check_results(path):
 
 def update_results(path, entries):
     """Write `entries` (a dict) into the results file at path, keeping every other entry:
-    the file is read again just before the atomic write, so that two runs into one folder
-    (ae.py --part compare and --part refit at once) each keep the other's entry."""
+    the file is read again just before the atomic write, under a lock, so that two runs into
+    one folder (ae.py --part compare and --part refit at once) each keep the other's entry."""
     path = Path(path)
-    results = read_json(path, "move it away or use another --out-dir") if path.exists() else {}
-    save_json(path, {**results, **entries})
+    with locked(path):
+        results = read_json(path, "move it away or use another --out-dir") if path.exists() else {}
+        save_json(path, {**results, **entries})
+
+
+@contextlib.contextmanager
+def locked(path):
+    """Hold an advisory lock (flock) on PATH.lock, beside path, for the block: a second
+    process waits there until the first has written. The kernel releases the lock when the
+    process ends, however it ends; the empty lock file stays (removing it would let a third
+    process lock a new file while the second holds the old one)."""
+    lock = path.with_name(path.name + ".lock")
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as e:
+        raise SystemExit(f"error: cannot write {lock} ({e.strerror.lower()}); the earlier "
+                         f"{path.name}, if any, is unchanged")
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def fingerprint(path):

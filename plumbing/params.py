@@ -7,8 +7,8 @@ of where the values came from is printed and saved beside the results.
 import argparse
 from typing import NamedTuple
 
-from plumbing.cli import (non_negative_float, optimizer_name, positive_float, positive_int,
-                          probability)
+from plumbing.cli import (non_negative_float, optimizer_name, path_text, positive_float,
+                          positive_int, probability)
 from plumbing.files import read_json
 
 # The check of every value the report's tables hold, for a flag and for a --params file alike
@@ -27,7 +27,7 @@ class Params(NamedTuple):
 
 
 def add_params_flag(parser, study):
-    parser.add_argument("--params", metavar="FILE", default=None,
+    parser.add_argument("--params", metavar="FILE", type=path_text, default=None,
                         help=f"train with the tuned values in FILE (tuned_{study}.json, "
                              f"written by `python tune.py {study}`) instead of the report's "
                              "table; a flag given on the command line wins over both")
@@ -54,7 +54,8 @@ def read_params(path, study, table):
     The file's format, written by tune.py:
         {"study": NAME, "params": {...}, "value": best validation value,
          "direction": "minimize" | "maximize",
-         "trials": {"complete": n, "pruned": n, "failed": n}, "settings": {...}}
+         "trials": {"complete": n, "pruned": n, "failed": n, "running": n, "waiting": n},
+         "settings": {...}}
     """
     fix = f"pass a file written by `python tune.py {study}`"
     data = read_json(path, fix)
@@ -76,8 +77,8 @@ def check_param(path, key, value):
     kind = str if check is optimizer_name else int if check is positive_int else (int, float)
     try:
         if isinstance(value, bool) or not isinstance(value, kind):
-            raise argparse.ArgumentTypeError(f"must be {'a name' if kind is str else 'a number'}"
-                                             f", got {value!r}")
+            what = {str: "a name", int: "a whole number"}.get(kind, "a number")
+            raise argparse.ArgumentTypeError(f"must be {what}, got {value!r}")
         return check(str(value))
     except (argparse.ArgumentTypeError, ValueError) as e:
         raise SystemExit(f"error: {path}: {key} {e}; fix the file or rerun tune.py")

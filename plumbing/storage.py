@@ -1,8 +1,10 @@
 """Keeps tune.py's Optuna storage safe across workers: heartbeats, checked resumes, one-line errors.
 
-A URL safe to print, a storage with heartbeats (a killed worker's trial is failed), and a
-resumed study checked to be of the same kind and settings.
+A URL safe to print, a storage with heartbeats (a killed worker's trial is failed, also when
+the study is opened), a resumed study checked to be of the same kind and settings, every
+trial counted by its state, and a storage that fails at any point (a full disk) one line.
 """
+import contextlib
 import time
 import warnings
 from pathlib import Path
@@ -46,9 +48,10 @@ def open_storage(url, shown):
 def storage_error(shown, e):
     """One line for a storage that cannot be opened or written, from the innermost cause
     (Optuna wraps a read-only file in "invalid data in the commit")."""
-    causes = [e]
-    while causes[-1].__cause__ or causes[-1].__context__:
-        causes.append(causes[-1].__cause__ or causes[-1].__context__)
+    causes = chain(e)
+    if any(s in str(c).lower() for c in causes for s in ("disk is full", "no space left")):
+        return (f"error: the disk holding the storage {shown} is full; free some space and "
+                "run the same command again (the trials that ended are kept)")
     if any("readonly" in str(c).lower() for c in causes):
         return (f"error: the storage {shown}, or its folder, is read-only; choose another "
                 "--storage or --out-dir")
@@ -57,6 +60,60 @@ def storage_error(shown, e):
                 "postgresql:// URLs: pip install 'psycopg[binary]'")
     why = (str(e).strip() or type(e).__name__).splitlines()[0][:200]
     return f"error: cannot open the storage {shown} ({why})"
+
+
+def chain(e):
+    """[e, the exception it was raised from or while handling, and so on]."""
+    causes = [e]
+    while causes[-1].__cause__ or causes[-1].__context__:
+        causes.append(causes[-1].__cause__ or causes[-1].__context__)
+    return causes
+
+
+@contextlib.contextmanager
+def storage_errors(shown):
+    """A storage that fails inside the block (a full disk, a server gone) is one line
+    (storage_error), not Optuna's chain of tracebacks: its error may reach us as the cause
+    of another (Optuna's own "Should not reach" assertion as it tidies up the trial). The
+    trial it was writing is failed as stale when the study is next opened."""
+    import optuna
+    import sqlalchemy
+    kinds = (optuna.exceptions.StorageInternalError, sqlalchemy.exc.SQLAlchemyError)
+    try:
+        yield
+    except Exception as e:
+        if not any(isinstance(c, kinds) for c in chain(e)):
+            raise  # not the storage's: a bug, shown as one
+        raise SystemExit(storage_error(shown, e))
+
+
+def fail_stale_trials(study):
+    """Fail the trials of killed workers now, as the study is opened (RUNNING, no heartbeat
+    for GRACE_SECONDS): Optuna does so only before it starts a trial, and a complete study
+    starts none, so they would stay RUNNING for good."""
+    import optuna
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
+
+
+# Every state a trial can be in, by the name the tuned file counts it under
+TRIAL_STATES = {"complete": "COMPLETE", "pruned": "PRUNED", "failed": "FAIL",
+                "running": "RUNNING", "waiting": "WAITING"}
+
+
+def trial_counts(trials):
+    """{"complete": n, "pruned": n, "failed": n, "running": n, "waiting": n}, summing to the
+    trials held. Running: a worker is at it, or was killed less than GRACE_SECONDS ago;
+    waiting: enqueued, not started."""
+    return {name: sum(t.state.name == state for t in trials)
+            for name, state in TRIAL_STATES.items()}
+
+
+def counts_text(counts):
+    """ "3 complete, 1 pruned, 0 failed", and the running and waiting ones when there are."""
+    return ", ".join(f"{n} {name}" for name, n in counts.items()
+                     if n or name in ("complete", "pruned", "failed"))
 
 
 def check_resumed(study, kind, direction, shown, settings):

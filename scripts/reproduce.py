@@ -239,6 +239,8 @@ def absolute_paths(flags):
 
 
 def absolute(name, value):
+    if not value.strip():  # empty: the step's check refuses it
+        return value
     if name != "--storage":
         return str(Path(value).expanduser().absolute())
     if value.startswith("sqlite:///") and not value.startswith("sqlite:////"):

@@ -15,13 +15,14 @@ The spread is the sample standard deviation over training seeds (ddof = 1): the 
 the initial weights, the batch order, explore.py's subsamples, beyond/samples.py's samplers
 and its judge, never the split.
 """
-import argparse
+import math
 import statistics
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from plumbing.files import fingerprint, read_json, save_json, save_text
+from plumbing.cli import Parser, path_text, run
+from plumbing.files import fingerprint, not_a_number, read_json, save_json, save_text
 
 RERUN = "rerun `python scripts/reproduce.py --seeds N`"
 
@@ -95,7 +96,7 @@ def lookup(data, path, where, optional=False):
         else:
             raise SystemExit(f"error: {where} has no {path.lstrip('-')}")
     if not isinstance(value, (int, float)) or isinstance(value, bool):
-        raise SystemExit(f"error: {where}: {path.lstrip('-')} is not a number ({value!r})")
+        raise SystemExit(not_a_number(where, path.lstrip("-"), value, RERUN))
     return -float(value) if negate else float(value)
 
 
@@ -103,12 +104,13 @@ def classifier_accuracy(data, seed, where):
     """Test accuracy (%) of the run trained with `seed` (classify.py --seeds 1 makes one run;
     the sequence's own classify.json holds one per seed, SEED first)."""
     runs = lookup_list(data, where)
-    for run in runs:
+    for i, run in enumerate(runs):
         if isinstance(run, dict) and run.get("seed") == seed:
             accuracy = run.get("accuracy")
             if isinstance(accuracy, (int, float)) and not isinstance(accuracy, bool):
                 return 100 * float(accuracy)
-            raise SystemExit(f"error: {where}: the accuracy of seed {seed} is not a number")
+            raise SystemExit(not_a_number(where, f"table6.table5.runs.{i}.accuracy", accuracy,
+                                          RERUN))
     raise SystemExit(f"error: {where} has no classifier run with seed {seed}")
 
 
@@ -177,19 +179,25 @@ def read_config(out, config):
 # Statistics and the verdict rules
 
 def spread(values):
-    """(mean, sample sd, n) of the values that are present; sd is None for one value."""
+    """(mean, sample sd, n) of the values that are present; sd is None for one value. A NaN
+    (a run that diverged, a distance that could not be computed) makes both nan: shown as
+    such, and a verdict that needs it is undecided."""
     present = [v for v in values if v is not None]
     if not present:
         return None, None, 0
+    if any(math.isnan(v) for v in present):
+        return math.nan, math.nan if len(present) > 1 else None, len(present)
     sd = statistics.stdev(present) if len(present) > 1 else None
     return statistics.fmean(present), sd, len(present)
 
 
 def compare(a, b):
     """'higher', 'lower' or 'tie': is a's mean above b's by more than their two spreads
-    together (sd_a + sd_b)? 'one seed' when a spread is unknown."""
+    together (sd_a + sd_b)? 'one seed' when a spread is unknown, 'nan' when a number is."""
     mean_a, sd_a, _ = spread(a)
     mean_b, sd_b, _ = spread(b)
+    if any(mean is not None and math.isnan(mean) for mean in (mean_a, mean_b)):
+        return "nan"
     if sd_a is None or sd_b is None:
         return "one seed"
     if abs(mean_a - mean_b) <= sd_a + sd_b:
@@ -201,6 +209,8 @@ def fmt_spread(values, form):
     mean, sd, n = spread(values)
     if n == 0:
         return "—"
+    if math.isnan(mean):
+        return f"nan (a seed's number is nan; {n} seed{'s' if n > 1 else ''})"
     if sd is None:
         return f"{form.format(mean)} (1 seed)"
     if sd == 0:
@@ -223,7 +233,8 @@ def separation_verdict(configs):
         results = {model: compare(v[key], v["knn_raw"])
                    for model, key in (("AE", "knn_ae"), ("VAE", "knn_vae"))}
         above_chance = all(spread(v[key])[0] > 5 * CHANCE for key in ("knn_ae", "knn_vae"))
-        outcome[config] = ("one seed" if "one seed" in results.values() else
+        outcome[config] = ("nan" if "nan" in results.values() else
+                           "one seed" if "one seed" in results.values() else
                            "holds" if above_chance and "lower" not in results.values()
                            else "fails")
         details.append(f"{CONFIGS[config]}: AE {spread(v['knn_ae'])[0]:.3f} "
@@ -231,9 +242,9 @@ def separation_verdict(configs):
                        f"({word(results['VAE'])}) against raw pixels "
                        f"{spread(v['knn_raw'])[0]:.3f}")
     states = set(outcome.values())
-    if "one seed" in states:
+    if why := undecided(states):
         verdict, lead = "undecided", ("Classes separate in the latent space: undecided, "
-                                      "since one seed gives no spread")
+                                      f"since {why}")
     elif states == {"holds"}:
         verdict, lead = "holds", ("Classes separate in the latent space: holds in both "
                                   "configurations and across the seeds, at least as well as in the "
@@ -266,12 +277,14 @@ def smoothness_verdict(configs):
         outcome[config] = compare(v["smooth_ae"], v["smooth_vae"])
         ae, vae = spread(v["smooth_ae"])[0], spread(v["smooth_vae"])[0]
         details.append(f"{CONFIGS[config]}: AE {ae:.3f}, VAE {vae:.3f}, "
-                       f"{'AE smoother' if ae < vae else 'VAE smoother'}"
-                       f"{'' if outcome[config] in ('higher', 'lower') else ' within the spread'}")
+                       + ("no comparison" if outcome[config] == "nan" else
+                          f"{'AE smoother' if ae < vae else 'VAE smoother'}"
+                          + ("" if outcome[config] in ("higher", "lower")
+                             else " within the spread")))
     states = set(outcome.values())
     claim = "The VAE's latent space is smooth and the AE's changes abruptly"
-    if "one seed" in states:
-        verdict, lead = "undecided", f"{claim}: undecided, since one seed gives no spread"
+    if why := undecided(states):
+        verdict, lead = "undecided", f"{claim}: undecided, since {why}"
     elif states == {"higher"}:
         verdict, lead = "holds", (f"{claim}: holds, the VAE's walks are more even than the "
                                   "AE's in both configurations, by more than the seed spread")
@@ -303,7 +316,8 @@ def sample_verdict(configs):
     def better(a, b, v):  # are a's samples beyond b's on both numbers, by compare()?
         closer = compare(v[f"fd_{a}"], v[f"fd_{b}"])
         surer = compare(v[f"sure_{a}"], v[f"sure_{b}"])
-        return ("one seed" if "one seed" in (closer, surer) else
+        return ("nan" if "nan" in (closer, surer) else
+                "one seed" if "one seed" in (closer, surer) else
                 "better" if (closer, surer) == ("lower", "higher") else
                 "worse" if (closer, surer) == ("higher", "lower") else "within the spread")
 
@@ -323,8 +337,8 @@ def sample_verdict(configs):
             f"{mean['sure_mixture']:.3f}; VAE against box: {outcome[config]}")
     states = set(outcome.values())
     claim = "The VAE's samples are better than the AE's (the notebook's min-max box)"
-    if "one seed" in states:
-        verdict, lead = "undecided", f"{claim}: undecided, since one seed gives no spread"
+    if why := undecided(states):
+        verdict, lead = "undecided", f"{claim}: undecided, since {why}"
     elif states == {"better"}:
         verdict, lead = "holds", (f"{claim}: holds, the VAE's samples are closer to the test "
                                   "images and more often recognised, beyond the seed spread "
@@ -351,6 +365,15 @@ def sample_verdict(configs):
             "sentence": f"{lead} ({'; '.join(details)})."}
 
 
+def undecided(states):
+    """Why no verdict can be given, or None: a nan among its numbers, or a single seed."""
+    if "nan" in states:
+        return "a seed's number is nan (see the table)"
+    if "one seed" in states:
+        return "one seed gives no spread"
+    return None
+
+
 def rule_text(verdict_function):
     """The paragraph of a verdict function's docstring that starts with "Rule:", on one line,
     without that word: the rule is written once, where it is applied."""
@@ -360,7 +383,7 @@ def rule_text(verdict_function):
 
 def word(result):
     return {"higher": "above", "lower": "below", "tie": "level within the spread",
-            "one seed": "one seed"}[result]
+            "one seed": "one seed", "nan": "nan"}[result]
 
 
 # -----------------------------------------------------------------------------
@@ -530,8 +553,8 @@ def results(out):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out-dir", default="outputs",
+    parser = Parser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out-dir", type=path_text, default="outputs",
                         help="the folder that reproduce.py --seeds N wrote (default: outputs)")
     args = parser.parse_args(argv)
     out = Path(args.out_dir)
@@ -547,4 +570,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

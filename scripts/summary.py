@@ -3,16 +3,21 @@
 Run last by scripts/reproduce.py; on its own: `python scripts/summary.py [--out-dir DIR]`.
 It only reads the JSON files the scripts wrote (a missing one leaves its section out).
 """
-import argparse
+import math
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from plumbing.cli import quiet_start  # noqa: E402
+quiet_start(__name__)  # run as a script: a Ctrl-C while torch loads is one line too
+
 from ae import TABLE_4  # noqa: E402
 from beyond.samples import ROWS, MIN_JUDGE_ACCURACY  # noqa: E402
 from classify import REPORT_ACCURACY, REPORT_F1, TABLE_5, recipe_label  # noqa: E402
-from common import CLASSES
-from plumbing.files import fingerprint, read_json, save_text
+from common import CLASSES  # noqa: E402
+from plumbing.cli import Parser, path_text, run  # noqa: E402
+from plumbing.files import fingerprint, not_a_number, read_json, save_text  # noqa: E402
+from plumbing.storage import counts_text  # noqa: E402
 import seeds  # noqa: E402  (scripts/seeds.py, beside this file)
 from vae import TABLE_7  # noqa: E402
 
@@ -53,6 +58,21 @@ def fmt(v):
     return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
+class NotANumber(Exception):
+    """args: (the key's path, the value) of what a table shows as a number but is not one."""
+
+
+def num(data, *keys):
+    """data[key][key]..., checked to be a number (a NaN is one, and shows as nan): a string
+    where a number belongs is named with its key, not formatted into a garbled line."""
+    value = data
+    for key in keys:
+        value = value[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise NotANumber(".".join(map(str, keys)), value)
+    return value
+
+
 def tuned_table(out, study, table, name):
     tuned = load(out, f"tuned_{study}.json")
     lines = [f"### {name}: tuned values of the {study} study", ""]
@@ -61,18 +81,17 @@ def tuned_table(out, study, table, name):
         if not (out / used_by).exists():   # nothing ran that would have used them
             return []
         return lines + [f"Not tuned here (no tuned_{study}.json): the scripts used {name}.", ""]
-    c = tuned["trials"]
-    lines += [f"| parameter | report ({name}) | ours (`tune.py {study}`) |", "|---|---:|---:|"]
-    lines += [f"| {k} | {fmt(v)} | {fmt(tuned['params'][k])} |" for k, v in table.items()]
-    return lines + ["", f"Best {tuned['direction'][:3]}imised value {tuned['value']:.5g} "
-                        f"(trial {tuned['best_trial']}); {c['complete']} complete, "
-                        f"{c['pruned']} pruned, {c['failed']} failed trials, "
-                        f"{tuned['settings']['epochs']} epochs each, on {tuned['device']}.", ""]
+    return lines + built(out / f"tuned_{study}.json", lambda: [
+        f"| parameter | report ({name}) | ours (`tune.py {study}`) |", "|---|---:|---:|",
+        *[f"| {k} | {fmt(v)} | {fmt(tuned['params'][k])} |" for k, v in table.items()],
+        "", f"Best {tuned['direction'][:3]}imised value {num(tuned, 'value'):.5g} "
+            f"(trial {tuned['best_trial']}); {counts_text(tuned['trials'])} trials, "
+            f"{tuned['settings']['epochs']} epochs each, on {tuned['device']}.", ""])
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out-dir", default="outputs",
+    parser = Parser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out-dir", type=path_text, default="outputs",
                         help="the folder the scripts wrote to (default: outputs; "
                              "outputs/quick after a --quick run)")
     out = Path(parser.parse_args(argv).out_dir)
@@ -105,11 +124,22 @@ def section(out, name, build):
     data = load(out, name)
     if data is None:
         return []
+    return built(out / name, lambda: build(data, out))
+
+
+def built(path, build):
+    """build(), the lines of the results file at path; what the file lacks or holds in the
+    wrong place is one line that names the file, the key and, for a non-number, the value."""
+    fix = "rerun the script that writes it"
     try:
-        return build(data, out)
-    except (KeyError, IndexError, TypeError, ValueError) as e:
-        raise SystemExit(f"error: {out / name} lacks {e} or holds something else there "
-                         f"({type(e).__name__}); rerun the script that writes it")
+        return build()
+    except NotANumber as e:
+        raise SystemExit(not_a_number(path, *e.args, fix))
+    except KeyError as e:
+        raise SystemExit(f"error: {path} lacks {e}; {fix}")
+    except (IndexError, TypeError, ValueError, AttributeError) as e:
+        raise SystemExit(f"error: {path} holds something unexpected ({type(e).__name__}: "
+                         f"{str(e)[:120]}); {fix}")
 
 
 def checkpoint_note(entry, path):
@@ -129,20 +159,21 @@ def ae_section(ae, out):
         s = ae["compare"]["params"]  # section 2.1's values, or those given
         for name in ("Adam", "SGD"):
             h = ae["compare"][name]
-            last = (f"{h['val_mse'][-1]:.5f}" if h["val_mse"] else "—")
+            last = (f"{num(ae, 'compare', name, 'val_mse', -1):.5f}" if h["val_mse"] else "—")
             if h["diverged"]:  # the epoch it diverged at, or None
                 last += f" (diverged at epoch {h['diverged']})"
             md.append(f"| {name}, lr {s['lr']} (Figure 1) | {s['d']} | {len(h['val_mse'])} | "
-                      f"{last} | {h['pca_val_mse']:.5f} |")
+                      f"{last} | {num(ae, 'compare', name, 'pca_val_mse'):.5f} |")
     if "refit" in ae:
         r = ae["refit"]
         md.append(f"| refit ({'Table 4' if r['source'] == 'report' else r['source']}) | "
-                  f"{r['params']['d']} | {len(r['val_mse'])} | {r['val_mse'][-1]:.5f} | "
-                  f"{r['pca_val_mse']:.5f} |")
+                  f"{r['params']['d']} | {len(r['val_mse'])} | "
+                  f"{num(ae, 'refit', 'val_mse', -1):.5f} | "
+                  f"{num(ae, 'refit', 'pca_val_mse'):.5f} |")
     md += ["", "The report gives no MSE; its Figure 1 shows Adam far below SGD."]
     if "pca_bottleneck_val_mse" in ae.get("refit", {}):
         md += ["The refit's code passes through 64 units, so it has rank at most 64; PCA with "
-               f"64 components: {ae['refit']['pca_bottleneck_val_mse']:.5f}."]
+               f"64 components: {num(ae, 'refit', 'pca_bottleneck_val_mse'):.5f}."]
     return md + [""] + checkpoint_note(ae.get("refit", {}), out / "ae.pt")
 
 
@@ -156,12 +187,12 @@ def classify_section(cl, out):
           + " |", "|---|---:|" + "---:|" * len(recipes)]
     for c, name in enumerate(CLASSES):
         md.append(f"| {name} | {REPORT_F1[c]:.2f} | " + " | ".join(
-            f"{100 * table6[r]['mean_metrics']['f1'][c]:.2f}" for r in recipes) + " |")
+            f"{100 * num(cl, 'table6', r, 'mean_metrics', 'f1', c):.2f}" for r in recipes) + " |")
     md.append(f"| **accuracy** | **{REPORT_ACCURACY:.2f}** | " + " | ".join(
-        f"**{100 * table6[r]['accuracy_mean']:.2f} ± "
-        f"{100 * table6[r]['accuracy_std']:.2f}**" for r in recipes) + " |")
+        f"**{100 * num(cl, 'table6', r, 'accuracy_mean'):.2f} ± "
+        f"{100 * num(cl, 'table6', r, 'accuracy_std'):.2f}**" for r in recipes) + " |")
     md.append("| training time (s) | 61 (a GPU) | " + " | ".join(
-        f"{seconds(table6[r]['seconds_mean'])} ({cl['table6_run']['device']})"
+        f"{seconds(num(cl, 'table6', r, 'seconds_mean'))} ({cl['table6_run']['device']})"
         for r in recipes) + " |")
     return md + ["", f"Ours: mean (± standard deviation) over {len(table6[recipes[0]]['runs'])}"
                      f" seed(s), {settings['epochs']} epochs on "
@@ -177,14 +208,15 @@ def labels_section(part, out):
           "| labelled images | " + " | ".join(ways) + " |", "|---:|" + "---:|" * len(ways)]
     for n in counts:
         md.append(f"| {int(n):,} | " + " | ".join(
-            f"{100 * part['accuracy'][w][n]['mean']:.2f} ± "
-            f"{100 * part['accuracy'][w][n]['std']:.2f}" for w in ways) + " |")
-    return md + ["", f"Every run takes {part['steps']:,} optimisation steps, rounded up to "
+            f"{100 * num(part, 'accuracy', w, n, 'mean'):.2f} ± "
+            f"{100 * num(part, 'accuracy', w, n, 'std'):.2f}" for w in ways) + " |")
+    return md + ["", f"Every run takes {num(part, 'steps'):,} optimisation steps, rounded up to "
                      "whole epochs (`python -m beyond.labels`).", ""]
 
 
 def vae_section(vae, out):
-    t = vae["test"]
+    t = {k: num(vae, "test", k) for k in ("neg_elbo", "recon", "kl", "iw_images", "iw_log_px")}
+    t["iw_samples"] = vae["test"]["iw_samples"]
     return ["## The VAE (section 3.5)", "",
             f"With d = {vae['params']['d']}, lr = {fmt(vae['params']['lr'])}, weight decay = "
             f"{fmt(vae['params']['weight_decay'])} "
@@ -201,34 +233,37 @@ def explore_section(ex, out):
     md = ["## The report's claims about the latent space, measured (section 3.4)", "",
           "Class separation: leave-one-out 10-nearest-neighbour class accuracy.", "",
           "| space | " + " | ".join(models) + " |", "|---|" + "---:|" * len(models),
-          "| raw pixels | " + " | ".join(f"{ex['knn']['raw pixels']:.3f}" for _ in models) + " |"]
+          "| raw pixels | " + " | ".join(f"{num(ex, 'knn', 'raw pixels'):.3f}" for _ in models)
+          + " |"]
     for rep in ex["knn"][models[0]]:
-        md.append(f"| {rep} | " + " | ".join(f"{ex['knn'][m][rep]:.3f}" for m in models) + " |")
+        md.append(f"| {rep} | " + " | ".join(f"{num(ex, 'knn', m, rep):.3f}" for m in models)
+                  + " |")
     md += ["", "Smoothness: the largest single step of a decoded walk between two test codes "
                "as a fraction of the whole walk (1/steps = perfectly even; lower is smoother).",
            "", "| model | mean | standard deviation |", "|---|---:|---:|"]
-    md += [f"| {m} | {ex['smoothness'][m]['mean']:.3f} | {ex['smoothness'][m]['std']:.3f} |"
-           for m in ex["smoothness"]]
+    md += [f"| {m} | {num(ex, 'smoothness', m, 'mean'):.3f} | "
+           f"{num(ex, 'smoothness', m, 'std'):.3f} |" for m in ex["smoothness"]]
     md.append("")
     return md
 
 
 def samples_section(q, out):
     """The third claim (beyond/samples.py): the judge's table and its verdict."""
+    accuracy = num(q, "judge_test_accuracy")
     weak = (f" **Below {MIN_JUDGE_ACCURACY}: these scores mean nothing.**"
-            if q["judge_test_accuracy"] < MIN_JUDGE_ACCURACY else "")
+            if accuracy < MIN_JUDGE_ACCURACY else "")
     md = ["## The third claim: are the samples meaningful? (beyond/samples.py)", "",
-          f"{q['images_per_row']:,} images per row, judged by a small CNN trained on the "
-          f"training images (test accuracy {100 * q['judge_test_accuracy']:.1f} %).{weak} Every "
-          f"sampler of AE codes is fitted to the codes of the {q['training_codes']:,} training "
-          "images. Recognisability: the judge's mean top probability and the share of images "
-          "it gives ≥ 0.9; diversity: the entropy of its predicted classes (3.32 bits = all "
-          "ten equally); Fréchet distance of its features to the test images' (lower is "
-          "closer).", "",
-          "| images | mean top probability | share ≥ 0.9 | classes (bits) | "
+          f"{num(q, 'images_per_row'):,} images per row, judged by a small CNN trained on the "
+          f"training images (test accuracy {100 * accuracy:.1f} %).{weak} Every sampler of AE "
+          f"codes is fitted to the codes of the {num(q, 'training_codes'):,} training images. "
+          "Recognisability: the judge's mean top probability and the share of images it gives "
+          "≥ 0.9; diversity: the entropy of its predicted classes (3.32 bits = all ten "
+          "equally); Fréchet distance of its features to the test images' (lower is closer).",
+          "", "| images | mean top probability | share ≥ 0.9 | classes (bits) | "
           "Fréchet distance |", "|---|---:|---:|---:|---:|"]
-    md += [f"| {ROWS[key]} | {r['confidence']:.3f} | {r['confident_share']:.3f} | "
-           f"{r['class_entropy_bits']:.2f} | {r['fd']:.2f} |" for key, r in q["rows"].items()]
+    row = lambda key, name: num(q, "rows", key, name)  # noqa: E731
+    md += [f"| {ROWS[key]} | {row(key, 'confidence'):.3f} | {row(key, 'confident_share'):.3f} "
+           f"| {row(key, 'class_entropy_bits'):.2f} | {row(key, 'fd'):.2f} |" for key in q["rows"]]
     return md + ["", f"**Verdict on the third claim:** {q['verdict']}", ""]
 
 
@@ -257,7 +292,7 @@ def times_section(out):
             step, *numbers = cells[0], *map(float, cells[1:])
         except ValueError:
             numbers = []
-        if len(numbers) != 3:
+        if len(numbers) != 3 or not all(map(math.isfinite, numbers)):
             raise SystemExit(f"error: {times}, line {number}, is not 'step<TAB>start<TAB>end"
                              f"<TAB>seconds' ({line!r}); delete the line or the file")
         (walls if step.startswith("wall time") else rows).append((step, *numbers))
@@ -269,5 +304,6 @@ def times_section(out):
     md += [f"{step[0].upper() + step[1:]}: {s:.0f} s." for step, _, _, s in walls]
     return md + [""]
 
+
 if __name__ == "__main__":
-    main()
+    run(main)
