@@ -4540,12 +4540,12 @@ def load_reproduce_module():
 
 class SpyProcess:
     """Stands in for a step's process: records its command, and ends at once with the status
-    spy.exit_status(command) gives, or runs until it is signalled (None)."""
+    steps_spy.exit_status(command) gives, or runs until it is signalled (None)."""
 
-    def __init__(self, spy, command, cwd, **kwargs):
+    def __init__(self, steps_spy, command, cwd, **kwargs):
         self.command, self.cwd = command[1:], cwd   # less sys.executable
-        self.pid = 10**7 + len(spy.started)
-        self.returncode = spy.exit_status(self.command)
+        self.pid = 10**7 + len(steps_spy.started)
+        self.returncode = steps_spy.exit_status(self.command)
 
     def poll(self):
         return self.returncode
@@ -4555,27 +4555,27 @@ class SpyProcess:
 
 
 @pytest.fixture
-def spy(monkeypatch):
-    """reproduce.py with every step recorded, not run (spy.started, spy.signalled)."""
-    spy = SimpleNamespace(module=load_reproduce_module(), started=[], signalled=[],
-                          exit_status=lambda command: 0)
+def steps_spy(monkeypatch):
+    """reproduce.py with every step recorded, not run (steps_spy.started, steps_spy.signalled)."""
+    steps_spy = SimpleNamespace(module=load_reproduce_module(), started=[], signalled=[],
+                                exit_status=lambda command: 0)
 
     def popen(command, **kwargs):
-        spy.started.append(SpyProcess(spy, command, **kwargs))
-        return spy.started[-1]
+        steps_spy.started.append(SpyProcess(steps_spy, command, **kwargs))
+        return steps_spy.started[-1]
 
     def killpg(pid, signum):
-        process = next(p for p in spy.started if p.pid == pid)
-        spy.signalled.append((process.command, signum))
+        process = next(p for p in steps_spy.started if p.pid == pid)
+        steps_spy.signalled.append((process.command, signum))
         process.returncode = 128 + signum             # as a step stopped by it exits
-    monkeypatch.setattr(spy.module, "subprocess", SimpleNamespace(  # its own name only
+    monkeypatch.setattr(steps_spy.module, "subprocess", SimpleNamespace(  # its own name only
         Popen=popen, STDOUT=subprocess.STDOUT, DEVNULL=subprocess.DEVNULL))
-    monkeypatch.setattr(spy.module.os, "killpg", killpg)
-    return spy
+    monkeypatch.setattr(steps_spy.module.os, "killpg", killpg)
+    return steps_spy
 
 
-def commands_of(spy, *words):
-    return [p.command for p in spy.started if p.command[:len(words)] == list(words)]
+def commands_of(steps_spy, *words):
+    return [p.command for p in steps_spy.started if p.command[:len(words)] == list(words)]
 
 
 def flag_value(command, flag):
@@ -4583,7 +4583,7 @@ def flag_value(command, flag):
 
 
 def test_reproduce_refuses_a_second_run_into_a_held_folder_and_a_killed_run_holds_none(
-        spy, tmp_path, capsys):
+        steps_spy, tmp_path, capsys):
     out = tmp_path / "out"
     holder = subprocess.Popen(    # a run that holds the folder, as reproduce.py does
         [sys.executable, "-c", "import sys, time; sys.path.insert(0, 'scripts'); import reproduce;"
@@ -4594,28 +4594,29 @@ def test_reproduce_refuses_a_second_run_into_a_held_folder_and_a_killed_run_hold
     proc = reproduce("--quick", *CPU, "--out-dir", out)
     assert one_line_error(proc) and str(out) in proc.stderr and f"pid {holder.pid}" in proc.stderr
     assert snapshot(out) == before                           # nothing written, no step run
-    assert not spy.started
+    assert not steps_spy.started
     holder.kill()                                            # SIGKILL: no handler runs
     holder.wait()
-    spy.module.main(["--quick", *CPU, "--out-dir", str(out)])  # the folder is free again
-    assert commands_of(spy, "tune.py", "ae")
+    steps_spy.module.main(["--quick", *CPU, "--out-dir", str(out)])  # the folder is free again
+    assert commands_of(steps_spy, "tune.py", "ae")
 
 
-def test_reproduce_takes_every_path_from_the_callers_folder(spy, tmp_path, monkeypatch):
+def test_reproduce_takes_every_path_from_the_callers_folder(steps_spy, tmp_path, monkeypatch):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
-    spy.module.main(["--quick", *CPU, "--out-dir", "rel_out", "--data-dir=rel_data"])
+    steps_spy.module.main(["--quick", *CPU, "--out-dir", "rel_out", "--data-dir=rel_data"])
     out = elsewhere / "rel_out"
     assert (out / "times.tsv").exists() and (out / "logs" / "tune_ae.log").exists()
     assert not (ROOT / "rel_out").exists()
-    assert spy.started and all(p.cwd == ROOT for p in spy.started)   # steps run in the project
-    for process in spy.started:
+    assert steps_spy.started and all(p.cwd == ROOT for p in steps_spy.started)  # the project's
+    for process in steps_spy.started:
         assert flag_value(process.command, "--out-dir") == str(out)
         if process.command[0] != "scripts/summary.py":
             assert f"--data-dir={elsewhere / 'rel_data'}" in process.command
-    assert commands_of(spy, "ae.py", "--part", "refit")[0][3:5] == ["--params", str(out / "tuned_ae.json")]
-    assert spy.module.absolute_paths(
+    refit = commands_of(steps_spy, "ae.py", "--part", "refit")[0]
+    assert refit[3:5] == ["--params", str(out / "tuned_ae.json")]
+    assert steps_spy.module.absolute_paths(
         ["--storage", "sqlite:///s.db", "--params=p.json", "--checkpoint", "c.pt", "--storage",
          "sqlite:////abs/s.db", "--storage=postgresql://u@host/db", "--seed", "3"]) == [
         "--storage", f"sqlite:///{elsewhere / 's.db'}", f"--params={elsewhere / 'p.json'}",
@@ -4690,7 +4691,7 @@ def test_reproduce_ctrl_c_stops_every_worker_and_exits_130(data_dir, tmp_path):
 
 @pytest.mark.parametrize("flags, says", [
     (["--workers", "2"], "2 tuning workers"), (["--seeds", "2"], "2 seed runs")])
-def test_reproduce_checks_every_workers_seed_before_any_step(flags, says, spy, tmp_path,
+def test_reproduce_checks_every_workers_seed_before_any_step(flags, says, steps_spy, tmp_path,
                                                              monkeypatch):
     monkeypatch.delenv("WORKERS", raising=False)
     out = tmp_path / "out"
@@ -4700,20 +4701,20 @@ def test_reproduce_checks_every_workers_seed_before_any_step(flags, says, spy, t
     monkeypatch.setenv("WORKERS", "2")                      # the variable, as before: refused
     proc = reproduce("--quick", *CPU, "--seed", 2**32 - 1, "--out-dir", out)
     assert one_line_error(proc) and "2 tuning workers" in proc.stderr and not out.exists()
-    spy.module.main(["--quick", *CPU, "--seed", str(2**32 - 2), "--out-dir", str(out)])
-    assert [flag_value(c, "--seed") for c in commands_of(spy, "tune.py", "ae")] == [
+    steps_spy.module.main(["--quick", *CPU, "--seed", str(2**32 - 2), "--out-dir", str(out)])
+    assert [flag_value(c, "--seed") for c in commands_of(steps_spy, "tune.py", "ae")] == [
         str(2**32 - 2), str(2**32 - 1)]                      # the last seed that fits
 
 
-def test_reproduce_gives_each_tuning_worker_its_own_seed_and_sampler(spy, tmp_path):
-    spy.module.main(["--quick", *CPU, "--seed", "7", "--workers", "3", "--out-dir",
+def test_reproduce_gives_each_tuning_worker_its_own_seed_and_sampler(steps_spy, tmp_path):
+    steps_spy.module.main(["--quick", *CPU, "--seed", "7", "--workers", "3", "--out-dir",
                      str(tmp_path / "out")])
     for study in ("ae", "classifier", "vae"):
-        workers = commands_of(spy, "tune.py", study)
+        workers = commands_of(steps_spy, "tune.py", study)
         assert [flag_value(c, "--seed") for c in workers] == ["7", "8", "9"]
-        assert len({tuple(spy.module.without(c, "--seed")) for c in workers}) == 1
+        assert len({tuple(steps_spy.module.without(c, "--seed")) for c in workers}) == 1
     draws = []
-    for i, command in enumerate(commands_of(spy, "tune.py", "ae")):   # as each worker starts
+    for i, command in enumerate(commands_of(steps_spy, "tune.py", "ae")):   # as each worker starts
         args = plumbing.cli.parse_args(tune.build_parser(), tune.QUICK,
                                        command[1:] + ["--study-name", f"ae{i}"])
         study = tune.open_study(args, f"sqlite:///{tmp_path / 'optuna.db'}")
@@ -4722,19 +4723,19 @@ def test_reproduce_gives_each_tuning_worker_its_own_seed_and_sampler(spy, tmp_pa
 
 
 @pytest.mark.parametrize("failing", ["0", "1"])            # worker 1 or worker 2 (--seed 1)
-def test_reproduce_a_failing_worker_stops_every_step_with_its_own_status(failing, spy, tmp_path,
-                                                                         capsys):
-    spy.exit_status = lambda c: (3 if flag_value(c, "--seed") == failing and c[1] == "ae"
+def test_reproduce_a_failing_worker_stops_every_step_with_its_own_status(failing, steps_spy,
+                                                                         tmp_path, capsys):
+    steps_spy.exit_status = lambda c: (3 if flag_value(c, "--seed") == failing and c[1] == "ae"
                                  else None if c[0] == "tune.py" else 0)   # tuning runs on
     with pytest.raises(SystemExit) as e:
-        spy.module.main(["--quick", *CPU, "--workers", "2", "--jobs", "2", "--out-dir",
+        steps_spy.module.main(["--quick", *CPU, "--workers", "2", "--jobs", "2", "--out-dir",
                          str(tmp_path / "out")])
     assert e.value.code == 3                                 # the failing worker's own status
-    stopped = {(c[1], flag_value(c, "--seed")): s for c, s in spy.signalled}
+    stopped = {(c[1], flag_value(c, "--seed")): s for c, s in steps_spy.signalled}
     other = {"0": "1", "1": "0"}[failing]
     assert stopped == {("ae", other): signal.SIGTERM, ("vae", "0"): signal.SIGTERM,
                        ("vae", "1"): signal.SIGTERM}         # every other running process
-    assert not commands_of(spy, "ae.py")                     # no step starts after a failure
+    assert not commands_of(steps_spy, "ae.py")                     # no step starts after a failure
     console = capsys.readouterr().out
     assert "FAILED  tune_ae  exit 3" in console and "stopped tune_vae" in console
     assert "$ python tune.py ae" in console                  # the end of its log, shown
