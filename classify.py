@@ -12,7 +12,7 @@ encoder keeps the AE's optimiser (Table 4); the MLP uses Table 5 (or --params), 
 
 Measured on a 2-core CPU (one thread), test accuracy over 3 seeds: Table 5's recipe
 89.21 +- 0.53 %, our recipe 90.18 +- 0.19 %. Writes to outputs/: classify.json,
-classify_table6.md, fig_confusion_matrix.png. What pretraining buys: beyond/labels.py.
+classify_table6.md, fig_confusion_matrix.png. What pretraining buys: python -m beyond.labels.
 """
 from plumbing.cli import quiet_start
 quiet_start(__name__)  # run as a script: a Ctrl-C while torch loads is one line too
@@ -43,9 +43,8 @@ REPORT_SECONDS = 61         # 10 epochs "on a GPU"
 # Same network shape (Table 3), same 10 epochs, same data, no augmentation; the encoder
 # keeps the AE's optimiser settings, as in Table 5's recipe.
 OURS = {"no1": 128, "no2": 74,          # No1 = 12 is a narrow bottleneck after d = 185
-        "mlp_optimizer": "Adam",
+        "mlp_optimizer": "Adam", "mlp_dropout": 0.1,
         "mlp_lr": 0.006,                # peak lr of the MLP (Table 5: 0.0002, constant)
-        "mlp_dropout": 0.1,
         "mlp_weight_decay": 0.0}        # Table 5's 0.1679 holds the MLP's weights near 0
 SCHEDULES = {"table5": "constant", "ours": "one-cycle"}  # ours: warm up 30 %, then anneal
 QUICK = {"subset": 2000, "epochs": 2, "seeds": 1}
@@ -99,9 +98,8 @@ def one_cycle(optimizers, total_steps):
     """Smith & Topin (2019): each lr rises from peak / 25 to its peak over the first 30 % of
     the steps, then falls along a cosine to peak / 25 / 10^4; as torch's default, Adam's
     beta1 (SGD's momentum) cycles 0.95 -> 0.85 -> 0.95 against it. Stepped once per batch."""
-    return [torch.optim.lr_scheduler.OneCycleLR(o, max_lr=o.param_groups[0]["lr"],
-                                                total_steps=total_steps)
-            for o in optimizers]
+    return [torch.optim.lr_scheduler.OneCycleLR(o, o.param_groups[0]["lr"], total_steps)
+            for o in optimizers]  # max_lr: the optimiser's lr
 
 
 # -----------------------------------------------------------------------------
@@ -139,10 +137,9 @@ def evaluate(model, x, y):
 
 def fit(model, optimizers, x, y, epochs, batch_size, seed, schedulers=(), val=None,
         on_epoch=None, name=""):
-    """Train for `epochs` on (x, y); returns the history. With val = (x_val, y_val), the
-    accuracy on it after every epoch, and on_epoch(epoch, validation) if given (tune.py
-    reports to Optuna there). If a loss is not a finite number, stops early with
-    history["diverged"] = that epoch (None otherwise)."""
+    """Train for `epochs` on (x, y); returns the history. After every epoch: the accuracy on
+    val = (x_val, y_val) if given, and on_epoch(epoch, validation) (tune.py reports there).
+    A loss that is not a finite number stops it: history["diverged"] = that epoch, else None."""
     generator = torch.Generator().manual_seed(seed)  # the batch order
     history = {"train_loss": [], "val_accuracy": [], "seconds": [], "diverged": None}
     for epoch in range(1, epochs + 1):
@@ -245,8 +242,7 @@ def fine_tune_and_test(ae, mlp, recipe, seed, args, x, y, x_test, y_test):
 # Recipes, results and figures
 
 def recipe_values(args):
-    """{recipe: (MLP values, where they came from)} for --recipe; --params and any flag
-    apply to Table 5's recipe."""
+    """{recipe: (MLP values, source)} for --recipe; --params and flags set Table 5's recipe."""
     names = ["table5", "ours"] if args.recipe == "both" else [args.recipe]
     mlp, source = resolve_params(args, TABLE_5, "classifier")
     values = {"table5": (mlp, "Table 5" if source == "report" else source),
@@ -272,8 +268,7 @@ def summarise(runs, mlp, source, recipe):
 
 
 def write_results(results, args, device, seconds, n_test, out):
-    """classify.json, classify_table6.md, then the confusion matrices: the figures come
-    last, so that a run that fails while writing replaces none of an earlier run's."""
+    """classify.json, classify_table6.md, then the figures: a failed run replaces none."""
     save_json(out / "classify.json", {
         "report_table6": {"f1": dict(zip(CLASSES, REPORT_F1)), "accuracy": REPORT_ACCURACY,
                           "seconds": REPORT_SECONDS},
@@ -304,9 +299,7 @@ def plot_confusion_matrix(cm, path, title):
                     color="white" if n > cm.max() / 2 else "black")
     ax.set_xticks(range(k), CLASSES, rotation=45, ha="right")
     ax.set_yticks(range(k), CLASSES)
-    ax.set_xlabel("predicted class")
-    ax.set_ylabel("true class")
-    ax.set_title(title)
+    ax.set(xlabel="predicted class", ylabel="true class", title=title)
     fig.tight_layout()
     save_figure(fig, path)
 
@@ -348,8 +341,7 @@ def build_parser():
                         help="section 2.1: n = 256")
     parser.add_argument("--seeds", type=positive_int, default=3,
                         help="runs, seeded --seed, --seed + 1, ... (the report made one)")
-    parser.add_argument("--checkpoint", type=path_text,
-                        help="the AE (default: OUT_DIR/ae.pt, from ae.py)")
+    parser.add_argument("--checkpoint", type=path_text, help="the AE (default: OUT_DIR/ae.pt)")
     add_common_flags(parser)
     return parser
 

@@ -42,8 +42,10 @@ from torch.distributions import MultivariateNormal, Normal, kl_divergence
 from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 import ae
+import beyond.samples
 import classify
 import common
+import explore
 import plumbing.checkpoints
 import plumbing.cli
 import plumbing.data
@@ -51,14 +53,22 @@ import plumbing.figures
 import plumbing.files
 import plumbing.params
 import plumbing.storage
-import explore
 import tune
 import vae
-import beyond.samples
 from beyond import judge, labels
 
+
+# =============================================================================
+# Shared helpers: tiny tensors, spies, the script runner, the read-only mount, and the
+# fixtures several sections use
+# =============================================================================
+
 ROOT = Path(__file__).resolve().parent
+
+
 CPU = ["--device", "cpu"]  # in-process runs: the same device whatever the machine has
+
+
 DEVICE_FLAG = {"ae.py", "vae.py", "classify.py", "explore.py", "tune.py", "beyond.labels",
                "beyond.samples"}
 
@@ -120,1010 +130,17 @@ def quick_ae(data_dir, tmp_path_factory):
     return out
 
 
-def write_idx(path, array, gz=False):
-    """Write a uint8 array in the IDX format of Fashion-MNIST."""
-    array = np.asarray(array, dtype=np.uint8)
-    header = bytes([0, 0, 8, array.ndim]) + b"".join(n.to_bytes(4, "big") for n in array.shape)
-    data = header + array.tobytes()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(gzip.compress(data) if gz else data)
-
-
-def synthetic_fashion_mnist(folder, n_train=50, n_test=20, gz=False):
-    """Small random IDX files named as Fashion-MNIST's; returns the training arrays."""
-    rng = np.random.default_rng(0)
-    arrays = {}
-    for prefix, n in (("train", n_train), ("t10k", n_test)):
-        images = rng.integers(0, 256, (n, 28, 28))
-        labels = rng.integers(0, 10, n)
-        suffix = ".gz" if gz else ""
-        write_idx(folder / f"{prefix}-images-idx3-ubyte{suffix}", images, gz)
-        write_idx(folder / f"{prefix}-labels-idx1-ubyte{suffix}", labels, gz)
-        arrays[prefix] = images, labels
-    return arrays
-
-
-# -----------------------------------------------------------------------------
-# Models: Tables 1 and 2, layer by layer
-
-# (kind, in channels, out channels, kernel, stride, padding, output shape without n)
-TABLE_1 = [(nn.Conv2d, 1, 8, 4, 2, 1, (8, 14, 14)),
-           (nn.Conv2d, 8, 16, 4, 2, 1, (16, 7, 7)),
-           (nn.Conv2d, 16, 32, 3, 2, 0, (32, 3, 3))]
-TABLE_2 = [(nn.ConvTranspose2d, 32, 16, 3, 2, 0, (16, 7, 7)),
-           (nn.ConvTranspose2d, 16, 8, 4, 2, 1, (8, 14, 14)),
-           (nn.ConvTranspose2d, 8, 1, 4, 2, 1, (1, 28, 28))]
-
-
-def layer_outputs(module, x):
-    """The output shape (without the batch) after every layer with weights, and the layers."""
-    shapes, layers = [], []
-    for layer in module.modules():
-        if len(list(layer.children())) == 0:  # a leaf
-            x = layer(x)
-            if isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
-                layers.append(layer)
-                shapes.append(tuple(x.shape[1:]))
-    return shapes, layers, x
-
-
-def test_encoder_matches_table_1_layer_by_layer():
-    d, n = 7, 3
-    shapes, layers, h = layer_outputs(common.Encoder(d, 0.2).eval(), torch.rand(n, 1, 28, 28))
-    for (kind, c_in, c_out, k, s, p, shape), layer, got in zip(TABLE_1, layers, shapes):
-        assert isinstance(layer, kind)
-        assert (layer.in_channels, layer.out_channels) == (c_in, c_out)
-        assert (layer.kernel_size, layer.stride, layer.padding) == ((k, k), (s, s), (p, p))
-        assert got == shape
-    assert [(m.in_features, m.out_features) for m in layers[3:]] == [(288, 64), (64, d)]
-    assert shapes[3:] == [(64,), (d,)]
-    assert h.shape == (n, d)
-
-
-def test_decoder_matches_table_2_layer_by_layer():
-    d, n = 7, 3
-    decoder = common.Decoder(d, 0.2).eval()
-    shapes, layers, x_hat = layer_outputs(decoder, torch.randn(n, d))
-    assert [(m.in_features, m.out_features) for m in layers[:2]] == [(d, 64), (64, 288)]
-    for (kind, c_in, c_out, k, s, p, shape), layer, got in zip(TABLE_2, layers[2:], shapes[2:]):
-        assert isinstance(layer, kind)
-        assert (layer.in_channels, layer.out_channels) == (c_in, c_out)
-        assert (layer.kernel_size, layer.stride, layer.padding) == ((k, k), (s, s), (p, p))
-        assert got == shape
-    assert isinstance(list(decoder.modules())[-1], nn.Sigmoid)
-    assert x_hat.shape == (n, 1, 28, 28) and 0 <= x_hat.min() and x_hat.max() <= 1
-
-
-def test_dropout_follows_both_linear_layers_with_rate_dr():
-    rates = [m.p for m in common.Encoder(5, 0.3).modules() if isinstance(m, nn.Dropout)]
-    assert rates == [0.3, 0.3]
-    rates = [m.p for m in common.Decoder(5, 0.3).modules() if isinstance(m, nn.Dropout)]
-    assert rates == [0.3, 0.3]
-
-
-def test_weights_have_kaiming_scale_and_zero_bias():
-    torch.manual_seed(0)
-    linear = common.Encoder(300, 0.0).linear[0]                # Linear(288, 64)
-    expected = (2 / 288) ** 0.5                                # He et al. (2015), fan-in
-    assert abs(linear.weight.std().item() / expected - 1) < 0.05
-    assert torch.all(linear.bias == 0)
-
-
-# -----------------------------------------------------------------------------
-# Data: split, lookup, errors
-
-def test_split_is_48000_12000_disjoint_and_ignores_the_seed():
-    torch.manual_seed(1)
-    train_a, val_a = common.split_indices(60_000)
-    plumbing.cli.seed_everything(12345)
-    train_b, val_b = common.split_indices(60_000)
-    assert (len(train_a), len(val_a)) == (48_000, 12_000)
-    assert torch.equal(train_a, train_b) and torch.equal(val_a, val_b)
-    together = torch.cat([train_a, val_a])
-    assert len(together.unique()) == 60_000
-
-
-def test_batches_visit_every_index_once():
-    parts = common.batches(1000, 256, "cpu", generator=torch.Generator().manual_seed(0))
-    assert [len(p) for p in parts] == [256, 256, 256, 232]
-    assert torch.equal(torch.cat(parts).sort().values, torch.arange(1000))
-
-
-def test_data_is_read_from_a_folder_of_idx_files(tmp_path):
-    arrays = synthetic_fashion_mnist(tmp_path / "FashionMNIST" / "raw", n_train=50)
-    (x_train, y_train), (x_val, y_val) = common.load_train_val(tmp_path, "cpu", subset=40)
-    assert x_train.shape == (40, 1, 28, 28) and x_val.shape == (10, 1, 28, 28)
-    assert x_train.dtype == torch.float32 and y_train.dtype == torch.int64
-    images, labels = arrays["train"]
-    train_idx, _ = common.split_indices(50, 10)
-    assert torch.allclose(x_train[:, 0], torch.tensor(images[train_idx.numpy()] / 255).float())
-    assert torch.equal(y_train, torch.tensor(labels[train_idx.numpy()]))
-    x_test, y_test = common.load_test(tmp_path, "cpu", subset=80)
-    assert x_test.shape == (20, 1, 28, 28) and len(y_test) == 20
-
-
-def test_debian_gz_files_are_decompressed_into_the_raw_folder(tmp_path, monkeypatch):
-    debian = tmp_path / "debian"
-    synthetic_fashion_mnist(debian, gz=True)
-    monkeypatch.setattr(plumbing.data, "DEBIAN_DIR", debian)
-    root = plumbing.data.find_data(tmp_path / "data")
-    for name in plumbing.data.RAW_FILES:
-        raw = root / "FashionMNIST" / "raw" / name
-        assert raw.read_bytes() == gzip.decompress((debian / f"{name}.gz").read_bytes())
-
-
-def test_missing_data_names_the_three_ways_to_get_it(tmp_path, monkeypatch):
-    from torchvision.datasets import FashionMNIST
-    monkeypatch.setattr(plumbing.data, "DEBIAN_DIR", tmp_path / "no-such-folder")
-    monkeypatch.setattr(FashionMNIST, "mirrors", ["http://127.0.0.1:9/"])  # refuses at once
-    with pytest.raises(SystemExit) as e:
-        common.load_train_val(tmp_path / "empty", "cpu")
-    message = str(e.value)
-    assert "FashionMNIST/raw" in message and "--data-dir" in message
-    assert "apt-get install dataset-fashion-mnist" in message and "internet" in message
-
-
-@pytest.mark.parametrize("damage", ["truncate", "magic"])
-def test_corrupt_file_is_named_in_the_error(tmp_path, damage):
-    raw = tmp_path / "FashionMNIST" / "raw"
-    synthetic_fashion_mnist(raw)
-    bad = raw / "train-images-idx3-ubyte"
-    data = bad.read_bytes()
-    bad.write_bytes(data[:-100] if damage == "truncate" else b"\x00\x00\x09\x03" + data[4:])
-    with pytest.raises(SystemExit) as e:
-        common.load_train_val(tmp_path, "cpu")
-    assert str(bad) in str(e.value) and "corrupt" in str(e.value)
-
-
-def test_real_data_has_the_report_split(data_dir):
-    (x_train, y_train), (x_val, y_val) = common.load_train_val(data_dir, "cpu")
-    assert x_train.shape == (48_000, 1, 28, 28) and x_val.shape == (12_000, 1, 28, 28)
-    assert 0 <= x_train.min() and x_train.max() == 1
-    assert torch.bincount(y_train).min() > 4000  # every class present, roughly balanced
-    x_test, _ = common.load_test(data_dir, "cpu")
-    assert x_test.shape == (10_000, 1, 28, 28)
-
-
-# -----------------------------------------------------------------------------
-# Checkpoints
-
-def test_checkpoint_round_trip(tmp_path):
-    encoder, decoder = common.Encoder(6, 0.1), common.Decoder(6, 0.1)
-    path = tmp_path / "ae.pt"
-    plumbing.checkpoints.save_checkpoint(path, {"d": 6, "dropout": 0.1}, encoder=encoder.state_dict(),
-                           decoder=decoder.state_dict())
-    assert [p.name for p in tmp_path.iterdir()] == ["ae.pt"]  # no temporary file left
-    ckpt = plumbing.checkpoints.load_checkpoint(path, "python ae.py")
-    assert ckpt["settings"] == {"d": 6, "dropout": 0.1}
-    again = plumbing.checkpoints.load_weights(common.Encoder(6, 0.1), ckpt, "encoder", path, "python ae.py")
-    for a, b in zip(encoder.state_dict().values(), again.state_dict().values()):
-        assert torch.equal(a, b)
-    torch.load(path, weights_only=True)  # only tensors and plain settings inside
-
-
-def test_mismatched_checkpoint_is_a_clear_error(tmp_path):
-    path = tmp_path / "ae.pt"
-    plumbing.checkpoints.save_checkpoint(path, {"d": 6}, encoder=common.Encoder(6, 0.1).state_dict())
-    ckpt = plumbing.checkpoints.load_checkpoint(path, "python ae.py")
-    with pytest.raises(SystemExit) as e:
-        plumbing.checkpoints.load_weights(common.Encoder(9, 0.1), ckpt, "encoder", path, "python ae.py")
-    assert "does not match" in str(e.value) and "python ae.py" in str(e.value)
-
-
-def test_missing_or_unreadable_checkpoint_names_the_command(tmp_path):
-    with pytest.raises(SystemExit) as e:
-        plumbing.checkpoints.load_checkpoint(tmp_path / "ae.pt", "python ae.py")
-    assert "not found" in str(e.value) and "python ae.py" in str(e.value)
-    assert str(tmp_path / "ae.pt") in str(e.value)              # which file is missing
-    (tmp_path / "ae.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(SystemExit) as e:
-        plumbing.checkpoints.load_checkpoint(tmp_path / "ae.pt", "python ae.py")
-    assert "cannot read" in str(e.value) and "python ae.py" in str(e.value)
-    with pytest.raises(SystemExit) as e:                       # a name ae.py does not write
-        plumbing.checkpoints.load_checkpoint(tmp_path / "mine.pt", "python ae.py")
-    assert f"writes {tmp_path / 'ae.pt'}" in str(e.value)
-    with pytest.raises(SystemExit) as e:                       # --quick's folder: say --quick
-        plumbing.checkpoints.load_checkpoint("outputs/quick/no_such.pt", "python ae.py")
-    assert "`python ae.py --quick` writes outputs/quick/ae.pt" in str(e.value)
-
-
-# -----------------------------------------------------------------------------
-# PCA, the linear baseline
-
-def test_pca_matches_numpy_svd():
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(200, 5)) @ rng.normal(size=(5, 5))
-    mean, components, ratio = common.pca(torch.tensor(x, dtype=torch.float32), 3)
-    _, s, vt = np.linalg.svd(x - x.mean(0), full_matrices=False)
-    np.testing.assert_allclose(mean.numpy(), x.mean(0), rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(np.abs(components.numpy()), np.abs(vt[:3]), atol=1e-4)
-    np.testing.assert_allclose(ratio.numpy(), (s**2 / (s**2).sum())[:3], rtol=1e-4)
-
-
-def test_pca_baseline_is_exact_with_every_component():
-    x = torch.rand(100, 1, 28, 28)
-    assert ae.pca_val_mse(x, x[:10], 784) < 1e-8
-    assert ae.pca_val_mse(x, x[:10], 2) > ae.pca_val_mse(x, x[:10], 50)
-
-
-# -----------------------------------------------------------------------------
-# ae.py
-
-def test_quick_sets_defaults_but_explicit_flags_win():
-    args = plumbing.cli.parse_args(ae.build_parser(), ae.QUICK, ["--quick", "--epochs", "3"])
-    assert args.epochs == 3 and args.subset == ae.QUICK["subset"]
-    args = plumbing.cli.parse_args(ae.build_parser(), ae.QUICK, [])
-    assert args.epochs == 42 and args.subset == 0 and args.lr is None
-    assert plumbing.params.resolve_params(args, ae.SECTION_2_1, "ae") == (ae.SECTION_2_1, "report")
-    assert plumbing.params.resolve_params(args, ae.TABLE_4, "ae") == (ae.TABLE_4, "report")
-
-
-def test_a_flag_means_the_same_in_every_part(capsys):
-    """--lr is the learning rate of whichever part runs: refit included."""
-    args = plumbing.cli.parse_args(ae.build_parser(), ae.QUICK, ["--lr", "0.01", "--d", "7"])
-    for table in (ae.SECTION_2_1, ae.TABLE_4):
-        params, source = plumbing.params.resolve_params(args, table, "ae")
-        assert params == {**table, "lr": 0.01, "d": 7} and "command line" in source
-
-
-@pytest.mark.parametrize("script, flags", [
-    *(("ae", f) for f in (["--epochs", "-1"], ["--device", "tpu"], ["--d", "0"],
-                          ["--dropout", "1.5"], ["--no-such-flag"])),
-    *(("vae", f) for f in (["--beta", "-1"], ["--iw-samples", "0"], ["--d", "0"],
-                           ["--no-such-flag"])),
-    *(("classify", f) for f in (["--labels", "15"], ["--labels", "a,b"], ["--recipe", "fast"],
-                                ["--seeds", "0"]))])
-def test_bad_flags_exit_with_one_line(script, flags, capsys):
-    with pytest.raises(SystemExit) as e:
-        {"ae": ae, "vae": vae, "classify": classify}[script].main(flags)
-    assert e.value.code == 2
-    err = capsys.readouterr().err.strip()
-    assert "error" in err and "\n" not in err
-
-
-@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
-def test_unavailable_device_is_a_clear_error():
-    with pytest.raises(SystemExit) as e:
-        plumbing.cli.pick_device("cuda")
-    assert "not available" in str(e.value)
-
-
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-def test_every_script_runs_on_a_gpu(data_dir, tmp_path):
-    # CI has no GPU: this runs where a student (or scripts/gpu_check.sh) has one
-    flags = ["--quick", "--device", "cuda", "--data-dir", data_dir, "--out-dir", tmp_path]
-    for script in (["tune.py", "ae"], ["ae.py"], ["classify.py"], ["vae.py"], ["explore.py"],
-                   ["beyond.samples"], ["beyond.labels"]):
-        assert "on cuda" in run(*script, *flags).stdout   # only that: cuDNN's sums vary
-
-
-def test_a_diverging_run_stops_and_says_so(capsys):
-    torch.manual_seed(0)
-    model = nn.Sequential(common.Encoder(2, 0.0), common.Decoder(2, 0.0))
-    optimizer = torch.optim.SGD(model.parameters(), lr=1e30)
-    x = torch.rand(32, 1, 28, 28)
-    history = ae.fit(model, optimizer, x, x[:8], epochs=5, batch_size=8, seed=0, name="SGD")
-    assert history["diverged"] and len(history["train_mse"]) < 5
-    assert "diverged" in capsys.readouterr().out
-
-
-def test_ae_quick_end_to_end_on_real_data(quick_ae):
-    for figure in ("fig01_loss_adam_vs_sgd.png", "fig07_training_progress.png",
-                   "fig02_reconstruction_bag.png", "fig10_reconstructions.png"):
-        assert (quick_ae / figure).stat().st_size > 10_000
-    results = json.loads((quick_ae / "ae.json").read_text())
-    assert results["compare"]["settings"]["quick"] and results["refit"]["settings"]["epochs"] == 2
-    for name in ("Adam", "SGD"):
-        assert len(results["compare"][name]["val_mse"]) == 2
-    refit = results["refit"]
-    assert refit["params"]["d"] == 185 and refit["source"] == "report"
-    assert refit["val_mse"][-1] < refit["val_mse"][0]        # it learned something
-    assert 0 < refit["pca_val_mse"] < refit["pca_bottleneck_val_mse"] < 0.05   # 185 vs 64
-    assert refit["params"] == ae.TABLE_4 and results["compare"]["params"] == ae.SECTION_2_1
-    ckpt = plumbing.checkpoints.load_checkpoint(quick_ae / "ae.pt", "python ae.py")
-    d, dropout = ckpt["settings"]["d"], ckpt["settings"]["dropout"]
-    encoder = plumbing.checkpoints.load_weights(common.Encoder(d, dropout), ckpt, "encoder", "ae.pt", "")
-    decoder = plumbing.checkpoints.load_weights(common.Decoder(d, dropout), ckpt, "decoder", "ae.pt", "")
-    x = torch.rand(2, 1, 28, 28)
-    assert decoder(encoder(x)).shape == x.shape
-
-
-def test_a_damaged_results_file_is_a_one_line_error(tmp_path):
-    (tmp_path / "ae.json").write_text('{"compare": ')   # cut short
-    proc = run("ae.py", "--quick", "--out-dir", tmp_path, ok=False)
-    assert one_line_error(proc) and "cannot read" in proc.stderr
-    assert "data:" not in proc.stdout                    # refused before any training
-
-
-def test_ae_reads_tuned_values(data_dir, tmp_path):
-    tuned = {"study": "ae", "params": {"d": 3, "optimizer": "SGD", "lr": 0.01,
-                                       "dropout": 0.0, "weight_decay": 0.0},
-             "value": 0.05, "direction": "minimize",
-             "trials": {"complete": 1, "pruned": 0, "failed": 0}}
-    (tmp_path / "tuned_ae.json").write_text(json.dumps(tuned))
-    run("ae.py", "--quick", "--part", "refit", "--epochs", "1", "--data-dir", data_dir,
-        "--out-dir", tmp_path, "--params", tmp_path / "tuned_ae.json")
-    refit = json.loads((tmp_path / "ae.json").read_text())["refit"]
-    assert refit["params"] == tuned["params"] and refit["source"].endswith("tuned_ae.json")
-    assert plumbing.checkpoints.load_checkpoint(tmp_path / "ae.pt", "")["settings"]["d"] == 3
-
-
-# -----------------------------------------------------------------------------
-# vae.py: the VAE
-
-def test_kl_matches_torch_distributions():
-    torch.manual_seed(0)
-    mu, logvar = torch.randn(16, 7), 2 * torch.randn(16, 7)
-    q, prior = Normal(mu, torch.exp(0.5 * logvar)), Normal(0.0, 1.0)
-    expected = kl_divergence(q, prior).sum(1)                  # (16,), summed over d
-    assert torch.allclose(vae.gaussian_kl(mu, logvar), expected, rtol=1e-5, atol=1e-5)
-    assert vae.gaussian_kl(torch.zeros(3, 5), torch.zeros(3, 5)).abs().max() < 1e-7
-
-
-def test_gradients_reach_mu_and_logvar_through_the_sample():
-    torch.manual_seed(0)
-    mu = torch.randn(4, 3, requires_grad=True)
-    logvar = torch.randn(4, 3, requires_grad=True)
-    z = vae.reparameterize(mu, logvar)
-    z.sum().backward()
-    # dz/dmu = 1 and dz/dlogvar = sigma * eps / 2 = (z - mu) / 2
-    assert torch.allclose(mu.grad, torch.ones_like(mu))
-    assert torch.allclose(logvar.grad, 0.5 * (z - mu).detach(), atol=1e-6)
-    assert logvar.grad.abs().min() > 0
-
-
-def test_loss_is_summed_per_image_and_averaged_over_the_batch():
-    # a VAE whose q(z|x) has sigma = exp(-15): its sample is mu, so its loss is fixed
-    torch.manual_seed(0)
-    model = vae.VAE(4)
-    with torch.no_grad():
-        model.logvar.weight.zero_()
-        model.logvar.bias.fill_(-30.0)
-    x = torch.rand(1, 1, 28, 28)
-    recon_one, kl_one = vae.loss_terms(model, x)
-    recon_many, kl_many = vae.loss_terms(model, x.expand(8, -1, -1, -1))
-    assert torch.allclose(recon_one, recon_many, rtol=1e-5)
-    assert torch.allclose(kl_one, kl_many, rtol=1e-5)
-    # summed over the 784 pixels and the d latent dimensions, not averaged
-    mu, logvar = model.encode(x)
-    x_hat = model.decoder(mu)
-    expected = F.binary_cross_entropy(x_hat, x, reduction="sum")
-    assert torch.allclose(recon_one, expected, rtol=1e-4)
-    assert torch.allclose(kl_one, vae.gaussian_kl(mu, logvar).sum(), rtol=1e-5)
-
-
-def test_importance_weights_match_torch_distributions():
-    from torch.distributions import Bernoulli
-    torch.manual_seed(0)
-    model, k = vae.VAE(6).eval(), 5
-    x = (torch.rand(8, 1, 28, 28) > 0.5).float()
-    torch.manual_seed(1)
-    got = vae.iw_log_px(model, x, k)                            # (8,)
-    torch.manual_seed(1)                                        # the same eps again
-    with torch.no_grad():
-        mu, logvar = model.encode(x)
-        z = mu + torch.exp(0.5 * logvar) * torch.randn(k, *mu.shape)      # (K, 8, d)
-        x_hat = model.decoder(z.flatten(0, 1)).view(k, *x.shape)
-        log_w = (Bernoulli(probs=x_hat).log_prob(x).sum((2, 3, 4))
-                 + Normal(0.0, 1.0).log_prob(z).sum(2)
-                 - Normal(mu, torch.exp(0.5 * logvar)).log_prob(z).sum(2))
-    expected = torch.logsumexp(log_w, 0) - math.log(k)
-    assert torch.allclose(got, expected, rtol=1e-4, atol=1e-2)
-
-
-def test_importance_weighted_bound_is_above_the_elbo_and_grows_with_k():
-    torch.manual_seed(0)
-    model = vae.VAE(6)
-    x = torch.rand(32, 1, 28, 28)
-    # the ELBO, averaged over 20 samples of z per image
-    elbo = -sum(sum(vae.evaluate(model, x).values()) for _ in range(20)) / 20
-    bounds = {k: vae.iw_log_px(model, x, k).mean().item() for k in (1, 10, 100)}
-    assert bounds[100] >= elbo
-    assert bounds[1] < bounds[10] < bounds[100]
-    assert abs(bounds[1] - elbo) < abs(bounds[100] - elbo)   # K = 1 is the ELBO itself
-
-
-def test_flags_tuned_file_and_table_7_in_that_order(tmp_path):
-    args = plumbing.cli.parse_args(vae.build_parser(), vae.QUICK, ["--out-dir", str(tmp_path)])
-    assert plumbing.params.resolve_params(args, vae.TABLE_7, "vae") == (vae.TABLE_7, "report")
-    assert args.epochs == 42 and args.batch_size == 256 and args.beta == 1.0
-    tuned = {"study": "vae", "params": {"d": 3, "lr": 0.01, "weight_decay": 0.0},
-             "value": 300.0, "direction": "minimize"}
-    (tmp_path / "tuned_vae.json").write_text(json.dumps(tuned))
-    # a tuned file in the folder is not read unless named: nothing depends on what is there
-    assert plumbing.params.resolve_params(args, vae.TABLE_7, "vae") == (vae.TABLE_7, "report")
-    named = ["--out-dir", str(tmp_path), "--params", str(tmp_path / "tuned_vae.json")]
-    args = plumbing.cli.parse_args(vae.build_parser(), vae.QUICK, named)
-    params, source = plumbing.params.resolve_params(args, vae.TABLE_7, "vae")
-    assert params == tuned["params"] and source.endswith("tuned_vae.json")
-    args = plumbing.cli.parse_args(vae.build_parser(), vae.QUICK, named + ["--d", "5"])
-    params, source = plumbing.params.resolve_params(args, vae.TABLE_7, "vae")
-    assert params == {**tuned["params"], "d": 5} and "command line" in source
-
-
-def test_vae_quick_end_to_end_on_real_data(data_dir, tmp_path):
-    run("vae.py", "--quick", "--data-dir", data_dir, "--out-dir", tmp_path)
-    for figure in ("fig11_vae_loss.png", "fig06_vae_samples.png", "fig05b_vae_traversal.png",
-                   "fig_vae_reconstructions.png"):
-        assert (tmp_path / figure).stat().st_size > 10_000
-    results = json.loads((tmp_path / "vae.json").read_text())
-    assert results["params"] == vae.TABLE_7 and results["source"] == "report"
-    history, test = results["history"], results["test"]
-    assert len(history["val_recon"]) == 2 and history["val_recon"][-1] < history["val_recon"][0]
-    values = [v for k, h in history.items() if k != "diverged" for v in h]
-    values += [test["neg_elbo"], test["iw_log_px"]]
-    assert all(math.isfinite(v) for v in values)
-    assert test["neg_elbo"] > 0 and test["kl"] >= 0
-    assert -test["iw_log_px"] <= test["neg_elbo"] + 1.0      # the IW bound is the tighter one
-    assert test["iw_images"] == test["images"] == 500          # --iw-images 0: all of them
-    ckpt = plumbing.checkpoints.load_checkpoint(tmp_path / "vae.pt", "python vae.py")
-    assert ckpt["settings"]["d"] == 44 and ckpt["settings"]["beta"] == 1.0
-    model = plumbing.checkpoints.load_weights(vae.VAE(ckpt["settings"]["d"]), ckpt, "vae", "vae.pt", "")
-    x_hat, mu, logvar = model(torch.rand(2, 1, 28, 28))
-    assert x_hat.shape == (2, 1, 28, 28) and mu.shape == logvar.shape == (2, 44)
-
-
-def test_a_diverging_vae_stops_with_one_line_and_keeps_the_earlier_run(data_dir, tmp_path):
-    argv = ["--quick", "--subset", "200", "--epochs", "1", "--iw-samples", "2", *CPU,
-            "--data-dir", str(data_dir), "--out-dir", str(tmp_path)]
-    vae.main(argv)                                        # a good earlier run
-    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
-    # NaN weights must reach the loop's check, not an error inside the loss
-    with pytest.raises(SystemExit) as e:
-        vae.main(argv + ["--lr", "1e30"])
-    assert "training diverged at epoch 1" in str(e.value) and "\n" not in str(e.value)
-    # the earlier results, checkpoint and figures are as they were
-    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
-
-
-def test_the_decoders_logits_are_its_output_before_the_sigmoid():
-    torch.manual_seed(0)
-    decoder, h = common.Decoder(5), torch.randn(3, 5)
-    logits = decoder(h, logits=True)
-    assert logits.shape == (3, 1, 28, 28) and (logits < 0).any()
-    assert torch.allclose(torch.sigmoid(logits), decoder(h))
-
-
-def test_vae_bad_flag_on_the_command_line_is_one_line(tmp_path):
-    proc = run("vae.py", "--iw-samples", "0", "--out-dir", tmp_path, ok=False)
-    assert one_line_error(proc) and "--iw-samples" in proc.stderr
-
-
-# -----------------------------------------------------------------------------
-# explore.py: the latent space
-
-def test_perplexity_calibration_reaches_the_target_entropy():
-    torch.manual_seed(0)
-    x = torch.randn(300, 5) * torch.tensor([1.0, 2.0, 3.0, 10.0, 0.1])
-    P, H = explore.conditional_p(torch.cdist(x, x).square(), perplexity=30)
-    entropy = -torch.special.xlogy(P, P).sum(1)                # computed apart from H
-    assert torch.allclose(entropy, torch.full((300,), math.log(30)), atol=1e-3)
-    assert torch.allclose(H, entropy, atol=1e-4)
-    assert torch.allclose(P.sum(1), torch.ones(300), atol=1e-5)
-    assert torch.all(P.diagonal() == 0)
-
-
-def test_tsne_separates_well_separated_gaussian_blobs():
-    torch.manual_seed(0)
-    centres = 20 * torch.eye(10)                               # 10 blobs in 10-D, far apart
-    y = torch.arange(10).repeat_interleave(30)                 # (300,)
-    x = centres[y] + torch.randn(300, 10)
-    Y, kl = explore.tsne(x, perplexity=30, iters=300, log_every=0)
-    assert Y.shape == (300, 2) and torch.isfinite(Y).all()
-    assert explore.knn_accuracy(Y, y, k=10) > 0.98
-    assert 0 < kl < 2
-
-
-def test_a_straight_line_in_pixel_space_is_perfectly_even():
-    a, b = torch.rand(3, 784), torch.rand(3, 784)
-    images = explore.decode_line(lambda z: z.view(-1, 1, 28, 28), a, b, steps=10)
-    assert images.shape == (3, 11, 1, 28, 28)
-    assert torch.allclose(explore.evenness(images.flatten(2)), torch.full((3,), 0.1))
-    jump = torch.cat([a[:1].expand(5, -1), b[:1].expand(6, -1)])[None]   # all in one step
-    assert torch.allclose(explore.evenness(jump), torch.ones(1))
-
-
-def test_bilinear_grid_has_the_four_codes_at_its_corners():
-    corners = torch.rand(4, 784)
-    grid = explore.bilinear_grid(lambda z: z.view(-1, 1, 28, 28), corners, size=10)
-    assert grid.shape == (10, 10, 1, 28, 28)
-    got = torch.stack([grid[0, 0], grid[0, -1], grid[-1, 0], grid[-1, -1]]).flatten(1)
-    assert torch.allclose(got, corners)
-    assert torch.allclose(grid[0, 5].flatten(), corners[0] + 5 / 9 * (corners[1] - corners[0]))
-
-
-def test_gaussian_samples_have_the_mean_and_covariance_of_the_codes():
-    torch.manual_seed(0)
-    z = torch.randn(5000, 3) @ torch.tensor([[2.0, 0, 0], [1, 1, 0], [0, 0, 0.1]]) + 3
-    s = explore.sample_gaussian(z, 20000, torch.Generator().manual_seed(0))
-    assert torch.allclose(s.mean(0), z.mean(0), atol=0.05)
-    assert torch.allclose(torch.cov(s.T), torch.cov(z.T), atol=0.1)
-    box = explore.sample_uniform_box(z, 1000, torch.Generator().manual_seed(0))
-    assert torch.all(box >= z.min(0).values) and torch.all(box <= z.max(0).values)
-
-
-def test_explore_quick_end_to_end_on_real_data(quick_ae, data_dir, tmp_path):
-    shutil.copy(quick_ae / "ae.pt", tmp_path / "ae.pt")
-    proc = run("explore.py", "--quick", "--data-dir", data_dir, "--out-dir", tmp_path)
-    assert "vae.pt not found" in proc.stdout                   # the VAE parts are skipped
-    for figure in ("fig03_tsne.png", "fig09_pca.png", "fig04_ae_samples.png",
-                   "fig05a_ae_interpolation.png"):
-        assert (tmp_path / figure).stat().st_size > 10_000
-    results = json.loads((tmp_path / "explore.json").read_text())
-    assert results["settings"]["quick"] and results["tsne_points"] == 500
-    knn = results["knn"]
-    assert 0.5 < knn["raw pixels"] < 1                          # far above chance (0.1)
-    assert all(0.3 < v <= 1 for v in knn["AE"].values())
-    ratio = results["models"]["AE"]["pca_explained_variance_ratio"]
-    assert 1 > ratio[0] >= ratio[1] > 0
-    # 1/steps = 0.1 is the least possible; a decoder that jumps between images nears 1
-    assert 0.1 <= results["smoothness"]["AE"]["mean"] < 0.5
-    # the third claim is beyond/samples.py's step: explore.py trains no judge
-    assert "samples" not in results and not (tmp_path / "judge.pt").exists()
-
-
-def test_the_third_claim_quick_end_to_end_on_real_data(quick_ae, data_dir, tmp_path):
-    """python -m beyond.samples: every AE sampler and the three reference rows judged, a
-    figure, and a cached judge; no VAE here, so no verdict on it."""
-    shutil.copy(quick_ae / "ae.pt", tmp_path / "ae.pt")
-    proc = run("beyond.samples", "--quick", "--data-dir", data_dir, "--out-dir", tmp_path)
-    assert (tmp_path / "fig_samples.png").stat().st_size > 10_000
-    results = json.loads((tmp_path / "samples.json").read_text())
-    rows = results["rows"]
-    assert len(rows) == 6 and all(set(r) == {"confidence", "confident_share",
-                                              "class_entropy_bits", "fd"} for r in rows.values())
-    assert list(rows) == [k for k in beyond.samples.ROWS if k != "vae_prior"]  # keys, in order
-    assert rows["real"]["fd"] == pytest.approx(0, abs=1e-6)
-    assert rows["held_out"]["fd"] < rows["noise"]["fd"]      # the floor is near the ceiling
-    assert results["fitted_to"] == "training codes" and results["training_codes"] == 2000
-    assert "No VAE" in results["verdict"]
-    assert "judge: training" in proc.stdout and (tmp_path / "judge.pt").exists()
-    again = run("beyond.samples", "--quick", "--data-dir", data_dir, "--out-dir", tmp_path)
-    assert "judge: read from" in again.stdout                # a rerun skips its training
-    assert json.loads((tmp_path / "samples.json").read_text())["rows"] == rows
-
-
-def test_explore_shows_the_vae_beside_the_ae(quick_ae, data_dir, tmp_path):
-    shutil.copy(quick_ae / "ae.pt", tmp_path / "ae.pt")
-    torch.manual_seed(0)
-    plumbing.checkpoints.save_checkpoint(tmp_path / "vae.pt", {"d": 4}, vae=vae.VAE(4).state_dict())
-    run("explore.py", "--quick", "--tsne-points", "200", "--tsne-iters", "50", "--pairs", "5",
-        "--data-dir", data_dir, "--out-dir", tmp_path)
-    results = json.loads((tmp_path / "explore.json").read_text())
-    assert results["models"]["VAE"]["d"] == 4
-    assert set(results["knn"]["VAE"]) == {"latent", "PCA 2-D", "t-SNE 2-D"}
-    assert set(results["smoothness"]) == {"AE", "VAE"}
-    run("beyond.samples", "--quick", "--data-dir", data_dir, "--out-dir", tmp_path)
-    samples = json.loads((tmp_path / "samples.json").read_text())
-    assert "vae_prior" in samples["rows"] and samples["verdict"].startswith("The claim")
-
-
-def test_explore_without_the_ae_checkpoint_names_the_command(data_dir, tmp_path):
-    proc = run("explore.py", "--quick", "--data-dir", data_dir, "--out-dir", tmp_path, ok=False)
-    assert one_line_error(proc) and "python ae.py" in proc.stderr
-
-
-def test_too_few_tsne_points_for_the_perplexity_is_a_clear_error(quick_ae, data_dir, tmp_path):
-    shutil.copy(quick_ae / "ae.pt", tmp_path / "ae.pt")
-    proc = run("explore.py", "--quick", "--tsne-points", "20", "--data-dir", data_dir,
-               "--out-dir", tmp_path, ok=False)
-    assert one_line_error(proc) and "--tsne-points" in proc.stderr
-
-
-# -----------------------------------------------------------------------------
-# explore.py: sample quality (the report's third claim): the Frechet distance, EM, the judge
-
 def random_spd(d, generator):
     """A random symmetric positive definite (d, d) matrix, far from diagonal, float64."""
     A = torch.randn(d, d, generator=generator, dtype=torch.float64)
     return A @ A.T / d + 0.1 * torch.eye(d, dtype=torch.float64)
 
 
-def test_fd_one_dimensional_and_diagonal_closed_form():
-    # 1-D: FD = (m1 - m2)^2 + (s1 - s2)^2 with s the standard deviations
-    fd = judge.frechet_distance(torch.tensor([1.0]), torch.tensor([[4.0]]),
-                          torch.tensor([-2.0]), torch.tensor([[9.0]]))
-    assert fd == pytest.approx(9 + 1, abs=1e-9)
-    # diagonal: FD = |mu1 - mu2|^2 + sum_j (s1_j + s2_j - 2 sqrt(s1_j s2_j)), s the variances
-    g = torch.Generator().manual_seed(0)
-    mu1, mu2 = (torch.randn(20, generator=g, dtype=torch.float64) for _ in range(2))
-    s1, s2 = (torch.rand(20, generator=g, dtype=torch.float64) * 3 for _ in range(2))
-    expected = ((mu1 - mu2) ** 2).sum() + (s1 + s2 - 2 * (s1 * s2).sqrt()).sum()
-    fd = judge.frechet_distance(mu1, torch.diag(s1), mu2, torch.diag(s2))
-    assert fd == pytest.approx(expected.item(), rel=1e-9)
-    # the same Gaussian: 0
-    same = judge.frechet_distance(mu1, torch.diag(s1), mu1, torch.diag(s1))
-    assert same == pytest.approx(0, abs=1e-9)
-
-
-def test_fd_full_covariances_match_numpy_eig():
-    # Tr (S1 S2)^(1/2) = sum_i sqrt(lambda_i(S1 S2)): the eigenvalues of the (non-symmetric)
-    # product S1 S2 are real and >= 0, so numpy's general eig gives an independent answer.
-    g = torch.Generator().manual_seed(1)
-    d = 12
-    mu1, mu2 = (torch.randn(d, generator=g, dtype=torch.float64) for _ in range(2))
-    S1, S2 = random_spd(d, g), random_spd(d, g)
-    lam = np.linalg.eigvals(S1.numpy() @ S2.numpy())
-    expected = (np.sum((mu1 - mu2).numpy() ** 2) + np.trace(S1.numpy()) + np.trace(S2.numpy())
-                - 2 * np.sum(np.sqrt(lam.real.clip(min=0))))
-    assert judge.frechet_distance(mu1, S1, mu2, S2) == pytest.approx(expected, rel=1e-8)
-    # symmetric in its two Gaussians
-    assert judge.frechet_distance(mu2, S2, mu1, S1) == pytest.approx(expected, rel=1e-8)
-
-
-def test_fd_from_samples_close_to_population():
-    g = torch.Generator().manual_seed(2)
-    d, n = 5, 200_000
-    mu1 = torch.full((d,), 3.0, dtype=torch.float64)        # far from 0: centring matters
-    mu2 = mu1 + torch.randn(d, generator=g, dtype=torch.float64)
-    S1, S2 = random_spd(d, g), random_spd(d, g)
-    L1, L2 = torch.linalg.cholesky(S1), torch.linalg.cholesky(S2)
-    x1 = mu1 + torch.randn(n, d, generator=g, dtype=torch.float64) @ L1.T
-    x2 = mu2 + torch.randn(n, d, generator=g, dtype=torch.float64) @ L2.T
-    mu, S = judge.feature_stats(x1)
-    assert torch.allclose(mu, mu1, atol=0.02) and torch.allclose(S, S1, atol=0.03)
-    expected = judge.frechet_distance(mu1, S1, mu2, S2)
-    assert judge.frechet_distance_features(x1, x2) == pytest.approx(expected, rel=0.05, abs=0.02)
-    # two samples of one distribution: close to 0
-    assert judge.frechet_distance_features(x1[: n // 2], x1[n // 2:]) < 0.01
-
-
-def test_em_recovers_two_well_separated_components():
-    g = torch.Generator().manual_seed(3)
-    n = 4000
-    w_true = torch.tensor([0.3, 0.7], dtype=torch.float64)
-    mu_true = torch.tensor([[-6.0, 1.0, 0.0], [5.0, -2.0, 3.0]], dtype=torch.float64)
-    S_true = torch.stack([random_spd(3, g), 2 * random_spd(3, g)])
-    z = beyond.samples.sample_mixture(w_true, mu_true, S_true, n, g)                      # (n, 3)
-    weights, means, covs = beyond.samples.fit_mixture(z, 2, torch.Generator().manual_seed(0))
-    order = means[:, 0].argsort()          # the component order is arbitrary: sort by x_0
-    weights, means, covs = weights[order], means[order], covs[order]
-    assert torch.allclose(weights, w_true, atol=0.03)
-    assert torch.allclose(means, mu_true, atol=0.15)
-    assert torch.allclose(covs, S_true, atol=0.25)
-    assert weights.sum().item() == pytest.approx(1, abs=1e-9)
-
-
-def test_sample_mixture_moments():
-    # one component with a full covariance, and the mixing proportions of two
-    g = torch.Generator().manual_seed(4)
-    mu = torch.tensor([[1.0, -1.0, 2.0]], dtype=torch.float64)
-    S = random_spd(3, g)[None]
-    z = beyond.samples.sample_mixture(torch.ones(1, dtype=torch.float64), mu, S, 100_000, g)
-    assert torch.allclose(z.mean(0), mu[0], atol=0.02)
-    assert torch.allclose(torch.cov(z.T), S[0], atol=0.03)
-    means = torch.tensor([[-100.0], [100.0]], dtype=torch.float64)
-    covs = torch.ones(2, 1, 1, dtype=torch.float64)
-    weights = torch.tensor([0.2, 0.8], dtype=torch.float64)
-    z = beyond.samples.sample_mixture(weights, means, covs, 20_000, g)
-    assert (z[:, 0] > 0).double().mean().item() == pytest.approx(0.8, abs=0.015)
-
-
-def test_judge_scores_confidence_and_entropy():
-    class PixelJudge(nn.Module):
-        """A stand-in judge: the class is the image's first pixel times 10, with logits
-        10 for that class and 0 for the others (top probability e^10 / (e^10 + 9))."""
-
-        def features(self, x):
-            return x.flatten(1)[:, :4]                                     # (B, 4)
-
-        def head(self, f):
-            return 10.0 * nn.functional.one_hot((f[:, 0] * 10).long().clamp(0, 9), 10).float()
-
-    pixel_judge, top = PixelJudge(), math.exp(10) / (math.exp(10) + 9)
-    # all ten classes equally often: log2 10 bits
-    x = (torch.arange(1000) % 10 / 10 + 0.05).view(-1, 1, 1, 1).expand(-1, 1, 28, 28)
-    s = judge.judge_scores(pixel_judge, x, pixel_judge.features(x))
-    assert s["class_entropy_bits"] == pytest.approx(math.log2(10), abs=1e-9)
-    assert s["confidence"] == pytest.approx(top, abs=1e-6)
-    assert s["confident_share"] == 1.0
-    assert s["fd"] == pytest.approx(0, abs=1e-6)
-    # one class only: 0 bits; two classes 1:3: H = -(1/4 log2 1/4 + 3/4 log2 3/4)
-    assert judge.class_entropy_bits(torch.zeros(50, dtype=torch.long)) == 0
-    two = judge.class_entropy_bits(torch.tensor([2] * 25 + [7] * 75))
-    assert two == pytest.approx(0.811278, abs=1e-6)
-
-
-def test_structureless_images_match_pixel_statistics():
-    g = torch.Generator().manual_seed(5)
-    x = torch.rand(2000, 1, 28, 28) * torch.linspace(0, 0.5, 28)           # pixels in [0, 0.5]
-    noise = judge.structureless_images(x, 20_000, g)
-    assert noise.shape == (20_000, 1, 28, 28) and noise.min() >= 0 and noise.max() <= 1
-    # inside [0, 1] the clipping hardly acts away from the edges: compare the middle columns
-    mid = slice(12, 20)
-    assert torch.allclose(noise.mean(0)[..., mid], x.mean(0)[..., mid], atol=0.01)
-    assert torch.allclose(noise.std(0)[..., mid], x.std(0)[..., mid], atol=0.01)
-    # no structure: neighbouring pixels uncorrelated
-    a, b = noise[:, 0, 14, 14], noise[:, 0, 14, 15]
-    assert abs(torch.corrcoef(torch.stack([a, b]))[0, 1].item()) < 0.03
-
-
-def test_real_data_judge_ranks_real_images_above_structureless_floor(data_dir):
-    (x_train, y_train), _ = common.load_train_val(data_dir, torch.device("cpu"), 4000)
-    x_test, y_test = common.load_test(data_dir, torch.device("cpu"))
-    cnn = judge.train_judge(x_train, y_train, epochs=1, batch_size=64, seed=0, width=8)
-    assert judge.judge_accuracy(cnn, x_test[:1000], y_test[:1000]) > 0.7
-    reference = cnn.features(x_test[:1000]).detach()                   # (1000, 128)
-    real = judge.judge_scores(cnn, x_test[1000:2000], reference)
-    floor = judge.judge_scores(cnn, judge.structureless_images(
-        x_train, 1000, torch.Generator().manual_seed(0)), reference)
-    assert real["confidence"] > floor["confidence"] + 0.1
-    assert real["fd"] < floor["fd"] / 3
-    assert real["class_entropy_bits"] > 3.0                # the test set is balanced
-
-
-# -----------------------------------------------------------------------------
-# classify.py: the classifier
-
-def test_metrics_match_a_hand_worked_confusion_matrix():
-    # rows: true class, columns: predicted class
-    cm = torch.tensor([[5, 1, 0],
-                       [2, 3, 1],
-                       [0, 0, 4]])
-    m = classify.per_class_metrics(cm)
-    assert m["accuracy"] == pytest.approx(12 / 16)
-    assert m["precision"] == pytest.approx([5 / 7, 3 / 4, 4 / 5])
-    assert m["recall"] == pytest.approx([5 / 6, 3 / 6, 4 / 4])
-    # F1 = 2 TP / (2 TP + FP + FN)
-    assert m["f1"] == pytest.approx([10 / 13, 6 / 10, 8 / 9])
-    assert m["support"] == [6, 6, 4]
-
-
-def test_a_class_never_predicted_has_f1_zero_not_nan():
-    m = classify.per_class_metrics(torch.tensor([[2, 0], [3, 0]]))
-    assert m["precision"][1] == 0 and m["f1"][1] == 0 and m["accuracy"] == pytest.approx(0.4)
-
-
-def test_confusion_matrix_counts_true_rows_and_predicted_columns():
-    y_true = torch.tensor([0, 0, 1, 2, 2, 2])
-    y_pred = torch.tensor([0, 1, 1, 2, 0, 2])
-    cm = classify.confusion_matrix(y_true, y_pred, k=3)
-    assert cm.tolist() == [[1, 1, 0], [0, 1, 0], [1, 0, 2]]
-
-
-def test_balanced_label_subsets_are_balanced_and_fixed_by_the_seed():
-    y = torch.arange(10).repeat_interleave(30)[torch.randperm(300)]  # 30 per class, shuffled
-    a = labels.balanced_subset(y, 50, seed=1)
-    assert len(a) == 50 and len(a.unique()) == 50
-    assert torch.bincount(y[a], minlength=10).tolist() == [5] * 10
-    assert torch.equal(a, labels.balanced_subset(y, 50, seed=1))
-    assert not torch.equal(a, labels.balanced_subset(y, 50, seed=2))
-    with pytest.raises(SystemExit, match="needs 40 images"):
-        labels.balanced_subset(y, 400, seed=1)
-
-
-def test_classifier_has_the_mlp_of_table_3():
-    model = classify.Classifier(common.Encoder(7, 0.0), no1=12, no2=74, dropout=0.3)
-    linears = [m for m in model.mlp if isinstance(m, torch.nn.Linear)]
-    assert [(m.in_features, m.out_features) for m in linears] == [(7, 12), (12, 74), (74, 10)]
-    assert [m.p for m in model.mlp if isinstance(m, torch.nn.Dropout)] == [0.3, 0.3]
-    assert model(torch.rand(4, 1, 28, 28)).shape == (4, 10)
-
-
-def test_classify_without_checkpoint_names_ae_py(data_dir, tmp_path):
-    proc = run("classify.py", "--quick", "--data-dir", data_dir, "--out-dir", tmp_path, ok=False)
-    assert one_line_error(proc) and "python ae.py" in proc.stderr
-
-
-def test_classify_quick_end_to_end(data_dir, quick_ae, tmp_path):
-    shutil.copy(quick_ae / "ae.pt", tmp_path / "ae.pt")
-    run("classify.py", "--quick", "--recipe", "both", "--data-dir", data_dir,
-        "--out-dir", tmp_path)
-    assert (tmp_path / "fig_confusion_matrix.png").stat().st_size > 10_000
-    results = json.loads((tmp_path / "classify.json").read_text())
-    assert results["table6_run"]["settings"]["recipe"] == "both"
-    report = results["table6"]["table5"]
-    assert report["mlp"]["no1"] == 12 and report["source"] == "Table 5"
-    run0 = report["runs"][0]
-    assert sum(run0["support"]) == 500 and len(run0["f1"]) == 10
-    assert run0["accuracy"] > 0.2                        # chance is 0.1
-    assert results["table6"]["ours"]["mlp"]["no1"] == classify.OURS["no1"]
-    table6 = (tmp_path / "classify_table6.md").read_text()
-    assert "Ankle boot" in table6 and "90.08" in table6
-
-
-def test_labels_quick_end_to_end(data_dir, quick_ae, tmp_path):
-    shutil.copy(quick_ae / "ae.pt", tmp_path / "ae.pt")
-    run("beyond.labels", "--quick", "--data-dir", data_dir, "--out-dir", tmp_path)
-    assert (tmp_path / "fig_label_efficiency.png").stat().st_size > 10_000
-    results = json.loads((tmp_path / "labels.json").read_text())
-    assert set(results["accuracy"]) == {"fine-tuned", "frozen", "random"}
-    assert set(results["accuracy"]["random"]) == {"100", "500"}
-    assert "(a) pretrained encoder, fine-tuned" in (tmp_path / "labels.md").read_text()
-
-
-def test_classify_reads_tuned_values(data_dir, quick_ae, tmp_path):
-    shutil.copy(quick_ae / "ae.pt", tmp_path / "ae.pt")
-    params = {"no1": 5, "no2": 6, "mlp_optimizer": "SGD", "mlp_lr": 0.01,
-              "mlp_dropout": 0.0, "mlp_weight_decay": 0.0}
-    (tmp_path / "tuned_classifier.json").write_text(json.dumps(
-        {"study": "classifier", "params": params, "value": 0.5, "direction": "maximize",
-         "trials": {"complete": 1, "pruned": 0, "failed": 0}}))
-    run("classify.py", "--quick", "--epochs", "1", "--data-dir", data_dir, "--out-dir", tmp_path,
-        "--params", tmp_path / "tuned_classifier.json")
-    report = json.loads((tmp_path / "classify.json").read_text())["table6"]["table5"]
-    assert report["mlp"] == params and report["source"].endswith("tuned_classifier.json")
-    table6 = (tmp_path / "classify_table6.md").read_text()        # not called Table 5's
-    assert "F1, report's recipe, values of tuned_classifier.json" in table6
-    assert "Table 5 recipe" not in table6
-
-
-def test_summary_puts_our_numbers_beside_the_reports(quick_ae, tmp_path):
-    shutil.copy(quick_ae / "ae.json", tmp_path)
-    shutil.copy(quick_ae / "fig01_loss_adam_vs_sgd.png", tmp_path)
-    run("scripts/summary.py", "--out-dir", tmp_path)
-    md = (tmp_path / "summary.md").read_text()
-    refit = json.loads((quick_ae / "ae.json").read_text())["refit"]
-    assert f"| refit (Table 4) | 185 | 2 | {refit['val_mse'][-1]:.5f} |" in md
-    assert f"PCA with 64 components: {refit['pca_bottleneck_val_mse']:.5f}" in md
-    assert "Not tuned here (no tuned_ae.json): the scripts used Table 4." in md
-    # figures are linked only where they exist
-    assert "[fig01_loss_adam_vs_sgd.png]" in md and "fig02" not in md
-    assert one_line_error(run("scripts/summary.py", "--out-dir", tmp_path / "empty", ok=False))
-
-
-# -----------------------------------------------------------------------------
-# tune.py: the Optuna studies
-
 TINY = ["--quick", "--subset", "300", "--epochs", "1", *CPU]  # a few seconds per trial
 
 
 def load(out, name):
     return optuna.load_study(study_name=name, storage=f"sqlite:///{out / 'optuna.db'}")
-
-
-def finished(study):
-    return [t for t in study.get_trials() if t.state.is_finished()]
-
-
-@pytest.mark.parametrize("study", ["ae", "classifier", "vae"])
-def test_one_trial_of_each_study_end_to_end(study, data_dir, quick_ae, tmp_path):
-    if study == "classifier":
-        shutil.copy(quick_ae / "ae.pt", tmp_path / "ae.pt")
-    run("tune.py", study, *TINY, "--trials", "1", "--data-dir", data_dir, "--out-dir", tmp_path)
-    assert (tmp_path / f"fig08_tuning_{study}.png").stat().st_size > 10_000
-    tuned = json.loads((tmp_path / f"tuned_{study}.json").read_text())
-    assert tuned["trials"] == {"complete": 1, "pruned": 0, "failed": 0, "running": 0, "waiting": 0}
-    assert tuned["direction"] == ("maximize" if study == "classifier" else "minimize")
-    assert tuned["settings"]["trials"] == 1 and tuned["study"] == study
-    # the script that uses the tuned values reads them, named by --params
-    script, table = {"ae": (ae, ae.TABLE_4), "classifier": (classify, classify.TABLE_5),
-                     "vae": (vae, vae.TABLE_7)}[study]
-    assert set(tuned["params"]) == set(table)
-    args = plumbing.cli.parse_args(script.build_parser(), {},
-                             ["--params", str(tmp_path / f"tuned_{study}.json")])
-    params, source = plumbing.params.resolve_params(args, table, study)
-    assert params == tuned["params"] and source.endswith(f"tuned_{study}.json")
-
-
-def test_two_workers_end_between_n_and_n_plus_one_trials(data_dir, tmp_path):
-    """Optuna's MaxTrialsCallback: with W workers, N <= trials <= N + W - 1."""
-    command = [sys.executable, str(ROOT / "tune.py"), "ae", *TINY, "--trials", "4", *CPU,
-               "--data-dir", str(data_dir), "--out-dir", str(tmp_path)]
-    workers = [subprocess.Popen(command + ["--seed", str(i)], cwd=ROOT, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True) for i in range(2)]
-    outputs = [w.communicate(timeout=300)[0] for w in workers]
-    assert [w.returncode for w in workers] == [0, 0], outputs
-    n = len(finished(load(tmp_path, "ae-quick")))
-    assert 4 <= n <= 4 + 2 - 1
-    # each trial ran in one worker only (how they share them depends on the start times: a
-    # worker that starts late may find the study complete and run none)
-    assert sum(f"trial {i} complete" in o for i in range(8) for o in outputs) == n
-
-
-def test_each_worker_seeds_its_own_sampler(tmp_path):
-    """reproduce.py gives worker i --seed + i - 1: two workers on a new study draw differently,
-    and the same --seed draws the same."""
-    def first_draw(seed, name):
-        argv = ["ae", *TINY, "--seed", str(seed), "--out-dir", str(tmp_path),
-                "--study-name", name]
-        args = plumbing.cli.parse_args(tune.build_parser(), tune.QUICK, argv)
-        return tune.suggest_ae(tune.open_study(args, f"sqlite:///{tmp_path / 'optuna.db'}").ask())
-    assert first_draw(0, "a") == first_draw(0, "b")          # the same --seed: the same draw
-    assert first_draw(0, "c") != first_draw(1, "d")          # worker 2's --seed: another
-    assert first_draw(0, "a") != first_draw(0, "a")          # a resumed study: new draws
-
-
-def test_rerun_resumes_and_keeps_earlier_trials(data_dir, tmp_path):
-    argv = ["ae", *TINY, "--data-dir", str(data_dir), "--out-dir", str(tmp_path)]
-    tune.main(argv + ["--trials", "1"])
-    first = load(tmp_path, "ae-quick").trials[0]
-    tune.main(argv + ["--trials", "2"])
-    tune.main(argv + ["--trials", "2"])              # already there: nothing is redone
-    trials = load(tmp_path, "ae-quick").trials
-    assert len(trials) == 2
-    assert trials[0].params == first.params and trials[0].value == first.value
-    # the same study with other epochs would mix incomparable values: refused
-    with pytest.raises(SystemExit) as e:
-        tune.main(argv + ["--trials", "3", "--epochs", "2"])
-    assert "was run with" in str(e.value) and "--study-name" in str(e.value)
-
-
-@pytest.mark.parametrize("study, params", [("ae", {"optimizer": "SGD", "lr": 1e30}),
-                                           ("vae", {"lr": 1e30})])
-def test_a_diverging_trial_is_pruned_and_the_study_goes_on(study, params, data_dir, tmp_path):
-    argv = [study, *TINY, "--trials", "2", "--data-dir", str(data_dir), "--out-dir",
-            str(tmp_path), "--storage", f"sqlite:///{tmp_path / 'optuna.db'}",
-            "--study-name", f"{study}-quick"]
-    args = plumbing.cli.parse_args(tune.build_parser(), tune.QUICK, argv)
-    with pytest.warns(UserWarning, match="out of range"):   # far outside the search space
-        tune.open_study(args, args.storage).enqueue_trial(params)
-        tune.main(argv)
-    trials = load(tmp_path, f"{study}-quick").trials
-    assert trials[0].state == TrialState.PRUNED and trials[0].user_attrs["diverged"] == 1
-    assert trials[1].state == TrialState.COMPLETE
-    tuned = json.loads((tmp_path / f"tuned_{study}.json").read_text())
-    assert tuned["diverged_trials"] == [0] and tuned["best_trial"] == 1
-
-
-@pytest.mark.parametrize("storage", ["nosuchdb://x", "postgresql://nobody@127.0.0.1:9/none"])
-def test_a_bad_storage_is_a_one_line_error(storage, tmp_path):
-    with pytest.raises(SystemExit) as e:
-        tune.main(["ae", "--quick", "--storage", storage, "--out-dir", str(tmp_path)])
-    assert str(e.value).startswith("error:") and storage in str(e.value)
-    assert "\n" not in str(e.value)
-
-
-def test_the_password_of_a_storage_url_is_never_printed():
-    given = "postgresql://me:secret@db:5432/optuna"
-    assert plumbing.storage.storage_urls("outputs", given) == (given, "postgresql://me:***@db:5432/optuna")
-    assert plumbing.storage.storage_urls("outputs", None) == ("sqlite:///outputs/optuna.db",) * 2
-
-
-def test_classifier_without_a_pretrained_autoencoder_names_the_command(tmp_path):
-    proc = run("tune.py", "classifier", "--quick", "--out-dir", tmp_path, ok=False)
-    assert one_line_error(proc) and "python ae.py" in proc.stderr
-
-
-# -----------------------------------------------------------------------------
-# Failures: a failed or interrupted run leaves earlier results as they were, and every
-# bad input is one line
-
-class Payload:
-    """An arbitrary object: a checkpoint that holds one could run code when loaded."""
-
-
-def test_a_checkpoint_holding_an_arbitrary_object_is_refused(tmp_path):
-    path = tmp_path / "ae.pt"
-    torch.save({"settings": {"d": 2}, "encoder": {}, "payload": Payload()}, path)
-    with pytest.raises(SystemExit) as e:
-        plumbing.checkpoints.load_checkpoint(path, "python ae.py")
-    assert "cannot read" in str(e.value) and "python ae.py" in str(e.value)
-
-
-def test_the_other_models_checkpoint_is_named_for_what_it_is(tmp_path, quick_ae):
-    plumbing.checkpoints.save_checkpoint(tmp_path / "ae.pt", {"d": 2}, vae=vae.VAE(2).state_dict())
-    with pytest.raises(SystemExit) as e:
-        explore.load_models(tmp_path, torch.device("cpu"))
-    message = str(e.value)
-    assert "is the VAE's (vae.py), not the autoencoder's" in message
-    assert f"python ae.py --out-dir {tmp_path}" in message and "\n" not in message
-    shutil.copy(quick_ae / "ae.pt", tmp_path / "ae.pt")
-    plumbing.checkpoints.save_checkpoint(tmp_path / "vae.pt", {"d": 2},
-                           encoder=common.Encoder(2, 0).state_dict(),
-                           decoder=common.Decoder(2).state_dict())
-    with pytest.raises(SystemExit) as e:
-        explore.load_models(tmp_path, torch.device("cpu"))
-    assert "is the autoencoder's (ae.py), not the VAE's" in str(e.value)
-    assert f"python vae.py --out-dir {tmp_path}" in str(e.value)
-
-
-def test_a_gz_that_decompresses_to_garbage_names_the_gz(tmp_path, monkeypatch):
-    debian = tmp_path / "debian"
-    synthetic_fashion_mnist(debian, gz=True)
-    bad = debian / "train-images-idx3-ubyte.gz"
-    bad.write_bytes(gzip.compress(b"not an IDX file at all"))  # valid gzip, wrong contents
-    monkeypatch.setattr(plumbing.data, "DEBIAN_DIR", debian)
-    for _ in range(2):                        # and again: the same error, not a new one
-        with pytest.raises(SystemExit) as e:
-            common.load_train_val(tmp_path / "data", "cpu")
-        assert str(bad) in str(e.value) and "apt-get install --reinstall" in str(e.value)
-
-
-def test_a_subset_larger_than_the_data_is_refused(data_dir):
-    with pytest.raises(SystemExit) as e:
-        common.load_train_val(data_dir, "cpu", subset=50_000)
-    assert "--subset 50000 is more than the 48000 training images" in str(e.value)
 
 
 def run_with_read_only(folder, *command):
@@ -1138,294 +155,6 @@ def run_with_read_only(folder, *command):
     if "mount" in proc.stderr and "permission denied" in proc.stderr.lower():
         pytest.skip("this machine does not allow a private mount")
     return proc
-
-
-@pytest.mark.parametrize("script", ["ae.py", "vae.py", "classify.py", "explore.py"])
-def test_an_unwritable_output_folder_fails_before_any_training(script, data_dir, tmp_path):
-    folder = tmp_path / "read-only"
-    folder.mkdir()
-    proc = run_with_read_only(folder, ROOT / script, "--quick", *CPU, "--data-dir", data_dir,
-                              "--out-dir", folder)
-    assert one_line_error(proc) and "cannot write to the output folder" in proc.stderr
-    assert "data:" not in proc.stdout                         # nothing was read or trained
-
-
-def test_a_diverging_comparison_keeps_the_earlier_results(quick_ae, data_dir, tmp_path):
-    shutil.copytree(quick_ae, tmp_path, dirs_exist_ok=True)   # an earlier run, Figure 7 too
-    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
-    proc = run("ae.py", "--quick", "--part", "compare", "--lr", "1e30", "--epochs", "1",
-               "--data-dir", data_dir, "--out-dir", tmp_path, ok=False)
-    assert one_line_error(proc) and "Adam and SGD diverged" in proc.stderr
-    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before   # as vae.py does
-
-
-@pytest.mark.parametrize("text, says", [("{\"params\": ", "cannot read"),
-                                         ("[1, 2]", "not a results file"),
-                                         ("{\"value\": 1}", "not a tuned-value file")])
-def test_a_damaged_tuned_file_is_a_one_line_error(tmp_path, text, says):
-    (tmp_path / "tuned_ae.json").write_text(text)
-    with pytest.raises(SystemExit) as e:
-        plumbing.params.read_params(tmp_path / "tuned_ae.json", "ae", {"d": 185})
-    message = str(e.value)
-    assert says in message and "python tune.py ae" in message and "\n" not in message
-
-
-def test_ctrl_c_is_one_line_and_exit_status_130(data_dir, tmp_path):
-    import signal
-    proc = subprocess.Popen([sys.executable, "-u", str(ROOT / "ae.py"), "--quick", "--part",
-                             "refit", "--epochs", "1000", "--data-dir", str(data_dir), *CPU,
-                             "--out-dir", str(tmp_path)], cwd=ROOT, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    for line in proc.stdout:                                   # wait until it trains
-        if line.startswith("refit epoch"):
-            break
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130 and err.strip() == "interrupted; nothing half-written"
-    assert not (tmp_path / "ae.pt").exists() and not list(tmp_path.glob("*.tmp"))
-
-
-@pytest.mark.parametrize("script", ["ae", "vae"])
-def test_an_interrupt_before_the_checkpoint_leaves_no_results_describing_it(script, data_dir,
-                                                                           tmp_path, monkeypatch):
-    def interrupted(*args, **kwargs):
-        raise KeyboardInterrupt
-    module, flags = {"ae": (ae, ["--part", "refit"]), "vae": (vae, ["--iw-samples", "2"])}[script]
-    monkeypatch.setattr(module, "save_checkpoint", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        module.main(["--quick", "--subset", "200", "--epochs", "1", *flags, *CPU,
-                     "--data-dir", str(data_dir), "--out-dir", str(tmp_path)])
-    assert not (tmp_path / f"{script}.json").exists()
-
-
-def test_a_study_of_another_kind_is_refused(data_dir, tmp_path):
-    argv = [*TINY, "--trials", "1", "--data-dir", str(data_dir), "--out-dir", str(tmp_path)]
-    tune.main(["ae", *argv])
-    with pytest.raises(SystemExit) as e:
-        tune.main(["vae", *argv, "--study-name", "ae-quick"])
-    assert "holds trials of tune.py ae, not of tune.py vae" in str(e.value)
-    assert not (tmp_path / "tuned_vae.json").exists()
-    tune.main(["vae", *argv])
-    with pytest.raises(SystemExit) as e:                       # was a KeyError traceback
-        tune.main(["ae", *argv, "--study-name", "vae-quick"])
-    assert "holds trials of tune.py vae, not of tune.py ae" in str(e.value)
-
-
-def test_a_killed_workers_trial_ends_as_failed_and_a_rerun_completes(data_dir, tmp_path,
-                                                                    monkeypatch):
-    import time
-    monkeypatch.setattr(plumbing.storage, "GRACE_SECONDS", 1)
-    argv = ["ae", *TINY, *CPU, "--data-dir", str(data_dir), "--out-dir", str(tmp_path)]
-    tune.main(argv + ["--trials", "1"])                         # one complete trial
-    # a worker that was killed (kill -9) in its second trial: RUNNING, heartbeats stopped
-    storage = plumbing.storage.open_storage(f"sqlite:///{tmp_path / 'optuna.db'}", "")
-    dead = optuna.load_study(study_name="ae-quick", storage=storage).ask()
-    storage.record_heartbeat(dead._trial_id)
-    time.sleep(2.5)       # past the grace period: SQLite's clock counts whole seconds
-    tune.main(argv + ["--trials", "2"])                         # the same command again
-    states = [t.state for t in load(tmp_path, "ae-quick").trials]
-    assert states == [TrialState.COMPLETE, TrialState.FAIL, TrialState.COMPLETE]
-    tuned = json.loads((tmp_path / "tuned_ae.json").read_text())
-    assert tuned["trials"] == {"complete": 2, "pruned": 0, "failed": 1, "running": 0, "waiting": 0}
-    tune.main(argv + ["--trials", "2"])                         # complete: runs no trial
-    assert len(load(tmp_path, "ae-quick").trials) == 3
-
-
-# -----------------------------------------------------------------------------
-# Behaviours the report's numbers depend on
-
-def test_the_median_pruner_prunes_after_five_trials_and_two_epochs(tmp_path):
-    argv = ["ae", "--out-dir", str(tmp_path)]
-    args = plumbing.cli.parse_args(tune.build_parser(), tune.QUICK, argv)
-    args.study_name = "pruning"
-    study = tune.open_study(args, f"sqlite:///{tmp_path / 'optuna.db'}")
-    good = {1: 0.1, 2: 0.1, 3: 0.1}
-
-    def bad_trial():
-        trial = study.ask()
-        trial.report(1.0, 1)
-        at_epoch_1 = trial.should_prune()
-        trial.report(1.0, 2)
-        at_epoch_2 = trial.should_prune()
-        study.tell(trial, state=TrialState.PRUNED)
-        return at_epoch_1, at_epoch_2
-    for _ in range(4):
-        study.add_trial(optuna.trial.create_trial(value=0.1, intermediate_values=good))
-    assert bad_trial() == (False, False)      # 4 earlier trials: not yet (n_startup_trials=5)
-    study.add_trial(optuna.trial.create_trial(value=0.1, intermediate_values=good))
-    assert bad_trial() == (False, True)       # 5 earlier: pruned, but never at epoch 1
-
-
-def test_sgd_is_plain_sgd_and_adam_is_adam():
-    def one_step(optimizer_name, lr=0.1, weight_decay=0.01):
-        p = torch.nn.Parameter(torch.tensor([1.0, -2.0]))
-        optimizer = common.make_optimizer(optimizer_name, [p], lr, weight_decay)
-        (p * torch.tensor([3.0, 0.5])).sum().backward()
-        optimizer.step()
-        return p.detach()
-    grad = torch.tensor([3.0, 0.5]) + 0.01 * torch.tensor([1.0, -2.0])    # with L2 penalty
-    assert torch.allclose(one_step("SGD"), torch.tensor([1.0, -2.0]) - 0.1 * grad)
-    # Adam's first step is lr * sign(grad) whatever the gradient's size
-    assert torch.allclose(one_step("Adam"), torch.tensor([1.0, -2.0]) - 0.1 * grad.sign(),
-                          atol=1e-6)
-
-
-def test_every_script_passes_sgd_through_as_sgd(data_dir, tmp_path, monkeypatch):
-    made = []
-
-    def spy(module):
-        def make(name, params, lr, weight_decay):
-            optimizer = common.make_optimizer(name, params, lr, weight_decay)
-            made.append((module, name, type(optimizer).__name__))
-            return optimizer
-        monkeypatch.setattr(sys.modules[module], "make_optimizer", make)
-    for module in ("ae", "classify", "tune"):
-        spy(module)
-    x = torch.rand(16, 1, 28, 28)
-    args = plumbing.cli.parse_args(ae.build_parser(), {}, ["--epochs", "1", "--batch-size", "8"])
-    ae.compare_optimizers(ae.SECTION_2_1, args, torch.device("cpu"), x, x[:4], x[:1])
-    assert made == [("ae", "Adam", "Adam"), ("ae", "SGD", "SGD")]
-    model = classify.Classifier(common.Encoder(3, 0.0), 4, 4, 0.0)
-    optimizers = classify.make_optimizers(
-        model, {"optimizer": "SGD", "lr": 0.01, "weight_decay": 0.0},
-        {"mlp_optimizer": "SGD", "mlp_lr": 0.02, "mlp_weight_decay": 0.0})
-    assert [type(o).__name__ for o in optimizers] == ["SGD", "SGD"]
-    assert [o.param_groups[0]["lr"] for o in optimizers] == [0.02, 0.01]
-    made.clear()
-    argv = ["ae", *TINY, "--trials", "1", *CPU, "--data-dir", str(data_dir),
-            "--out-dir", str(tmp_path)]
-    args = plumbing.cli.parse_args(tune.build_parser(), tune.QUICK, argv + ["--study-name", "ae-quick"])
-    tune.open_study(args, f"sqlite:///{tmp_path / 'optuna.db'}").enqueue_trial(
-        {"optimizer": "SGD"})
-    tune.main(argv)
-    assert made == [("tune", "SGD", "SGD")]
-
-
-def test_beta_weighs_the_kl_term_in_training(monkeypatch, data_dir, tmp_path):
-    x = torch.rand(1, 1, 28, 28)
-
-    def after_one_step(beta, by_hand):
-        torch.manual_seed(0)
-        model = vae.VAE(3)
-        optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
-        torch.manual_seed(1)
-        if by_hand:
-            recon, kl = vae.loss_terms(model, x)
-            (recon + beta * kl).backward()
-            optimizer.step()
-        else:
-            vae.train_epoch(model, optimizer, x, 1, torch.Generator().manual_seed(0), beta=beta)
-        return torch.cat([p.detach().flatten() for p in model.parameters()])
-    assert torch.allclose(after_one_step(3.0, False), after_one_step(3.0, True))
-    assert not torch.allclose(after_one_step(3.0, False), after_one_step(1.0, True))
-    # and vae.py hands --beta through fit() to every epoch
-    betas, train_epoch = [], vae.train_epoch
-
-    def spy(*args, beta):
-        betas.append(beta)
-        return train_epoch(*args, beta=beta)
-    monkeypatch.setattr(vae, "train_epoch", spy)
-    vae.main(["--quick", "--subset", "200", "--epochs", "2", "--iw-samples", "2", "--beta", "4",
-              *CPU, "--data-dir", str(data_dir), "--out-dir", str(tmp_path)])
-    assert betas == [4.0, 4.0]
-
-
-def spy_on_reads(monkeypatch):
-    """Which parts of Fashion-MNIST a run reads: a list of "train" and "test"."""
-    reads = []
-    read = plumbing.data.read_fashion_mnist
-
-    def spy(data_dir, train, **kwargs):
-        reads.append("train" if train else "test")
-        return read(data_dir, train, **kwargs)
-    monkeypatch.setattr(common, "read_fashion_mnist", spy)
-    return reads
-
-
-def test_the_autoencoder_and_the_studies_never_read_the_test_set(data_dir, quick_ae, tmp_path,
-                                                                 monkeypatch):
-    reads = spy_on_reads(monkeypatch)
-    ae.main(["--quick", "--epochs", "1", *CPU, "--data-dir", str(data_dir),
-             "--out-dir", str(tmp_path)])
-    shutil.copy(quick_ae / "ae.pt", tmp_path / "ae.pt")
-    for study in ("ae", "classifier", "vae"):
-        tune.main([study, *TINY, "--trials", "1", *CPU, "--data-dir", str(data_dir),
-                   "--out-dir", str(tmp_path)])
-    assert reads and set(reads) == {"train"}
-
-
-def test_the_vae_trains_and_validates_without_the_test_set(data_dir, tmp_path, monkeypatch):
-    test_images, calls = [], []
-    load_test = vae.load_test
-
-    def spy_load_test(*args):
-        x, y = load_test(*args)
-        test_images.append(x)
-        return x, y
-
-    def spy(name):
-        original = getattr(vae, name)
-
-        def wrapped(model, *args, **kwargs):
-            x = args[1] if name == "train_epoch" else args[0]
-            calls.append((name, x is test_images[0]))
-            return original(model, *args, **kwargs)
-        monkeypatch.setattr(vae, name, wrapped)
-    monkeypatch.setattr(vae, "load_test", spy_load_test)
-    spy("train_epoch")
-    spy("evaluate")
-    vae.main(["--quick", "--epochs", "2", "--iw-samples", "2", *CPU, "--data-dir", str(data_dir),
-              "--out-dir", str(tmp_path)])
-    # two epochs of training and validation on other images, then the test set once
-    assert calls == [("train_epoch", False), ("evaluate", False)] * 2 + [("evaluate", True)]
-
-
-def test_the_final_classifier_trains_on_all_training_images(data_dir, quick_ae, tmp_path,
-                                                            monkeypatch):
-    shutil.copy(quick_ae / "ae.pt", tmp_path / "ae.pt")
-    seen = []
-    train_epoch = classify.train_epoch
-
-    def spy(model, optimizers, x, y, *args, **kwargs):
-        seen.append(x)
-        return train_epoch(model, optimizers, x, y, *args, **kwargs)
-    monkeypatch.setattr(classify, "train_epoch", spy)
-    classify.main(["--quick", "--epochs", "1", *CPU, "--data-dir", str(data_dir), "--out-dir",
-                   str(tmp_path)])
-    (x_train, _), (x_val, _) = common.load_train_val(data_dir, "cpu", 2000)
-    assert len(seen) == 1 and torch.equal(seen[0], torch.cat([x_train, x_val]))  # 2,000 + 500
-
-
-def test_summary_puts_each_number_in_its_column(tmp_path):
-    tuned = {"study": "ae", "params": {"d": 46, "optimizer": "SGD", "lr": 0.00195,
-                                       "dropout": 0.3, "weight_decay": 5.5e-06},
-             "value": 0.0125, "direction": "minimize", "best_trial": 3, "device": "cpu",
-             "trials": {"complete": 4, "pruned": 1, "failed": 0}, "settings": {"epochs": 10}}
-    (tmp_path / "tuned_ae.json").write_text(json.dumps(tuned))
-    f1 = [0.5 + 0.01 * c for c in range(10)]                   # ours: 50.00, 51.00, ...
-    table5 = {"source": "Table 5", "mean_metrics": {"f1": f1}, "accuracy_mean": 0.8,
-              "accuracy_std": 0.01, "seconds_mean": 12.0, "support": [1000] * 10, "runs": [{}]}
-    (tmp_path / "classify.json").write_text(json.dumps(
-        {"table6": {"table5": table5},
-         "table6_run": {"settings": {"epochs": 10, "subset": 0}, "device": "cpu"}}))
-    run("scripts/summary.py", "--out-dir", tmp_path)
-    md = (tmp_path / "summary.md").read_text()
-    # | parameter | the report's table | ours |
-    assert "| d | 185 | 46 |" in md and "| optimizer | Adam | SGD |" in md
-    assert "| lr | 0.0058 | 0.00195 |" in md
-    # | class | the report's F1 | ours |
-    assert "| T-shirt/top | 85.36 | 50.00 |" in md and "| Ankle boot | 96.74 | 59.00 |" in md
-    assert "| **accuracy** | **90.08** | **80.00 ± 1.00** |" in md
-
-
-# -----------------------------------------------------------------------------
-# scripts/seeds.py: both configurations over seeds, and the verdicts
-
-def load_seeds_module():
-    spec = importlib.util.spec_from_file_location("seeds", ROOT / "scripts" / "seeds.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def write_seed_folder(folder, seed, ae_mse=0.012, knn=(0.80, 0.82, 0.80), smooth=(0.14, 0.15),
@@ -1463,165 +192,831 @@ def make_out(tmp_path, per_config):
     return out
 
 
-def test_seeds_mean_and_sd_by_hand(tmp_path):
-    """Mean and sample sd (ddof = 1) of three seeds, against a hand computation:
-    MSE 0.010, 0.012, 0.014 -> mean 0.012, sd sqrt((0.002² + 0 + 0.002²) / 2) = 0.002;
-    accuracy 0.88, 0.89, 0.93 -> 90.0 %, sd sqrt((4 + 1 + 9) / 2) = sqrt(7) %."""
-    seeds = load_seeds_module()
-    out = make_out(tmp_path, {
-        "tables": [dict(ae_mse=0.010, accuracy=0.88, extra_runs=(5,)),  # picks its own seed
-                   dict(ae_mse=0.012, accuracy=0.89), dict(ae_mse=0.014, accuracy=0.93)],
-        "tuned": [dict(d=46), dict(d=46), dict(d=46)]})
-    seeds.main(["--out-dir", str(out)])
-    data = json.loads((out / "seeds.json").read_text())
-    tables = data["configs"]["tables"]["metrics"]
-    assert tables["ae_val_mse"]["mean"] == pytest.approx(0.012)
-    assert tables["ae_val_mse"]["sd"] == pytest.approx(0.002)
-    assert tables["accuracy"]["mean"] == pytest.approx(90.0)
-    assert tables["accuracy"]["sd"] == pytest.approx(7 ** 0.5)
-    assert tables["vae_iw_bound"]["values"] == [246.0, 247.0, 248.0]  # -iw_log_px
-    assert tables["vae_iw_bound"]["sd"] == pytest.approx(statistics.stdev([246, 247, 248]))
-    # PCA with 64 components exists only where d > 64: a dash for the tuned d = 46
-    assert data["configs"]["tuned"]["metrics"]["pca64_val_mse"]["n"] == 0
-    text = (out / "seeds.md").read_text()
-    assert text == "# " + seeds.markdown(out).lstrip("# ")
-    assert "0.01200 ± 0.00200 (3 seeds)" in text
-    assert "90.00 ± 2.65 (3 seeds)" in text
-    assert "## Verdicts" in text
-    assert "| number | report's tables | tuned values |" in text
+def reproduce(*args):
+    return run("scripts/reproduce.py", *args, ok=False)
 
 
-def test_seeds_markdown_empty_without_seed_runs(tmp_path):
-    seeds = load_seeds_module()
-    assert seeds.markdown(tmp_path) == ""
+def generator(seed):
+    return torch.Generator().manual_seed(seed)
 
 
-@pytest.mark.parametrize("smooth_tables, smooth_tuned, verdict", [
-    ((0.30, 0.12), (0.25, 0.11), "holds"),          # VAE smoother in both, far beyond spread
-    ((0.12, 0.30), (0.11, 0.25), "contradicted"),   # AE smoother in both
-    ((0.30, 0.12), (0.11, 0.25), "depends"),        # the sign flips with the configuration
-    ((0.140, 0.141), (0.140, 0.141), "depends"),    # same sign, but inside the spread
-])
-def test_smoothness_verdict_flips_with_the_numbers(tmp_path, smooth_tables, smooth_tuned,
-                                                   verdict):
-    seeds = load_seeds_module()
-    jitter = (-0.005, 0.0, 0.005)  # sd 0.005 for every model
-    out = make_out(tmp_path, {
-        "tables": [dict(smooth=(smooth_tables[0] + j, smooth_tables[1] + j)) for j in jitter],
-        "tuned": [dict(smooth=(smooth_tuned[0] + j, smooth_tuned[1] + j)) for j in jitter]})
-    result = seeds.results(out)["verdicts"]["smoothness"]
-    assert result["verdict"] == verdict
-    assert result["sentence"] in seeds.markdown(out)
+def reference_batches(n, batch_size, seed):
+    """The batch order of every train_epoch: slices of a seeded permutation."""
+    return torch.randperm(n, generator=generator(seed)).split(batch_size)
 
 
-@pytest.mark.parametrize("vae_latent_tuned, verdict", [
-    (0.80, "holds"),    # level with the raw pixels within the spread
-    (0.60, "depends"),  # clearly below the pixels, with the tuned values only
-])
-def test_separation_verdict_flips_with_the_numbers(tmp_path, vae_latent_tuned, verdict):
-    seeds = load_seeds_module()
-    jitter = (-0.01, 0.0, 0.01)
-    out = make_out(tmp_path, {
-        "tables": [dict(knn=(0.80, 0.82 + j, 0.80 + j)) for j in jitter],
-        "tuned": [dict(knn=(0.80, 0.82 + j, vae_latent_tuned + j)) for j in jitter]})
-    result = seeds.results(out)["verdicts"]["separation"]
-    assert result["verdict"] == verdict
-    if verdict == "depends":
-        assert "only with the report's tables" in result["sentence"]
+def flat(model):
+    return torch.cat([p.detach().flatten() for p in model.parameters()]).clone()
 
 
-def samples_of_seeds(box, mixture, vae_fd, vae_share):
-    """Per-seed `samples` for write_seed_folder: the VAE's numbers are lists, one per seed."""
-    return [dict(samples=(box, mixture, (fd, share))) for fd, share in zip(vae_fd, vae_share)]
+def assert_same_update(before, code, reference):
+    """The parameters' change in the code's steps equals the reference steps' change, to
+    rounding (a scale relative to the largest change, so that a step of the wrong size,
+    direction or loss fails)."""
+    got, expected = flat(code) - before, flat(reference) - before
+    assert expected.abs().max() > 0                                  # the steps moved something
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4 * expected.abs().max().item())
 
 
-@pytest.mark.parametrize("vae_fd, vae_share, verdict", [
-    ((28, 30, 32), (0.39, 0.40, 0.41), "holds"),          # far closer and surer in every seed
-    ((88, 90, 99), (0.23, 0.24, 0.30), "holds in every run"),  # wins each run, within spread
-    ((60, 70, 110), (0.30, 0.31, 0.32), "depends"),       # one run farther than the box
-    ((150, 151, 152), (0.10, 0.11, 0.12), "contradicted"),
-])
-def test_sample_verdict_flips_with_the_numbers(tmp_path, vae_fd, vae_share, verdict):
-    """Claim (3): the VAE's samples against the AE's box (FD 100, share 0.22 in every seed)."""
-    seeds = load_seeds_module()
-    box, mixture = (100.0, 0.22), (10.0, 0.52)
-    runs = samples_of_seeds(box, mixture, vae_fd, vae_share)
-    out = make_out(tmp_path, {"tables": runs, "tuned": runs})
-    result = seeds.results(out)["verdicts"]["samples"]
-    assert result["verdict"] == verdict
-    assert result["sentence"] in seeds.markdown(out)
-    wins = sum(fd < box[0] and share > box[1] for fd, share in zip(vae_fd, vae_share))
-    assert result["runs_won"] == [2 * wins, 6]
-    # the mixture (FD 10, share 0.52) is beyond every VAE above, by more than the spreads
-    assert result["mixture_beats_vae"] == {"tables": "better", "tuned": "better"}
+def cross_entropy(logits, y):
+    # -log softmax(logits)[label], averaged over the batch
+    return -logits.log_softmax(1).gather(1, y[:, None]).mean()
 
 
-def test_sample_verdict_mixture_level_with_the_vae(tmp_path):
-    seeds = load_seeds_module()
-    runs = samples_of_seeds((100.0, 0.22), (31.0, 0.40), (28, 30, 32), (0.39, 0.40, 0.41))
-    out = make_out(tmp_path, {"tables": runs, "tuned": runs})
-    result = seeds.results(out)["verdicts"]["samples"]
-    assert result["verdict"] == "holds"
-    assert "does not beat the VAE" in result["sentence"]
+# The training steps' data: 12 images in batches of 8, two batches of 8 and 4 images, so that
+# the mean over the epoch (weighted by batch size) differs from the mean of the two batch
+# losses. SGD, not Adam, for the AE, the VAE and the classifier: its step is proportional to
+# the gradient, so a loss of the wrong scale (a sum for a mean, a beta ignored) moves it.
+N, BATCH = 12, 8
 
 
-def test_seeds_reads_explores_sample_rows():
-    """The rows claim (3) reads are the ones explore.py writes (beyond/judge.py's ROWS)."""
-    seeds = load_seeds_module()
-    for row, _ in seeds.SAMPLERS.values():
-        assert row in beyond.samples.ROWS, row
+SUBSET = 200  # --subset: 200 training, 50 validation and 50 test images
 
 
-def test_seeds_damaged_or_missing_file_is_one_line(tmp_path):
-    out = make_out(tmp_path, {"tables": [{}, {}], "tuned": [{}, {}]})
-    (out / "seeds" / "tuned" / "seed1" / "explore.json").write_text('{"knn": ')
-    proc = run("scripts/seeds.py", "--out-dir", out, ok=False)
-    assert one_line_error(proc), proc.stderr
-    assert "explore.json" in proc.stderr
-    (out / "seeds" / "tuned" / "seed1" / "explore.json").unlink()   # a stopped run: left out
-    (out / "seeds" / "tables" / "seed0" / "vae.json").write_text('{"test": {}}')
-    proc = run("scripts/seeds.py", "--out-dir", out, ok=False)
-    assert one_line_error(proc) and "vae.json" in proc.stderr, proc.stderr
-    proc = run("scripts/seeds.py", "--out-dir", tmp_path / "nothing", ok=False)
-    assert one_line_error(proc), proc.stderr
+def spy(monkeypatch, module, name, calls):
+    """Replace module.name by a wrapper that appends (args, kwargs) to calls[name]."""
+    original = getattr(module, name)
+
+    def wrapped(*args, **kwargs):
+        calls.setdefault(name, []).append((args, kwargs))
+        return original(*args, **kwargs)
+    monkeypatch.setattr(module, name, wrapped)
 
 
-def test_reproduce_seeds_flag_is_checked_and_documented():
-    assert "--seeds N" in run("scripts/reproduce.py", "--help").stdout
-    for bad in (["--seeds", "0"], ["--seeds", "x"], ["--seeds"]):
-        assert one_line_error(run("scripts/reproduce.py", *bad, ok=False)), bad
+def splits(data_dir, subset=SUBSET):
+    """((x_train, y_train), (x_val, y_val), (x_test, y_test)) read again, on the CPU."""
+    return (*common.load_train_val(data_dir, "cpu", subset),
+            common.load_test(data_dir, "cpu", subset))
 
 
-def test_reproduce_seeds_end_to_end(report_jobs3):
-    """The whole report, then 2 seeds x 2 configurations, on 500 images, steps side by side
-    (--jobs 3). --seed 3 checks that --seed and --out-dir are replaced, not passed twice."""
-    out = report_jobs3
-    data = json.loads((out / "seeds.json").read_text())
-    assert data["configs"]["tables"]["seeds"] == [3, 4]
-    assert data["configs"]["tuned"]["seeds"] == [3, 4]
-    tables, tuned = data["configs"]["tables"]["metrics"], data["configs"]["tuned"]["metrics"]
-    assert tables["ae_d"]["values"] == [185, 185]  # Table 4
-    tuned_d = json.loads((out / "tuned_ae.json").read_text())["params"]["d"]
-    assert tuned["ae_d"]["values"] == [tuned_d, tuned_d]
-    assert not list((out / "seeds" / "tables").glob("*/tuned_*.json"))
-    # the tuned run at --seed is the sequence's own, copied
-    assert (json.loads((out / "seeds" / "tuned" / "seed3" / "vae.json").read_text())
-            == json.loads((out / "vae.json").read_text()))
-    settings = json.loads((out / "seeds" / "tables" / "seed4" / "vae.json").read_text())["settings"]
-    assert settings["seed"] == 4 and settings["subset"] == 500 and settings["quick"]
-    rows = (out / "seeds" / "times.tsv").read_text().splitlines()
-    assert rows[0] == "config\tseed\tstep\tseconds" and len(rows) == 1 + 2 * 2 * 5
-    assert sum(row.endswith("\treused") for row in rows) == 5
-    assert (out / "samples.json").exists() and (out / "seeds" / "tables" / "seed4" / "samples.json").exists()
-    text = (out / "seeds.md").read_text()
-    assert "## Verdicts" in text and "## Time" in text
-    assert (out / "summary.md").exists()
+@pytest.fixture(scope="module")
+def tiny_ae(tmp_path_factory):
+    """A folder holding an ae.pt of random weights (d = 3): what explore.py, labels.py and
+    tune.py classifier read, written in a moment instead of trained."""
+    out = tmp_path_factory.mktemp("tiny_ae")
+    torch.manual_seed(0)
+    settings = {"d": 3, "dropout": 0.1, "optimizer": "Adam", "lr": 0.001,
+                "weight_decay": 0.0, "epochs": 0, "quick": True, "seed": 0}
+    plumbing.checkpoints.save_checkpoint(out / "ae.pt", settings, encoder=common.Encoder(3, 0.1).state_dict(),
+                           decoder=common.Decoder(3, 0.1).state_dict())
+    return out
 
 
-# -----------------------------------------------------------------------------
-# tune.py through its public interface: search spaces, what a trial trains and reports,
-# what a study returns. Each reference training is written out here by hand, apart from
-# the scripts' own loops.
+def codes_of(folder, x):
+    """The AE's codes of x (N, d), computed here from ae.pt: encoder in eval mode."""
+    _, encoder, _ = ae.load_ae(folder / "ae.pt")
+    with torch.no_grad():
+        return encoder.eval()(x)
+
+
+QUICK = ["--quick", "--subset", "200", "--epochs", "1", *CPU]  # an in-process run: ~0.5 s
+
+
+# The autoencoder checkpoint classify.py and explore.py read, with settings of its own
+AE_SETTINGS = {"d": 5, "dropout": 0.0375, "optimizer": "SGD", "lr": 0.0123,
+               "weight_decay": 0.000456}
+
+
+def damage(state, drop, add):
+    if drop:
+        state[drop].pop(list(state[drop])[-1])              # the last layer's bias
+    if add:
+        state[add]["extra.weight"] = torch.zeros(3)
+
+
+def write_ae_checkpoint(path, drop=None, add=None):
+    """An ae.pt of AE_SETTINGS; drop: a part ("encoder" or "decoder") that lacks its last
+    weight; add: a part that holds one weight too many."""
+    torch.manual_seed(0)
+    d, dropout = AE_SETTINGS["d"], AE_SETTINGS["dropout"]
+    state = {"encoder": common.Encoder(d, dropout).state_dict(),
+             "decoder": common.Decoder(d, dropout).state_dict()}
+    damage(state, drop, add)
+    plumbing.checkpoints.save_checkpoint(path, {**AE_SETTINGS, "epochs": 1, "quick": True, "seed": 0}, **state)
+
+
+def write_vae_checkpoint(path, d=3, drop=False, add=False):
+    torch.manual_seed(0)
+    state = {"vae": vae.VAE(d).state_dict()}
+    damage(state, "vae" if drop else None, "vae" if add else None)
+    plumbing.checkpoints.save_checkpoint(path, {"d": d}, **state)
+
+
+def write_tuned(path, study, params):
+    path.write_text(json.dumps({"study": study, "params": params, "value": 1.0,
+                                "direction": "minimize"}))
+
+
+def spy_on_optimizers(monkeypatch, module):
+    """Each optimiser `module` makes through make_optimizer, as it is when made: its kind,
+    lr, weight decay, the ids of its parameters and their values (the initial weights)."""
+    made, make = [], common.make_optimizer
+
+    def spy(name, params, lr, weight_decay):
+        params = list(params)
+        optimizer = make(name, params, lr, weight_decay)
+        group, = optimizer.param_groups                    # one group per optimiser
+        made.append(SimpleNamespace(
+            optimizer=optimizer, setting=(type(optimizer).__name__, group["lr"],
+                                          group["weight_decay"]),
+            params={id(p) for p in group["params"]},
+            initial=[p.detach().clone() for p in params]))
+        return optimizer
+    monkeypatch.setattr(module, "make_optimizer", spy)
+    return made
+
+
+def spy_on_calls(monkeypatch, module, name):
+    """What module.name returns, each time the code under test calls it."""
+    returned, original = [], getattr(module, name)
+
+    def spy(*args, **kwargs):
+        returned.append(result := original(*args, **kwargs))
+        return result
+    monkeypatch.setattr(module, name, spy)
+    return returned
+
+
+def spy_on_batches(monkeypatch, module):
+    """The order of the training images in each epoch (training is what calls batches)."""
+    orders, batches = [], common.batches
+
+    def spy(*args, **kwargs):
+        parts = batches(*args, **kwargs)
+        orders.append(torch.cat(parts))
+        return parts
+    monkeypatch.setattr(module, "batches", spy)
+    return orders
+
+
+def owner(models, record):
+    """The one model among `models` whose parameters an optimiser record holds."""
+    owners = [m for m in models if {id(p) for p in m.parameters()} == record.params]
+    assert len(owners) == 1
+    return owners[0]
+
+
+def dropouts(module):
+    return [m.p for m in module.modules() if isinstance(m, nn.Dropout)]
+
+
+def same(a, b):
+    """Two tensors, or two lists of tensors, equal element by element."""
+    a, b = ([v] if torch.is_tensor(v) else v for v in (a, b))
+    return len(a) == len(b) and all(torch.equal(s, t) for s, t in zip(a, b))
+
+
+def write_results(out, **files):
+    out.mkdir(parents=True, exist_ok=True)
+    for name, data in files.items():
+        (out / f"{name}.json").write_text(json.dumps(data))
+
+
+# script -> (its losses: (phase, key) of train_epoch's and evaluate's results)
+WATCHED = {"ae": [("train", "mse"), ("val", "mse")],
+           "classify": [("train", "loss"), ("val", "accuracy")],
+           "vae": [("train", "recon"), ("train", "kl"), ("val", "recon"), ("val", "kl")]}
+
+
+def nan_in(phase, key, module, monkeypatch, at_call=1):
+    """Replace module's train_epoch and evaluate by stand-ins that return finite numbers,
+    except `key` of `phase` ("train" or "val"), NaN at its call number at_call."""
+    calls = {"train": 0, "val": 0}
+
+    def stand_in(name, keys):
+        def fake(*args, **kwargs):
+            calls[name] += 1
+            return {k: math.nan if (name, k) == (phase, key) and calls[name] == at_call
+                    else 0.5 for k in keys}
+        return fake
+    keys = {p: [k for q, k in WATCHED[module.__name__] if q == p] for p in ("train", "val")}
+    monkeypatch.setattr(module, "train_epoch", stand_in("train", keys["train"]))
+    monkeypatch.setattr(module, "evaluate", stand_in("val", keys["val"]))
+
+
+def load_reproduce_module():
+    spec = importlib.util.spec_from_file_location("reproduce", ROOT / "scripts" / "reproduce.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def steps_spy(monkeypatch):
+    """reproduce.py with every step recorded, not run (steps_spy.started, steps_spy.signalled)."""
+    steps_spy = SimpleNamespace(module=load_reproduce_module(), started=[], signalled=[],
+                                exit_status=lambda command: 0)
+
+    def popen(command, **kwargs):
+        steps_spy.started.append(SpyProcess(steps_spy, command, **kwargs))
+        return steps_spy.started[-1]
+
+    def killpg(pid, signum):
+        process = next(p for p in steps_spy.started if p.pid == pid)
+        steps_spy.signalled.append((process.command, signum))
+        process.returncode = 128 + signum             # as a step stopped by it exits
+    monkeypatch.setattr(steps_spy.module, "subprocess", SimpleNamespace(  # its own name only
+        Popen=popen, STDOUT=subprocess.STDOUT, DEVNULL=subprocess.DEVNULL))
+    monkeypatch.setattr(steps_spy.module.os, "killpg", killpg)
+    return steps_spy
+
+
+class SpyProcess:
+    """Stands in for a step's process: records its command, and ends at once with the status
+    steps_spy.exit_status(command) gives, or runs until it is signalled (None)."""
+
+    def __init__(self, steps_spy, command, cwd, **kwargs):
+        self.command, self.cwd = command[1:], cwd   # less sys.executable
+        self.pid = 10**7 + len(steps_spy.started)
+        self.returncode = steps_spy.exit_status(self.command)
+
+    def poll(self):
+        return self.returncode
+
+    def wait(self):
+        return self.returncode
+
+
+def commands_of(steps_spy, *words):
+    return [p.command for p in steps_spy.started if p.command[:len(words)] == list(words)]
+
+
+def flag_value(command, flag):
+    return command[len(command) - 1 - command[::-1].index(flag) + 1]   # the last one given
+
+
+def run_report(data_dir, out, *flags):
+    pytest.importorskip("beyond.samples")
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "reproduce.py"), "--quick",
+                           "--subset", "500", "--seed", "3", *CPU, "--data-dir", str(data_dir),
+                           "--out-dir", str(out), *flags],
+                          cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return out
+
+
+@pytest.fixture(scope="module")
+def report_jobs3(data_dir, tmp_path_factory):
+    """The whole report on 500 images, steps side by side (--jobs 3), then 2 seeds x 2
+    configurations (--seed 3): 29 steps, about 90 s on the 2-core CPU."""
+    return run_report(data_dir, tmp_path_factory.mktemp("jobs3"), "--jobs", "3", "--seeds", "2")
+
+
+# =============================================================================
+# common.py: the split, the batches, the models of Tables 1 and 2, the optimisers, PCA, the
+# bilinear grid
+# =============================================================================
+
+# --- common.py: the maths ----------------------------------------------------
+
+# (kind, in channels, out channels, kernel, stride, padding, output shape without n)
+TABLE_1 = [(nn.Conv2d, 1, 8, 4, 2, 1, (8, 14, 14)),
+           (nn.Conv2d, 8, 16, 4, 2, 1, (16, 7, 7)),
+           (nn.Conv2d, 16, 32, 3, 2, 0, (32, 3, 3))]
+
+
+def layer_outputs(module, x):
+    """The output shape (without the batch) after every layer with weights, and the layers."""
+    shapes, layers = [], []
+    for layer in module.modules():
+        if len(list(layer.children())) == 0:  # a leaf
+            x = layer(x)
+            if isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+                layers.append(layer)
+                shapes.append(tuple(x.shape[1:]))
+    return shapes, layers, x
+
+
+def test_encoder_matches_table_1_layer_by_layer():
+    d, n = 7, 3
+    shapes, layers, h = layer_outputs(common.Encoder(d, 0.2).eval(), torch.rand(n, 1, 28, 28))
+    for (kind, c_in, c_out, k, s, p, shape), layer, got in zip(TABLE_1, layers, shapes):
+        assert isinstance(layer, kind)
+        assert (layer.in_channels, layer.out_channels) == (c_in, c_out)
+        assert (layer.kernel_size, layer.stride, layer.padding) == ((k, k), (s, s), (p, p))
+        assert got == shape
+    assert [(m.in_features, m.out_features) for m in layers[3:]] == [(288, 64), (64, d)]
+    assert shapes[3:] == [(64,), (d,)]
+    assert h.shape == (n, d)
+
+
+TABLE_2 = [(nn.ConvTranspose2d, 32, 16, 3, 2, 0, (16, 7, 7)),
+           (nn.ConvTranspose2d, 16, 8, 4, 2, 1, (8, 14, 14)),
+           (nn.ConvTranspose2d, 8, 1, 4, 2, 1, (1, 28, 28))]
+
+
+def test_decoder_matches_table_2_layer_by_layer():
+    d, n = 7, 3
+    decoder = common.Decoder(d, 0.2).eval()
+    shapes, layers, x_hat = layer_outputs(decoder, torch.randn(n, d))
+    assert [(m.in_features, m.out_features) for m in layers[:2]] == [(d, 64), (64, 288)]
+    for (kind, c_in, c_out, k, s, p, shape), layer, got in zip(TABLE_2, layers[2:], shapes[2:]):
+        assert isinstance(layer, kind)
+        assert (layer.in_channels, layer.out_channels) == (c_in, c_out)
+        assert (layer.kernel_size, layer.stride, layer.padding) == ((k, k), (s, s), (p, p))
+        assert got == shape
+    assert isinstance(list(decoder.modules())[-1], nn.Sigmoid)
+    assert x_hat.shape == (n, 1, 28, 28) and 0 <= x_hat.min() and x_hat.max() <= 1
+
+
+def test_dropout_follows_both_linear_layers_with_rate_dr():
+    rates = [m.p for m in common.Encoder(5, 0.3).modules() if isinstance(m, nn.Dropout)]
+    assert rates == [0.3, 0.3]
+    rates = [m.p for m in common.Decoder(5, 0.3).modules() if isinstance(m, nn.Dropout)]
+    assert rates == [0.3, 0.3]
+
+
+def test_weights_have_kaiming_scale_and_zero_bias():
+    torch.manual_seed(0)
+    linear = common.Encoder(300, 0.0).linear[0]                # Linear(288, 64)
+    expected = (2 / 288) ** 0.5                                # He et al. (2015), fan-in
+    assert abs(linear.weight.std().item() / expected - 1) < 0.05
+    assert torch.all(linear.bias == 0)
+
+
+def test_split_is_48000_12000_disjoint_and_ignores_the_seed():
+    torch.manual_seed(1)
+    train_a, val_a = common.split_indices(60_000)
+    plumbing.cli.seed_everything(12345)
+    train_b, val_b = common.split_indices(60_000)
+    assert (len(train_a), len(val_a)) == (48_000, 12_000)
+    assert torch.equal(train_a, train_b) and torch.equal(val_a, val_b)
+    together = torch.cat([train_a, val_a])
+    assert len(together.unique()) == 60_000
+
+
+def test_batches_visit_every_index_once():
+    parts = common.batches(1000, 256, "cpu", generator=torch.Generator().manual_seed(0))
+    assert [len(p) for p in parts] == [256, 256, 256, 232]
+    assert torch.equal(torch.cat(parts).sort().values, torch.arange(1000))
+
+
+def test_real_data_has_the_report_split(data_dir):
+    (x_train, y_train), (x_val, y_val) = common.load_train_val(data_dir, "cpu")
+    assert x_train.shape == (48_000, 1, 28, 28) and x_val.shape == (12_000, 1, 28, 28)
+    assert 0 <= x_train.min() and x_train.max() == 1
+    assert torch.bincount(y_train).min() > 4000  # every class present, roughly balanced
+    x_test, _ = common.load_test(data_dir, "cpu")
+    assert x_test.shape == (10_000, 1, 28, 28)
+
+
+def test_pca_matches_numpy_svd():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 5)) @ rng.normal(size=(5, 5))
+    mean, components, ratio = common.pca(torch.tensor(x, dtype=torch.float32), 3)
+    _, s, vt = np.linalg.svd(x - x.mean(0), full_matrices=False)
+    np.testing.assert_allclose(mean.numpy(), x.mean(0), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(np.abs(components.numpy()), np.abs(vt[:3]), atol=1e-4)
+    np.testing.assert_allclose(ratio.numpy(), (s**2 / (s**2).sum())[:3], rtol=1e-4)
+
+
+def test_the_decoders_logits_are_its_output_before_the_sigmoid():
+    torch.manual_seed(0)
+    decoder, h = common.Decoder(5), torch.randn(3, 5)
+    logits = decoder(h, logits=True)
+    assert logits.shape == (3, 1, 28, 28) and (logits < 0).any()
+    assert torch.allclose(torch.sigmoid(logits), decoder(h))
+
+
+def test_bilinear_weights_at_an_interior_point_worked_by_hand():
+    # corners = the identity: each grid point's code is its four weights (TL, TR, BL, BR)
+    grid = common.bilinear(torch.eye(4), n=5)                         # u, v in 0, .25, ... 1
+    assert grid.shape == (5, 5, 4)
+    # row 1 (v = 0.25), column 3 (u = 0.75):
+    # (1-u)(1-v) = 0.1875, u(1-v) = 0.5625, (1-u)v = 0.0625, uv = 0.1875
+    assert grid[1, 3].tolist() == pytest.approx([0.1875, 0.5625, 0.0625, 0.1875])
+    assert grid[3, 1].tolist() == pytest.approx([0.1875, 0.0625, 0.5625, 0.1875])
+    corners = torch.tensor([[0.0, 1.0], [4.0, 1.0], [0.0, 9.0], [4.0, 5.0]])
+    assert common.bilinear(corners, n=5)[1, 3].tolist() == pytest.approx(
+        [0.5625 * 4 + 0.1875 * 4, 0.1875 + 0.5625 + 0.0625 * 9 + 0.1875 * 5])
+
+
+# --- common.py: the training step, train and eval modes, divergence ----------
+
+def test_sgd_is_plain_sgd_and_adam_is_adam():
+    def one_step(optimizer_name, lr=0.1, weight_decay=0.01):
+        p = torch.nn.Parameter(torch.tensor([1.0, -2.0]))
+        optimizer = common.make_optimizer(optimizer_name, [p], lr, weight_decay)
+        (p * torch.tensor([3.0, 0.5])).sum().backward()
+        optimizer.step()
+        return p.detach()
+    grad = torch.tensor([3.0, 0.5]) + 0.01 * torch.tensor([1.0, -2.0])    # with L2 penalty
+    assert torch.allclose(one_step("SGD"), torch.tensor([1.0, -2.0]) - 0.1 * grad)
+    # Adam's first step is lr * sign(grad) whatever the gradient's size
+    assert torch.allclose(one_step("Adam"), torch.tensor([1.0, -2.0]) - 0.1 * grad.sign(),
+                          atol=1e-6)
+
+
+# --- common.py: the settings and --seed --------------------------------------
+
+def test_every_script_passes_sgd_through_as_sgd(data_dir, tmp_path, monkeypatch):
+    made = []
+
+    def spy(module):
+        def make(name, params, lr, weight_decay):
+            optimizer = common.make_optimizer(name, params, lr, weight_decay)
+            made.append((module, name, type(optimizer).__name__))
+            return optimizer
+        monkeypatch.setattr(sys.modules[module], "make_optimizer", make)
+    for module in ("ae", "classify", "tune"):
+        spy(module)
+    x = torch.rand(16, 1, 28, 28)
+    args = plumbing.cli.parse_args(ae.build_parser(), {}, ["--epochs", "1", "--batch-size", "8"])
+    ae.compare_optimizers(ae.SECTION_2_1, args, torch.device("cpu"), x, x[:4], x[:1])
+    assert made == [("ae", "Adam", "Adam"), ("ae", "SGD", "SGD")]
+    model = classify.Classifier(common.Encoder(3, 0.0), 4, 4, 0.0)
+    optimizers = classify.make_optimizers(
+        model, {"optimizer": "SGD", "lr": 0.01, "weight_decay": 0.0},
+        {"mlp_optimizer": "SGD", "mlp_lr": 0.02, "mlp_weight_decay": 0.0})
+    assert [type(o).__name__ for o in optimizers] == ["SGD", "SGD"]
+    assert [o.param_groups[0]["lr"] for o in optimizers] == [0.02, 0.01]
+    made.clear()
+    argv = ["ae", *TINY, "--trials", "1", *CPU, "--data-dir", str(data_dir),
+            "--out-dir", str(tmp_path)]
+    args = plumbing.cli.parse_args(tune.build_parser(), tune.QUICK, argv + ["--study-name", "ae-quick"])
+    tune.open_study(args, f"sqlite:///{tmp_path / 'optuna.db'}").enqueue_trial(
+        {"optimizer": "SGD"})
+    tune.main(argv)
+    assert made == [("tune", "SGD", "SGD")]
+
+
+# =============================================================================
+# ae.py: the autoencoder, its training, Adam against SGD, the refit, the PCA baseline
+# =============================================================================
+
+# --- ae.py: the maths --------------------------------------------------------
+
+def test_pca_baseline_is_exact_with_every_component():
+    x = torch.rand(100, 1, 28, 28)
+    assert ae.pca_val_mse(x, x[:10], 784) < 1e-8
+    assert ae.pca_val_mse(x, x[:10], 2) > ae.pca_val_mse(x, x[:10], 50)
+
+
+# --- ae.py: the training step, train and eval modes, divergence --------------
+
+def test_a_diverging_run_stops_and_says_so(capsys):
+    torch.manual_seed(0)
+    model = nn.Sequential(common.Encoder(2, 0.0), common.Decoder(2, 0.0))
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e30)
+    x = torch.rand(32, 1, 28, 28)
+    history = ae.fit(model, optimizer, x, x[:8], epochs=5, batch_size=8, seed=0, name="SGD")
+    assert history["diverged"] and len(history["train_mse"]) < 5
+    assert "diverged" in capsys.readouterr().out
+
+
+def test_the_autoencoders_two_steps_are_sgd_on_the_mean_squared_error():
+    torch.manual_seed(0)
+    model = ae.autoencoder(3, 0.5)           # dropout on: its masks come from the global RNG
+    x = torch.rand(N, 1, 28, 28)
+    before, code, reference = flat(model), copy.deepcopy(model), copy.deepcopy(model)
+    torch.manual_seed(1)
+    got = ae.train_epoch(code, torch.optim.SGD(code.parameters(), lr=0.5), x, BATCH, generator(2))
+
+    torch.manual_seed(1)                     # the same dropout masks
+    optimizer = torch.optim.SGD(reference.parameters(), lr=0.5)
+    losses = []
+    for idx in reference_batches(N, BATCH, seed=2):
+        optimizer.zero_grad()
+        loss = (reference(x[idx]) - x[idx]).square().mean()   # section 2.1: mean of (x - g(f(x)))^2
+        loss.backward()
+        optimizer.step()
+        losses.append((loss.item(), len(idx)))
+    assert_same_update(before, code, reference)
+    # the returned training MSE is the mean over the epoch's images, not over its batches
+    assert got["mse"] == pytest.approx(sum(loss * n for loss, n in losses) / N, rel=1e-5)
+
+
+def test_the_autoencoders_validation_mse_is_computed_with_dropout_off():
+    torch.manual_seed(0)
+    model = ae.autoencoder(3, 0.5)
+    x = torch.rand(16, 1, 28, 28)
+    with torch.no_grad():
+        by_hand = (copy.deepcopy(model).eval()(x) - x).square().mean().item()
+        with_dropout = (model.train()(x) - x).square().mean().item()
+    assert with_dropout != pytest.approx(by_hand, rel=1e-3)   # dropout would change it
+    first = ae.evaluate(model.train(), x, batch_size=8)["mse"]
+    second = ae.evaluate(model.train(), x, batch_size=8)["mse"]
+    assert first == second == pytest.approx(by_hand, rel=1e-5)
+
+
+def test_the_autoencoders_reconstructions_are_made_with_dropout_off():
+    torch.manual_seed(0)
+    model = ae.autoencoder(3, 0.5)
+    x = torch.rand(6, 1, 28, 28)
+    with torch.no_grad():
+        by_hand = copy.deepcopy(model).eval()(x)
+        assert not torch.allclose(model.train()(x), by_hand, atol=1e-3)
+    first, second = ae.reconstruct(model.train(), x), ae.reconstruct(model.train(), x)
+    assert torch.equal(first, second)
+    torch.testing.assert_close(first, by_hand)
+
+
+@pytest.mark.parametrize("script", ["ae", "classify"])
+def test_training_turns_dropout_back_on_after_each_validation(script):
+    def dropout_flags(model):
+        """Whether the model's first Dropout layer is in training mode, at each forward pass."""
+        first = next(m for m in model.modules() if isinstance(m, nn.Dropout))
+        flags = []
+        first.register_forward_hook(lambda module, inputs, output: flags.append(module.training))
+        return flags
+    torch.manual_seed(0)
+    x, y, x_val, y_val = (torch.rand(8, 1, 28, 28), torch.randint(0, 10, (8,)),
+                          torch.rand(6, 1, 28, 28), torch.randint(0, 10, (6,)))
+    if script == "ae":
+        model = ae.autoencoder(3, 0.5)
+        flags = dropout_flags(model)
+        ae.fit(model, torch.optim.SGD(model.parameters(), lr=0.01), x, x_val, 2, 4, seed=0)
+    else:
+        model = classify.Classifier(common.Encoder(3, 0.5), 8, 8, dropout=0.5)
+        flags = dropout_flags(model)
+        classify.fit(model, [torch.optim.SGD(model.parameters(), lr=0.01)], x, y, 2, 4, seed=0,
+                     val=(x_val, y_val))
+    # each epoch: two training batches with dropout on, then the validation with it off
+    assert flags == [True, True, False] * 2
+
+
+@pytest.mark.parametrize("script, phase, key", [(s, p, k) for s, losses in WATCHED.items()
+                                                for p, k in losses])
+def test_each_fit_stops_at_the_epoch_where_any_loss_it_watches_is_not_finite(
+        script, phase, key, monkeypatch):
+    """ae.fit, classify.fit and vae.fit: a NaN in any one of the losses, training or
+    validation, at epoch 2 of 4 stops the run there, before that epoch is recorded or
+    reported (on_epoch)."""
+    module = {"ae": ae, "classify": classify, "vae": vae}[script]
+    nan_in(phase, key, module, monkeypatch, at_call=2)
+    x, reported = torch.rand(8, 1, 28, 28), []
+    on_epoch = lambda epoch, validation: reported.append(epoch)
+    if script == "classify":
+        history = classify.fit(None, [], x, torch.zeros(8, dtype=torch.long), 4, 4, seed=0,
+                               val=(x, torch.zeros(8, dtype=torch.long)), on_epoch=on_epoch)
+    else:
+        history = module.fit(None, None, x, x, 4, 4, seed=0, on_epoch=on_epoch)
+    assert history["diverged"] == 2 and reported == [1]
+    assert all(len(v) == 1 for k, v in history.items() if k != "diverged"), history
+
+
+# --- ae.py: what each fit sees -----------------------------------------------
+
+def spy_on_reads(monkeypatch):
+    """Which parts of Fashion-MNIST a run reads: a list of "train" and "test"."""
+    reads = []
+    read = plumbing.data.read_fashion_mnist
+
+    def spy(data_dir, train, **kwargs):
+        reads.append("train" if train else "test")
+        return read(data_dir, train, **kwargs)
+    monkeypatch.setattr(common, "read_fashion_mnist", spy)
+    return reads
+
+
+def test_the_autoencoder_and_the_studies_never_read_the_test_set(data_dir, quick_ae, tmp_path,
+                                                                 monkeypatch):
+    reads = spy_on_reads(monkeypatch)
+    ae.main(["--quick", "--epochs", "1", *CPU, "--data-dir", str(data_dir),
+             "--out-dir", str(tmp_path)])
+    shutil.copy(quick_ae / "ae.pt", tmp_path / "ae.pt")
+    for study in ("ae", "classifier", "vae"):
+        tune.main([study, *TINY, "--trials", "1", *CPU, "--data-dir", str(data_dir),
+                   "--out-dir", str(tmp_path)])
+    assert reads and set(reads) == {"train"}
+
+
+def test_pca_baseline_is_fitted_on_the_training_images_and_scores_the_validation_images():
+    g = torch.Generator().manual_seed(0)
+    # training images vary along 5 patterns of the top rows; validation images along those
+    # plus 5 of the bottom rows, with another mean: a PCA fitted on the validation images
+    # would reconstruct them far better than one fitted on the training images
+    top, bottom = torch.zeros(5, 28, 28), torch.zeros(5, 28, 28)
+    top[:, :10] = torch.randn(5, 10, 28, generator=g)
+    bottom[:, 18:] = torch.randn(5, 10, 28, generator=g)
+    x_train = 0.5 + 0.1 * torch.randn(60, 5, generator=g) @ top.flatten(1)
+    x_val = 0.4 + 0.1 * torch.randn(20, 5, generator=g) @ (top + bottom).flatten(1)
+    x_train, x_val, k = x_train.view(60, 1, 28, 28), x_val.view(20, 1, 28, 28), 5
+
+    def by_svd(fit_on, scored):   # the reference: numpy's SVD of the centred images
+        a, b = fit_on.flatten(1).double().numpy(), scored.flatten(1).double().numpy()
+        mean = a.mean(0)
+        _, _, vt = np.linalg.svd(a - mean, full_matrices=False)
+        x_hat = (b - mean) @ vt[:k].T @ vt[:k] + mean
+        return ((x_hat - b) ** 2).mean()
+    expected, on_val = by_svd(x_train, x_val), by_svd(x_val, x_val)
+    assert on_val < expected / 2                  # the two fits give different numbers
+    assert ae.pca_val_mse(x_train, x_val, k) == pytest.approx(expected, rel=1e-4)
+
+
+def test_ae_py_fits_every_pca_baseline_on_the_training_images(data_dir, tmp_path,
+                                                              monkeypatch):
+    """compare_optimizers and refit, called by ae.main: PCA with d components (and with 64
+    for Table 4's d = 185) fitted on the 48,000 (here 200) and scored on the 12,000 (50)."""
+    calls = {}
+    spy(monkeypatch, ae, "pca_val_mse", calls)
+    monkeypatch.setattr(ae, "plot_compare", lambda *args: None)   # figures: not tested here
+    monkeypatch.setattr(ae, "plot_refit", lambda *args: None)
+    ae.main(["--quick", "--subset", str(SUBSET), "--epochs", "1", *CPU,
+             "--data-dir", str(data_dir), "--out-dir", str(tmp_path)])
+    (x_train, _), (x_val, _), _ = splits(data_dir)
+    seen = calls["pca_val_mse"]
+    assert [args[2] for args, _ in seen] == [2, 185, 64]       # compare d = 2; refit d, 64
+    for (fit_on, scored, _), _ in seen:
+        assert torch.equal(fit_on, x_train) and torch.equal(scored, x_val)
+    results = json.loads((tmp_path / "ae.json").read_text())
+    assert results["refit"]["pca_val_mse"] == ae.pca_val_mse(x_train, x_val, 185)
+
+
+# --- ae.py: the settings and --seed ------------------------------------------
+
+def test_quick_sets_defaults_but_explicit_flags_win():
+    args = plumbing.cli.parse_args(ae.build_parser(), ae.QUICK, ["--quick", "--epochs", "3"])
+    assert args.epochs == 3 and args.subset == ae.QUICK["subset"]
+    args = plumbing.cli.parse_args(ae.build_parser(), ae.QUICK, [])
+    assert args.epochs == 42 and args.subset == 0 and args.lr is None
+    assert plumbing.params.resolve_params(args, ae.SECTION_2_1, "ae") == (ae.SECTION_2_1, "report")
+    assert plumbing.params.resolve_params(args, ae.TABLE_4, "ae") == (ae.TABLE_4, "report")
+
+
+def test_a_flag_means_the_same_in_every_part(capsys):
+    """--lr is the learning rate of whichever part runs: refit included."""
+    args = plumbing.cli.parse_args(ae.build_parser(), ae.QUICK, ["--lr", "0.01", "--d", "7"])
+    for table in (ae.SECTION_2_1, ae.TABLE_4):
+        params, source = plumbing.params.resolve_params(args, table, "ae")
+        assert params == {**table, "lr": 0.01, "d": 7} and "command line" in source
+
+
+def test_ae_reads_tuned_values(data_dir, tmp_path):
+    tuned = {"study": "ae", "params": {"d": 3, "optimizer": "SGD", "lr": 0.01,
+                                       "dropout": 0.0, "weight_decay": 0.0},
+             "value": 0.05, "direction": "minimize",
+             "trials": {"complete": 1, "pruned": 0, "failed": 0}}
+    (tmp_path / "tuned_ae.json").write_text(json.dumps(tuned))
+    run("ae.py", "--quick", "--part", "refit", "--epochs", "1", "--data-dir", data_dir,
+        "--out-dir", tmp_path, "--params", tmp_path / "tuned_ae.json")
+    refit = json.loads((tmp_path / "ae.json").read_text())["refit"]
+    assert refit["params"] == tuned["params"] and refit["source"].endswith("tuned_ae.json")
+    assert plumbing.checkpoints.load_checkpoint(tmp_path / "ae.pt", "")["settings"]["d"] == 3
+
+
+# flags -> {part: (d, dropout, [(optimiser, lr, weight decay) of each run])}
+AE_CASES = {
+    "tables": ([], {"compare": (2, 0.2, [("Adam", 0.0005, 0.0001), ("SGD", 0.0005, 0.0001)]),
+                    "refit": (185, 0.005, [("Adam", 0.0058, 1.038e-5)])}),
+    # the file's d, optimiser and weight decay win over both tables; the flags' lr and
+    # dropout win over the file's (0.0123, 0.0625)
+    "file and flags": (["--lr", "0.0456", "--dropout", "0.125"],
+                       {"compare": (3, 0.125, [("Adam", 0.0456, 0.000321),
+                                               ("SGD", 0.0456, 0.000321)]),
+                        "refit": (3, 0.125, [("SGD", 0.0456, 0.000321)])}),
+}
+
+
+@pytest.mark.parametrize("case", AE_CASES)
+def test_ae_settings_reach_each_optimiser_and_model(case, data_dir, tmp_path, monkeypatch):
+    """Section 2.1's values reach part compare, Table 4's part refit; a --params file wins
+    over both tables and a flag over the file, in both parts."""
+    flags, expected = AE_CASES[case]
+    write_tuned(tmp_path / "tuned_ae.json", "ae", {"d": 3, "optimizer": "SGD", "lr": 0.0123,
+                                                   "dropout": 0.0625, "weight_decay": 0.000321})
+    if case != "tables":
+        flags = flags + ["--params", str(tmp_path / "tuned_ae.json")]
+    made = spy_on_optimizers(monkeypatch, ae)
+    models = spy_on_calls(monkeypatch, ae, "autoencoder")
+    monkeypatch.setattr(ae, "plot_compare", lambda *args: None)
+    monkeypatch.setattr(ae, "plot_refit", lambda *args: None)
+    ae.main([*QUICK, *flags, "--data-dir", str(data_dir), "--out-dir", str(tmp_path)])
+    runs = {"compare": made[:2], "refit": made[2:]}
+    for part, (d, dropout, settings) in expected.items():
+        assert [r.setting for r in runs[part]] == settings, part
+        for record in runs[part]:
+            model = owner(models, record)                  # every weight of the AE
+            # d as the layers have it: the encoder's output, the decoder's input
+            linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+            assert {linears[1].out_features, linears[2].in_features} == {d}, part
+            assert dropouts(model) == [dropout] * 4, part  # encoder and decoder
+    # classify.py and explore.py rebuild the AE and its optimiser from ae.pt's settings
+    settings = plumbing.checkpoints.load_checkpoint(tmp_path / "ae.pt", "")["settings"]
+    d, dropout, [(name, lr, weight_decay)] = expected["refit"]
+    assert {k: settings[k] for k in AE_SETTINGS} == {
+        "d": d, "dropout": dropout, "optimizer": name, "lr": lr, "weight_decay": weight_decay}
+
+
+def test_seed_fixes_the_refits_initial_weights_and_batch_order(monkeypatch):
+    made = spy_on_optimizers(monkeypatch, ae)
+    orders = spy_on_batches(monkeypatch, ae)
+    x = torch.rand(40, 1, 28, 28)
+    p = {"d": 3, "optimizer": "Adam", "lr": 0.001, "dropout": 0.1, "weight_decay": 0.0}
+    runs = []
+    for seed in (3, 3, 4):
+        made.clear(), orders.clear()
+        args = plumbing.cli.parse_args(ae.build_parser(), {}, ["--epochs", "2", "--batch-size", "8",
+                                                         "--seed", str(seed)])
+        ae.refit(p, args, torch.device("cpu"), x, x[:8])
+        runs.append((made[0].initial, list(orders)))
+    for a, b, c in zip(*runs):                # initial weights, batch orders
+        assert same(a, b) and not same(a, c)
+    orders = runs[0][1]
+    assert not torch.equal(orders[0], orders[1])          # each epoch shuffles anew
+
+
+def test_adam_and_sgd_start_alike_and_the_seed_moves_both(monkeypatch):
+    """Section 3.1: Adam and SGD from the same initial weights and batch order, set by --seed."""
+    made = spy_on_optimizers(monkeypatch, ae)
+    orders = spy_on_batches(monkeypatch, ae)
+    x = torch.rand(24, 1, 28, 28)
+    runs = []
+    for seed in (3, 3, 4):
+        made.clear(), orders.clear()
+        args = plumbing.cli.parse_args(ae.build_parser(), {}, ["--epochs", "1", "--batch-size", "8",
+                                                         "--seed", str(seed)])
+        ae.compare_optimizers(ae.SECTION_2_1, args, torch.device("cpu"), x, x[:8], x[:1])
+        adam, sgd = made
+        assert same(adam.initial, sgd.initial) and same(orders[:1], orders[1:])
+        runs.append((adam.initial, orders[0]))
+    for a, b, c in zip(*runs):                # initial weights, batch order
+        assert same(a, b) and not same(a, c)
+
+
+# --- ae.py: end to end, on the real data -------------------------------------
+
+def test_ae_quick_end_to_end_on_real_data(quick_ae):
+    for figure in ("fig01_loss_adam_vs_sgd.png", "fig07_training_progress.png",
+                   "fig02_reconstruction_bag.png", "fig10_reconstructions.png"):
+        assert (quick_ae / figure).stat().st_size > 10_000
+    results = json.loads((quick_ae / "ae.json").read_text())
+    assert results["compare"]["settings"]["quick"] and results["refit"]["settings"]["epochs"] == 2
+    for name in ("Adam", "SGD"):
+        assert len(results["compare"][name]["val_mse"]) == 2
+    refit = results["refit"]
+    assert refit["params"]["d"] == 185 and refit["source"] == "report"
+    assert refit["val_mse"][-1] < refit["val_mse"][0]        # it learned something
+    assert 0 < refit["pca_val_mse"] < refit["pca_bottleneck_val_mse"] < 0.05   # 185 vs 64
+    assert refit["params"] == ae.TABLE_4 and results["compare"]["params"] == ae.SECTION_2_1
+    ckpt = plumbing.checkpoints.load_checkpoint(quick_ae / "ae.pt", "python ae.py")
+    d, dropout = ckpt["settings"]["d"], ckpt["settings"]["dropout"]
+    encoder = plumbing.checkpoints.load_weights(common.Encoder(d, dropout), ckpt, "encoder", "ae.pt", "")
+    decoder = plumbing.checkpoints.load_weights(common.Decoder(d, dropout), ckpt, "decoder", "ae.pt", "")
+    x = torch.rand(2, 1, 28, 28)
+    assert decoder(encoder(x)).shape == x.shape
+
+
+# =============================================================================
+# tune.py: the search spaces, one Optuna trial, the pruner, the study
+# =============================================================================
+
+# --- tune.py: the maths ------------------------------------------------------
+
+@pytest.mark.parametrize("study", ["ae", "classifier", "vae"])
+def test_every_report_value_lies_inside_its_search_space(study):
+    suggest, table = {"ae": (tune.suggest_ae, ae.TABLE_4),
+                      "classifier": (tune.suggest_classifier, classify.TABLE_5),
+                      "vae": (tune.suggest_vae, vae.TABLE_7)}[study]
+    trial = optuna.create_study().ask()
+    params = suggest(trial)
+    assert set(params) == set(table) == set(trial.distributions)
+    for name, value in table.items():
+        distribution = trial.distributions[name]
+        assert distribution._contains(distribution.to_internal_repr(value)), (name, value)
+        assert params[name] == trial.params[name]           # what is suggested is what is used
+
+
+# --- tune.py: the training step, train and eval modes, divergence ------------
+
+@pytest.mark.parametrize("study, params", [("ae", {"optimizer": "SGD", "lr": 1e30}),
+                                           ("vae", {"lr": 1e30})])
+def test_a_diverging_trial_is_pruned_and_the_study_goes_on(study, params, data_dir, tmp_path):
+    argv = [study, *TINY, "--trials", "2", "--data-dir", str(data_dir), "--out-dir",
+            str(tmp_path), "--storage", f"sqlite:///{tmp_path / 'optuna.db'}",
+            "--study-name", f"{study}-quick"]
+    args = plumbing.cli.parse_args(tune.build_parser(), tune.QUICK, argv)
+    with pytest.warns(UserWarning, match="out of range"):   # far outside the search space
+        tune.open_study(args, args.storage).enqueue_trial(params)
+        tune.main(argv)
+    trials = load(tmp_path, f"{study}-quick").trials
+    assert trials[0].state == TrialState.PRUNED and trials[0].user_attrs["diverged"] == 1
+    assert trials[1].state == TrialState.COMPLETE
+    tuned = json.loads((tmp_path / f"tuned_{study}.json").read_text())
+    assert tuned["diverged_trials"] == [0] and tuned["best_trial"] == 1
+
+
+def test_the_median_pruner_prunes_after_five_trials_and_two_epochs(tmp_path):
+    argv = ["ae", "--out-dir", str(tmp_path)]
+    args = plumbing.cli.parse_args(tune.build_parser(), tune.QUICK, argv)
+    args.study_name = "pruning"
+    study = tune.open_study(args, f"sqlite:///{tmp_path / 'optuna.db'}")
+    good = {1: 0.1, 2: 0.1, 3: 0.1}
+
+    def bad_trial():
+        trial = study.ask()
+        trial.report(1.0, 1)
+        at_epoch_1 = trial.should_prune()
+        trial.report(1.0, 2)
+        at_epoch_2 = trial.should_prune()
+        study.tell(trial, state=TrialState.PRUNED)
+        return at_epoch_1, at_epoch_2
+    for _ in range(4):
+        study.add_trial(optuna.trial.create_trial(value=0.1, intermediate_values=good))
+    assert bad_trial() == (False, False)      # 4 earlier trials: not yet (n_startup_trials=5)
+    study.add_trial(optuna.trial.create_trial(value=0.1, intermediate_values=good))
+    assert bad_trial() == (False, True)       # 5 earlier: pruned, but never at epoch 1
+
 
 def by_hand_epochs(model, optimizers, x, y, x_val, loss_fn, value_fn, epochs, seed,
                    batch_size=256):
@@ -1642,20 +1037,6 @@ def by_hand_epochs(model, optimizers, x, y, x_val, loss_fn, value_fn, epochs, se
         with torch.no_grad():
             values.append(value_fn(model, x_val))
     return values
-
-
-@pytest.mark.parametrize("study", ["ae", "classifier", "vae"])
-def test_every_report_value_lies_inside_its_search_space(study):
-    suggest, table = {"ae": (tune.suggest_ae, ae.TABLE_4),
-                      "classifier": (tune.suggest_classifier, classify.TABLE_5),
-                      "vae": (tune.suggest_vae, vae.TABLE_7)}[study]
-    trial = optuna.create_study().ask()
-    params = suggest(trial)
-    assert set(params) == set(table) == set(trial.distributions)
-    for name, value in table.items():
-        distribution = trial.distributions[name]
-        assert distribution._contains(distribution.to_internal_repr(value)), (name, value)
-        assert params[name] == trial.params[name]           # what is suggested is what is used
 
 
 def test_an_enqueued_ae_trial_trains_and_reports_as_written_by_hand(data_dir, tmp_path):
@@ -1752,260 +1133,6 @@ def test_an_enqueued_classifier_trial_fine_tunes_a_fresh_encoder(data_dir, quick
     assert tuned["best_trial"] == best.number and tuned["params"] == best.params
 
 
-# -----------------------------------------------------------------------------
-# Failures, round 2: nothing earlier is lost, whatever the flags, the disk or the signal
-
-def reproduce(*args):
-    return run("scripts/reproduce.py", *args, ok=False)
-
-
-def snapshot(folder):
-    return {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
-
-
-def test_a_mistyped_flag_deletes_nothing_and_trains_nothing(tmp_path):
-    out = make_out(tmp_path, {"tables": [{}, {}], "tuned": [{}, {}]})   # earlier seed runs
-    for name in ("seeds.md", "seeds.json", "times.tsv"):
-        (out / name).write_text(f"an earlier {name}\n")
-    before = snapshot(out)
-    for flags in (["--seeds", "2", "--epocs", "3"], ["--epocs", "3"],
-                  ["--tsne-points", "5"]):        # explore.py's flag: the other steps refuse it
-        proc = reproduce(*flags, "--out-dir", out)
-        assert proc.returncode == 2 and one_line_error(proc), (flags, proc.stderr)
-        assert "unrecognized arguments" in proc.stderr and "reproduce.py: tune.py ae" in proc.stderr
-    assert snapshot(out) == before                  # no file deleted, emptied or written
-
-
-def test_two_runs_into_one_folder_keep_each_others_entry(data_dir, tmp_path, monkeypatch):
-    refit = ae.refit
-
-    def meanwhile(*args):                           # `ae.py --part compare` ends meanwhile
-        result = refit(*args)
-        plumbing.files.update_results(tmp_path / "ae.json", {"compare": {"written": "by the other"}})
-        return result
-    monkeypatch.setattr(ae, "refit", meanwhile)
-    ae.main(["--quick", "--part", "refit", "--epochs", "1", *CPU, "--data-dir", str(data_dir),
-             "--out-dir", str(tmp_path)])
-    results = json.loads((tmp_path / "ae.json").read_text())
-    assert results["compare"] == {"written": "by the other"} and "val_mse" in results["refit"]
-
-
-def test_a_results_entry_names_the_checkpoint_it_describes(quick_ae, tmp_path):
-    shutil.copytree(quick_ae, tmp_path, dirs_exist_ok=True)
-    refit = json.loads((tmp_path / "ae.json").read_text())["refit"]
-    assert refit["checkpoint"] == plumbing.files.fingerprint(tmp_path / "ae.pt")
-    run("scripts/summary.py", "--out-dir", tmp_path)
-    assert "Mismatch" not in (tmp_path / "summary.md").read_text()
-    # a run stopped between its two writes: a new ae.pt, the old entry
-    plumbing.checkpoints.save_checkpoint(tmp_path / "ae.pt", {"d": 2}, encoder=common.Encoder(2, 0).state_dict())
-    run("scripts/summary.py", "--out-dir", tmp_path)
-    assert "**Mismatch:** these numbers describe another ae.pt" in (tmp_path / "summary.md").read_text()
-
-
-@pytest.mark.parametrize("name", ["a?b", "a%41b", "a#b"])
-def test_an_out_dir_with_url_characters_keeps_its_own_database(name, data_dir, tmp_path):
-    out = tmp_path / name
-    tune.main(["ae", *TINY, "--trials", "1", "--data-dir", str(data_dir), "--out-dir", str(out)])
-    assert (out / "optuna.db").exists() and list(tmp_path.iterdir()) == [out]
-    assert json.loads((out / "tuned_ae.json").read_text())["storage"].endswith("/optuna.db")
-
-
-@pytest.mark.parametrize("writer", ["json", "text", "figure", "checkpoint"])
-def test_a_full_disk_is_one_line_and_leaves_the_earlier_file_whole(writer, tmp_path,
-                                                                 monkeypatch):
-    path = tmp_path / f"earlier.{writer}"
-    path.write_bytes(b"the earlier file")
-    import errno
-
-    def full(path, write):                 # every write goes half through, then the disk is full
-        def half(tmp):
-            Path(tmp).write_bytes(b"half a file")
-            raise OSError(errno.ENOSPC, "No space left on device")
-        return write_atomically(path, half)
-    write_atomically = plumbing.files.write_atomically
-    monkeypatch.setattr(plumbing.files, "write_atomically", full)
-    write = {"json": lambda: plumbing.files.save_json(path, {"a": 1}),
-             "text": lambda: plumbing.files.save_text(path, "# a table\n"),
-             "figure": lambda: plumbing.figures.save_figure(plumbing.figures.pyplot().figure(), path),
-             "checkpoint": lambda: plumbing.checkpoints.save_checkpoint(path, {}, w={"x": torch.zeros(1)})}
-    with pytest.raises(SystemExit) as e:
-        write[writer]()
-    assert str(path) in str(e.value) and "no space left on device" in str(e.value)
-    assert "\n" not in str(e.value)
-    assert path.read_bytes() == b"the earlier file" and sorted(tmp_path.iterdir()) == [path]
-
-
-@pytest.mark.parametrize("params, key", [({"d": 0}, "d"), ({"dropout": 1.0}, "dropout"),
-                                         ({"lr": "0.001"}, "lr"), ({"lr": -0.01}, "lr"),
-                                         ({"optimizer": "adam"}, "optimizer"),
-                                         ({"d": 3.5}, "d"), ({"weight_decay": True}, "weight_decay")])
-def test_a_tuned_value_passes_the_check_of_its_flag(params, key, tmp_path):
-    path = tmp_path / "tuned_ae.json"
-    path.write_text(json.dumps({"study": "ae", "params": {**ae.TABLE_4, **params}}))
-    with pytest.raises(SystemExit) as e:
-        plumbing.params.read_params(path, "ae", ae.TABLE_4)
-    assert str(path) in str(e.value) and f": {key} " in str(e.value) and "\n" not in str(e.value)
-
-
-def test_a_bad_tuned_value_stops_ae_py_before_any_training(tmp_path):
-    path = tmp_path / "tuned_ae.json"
-    path.write_text(json.dumps({"study": "ae", "params": {**ae.TABLE_4, "dropout": 1.0}}))
-    proc = run("ae.py", "--quick", "--part", "refit", "--params", path, "--out-dir", tmp_path,
-               ok=False)
-    assert one_line_error(proc) and "dropout" in proc.stderr and "data:" not in proc.stdout
-
-
-def test_a_tuned_file_of_another_study_is_refused(tmp_path):
-    path = tmp_path / "tuned_vae.json"
-    path.write_text(json.dumps({"study": "vae", "params": vae.TABLE_7}))
-    with pytest.raises(SystemExit, match="tuned values of `tune.py vae`, not of `tune.py ae`"):
-        plumbing.params.read_params(path, "ae", ae.TABLE_4)
-
-
-def test_a_study_made_before_the_kind_check_is_told_by_its_parameters(data_dir, tmp_path):
-    # an AE study as tune.py wrote it before studies recorded their kind: no user attributes
-    study = optuna.create_study(study_name="ae-quick", storage=f"sqlite:///{tmp_path / 'optuna.db'}")
-    drawn = optuna.create_study().ask()
-    tune.suggest_ae(drawn)
-    study.add_trial(optuna.trial.create_trial(params=ae.TABLE_4, value=0.1,
-                                              distributions=drawn.distributions))
-    argv = [*TINY, "--trials", "2", "--data-dir", str(data_dir), "--out-dir", str(tmp_path)]
-    with pytest.raises(SystemExit, match="holds trials of tune.py ae, not of tune.py vae"):
-        tune.main(["vae", *argv, "--study-name", "ae-quick"])
-    assert not (tmp_path / "tuned_vae.json").exists()
-    assert load(tmp_path, "ae-quick").user_attrs.get("study") != "vae"   # not stamped vae
-    tune.main(["ae", *argv])                                            # its own study goes on
-    assert len(load(tmp_path, "ae-quick").trials) == 2
-
-
-@pytest.mark.parametrize("signal_name, status", [("SIGINT", 130), ("SIGTERM", 143)])
-def test_a_signal_stops_a_study_in_one_line_and_fails_its_trial(signal_name, status, data_dir,
-                                                               tmp_path):
-    import signal
-    proc = subprocess.Popen([sys.executable, "-u", str(ROOT / "tune.py"), "ae", "--quick",
-                             "--epochs", "1000", "--subset", "300", *CPU, "--data-dir",
-                             str(data_dir), "--out-dir", str(tmp_path)], cwd=ROOT, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    for line in proc.stdout:                                   # wait until it trains
-        if line.startswith("trial 0 epoch"):
-            break
-    proc.send_signal(getattr(signal, signal_name))
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == status and err.strip() == "interrupted; nothing half-written"
-    assert [t.state for t in load(tmp_path, "ae-quick").trials] == [TrialState.FAIL]
-
-
-def test_sigterm_is_handled_as_ctrl_c_in_every_script(data_dir, tmp_path):
-    import signal
-    proc = subprocess.Popen([sys.executable, "-u", str(ROOT / "vae.py"), "--quick", "--epochs",
-                             "1000", *CPU, "--data-dir", str(data_dir), "--out-dir",
-                             str(tmp_path)], cwd=ROOT, text=True, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
-    for line in proc.stdout:
-        if line.startswith("VAE epoch"):
-            break
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 143 and err.strip() == "interrupted; nothing half-written"
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_a_stopped_seed_run_is_left_out_by_name_and_the_rest_summarised(quick_ae, tmp_path):
-    out = make_out(tmp_path, {"tables": [{}, {}, {}], "tuned": [{}, {}, {}]})
-    (out / "seeds" / "tables" / "seed2" / "explore.json").unlink()    # stopped in its last step
-    proc = run("scripts/seeds.py", "--out-dir", out)
-    data = json.loads((out / "seeds.json").read_text())
-    assert data["configs"]["tables"]["seeds"] == [0, 1] and data["configs"]["tuned"]["seeds"] == [0, 1, 2]
-    assert data["left_out"] == {"tables": {"2": "no explore.json"}}
-    assert f"{out}/seeds/tables/seed2 is not a whole run (no explore.json)" in proc.stdout
-    # summary.py writes its sections even when the seed runs cannot be summarised at all
-    (out / "seeds" / "tuned" / "seed0" / "vae.json").write_text('{"test": ')
-    shutil.copy(quick_ae / "ae.json", out / "ae.json")
-    proc = run("scripts/summary.py", "--out-dir", out)
-    md = (out / "summary.md").read_text()
-    assert "## The autoencoder" in md and "The seed runs could not be summarised" in md
-
-
-@pytest.mark.parametrize("damage, says", [
-    (lambda out: (out / "vae.json").write_text('{"test": '), "vae.json"),         # cut short
-    (lambda out: (out / "vae.json").write_text('{"test": {"neg_elbo": 1}}'), "vae.json lacks"),
-    (lambda out: (out / "times.tsv").write_text("step\tstart\tend\tseconds\nae.py\t0\t9\tten\n")
-     + (out / "seeds.json").write_text("{}"), "times.tsv, line 2"),
-])
-def test_summary_says_what_is_wrong_in_one_line(damage, says, tmp_path):
-    damage(tmp_path)
-    proc = run("scripts/summary.py", "--out-dir", tmp_path, ok=False)
-    assert one_line_error(proc) and says in proc.stderr, proc.stderr
-
-
-def test_a_damaged_or_foreign_judge_cache_is_said_and_replaced(capsys, tmp_path):
-    torch.manual_seed(0)
-    x, y = torch.rand(64, 1, 28, 28), torch.arange(64) % 10
-    path = tmp_path / "judge.pt"
-    key = dict(seed=0, subset=64, path=path)
-    for cache, says in ((b"not a checkpoint", "is not a judge this code can read"),
-                        ({"settings": {**judge.JUDGE, "seed": 0, "subset": 64},
-                          "judge": judge.Judge(width=4).state_dict()}, "is not a judge"),
-                        ({"settings": {"d": 2}, "encoder": common.Encoder(2, 0).state_dict()},
-                         "is not a judge")):
-        if isinstance(cache, bytes):
-            path.write_bytes(cache)
-        else:
-            torch.save(cache, path)
-        judge.get_judge(x, y, None, None, **key)
-        assert says in capsys.readouterr().out
-        judge.get_judge(x, y, None, None, **key)                  # replaced: read, not trained
-        assert "judge: read from" in capsys.readouterr().out
-
-
-SCRIPTS = {"ae.py": (ae, []), "vae.py": (vae, []), "classify.py": (classify, []),
-           "explore.py": (explore, []), "tune.py": (tune, ["ae"]),
-           "beyond.labels": (labels, []), "beyond.samples": (beyond.samples, [])}
-# script -> (module, positional arguments)
-
-
-def refused_by_every_parser(flags, says, capsys):
-    """Every script's command line refuses `flags` with one line that says `says`."""
-    for name, (module, positional) in SCRIPTS.items():
-        with pytest.raises(SystemExit) as e:
-            plumbing.cli.parse_args(module.build_parser(), module.QUICK, positional + flags)
-        err = capsys.readouterr().err.strip()
-        assert e.value.code == 2 and "\n" not in err and says in err, (name, err)
-
-
-def test_inputs_too_small_are_refused_with_what_would_work(quick_ae, data_dir, tmp_path,
-                                                          capsys):
-    refused_by_every_parser(["--subset", "1"], "at least 40", capsys)
-    shutil.copy(quick_ae / "ae.pt", tmp_path / "ae.pt")
-    proc = run("explore.py", "--quick", "--subset", "40", "--data-dir", data_dir,
-               "--out-dir", tmp_path, ok=False)                  # 10 test images for t-SNE
-    assert one_line_error(proc) and "raise --subset 124" in proc.stderr, proc.stderr
-    plumbing.checkpoints.save_checkpoint(tmp_path / "vae.pt", {"d": 1}, vae=vae.VAE(1).state_dict())
-    proc = run("explore.py", "--quick", "--data-dir", data_dir, "--out-dir", tmp_path, ok=False)
-    assert one_line_error(proc) and "d >= 2" in proc.stderr, proc.stderr
-
-
-@pytest.mark.parametrize("seed", ["-5", str(2**32), str(2**64)])
-def test_every_script_takes_the_same_seed_range(seed, capsys):
-    refused_by_every_parser(["--seed", seed], "2**32", capsys)
-
-
-def test_the_largest_seed_tunes(data_dir, tmp_path):
-    tune.main(["ae", *TINY, "--trials", "1", "--seed", str(2**32 - 1), "--data-dir",
-               str(data_dir), "--out-dir", str(tmp_path)])
-    assert json.loads((tmp_path / "tuned_ae.json").read_text())["trials"]["complete"] == 1
-
-
-def test_a_read_only_storage_is_said_to_be_read_only(data_dir, tmp_path):
-    folder = tmp_path / "ro"
-    folder.mkdir()
-    optuna.create_study(study_name="ae-quick", storage=f"sqlite:///{folder / 'optuna.db'}")
-    proc = run_with_read_only(folder, ROOT / "tune.py", "ae", "--quick", *CPU, "--data-dir",
-                              data_dir, "--out-dir", tmp_path,
-                              "--storage", f"sqlite:///{folder / 'optuna.db'}")
-    assert one_line_error(proc) and "is read-only" in proc.stderr, proc.stderr
-
-
 def test_out_of_memory_fails_its_trial_only_and_other_errors_stop(data_dir, tmp_path,
                                                                  monkeypatch, capsys):
     fit, calls = ae.fit, []
@@ -2026,799 +1153,32 @@ def test_out_of_memory_fails_its_trial_only_and_other_errors_stop(data_dir, tmp_
         tune.main(argv[:-4] + ["--trials", "3"] + argv[-4:])
 
 
-# =============================================================================
-# Each model's training step, its schedules, and its train and eval modes (#24)
-# Tests of issue 24, classes 1 and 2: each training step does what the equations say, and
-# every evaluation runs with dropout off (`pytest test_steps_modes.py`, a few seconds).
-#
-# Class 1: after two batches from the same weights, each model's parameters equal those of a
-# reference step written out here (zero the gradients, the loss from its equation, the
-# optimiser's step), and each learning-rate schedule follows its formula step by step.
-# Class 2: with dropout 0.5, a model called in training mode by an evaluation, prediction,
-# sampling or encoding gives the same output twice, and the output of the same model in eval
-# mode computed by hand; training turns dropout back on after each validation.
-#
-# Everything runs on tiny random tensors: no data files, no scripts.
-# =============================================================================
-
-def generator(seed):
-    return torch.Generator().manual_seed(seed)
-
-
-def reference_batches(n, batch_size, seed):
-    """The batch order of every train_epoch: slices of a seeded permutation."""
-    return torch.randperm(n, generator=generator(seed)).split(batch_size)
-
-
-def flat(model):
-    return torch.cat([p.detach().flatten() for p in model.parameters()]).clone()
-
-
-def assert_same_update(before, code, reference):
-    """The parameters' change in the code's steps equals the reference steps' change, to
-    rounding (a scale relative to the largest change, so that a step of the wrong size,
-    direction or loss fails)."""
-    got, expected = flat(code) - before, flat(reference) - before
-    assert expected.abs().max() > 0                                  # the steps moved something
-    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4 * expected.abs().max().item())
-
-
-def cross_entropy(logits, y):
-    # -log softmax(logits)[label], averaged over the batch
-    return -logits.log_softmax(1).gather(1, y[:, None]).mean()
-
-
-def record_learning_rates(optimizer):
-    """The learning rate of the optimiser's first group at each of its steps."""
-    lrs = []
-    optimizer.register_step_pre_hook(
-        lambda opt, args, kwargs: lrs.append(opt.param_groups[0]["lr"]))
-    return lrs
-
-
-# =============================================================================
-# Each model's training step, against a step written out by hand.
-
-# The training steps' data: 12 images in batches of 8, two batches of 8 and 4 images, so that
-# the mean over the epoch (weighted by batch size) differs from the mean of the two batch
-# losses. SGD, not Adam, for the AE, the VAE and the classifier: its step is proportional to
-# the gradient, so a loss of the wrong scale (a sum for a mean, a beta ignored) moves it.
-N, BATCH = 12, 8
-
-
-def test_the_autoencoders_two_steps_are_sgd_on_the_mean_squared_error():
-    torch.manual_seed(0)
-    model = ae.autoencoder(3, 0.5)           # dropout on: its masks come from the global RNG
-    x = torch.rand(N, 1, 28, 28)
-    before, code, reference = flat(model), copy.deepcopy(model), copy.deepcopy(model)
-    torch.manual_seed(1)
-    got = ae.train_epoch(code, torch.optim.SGD(code.parameters(), lr=0.5), x, BATCH, generator(2))
-
-    torch.manual_seed(1)                     # the same dropout masks
-    optimizer = torch.optim.SGD(reference.parameters(), lr=0.5)
-    losses = []
-    for idx in reference_batches(N, BATCH, seed=2):
-        optimizer.zero_grad()
-        loss = (reference(x[idx]) - x[idx]).square().mean()   # section 2.1: mean of (x - g(f(x)))^2
-        loss.backward()
-        optimizer.step()
-        losses.append((loss.item(), len(idx)))
-    assert_same_update(before, code, reference)
-    # the returned training MSE is the mean over the epoch's images, not over its batches
-    assert got["mse"] == pytest.approx(sum(loss * n for loss, n in losses) / N, rel=1e-5)
-
-
-def test_the_vaes_two_steps_are_sgd_on_the_negative_elbo_with_beta():
-    torch.manual_seed(0)
-    model, beta = vae.VAE(3), 3.0
-    x = torch.rand(N, 1, 28, 28)
-    before, code, reference = flat(model), copy.deepcopy(model), copy.deepcopy(model)
-    torch.manual_seed(1)                     # the reparameterisation's eps
-    got = vae.train_epoch(code, torch.optim.SGD(code.parameters(), lr=1e-4), x, BATCH,
-                          generator(2), beta=beta)
-
-    torch.manual_seed(1)                     # the same eps
-    optimizer = torch.optim.SGD(reference.parameters(), lr=1e-4)
-    terms = []
-    for idx in reference_batches(N, BATCH, seed=2):
-        xb = x[idx]
-        optimizer.zero_grad()
-        mu, logvar = reference.encode(xb)
-        sigma = torch.exp(0.5 * logvar)
-        z = mu + sigma * torch.randn(mu.shape)                            # (B, d)
-        logits = reference.decoder(z, logits=True)                        # (B, 1, 28, 28)
-        # -log p(x|z) = -sum_i [x_i log sigmoid(l_i) + (1 - x_i) log sigmoid(-l_i)], per image
-        recon = -(xb * F.logsigmoid(logits) + (1 - xb) * F.logsigmoid(-logits)).sum() / len(xb)
-        kl = kl_divergence(Normal(mu, sigma), Normal(0.0, 1.0)).sum(1).mean()
-        (recon + beta * kl).backward()                                    # -ELBO, beta-weighted
-        optimizer.step()
-        terms.append((recon.item(), kl.item(), len(idx)))
-    assert_same_update(before, code, reference)
-    # the returned terms are means per image over the epoch, the KL not weighted by beta
-    assert got["recon"] == pytest.approx(sum(r * n for r, _, n in terms) / N, rel=1e-5)
-    assert got["kl"] == pytest.approx(sum(k * n for _, k, n in terms) / N, rel=1e-5)
-
-
-def test_the_classifiers_two_steps_move_the_mlp_and_the_encoder_each_by_its_optimiser():
-    torch.manual_seed(0)
-    model = classify.Classifier(common.Encoder(4, 0.5), 8, 6, dropout=0.5)
-    x, y = torch.rand(N, 1, 28, 28), torch.randint(0, 10, (N,))
-    ae_settings = {"optimizer": "SGD", "lr": 0.05, "weight_decay": 0.01}       # Table 4's keys
-    mlp = {"mlp_optimizer": "SGD", "mlp_lr": 0.2, "mlp_weight_decay": 0.001}   # Table 5's keys
-    code, reference = copy.deepcopy(model), copy.deepcopy(model)
-    torch.manual_seed(1)                     # dropout masks
-    got = classify.train_epoch(code, classify.make_optimizers(code, ae_settings, mlp), x, y,
-                               BATCH, generator(2))
-
-    torch.manual_seed(1)
-    optimizers = [torch.optim.SGD(reference.mlp.parameters(), lr=0.2, weight_decay=0.001),
-                  torch.optim.SGD(reference.encoder.parameters(), lr=0.05, weight_decay=0.01)]
-    losses = []
-    for idx in reference_batches(N, BATCH, seed=2):
-        for optimizer in optimizers:
-            optimizer.zero_grad()
-        loss = cross_entropy(reference(x[idx]), y[idx])
-        loss.backward()
-        for optimizer in optimizers:
-            optimizer.step()
-        losses.append((loss.item(), len(idx)))
-    assert_same_update(flat(model.mlp), code.mlp, reference.mlp)
-    assert_same_update(flat(model.encoder), code.encoder, reference.encoder)
-    assert got["loss"] == pytest.approx(sum(loss * n for loss, n in losses) / N, rel=1e-5)
-
-
-def test_the_judges_two_steps_are_adam_on_the_cross_entropy_with_a_falling_lr():
-    torch.manual_seed(0)
-    x, y = torch.rand(N, 1, 28, 28), torch.randint(0, 10, (N,))
-    got = judge.train_judge(x, y, epochs=1, batch_size=BATCH, seed=3, lr=0.01, width=4)
-
-    torch.manual_seed(3)                     # initial weights, then dropout masks
-    reference = judge.Judge(4)
-    before = flat(reference)
-    optimizer = torch.optim.Adam(reference.parameters(), lr=0.01)
-    order = reference_batches(N, BATCH, seed=3)
-    for step, idx in enumerate(order):
-        optimizer.param_groups[0]["lr"] = 0.01 * (1 - step / len(order))  # 0.01, then 0.005
-        optimizer.zero_grad()
-        loss = cross_entropy(reference(x[idx]), y[idx])
-        loss.backward()
-        optimizer.step()
-    assert_same_update(before, got, reference)
-
-
-# -----------------------------------------------------------------------------
-# Class 1b: learning-rate schedules, step by step
-
-def learning_rates_of_a_run(recipe, mlp, monkeypatch, epochs=2, n=18, batch_size=4):
-    """The learning rate of the MLP's and of the encoder's optimiser at each step of
-    classify.fine_tune_and_test (18 images in batches of 4: 5 steps per epoch)."""
-    lrs = {}
-    make = classify.make_optimizers
-
-    def spy(model, ae_settings, mlp):
-        optimizers = make(model, ae_settings, mlp)
-        for name, optimizer in zip(("mlp", "encoder"), optimizers):
-            lrs[name] = record_learning_rates(optimizer)
-        return optimizers
-    monkeypatch.setattr(classify, "make_optimizers", spy)
-    torch.manual_seed(0)
-    settings = {"d": 3, "dropout": 0.0, "optimizer": "Adam", "lr": 0.002, "weight_decay": 0.0}
-    checkpoint = {"settings": settings, "encoder": common.Encoder(3, 0.0).state_dict()}
-    x, y = torch.rand(n, 1, 28, 28), torch.randint(0, 10, (n,))
-    args = argparse.Namespace(epochs=epochs, batch_size=batch_size)
-    classify.fine_tune_and_test(checkpoint, mlp, recipe, 0, args, x, y, x[:4], y[:4])
-    return lrs
-
-
-def test_our_recipe_follows_the_one_cycle_schedule_at_every_step(monkeypatch):
-    def one_cycle_by_hand(peak, total, pct_start=0.3):
-        """The one-cycle schedule (Smith & Topin 2019) as torch's OneCycleLR computes it:
-        from peak / 25 up to the peak at step pct_start * total - 1, then down to
-        peak / 25 / 10^4 at the last step, both ways along a half cosine:
-            anneal(a, b, t) = b + (a - b) (1 + cos(pi t)) / 2,  t in [0, 1]."""
-        start, end, top = peak / 25, peak / 25 / 1e4, pct_start * total - 1
-        anneal = lambda a, b, t: b + (a - b) * (1 + math.cos(math.pi * t)) / 2
-        return [anneal(start, peak, k / top) if k <= top else
-                anneal(peak, end, (k - top) / (total - 1 - top)) for k in range(total)]
-    lrs = learning_rates_of_a_run("ours", classify.OURS, monkeypatch)
-    total = 2 * 5                                             # 2 epochs of 5 batches
-    for name, peak in (("mlp", classify.OURS["mlp_lr"]), ("encoder", 0.002)):
-        assert lrs[name] == pytest.approx(one_cycle_by_hand(peak, total), rel=1e-6), name
-        # the landmarks: peak / 25 at the first step, the peak after 30 % of the steps
-        # (step 0.3 * 10 - 1 = 2), peak / 25 / 10^4 at the last
-        assert lrs[name][0] == pytest.approx(peak / 25)
-        assert max(lrs[name]) == pytest.approx(peak) and lrs[name].index(max(lrs[name])) == 2
-        assert lrs[name][-1] == pytest.approx(peak / 25 / 1e4)
-
-
-def test_the_table_5_recipe_keeps_both_learning_rates_constant(monkeypatch):
-    lrs = learning_rates_of_a_run("table5", classify.TABLE_5, monkeypatch)
-    assert lrs["mlp"] == [classify.TABLE_5["mlp_lr"]] * 10
-    assert lrs["encoder"] == [0.002] * 10                    # the AE's own (Table 4's key)
-
-
-def test_the_judges_learning_rate_falls_linearly_from_lr_to_zero():
-    torch.manual_seed(0)
-    lrs = []
-    hook = register_optimizer_step_pre_hook(
-        lambda optimizer, args, kwargs: lrs.append(optimizer.param_groups[0]["lr"]))
-    try:                                     # 14 images in batches of 4: 4 steps per epoch
-        judge.train_judge(torch.rand(14, 1, 28, 28), torch.randint(0, 10, (14,)), epochs=2,
-                          batch_size=4, seed=0, lr=0.01, width=4)
-    finally:
-        hook.remove()
-    # lr_k = lr (1 - k / T) at step k = 0 .. T - 1, T = 8: from lr, one eighth less each step
-    assert lrs == pytest.approx([0.01 * (1 - k / 8) for k in range(8)], rel=1e-9)
-
-
-# =============================================================================
-# Class 2: train and eval modes. Each model below has dropout 0.5, so that a forgotten
-# model.eval() changes its output; each is handed over in training mode.
-
-def test_the_autoencoders_validation_mse_is_computed_with_dropout_off():
-    torch.manual_seed(0)
-    model = ae.autoencoder(3, 0.5)
-    x = torch.rand(16, 1, 28, 28)
-    with torch.no_grad():
-        by_hand = (copy.deepcopy(model).eval()(x) - x).square().mean().item()
-        with_dropout = (model.train()(x) - x).square().mean().item()
-    assert with_dropout != pytest.approx(by_hand, rel=1e-3)   # dropout would change it
-    first = ae.evaluate(model.train(), x, batch_size=8)["mse"]
-    second = ae.evaluate(model.train(), x, batch_size=8)["mse"]
-    assert first == second == pytest.approx(by_hand, rel=1e-5)
-
-
-def test_the_autoencoders_reconstructions_are_made_with_dropout_off():
-    torch.manual_seed(0)
-    model = ae.autoencoder(3, 0.5)
-    x = torch.rand(6, 1, 28, 28)
-    with torch.no_grad():
-        by_hand = copy.deepcopy(model).eval()(x)
-        assert not torch.allclose(model.train()(x), by_hand, atol=1e-3)
-    first, second = ae.reconstruct(model.train(), x), ae.reconstruct(model.train(), x)
-    assert torch.equal(first, second)
-    torch.testing.assert_close(first, by_hand)
-
-
-@pytest.mark.parametrize("script", ["ae", "classify"])
-def test_training_turns_dropout_back_on_after_each_validation(script):
-    def dropout_flags(model):
-        """Whether the model's first Dropout layer is in training mode, at each forward pass."""
-        first = next(m for m in model.modules() if isinstance(m, nn.Dropout))
-        flags = []
-        first.register_forward_hook(lambda module, inputs, output: flags.append(module.training))
-        return flags
-    torch.manual_seed(0)
-    x, y, x_val, y_val = (torch.rand(8, 1, 28, 28), torch.randint(0, 10, (8,)),
-                          torch.rand(6, 1, 28, 28), torch.randint(0, 10, (6,)))
-    if script == "ae":
-        model = ae.autoencoder(3, 0.5)
-        flags = dropout_flags(model)
-        ae.fit(model, torch.optim.SGD(model.parameters(), lr=0.01), x, x_val, 2, 4, seed=0)
-    else:
-        model = classify.Classifier(common.Encoder(3, 0.5), 8, 8, dropout=0.5)
-        flags = dropout_flags(model)
-        classify.fit(model, [torch.optim.SGD(model.parameters(), lr=0.01)], x, y, 2, 4, seed=0,
-                     val=(x_val, y_val))
-    # each epoch: two training batches with dropout on, then the validation with it off
-    assert flags == [True, True, False] * 2
-
-
-def test_the_classifiers_predictions_and_accuracy_are_made_with_dropout_off():
-    torch.manual_seed(0)
-    model = classify.Classifier(common.Encoder(4, 0.5), 16, 16, dropout=0.5)
-    x = torch.rand(64, 1, 28, 28)
-    with torch.no_grad():
-        by_hand = copy.deepcopy(model).eval()(x).argmax(1)                 # (64,)
-        assert not torch.equal(model.train()(x).argmax(1), by_hand)
-    assert torch.equal(classify.predict(model.train(), x, batch_size=16), by_hand)
-    assert torch.equal(classify.predict(model.train(), x, batch_size=16), by_hand)
-    # labels equal to the eval-mode predictions: every one right, only with dropout off
-    assert classify.evaluate(model.train(), x, by_hand)["accuracy"] == 1.0
-
-
-def test_the_vae_has_no_dropout_so_its_modes_give_the_same_outputs():
-    # vae.py: "no dropout". Its mode matters only to a later change; the tests below give
-    # it a decoder with dropout to show that its evaluations switch dropout off anyway.
-    torch.manual_seed(0)
-    model = vae.VAE(3)
-    x, z = torch.rand(4, 1, 28, 28), torch.randn(4, 3)
-    with torch.no_grad():
-        (mu, logvar), (mu_eval, logvar_eval) = model.train().encode(x), model.eval().encode(x)
-        assert torch.equal(mu, mu_eval) and torch.equal(logvar, logvar_eval)
-        assert torch.equal(model.train().decoder(z), model.eval().decoder(z))
-
-
-def vae_with_dropout_in_its_decoder(d=3):
-    torch.manual_seed(0)
-    model = vae.VAE(d)
-    model.decoder = common.Decoder(d, 0.5)
-    return model
-
-
-def test_the_vaes_decoded_images_and_samples_figure_are_made_with_dropout_off(monkeypatch):
-    model = vae_with_dropout_in_its_decoder()
-    eval_decoder = copy.deepcopy(model.decoder).eval()
-    z = torch.randn(2, 5, 3)
-    with torch.no_grad():
-        by_hand = eval_decoder(z.flatten(0, 1)).view(2, 5, 28, 28)
-        assert not torch.allclose(model.train().decoder(z.flatten(0, 1)).view(2, 5, 28, 28),
-                                  by_hand, atol=1e-3)
-    assert torch.equal(vae.decode(model.train(), z), vae.decode(model.train(), z))
-    torch.testing.assert_close(vae.decode(model.train(), z), by_hand)
-    # Figure 6: z ~ N(0, I) from the seed, decoded in eval mode
-    drawn = []
-    monkeypatch.setattr(vae, "plot_grid", lambda images, *args, **kwargs: drawn.append(images))
-    vae.plot_samples(model.train(), 3, "unused.png", seed=4, n=2)
-    with torch.no_grad():
-        z = torch.randn(2, 2, 3, generator=generator(4))
-        torch.testing.assert_close(drawn[0], eval_decoder(z.flatten(0, 1)).view(2, 2, 28, 28))
-
-
-def test_the_vaes_validation_loss_is_computed_in_eval_mode():
-    model = vae_with_dropout_in_its_decoder()
-    x = torch.rand(8, 1, 28, 28)
-
-    def by_hand(reference):
-        torch.manual_seed(5)
-        with torch.no_grad():
-            mu, logvar = reference.encode(x)
-            sigma = torch.exp(0.5 * logvar)
-            logits = reference.decoder(mu + sigma * torch.randn(mu.shape), logits=True)
-            recon = -(x * F.logsigmoid(logits) + (1 - x) * F.logsigmoid(-logits)).sum() / len(x)
-            kl = kl_divergence(Normal(mu, sigma), Normal(0.0, 1.0)).sum(1).mean()
-        return recon.item(), kl.item()
-    recon, kl = by_hand(copy.deepcopy(model).eval())
-    assert by_hand(copy.deepcopy(model).train())[0] != pytest.approx(recon, rel=1e-3)
-    torch.manual_seed(5)                     # the same eps
-    got = vae.evaluate(model.train(), x)
-    assert (got["recon"], got["kl"]) == pytest.approx((recon, kl), rel=1e-5)
-
-
-@pytest.fixture
-def saved_models(tmp_path):
-    """OUT/ae.pt of an AE with dropout 0.5 and OUT/vae.pt, as ae.py and vae.py write them;
-    returns (OUT, the AE's encoder, its decoder)."""
-    torch.manual_seed(0)
-    d = 3
-    encoder, decoder = common.Encoder(d, 0.5), common.Decoder(d, 0.5)
-    settings = {"d": d, "dropout": 0.5, "optimizer": "Adam", "lr": 1e-3, "weight_decay": 0.0}
-    plumbing.checkpoints.save_checkpoint(tmp_path / "ae.pt", settings, encoder=encoder.state_dict(),
-                           decoder=decoder.state_dict())
-    plumbing.checkpoints.save_checkpoint(tmp_path / "vae.pt", {"d": d}, vae=vae.VAE(d).state_dict())
-    return tmp_path, encoder, decoder
-
-
-def test_explore_loads_both_models_in_eval_mode_and_encodes_with_dropout_off(saved_models):
-    out, encoder, _ = saved_models
-    models = explore.load_models(out, torch.device("cpu"))
-    modules = [*models["AE"], models["VAE"][1]]                  # the VAE's encode is a lambda
-    assert not any(m.training for module in modules for m in module.modules())
-    x = torch.rand(20, 1, 28, 28)
-    with torch.no_grad():
-        by_hand = copy.deepcopy(encoder).eval()(x)
-        assert not torch.allclose(encoder.train()(x), by_hand, atol=1e-3)
-    codes = common.batched(models["AE"][0], x, batch_size=8)
-    assert torch.equal(codes, common.batched(models["AE"][0], x, batch_size=8))
-    torch.testing.assert_close(codes, by_hand)
-
-
-def test_explore_decodes_random_codes_with_dropout_off(saved_models):
-    out, _, decoder = saved_models
-    models = explore.load_models(out, torch.device("cpu"))
-    x = torch.rand(20, 1, 28, 28)
-    codes = {name: common.batched(encode, x) for name, (encode, _) in models.items()}
-    mixture = (torch.tensor([0.5, 0.5], dtype=torch.float64), codes["AE"][:2].double(),
-               0.1 * torch.eye(3, dtype=torch.float64).expand(2, 3, 3))
-    samples = beyond.samples.all_samples(models, codes["AE"], mixture, 6, generator(7))
-    again = beyond.samples.all_samples(models, codes["AE"], mixture, 6, generator(7))
-    assert list(samples) == list(again) == ["ae_box", "ae_gaussian", "ae_mixture", "vae_prior"]
-    assert all(torch.equal(samples[key], again[key]) for key in samples)
-    figure_4 = explore.decoded_samples(models, codes["AE"], 6, generator(7))
-    assert list(figure_4) == ["ae_box", "ae_gaussian", "vae_prior"]
-    assert torch.equal(figure_4["ae_box"], samples["ae_box"])
-    # the first draw of the generator: the box samples, decoded by hand in eval mode
-    box = explore.sample_uniform_box(codes["AE"], 6, generator(7))
-    with torch.no_grad():
-        by_hand = copy.deepcopy(decoder).eval()(box)
-        assert not torch.allclose(decoder.train()(box), by_hand, atol=1e-3)
-    torch.testing.assert_close(samples["ae_box"], by_hand)
-
-
-def judge_with_dropout():
-    torch.manual_seed(0)
-    return judge.Judge(width=4, dropout=0.5)
-
-
-def test_the_judges_outputs_and_scores_are_computed_with_dropout_off():
-    model = judge_with_dropout()
-    x = torch.rand(40, 1, 28, 28)
-    with torch.no_grad():
-        probs = copy.deepcopy(model).eval()(x).softmax(1)                  # (40, 10)
-        features = model.body(x)                                           # (40, 128)
-        assert not torch.allclose(model.train()(x).softmax(1), probs, atol=1e-4)
-    got = judge.judge_outputs(model.train(), x, batch_size=16)
-    again = judge.judge_outputs(model.train(), x, batch_size=16)
-    assert torch.equal(got[0], again[0]) and torch.equal(got[1], again[1])
-    torch.testing.assert_close(got[0], probs)
-    torch.testing.assert_close(got[1], features)
-    scores = judge.judge_scores(model.train(), x, features)
-    assert scores == judge.judge_scores(model.train(), x, features)
-    assert scores["confidence"] == pytest.approx(probs.max(1).values.mean().item(), rel=1e-5)
-
-
-def test_the_judges_accuracy_is_measured_with_dropout_off():
-    model = judge_with_dropout()
-    x = torch.rand(40, 1, 28, 28)
-    with torch.no_grad():
-        by_hand = copy.deepcopy(model).eval()(x).argmax(1)
-        assert not torch.equal(model.train()(x).argmax(1), by_hand)
-    # labels equal to the eval-mode predictions: every one right, only with dropout off
-    assert judge.judge_accuracy(model.train(), x, by_hand, batch_size=16) == 1.0
-    assert judge.judge_accuracy(model.train(), x, by_hand, batch_size=16) == 1.0
-
-
-def test_the_judge_trains_with_dropout_on_after_each_validation_and_returns_in_eval_mode(
-        monkeypatch):
-    flags = []
-
-    class RecordingJudge(judge.Judge):
-        def forward(self, x):
-            flags.append(self.head[0].training)                 # the head's Dropout
-            return super().forward(x)
-    monkeypatch.setattr(judge, "Judge", RecordingJudge)
-    torch.manual_seed(0)
-    x, y = torch.rand(8, 1, 28, 28), torch.randint(0, 10, (8,))
-    trained = judge.train_judge(x, y, epochs=2, batch_size=4, seed=0, width=4,
-                                x_val=x[:5], y_val=y[:5])
-    # each epoch: two training batches with dropout on, then the validation with it off
-    assert flags == [True, True, False] * 2
-    assert not any(m.training for m in trained.modules())
-    # returned in eval mode also when no validation switched it there
-    unvalidated = judge.train_judge(x, y, epochs=1, batch_size=4, seed=0, width=4)
-    assert not any(m.training for m in unvalidated.modules())
-
-
-def test_the_frozen_encoders_features_are_computed_with_dropout_off(monkeypatch):
-    torch.manual_seed(0)
-    encoder = common.Encoder(4, 0.5)
-    checkpoint = {"settings": {"d": 4, "dropout": 0.5, "optimizer": "SGD", "lr": 0.01,
-                               "weight_decay": 0.0},
-                  "encoder": encoder.state_dict()}
-    mlp = {"no1": 8, "no2": 8, "mlp_optimizer": "SGD", "mlp_lr": 0.01, "mlp_dropout": 0.0,
-           "mlp_weight_decay": 0.0}
-    seen, fit = [], labels.fit
-
-    def spy(trained, optimizers, x, y, *args, **kwargs):
-        seen.append((trained, x))
-        return fit(trained, optimizers, x, y, *args, **kwargs)
-    monkeypatch.setattr(labels, "fit", spy)
-    x, y = torch.rand(20, 1, 28, 28), torch.randint(0, 10, (20,))
-    model, _ = labels.train_one_way(checkpoint, mlp, "table5", "frozen", x, y, steps=2,
-                                    batch_size=8, seed=0)
-    with torch.no_grad():
-        by_hand = copy.deepcopy(encoder).eval()(x)                         # (20, 4)
-        assert not torch.allclose(encoder.train()(x), by_hand, atol=1e-3)
-    (trained, h), = seen
-    assert trained is model.mlp                                # only the MLP trains ...
-    torch.testing.assert_close(h, by_hand)                     # ... on the eval-mode codes
-    assert not model.encoder.training
-
-
-# =============================================================================
-# What each fit sees, and the inputs of each formula (#24)
-# Tests of issue 24, classes 3 and 4: `pytest test_fits_inputs.py` (about 15 s, 2-core CPU).
-#
-# Class 3, what each fit sees: every quantity fitted to data (the PCA baseline, the judge, the
-# samplers' Gaussian and mixture, the label subsets, each study) is fitted to the data its
-# docstring names. Spies record the tensors a function is called with; they are compared
-# with the known splits, read again here.
-#
-# Class 4, the inputs of each formula: t-SNE's affinities and gradient, EM's E- and M-steps,
-# the smoothness, the k-NN accuracy and the bilinear grid, each against a plain reference
-# written out here or a hand-worked example.
-# =============================================================================
-
-SUBSET = 200  # --subset: 200 training, 50 validation and 50 test images
-
-
-def spy(monkeypatch, module, name, calls):
-    """Replace module.name by a wrapper that appends (args, kwargs) to calls[name]."""
-    original = getattr(module, name)
-
-    def wrapped(*args, **kwargs):
-        calls.setdefault(name, []).append((args, kwargs))
-        return original(*args, **kwargs)
-    monkeypatch.setattr(module, name, wrapped)
-
-
-def splits(data_dir, subset=SUBSET):
-    """((x_train, y_train), (x_val, y_val), (x_test, y_test)) read again, on the CPU."""
-    return (*common.load_train_val(data_dir, "cpu", subset),
-            common.load_test(data_dir, "cpu", subset))
-
-
-@pytest.fixture(scope="module")
-def tiny_ae(tmp_path_factory):
-    """A folder holding an ae.pt of random weights (d = 3): what explore.py, labels.py and
-    tune.py classifier read, written in a moment instead of trained."""
-    out = tmp_path_factory.mktemp("tiny_ae")
-    torch.manual_seed(0)
-    settings = {"d": 3, "dropout": 0.1, "optimizer": "Adam", "lr": 0.001,
-                "weight_decay": 0.0, "epochs": 0, "quick": True, "seed": 0}
-    plumbing.checkpoints.save_checkpoint(out / "ae.pt", settings, encoder=common.Encoder(3, 0.1).state_dict(),
-                           decoder=common.Decoder(3, 0.1).state_dict())
-    return out
-
-
-def codes_of(folder, x):
-    """The AE's codes of x (N, d), computed here from ae.pt: encoder in eval mode."""
-    _, encoder, _ = ae.load_ae(folder / "ae.pt")
-    with torch.no_grad():
-        return encoder.eval()(x)
-
-
-# =============================================================================
-# Class 3: what each fit sees
-
-# --- ae.py: the PCA baseline ---------------------------------------------------
-
-def test_pca_baseline_is_fitted_on_the_training_images_and_scores_the_validation_images():
-    g = torch.Generator().manual_seed(0)
-    # training images vary along 5 patterns of the top rows; validation images along those
-    # plus 5 of the bottom rows, with another mean: a PCA fitted on the validation images
-    # would reconstruct them far better than one fitted on the training images
-    top, bottom = torch.zeros(5, 28, 28), torch.zeros(5, 28, 28)
-    top[:, :10] = torch.randn(5, 10, 28, generator=g)
-    bottom[:, 18:] = torch.randn(5, 10, 28, generator=g)
-    x_train = 0.5 + 0.1 * torch.randn(60, 5, generator=g) @ top.flatten(1)
-    x_val = 0.4 + 0.1 * torch.randn(20, 5, generator=g) @ (top + bottom).flatten(1)
-    x_train, x_val, k = x_train.view(60, 1, 28, 28), x_val.view(20, 1, 28, 28), 5
-
-    def by_svd(fit_on, scored):   # the reference: numpy's SVD of the centred images
-        a, b = fit_on.flatten(1).double().numpy(), scored.flatten(1).double().numpy()
-        mean = a.mean(0)
-        _, _, vt = np.linalg.svd(a - mean, full_matrices=False)
-        x_hat = (b - mean) @ vt[:k].T @ vt[:k] + mean
-        return ((x_hat - b) ** 2).mean()
-    expected, on_val = by_svd(x_train, x_val), by_svd(x_val, x_val)
-    assert on_val < expected / 2                  # the two fits give different numbers
-    assert ae.pca_val_mse(x_train, x_val, k) == pytest.approx(expected, rel=1e-4)
-
-
-def test_ae_py_fits_every_pca_baseline_on_the_training_images(data_dir, tmp_path,
-                                                              monkeypatch):
-    """compare_optimizers and refit, called by ae.main: PCA with d components (and with 64
-    for Table 4's d = 185) fitted on the 48,000 (here 200) and scored on the 12,000 (50)."""
-    calls = {}
-    spy(monkeypatch, ae, "pca_val_mse", calls)
-    monkeypatch.setattr(ae, "plot_compare", lambda *args: None)   # figures: not tested here
-    monkeypatch.setattr(ae, "plot_refit", lambda *args: None)
-    ae.main(["--quick", "--subset", str(SUBSET), "--epochs", "1", *CPU,
-             "--data-dir", str(data_dir), "--out-dir", str(tmp_path)])
-    (x_train, _), (x_val, _), _ = splits(data_dir)
-    seen = calls["pca_val_mse"]
-    assert [args[2] for args, _ in seen] == [2, 185, 64]       # compare d = 2; refit d, 64
-    for (fit_on, scored, _), _ in seen:
-        assert torch.equal(fit_on, x_train) and torch.equal(scored, x_val)
-    results = json.loads((tmp_path / "ae.json").read_text())
-    assert results["refit"]["pca_val_mse"] == ae.pca_val_mse(x_train, x_val, 185)
-
-
-# --- beyond/judge.py: the judge ------------------------------------------------
-
-def test_the_judges_validation_images_never_reach_its_weights():
-    """train_judge trains on x_train only: x_val, y_val only print an accuracy."""
-    g = torch.Generator().manual_seed(0)
-    x, y = torch.rand(96, 1, 28, 28, generator=g), torch.randint(0, 10, (96,), generator=g)
-
-    def weights(**val):
-        model = judge.train_judge(x[:64], y[:64], epochs=2, batch_size=16, seed=0, width=4,
-                                  **val)
-        return torch.cat([p.detach().flatten() for p in model.parameters()])
-    alone = weights()
-    assert torch.equal(weights(x_val=x[64:], y_val=y[64:]), alone)
-    # and the weights do depend on the training images (the check above could fail)
-    other = judge.train_judge(x[32:], y[32:], epochs=2, batch_size=16, seed=0, width=4)
-    assert not torch.equal(torch.cat([p.detach().flatten() for p in other.parameters()]), alone)
-
-
-def test_get_judge_trains_on_the_training_images_it_is_given(tmp_path, monkeypatch):
-    calls = {}
-    spy(monkeypatch, judge, "train_judge", calls)
-    g = torch.Generator().manual_seed(0)
-    x_train, y_train = torch.rand(40, 1, 28, 28, generator=g), torch.randint(0, 10, (40,))
-    x_val, y_val = torch.rand(8, 1, 28, 28, generator=g), torch.randint(0, 10, (8,))
-    monkeypatch.setitem(judge.JUDGE, "epochs", 1)
-    judge.get_judge(x_train, y_train, x_val, y_val, 0, 40, tmp_path / "judge.pt")
-    (args, kwargs), = calls["train_judge"]
-    assert args[0] is x_train and args[1] is y_train
-    assert kwargs["x_val"] is x_val and kwargs["y_val"] is y_val
-
-
-# --- explore.py: one run, spied on (the judge, the samplers, the formulas' inputs) ----
-
-EXPLORE_FLAGS = ["--quick", "--subset", str(SUBSET), "--tsne-points", "40", "--tsne-iters",
-                 "10", "--pairs", "5", "--steps", "4", "--perplexity", "7", "--k", "4",
-                 "--seed", "3", *CPU]
-SPIED = [(explore, "sample_uniform_box"), (explore, "sample_gaussian"), (explore, "affinities"),
-         (explore, "knn_accuracy"), (explore, "smoothness"), (explore, "pca")]
-
-
-@pytest.fixture(scope="module")
-def explore_run(tiny_ae, data_dir, tmp_path_factory):
-    """What explore.main (AE only) called the spied functions with, and the splits."""
-    out = tmp_path_factory.mktemp("explore")
-    (out / "ae.pt").write_bytes((tiny_ae / "ae.pt").read_bytes())
-    calls = {}
-    with pytest.MonkeyPatch.context() as mp:
-        for module, name in SPIED:
-            spy(mp, module, name, calls)
-        explore.main([*EXPLORE_FLAGS, "--data-dir", str(data_dir), "--out-dir", str(out)])
-    (x_train, y_train), (x_val, y_val), (x_test, y_test) = splits(data_dir)
-    return {"calls": calls, "out": out, "x_train": x_train, "y_train": y_train,
-            "x_val": x_val, "y_val": y_val, "x_test": x_test, "y_test": y_test,
-            "codes": codes_of(out, x_test)}
-
-
-def test_figure_4s_samplers_are_fitted_to_the_ae_codes_of_the_training_images(explore_run):
-    """The min-max box and the Gaussian of Figure 4 (10 draws each) see the AE's codes of
-    the training images, never those of the test images."""
-    r = explore_run
-    train_codes = codes_of(r["out"], r["x_train"])
-    for name in ("sample_gaussian", "sample_uniform_box"):
-        (args, _), = r["calls"][name]
-        assert args[1] == 10 and torch.allclose(args[0], train_codes, atol=1e-6), name
-        assert len(args[0]) == SUBSET != len(r["codes"])
-
-
-# --- beyond/samples.py: one run, spied on (the judge, the samplers) --------------------
-
-SAMPLES_SPIED = [(judge, "get_judge"), (judge, "train_judge"), (beyond.samples, "fit_mixture"),
-                 (beyond.samples, "sample_quality"), (explore, "sample_uniform_box"),
-                 (explore, "sample_gaussian")]
-
-
-@pytest.fixture(scope="module")
-def samples_run(tiny_ae, data_dir, tmp_path_factory):
-    """What beyond.samples.main (AE only) called the spied functions with, and the splits."""
-    out = tmp_path_factory.mktemp("samples")
-    (out / "ae.pt").write_bytes((tiny_ae / "ae.pt").read_bytes())
-    calls = {}
-    with pytest.MonkeyPatch.context() as mp:
-        for module, name in SAMPLES_SPIED:
-            spy(mp, module, name, calls)
-        beyond.samples.main(["--quick", "--subset", str(SUBSET), "--seed", "3", *CPU,
-                             "--data-dir", str(data_dir), "--out-dir", str(out)])
-    (x_train, y_train), (x_val, y_val), (x_test, y_test) = splits(data_dir)
-    return {"calls": calls, "out": out, "x_train": x_train, "y_train": y_train,
-            "x_val": x_val, "y_val": y_val, "x_test": x_test, "y_test": y_test}
-
-
-def test_the_judge_is_trained_on_the_training_split_only(samples_run):
-    r = samples_run
-    (args, _), = r["calls"]["get_judge"]
-    x_train, y_train, x_val, y_val = args[:4]
-    assert torch.equal(x_train, r["x_train"]) and torch.equal(y_train, r["y_train"])
-    assert torch.equal(x_val, r["x_val"]) and torch.equal(y_val, r["y_val"])
-    (args, kwargs), = r["calls"]["train_judge"]               # a fresh folder: trained anew
-    assert torch.equal(args[0], r["x_train"]) and torch.equal(args[1], r["y_train"])
-    assert len(args[0]) == SUBSET and len(r["x_test"]) == SUBSET // 4
-
-
-def test_the_judges_floor_holds_no_image_it_trained_on(samples_run):
-    """sample_quality: the judge's accuracy and the reference features are of the test
-    images; the floor is of held-out validation images, none of them a training image."""
-    r = samples_run
-    (args, _), = r["calls"]["sample_quality"]
-    _, x_held_out, x_train, x_test, y_test, samples, _ = args
-    assert torch.equal(x_held_out, r["x_val"]) and torch.equal(x_train, r["x_train"])
-    assert torch.equal(x_test, r["x_test"]) and torch.equal(y_test, r["y_test"])
-    floor = x_held_out[:len(x_test)].flatten(1)
-    assert torch.cdist(floor, r["x_train"].flatten(1)).min() > 0     # no training image
-    assert set(samples) == {"ae_box", "ae_gaussian", "ae_mixture"}
-    assert all(len(images) == len(r["x_test"]) for images in samples.values())
-
-
-def test_every_sampler_is_fitted_to_the_ae_codes_of_the_training_images(samples_run):
-    """The mixture (fit_mixture), the Gaussian (sample_gaussian) and the min-max box all
-    see the AE's codes of the training images, never those of the test images they are
-    judged against: for the judge (as many as test images) and for the figure (10 each)."""
-    r = samples_run
-    train_codes = codes_of(r["out"], r["x_train"])
-    (args, _), = r["calls"]["fit_mixture"]
-    assert torch.allclose(args[0], train_codes, atol=1e-6) and args[1] == 10
-    for name in ("sample_gaussian", "sample_uniform_box"):
-        seen = r["calls"][name]
-        assert [args[1] for args, _ in seen] == [len(r["x_test"]), 10]   # the judge, the figure
-        for (z, *_), _ in seen:
-            assert torch.allclose(z, train_codes, atol=1e-6), name
-
-
-def subsample_of(r, rows):
-    """The indices of the test codes that `rows` (m, d) are, in their order."""
-    index = torch.cdist(rows, r["codes"]).argmin(1)
-    assert torch.allclose(r["codes"][index], rows, atol=1e-6)
-    return index
-
-
-def test_tsne_embeds_the_subsample_of_codes_with_the_chosen_perplexity(explore_run):
-    r = explore_run
-    (args, _), = r["calls"]["affinities"]
-    x, perplexity = args
-    assert perplexity == 7 and len(x) == 40                    # --perplexity, --tsne-points
-    sub = subsample_of(r, x)
-    assert len(sub.unique()) == 40
-
-
-def test_figure_9s_pca_is_fitted_to_all_the_test_codes(explore_run):
-    """measure(): PCA of all the AE's test codes (Figure 9); t-SNE's start, of its subsample."""
-    r = explore_run
-    (figure_9, _), (tsne_start, _) = r["calls"]["pca"]
-    assert torch.allclose(figure_9[0], r["codes"], atol=1e-6) and figure_9[1] == 2
-    (affinity_args, _), = r["calls"]["affinities"]
-    assert torch.equal(tsne_start[0], affinity_args[0]) and tsne_start[1] == 2
-
-
-def test_each_knn_accuracy_is_of_the_tsne_subsample_with_its_labels(explore_run):
-    """raw pixels, latent, PCA 2-D and t-SNE 2-D: the same 40 test images, their labels,
-    k = --k; the pixels and the codes are of the same images."""
-    r = explore_run
-    (affinity_args, _), = r["calls"]["affinities"]
-    sub = subsample_of(r, affinity_args[0])
-    seen = r["calls"]["knn_accuracy"]
-    assert len(seen) == 4
-    for (z, y, k), _ in seen:
-        assert torch.equal(y, r["y_test"][sub]) and k == 4
-    (pixels, _, _), _ = seen[0]
-    assert torch.equal(pixels, r["x_test"][sub].flatten(1))
-    (latent, _, _), _ = seen[1]
-    assert torch.allclose(latent, r["codes"][sub], atol=1e-6)
-    assert [z.shape[1] for (z, _, _), _ in seen[2:]] == [2, 2]
-
-
-def test_smoothness_walks_between_the_test_codes_of_the_ae(explore_run):
-    r = explore_run
-    (args, _), = r["calls"]["smoothness"]
-    decode, z, pairs, steps, _ = args
-    assert torch.allclose(z, r["codes"], atol=1e-6) and (pairs, steps) == (5, 4)
-    _, _, decoder = ae.load_ae(r["out"] / "ae.pt")
-    with torch.no_grad():
-        assert torch.allclose(decode(z[:3]), decoder.eval()(z[:3]), atol=1e-6)
-
-
-# --- beyond/labels.py: balanced subsets of the 60,000 training images ----------
-
-def test_label_subsets_are_drawn_from_the_training_images_never_the_test_set(
-        tiny_ae, data_dir, tmp_path, monkeypatch):
-    calls = {}
-    for name in ("balanced_subset", "train_one_way", "evaluate"):
-        spy(monkeypatch, labels, name, calls)
-    monkeypatch.setattr(labels, "plot_label_efficiency", lambda *args: None)
-    labels.main(["--quick", "--subset", str(SUBSET), "--labels", "10,20", "--epochs", "1",
-                 "--checkpoint", str(tiny_ae / "ae.pt"), *CPU, "--data-dir", str(data_dir),
-                 "--out-dir", str(tmp_path)])
-    monkeypatch.undo()
-    (x_train, y_train), (x_val, y_val), (x_test, y_test) = splits(data_dir)
-    x_all, y_all = torch.cat([x_train, x_val]), torch.cat([y_train, y_val])  # the 60,000
-    drawn = calls["balanced_subset"]
-    assert [args[1] for args, _ in drawn] == [10] * 3 + [20] * 3           # per way
-    trained = calls["train_one_way"]
-    assert len(trained) == len(drawn) == 6
-    for ((y, _, _), _), ((*_, x, y_given, _, _, _), _) in zip(drawn, trained):
-        assert torch.equal(y, y_all)
-        idx = labels.balanced_subset(y_all, len(x), 0)        # --seed 0, --seeds 1
-        assert torch.equal(x, x_all[idx]) and torch.equal(y_given, y_all[idx])
-    assert len(calls["evaluate"]) == 6                         # tested once, on the test set
-    for (_, x, y), _ in calls["evaluate"]:
-        assert torch.equal(x, x_test) and torch.equal(y, y_test)
-
-
-# --- tune.py: each study trains on the 48,000, reports and ranks by validation ------
+@pytest.mark.parametrize("study, phase", [(s, p) for s in ("ae", "classifier", "vae")
+                                          for p in ("train", "val")])
+def test_a_trial_whose_training_or_validation_loss_diverges_is_pruned(
+        study, phase, tiny_ae, data_dir, tmp_path, monkeypatch):
+    """tune.py: a NaN in trial 0's training loss alone, or in its validation value alone,
+    prunes trial 0 as diverged; trial 1 completes and is the best."""
+    module = {"ae": ae, "classifier": classify, "vae": vae}[study]
+    key = [k for p, k in WATCHED[module.__name__] if p == phase][0]
+    nan_in(phase, key, module, monkeypatch)
+    monkeypatch.setattr(tune, "plot_study", lambda *args: None)
+    tune.main([study, *TINY, "--trials", "2", "--checkpoint", str(tiny_ae / "ae.pt"),
+               "--data-dir", str(data_dir), "--out-dir", str(tmp_path)])
+    trials = load(tmp_path, f"{study}-quick").trials
+    assert [t.state for t in trials] == [TrialState.PRUNED, TrialState.COMPLETE]
+    assert trials[0].user_attrs["diverged"] == 1 and trials[0].intermediate_values == {}
+    tuned = json.loads((tmp_path / f"tuned_{study}.json").read_text())
+    assert tuned["diverged_trials"] == [0] and tuned["best_trial"] == 1
+
+
+# --- tune.py: what each fit sees ---------------------------------------------
 
 # Two trials of two epochs. Trial 0 has the better training loss but the worse validation
 # value: the study must report, rank and keep trial 1.
 TRAIN_LOSS = {0: [0.01, 0.005], 1: [0.9, 0.8]}
+
+
 VAL_VALUE = {"ae": {0: [0.5, 0.4], 1: [0.2, 0.1]},              # MSE: lower is better
              "vae": {0: [500.0, 400.0], 1: [200.0, 100.0]},     # -ELBO: lower is better
              "classifier": {0: [0.2, 0.3], 1: [0.6, 0.7]}}      # accuracy: higher is better
@@ -2876,10 +1236,427 @@ def test_each_study_trains_on_the_training_split_and_ranks_by_the_validation_val
     assert tuned["params"] == trials[1].params
 
 
-# =============================================================================
-# Class 4: the inputs of each formula
+# --- tune.py: the settings and --seed ----------------------------------------
 
-# --- t-SNE: the affinities P ---------------------------------------------------
+def test_each_worker_seeds_its_own_sampler(tmp_path):
+    """reproduce.py gives worker i --seed + i - 1: two workers on a new study draw differently,
+    and the same --seed draws the same."""
+    def first_draw(seed, name):
+        argv = ["ae", *TINY, "--seed", str(seed), "--out-dir", str(tmp_path),
+                "--study-name", name]
+        args = plumbing.cli.parse_args(tune.build_parser(), tune.QUICK, argv)
+        return tune.suggest_ae(tune.open_study(args, f"sqlite:///{tmp_path / 'optuna.db'}").ask())
+    assert first_draw(0, "a") == first_draw(0, "b")          # the same --seed: the same draw
+    assert first_draw(0, "c") != first_draw(1, "d")          # worker 2's --seed: another
+    assert first_draw(0, "a") != first_draw(0, "a")          # a resumed study: new draws
+
+
+def test_the_largest_seed_tunes(data_dir, tmp_path):
+    tune.main(["ae", *TINY, "--trials", "1", "--seed", str(2**32 - 1), "--data-dir",
+               str(data_dir), "--out-dir", str(tmp_path)])
+    assert json.loads((tmp_path / "tuned_ae.json").read_text())["trials"]["complete"] == 1
+
+
+@pytest.mark.filterwarnings("ignore:Heartbeat")
+def test_seed_fixes_the_first_draws_of_a_new_study(tmp_path):
+    def first_draws(name, seed):
+        args = plumbing.cli.parse_args(tune.build_parser(), tune.QUICK,
+                                 ["ae", "--quick", "--seed", str(seed), "--out-dir", str(tmp_path)])
+        args.study_name = name                                      # a new study each time
+        study = tune.open_study(args, f"sqlite:///{tmp_path / 'optuna.db'}")
+        return [tune.suggest_ae(study.ask()) for _ in range(2)]
+    a, b, c = (first_draws(f"study{i}", seed) for i, seed in enumerate((3, 3, 4)))
+    assert a == b and a != c
+
+
+def test_reproduce_gives_each_tuning_worker_its_own_seed_and_sampler(steps_spy, tmp_path):
+    steps_spy.module.main(["--quick", *CPU, "--seed", "7", "--workers", "3", "--out-dir",
+                     str(tmp_path / "out")])
+    for study in ("ae", "classifier", "vae"):
+        workers = commands_of(steps_spy, "tune.py", study)
+        assert [flag_value(c, "--seed") for c in workers] == ["7", "8", "9"]
+        assert len({tuple(steps_spy.module.without(c, "--seed")) for c in workers}) == 1
+    draws = []
+    for i, command in enumerate(commands_of(steps_spy, "tune.py", "ae")):   # as each worker starts
+        args = plumbing.cli.parse_args(tune.build_parser(), tune.QUICK,
+                                       command[1:] + ["--study-name", f"ae{i}"])
+        study = tune.open_study(args, f"sqlite:///{tmp_path / 'optuna.db'}")
+        draws.append(tuple(tune.suggest_ae(study.ask()).items()))
+    assert len(set(draws)) == 3                              # three samplers, three draws
+
+
+# --- tune.py: end to end, on the real data -----------------------------------
+
+@pytest.mark.parametrize("study", ["ae", "classifier", "vae"])
+def test_one_trial_of_each_study_end_to_end(study, data_dir, quick_ae, tmp_path):
+    if study == "classifier":
+        shutil.copy(quick_ae / "ae.pt", tmp_path / "ae.pt")
+    run("tune.py", study, *TINY, "--trials", "1", "--data-dir", data_dir, "--out-dir", tmp_path)
+    assert (tmp_path / f"fig08_tuning_{study}.png").stat().st_size > 10_000
+    tuned = json.loads((tmp_path / f"tuned_{study}.json").read_text())
+    assert tuned["trials"] == {"complete": 1, "pruned": 0, "failed": 0, "running": 0, "waiting": 0}
+    assert tuned["direction"] == ("maximize" if study == "classifier" else "minimize")
+    assert tuned["settings"]["trials"] == 1 and tuned["study"] == study
+    # the script that uses the tuned values reads them, named by --params
+    script, table = {"ae": (ae, ae.TABLE_4), "classifier": (classify, classify.TABLE_5),
+                     "vae": (vae, vae.TABLE_7)}[study]
+    assert set(tuned["params"]) == set(table)
+    args = plumbing.cli.parse_args(script.build_parser(), {},
+                             ["--params", str(tmp_path / f"tuned_{study}.json")])
+    params, source = plumbing.params.resolve_params(args, table, study)
+    assert params == tuned["params"] and source.endswith(f"tuned_{study}.json")
+
+
+def finished(study):
+    return [t for t in study.get_trials() if t.state.is_finished()]
+
+
+def test_two_workers_end_between_n_and_n_plus_one_trials(data_dir, tmp_path):
+    """Optuna's MaxTrialsCallback: with W workers, N <= trials <= N + W - 1."""
+    command = [sys.executable, str(ROOT / "tune.py"), "ae", *TINY, "--trials", "4", *CPU,
+               "--data-dir", str(data_dir), "--out-dir", str(tmp_path)]
+    workers = [subprocess.Popen(command + ["--seed", str(i)], cwd=ROOT, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True) for i in range(2)]
+    outputs = [w.communicate(timeout=300)[0] for w in workers]
+    assert [w.returncode for w in workers] == [0, 0], outputs
+    n = len(finished(load(tmp_path, "ae-quick")))
+    assert 4 <= n <= 4 + 2 - 1
+    # each trial ran in one worker only (how they share them depends on the start times: a
+    # worker that starts late may find the study complete and run none)
+    assert sum(f"trial {i} complete" in o for i in range(8) for o in outputs) == n
+
+
+# =============================================================================
+# classify.py: the classifier of Table 3, its two optimisers, the one-cycle schedule,
+# precision, recall and F1
+# =============================================================================
+
+# --- classify.py: the maths --------------------------------------------------
+
+def test_metrics_match_a_hand_worked_confusion_matrix():
+    # rows: true class, columns: predicted class
+    cm = torch.tensor([[5, 1, 0],
+                       [2, 3, 1],
+                       [0, 0, 4]])
+    m = classify.per_class_metrics(cm)
+    assert m["accuracy"] == pytest.approx(12 / 16)
+    assert m["precision"] == pytest.approx([5 / 7, 3 / 4, 4 / 5])
+    assert m["recall"] == pytest.approx([5 / 6, 3 / 6, 4 / 4])
+    # F1 = 2 TP / (2 TP + FP + FN)
+    assert m["f1"] == pytest.approx([10 / 13, 6 / 10, 8 / 9])
+    assert m["support"] == [6, 6, 4]
+
+
+def test_a_class_never_predicted_has_f1_zero_not_nan():
+    m = classify.per_class_metrics(torch.tensor([[2, 0], [3, 0]]))
+    assert m["precision"][1] == 0 and m["f1"][1] == 0 and m["accuracy"] == pytest.approx(0.4)
+
+
+def test_confusion_matrix_counts_true_rows_and_predicted_columns():
+    y_true = torch.tensor([0, 0, 1, 2, 2, 2])
+    y_pred = torch.tensor([0, 1, 1, 2, 0, 2])
+    cm = classify.confusion_matrix(y_true, y_pred, k=3)
+    assert cm.tolist() == [[1, 1, 0], [0, 1, 0], [1, 0, 2]]
+
+
+def test_classifier_has_the_mlp_of_table_3():
+    model = classify.Classifier(common.Encoder(7, 0.0), no1=12, no2=74, dropout=0.3)
+    linears = [m for m in model.mlp if isinstance(m, torch.nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linears] == [(7, 12), (12, 74), (74, 10)]
+    assert [m.p for m in model.mlp if isinstance(m, torch.nn.Dropout)] == [0.3, 0.3]
+    assert model(torch.rand(4, 1, 28, 28)).shape == (4, 10)
+
+
+def test_the_classifiers_spread_over_seeds_is_the_sample_sd():
+    assert classify.mean_std([0.8, 0.9, 1.0]) == pytest.approx((0.9, 0.1))       # ddof = 1
+    assert classify.mean_std([0.8]) == (pytest.approx(0.8), 0.0)                # one seed
+    runs = [{"accuracy": a, "seconds": 1.0, "support": [1], "precision": [a], "recall": [a],
+             "f1": [a]} for a in (0.8, 0.9, 1.0)]
+    summary = classify.summarise(runs, {}, "Table 5", "table5")
+    assert summary["accuracy_std"] == pytest.approx(statistics.stdev([0.8, 0.9, 1.0]))
+
+
+# --- classify.py: the training step, train and eval modes, divergence --------
+
+def test_the_classifiers_two_steps_move_the_mlp_and_the_encoder_each_by_its_optimiser():
+    torch.manual_seed(0)
+    model = classify.Classifier(common.Encoder(4, 0.5), 8, 6, dropout=0.5)
+    x, y = torch.rand(N, 1, 28, 28), torch.randint(0, 10, (N,))
+    ae_settings = {"optimizer": "SGD", "lr": 0.05, "weight_decay": 0.01}       # Table 4's keys
+    mlp = {"mlp_optimizer": "SGD", "mlp_lr": 0.2, "mlp_weight_decay": 0.001}   # Table 5's keys
+    code, reference = copy.deepcopy(model), copy.deepcopy(model)
+    torch.manual_seed(1)                     # dropout masks
+    got = classify.train_epoch(code, classify.make_optimizers(code, ae_settings, mlp), x, y,
+                               BATCH, generator(2))
+
+    torch.manual_seed(1)
+    optimizers = [torch.optim.SGD(reference.mlp.parameters(), lr=0.2, weight_decay=0.001),
+                  torch.optim.SGD(reference.encoder.parameters(), lr=0.05, weight_decay=0.01)]
+    losses = []
+    for idx in reference_batches(N, BATCH, seed=2):
+        for optimizer in optimizers:
+            optimizer.zero_grad()
+        loss = cross_entropy(reference(x[idx]), y[idx])
+        loss.backward()
+        for optimizer in optimizers:
+            optimizer.step()
+        losses.append((loss.item(), len(idx)))
+    assert_same_update(flat(model.mlp), code.mlp, reference.mlp)
+    assert_same_update(flat(model.encoder), code.encoder, reference.encoder)
+    assert got["loss"] == pytest.approx(sum(loss * n for loss, n in losses) / N, rel=1e-5)
+
+
+def record_learning_rates(optimizer):
+    """The learning rate of the optimiser's first group at each of its steps."""
+    lrs = []
+    optimizer.register_step_pre_hook(
+        lambda opt, args, kwargs: lrs.append(opt.param_groups[0]["lr"]))
+    return lrs
+
+
+def learning_rates_of_a_run(recipe, mlp, monkeypatch, epochs=2, n=18, batch_size=4):
+    """The learning rate of the MLP's and of the encoder's optimiser at each step of
+    classify.fine_tune_and_test (18 images in batches of 4: 5 steps per epoch)."""
+    lrs = {}
+    make = classify.make_optimizers
+
+    def spy(model, ae_settings, mlp):
+        optimizers = make(model, ae_settings, mlp)
+        for name, optimizer in zip(("mlp", "encoder"), optimizers):
+            lrs[name] = record_learning_rates(optimizer)
+        return optimizers
+    monkeypatch.setattr(classify, "make_optimizers", spy)
+    torch.manual_seed(0)
+    settings = {"d": 3, "dropout": 0.0, "optimizer": "Adam", "lr": 0.002, "weight_decay": 0.0}
+    checkpoint = {"settings": settings, "encoder": common.Encoder(3, 0.0).state_dict()}
+    x, y = torch.rand(n, 1, 28, 28), torch.randint(0, 10, (n,))
+    args = argparse.Namespace(epochs=epochs, batch_size=batch_size)
+    classify.fine_tune_and_test(checkpoint, mlp, recipe, 0, args, x, y, x[:4], y[:4])
+    return lrs
+
+
+def test_our_recipe_follows_the_one_cycle_schedule_at_every_step(monkeypatch):
+    def one_cycle_by_hand(peak, total, pct_start=0.3):
+        """The one-cycle schedule (Smith & Topin 2019) as torch's OneCycleLR computes it:
+        from peak / 25 up to the peak at step pct_start * total - 1, then down to
+        peak / 25 / 10^4 at the last step, both ways along a half cosine:
+            anneal(a, b, t) = b + (a - b) (1 + cos(pi t)) / 2,  t in [0, 1]."""
+        start, end, top = peak / 25, peak / 25 / 1e4, pct_start * total - 1
+        anneal = lambda a, b, t: b + (a - b) * (1 + math.cos(math.pi * t)) / 2
+        return [anneal(start, peak, k / top) if k <= top else
+                anneal(peak, end, (k - top) / (total - 1 - top)) for k in range(total)]
+    lrs = learning_rates_of_a_run("ours", classify.OURS, monkeypatch)
+    total = 2 * 5                                             # 2 epochs of 5 batches
+    for name, peak in (("mlp", classify.OURS["mlp_lr"]), ("encoder", 0.002)):
+        assert lrs[name] == pytest.approx(one_cycle_by_hand(peak, total), rel=1e-6), name
+        # the landmarks: peak / 25 at the first step, the peak after 30 % of the steps
+        # (step 0.3 * 10 - 1 = 2), peak / 25 / 10^4 at the last
+        assert lrs[name][0] == pytest.approx(peak / 25)
+        assert max(lrs[name]) == pytest.approx(peak) and lrs[name].index(max(lrs[name])) == 2
+        assert lrs[name][-1] == pytest.approx(peak / 25 / 1e4)
+
+
+def test_the_table_5_recipe_keeps_both_learning_rates_constant(monkeypatch):
+    lrs = learning_rates_of_a_run("table5", classify.TABLE_5, monkeypatch)
+    assert lrs["mlp"] == [classify.TABLE_5["mlp_lr"]] * 10
+    assert lrs["encoder"] == [0.002] * 10                    # the AE's own (Table 4's key)
+
+
+def test_the_classifiers_predictions_and_accuracy_are_made_with_dropout_off():
+    torch.manual_seed(0)
+    model = classify.Classifier(common.Encoder(4, 0.5), 16, 16, dropout=0.5)
+    x = torch.rand(64, 1, 28, 28)
+    with torch.no_grad():
+        by_hand = copy.deepcopy(model).eval()(x).argmax(1)                 # (64,)
+        assert not torch.equal(model.train()(x).argmax(1), by_hand)
+    assert torch.equal(classify.predict(model.train(), x, batch_size=16), by_hand)
+    assert torch.equal(classify.predict(model.train(), x, batch_size=16), by_hand)
+    # labels equal to the eval-mode predictions: every one right, only with dropout off
+    assert classify.evaluate(model.train(), x, by_hand)["accuracy"] == 1.0
+
+
+# --- classify.py: what each fit sees -----------------------------------------
+
+def test_the_final_classifier_trains_on_all_training_images(data_dir, quick_ae, tmp_path,
+                                                            monkeypatch):
+    shutil.copy(quick_ae / "ae.pt", tmp_path / "ae.pt")
+    seen = []
+    train_epoch = classify.train_epoch
+
+    def spy(model, optimizers, x, y, *args, **kwargs):
+        seen.append(x)
+        return train_epoch(model, optimizers, x, y, *args, **kwargs)
+    monkeypatch.setattr(classify, "train_epoch", spy)
+    classify.main(["--quick", "--epochs", "1", *CPU, "--data-dir", str(data_dir), "--out-dir",
+                   str(tmp_path)])
+    (x_train, _), (x_val, _) = common.load_train_val(data_dir, "cpu", 2000)
+    assert len(seen) == 1 and torch.equal(seen[0], torch.cat([x_train, x_val]))  # 2,000 + 500
+
+
+# --- classify.py: the settings and --seed ------------------------------------
+
+def test_classify_reads_tuned_values(data_dir, quick_ae, tmp_path):
+    shutil.copy(quick_ae / "ae.pt", tmp_path / "ae.pt")
+    params = {"no1": 5, "no2": 6, "mlp_optimizer": "SGD", "mlp_lr": 0.01,
+              "mlp_dropout": 0.0, "mlp_weight_decay": 0.0}
+    (tmp_path / "tuned_classifier.json").write_text(json.dumps(
+        {"study": "classifier", "params": params, "value": 0.5, "direction": "maximize",
+         "trials": {"complete": 1, "pruned": 0, "failed": 0}}))
+    run("classify.py", "--quick", "--epochs", "1", "--data-dir", data_dir, "--out-dir", tmp_path,
+        "--params", tmp_path / "tuned_classifier.json")
+    report = json.loads((tmp_path / "classify.json").read_text())["table6"]["table5"]
+    assert report["mlp"] == params and report["source"].endswith("tuned_classifier.json")
+    table6 = (tmp_path / "classify_table6.md").read_text()        # not called Table 5's
+    assert "F1, report's recipe, values of tuned_classifier.json" in table6
+    assert "Table 5 recipe" not in table6
+
+
+TABLE_5_RECIPE = (12, 74, 0.0676, ("Adam", 0.0002, 0.1679))           # no1, no2, dropout, MLP's
+
+
+OUR_RECIPE = (128, 74, 0.1, ("Adam", 0.006, 0.0))
+
+
+FILE_RECIPE = (13, 7, 0.0625, ("SGD", 0.0234, 0.000789))
+
+
+@pytest.mark.parametrize("flags, recipes", [
+    (["--recipe", "both"], {"table5": TABLE_5_RECIPE, "ours": OUR_RECIPE}),
+    (["--params", "FILE"], {"table5": FILE_RECIPE}),
+])
+def test_classifier_optimisers_take_the_recipe_and_the_autoencoders_settings(
+        flags, recipes, data_dir, tmp_path, monkeypatch):
+    """Two optimisers per run: the MLP's from the recipe (Table 5, a --params file or OURS),
+    the encoder's from ae.pt's settings (SGD, lr 0.0123, weight decay 0.000456); the MLP's
+    sizes and dropout from the recipe, the encoder's d and dropout from ae.pt."""
+    write_ae_checkpoint(tmp_path / "ae.pt")
+    write_tuned(tmp_path / "tuned_classifier.json", "classifier", {
+        "no1": 13, "no2": 7, "mlp_optimizer": "SGD", "mlp_lr": 0.0234, "mlp_dropout": 0.0625,
+        "mlp_weight_decay": 0.000789})
+    flags = [str(tmp_path / "tuned_classifier.json") if f == "FILE" else f for f in flags]
+    made = spy_on_optimizers(monkeypatch, classify)
+    models = spy_on_calls(monkeypatch, classify, "classifier")
+    monkeypatch.setattr(classify, "plot_confusion_matrix", lambda *args: None)
+    classify.main([*QUICK, *flags, "--data-dir", str(data_dir), "--out-dir", str(tmp_path)])
+    assert len(models) == len(recipes) and len(made) == 2 * len(recipes)
+    for (recipe, (no1, no2, dropout, mlp_setting)), model, (mlp, encoder) in zip(
+            recipes.items(), models, zip(made[::2], made[1::2])):
+        assert mlp.setting == mlp_setting and mlp.params == {id(p) for p in model.mlp.parameters()}
+        assert encoder.setting == ("SGD", 0.0123, 0.000456)
+        assert encoder.params == {id(p) for p in model.encoder.parameters()}
+        linears = [(m.in_features, m.out_features) for m in model.mlp if isinstance(m, nn.Linear)]
+        assert linears == [(5, no1), (no1, no2), (no2, 10)], recipe
+        assert dropouts(model.mlp) == [dropout] * 2 and dropouts(model.encoder) == [0.0375] * 2
+        if recipe == "ours":   # one-cycle: each optimiser peaks at its own learning rate
+            peaks = [o.optimizer.param_groups[0]["max_lr"] for o in (mlp, encoder)]
+            assert peaks == [0.006, 0.0123]
+
+
+def test_seed_fixes_the_classifiers_mlp_and_batch_order_not_its_pretrained_encoder(monkeypatch):
+    torch.manual_seed(0)
+    pretrained = {"settings": AE_SETTINGS,
+                  "encoder": common.Encoder(AE_SETTINGS["d"], AE_SETTINGS["dropout"]).state_dict()}
+    mlp = {"no1": 6, "no2": 4, "mlp_optimizer": "Adam", "mlp_lr": 1e-3, "mlp_dropout": 0.1,
+           "mlp_weight_decay": 0.0}
+    made = spy_on_optimizers(monkeypatch, classify)
+    orders = spy_on_batches(monkeypatch, classify)
+    x, y = torch.rand(40, 1, 28, 28), torch.randint(0, 10, (40,))
+    runs = []
+    for seed in (3, 3, 4):
+        made.clear(), orders.clear()
+        classify.fine_tune_and_test(pretrained, mlp, "table5", seed,
+                                    SimpleNamespace(epochs=2, batch_size=8), x, y, x[:8], y[:8])
+        mlp_weights, encoder_weights = made[0].initial, made[1].initial
+        assert same(encoder_weights, list(pretrained["encoder"].values()))
+        runs.append((mlp_weights, list(orders)))
+    for a, b, c in zip(*runs):                # the MLP's initial weights, batch order
+        assert same(a, b) and not same(a, c)
+
+
+def test_classify_runs_the_seeds_from_seed_upwards(data_dir, tmp_path, monkeypatch):
+    write_ae_checkpoint(tmp_path / "ae.pt")
+    monkeypatch.setattr(classify, "plot_confusion_matrix", lambda *args: None)
+    classify.main([*QUICK, "--seed", "7", "--seeds", "2", "--data-dir", str(data_dir),
+                   "--out-dir", str(tmp_path)])
+    runs = json.loads((tmp_path / "classify.json").read_text())["table6"]["table5"]["runs"]
+    assert [r["seed"] for r in runs] == [7, 8]
+
+
+# --- classify.py: end to end, on the real data -------------------------------
+
+def test_classify_quick_end_to_end(data_dir, quick_ae, tmp_path):
+    shutil.copy(quick_ae / "ae.pt", tmp_path / "ae.pt")
+    run("classify.py", "--quick", "--recipe", "both", "--data-dir", data_dir,
+        "--out-dir", tmp_path)
+    assert (tmp_path / "fig_confusion_matrix.png").stat().st_size > 10_000
+    results = json.loads((tmp_path / "classify.json").read_text())
+    assert results["table6_run"]["settings"]["recipe"] == "both"
+    report = results["table6"]["table5"]
+    assert report["mlp"]["no1"] == 12 and report["source"] == "Table 5"
+    run0 = report["runs"][0]
+    assert sum(run0["support"]) == 500 and len(run0["f1"]) == 10
+    assert run0["accuracy"] > 0.2                        # chance is 0.1
+    assert results["table6"]["ours"]["mlp"]["no1"] == classify.OURS["no1"]
+    table6 = (tmp_path / "classify_table6.md").read_text()
+    assert "Ankle boot" in table6 and "90.08" in table6
+
+
+# =============================================================================
+# explore.py: t-SNE, the 10-NN accuracy, the smoothness, Figure 4's samplers, the
+# interpolations
+# =============================================================================
+
+# --- explore.py: the maths ---------------------------------------------------
+
+def test_perplexity_calibration_reaches_the_target_entropy():
+    torch.manual_seed(0)
+    x = torch.randn(300, 5) * torch.tensor([1.0, 2.0, 3.0, 10.0, 0.1])
+    P, H = explore.conditional_p(torch.cdist(x, x).square(), perplexity=30)
+    entropy = -torch.special.xlogy(P, P).sum(1)                # computed apart from H
+    assert torch.allclose(entropy, torch.full((300,), math.log(30)), atol=1e-3)
+    assert torch.allclose(H, entropy, atol=1e-4)
+    assert torch.allclose(P.sum(1), torch.ones(300), atol=1e-5)
+    assert torch.all(P.diagonal() == 0)
+
+
+def test_tsne_separates_well_separated_gaussian_blobs():
+    torch.manual_seed(0)
+    centres = 20 * torch.eye(10)                               # 10 blobs in 10-D, far apart
+    y = torch.arange(10).repeat_interleave(30)                 # (300,)
+    x = centres[y] + torch.randn(300, 10)
+    Y, kl = explore.tsne(x, perplexity=30, iters=300, log_every=0)
+    assert Y.shape == (300, 2) and torch.isfinite(Y).all()
+    assert explore.knn_accuracy(Y, y, k=10) > 0.98
+    assert 0 < kl < 2
+
+
+def test_a_straight_line_in_pixel_space_is_perfectly_even():
+    a, b = torch.rand(3, 784), torch.rand(3, 784)
+    images = explore.decode_line(lambda z: z.view(-1, 1, 28, 28), a, b, steps=10)
+    assert images.shape == (3, 11, 1, 28, 28)
+    assert torch.allclose(explore.evenness(images.flatten(2)), torch.full((3,), 0.1))
+    jump = torch.cat([a[:1].expand(5, -1), b[:1].expand(6, -1)])[None]   # all in one step
+    assert torch.allclose(explore.evenness(jump), torch.ones(1))
+
+
+def test_bilinear_grid_has_the_four_codes_at_its_corners():
+    corners = torch.rand(4, 784)
+    grid = explore.bilinear_grid(lambda z: z.view(-1, 1, 28, 28), corners, size=10)
+    assert grid.shape == (10, 10, 1, 28, 28)
+    got = torch.stack([grid[0, 0], grid[0, -1], grid[-1, 0], grid[-1, -1]]).flatten(1)
+    assert torch.allclose(got, corners)
+    assert torch.allclose(grid[0, 5].flatten(), corners[0] + 5 / 9 * (corners[1] - corners[0]))
+
+
+def test_gaussian_samples_have_the_mean_and_covariance_of_the_codes():
+    torch.manual_seed(0)
+    z = torch.randn(5000, 3) @ torch.tensor([[2.0, 0, 0], [1, 1, 0], [0, 0, 0.1]]) + 3
+    s = explore.sample_gaussian(z, 20000, torch.Generator().manual_seed(0))
+    assert torch.allclose(s.mean(0), z.mean(0), atol=0.05)
+    assert torch.allclose(torch.cov(s.T), torch.cov(z.T), atol=0.1)
+    box = explore.sample_uniform_box(z, 1000, torch.Generator().manual_seed(0))
+    assert torch.all(box >= z.min(0).values) and torch.all(box <= z.max(0).values)
+
 
 def clustered_points(n=24, seed=0):
     """n points in 3-D, float64: a tight cluster, a loose one and a few far points, so
@@ -2946,8 +1723,6 @@ def test_affinities_are_the_symmetrised_conditionals_of_squared_distances(perple
     assert torch.allclose(P32.double(), expected, rtol=1e-3, atol=1e-7)
 
 
-# --- t-SNE: the gradient -------------------------------------------------------
-
 def random_affinities(n=25, seed=0):
     g = torch.Generator().manual_seed(seed)
     P = torch.rand(n, n, generator=g, dtype=torch.float64)
@@ -2978,7 +1753,707 @@ def test_reference_tsne_gradient_matches_autograd_of_the_kl_divergence():
     assert torch.allclose(explore.kl_gradient_reference(P, Y0), Y.grad, rtol=1e-9, atol=1e-12)
 
 
-# --- EM: the E-step and the M-step ----------------------------------------------
+def test_evenness_of_a_walk_with_unequal_steps_worked_by_hand():
+    # steps (1, 0), (0, 2), (-3, 0), (0, 4): lengths 1, 2, 3, 4, the largest 4 of 10
+    zigzag = torch.tensor([[0.0, 0.0], [1.0, 0.0], [1.0, 2.0], [-2.0, 2.0], [-2.0, 6.0]])
+    # steps (3, 4) and (0, 1) twice, then (0, 0): lengths 5, 1, 1, 0, the largest 5 of 7
+    other = torch.tensor([[0.0, 0.0], [3.0, 4.0], [3.0, 5.0], [3.0, 6.0], [3.0, 6.0]])
+    assert explore.evenness(zigzag).item() == pytest.approx(4 / 10)
+    assert explore.evenness(torch.stack([zigzag, other])).tolist() == pytest.approx([0.4, 5 / 7])
+
+
+def test_decode_line_decodes_equally_spaced_codes_from_z0_to_z1():
+    z0, z1 = torch.tensor([[0.0, 8.0], [1.0, 1.0]]), torch.tensor([[4.0, 0.0], [1.0, 5.0]])
+    decoded = []
+    line = explore.decode_line(lambda z: decoded.append(z) or 2 * z, z0, z1, steps=4)
+    assert line.shape == (2, 5, 2)
+    (z,), t = decoded, torch.tensor([0.0, 0.25, 0.5, 0.75, 1.0])[:, None]
+    expected = torch.stack([z0[0] + t * (z1[0] - z0[0]), z0[1] + t * (z1[1] - z0[1])])
+    assert torch.allclose(z, expected.flatten(0, 1))                  # decoded, row by row
+    assert torch.allclose(line, 2 * expected)
+
+
+def test_smoothness_pairs_distinct_codes_and_measures_their_decoded_walks():
+    z = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 2.0]])            # only 3 codes
+    decoded = []
+
+    def decode(codes):          # a nonlinear decoder: the walks are not even
+        decoded.append(codes)
+        return codes ** 3
+    g = torch.Generator().manual_seed(0)
+    even = explore.smoothness(decode, z, pairs=60, steps=5, generator=g)
+    walks = decoded[0].view(60, 6, 2)
+    start, end = walks[:, 0], walks[:, -1]
+    first = torch.cdist(start, z).argmin(1)
+    last = torch.cdist(end, z).argmin(1)
+    assert torch.allclose(z[first], start) and torch.allclose(z[last], end, atol=1e-6)
+    assert torch.all(first != last)                                   # distinct codes
+    assert len(set(zip(first.tolist(), last.tolist()))) == 6          # every ordered pair
+    # each walk's evenness by hand: six equally spaced codes, cubed, largest step / length
+    t = torch.linspace(0, 1, 6)[:, None]
+    for i, j, e in zip(first.tolist(), last.tolist(), even.tolist()):
+        points = (z[i] + t * (z[j] - z[i])) ** 3
+        steps = (points[1:] - points[:-1]).norm(dim=1)
+        assert e == pytest.approx((steps.max() / steps.sum()).item(), rel=1e-5)
+    assert min(even.tolist()) > 1 / 5                                 # cubing made them uneven
+
+
+def test_knn_accuracy_worked_by_hand_with_ties():
+    """k = 2, four groups far apart on a line (class in parentheses); a tie goes to the lower
+    class number. Each point's two nearest other points, and the vote:
+      -1.5 (7)  0 (2)  1 (2)     0: 1, -1.5 tie -> 2 right;  1: 0, -1.5 tie -> 2 right;
+                                 -1.5: 0, 1 -> 2 wrong
+      20 (1)  21 (1)  22.5 (4)   20, 21: tie -> 1 right;  22.5: 21, 20 -> 1 wrong
+      40 (1)  40.5 (5)  41.2 (1) 40: 40.5, 41.2 tie -> 1 right;  40.5: 40, 41.2 -> 1 wrong;
+                                 41.2: 40.5, 40 tie -> 1 right
+      60 (3)  61 (6)             60: 61, 41.2 tie -> 1 wrong;  61: 60, 41.2 tie -> 1 wrong
+    6 of 11 right. Ties to the higher class: 0; ties to the nearest: 4; the point itself
+    counted as its own neighbour: 7."""
+    z = torch.tensor([[-1.5], [0.0], [1.0], [20.0], [21.0], [22.5], [40.0], [40.5], [41.2],
+                      [60.0], [61.0]])
+    y = torch.tensor([7, 2, 2, 1, 1, 4, 1, 5, 1, 3, 6])
+    assert explore.knn_accuracy(z, y, k=2) == pytest.approx(6 / 11)
+    assert explore.knn_accuracy(z, y, k=2, chunk=4) == pytest.approx(6 / 11)
+
+
+def test_tsne_exaggerates_p_for_exactly_its_first_iterations(monkeypatch):
+    """Early exaggeration (x 12) for iterations 1 .. exaggeration_iters, then P itself."""
+    sums, kl_gradient = [], explore.kl_gradient
+
+    def spy(P, *args):
+        sums.append(round(P.sum().item(), 4))
+        return kl_gradient(P, *args)
+    monkeypatch.setattr(explore, "kl_gradient", spy)
+    torch.manual_seed(0)
+    explore.tsne(torch.randn(40, 3), perplexity=5, iters=7, exaggeration_iters=4, log_every=0)
+    assert sums == [12.0] * 4 + [1.0] * 3
+
+
+@pytest.fixture(scope="module")
+def report_jobs1(data_dir, tmp_path_factory):
+    """The same report, one step at a time, without the seed runs: about 40 s."""
+    return run_report(data_dir, tmp_path_factory.mktemp("jobs1"), "--jobs", "1")
+
+
+def result_numbers(path):
+    """Every number of a results file, less the settings and the times, by key (steps side
+    by side may write the entries of one file, ae.json, in either order)."""
+    found = []
+
+    def walk(o):
+        if isinstance(o, dict):
+            for k, v in sorted(o.items()):
+                if k != "settings" and not any(t in k.lower() for t in ("second", "time", "wall")):
+                    walk(v)
+        elif isinstance(o, list):
+            for v in o:
+                walk(v)
+        elif isinstance(o, (int, float)) and not isinstance(o, bool):
+            found.append(o)
+    walk(json.loads(path.read_text()))
+    return found
+
+
+def test_reproduce_jobs_1_and_jobs_3_give_the_same_numbers(report_jobs1, report_jobs3):
+    files = sorted(p.name for p in report_jobs1.glob("*.json"))
+    assert {"tuned_ae.json", "ae.json", "classify.json", "vae.json", "explore.json",
+            "samples.json"} <= set(files)
+    for name in files:
+        assert result_numbers(report_jobs1 / name) == result_numbers(report_jobs3 / name), name
+
+
+# --- explore.py: the training step, train and eval modes, divergence ---------
+
+@pytest.fixture
+def saved_models(tmp_path):
+    """OUT/ae.pt of an AE with dropout 0.5 and OUT/vae.pt, as ae.py and vae.py write them;
+    returns (OUT, the AE's encoder, its decoder)."""
+    torch.manual_seed(0)
+    d = 3
+    encoder, decoder = common.Encoder(d, 0.5), common.Decoder(d, 0.5)
+    settings = {"d": d, "dropout": 0.5, "optimizer": "Adam", "lr": 1e-3, "weight_decay": 0.0}
+    plumbing.checkpoints.save_checkpoint(tmp_path / "ae.pt", settings, encoder=encoder.state_dict(),
+                           decoder=decoder.state_dict())
+    plumbing.checkpoints.save_checkpoint(tmp_path / "vae.pt", {"d": d}, vae=vae.VAE(d).state_dict())
+    return tmp_path, encoder, decoder
+
+
+def test_explore_loads_both_models_in_eval_mode_and_encodes_with_dropout_off(saved_models):
+    out, encoder, _ = saved_models
+    models = explore.load_models(out, torch.device("cpu"))
+    modules = [*models["AE"], models["VAE"][1]]                  # the VAE's encode is a lambda
+    assert not any(m.training for module in modules for m in module.modules())
+    x = torch.rand(20, 1, 28, 28)
+    with torch.no_grad():
+        by_hand = copy.deepcopy(encoder).eval()(x)
+        assert not torch.allclose(encoder.train()(x), by_hand, atol=1e-3)
+    codes = common.batched(models["AE"][0], x, batch_size=8)
+    assert torch.equal(codes, common.batched(models["AE"][0], x, batch_size=8))
+    torch.testing.assert_close(codes, by_hand)
+
+
+def test_explore_decodes_random_codes_with_dropout_off(saved_models):
+    out, _, decoder = saved_models
+    models = explore.load_models(out, torch.device("cpu"))
+    x = torch.rand(20, 1, 28, 28)
+    codes = {name: common.batched(encode, x) for name, (encode, _) in models.items()}
+    mixture = (torch.tensor([0.5, 0.5], dtype=torch.float64), codes["AE"][:2].double(),
+               0.1 * torch.eye(3, dtype=torch.float64).expand(2, 3, 3))
+    samples = beyond.samples.all_samples(models, codes["AE"], mixture, 6, generator(7))
+    again = beyond.samples.all_samples(models, codes["AE"], mixture, 6, generator(7))
+    assert list(samples) == list(again) == ["ae_box", "ae_gaussian", "ae_mixture", "vae_prior"]
+    assert all(torch.equal(samples[key], again[key]) for key in samples)
+    figure_4 = explore.decoded_samples(models, codes["AE"], 6, generator(7))
+    assert list(figure_4) == ["ae_box", "ae_gaussian", "vae_prior"]
+    assert torch.equal(figure_4["ae_box"], samples["ae_box"])
+    # the first draw of the generator: the box samples, decoded by hand in eval mode
+    box = explore.sample_uniform_box(codes["AE"], 6, generator(7))
+    with torch.no_grad():
+        by_hand = copy.deepcopy(decoder).eval()(box)
+        assert not torch.allclose(decoder.train()(box), by_hand, atol=1e-3)
+    torch.testing.assert_close(samples["ae_box"], by_hand)
+
+
+# --- explore.py: what each fit sees ------------------------------------------
+
+EXPLORE_FLAGS = ["--quick", "--subset", str(SUBSET), "--tsne-points", "40", "--tsne-iters",
+                 "10", "--pairs", "5", "--steps", "4", "--perplexity", "7", "--k", "4",
+                 "--seed", "3", *CPU]
+
+
+SPIED = [(explore, "sample_uniform_box"), (explore, "sample_gaussian"), (explore, "affinities"),
+         (explore, "knn_accuracy"), (explore, "smoothness"), (explore, "pca")]
+
+
+@pytest.fixture(scope="module")
+def explore_run(tiny_ae, data_dir, tmp_path_factory):
+    """What explore.main (AE only) called the spied functions with, and the splits."""
+    out = tmp_path_factory.mktemp("explore")
+    (out / "ae.pt").write_bytes((tiny_ae / "ae.pt").read_bytes())
+    calls = {}
+    with pytest.MonkeyPatch.context() as mp:
+        for module, name in SPIED:
+            spy(mp, module, name, calls)
+        explore.main([*EXPLORE_FLAGS, "--data-dir", str(data_dir), "--out-dir", str(out)])
+    (x_train, y_train), (x_val, y_val), (x_test, y_test) = splits(data_dir)
+    return {"calls": calls, "out": out, "x_train": x_train, "y_train": y_train,
+            "x_val": x_val, "y_val": y_val, "x_test": x_test, "y_test": y_test,
+            "codes": codes_of(out, x_test)}
+
+
+def test_figure_4s_samplers_are_fitted_to_the_ae_codes_of_the_training_images(explore_run):
+    """The min-max box and the Gaussian of Figure 4 (10 draws each) see the AE's codes of
+    the training images, never those of the test images."""
+    r = explore_run
+    train_codes = codes_of(r["out"], r["x_train"])
+    for name in ("sample_gaussian", "sample_uniform_box"):
+        (args, _), = r["calls"][name]
+        assert args[1] == 10 and torch.allclose(args[0], train_codes, atol=1e-6), name
+        assert len(args[0]) == SUBSET != len(r["codes"])
+
+
+def subsample_of(r, rows):
+    """The indices of the test codes that `rows` (m, d) are, in their order."""
+    index = torch.cdist(rows, r["codes"]).argmin(1)
+    assert torch.allclose(r["codes"][index], rows, atol=1e-6)
+    return index
+
+
+def test_tsne_embeds_the_subsample_of_codes_with_the_chosen_perplexity(explore_run):
+    r = explore_run
+    (args, _), = r["calls"]["affinities"]
+    x, perplexity = args
+    assert perplexity == 7 and len(x) == 40                    # --perplexity, --tsne-points
+    sub = subsample_of(r, x)
+    assert len(sub.unique()) == 40
+
+
+def test_figure_9s_pca_is_fitted_to_all_the_test_codes(explore_run):
+    """measure(): PCA of all the AE's test codes (Figure 9); t-SNE's start, of its subsample."""
+    r = explore_run
+    (figure_9, _), (tsne_start, _) = r["calls"]["pca"]
+    assert torch.allclose(figure_9[0], r["codes"], atol=1e-6) and figure_9[1] == 2
+    (affinity_args, _), = r["calls"]["affinities"]
+    assert torch.equal(tsne_start[0], affinity_args[0]) and tsne_start[1] == 2
+
+
+def test_each_knn_accuracy_is_of_the_tsne_subsample_with_its_labels(explore_run):
+    """raw pixels, latent, PCA 2-D and t-SNE 2-D: the same 40 test images, their labels,
+    k = --k; the pixels and the codes are of the same images."""
+    r = explore_run
+    (affinity_args, _), = r["calls"]["affinities"]
+    sub = subsample_of(r, affinity_args[0])
+    seen = r["calls"]["knn_accuracy"]
+    assert len(seen) == 4
+    for (z, y, k), _ in seen:
+        assert torch.equal(y, r["y_test"][sub]) and k == 4
+    (pixels, _, _), _ = seen[0]
+    assert torch.equal(pixels, r["x_test"][sub].flatten(1))
+    (latent, _, _), _ = seen[1]
+    assert torch.allclose(latent, r["codes"][sub], atol=1e-6)
+    assert [z.shape[1] for (z, _, _), _ in seen[2:]] == [2, 2]
+
+
+def test_smoothness_walks_between_the_test_codes_of_the_ae(explore_run):
+    r = explore_run
+    (args, _), = r["calls"]["smoothness"]
+    decode, z, pairs, steps, _ = args
+    assert torch.allclose(z, r["codes"], atol=1e-6) and (pairs, steps) == (5, 4)
+    _, _, decoder = ae.load_ae(r["out"] / "ae.pt")
+    with torch.no_grad():
+        assert torch.allclose(decode(z[:3]), decoder.eval()(z[:3]), atol=1e-6)
+
+
+# --- explore.py: the settings and --seed -------------------------------------
+
+def test_explores_and_the_third_claims_samplers_and_judge_follow_the_seed(data_dir, tmp_path,
+                                                                          monkeypatch):
+    """explore.py's t-SNE subsample and smoothness pairs; beyond/samples.py's mixture fit,
+    its box, Gaussian, mixture and VAE-prior samples, the structureless images and the
+    judge: the same for the same --seed, other for another."""
+    recorded = []
+
+    def record(module, name, what=lambda result, *args: result):
+        original = getattr(module, name)
+
+        def spy(*args, **kwargs):
+            result = original(*args, **kwargs)
+            recorded[-1][name] = what(result, *args)
+            return result
+        monkeypatch.setattr(module, name, spy)
+    record(explore, "tsne_subsample")
+    record(explore, "smoothness")                         # evenness of the pairs' walks
+    record(beyond.samples, "fit_mixture", lambda mixture, *args: list(mixture))  # k-means++
+    record(judge, "structureless_images")
+    record(judge, "get_judge", lambda j, *args: list(j.state_dict().values()))
+    record(beyond.samples, "sample_quality", lambda result, j, held_out, x_train, x, y, samples,
+           g: samples)
+    monkeypatch.setattr(explore, "plot_figures", lambda *args: None)
+    monkeypatch.setattr(beyond.samples, "plot_samples", lambda *args: None)
+    for i, seed in enumerate((3, 3, 4)):
+        out = tmp_path / str(i)
+        out.mkdir()
+        write_ae_checkpoint(out / "ae.pt")
+        write_vae_checkpoint(out / "vae.pt")
+        recorded.append({})
+        explore.main(["--quick", "--subset", "200", *CPU, "--tsne-points", "20",
+                      "--perplexity", "5", "--k", "3", "--tsne-iters", "10", "--pairs", "5",
+                      "--seed", str(seed), "--data-dir", str(data_dir), "--out-dir", str(out)])
+        beyond.samples.main(["--quick", "--subset", "200", *CPU, "--seed", str(seed),
+                             "--data-dir", str(data_dir), "--out-dir", str(out)])
+    a, b, c = ({**r.pop("sample_quality"), **r} for r in recorded)  # an entry per sampler
+    assert set(a) == {"tsne_subsample", "smoothness", "fit_mixture", "structureless_images",
+                      "get_judge", "ae_box", "ae_gaussian", "ae_mixture", "vae_prior"}
+    for name in a:
+        assert same(a[name], b[name]), name
+        assert not same(a[name], c[name]), name
+
+
+# --- explore.py: end to end, on the real data --------------------------------
+
+def test_explore_quick_end_to_end_on_real_data(quick_ae, data_dir, tmp_path):
+    shutil.copy(quick_ae / "ae.pt", tmp_path / "ae.pt")
+    proc = run("explore.py", "--quick", "--data-dir", data_dir, "--out-dir", tmp_path)
+    assert "vae.pt not found" in proc.stdout                   # the VAE parts are skipped
+    for figure in ("fig03_tsne.png", "fig09_pca.png", "fig04_ae_samples.png",
+                   "fig05a_ae_interpolation.png"):
+        assert (tmp_path / figure).stat().st_size > 10_000
+    results = json.loads((tmp_path / "explore.json").read_text())
+    assert results["settings"]["quick"] and results["tsne_points"] == 500
+    knn = results["knn"]
+    assert 0.5 < knn["raw pixels"] < 1                          # far above chance (0.1)
+    assert all(0.3 < v <= 1 for v in knn["AE"].values())
+    ratio = results["models"]["AE"]["pca_explained_variance_ratio"]
+    assert 1 > ratio[0] >= ratio[1] > 0
+    # 1/steps = 0.1 is the least possible; a decoder that jumps between images nears 1
+    assert 0.1 <= results["smoothness"]["AE"]["mean"] < 0.5
+    # the third claim is beyond/samples.py's step: explore.py trains no judge
+    assert "samples" not in results and not (tmp_path / "judge.pt").exists()
+
+
+def test_explore_shows_the_vae_beside_the_ae(quick_ae, data_dir, tmp_path):
+    shutil.copy(quick_ae / "ae.pt", tmp_path / "ae.pt")
+    torch.manual_seed(0)
+    plumbing.checkpoints.save_checkpoint(tmp_path / "vae.pt", {"d": 4}, vae=vae.VAE(4).state_dict())
+    run("explore.py", "--quick", "--tsne-points", "200", "--tsne-iters", "50", "--pairs", "5",
+        "--data-dir", data_dir, "--out-dir", tmp_path)
+    results = json.loads((tmp_path / "explore.json").read_text())
+    assert results["models"]["VAE"]["d"] == 4
+    assert set(results["knn"]["VAE"]) == {"latent", "PCA 2-D", "t-SNE 2-D"}
+    assert set(results["smoothness"]) == {"AE", "VAE"}
+    run("beyond.samples", "--quick", "--data-dir", data_dir, "--out-dir", tmp_path)
+    samples = json.loads((tmp_path / "samples.json").read_text())
+    assert "vae_prior" in samples["rows"] and samples["verdict"].startswith("The claim")
+
+
+# =============================================================================
+# vae.py: the reparameterisation, the VAE loss (gaussian_kl), training with beta, the
+# importance-weighted bound
+# =============================================================================
+
+# --- vae.py: the maths -------------------------------------------------------
+
+def test_kl_matches_torch_distributions():
+    torch.manual_seed(0)
+    mu, logvar = torch.randn(16, 7), 2 * torch.randn(16, 7)
+    q, prior = Normal(mu, torch.exp(0.5 * logvar)), Normal(0.0, 1.0)
+    expected = kl_divergence(q, prior).sum(1)                  # (16,), summed over d
+    assert torch.allclose(vae.gaussian_kl(mu, logvar), expected, rtol=1e-5, atol=1e-5)
+    assert vae.gaussian_kl(torch.zeros(3, 5), torch.zeros(3, 5)).abs().max() < 1e-7
+
+
+def test_gradients_reach_mu_and_logvar_through_the_sample():
+    torch.manual_seed(0)
+    mu = torch.randn(4, 3, requires_grad=True)
+    logvar = torch.randn(4, 3, requires_grad=True)
+    z = vae.reparameterize(mu, logvar)
+    z.sum().backward()
+    # dz/dmu = 1 and dz/dlogvar = sigma * eps / 2 = (z - mu) / 2
+    assert torch.allclose(mu.grad, torch.ones_like(mu))
+    assert torch.allclose(logvar.grad, 0.5 * (z - mu).detach(), atol=1e-6)
+    assert logvar.grad.abs().min() > 0
+
+
+def test_loss_is_summed_per_image_and_averaged_over_the_batch():
+    # a VAE whose q(z|x) has sigma = exp(-15): its sample is mu, so its loss is fixed
+    torch.manual_seed(0)
+    model = vae.VAE(4)
+    with torch.no_grad():
+        model.logvar.weight.zero_()
+        model.logvar.bias.fill_(-30.0)
+    x = torch.rand(1, 1, 28, 28)
+    recon_one, kl_one = vae.loss_terms(model, x)
+    recon_many, kl_many = vae.loss_terms(model, x.expand(8, -1, -1, -1))
+    assert torch.allclose(recon_one, recon_many, rtol=1e-5)
+    assert torch.allclose(kl_one, kl_many, rtol=1e-5)
+    # summed over the 784 pixels and the d latent dimensions, not averaged
+    mu, logvar = model.encode(x)
+    x_hat = model.decoder(mu)
+    expected = F.binary_cross_entropy(x_hat, x, reduction="sum")
+    assert torch.allclose(recon_one, expected, rtol=1e-4)
+    assert torch.allclose(kl_one, vae.gaussian_kl(mu, logvar).sum(), rtol=1e-5)
+
+
+def test_importance_weights_match_torch_distributions():
+    from torch.distributions import Bernoulli
+    torch.manual_seed(0)
+    model, k = vae.VAE(6).eval(), 5
+    x = (torch.rand(8, 1, 28, 28) > 0.5).float()
+    torch.manual_seed(1)
+    got = vae.iw_log_px(model, x, k)                            # (8,)
+    torch.manual_seed(1)                                        # the same eps again
+    with torch.no_grad():
+        mu, logvar = model.encode(x)
+        z = mu + torch.exp(0.5 * logvar) * torch.randn(k, *mu.shape)      # (K, 8, d)
+        x_hat = model.decoder(z.flatten(0, 1)).view(k, *x.shape)
+        log_w = (Bernoulli(probs=x_hat).log_prob(x).sum((2, 3, 4))
+                 + Normal(0.0, 1.0).log_prob(z).sum(2)
+                 - Normal(mu, torch.exp(0.5 * logvar)).log_prob(z).sum(2))
+    expected = torch.logsumexp(log_w, 0) - math.log(k)
+    assert torch.allclose(got, expected, rtol=1e-4, atol=1e-2)
+
+
+def test_importance_weighted_bound_is_above_the_elbo_and_grows_with_k():
+    torch.manual_seed(0)
+    model = vae.VAE(6)
+    x = torch.rand(32, 1, 28, 28)
+    # the ELBO, averaged over 20 samples of z per image
+    elbo = -sum(sum(vae.evaluate(model, x).values()) for _ in range(20)) / 20
+    bounds = {k: vae.iw_log_px(model, x, k).mean().item() for k in (1, 10, 100)}
+    assert bounds[100] >= elbo
+    assert bounds[1] < bounds[10] < bounds[100]
+    assert abs(bounds[1] - elbo) < abs(bounds[100] - elbo)   # K = 1 is the ELBO itself
+
+
+# --- vae.py: the training step, train and eval modes, divergence -------------
+
+def test_a_diverging_vae_stops_with_one_line_and_keeps_the_earlier_run(data_dir, tmp_path):
+    argv = ["--quick", "--subset", "200", "--epochs", "1", "--iw-samples", "2", *CPU,
+            "--data-dir", str(data_dir), "--out-dir", str(tmp_path)]
+    vae.main(argv)                                        # a good earlier run
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    # NaN weights must reach the loop's check, not an error inside the loss
+    with pytest.raises(SystemExit) as e:
+        vae.main(argv + ["--lr", "1e30"])
+    assert "training diverged at epoch 1" in str(e.value) and "\n" not in str(e.value)
+    # the earlier results, checkpoint and figures are as they were
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_beta_weighs_the_kl_term_in_training(monkeypatch, data_dir, tmp_path):
+    x = torch.rand(1, 1, 28, 28)
+
+    def after_one_step(beta, by_hand):
+        torch.manual_seed(0)
+        model = vae.VAE(3)
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+        torch.manual_seed(1)
+        if by_hand:
+            recon, kl = vae.loss_terms(model, x)
+            (recon + beta * kl).backward()
+            optimizer.step()
+        else:
+            vae.train_epoch(model, optimizer, x, 1, torch.Generator().manual_seed(0), beta=beta)
+        return torch.cat([p.detach().flatten() for p in model.parameters()])
+    assert torch.allclose(after_one_step(3.0, False), after_one_step(3.0, True))
+    assert not torch.allclose(after_one_step(3.0, False), after_one_step(1.0, True))
+    # and vae.py hands --beta through fit() to every epoch
+    betas, train_epoch = [], vae.train_epoch
+
+    def spy(*args, beta):
+        betas.append(beta)
+        return train_epoch(*args, beta=beta)
+    monkeypatch.setattr(vae, "train_epoch", spy)
+    vae.main(["--quick", "--subset", "200", "--epochs", "2", "--iw-samples", "2", "--beta", "4",
+              *CPU, "--data-dir", str(data_dir), "--out-dir", str(tmp_path)])
+    assert betas == [4.0, 4.0]
+
+
+def test_the_vaes_two_steps_are_sgd_on_the_negative_elbo_with_beta():
+    torch.manual_seed(0)
+    model, beta = vae.VAE(3), 3.0
+    x = torch.rand(N, 1, 28, 28)
+    before, code, reference = flat(model), copy.deepcopy(model), copy.deepcopy(model)
+    torch.manual_seed(1)                     # the reparameterisation's eps
+    got = vae.train_epoch(code, torch.optim.SGD(code.parameters(), lr=1e-4), x, BATCH,
+                          generator(2), beta=beta)
+
+    torch.manual_seed(1)                     # the same eps
+    optimizer = torch.optim.SGD(reference.parameters(), lr=1e-4)
+    terms = []
+    for idx in reference_batches(N, BATCH, seed=2):
+        xb = x[idx]
+        optimizer.zero_grad()
+        mu, logvar = reference.encode(xb)
+        sigma = torch.exp(0.5 * logvar)
+        z = mu + sigma * torch.randn(mu.shape)                            # (B, d)
+        logits = reference.decoder(z, logits=True)                        # (B, 1, 28, 28)
+        # -log p(x|z) = -sum_i [x_i log sigmoid(l_i) + (1 - x_i) log sigmoid(-l_i)], per image
+        recon = -(xb * F.logsigmoid(logits) + (1 - xb) * F.logsigmoid(-logits)).sum() / len(xb)
+        kl = kl_divergence(Normal(mu, sigma), Normal(0.0, 1.0)).sum(1).mean()
+        (recon + beta * kl).backward()                                    # -ELBO, beta-weighted
+        optimizer.step()
+        terms.append((recon.item(), kl.item(), len(idx)))
+    assert_same_update(before, code, reference)
+    # the returned terms are means per image over the epoch, the KL not weighted by beta
+    assert got["recon"] == pytest.approx(sum(r * n for r, _, n in terms) / N, rel=1e-5)
+    assert got["kl"] == pytest.approx(sum(k * n for _, k, n in terms) / N, rel=1e-5)
+
+
+def test_the_vae_has_no_dropout_so_its_modes_give_the_same_outputs():
+    # vae.py: "no dropout". Its mode matters only to a later change; the tests below give
+    # it a decoder with dropout to show that its evaluations switch dropout off anyway.
+    torch.manual_seed(0)
+    model = vae.VAE(3)
+    x, z = torch.rand(4, 1, 28, 28), torch.randn(4, 3)
+    with torch.no_grad():
+        (mu, logvar), (mu_eval, logvar_eval) = model.train().encode(x), model.eval().encode(x)
+        assert torch.equal(mu, mu_eval) and torch.equal(logvar, logvar_eval)
+        assert torch.equal(model.train().decoder(z), model.eval().decoder(z))
+
+
+def vae_with_dropout_in_its_decoder(d=3):
+    torch.manual_seed(0)
+    model = vae.VAE(d)
+    model.decoder = common.Decoder(d, 0.5)
+    return model
+
+
+def test_the_vaes_decoded_images_and_samples_figure_are_made_with_dropout_off(monkeypatch):
+    model = vae_with_dropout_in_its_decoder()
+    eval_decoder = copy.deepcopy(model.decoder).eval()
+    z = torch.randn(2, 5, 3)
+    with torch.no_grad():
+        by_hand = eval_decoder(z.flatten(0, 1)).view(2, 5, 28, 28)
+        assert not torch.allclose(model.train().decoder(z.flatten(0, 1)).view(2, 5, 28, 28),
+                                  by_hand, atol=1e-3)
+    assert torch.equal(vae.decode(model.train(), z), vae.decode(model.train(), z))
+    torch.testing.assert_close(vae.decode(model.train(), z), by_hand)
+    # Figure 6: z ~ N(0, I) from the seed, decoded in eval mode
+    drawn = []
+    monkeypatch.setattr(vae, "plot_grid", lambda images, *args, **kwargs: drawn.append(images))
+    vae.plot_samples(model.train(), 3, "unused.png", seed=4, n=2)
+    with torch.no_grad():
+        z = torch.randn(2, 2, 3, generator=generator(4))
+        torch.testing.assert_close(drawn[0], eval_decoder(z.flatten(0, 1)).view(2, 2, 28, 28))
+
+
+def test_the_vaes_validation_loss_is_computed_in_eval_mode():
+    model = vae_with_dropout_in_its_decoder()
+    x = torch.rand(8, 1, 28, 28)
+
+    def by_hand(reference):
+        torch.manual_seed(5)
+        with torch.no_grad():
+            mu, logvar = reference.encode(x)
+            sigma = torch.exp(0.5 * logvar)
+            logits = reference.decoder(mu + sigma * torch.randn(mu.shape), logits=True)
+            recon = -(x * F.logsigmoid(logits) + (1 - x) * F.logsigmoid(-logits)).sum() / len(x)
+            kl = kl_divergence(Normal(mu, sigma), Normal(0.0, 1.0)).sum(1).mean()
+        return recon.item(), kl.item()
+    recon, kl = by_hand(copy.deepcopy(model).eval())
+    assert by_hand(copy.deepcopy(model).train())[0] != pytest.approx(recon, rel=1e-3)
+    torch.manual_seed(5)                     # the same eps
+    got = vae.evaluate(model.train(), x)
+    assert (got["recon"], got["kl"]) == pytest.approx((recon, kl), rel=1e-5)
+
+
+# --- vae.py: what each fit sees ----------------------------------------------
+
+def test_the_vae_trains_and_validates_without_the_test_set(data_dir, tmp_path, monkeypatch):
+    test_images, calls = [], []
+    load_test = vae.load_test
+
+    def spy_load_test(*args):
+        x, y = load_test(*args)
+        test_images.append(x)
+        return x, y
+
+    def spy(name):
+        original = getattr(vae, name)
+
+        def wrapped(model, *args, **kwargs):
+            x = args[1] if name == "train_epoch" else args[0]
+            calls.append((name, x is test_images[0]))
+            return original(model, *args, **kwargs)
+        monkeypatch.setattr(vae, name, wrapped)
+    monkeypatch.setattr(vae, "load_test", spy_load_test)
+    spy("train_epoch")
+    spy("evaluate")
+    vae.main(["--quick", "--epochs", "2", "--iw-samples", "2", *CPU, "--data-dir", str(data_dir),
+              "--out-dir", str(tmp_path)])
+    # two epochs of training and validation on other images, then the test set once
+    assert calls == [("train_epoch", False), ("evaluate", False)] * 2 + [("evaluate", True)]
+
+
+# --- vae.py: the settings and --seed -----------------------------------------
+
+def test_flags_tuned_file_and_table_7_in_that_order(tmp_path):
+    args = plumbing.cli.parse_args(vae.build_parser(), vae.QUICK, ["--out-dir", str(tmp_path)])
+    assert plumbing.params.resolve_params(args, vae.TABLE_7, "vae") == (vae.TABLE_7, "report")
+    assert args.epochs == 42 and args.batch_size == 256 and args.beta == 1.0
+    tuned = {"study": "vae", "params": {"d": 3, "lr": 0.01, "weight_decay": 0.0},
+             "value": 300.0, "direction": "minimize"}
+    (tmp_path / "tuned_vae.json").write_text(json.dumps(tuned))
+    # a tuned file in the folder is not read unless named: nothing depends on what is there
+    assert plumbing.params.resolve_params(args, vae.TABLE_7, "vae") == (vae.TABLE_7, "report")
+    named = ["--out-dir", str(tmp_path), "--params", str(tmp_path / "tuned_vae.json")]
+    args = plumbing.cli.parse_args(vae.build_parser(), vae.QUICK, named)
+    params, source = plumbing.params.resolve_params(args, vae.TABLE_7, "vae")
+    assert params == tuned["params"] and source.endswith("tuned_vae.json")
+    args = plumbing.cli.parse_args(vae.build_parser(), vae.QUICK, named + ["--d", "5"])
+    params, source = plumbing.params.resolve_params(args, vae.TABLE_7, "vae")
+    assert params == {**tuned["params"], "d": 5} and "command line" in source
+
+
+@pytest.mark.parametrize("flags, expected", [
+    ([], (44, 0.0002, 0.0018)),                                          # Table 7
+    (["--params", "FILE", "--weight-decay", "0.000654"], (7, 0.0123, 0.000654)),
+])
+def test_vae_settings_reach_the_optimiser_and_model(flags, expected, data_dir, tmp_path,
+                                                    monkeypatch):
+    """Table 7's d, lr and weight decay, or a --params file's (d 7, lr 0.0123, weight decay
+    0.000321) with a flag winning over the file, reach Adam and the VAE."""
+    write_tuned(tmp_path / "tuned_vae.json", "vae",
+                {"d": 7, "lr": 0.0123, "weight_decay": 0.000321})
+    flags = [str(tmp_path / "tuned_vae.json") if f == "FILE" else f for f in flags]
+    made = spy_on_optimizers(monkeypatch, vae)
+    models = spy_on_calls(monkeypatch, vae, "VAE")
+    monkeypatch.setattr(vae, "plot_figures", lambda *args: None)
+    vae.main([*QUICK, "--iw-samples", "2", *flags, "--data-dir", str(data_dir),
+              "--out-dir", str(tmp_path)])
+    d, lr, weight_decay = expected
+    [record] = made
+    assert record.setting == ("Adam", lr, weight_decay)
+    model = owner(models, record)
+    assert [model.mu.out_features, model.logvar.out_features,
+            model.decoder.linear[0].in_features] == [d, d, d]
+    assert all(p == 0 for p in dropouts(model))           # no dropout in the VAE (section 2.5)
+    assert plumbing.checkpoints.load_checkpoint(tmp_path / "vae.pt", "")["settings"]["d"] == d  # explore.py's
+
+
+def test_seed_fixes_the_vaes_weights_batch_order_and_results(data_dir, tmp_path, monkeypatch):
+    made = spy_on_optimizers(monkeypatch, vae)
+    orders = spy_on_batches(monkeypatch, vae)
+    sampled = []                                  # the seed of Figure 6's z ~ N(0, I)
+    monkeypatch.setattr(vae, "plot_samples", lambda model, d, path, seed: sampled.append(seed))
+    monkeypatch.setattr(vae, "plot_losses", lambda *args: None)
+    monkeypatch.setattr(vae, "plot_grid", lambda *args, **kwargs: None)
+    runs = []
+    for i, seed in enumerate((3, 3, 4)):
+        made.clear(), orders.clear()
+        vae.main([*QUICK, "--iw-samples", "2", "--seed", str(seed), "--data-dir", str(data_dir),
+                  "--out-dir", str(tmp_path / str(i))])
+        test = json.loads((tmp_path / str(i) / "vae.json").read_text())["test"]
+        # the same seed, the same reparameterisation noise and importance samples too
+        numbers = torch.tensor([test["recon"], test["kl"], test["iw_log_px"]])
+        runs.append((made[0].initial, list(orders), numbers))
+    for a, b, c in zip(*runs):                # weights, batch orders, test numbers
+        assert same(a, b) and not same(a, c)
+    assert sampled == [3, 3, 4]
+
+
+# --- vae.py: end to end, on the real data ------------------------------------
+
+def test_vae_quick_end_to_end_on_real_data(data_dir, tmp_path):
+    run("vae.py", "--quick", "--data-dir", data_dir, "--out-dir", tmp_path)
+    for figure in ("fig11_vae_loss.png", "fig06_vae_samples.png", "fig05b_vae_traversal.png",
+                   "fig_vae_reconstructions.png"):
+        assert (tmp_path / figure).stat().st_size > 10_000
+    results = json.loads((tmp_path / "vae.json").read_text())
+    assert results["params"] == vae.TABLE_7 and results["source"] == "report"
+    history, test = results["history"], results["test"]
+    assert len(history["val_recon"]) == 2 and history["val_recon"][-1] < history["val_recon"][0]
+    values = [v for k, h in history.items() if k != "diverged" for v in h]
+    values += [test["neg_elbo"], test["iw_log_px"]]
+    assert all(math.isfinite(v) for v in values)
+    assert test["neg_elbo"] > 0 and test["kl"] >= 0
+    assert -test["iw_log_px"] <= test["neg_elbo"] + 1.0      # the IW bound is the tighter one
+    assert test["iw_images"] == test["images"] == 500          # --iw-images 0: all of them
+    ckpt = plumbing.checkpoints.load_checkpoint(tmp_path / "vae.pt", "python vae.py")
+    assert ckpt["settings"]["d"] == 44 and ckpt["settings"]["beta"] == 1.0
+    model = plumbing.checkpoints.load_weights(vae.VAE(ckpt["settings"]["d"]), ckpt, "vae", "vae.pt", "")
+    x_hat, mu, logvar = model(torch.rand(2, 1, 28, 28))
+    assert x_hat.shape == (2, 1, 28, 28) and mu.shape == logvar.shape == (2, 44)
+
+
+# =============================================================================
+# beyond/samples.py: the third claim: a mixture fitted by EM (fit_mixture), every sampler
+# judged, the verdict
+# =============================================================================
+
+# --- beyond/samples.py: the maths --------------------------------------------
+
+def test_em_recovers_two_well_separated_components():
+    g = torch.Generator().manual_seed(3)
+    n = 4000
+    w_true = torch.tensor([0.3, 0.7], dtype=torch.float64)
+    mu_true = torch.tensor([[-6.0, 1.0, 0.0], [5.0, -2.0, 3.0]], dtype=torch.float64)
+    S_true = torch.stack([random_spd(3, g), 2 * random_spd(3, g)])
+    z = beyond.samples.sample_mixture(w_true, mu_true, S_true, n, g)                      # (n, 3)
+    weights, means, covs = beyond.samples.fit_mixture(z, 2, torch.Generator().manual_seed(0))
+    order = means[:, 0].argsort()          # the component order is arbitrary: sort by x_0
+    weights, means, covs = weights[order], means[order], covs[order]
+    assert torch.allclose(weights, w_true, atol=0.03)
+    assert torch.allclose(means, mu_true, atol=0.15)
+    assert torch.allclose(covs, S_true, atol=0.25)
+    assert weights.sum().item() == pytest.approx(1, abs=1e-9)
+
+
+def test_sample_mixture_moments():
+    # one component with a full covariance, and the mixing proportions of two
+    g = torch.Generator().manual_seed(4)
+    mu = torch.tensor([[1.0, -1.0, 2.0]], dtype=torch.float64)
+    S = random_spd(3, g)[None]
+    z = beyond.samples.sample_mixture(torch.ones(1, dtype=torch.float64), mu, S, 100_000, g)
+    assert torch.allclose(z.mean(0), mu[0], atol=0.02)
+    assert torch.allclose(torch.cov(z.T), S[0], atol=0.03)
+    means = torch.tensor([[-100.0], [100.0]], dtype=torch.float64)
+    covs = torch.ones(2, 1, 1, dtype=torch.float64)
+    weights = torch.tensor([0.2, 0.8], dtype=torch.float64)
+    z = beyond.samples.sample_mixture(weights, means, covs, 20_000, g)
+    assert (z[:, 0] > 0).double().mean().item() == pytest.approx(0.8, abs=0.015)
+
 
 def small_mixture():
     """Three 2-D Gaussians with unequal weights and full covariances, and 40 points."""
@@ -3034,455 +2509,783 @@ def test_m_step_on_three_points_worked_by_hand():
     assert covs.flatten().tolist() == pytest.approx([var_0, var_1])
 
 
-# --- The smoothness measure ----------------------------------------------------
+# --- beyond/samples.py: what each fit sees -----------------------------------
 
-def test_evenness_of_a_walk_with_unequal_steps_worked_by_hand():
-    # steps (1, 0), (0, 2), (-3, 0), (0, 4): lengths 1, 2, 3, 4, the largest 4 of 10
-    zigzag = torch.tensor([[0.0, 0.0], [1.0, 0.0], [1.0, 2.0], [-2.0, 2.0], [-2.0, 6.0]])
-    # steps (3, 4) and (0, 1) twice, then (0, 0): lengths 5, 1, 1, 0, the largest 5 of 7
-    other = torch.tensor([[0.0, 0.0], [3.0, 4.0], [3.0, 5.0], [3.0, 6.0], [3.0, 6.0]])
-    assert explore.evenness(zigzag).item() == pytest.approx(4 / 10)
-    assert explore.evenness(torch.stack([zigzag, other])).tolist() == pytest.approx([0.4, 5 / 7])
+SAMPLES_SPIED = [(judge, "get_judge"), (judge, "train_judge"), (beyond.samples, "fit_mixture"),
+                 (beyond.samples, "sample_quality"), (explore, "sample_uniform_box"),
+                 (explore, "sample_gaussian")]
 
 
-def test_decode_line_decodes_equally_spaced_codes_from_z0_to_z1():
-    z0, z1 = torch.tensor([[0.0, 8.0], [1.0, 1.0]]), torch.tensor([[4.0, 0.0], [1.0, 5.0]])
-    decoded = []
-    line = explore.decode_line(lambda z: decoded.append(z) or 2 * z, z0, z1, steps=4)
-    assert line.shape == (2, 5, 2)
-    (z,), t = decoded, torch.tensor([0.0, 0.25, 0.5, 0.75, 1.0])[:, None]
-    expected = torch.stack([z0[0] + t * (z1[0] - z0[0]), z0[1] + t * (z1[1] - z0[1])])
-    assert torch.allclose(z, expected.flatten(0, 1))                  # decoded, row by row
-    assert torch.allclose(line, 2 * expected)
+@pytest.fixture(scope="module")
+def samples_run(tiny_ae, data_dir, tmp_path_factory):
+    """What beyond.samples.main (AE only) called the spied functions with, and the splits."""
+    out = tmp_path_factory.mktemp("samples")
+    (out / "ae.pt").write_bytes((tiny_ae / "ae.pt").read_bytes())
+    calls = {}
+    with pytest.MonkeyPatch.context() as mp:
+        for module, name in SAMPLES_SPIED:
+            spy(mp, module, name, calls)
+        beyond.samples.main(["--quick", "--subset", str(SUBSET), "--seed", "3", *CPU,
+                             "--data-dir", str(data_dir), "--out-dir", str(out)])
+    (x_train, y_train), (x_val, y_val), (x_test, y_test) = splits(data_dir)
+    return {"calls": calls, "out": out, "x_train": x_train, "y_train": y_train,
+            "x_val": x_val, "y_val": y_val, "x_test": x_test, "y_test": y_test}
 
 
-def test_smoothness_pairs_distinct_codes_and_measures_their_decoded_walks():
-    z = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 2.0]])            # only 3 codes
-    decoded = []
-
-    def decode(codes):          # a nonlinear decoder: the walks are not even
-        decoded.append(codes)
-        return codes ** 3
-    g = torch.Generator().manual_seed(0)
-    even = explore.smoothness(decode, z, pairs=60, steps=5, generator=g)
-    walks = decoded[0].view(60, 6, 2)
-    start, end = walks[:, 0], walks[:, -1]
-    first = torch.cdist(start, z).argmin(1)
-    last = torch.cdist(end, z).argmin(1)
-    assert torch.allclose(z[first], start) and torch.allclose(z[last], end, atol=1e-6)
-    assert torch.all(first != last)                                   # distinct codes
-    assert len(set(zip(first.tolist(), last.tolist()))) == 6          # every ordered pair
-    # each walk's evenness by hand: six equally spaced codes, cubed, largest step / length
-    t = torch.linspace(0, 1, 6)[:, None]
-    for i, j, e in zip(first.tolist(), last.tolist(), even.tolist()):
-        points = (z[i] + t * (z[j] - z[i])) ** 3
-        steps = (points[1:] - points[:-1]).norm(dim=1)
-        assert e == pytest.approx((steps.max() / steps.sum()).item(), rel=1e-5)
-    assert min(even.tolist()) > 1 / 5                                 # cubing made them uneven
+def test_the_judge_is_trained_on_the_training_split_only(samples_run):
+    r = samples_run
+    (args, _), = r["calls"]["get_judge"]
+    x_train, y_train, x_val, y_val = args[:4]
+    assert torch.equal(x_train, r["x_train"]) and torch.equal(y_train, r["y_train"])
+    assert torch.equal(x_val, r["x_val"]) and torch.equal(y_val, r["y_val"])
+    (args, kwargs), = r["calls"]["train_judge"]               # a fresh folder: trained anew
+    assert torch.equal(args[0], r["x_train"]) and torch.equal(args[1], r["y_train"])
+    assert len(args[0]) == SUBSET and len(r["x_test"]) == SUBSET // 4
 
 
-# --- The 10-NN accuracy and the bilinear grid ------------------------------------
-
-def test_knn_accuracy_worked_by_hand_with_ties():
-    """k = 2, four groups far apart on a line (class in parentheses); a tie goes to the lower
-    class number. Each point's two nearest other points, and the vote:
-      -1.5 (7)  0 (2)  1 (2)     0: 1, -1.5 tie -> 2 right;  1: 0, -1.5 tie -> 2 right;
-                                 -1.5: 0, 1 -> 2 wrong
-      20 (1)  21 (1)  22.5 (4)   20, 21: tie -> 1 right;  22.5: 21, 20 -> 1 wrong
-      40 (1)  40.5 (5)  41.2 (1) 40: 40.5, 41.2 tie -> 1 right;  40.5: 40, 41.2 -> 1 wrong;
-                                 41.2: 40.5, 40 tie -> 1 right
-      60 (3)  61 (6)             60: 61, 41.2 tie -> 1 wrong;  61: 60, 41.2 tie -> 1 wrong
-    6 of 11 right. Ties to the higher class: 0; ties to the nearest: 4; the point itself
-    counted as its own neighbour: 7."""
-    z = torch.tensor([[-1.5], [0.0], [1.0], [20.0], [21.0], [22.5], [40.0], [40.5], [41.2],
-                      [60.0], [61.0]])
-    y = torch.tensor([7, 2, 2, 1, 1, 4, 1, 5, 1, 3, 6])
-    assert explore.knn_accuracy(z, y, k=2) == pytest.approx(6 / 11)
-    assert explore.knn_accuracy(z, y, k=2, chunk=4) == pytest.approx(6 / 11)
+def test_the_judges_floor_holds_no_image_it_trained_on(samples_run):
+    """sample_quality: the judge's accuracy and the reference features are of the test
+    images; the floor is of held-out validation images, none of them a training image."""
+    r = samples_run
+    (args, _), = r["calls"]["sample_quality"]
+    _, x_held_out, x_train, x_test, y_test, samples, _ = args
+    assert torch.equal(x_held_out, r["x_val"]) and torch.equal(x_train, r["x_train"])
+    assert torch.equal(x_test, r["x_test"]) and torch.equal(y_test, r["y_test"])
+    floor = x_held_out[:len(x_test)].flatten(1)
+    assert torch.cdist(floor, r["x_train"].flatten(1)).min() > 0     # no training image
+    assert set(samples) == {"ae_box", "ae_gaussian", "ae_mixture"}
+    assert all(len(images) == len(r["x_test"]) for images in samples.values())
 
 
-def test_bilinear_weights_at_an_interior_point_worked_by_hand():
-    # corners = the identity: each grid point's code is its four weights (TL, TR, BL, BR)
-    grid = common.bilinear(torch.eye(4), n=5)                         # u, v in 0, .25, ... 1
-    assert grid.shape == (5, 5, 4)
-    # row 1 (v = 0.25), column 3 (u = 0.75):
-    # (1-u)(1-v) = 0.1875, u(1-v) = 0.5625, (1-u)v = 0.0625, uv = 0.1875
-    assert grid[1, 3].tolist() == pytest.approx([0.1875, 0.5625, 0.0625, 0.1875])
-    assert grid[3, 1].tolist() == pytest.approx([0.1875, 0.0625, 0.5625, 0.1875])
-    corners = torch.tensor([[0.0, 1.0], [4.0, 1.0], [0.0, 9.0], [4.0, 5.0]])
-    assert common.bilinear(corners, n=5)[1, 3].tolist() == pytest.approx(
-        [0.5625 * 4 + 0.1875 * 4, 0.1875 + 0.5625 + 0.0625 * 9 + 0.1875 * 5])
+def test_every_sampler_is_fitted_to_the_ae_codes_of_the_training_images(samples_run):
+    """The mixture (fit_mixture), the Gaussian (sample_gaussian) and the min-max box all
+    see the AE's codes of the training images, never those of the test images they are
+    judged against: for the judge (as many as test images) and for the figure (10 each)."""
+    r = samples_run
+    train_codes = codes_of(r["out"], r["x_train"])
+    (args, _), = r["calls"]["fit_mixture"]
+    assert torch.allclose(args[0], train_codes, atol=1e-6) and args[1] == 10
+    for name in ("sample_gaussian", "sample_uniform_box"):
+        seen = r["calls"][name]
+        assert [args[1] for args, _ in seen] == [len(r["x_test"]), 10]   # the judge, the figure
+        for (z, *_), _ in seen:
+            assert torch.allclose(z, train_codes, atol=1e-6), name
 
 
-# =============================================================================
-# Settings reach the code, reports say what the results hold, safety (#24)
-# Issue 24, classes 5 to 7: settings reach the code, reports say what the results hold,
-# checkpoints are safe. `pytest test_settings_reports.py` (10 to 20 s on a 2-core CPU).
-#
-# Settings are checked through the code paths the scripts use, with spies on the optimisers
-# and models they make; reports with small results files of recognisable numbers; safety with
-# damaged checkpoints and a spy on the order in which files are written.
-# =============================================================================
+# --- beyond/samples.py: the settings and --seed ------------------------------
 
-
-QUICK = ["--quick", "--subset", "200", "--epochs", "1", *CPU]  # an in-process run: ~0.5 s
-# The autoencoder checkpoint classify.py and explore.py read, with settings of its own
-AE_SETTINGS = {"d": 5, "dropout": 0.0375, "optimizer": "SGD", "lr": 0.0123,
-               "weight_decay": 0.000456}
-
-
-def write_ae_checkpoint(path, drop=None, add=None):
-    """An ae.pt of AE_SETTINGS; drop: a part ("encoder" or "decoder") that lacks its last
-    weight; add: a part that holds one weight too many."""
-    torch.manual_seed(0)
-    d, dropout = AE_SETTINGS["d"], AE_SETTINGS["dropout"]
-    state = {"encoder": common.Encoder(d, dropout).state_dict(),
-             "decoder": common.Decoder(d, dropout).state_dict()}
-    damage(state, drop, add)
-    plumbing.checkpoints.save_checkpoint(path, {**AE_SETTINGS, "epochs": 1, "quick": True, "seed": 0}, **state)
-
-
-def damage(state, drop, add):
-    if drop:
-        state[drop].pop(list(state[drop])[-1])              # the last layer's bias
-    if add:
-        state[add]["extra.weight"] = torch.zeros(3)
-
-
-def write_vae_checkpoint(path, d=3, drop=False, add=False):
-    torch.manual_seed(0)
-    state = {"vae": vae.VAE(d).state_dict()}
-    damage(state, "vae" if drop else None, "vae" if add else None)
-    plumbing.checkpoints.save_checkpoint(path, {"d": d}, **state)
-
-
-def write_tuned(path, study, params):
-    path.write_text(json.dumps({"study": study, "params": params, "value": 1.0,
-                                "direction": "minimize"}))
-
-
-# -----------------------------------------------------------------------------
-# Spies: what the code under test makes, as it makes it
-
-def spy_on_optimizers(monkeypatch, module):
-    """Each optimiser `module` makes through make_optimizer, as it is when made: its kind,
-    lr, weight decay, the ids of its parameters and their values (the initial weights)."""
-    made, make = [], common.make_optimizer
-
-    def spy(name, params, lr, weight_decay):
-        params = list(params)
-        optimizer = make(name, params, lr, weight_decay)
-        group, = optimizer.param_groups                    # one group per optimiser
-        made.append(SimpleNamespace(
-            optimizer=optimizer, setting=(type(optimizer).__name__, group["lr"],
-                                          group["weight_decay"]),
-            params={id(p) for p in group["params"]},
-            initial=[p.detach().clone() for p in params]))
-        return optimizer
-    monkeypatch.setattr(module, "make_optimizer", spy)
-    return made
-
-
-def spy_on_calls(monkeypatch, module, name):
-    """What module.name returns, each time the code under test calls it."""
-    returned, original = [], getattr(module, name)
-
-    def spy(*args, **kwargs):
-        returned.append(result := original(*args, **kwargs))
-        return result
-    monkeypatch.setattr(module, name, spy)
-    return returned
-
-
-def spy_on_batches(monkeypatch, module):
-    """The order of the training images in each epoch (training is what calls batches)."""
-    orders, batches = [], common.batches
-
-    def spy(*args, **kwargs):
-        parts = batches(*args, **kwargs)
-        orders.append(torch.cat(parts))
-        return parts
-    monkeypatch.setattr(module, "batches", spy)
-    return orders
-
-
-def owner(models, record):
-    """The one model among `models` whose parameters an optimiser record holds."""
-    owners = [m for m in models if {id(p) for p in m.parameters()} == record.params]
-    assert len(owners) == 1
-    return owners[0]
-
-
-def dropouts(module):
-    return [m.p for m in module.modules() if isinstance(m, nn.Dropout)]
-
-
-def same(a, b):
-    """Two tensors, or two lists of tensors, equal element by element."""
-    a, b = ([v] if torch.is_tensor(v) else v for v in (a, b))
-    return len(a) == len(b) and all(torch.equal(s, t) for s, t in zip(a, b))
-
-
-# -----------------------------------------------------------------------------
-# 5. Settings reach the code
-
-# flags -> {part: (d, dropout, [(optimiser, lr, weight decay) of each run])}
-AE_CASES = {
-    "tables": ([], {"compare": (2, 0.2, [("Adam", 0.0005, 0.0001), ("SGD", 0.0005, 0.0001)]),
-                    "refit": (185, 0.005, [("Adam", 0.0058, 1.038e-5)])}),
-    # the file's d, optimiser and weight decay win over both tables; the flags' lr and
-    # dropout win over the file's (0.0123, 0.0625)
-    "file and flags": (["--lr", "0.0456", "--dropout", "0.125"],
-                       {"compare": (3, 0.125, [("Adam", 0.0456, 0.000321),
-                                               ("SGD", 0.0456, 0.000321)]),
-                        "refit": (3, 0.125, [("SGD", 0.0456, 0.000321)])}),
-}
-
-
-@pytest.mark.parametrize("case", AE_CASES)
-def test_ae_settings_reach_each_optimiser_and_model(case, data_dir, tmp_path, monkeypatch):
-    """Section 2.1's values reach part compare, Table 4's part refit; a --params file wins
-    over both tables and a flag over the file, in both parts."""
-    flags, expected = AE_CASES[case]
-    write_tuned(tmp_path / "tuned_ae.json", "ae", {"d": 3, "optimizer": "SGD", "lr": 0.0123,
-                                                   "dropout": 0.0625, "weight_decay": 0.000321})
-    if case != "tables":
-        flags = flags + ["--params", str(tmp_path / "tuned_ae.json")]
-    made = spy_on_optimizers(monkeypatch, ae)
-    models = spy_on_calls(monkeypatch, ae, "autoencoder")
-    monkeypatch.setattr(ae, "plot_compare", lambda *args: None)
-    monkeypatch.setattr(ae, "plot_refit", lambda *args: None)
-    ae.main([*QUICK, *flags, "--data-dir", str(data_dir), "--out-dir", str(tmp_path)])
-    runs = {"compare": made[:2], "refit": made[2:]}
-    for part, (d, dropout, settings) in expected.items():
-        assert [r.setting for r in runs[part]] == settings, part
-        for record in runs[part]:
-            model = owner(models, record)                  # every weight of the AE
-            # d as the layers have it: the encoder's output, the decoder's input
-            linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
-            assert {linears[1].out_features, linears[2].in_features} == {d}, part
-            assert dropouts(model) == [dropout] * 4, part  # encoder and decoder
-    # classify.py and explore.py rebuild the AE and its optimiser from ae.pt's settings
-    settings = plumbing.checkpoints.load_checkpoint(tmp_path / "ae.pt", "")["settings"]
-    d, dropout, [(name, lr, weight_decay)] = expected["refit"]
-    assert {k: settings[k] for k in AE_SETTINGS} == {
-        "d": d, "dropout": dropout, "optimizer": name, "lr": lr, "weight_decay": weight_decay}
-
-
-@pytest.mark.parametrize("flags, expected", [
-    ([], (44, 0.0002, 0.0018)),                                          # Table 7
-    (["--params", "FILE", "--weight-decay", "0.000654"], (7, 0.0123, 0.000654)),
-])
-def test_vae_settings_reach_the_optimiser_and_model(flags, expected, data_dir, tmp_path,
-                                                    monkeypatch):
-    """Table 7's d, lr and weight decay, or a --params file's (d 7, lr 0.0123, weight decay
-    0.000321) with a flag winning over the file, reach Adam and the VAE."""
-    write_tuned(tmp_path / "tuned_vae.json", "vae",
-                {"d": 7, "lr": 0.0123, "weight_decay": 0.000321})
-    flags = [str(tmp_path / "tuned_vae.json") if f == "FILE" else f for f in flags]
-    made = spy_on_optimizers(monkeypatch, vae)
-    models = spy_on_calls(monkeypatch, vae, "VAE")
-    monkeypatch.setattr(vae, "plot_figures", lambda *args: None)
-    vae.main([*QUICK, "--iw-samples", "2", *flags, "--data-dir", str(data_dir),
-              "--out-dir", str(tmp_path)])
-    d, lr, weight_decay = expected
-    [record] = made
-    assert record.setting == ("Adam", lr, weight_decay)
-    model = owner(models, record)
-    assert [model.mu.out_features, model.logvar.out_features,
-            model.decoder.linear[0].in_features] == [d, d, d]
-    assert all(p == 0 for p in dropouts(model))           # no dropout in the VAE (section 2.5)
-    assert plumbing.checkpoints.load_checkpoint(tmp_path / "vae.pt", "")["settings"]["d"] == d  # explore.py's
-
-
-TABLE_5_RECIPE = (12, 74, 0.0676, ("Adam", 0.0002, 0.1679))           # no1, no2, dropout, MLP's
-OUR_RECIPE = (128, 74, 0.1, ("Adam", 0.006, 0.0))
-FILE_RECIPE = (13, 7, 0.0625, ("SGD", 0.0234, 0.000789))
-
-
-@pytest.mark.parametrize("flags, recipes", [
-    (["--recipe", "both"], {"table5": TABLE_5_RECIPE, "ours": OUR_RECIPE}),
-    (["--params", "FILE"], {"table5": FILE_RECIPE}),
-])
-def test_classifier_optimisers_take_the_recipe_and_the_autoencoders_settings(
-        flags, recipes, data_dir, tmp_path, monkeypatch):
-    """Two optimisers per run: the MLP's from the recipe (Table 5, a --params file or OURS),
-    the encoder's from ae.pt's settings (SGD, lr 0.0123, weight decay 0.000456); the MLP's
-    sizes and dropout from the recipe, the encoder's d and dropout from ae.pt."""
-    write_ae_checkpoint(tmp_path / "ae.pt")
-    write_tuned(tmp_path / "tuned_classifier.json", "classifier", {
-        "no1": 13, "no2": 7, "mlp_optimizer": "SGD", "mlp_lr": 0.0234, "mlp_dropout": 0.0625,
-        "mlp_weight_decay": 0.000789})
-    flags = [str(tmp_path / "tuned_classifier.json") if f == "FILE" else f for f in flags]
-    made = spy_on_optimizers(monkeypatch, classify)
-    models = spy_on_calls(monkeypatch, classify, "classifier")
-    monkeypatch.setattr(classify, "plot_confusion_matrix", lambda *args: None)
-    classify.main([*QUICK, *flags, "--data-dir", str(data_dir), "--out-dir", str(tmp_path)])
-    assert len(models) == len(recipes) and len(made) == 2 * len(recipes)
-    for (recipe, (no1, no2, dropout, mlp_setting)), model, (mlp, encoder) in zip(
-            recipes.items(), models, zip(made[::2], made[1::2])):
-        assert mlp.setting == mlp_setting and mlp.params == {id(p) for p in model.mlp.parameters()}
-        assert encoder.setting == ("SGD", 0.0123, 0.000456)
-        assert encoder.params == {id(p) for p in model.encoder.parameters()}
-        linears = [(m.in_features, m.out_features) for m in model.mlp if isinstance(m, nn.Linear)]
-        assert linears == [(5, no1), (no1, no2), (no2, 10)], recipe
-        assert dropouts(model.mlp) == [dropout] * 2 and dropouts(model.encoder) == [0.0375] * 2
-        if recipe == "ours":   # one-cycle: each optimiser peaks at its own learning rate
-            peaks = [o.optimizer.param_groups[0]["max_lr"] for o in (mlp, encoder)]
-            assert peaks == [0.006, 0.0123]
-
-
-# --seed: the initial weights, the batch order, every sampler
-
-def test_seed_fixes_the_refits_initial_weights_and_batch_order(monkeypatch):
-    made = spy_on_optimizers(monkeypatch, ae)
-    orders = spy_on_batches(monkeypatch, ae)
-    x = torch.rand(40, 1, 28, 28)
-    p = {"d": 3, "optimizer": "Adam", "lr": 0.001, "dropout": 0.1, "weight_decay": 0.0}
+def test_the_seed_draws_the_samples_and_never_the_judges_data_or_the_held_out_images(
+        tiny_ae, data_dir, tmp_path, monkeypatch):
+    """beyond/samples.py: the same --seed gives the same samples; another seed other samples,
+    judged by a judge trained on the same training images, against the same test images
+    and the same held-out images (the floor), with every sampler fitted to the same
+    training codes."""
     runs = []
-    for seed in (3, 3, 4):
-        made.clear(), orders.clear()
-        args = plumbing.cli.parse_args(ae.build_parser(), {}, ["--epochs", "2", "--batch-size", "8",
-                                                         "--seed", str(seed)])
-        ae.refit(p, args, torch.device("cpu"), x, x[:8])
-        runs.append((made[0].initial, list(orders)))
-    for a, b, c in zip(*runs):                # initial weights, batch orders
-        assert same(a, b) and not same(a, c)
-    orders = runs[0][1]
-    assert not torch.equal(orders[0], orders[1])          # each epoch shuffles anew
 
-
-def test_adam_and_sgd_start_alike_and_the_seed_moves_both(monkeypatch):
-    """Section 3.1: Adam and SGD from the same initial weights and batch order, set by --seed."""
-    made = spy_on_optimizers(monkeypatch, ae)
-    orders = spy_on_batches(monkeypatch, ae)
-    x = torch.rand(24, 1, 28, 28)
-    runs = []
-    for seed in (3, 3, 4):
-        made.clear(), orders.clear()
-        args = plumbing.cli.parse_args(ae.build_parser(), {}, ["--epochs", "1", "--batch-size", "8",
-                                                         "--seed", str(seed)])
-        ae.compare_optimizers(ae.SECTION_2_1, args, torch.device("cpu"), x, x[:8], x[:1])
-        adam, sgd = made
-        assert same(adam.initial, sgd.initial) and same(orders[:1], orders[1:])
-        runs.append((adam.initial, orders[0]))
-    for a, b, c in zip(*runs):                # initial weights, batch order
-        assert same(a, b) and not same(a, c)
-
-
-def test_seed_fixes_the_vaes_weights_batch_order_and_results(data_dir, tmp_path, monkeypatch):
-    made = spy_on_optimizers(monkeypatch, vae)
-    orders = spy_on_batches(monkeypatch, vae)
-    sampled = []                                  # the seed of Figure 6's z ~ N(0, I)
-    monkeypatch.setattr(vae, "plot_samples", lambda model, d, path, seed: sampled.append(seed))
-    monkeypatch.setattr(vae, "plot_losses", lambda *args: None)
-    monkeypatch.setattr(vae, "plot_grid", lambda *args, **kwargs: None)
-    runs = []
-    for i, seed in enumerate((3, 3, 4)):
-        made.clear(), orders.clear()
-        vae.main([*QUICK, "--iw-samples", "2", "--seed", str(seed), "--data-dir", str(data_dir),
-                  "--out-dir", str(tmp_path / str(i))])
-        test = json.loads((tmp_path / str(i) / "vae.json").read_text())["test"]
-        # the same seed, the same reparameterisation noise and importance samples too
-        numbers = torch.tensor([test["recon"], test["kl"], test["iw_log_px"]])
-        runs.append((made[0].initial, list(orders), numbers))
-    for a, b, c in zip(*runs):                # weights, batch orders, test numbers
-        assert same(a, b) and not same(a, c)
-    assert sampled == [3, 3, 4]
-
-
-def test_seed_fixes_the_classifiers_mlp_and_batch_order_not_its_pretrained_encoder(monkeypatch):
-    torch.manual_seed(0)
-    pretrained = {"settings": AE_SETTINGS,
-                  "encoder": common.Encoder(AE_SETTINGS["d"], AE_SETTINGS["dropout"]).state_dict()}
-    mlp = {"no1": 6, "no2": 4, "mlp_optimizer": "Adam", "mlp_lr": 1e-3, "mlp_dropout": 0.1,
-           "mlp_weight_decay": 0.0}
-    made = spy_on_optimizers(monkeypatch, classify)
-    orders = spy_on_batches(monkeypatch, classify)
-    x, y = torch.rand(40, 1, 28, 28), torch.randint(0, 10, (40,))
-    runs = []
-    for seed in (3, 3, 4):
-        made.clear(), orders.clear()
-        classify.fine_tune_and_test(pretrained, mlp, "table5", seed,
-                                    SimpleNamespace(epochs=2, batch_size=8), x, y, x[:8], y[:8])
-        mlp_weights, encoder_weights = made[0].initial, made[1].initial
-        assert same(encoder_weights, list(pretrained["encoder"].values()))
-        runs.append((mlp_weights, list(orders)))
-    for a, b, c in zip(*runs):                # the MLP's initial weights, batch order
-        assert same(a, b) and not same(a, c)
-
-
-def test_classify_runs_the_seeds_from_seed_upwards(data_dir, tmp_path, monkeypatch):
-    write_ae_checkpoint(tmp_path / "ae.pt")
-    monkeypatch.setattr(classify, "plot_confusion_matrix", lambda *args: None)
-    classify.main([*QUICK, "--seed", "7", "--seeds", "2", "--data-dir", str(data_dir),
-                   "--out-dir", str(tmp_path)])
-    runs = json.loads((tmp_path / "classify.json").read_text())["table6"]["table5"]["runs"]
-    assert [r["seed"] for r in runs] == [7, 8]
-
-
-@pytest.mark.filterwarnings("ignore:Heartbeat")
-def test_seed_fixes_the_first_draws_of_a_new_study(tmp_path):
-    def first_draws(name, seed):
-        args = plumbing.cli.parse_args(tune.build_parser(), tune.QUICK,
-                                 ["ae", "--quick", "--seed", str(seed), "--out-dir", str(tmp_path)])
-        args.study_name = name                                      # a new study each time
-        study = tune.open_study(args, f"sqlite:///{tmp_path / 'optuna.db'}")
-        return [tune.suggest_ae(study.ask()) for _ in range(2)]
-    a, b, c = (first_draws(f"study{i}", seed) for i, seed in enumerate((3, 3, 4)))
-    assert a == b and a != c
-
-
-def test_explores_and_the_third_claims_samplers_and_judge_follow_the_seed(data_dir, tmp_path,
-                                                                          monkeypatch):
-    """explore.py's t-SNE subsample and smoothness pairs; beyond/samples.py's mixture fit,
-    its box, Gaussian, mixture and VAE-prior samples, the structureless images and the
-    judge: the same for the same --seed, other for another."""
-    recorded = []
-
-    def record(module, name, what=lambda result, *args: result):
+    def record(module, name, what):
         original = getattr(module, name)
 
         def spy(*args, **kwargs):
-            result = original(*args, **kwargs)
-            recorded[-1][name] = what(result, *args)
-            return result
+            runs[-1][name] = what(*args)
+            return original(*args, **kwargs)
         monkeypatch.setattr(module, name, spy)
-    record(explore, "tsne_subsample")
-    record(explore, "smoothness")                         # evenness of the pairs' walks
-    record(beyond.samples, "fit_mixture", lambda mixture, *args: list(mixture))  # k-means++
-    record(judge, "structureless_images")
-    record(judge, "get_judge", lambda j, *args: list(j.state_dict().values()))
-    record(beyond.samples, "sample_quality", lambda result, j, held_out, x_train, x, y, samples,
-           g: samples)
-    monkeypatch.setattr(explore, "plot_figures", lambda *args: None)
+    record(judge, "get_judge", lambda x_train, y_train, x_val, y_val, *args:
+           [x_train, y_train, x_val, y_val])
+    record(beyond.samples, "fit_mixture", lambda z, *args: [z])
+    record(beyond.samples, "sample_quality",
+           lambda j, held_out, x_train, x_test, y_test, samples, g: (
+               [held_out, x_train, x_test, y_test], samples))
     monkeypatch.setattr(beyond.samples, "plot_samples", lambda *args: None)
     for i, seed in enumerate((3, 3, 4)):
         out = tmp_path / str(i)
         out.mkdir()
-        write_ae_checkpoint(out / "ae.pt")
+        shutil.copy(tiny_ae / "ae.pt", out / "ae.pt")
         write_vae_checkpoint(out / "vae.pt")
-        recorded.append({})
-        explore.main(["--quick", "--subset", "200", *CPU, "--tsne-points", "20",
-                      "--perplexity", "5", "--k", "3", "--tsne-iters", "10", "--pairs", "5",
-                      "--seed", str(seed), "--data-dir", str(data_dir), "--out-dir", str(out)])
-        beyond.samples.main(["--quick", "--subset", "200", *CPU, "--seed", str(seed),
+        runs.append({})
+        beyond.samples.main(["--quick", "--subset", "200", "--seed", str(seed), *CPU,
                              "--data-dir", str(data_dir), "--out-dir", str(out)])
-    a, b, c = ({**r.pop("sample_quality"), **r} for r in recorded)  # an entry per sampler
-    assert set(a) == {"tsne_subsample", "smoothness", "fit_mixture", "structureless_images",
-                      "get_judge", "ae_box", "ae_gaussian", "ae_mixture", "vae_prior"}
-    for name in a:
-        assert same(a[name], b[name]), name
-        assert not same(a[name], c[name]), name
+    a, b, c = runs
+    for run_ in (b, c):                        # what no seed changes
+        assert same(a["get_judge"], run_["get_judge"])                  # the judge's data
+        assert same(a["fit_mixture"], run_["fit_mixture"])              # the training codes
+        assert same(a["sample_quality"][0], run_["sample_quality"][0])  # held-out, test images
+    samples = [r["sample_quality"][1] for r in runs]
+    assert set(samples[0]) == {"ae_box", "ae_gaussian", "ae_mixture", "vae_prior"}
+    for name in samples[0]:
+        assert torch.equal(samples[0][name], samples[1][name]), name
+        assert not torch.equal(samples[0][name], samples[2][name]), name
 
 
-# -----------------------------------------------------------------------------
-# 6. Reports say what the results hold
+# --- beyond/samples.py: what the results say ---------------------------------
 
-def write_results(out, **files):
-    out.mkdir(parents=True, exist_ok=True)
-    for name, data in files.items():
-        (out / f"{name}.json").write_text(json.dumps(data))
+@pytest.mark.parametrize("accuracy, judged", [(0.49, False), (0.5, True), (0.9, True)])
+def test_a_judge_too_weak_to_mean_anything_is_said_so(accuracy, judged, capsys):
+    """Below MIN_JUDGE_ACCURACY (0.5) the verdict and the table say the scores mean nothing."""
+    row = {"confidence": 0.5, "confident_share": 0.3, "class_entropy_bits": 2.0, "fd": 10.0}
+    rows = {key: dict(row) for key in beyond.samples.ROWS}
+    rows["vae_prior"]["fd"], rows["vae_prior"]["confident_share"] = 5.0, 0.4
+    verdict = beyond.samples.sample_verdict(rows, accuracy)
+    assert verdict.startswith("The claim holds") == judged
+    assert verdict.startswith("Not judged") != judged
+    beyond.samples.print_table({"judge_test_accuracy": accuracy, "images_per_row": 9,
+                                "rows": rows, "verdict": verdict})
+    assert ("these scores mean nothing" in capsys.readouterr().out) != judged
+
+
+@pytest.mark.parametrize("mixture_fd, mixture_share, beats", [(5.0, 0.6, True), (50.0, 0.6, False),
+                                                              (5.0, 0.2, False)])
+def test_the_verdict_says_whether_the_mixture_beats_the_vae(mixture_fd, mixture_share, beats):
+    rows = {"ae_box": {"fd": 100.0, "confident_share": 0.2},
+            "vae_prior": {"fd": 30.0, "confident_share": 0.4},
+            "ae_mixture": {"fd": mixture_fd, "confident_share": mixture_share}}
+    verdict = beyond.samples.sample_verdict(rows)
+    assert verdict.startswith("The claim holds against the notebook's sampler")
+    assert verdict.endswith("beats the VAE." if beats else "does not beat the VAE.")
+
+
+# --- beyond/samples.py: end to end, on the real data -------------------------
+
+def test_the_third_claim_quick_end_to_end_on_real_data(quick_ae, data_dir, tmp_path):
+    """python -m beyond.samples: every AE sampler and the three reference rows judged, a
+    figure, and a cached judge; no VAE here, so no verdict on it."""
+    shutil.copy(quick_ae / "ae.pt", tmp_path / "ae.pt")
+    proc = run("beyond.samples", "--quick", "--data-dir", data_dir, "--out-dir", tmp_path)
+    assert (tmp_path / "fig_samples.png").stat().st_size > 10_000
+    results = json.loads((tmp_path / "samples.json").read_text())
+    rows = results["rows"]
+    assert len(rows) == 6 and all(set(r) == {"confidence", "confident_share",
+                                              "class_entropy_bits", "fd"} for r in rows.values())
+    assert list(rows) == [k for k in beyond.samples.ROWS if k != "vae_prior"]  # keys, in order
+    assert rows["real"]["fd"] == pytest.approx(0, abs=1e-6)
+    assert rows["held_out"]["fd"] < rows["noise"]["fd"]      # the floor is near the ceiling
+    assert results["fitted_to"] == "training codes" and results["training_codes"] == 2000
+    assert "No VAE" in results["verdict"]
+    assert "judge: training" in proc.stdout and (tmp_path / "judge.pt").exists()
+    again = run("beyond.samples", "--quick", "--data-dir", data_dir, "--out-dir", tmp_path)
+    assert "judge: read from" in again.stdout                # a rerun skips its training
+    assert json.loads((tmp_path / "samples.json").read_text())["rows"] == rows
+
+
+# =============================================================================
+# beyond/judge.py: the judge CNN, its scores, the Frechet distance, its data
+# =============================================================================
+
+# --- beyond/judge.py: the maths ----------------------------------------------
+
+def test_fd_one_dimensional_and_diagonal_closed_form():
+    # 1-D: FD = (m1 - m2)^2 + (s1 - s2)^2 with s the standard deviations
+    fd = judge.frechet_distance(torch.tensor([1.0]), torch.tensor([[4.0]]),
+                          torch.tensor([-2.0]), torch.tensor([[9.0]]))
+    assert fd == pytest.approx(9 + 1, abs=1e-9)
+    # diagonal: FD = |mu1 - mu2|^2 + sum_j (s1_j + s2_j - 2 sqrt(s1_j s2_j)), s the variances
+    g = torch.Generator().manual_seed(0)
+    mu1, mu2 = (torch.randn(20, generator=g, dtype=torch.float64) for _ in range(2))
+    s1, s2 = (torch.rand(20, generator=g, dtype=torch.float64) * 3 for _ in range(2))
+    expected = ((mu1 - mu2) ** 2).sum() + (s1 + s2 - 2 * (s1 * s2).sqrt()).sum()
+    fd = judge.frechet_distance(mu1, torch.diag(s1), mu2, torch.diag(s2))
+    assert fd == pytest.approx(expected.item(), rel=1e-9)
+    # the same Gaussian: 0
+    same = judge.frechet_distance(mu1, torch.diag(s1), mu1, torch.diag(s1))
+    assert same == pytest.approx(0, abs=1e-9)
+
+
+def test_fd_full_covariances_match_numpy_eig():
+    # Tr (S1 S2)^(1/2) = sum_i sqrt(lambda_i(S1 S2)): the eigenvalues of the (non-symmetric)
+    # product S1 S2 are real and >= 0, so numpy's general eig gives an independent answer.
+    g = torch.Generator().manual_seed(1)
+    d = 12
+    mu1, mu2 = (torch.randn(d, generator=g, dtype=torch.float64) for _ in range(2))
+    S1, S2 = random_spd(d, g), random_spd(d, g)
+    lam = np.linalg.eigvals(S1.numpy() @ S2.numpy())
+    expected = (np.sum((mu1 - mu2).numpy() ** 2) + np.trace(S1.numpy()) + np.trace(S2.numpy())
+                - 2 * np.sum(np.sqrt(lam.real.clip(min=0))))
+    assert judge.frechet_distance(mu1, S1, mu2, S2) == pytest.approx(expected, rel=1e-8)
+    # symmetric in its two Gaussians
+    assert judge.frechet_distance(mu2, S2, mu1, S1) == pytest.approx(expected, rel=1e-8)
+
+
+def test_fd_from_samples_close_to_population():
+    g = torch.Generator().manual_seed(2)
+    d, n = 5, 200_000
+    mu1 = torch.full((d,), 3.0, dtype=torch.float64)        # far from 0: centring matters
+    mu2 = mu1 + torch.randn(d, generator=g, dtype=torch.float64)
+    S1, S2 = random_spd(d, g), random_spd(d, g)
+    L1, L2 = torch.linalg.cholesky(S1), torch.linalg.cholesky(S2)
+    x1 = mu1 + torch.randn(n, d, generator=g, dtype=torch.float64) @ L1.T
+    x2 = mu2 + torch.randn(n, d, generator=g, dtype=torch.float64) @ L2.T
+    mu, S = judge.feature_stats(x1)
+    assert torch.allclose(mu, mu1, atol=0.02) and torch.allclose(S, S1, atol=0.03)
+    expected = judge.frechet_distance(mu1, S1, mu2, S2)
+    assert judge.frechet_distance_features(x1, x2) == pytest.approx(expected, rel=0.05, abs=0.02)
+    # two samples of one distribution: close to 0
+    assert judge.frechet_distance_features(x1[: n // 2], x1[n // 2:]) < 0.01
+
+
+def test_judge_scores_confidence_and_entropy():
+    class PixelJudge(nn.Module):
+        """A stand-in judge: the class is the image's first pixel times 10, with logits
+        10 for that class and 0 for the others (top probability e^10 / (e^10 + 9))."""
+
+        def features(self, x):
+            return x.flatten(1)[:, :4]                                     # (B, 4)
+
+        def head(self, f):
+            return 10.0 * nn.functional.one_hot((f[:, 0] * 10).long().clamp(0, 9), 10).float()
+
+    pixel_judge, top = PixelJudge(), math.exp(10) / (math.exp(10) + 9)
+    # all ten classes equally often: log2 10 bits
+    x = (torch.arange(1000) % 10 / 10 + 0.05).view(-1, 1, 1, 1).expand(-1, 1, 28, 28)
+    s = judge.judge_scores(pixel_judge, x, pixel_judge.features(x))
+    assert s["class_entropy_bits"] == pytest.approx(math.log2(10), abs=1e-9)
+    assert s["confidence"] == pytest.approx(top, abs=1e-6)
+    assert s["confident_share"] == 1.0
+    assert s["fd"] == pytest.approx(0, abs=1e-6)
+    # one class only: 0 bits; two classes 1:3: H = -(1/4 log2 1/4 + 3/4 log2 3/4)
+    assert judge.class_entropy_bits(torch.zeros(50, dtype=torch.long)) == 0
+    two = judge.class_entropy_bits(torch.tensor([2] * 25 + [7] * 75))
+    assert two == pytest.approx(0.811278, abs=1e-6)
+
+
+def test_structureless_images_match_pixel_statistics():
+    g = torch.Generator().manual_seed(5)
+    x = torch.rand(2000, 1, 28, 28) * torch.linspace(0, 0.5, 28)           # pixels in [0, 0.5]
+    noise = judge.structureless_images(x, 20_000, g)
+    assert noise.shape == (20_000, 1, 28, 28) and noise.min() >= 0 and noise.max() <= 1
+    # inside [0, 1] the clipping hardly acts away from the edges: compare the middle columns
+    mid = slice(12, 20)
+    assert torch.allclose(noise.mean(0)[..., mid], x.mean(0)[..., mid], atol=0.01)
+    assert torch.allclose(noise.std(0)[..., mid], x.std(0)[..., mid], atol=0.01)
+    # no structure: neighbouring pixels uncorrelated
+    a, b = noise[:, 0, 14, 14], noise[:, 0, 14, 15]
+    assert abs(torch.corrcoef(torch.stack([a, b]))[0, 1].item()) < 0.03
+
+
+# --- beyond/judge.py: the training step, train and eval modes, divergence ----
+
+def test_the_judges_two_steps_are_adam_on_the_cross_entropy_with_a_falling_lr():
+    torch.manual_seed(0)
+    x, y = torch.rand(N, 1, 28, 28), torch.randint(0, 10, (N,))
+    got = judge.train_judge(x, y, epochs=1, batch_size=BATCH, seed=3, lr=0.01, width=4)
+
+    torch.manual_seed(3)                     # initial weights, then dropout masks
+    reference = judge.Judge(4)
+    before = flat(reference)
+    optimizer = torch.optim.Adam(reference.parameters(), lr=0.01)
+    order = reference_batches(N, BATCH, seed=3)
+    for step, idx in enumerate(order):
+        optimizer.param_groups[0]["lr"] = 0.01 * (1 - step / len(order))  # 0.01, then 0.005
+        optimizer.zero_grad()
+        loss = cross_entropy(reference(x[idx]), y[idx])
+        loss.backward()
+        optimizer.step()
+    assert_same_update(before, got, reference)
+
+
+def test_the_judges_learning_rate_falls_linearly_from_lr_to_zero():
+    torch.manual_seed(0)
+    lrs = []
+    hook = register_optimizer_step_pre_hook(
+        lambda optimizer, args, kwargs: lrs.append(optimizer.param_groups[0]["lr"]))
+    try:                                     # 14 images in batches of 4: 4 steps per epoch
+        judge.train_judge(torch.rand(14, 1, 28, 28), torch.randint(0, 10, (14,)), epochs=2,
+                          batch_size=4, seed=0, lr=0.01, width=4)
+    finally:
+        hook.remove()
+    # lr_k = lr (1 - k / T) at step k = 0 .. T - 1, T = 8: from lr, one eighth less each step
+    assert lrs == pytest.approx([0.01 * (1 - k / 8) for k in range(8)], rel=1e-9)
+
+
+def judge_with_dropout():
+    torch.manual_seed(0)
+    return judge.Judge(width=4, dropout=0.5)
+
+
+def test_the_judges_outputs_and_scores_are_computed_with_dropout_off():
+    model = judge_with_dropout()
+    x = torch.rand(40, 1, 28, 28)
+    with torch.no_grad():
+        probs = copy.deepcopy(model).eval()(x).softmax(1)                  # (40, 10)
+        features = model.body(x)                                           # (40, 128)
+        assert not torch.allclose(model.train()(x).softmax(1), probs, atol=1e-4)
+    got = judge.judge_outputs(model.train(), x, batch_size=16)
+    again = judge.judge_outputs(model.train(), x, batch_size=16)
+    assert torch.equal(got[0], again[0]) and torch.equal(got[1], again[1])
+    torch.testing.assert_close(got[0], probs)
+    torch.testing.assert_close(got[1], features)
+    scores = judge.judge_scores(model.train(), x, features)
+    assert scores == judge.judge_scores(model.train(), x, features)
+    assert scores["confidence"] == pytest.approx(probs.max(1).values.mean().item(), rel=1e-5)
+
+
+def test_the_judges_accuracy_is_measured_with_dropout_off():
+    model = judge_with_dropout()
+    x = torch.rand(40, 1, 28, 28)
+    with torch.no_grad():
+        by_hand = copy.deepcopy(model).eval()(x).argmax(1)
+        assert not torch.equal(model.train()(x).argmax(1), by_hand)
+    # labels equal to the eval-mode predictions: every one right, only with dropout off
+    assert judge.judge_accuracy(model.train(), x, by_hand, batch_size=16) == 1.0
+    assert judge.judge_accuracy(model.train(), x, by_hand, batch_size=16) == 1.0
+
+
+def test_the_judge_trains_with_dropout_on_after_each_validation_and_returns_in_eval_mode(
+        monkeypatch):
+    flags = []
+
+    class RecordingJudge(judge.Judge):
+        def forward(self, x):
+            flags.append(self.head[0].training)                 # the head's Dropout
+            return super().forward(x)
+    monkeypatch.setattr(judge, "Judge", RecordingJudge)
+    torch.manual_seed(0)
+    x, y = torch.rand(8, 1, 28, 28), torch.randint(0, 10, (8,))
+    trained = judge.train_judge(x, y, epochs=2, batch_size=4, seed=0, width=4,
+                                x_val=x[:5], y_val=y[:5])
+    # each epoch: two training batches with dropout on, then the validation with it off
+    assert flags == [True, True, False] * 2
+    assert not any(m.training for m in trained.modules())
+    # returned in eval mode also when no validation switched it there
+    unvalidated = judge.train_judge(x, y, epochs=1, batch_size=4, seed=0, width=4)
+    assert not any(m.training for m in unvalidated.modules())
+
+
+# --- beyond/judge.py: what each fit sees -------------------------------------
+
+def test_the_judges_validation_images_never_reach_its_weights():
+    """train_judge trains on x_train only: x_val, y_val only print an accuracy."""
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.rand(96, 1, 28, 28, generator=g), torch.randint(0, 10, (96,), generator=g)
+
+    def weights(**val):
+        model = judge.train_judge(x[:64], y[:64], epochs=2, batch_size=16, seed=0, width=4,
+                                  **val)
+        return torch.cat([p.detach().flatten() for p in model.parameters()])
+    alone = weights()
+    assert torch.equal(weights(x_val=x[64:], y_val=y[64:]), alone)
+    # and the weights do depend on the training images (the check above could fail)
+    other = judge.train_judge(x[32:], y[32:], epochs=2, batch_size=16, seed=0, width=4)
+    assert not torch.equal(torch.cat([p.detach().flatten() for p in other.parameters()]), alone)
+
+
+def test_get_judge_trains_on_the_training_images_it_is_given(tmp_path, monkeypatch):
+    calls = {}
+    spy(monkeypatch, judge, "train_judge", calls)
+    g = torch.Generator().manual_seed(0)
+    x_train, y_train = torch.rand(40, 1, 28, 28, generator=g), torch.randint(0, 10, (40,))
+    x_val, y_val = torch.rand(8, 1, 28, 28, generator=g), torch.randint(0, 10, (8,))
+    monkeypatch.setitem(judge.JUDGE, "epochs", 1)
+    judge.get_judge(x_train, y_train, x_val, y_val, 0, 40, tmp_path / "judge.pt")
+    (args, kwargs), = calls["train_judge"]
+    assert args[0] is x_train and args[1] is y_train
+    assert kwargs["x_val"] is x_val and kwargs["y_val"] is y_val
+
+
+# --- beyond/judge.py: the settings and --seed --------------------------------
+
+def test_the_judges_cache_is_keyed_by_its_data(capsys, tmp_path):
+    """A judge trained on another subset (or seed) is not reused: it was trained on other images."""
+    torch.manual_seed(0)
+    x, y = torch.rand(96, 1, 28, 28), torch.arange(96) % 10
+    path = tmp_path / "judge.pt"
+    judge.get_judge(x[:64], y[:64], None, None, seed=0, subset=64, path=path)
+    judge.get_judge(x[:64], y[:64], None, None, seed=0, subset=64, path=path)
+    assert "judge: read from" in capsys.readouterr().out
+    for seed, subset in ((0, 96), (1, 64)):
+        judge.get_judge(x[:subset], y[:subset], None, None, seed=seed, subset=subset, path=path)
+        assert "training a new one" in capsys.readouterr().out
+    # the same seed and subset, other images (another --data-dir): trained anew
+    judge.get_judge(x[:64], y[:64], None, None, seed=0, subset=64, path=path)
+    capsys.readouterr()
+    judge.get_judge(x[32:], y[32:], None, None, seed=0, subset=64, path=path)
+    assert "training a new one" in capsys.readouterr().out
+    judge.get_judge(x[:64], (y[:64] + 1) % 10, None, None, seed=0, subset=64, path=path)
+    assert "training a new one" in capsys.readouterr().out
+
+
+# --- beyond/judge.py: end to end, on the real data ---------------------------
+
+def test_real_data_judge_ranks_real_images_above_structureless_floor(data_dir):
+    (x_train, y_train), _ = common.load_train_val(data_dir, torch.device("cpu"), 4000)
+    x_test, y_test = common.load_test(data_dir, torch.device("cpu"))
+    cnn = judge.train_judge(x_train, y_train, epochs=1, batch_size=64, seed=0, width=8)
+    assert judge.judge_accuracy(cnn, x_test[:1000], y_test[:1000]) > 0.7
+    reference = cnn.features(x_test[:1000]).detach()                   # (1000, 128)
+    real = judge.judge_scores(cnn, x_test[1000:2000], reference)
+    floor = judge.judge_scores(cnn, judge.structureless_images(
+        x_train, 1000, torch.Generator().manual_seed(0)), reference)
+    assert real["confidence"] > floor["confidence"] + 0.1
+    assert real["fd"] < floor["fd"] / 3
+    assert real["class_entropy_bits"] > 3.0                # the test set is balanced
+
+
+# =============================================================================
+# beyond/labels.py: what pretraining buys with few labels: balanced subsets, three ways of
+# training
+# =============================================================================
+
+# --- beyond/labels.py: the maths ---------------------------------------------
+
+def test_balanced_label_subsets_are_balanced_and_fixed_by_the_seed():
+    y = torch.arange(10).repeat_interleave(30)[torch.randperm(300)]  # 30 per class, shuffled
+    a = labels.balanced_subset(y, 50, seed=1)
+    assert len(a) == 50 and len(a.unique()) == 50
+    assert torch.bincount(y[a], minlength=10).tolist() == [5] * 10
+    assert torch.equal(a, labels.balanced_subset(y, 50, seed=1))
+    assert not torch.equal(a, labels.balanced_subset(y, 50, seed=2))
+    with pytest.raises(SystemExit, match="needs 40 images"):
+        labels.balanced_subset(y, 400, seed=1)
+
+
+# --- beyond/labels.py: the training step, train and eval modes, divergence ---
+
+def test_the_frozen_encoders_features_are_computed_with_dropout_off(monkeypatch):
+    torch.manual_seed(0)
+    encoder = common.Encoder(4, 0.5)
+    checkpoint = {"settings": {"d": 4, "dropout": 0.5, "optimizer": "SGD", "lr": 0.01,
+                               "weight_decay": 0.0},
+                  "encoder": encoder.state_dict()}
+    mlp = {"no1": 8, "no2": 8, "mlp_optimizer": "SGD", "mlp_lr": 0.01, "mlp_dropout": 0.0,
+           "mlp_weight_decay": 0.0}
+    seen, fit = [], labels.fit
+
+    def spy(trained, optimizers, x, y, *args, **kwargs):
+        seen.append((trained, x))
+        return fit(trained, optimizers, x, y, *args, **kwargs)
+    monkeypatch.setattr(labels, "fit", spy)
+    x, y = torch.rand(20, 1, 28, 28), torch.randint(0, 10, (20,))
+    model, _ = labels.train_one_way(checkpoint, mlp, "table5", "frozen", x, y, steps=2,
+                                    batch_size=8, seed=0)
+    with torch.no_grad():
+        by_hand = copy.deepcopy(encoder).eval()(x)                         # (20, 4)
+        assert not torch.allclose(encoder.train()(x), by_hand, atol=1e-3)
+    (trained, h), = seen
+    assert trained is model.mlp                                # only the MLP trains ...
+    torch.testing.assert_close(h, by_hand)                     # ... on the eval-mode codes
+    assert not model.encoder.training
+
+
+@pytest.mark.parametrize("way", list(labels.WAYS))
+def test_a_label_run_whose_training_loss_diverges_stops_in_one_line(way, monkeypatch):
+    """beyond/labels.py trains without validation: the training loss is all it watches."""
+    monkeypatch.setattr(classify, "train_epoch", lambda *args, **kwargs: {"loss": math.nan})
+    torch.manual_seed(0)
+    checkpoint = {"settings": {"d": 3, "dropout": 0.0, "optimizer": "SGD", "lr": 0.01,
+                               "weight_decay": 0.0},
+                  "encoder": common.Encoder(3, 0.0).state_dict()}
+    x, y = torch.rand(20, 1, 28, 28), torch.arange(20) % 10
+    with pytest.raises(SystemExit) as e:
+        labels.train_one_way(checkpoint, classify.TABLE_5, "table5", way, x, y, steps=2,
+                             batch_size=8, seed=0)
+    assert str(e.value).startswith("error:") and f"the {way} run diverged" in str(e.value)
+    assert "\n" not in str(e.value)
+
+
+# --- beyond/labels.py: what each fit sees ------------------------------------
+
+def test_label_subsets_are_drawn_from_the_training_images_never_the_test_set(
+        tiny_ae, data_dir, tmp_path, monkeypatch):
+    calls = {}
+    for name in ("balanced_subset", "train_one_way", "evaluate"):
+        spy(monkeypatch, labels, name, calls)
+    monkeypatch.setattr(labels, "plot_label_efficiency", lambda *args: None)
+    labels.main(["--quick", "--subset", str(SUBSET), "--labels", "10,20", "--epochs", "1",
+                 "--checkpoint", str(tiny_ae / "ae.pt"), *CPU, "--data-dir", str(data_dir),
+                 "--out-dir", str(tmp_path)])
+    monkeypatch.undo()
+    (x_train, y_train), (x_val, y_val), (x_test, y_test) = splits(data_dir)
+    x_all, y_all = torch.cat([x_train, x_val]), torch.cat([y_train, y_val])  # the 60,000
+    drawn = calls["balanced_subset"]
+    assert [args[1] for args, _ in drawn] == [10] * 3 + [20] * 3           # per way
+    trained = calls["train_one_way"]
+    assert len(trained) == len(drawn) == 6
+    for ((y, _, _), _), ((*_, x, y_given, _, _, _), _) in zip(drawn, trained):
+        assert torch.equal(y, y_all)
+        idx = labels.balanced_subset(y_all, len(x), 0)        # --seed 0, --seeds 1
+        assert torch.equal(x, x_all[idx]) and torch.equal(y_given, y_all[idx])
+    assert len(calls["evaluate"]) == 6                         # tested once, on the test set
+    for (_, x, y), _ in calls["evaluate"]:
+        assert torch.equal(x, x_test) and torch.equal(y, y_test)
+
+
+# --- beyond/labels.py: the settings and --seed -------------------------------
+
+def test_the_seed_draws_the_label_subsets_and_never_the_test_images_or_the_split(
+        tiny_ae, data_dir, tmp_path, monkeypatch):
+    """beyond/labels.py: the same --seed draws the same balanced subsets (and trains them
+    from the same weights); another seed draws other subsets, from the same 60,000
+    training images, and tests on the same test images."""
+    runs = []
+
+    def record(name, what):
+        original = getattr(labels, name)
+
+        def spy(*args, **kwargs):
+            result = original(*args, **kwargs)
+            runs[-1].setdefault(name, []).append(what(result, *args))
+            return result
+        monkeypatch.setattr(labels, name, spy)
+    record("balanced_subset", lambda idx, y, n, seed: (y, idx))      # the labels drawn from
+    record("train_one_way", lambda result, ae, mlp, recipe, way, x, y, *args:
+           (x, y, list(result[0].state_dict().values())))
+    record("evaluate", lambda result, model, x, y: (x, y))           # the test images
+    monkeypatch.setattr(labels, "plot_label_efficiency", lambda *args: None)
+    for i, seed in enumerate((3, 3, 4)):
+        runs.append({})
+        labels.main(["--quick", "--subset", "200", "--labels", "10,20", "--epochs", "1",
+                     "--seed", str(seed), "--checkpoint", str(tiny_ae / "ae.pt"), *CPU,
+                     "--data-dir", str(data_dir), "--out-dir", str(tmp_path / str(i))])
+    a, b, c = runs
+    assert len(a["balanced_subset"]) == len(a["train_one_way"]) == len(a["evaluate"]) == 6
+    for run_ in (b, c):                        # what no seed changes
+        for (y, _), (y_other, _) in zip(a["balanced_subset"], run_["balanced_subset"]):
+            assert torch.equal(y, y_other)                            # the same 60,000 labels
+        for (x, y), (x_other, y_other) in zip(a["evaluate"], run_["evaluate"]):
+            assert torch.equal(x, x_other) and torch.equal(y, y_other)
+    for (_, idx_a), (_, idx_b), (_, idx_c) in zip(*(r["balanced_subset"] for r in runs)):
+        assert torch.equal(idx_a, idx_b) and not torch.equal(idx_a, idx_c)
+    for (xa, ya, wa), (xb, yb, wb), (xc, _, wc) in zip(*(r["train_one_way"] for r in runs)):
+        assert torch.equal(xa, xb) and torch.equal(ya, yb) and same(wa, wb)
+        assert not torch.equal(xa, xc) and not same(wa, wc)
+
+
+# --- beyond/labels.py: end to end, on the real data --------------------------
+
+def test_labels_quick_end_to_end(data_dir, quick_ae, tmp_path):
+    shutil.copy(quick_ae / "ae.pt", tmp_path / "ae.pt")
+    run("beyond.labels", "--quick", "--data-dir", data_dir, "--out-dir", tmp_path)
+    assert (tmp_path / "fig_label_efficiency.png").stat().st_size > 10_000
+    results = json.loads((tmp_path / "labels.json").read_text())
+    assert set(results["accuracy"]) == {"fine-tuned", "frozen", "random"}
+    assert set(results["accuracy"]["random"]) == {"100", "500"}
+    assert "(a) pretrained encoder, fine-tuned" in (tmp_path / "labels.md").read_text()
+
+
+# =============================================================================
+# scripts/reproduce.py: the whole report in order, and its runs over seeds
+# =============================================================================
+
+# --- scripts/reproduce.py: the maths -----------------------------------------
+
+def snapshot(folder):
+    return {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_reproduce_refuses_a_second_run_into_a_held_folder_and_a_killed_run_holds_none(
+        steps_spy, tmp_path, capsys):
+    out = tmp_path / "out"
+    holder = subprocess.Popen(    # a run that holds the folder, as reproduce.py does
+        [sys.executable, "-c", "import sys, time; sys.path.insert(0, 'scripts'); import reproduce;"
+         f" lock = reproduce.hold_lock(reproduce.Path({str(out)!r})); print('held', flush=True);"
+         " time.sleep(300)"], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline() == "held\n"
+    before = snapshot(out)
+    proc = reproduce("--quick", *CPU, "--out-dir", out)
+    assert one_line_error(proc) and str(out) in proc.stderr and f"pid {holder.pid}" in proc.stderr
+    assert snapshot(out) == before                           # nothing written, no step run
+    assert not steps_spy.started
+    holder.kill()                                            # SIGKILL: no handler runs
+    holder.wait()
+    steps_spy.module.main(["--quick", *CPU, "--out-dir", str(out)])  # the folder is free again
+    assert commands_of(steps_spy, "tune.py", "ae")
+
+
+# --- scripts/reproduce.py: the training step, train and eval modes, divergence ---
+
+@pytest.mark.parametrize("failing", ["0", "1"])            # worker 1 or worker 2 (--seed 1)
+def test_reproduce_a_failing_worker_stops_every_step_with_its_own_status(failing, steps_spy,
+                                                                         tmp_path, capsys):
+    steps_spy.exit_status = lambda c: (3 if flag_value(c, "--seed") == failing and c[1] == "ae"
+                                 else None if c[0] == "tune.py" else 0)   # tuning runs on
+    with pytest.raises(SystemExit) as e:
+        steps_spy.module.main(["--quick", *CPU, "--workers", "2", "--jobs", "2", "--out-dir",
+                         str(tmp_path / "out")])
+    assert e.value.code == 3                                 # the failing worker's own status
+    stopped = {(c[1], flag_value(c, "--seed")): s for c, s in steps_spy.signalled}
+    other = {"0": "1", "1": "0"}[failing]
+    assert stopped == {("ae", other): signal.SIGTERM, ("vae", "0"): signal.SIGTERM,
+                       ("vae", "1"): signal.SIGTERM}         # every other running process
+    assert not commands_of(steps_spy, "ae.py")                     # no step starts after a failure
+    console = capsys.readouterr().out
+    assert "FAILED  tune_ae  exit 3" in console and "stopped tune_vae" in console
+    assert "$ python tune.py ae" in console                  # the end of its log, shown
+
+
+def test_reproduce_runs_steps_side_by_side_once_their_inputs_exist(report_jobs3):
+    reproduce_py = load_reproduce_module()
+    rows = [line.split("\t") for line in (report_jobs3 / "times.tsv").read_text().splitlines()]
+    assert rows[0] == ["step", "start", "end", "seconds"]
+    times = {step: (float(start), float(end)) for step, start, end, _ in rows[1:]}
+    assert set(times) == {s.name for s in reproduce_py.REPORT} | {
+        "wall time", "wall time, seed runs included"}
+    for step in reproduce_py.REPORT:
+        for before in reproduce_py.after(step, reproduce_py.REPORT):
+            assert times[before][1] <= times[step.name][0], (before, step.name)
+        assert (report_jobs3 / "logs" / f"{step.name}.log").exists()
+    assert times["tune_ae"][0] == times["tune_vae"][0] == 0.0     # two chains at once
+    steps = sum(end - start for step, (start, end) in times.items() if "wall" not in step)
+    assert times["wall time"][1] < steps
+    md = (report_jobs3 / "summary.md").read_text()
+    assert "Wall time: " in md and "The steps one after another: " in md
+
+
+# --- scripts/reproduce.py: the settings and --seed ---------------------------
+
+def test_reproduce_seeds_flag_is_checked_and_documented():
+    assert "--seeds N" in run("scripts/reproduce.py", "--help").stdout
+    for bad in (["--seeds", "0"], ["--seeds", "x"], ["--seeds"]):
+        assert one_line_error(run("scripts/reproduce.py", *bad, ok=False)), bad
+
+
+def test_a_mistyped_flag_deletes_nothing_and_trains_nothing(tmp_path):
+    out = make_out(tmp_path, {"tables": [{}, {}], "tuned": [{}, {}]})   # earlier seed runs
+    for name in ("seeds.md", "seeds.json", "times.tsv"):
+        (out / name).write_text(f"an earlier {name}\n")
+    before = snapshot(out)
+    for flags in (["--seeds", "2", "--epocs", "3"], ["--epocs", "3"],
+                  ["--tsne-points", "5"]):        # explore.py's flag: the other steps refuse it
+        proc = reproduce(*flags, "--out-dir", out)
+        assert proc.returncode == 2 and one_line_error(proc), (flags, proc.stderr)
+        assert "unrecognized arguments" in proc.stderr and "reproduce.py: tune.py ae" in proc.stderr
+    assert snapshot(out) == before                  # no file deleted, emptied or written
+
+
+@pytest.mark.parametrize("flags, says", [
+    (["--workers", "2"], "2 tuning workers"), (["--seeds", "2"], "2 seed runs")])
+def test_reproduce_checks_every_workers_seed_before_any_step(flags, says, steps_spy, tmp_path,
+                                                             monkeypatch):
+    monkeypatch.delenv("WORKERS", raising=False)
+    out = tmp_path / "out"
+    proc = reproduce("--quick", *CPU, "--seed", 2**32 - 1, *flags, "--out-dir", out)
+    assert one_line_error(proc) and says in proc.stderr and "2**32" in proc.stderr, proc.stderr
+    assert not out.exists()
+    monkeypatch.setenv("WORKERS", "2")                      # the variable, as before: refused
+    proc = reproduce("--quick", *CPU, "--seed", 2**32 - 1, "--out-dir", out)
+    assert one_line_error(proc) and "2 tuning workers" in proc.stderr and not out.exists()
+    steps_spy.module.main(["--quick", *CPU, "--seed", str(2**32 - 2), "--out-dir", str(out)])
+    assert [flag_value(c, "--seed") for c in commands_of(steps_spy, "tune.py", "ae")] == [
+        str(2**32 - 2), str(2**32 - 1)]                      # the last seed that fits
+
+
+# --- scripts/reproduce.py: what the results say ------------------------------
+
+def test_reproduce_keeps_only_a_whole_seed_run_of_the_same_flags_and_values(tmp_path):
+    """reproduce.py's whole(): a seed run is kept on a rerun only if every step finished (steps
+    side by side end in any order), with the same flags and, for "tuned", the same values."""
+    reproduce_py = load_reproduce_module()
+    out, run_dir = tmp_path / "out", tmp_path / "out" / "seeds" / "tuned" / "seed1"
+    run_dir.mkdir(parents=True)
+    for name in ("tuned_ae.json", "tuned_classifier.json", "tuned_vae.json"):
+        for folder, t in ((out, 1), (run_dir, 2)):          # the same values, other times
+            (folder / name).write_text(json.dumps({"params": {"lr": 0.1}, "seconds": t}))
+    (run_dir / "flags.txt").write_text("--quick\n")
+    made = ["ae.pt", "ae.json", "classify.json", "vae.pt", "vae.json", "explore.json",
+            "samples.json"]
+
+    def whole(config="tuned", flags=("--quick",)):
+        return reproduce_py.whole(run_dir, config, SimpleNamespace(flags=list(flags), out=out))
+    for name in made:
+        (run_dir / name).write_text("{}")
+    assert whole() and whole("tables")
+    for name in made:                # any step unfinished (side by side, any may end last)
+        (run_dir / name).unlink()
+        assert not whole(), name
+        (run_dir / name).write_text("{}")
+    assert not whole(flags=("--quick", "--epochs", "3"))     # other flags
+    (out / "tuned_vae.json").write_text(json.dumps({"params": {"lr": 0.2}}))
+    assert not whole() and whole("tables")                    # other tuned values
+
+
+# --- scripts/reproduce.py: end to end, on the real data ----------------------
+
+def test_reproduce_seeds_end_to_end(report_jobs3):
+    """The whole report, then 2 seeds x 2 configurations, on 500 images, steps side by side
+    (--jobs 3). --seed 3 checks that --seed and --out-dir are replaced, not passed twice."""
+    out = report_jobs3
+    data = json.loads((out / "seeds.json").read_text())
+    assert data["configs"]["tables"]["seeds"] == [3, 4]
+    assert data["configs"]["tuned"]["seeds"] == [3, 4]
+    tables, tuned = data["configs"]["tables"]["metrics"], data["configs"]["tuned"]["metrics"]
+    assert tables["ae_d"]["values"] == [185, 185]  # Table 4
+    tuned_d = json.loads((out / "tuned_ae.json").read_text())["params"]["d"]
+    assert tuned["ae_d"]["values"] == [tuned_d, tuned_d]
+    assert not list((out / "seeds" / "tables").glob("*/tuned_*.json"))
+    # the tuned run at --seed is the sequence's own, copied
+    assert (json.loads((out / "seeds" / "tuned" / "seed3" / "vae.json").read_text())
+            == json.loads((out / "vae.json").read_text()))
+    settings = json.loads((out / "seeds" / "tables" / "seed4" / "vae.json").read_text())["settings"]
+    assert settings["seed"] == 4 and settings["subset"] == 500 and settings["quick"]
+    rows = (out / "seeds" / "times.tsv").read_text().splitlines()
+    assert rows[0] == "config\tseed\tstep\tseconds" and len(rows) == 1 + 2 * 2 * 5
+    assert sum(row.endswith("\treused") for row in rows) == 5
+    assert (out / "samples.json").exists() and (out / "seeds" / "tables" / "seed4" / "samples.json").exists()
+    text = (out / "seeds.md").read_text()
+    assert "## Verdicts" in text and "## Time" in text
+    assert (out / "summary.md").exists()
+
+
+# =============================================================================
+# scripts/summary.py: the report's numbers beside ours, in summary.md
+# =============================================================================
+
+# --- scripts/summary.py: the maths -------------------------------------------
+
+def test_reproduce_takes_every_path_from_the_callers_folder(steps_spy, tmp_path, monkeypatch):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    steps_spy.module.main(["--quick", *CPU, "--out-dir", "rel_out", "--data-dir=rel_data"])
+    out = elsewhere / "rel_out"
+    assert (out / "times.tsv").exists() and (out / "logs" / "tune_ae.log").exists()
+    assert not (ROOT / "rel_out").exists()
+    assert steps_spy.started and all(p.cwd == ROOT for p in steps_spy.started)  # the project's
+    for process in steps_spy.started:
+        assert flag_value(process.command, "--out-dir") == str(out)
+        if process.command[0] != "scripts/summary.py":
+            assert f"--data-dir={elsewhere / 'rel_data'}" in process.command
+    refit = commands_of(steps_spy, "ae.py", "--part", "refit")[0]
+    assert refit[3:5] == ["--params", str(out / "tuned_ae.json")]
+    assert steps_spy.module.absolute_paths(
+        ["--storage", "sqlite:///s.db", "--params=p.json", "--checkpoint", "c.pt", "--storage",
+         "sqlite:////abs/s.db", "--storage=postgresql://u@host/db", "--seed", "3"]) == [
+        "--storage", f"sqlite:///{elsewhere / 's.db'}", f"--params={elsewhere / 'p.json'}",
+        "--checkpoint", str(elsewhere / "c.pt"), "--storage", "sqlite:////abs/s.db",
+        "--storage=postgresql://u@host/db", "--seed", "3"]
+
+
+# --- scripts/summary.py: what the results say --------------------------------
+
+def test_summary_puts_each_number_in_its_column(tmp_path):
+    tuned = {"study": "ae", "params": {"d": 46, "optimizer": "SGD", "lr": 0.00195,
+                                       "dropout": 0.3, "weight_decay": 5.5e-06},
+             "value": 0.0125, "direction": "minimize", "best_trial": 3, "device": "cpu",
+             "trials": {"complete": 4, "pruned": 1, "failed": 0}, "settings": {"epochs": 10}}
+    (tmp_path / "tuned_ae.json").write_text(json.dumps(tuned))
+    f1 = [0.5 + 0.01 * c for c in range(10)]                   # ours: 50.00, 51.00, ...
+    table5 = {"source": "Table 5", "mean_metrics": {"f1": f1}, "accuracy_mean": 0.8,
+              "accuracy_std": 0.01, "seconds_mean": 12.0, "support": [1000] * 10, "runs": [{}]}
+    (tmp_path / "classify.json").write_text(json.dumps(
+        {"table6": {"table5": table5},
+         "table6_run": {"settings": {"epochs": 10, "subset": 0}, "device": "cpu"}}))
+    run("scripts/summary.py", "--out-dir", tmp_path)
+    md = (tmp_path / "summary.md").read_text()
+    # | parameter | the report's table | ours |
+    assert "| d | 185 | 46 |" in md and "| optimizer | Adam | SGD |" in md
+    assert "| lr | 0.0058 | 0.00195 |" in md
+    # | class | the report's F1 | ours |
+    assert "| T-shirt/top | 85.36 | 50.00 |" in md and "| Ankle boot | 96.74 | 59.00 |" in md
+    assert "| **accuracy** | **90.08** | **80.00 ± 1.00** |" in md
+
+
+@pytest.mark.parametrize("damage, says", [
+    (lambda out: (out / "vae.json").write_text('{"test": '), "vae.json"),         # cut short
+    (lambda out: (out / "vae.json").write_text('{"test": {"neg_elbo": 1}}'), "vae.json lacks"),
+    (lambda out: (out / "times.tsv").write_text("step\tstart\tend\tseconds\nae.py\t0\t9\tten\n")
+     + (out / "seeds.json").write_text("{}"), "times.tsv, line 2"),
+])
+def test_summary_says_what_is_wrong_in_one_line(damage, says, tmp_path):
+    damage(tmp_path)
+    proc = run("scripts/summary.py", "--out-dir", tmp_path, ok=False)
+    assert one_line_error(proc) and says in proc.stderr, proc.stderr
 
 
 def summary_of(out, monkeypatch):
@@ -3630,7 +3433,244 @@ def test_summary_times_table_and_total(tmp_path, monkeypatch):
             "The steps one after another: 54 s.\nWall time: 41 s.") in md
 
 
-# scripts/seeds.py: every row of seeds.md, from its file and key
+def test_summary_names_the_file_key_and_value_that_is_not_a_number(tmp_path):
+    table6 = {"source": "Table 5", "mean_metrics": {"f1": [0.8] * 10}, "accuracy_mean": "90 %",
+              "accuracy_std": 0.01, "seconds_mean": 40.0, "support": [1000] * 10, "runs": [{}]}
+    write_results(tmp_path, classify={"table6": {"table5": table6}, "table6_run": {
+        "settings": {"epochs": 10, "subset": 0}, "device": "cpu"}})
+    proc = run("scripts/summary.py", "--out-dir", tmp_path, ok=False)
+    assert one_line_error(proc)
+    assert (f"error: {tmp_path / 'classify.json'}: table6.table5.accuracy_mean is '90 %', not a "
+            "number") in proc.stderr
+
+
+# --- scripts/summary.py: end to end, on the real data ------------------------
+
+def test_summary_puts_our_numbers_beside_the_reports(quick_ae, tmp_path):
+    shutil.copy(quick_ae / "ae.json", tmp_path)
+    shutil.copy(quick_ae / "fig01_loss_adam_vs_sgd.png", tmp_path)
+    run("scripts/summary.py", "--out-dir", tmp_path)
+    md = (tmp_path / "summary.md").read_text()
+    refit = json.loads((quick_ae / "ae.json").read_text())["refit"]
+    assert f"| refit (Table 4) | 185 | 2 | {refit['val_mse'][-1]:.5f} |" in md
+    assert f"PCA with 64 components: {refit['pca_bottleneck_val_mse']:.5f}" in md
+    assert "Not tuned here (no tuned_ae.json): the scripts used Table 4." in md
+    # figures are linked only where they exist
+    assert "[fig01_loss_adam_vs_sgd.png]" in md and "fig02" not in md
+    assert one_line_error(run("scripts/summary.py", "--out-dir", tmp_path / "empty", ok=False))
+
+
+# =============================================================================
+# scripts/seeds.py: both configurations over seeds: means, spreads and verdicts
+# =============================================================================
+
+# --- scripts/seeds.py: the maths ---------------------------------------------
+
+def load_seeds_module():
+    spec = importlib.util.spec_from_file_location("seeds", ROOT / "scripts" / "seeds.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_seeds_mean_and_sd_by_hand(tmp_path):
+    """Mean and sample sd (ddof = 1) of three seeds, against a hand computation:
+    MSE 0.010, 0.012, 0.014 -> mean 0.012, sd sqrt((0.002² + 0 + 0.002²) / 2) = 0.002;
+    accuracy 0.88, 0.89, 0.93 -> 90.0 %, sd sqrt((4 + 1 + 9) / 2) = sqrt(7) %."""
+    seeds = load_seeds_module()
+    out = make_out(tmp_path, {
+        "tables": [dict(ae_mse=0.010, accuracy=0.88, extra_runs=(5,)),  # picks its own seed
+                   dict(ae_mse=0.012, accuracy=0.89), dict(ae_mse=0.014, accuracy=0.93)],
+        "tuned": [dict(d=46), dict(d=46), dict(d=46)]})
+    seeds.main(["--out-dir", str(out)])
+    data = json.loads((out / "seeds.json").read_text())
+    tables = data["configs"]["tables"]["metrics"]
+    assert tables["ae_val_mse"]["mean"] == pytest.approx(0.012)
+    assert tables["ae_val_mse"]["sd"] == pytest.approx(0.002)
+    assert tables["accuracy"]["mean"] == pytest.approx(90.0)
+    assert tables["accuracy"]["sd"] == pytest.approx(7 ** 0.5)
+    assert tables["vae_iw_bound"]["values"] == [246.0, 247.0, 248.0]  # -iw_log_px
+    assert tables["vae_iw_bound"]["sd"] == pytest.approx(statistics.stdev([246, 247, 248]))
+    # PCA with 64 components exists only where d > 64: a dash for the tuned d = 46
+    assert data["configs"]["tuned"]["metrics"]["pca64_val_mse"]["n"] == 0
+    text = (out / "seeds.md").read_text()
+    assert text == "# " + seeds.markdown(out).lstrip("# ")
+    assert "0.01200 ± 0.00200 (3 seeds)" in text
+    assert "90.00 ± 2.65 (3 seeds)" in text
+    assert "## Verdicts" in text
+    assert "| number | report's tables | tuned values |" in text
+
+
+@pytest.mark.parametrize("smooth_tables, smooth_tuned, verdict", [
+    ((0.30, 0.12), (0.25, 0.11), "holds"),          # VAE smoother in both, far beyond spread
+    ((0.12, 0.30), (0.11, 0.25), "contradicted"),   # AE smoother in both
+    ((0.30, 0.12), (0.11, 0.25), "depends"),        # the sign flips with the configuration
+    ((0.140, 0.141), (0.140, 0.141), "depends"),    # same sign, but inside the spread
+])
+def test_smoothness_verdict_flips_with_the_numbers(tmp_path, smooth_tables, smooth_tuned,
+                                                   verdict):
+    seeds = load_seeds_module()
+    jitter = (-0.005, 0.0, 0.005)  # sd 0.005 for every model
+    out = make_out(tmp_path, {
+        "tables": [dict(smooth=(smooth_tables[0] + j, smooth_tables[1] + j)) for j in jitter],
+        "tuned": [dict(smooth=(smooth_tuned[0] + j, smooth_tuned[1] + j)) for j in jitter]})
+    result = seeds.results(out)["verdicts"]["smoothness"]
+    assert result["verdict"] == verdict
+    assert result["sentence"] in seeds.markdown(out)
+
+
+@pytest.mark.parametrize("vae_latent_tuned, verdict", [
+    (0.80, "holds"),    # level with the raw pixels within the spread
+    (0.60, "depends"),  # clearly below the pixels, with the tuned values only
+])
+def test_separation_verdict_flips_with_the_numbers(tmp_path, vae_latent_tuned, verdict):
+    seeds = load_seeds_module()
+    jitter = (-0.01, 0.0, 0.01)
+    out = make_out(tmp_path, {
+        "tables": [dict(knn=(0.80, 0.82 + j, 0.80 + j)) for j in jitter],
+        "tuned": [dict(knn=(0.80, 0.82 + j, vae_latent_tuned + j)) for j in jitter]})
+    result = seeds.results(out)["verdicts"]["separation"]
+    assert result["verdict"] == verdict
+    if verdict == "depends":
+        assert "only with the report's tables" in result["sentence"]
+
+
+def samples_of_seeds(box, mixture, vae_fd, vae_share):
+    """Per-seed `samples` for write_seed_folder: the VAE's numbers are lists, one per seed."""
+    return [dict(samples=(box, mixture, (fd, share))) for fd, share in zip(vae_fd, vae_share)]
+
+
+@pytest.mark.parametrize("vae_fd, vae_share, verdict", [
+    ((28, 30, 32), (0.39, 0.40, 0.41), "holds"),          # far closer and surer in every seed
+    ((88, 90, 99), (0.23, 0.24, 0.30), "holds in every run"),  # wins each run, within spread
+    ((60, 70, 110), (0.30, 0.31, 0.32), "depends"),       # one run farther than the box
+    ((150, 151, 152), (0.10, 0.11, 0.12), "contradicted"),
+])
+def test_sample_verdict_flips_with_the_numbers(tmp_path, vae_fd, vae_share, verdict):
+    """Claim (3): the VAE's samples against the AE's box (FD 100, share 0.22 in every seed)."""
+    seeds = load_seeds_module()
+    box, mixture = (100.0, 0.22), (10.0, 0.52)
+    runs = samples_of_seeds(box, mixture, vae_fd, vae_share)
+    out = make_out(tmp_path, {"tables": runs, "tuned": runs})
+    result = seeds.results(out)["verdicts"]["samples"]
+    assert result["verdict"] == verdict
+    assert result["sentence"] in seeds.markdown(out)
+    wins = sum(fd < box[0] and share > box[1] for fd, share in zip(vae_fd, vae_share))
+    assert result["runs_won"] == [2 * wins, 6]
+    # the mixture (FD 10, share 0.52) is beyond every VAE above, by more than the spreads
+    assert result["mixture_beats_vae"] == {"tables": "better", "tuned": "better"}
+
+
+def test_sample_verdict_mixture_level_with_the_vae(tmp_path):
+    seeds = load_seeds_module()
+    runs = samples_of_seeds((100.0, 0.22), (31.0, 0.40), (28, 30, 32), (0.39, 0.40, 0.41))
+    out = make_out(tmp_path, {"tables": runs, "tuned": runs})
+    result = seeds.results(out)["verdicts"]["samples"]
+    assert result["verdict"] == "holds"
+    assert "does not beat the VAE" in result["sentence"]
+
+
+# The verdict rules at their boundaries, with numbers floating point holds exactly: the
+# values of a are 1, 2, 3 (mean 2, sd 1), those of b mean 4 + shift, sd 1
+E = 2.0 ** -20
+
+
+@pytest.mark.parametrize("shift, a_against_b", [
+    (0.0, "tie"),                 # |2 - 4| = 2 = 1 + 1: exactly at the spread
+    (-E, "tie"), (-0.25, "tie"),  # just inside, well inside
+    (E, "lower"), (0.25, "lower"),  # just outside, well outside
+])
+def test_compare_is_a_tie_up_to_exactly_the_two_spreads(shift, a_against_b):
+    seeds = load_seeds_module()
+    a, b = [1.0, 2.0, 3.0], [3.0 + shift, 4.0 + shift, 5.0 + shift]
+    assert seeds.spread(a)[:2] == (2.0, 1.0) and seeds.spread(b)[:2] == (4.0 + shift, 1.0)
+    assert seeds.compare(a, b) == a_against_b
+    assert seeds.compare(b, a) == {"tie": "tie", "lower": "higher"}[a_against_b]
+
+
+@pytest.mark.parametrize("model", ["AE", "VAE"])
+@pytest.mark.parametrize("latent, state", [(0.5, "fails"),            # exactly 5 x chance
+                                           (0.5 + E, "holds"), (0.5 - E, "fails")])
+def test_separation_needs_every_latent_mean_above_five_times_chance(model, latent, state,
+                                                                    tmp_path):
+    """Tables: both latent spaces at 0.75, far above the raw pixels (0.25); tuned: one of
+    them at `latent`, still above the pixels, so only the 0.5 threshold decides."""
+    seeds = load_seeds_module()
+    jitter = (-2.0 ** -6, 0.0, 2.0 ** -6)
+    tuned = {"AE": (latent, 0.75), "VAE": (0.75, latent)}[model]
+    out = make_out(tmp_path, {
+        "tables": [dict(knn=(0.25 + j, 0.75 + j, 0.75 + j)) for j in jitter],
+        "tuned": [dict(knn=(0.25 + j, tuned[0] + j, tuned[1] + j)) for j in jitter]})
+    result = seeds.results(out)["verdicts"]["separation"]
+    assert result["per_config"] == {"tables": "holds", "tuned": state}
+    assert result["verdict"] == {"holds": "holds", "fails": "depends"}[state]
+
+
+@pytest.mark.parametrize("tables_vae, tuned_vae, won", [
+    # (Frechet distances, shares >= 0.9) of the VAE in three seeds; the box: 100, 0.22
+    (((88, 90, 100), (0.23, 0.24, 0.30)),) * 2 + ([4, 6],),   # equal distance: no win
+    (((90, 95, 99), (0.22, 0.35, 0.24)),) * 2 + ([4, 6],),    # equal share: no win
+    (((88, 90, 99), (0.23, 0.24, 0.30)), ((88, 89, 101), (0.23, 0.24, 0.30)), [5, 6]),
+])
+def test_samples_hold_in_every_run_only_if_every_run_wins_on_both_numbers(
+        tables_vae, tuned_vae, won, tmp_path):
+    """Every case is within the spread in both configurations; the count of runs the VAE
+    wins (closer and surer, strictly) then decides between 'holds in every run' and
+    'depends'."""
+    seeds = load_seeds_module()
+    box, mixture = (100.0, 0.22), (10.0, 0.52)
+    out = make_out(tmp_path, {"tables": samples_of_seeds(box, mixture, *tables_vae),
+                              "tuned": samples_of_seeds(box, mixture, *tuned_vae)})
+    result = seeds.results(out)["verdicts"]["samples"]
+    assert result["per_config"] == {"tables": "within the spread", "tuned": "within the spread"}
+    assert result["runs_won"] == won
+    assert result["verdict"] == "depends"
+    assert f"the VAE wins on both numbers in {won[0]} of {won[1]} runs" in result["sentence"]
+
+
+# --- scripts/seeds.py: what the results say ----------------------------------
+
+def test_seeds_markdown_empty_without_seed_runs(tmp_path):
+    seeds = load_seeds_module()
+    assert seeds.markdown(tmp_path) == ""
+
+
+def test_seeds_reads_explores_sample_rows():
+    """The rows claim (3) reads are the ones explore.py writes (beyond/judge.py's ROWS)."""
+    seeds = load_seeds_module()
+    for row, _ in seeds.SAMPLERS.values():
+        assert row in beyond.samples.ROWS, row
+
+
+def test_seeds_damaged_or_missing_file_is_one_line(tmp_path):
+    out = make_out(tmp_path, {"tables": [{}, {}], "tuned": [{}, {}]})
+    (out / "seeds" / "tuned" / "seed1" / "explore.json").write_text('{"knn": ')
+    proc = run("scripts/seeds.py", "--out-dir", out, ok=False)
+    assert one_line_error(proc), proc.stderr
+    assert "explore.json" in proc.stderr
+    (out / "seeds" / "tuned" / "seed1" / "explore.json").unlink()   # a stopped run: left out
+    (out / "seeds" / "tables" / "seed0" / "vae.json").write_text('{"test": {}}')
+    proc = run("scripts/seeds.py", "--out-dir", out, ok=False)
+    assert one_line_error(proc) and "vae.json" in proc.stderr, proc.stderr
+    proc = run("scripts/seeds.py", "--out-dir", tmp_path / "nothing", ok=False)
+    assert one_line_error(proc), proc.stderr
+
+
+def test_a_stopped_seed_run_is_left_out_by_name_and_the_rest_summarised(quick_ae, tmp_path):
+    out = make_out(tmp_path, {"tables": [{}, {}, {}], "tuned": [{}, {}, {}]})
+    (out / "seeds" / "tables" / "seed2" / "explore.json").unlink()    # stopped in its last step
+    proc = run("scripts/seeds.py", "--out-dir", out)
+    data = json.loads((out / "seeds.json").read_text())
+    assert data["configs"]["tables"]["seeds"] == [0, 1] and data["configs"]["tuned"]["seeds"] == [0, 1, 2]
+    assert data["left_out"] == {"tables": {"2": "no explore.json"}}
+    assert f"{out}/seeds/tables/seed2 is not a whole run (no explore.json)" in proc.stdout
+    # summary.py writes its sections even when the seed runs cannot be summarised at all
+    (out / "seeds" / "tuned" / "seed0" / "vae.json").write_text('{"test": ')
+    shutil.copy(quick_ae / "ae.json", out / "ae.json")
+    proc = run("scripts/summary.py", "--out-dir", out)
+    md = (out / "summary.md").read_text()
+    assert "## The autoencoder" in md and "The seed runs could not be summarised" in md
+
 
 # key of seeds.METRICS: its (mean, delta) in the tables' and the tuned seed runs, three seeds
 # each: mean - delta, mean, mean + delta (sample sd = delta); None: absent
@@ -3780,116 +3820,298 @@ def test_seeds_md_times_tables_leave_the_reused_runs_out(tmp_path):
         assert row in text
 
 
-# The verdict rules at their boundaries, with numbers floating point holds exactly: the
-# values of a are 1, 2, 3 (mean 2, sd 1), those of b mean 4 + shift, sd 1
-E = 2.0 ** -20
+def test_seeds_names_the_file_key_and_value_that_is_not_a_number_as_summary_does(tmp_path):
+    out = make_out(tmp_path, {"tables": [{}, {}], "tuned": [{}, {"accuracy": "90 %"}]})
+    proc = run("scripts/seeds.py", "--out-dir", out, ok=False)
+    where = out / "seeds" / "tuned" / "seed1" / "classify.json"
+    assert one_line_error(proc)
+    assert f"error: {where}: table6.table5.runs.0.accuracy is '90 %', not a number" in proc.stderr
+    out = make_out(tmp_path / "2", {"tables": [{}, {}], "tuned": [{}, {"knn": (0.8, "0.82", 0.8)}]})
+    proc = run("scripts/seeds.py", "--out-dir", out, ok=False)
+    where = out / "seeds" / "tuned" / "seed1" / "explore.json"
+    assert one_line_error(proc)
+    assert f"error: {where}: knn.AE.latent is '0.82', not a number" in proc.stderr
 
 
-@pytest.mark.parametrize("shift, a_against_b", [
-    (0.0, "tie"),                 # |2 - 4| = 2 = 1 + 1: exactly at the spread
-    (-E, "tie"), (-0.25, "tie"),  # just inside, well inside
-    (E, "lower"), (0.25, "lower"),  # just outside, well outside
-])
-def test_compare_is_a_tie_up_to_exactly_the_two_spreads(shift, a_against_b):
-    seeds = load_seeds_module()
-    a, b = [1.0, 2.0, 3.0], [3.0 + shift, 4.0 + shift, 5.0 + shift]
-    assert seeds.spread(a)[:2] == (2.0, 1.0) and seeds.spread(b)[:2] == (4.0 + shift, 1.0)
-    assert seeds.compare(a, b) == a_against_b
-    assert seeds.compare(b, a) == {"tie": "tie", "lower": "higher"}[a_against_b]
+def test_a_nan_in_a_seed_run_is_shown_as_nan_and_leaves_its_verdict_undecided(tmp_path):
+    out = make_out(tmp_path, {"tables": [{}, {}, {}],
+                              "tuned": [{}, {"smooth": (math.nan, 0.15)}, {}]})
+    proc = run("scripts/seeds.py", "--out-dir", out)
+    assert "Traceback" not in proc.stderr
+    md = (out / "seeds.md").read_text()
+    row = next(line for line in md.splitlines() if line.startswith("| smoothness, AE"))
+    assert row.endswith("| nan (a seed's number is nan; 3 seeds) |")
+    verdicts = json.loads((out / "seeds.json").read_text())["verdicts"]
+    assert verdicts["smoothness"]["verdict"] == "undecided"
+    assert "undecided, since a seed's number is nan" in verdicts["smoothness"]["sentence"]
+    assert verdicts["separation"]["verdict"] != "undecided"          # the others still decide
 
 
-@pytest.mark.parametrize("model", ["AE", "VAE"])
-@pytest.mark.parametrize("latent, state", [(0.5, "fails"),            # exactly 5 x chance
-                                           (0.5 + E, "holds"), (0.5 - E, "fails")])
-def test_separation_needs_every_latent_mean_above_five_times_chance(model, latent, state,
-                                                                    tmp_path):
-    """Tables: both latent spaces at 0.75, far above the raw pixels (0.25); tuned: one of
-    them at `latent`, still above the pixels, so only the 0.5 threshold decides."""
-    seeds = load_seeds_module()
-    jitter = (-2.0 ** -6, 0.0, 2.0 ** -6)
-    tuned = {"AE": (latent, 0.75), "VAE": (0.75, latent)}[model]
-    out = make_out(tmp_path, {
-        "tables": [dict(knn=(0.25 + j, 0.75 + j, 0.75 + j)) for j in jitter],
-        "tuned": [dict(knn=(0.25 + j, tuned[0] + j, tuned[1] + j)) for j in jitter]})
-    result = seeds.results(out)["verdicts"]["separation"]
-    assert result["per_config"] == {"tables": "holds", "tuned": state}
-    assert result["verdict"] == {"holds": "holds", "fails": "depends"}[state]
+# =============================================================================
+# Plumbing: flags, --params, files and the disk, the data files, checkpoints, signals, the
+# Optuna storage. What keeps the scripts safe to run; it teaches nothing of the report.
+# =============================================================================
 
+# --- Plumbing: flags and the command line ------------------------------------
 
-@pytest.mark.parametrize("tables_vae, tuned_vae, won", [
-    # (Frechet distances, shares >= 0.9) of the VAE in three seeds; the box: 100, 0.22
-    (((88, 90, 100), (0.23, 0.24, 0.30)),) * 2 + ([4, 6],),   # equal distance: no win
-    (((90, 95, 99), (0.22, 0.35, 0.24)),) * 2 + ([4, 6],),    # equal share: no win
-    (((88, 90, 99), (0.23, 0.24, 0.30)), ((88, 89, 101), (0.23, 0.24, 0.30)), [5, 6]),
-])
-def test_samples_hold_in_every_run_only_if_every_run_wins_on_both_numbers(
-        tables_vae, tuned_vae, won, tmp_path):
-    """Every case is within the spread in both configurations; the count of runs the VAE
-    wins (closer and surer, strictly) then decides between 'holds in every run' and
-    'depends'."""
-    seeds = load_seeds_module()
-    box, mixture = (100.0, 0.22), (10.0, 0.52)
-    out = make_out(tmp_path, {"tables": samples_of_seeds(box, mixture, *tables_vae),
-                              "tuned": samples_of_seeds(box, mixture, *tuned_vae)})
-    result = seeds.results(out)["verdicts"]["samples"]
-    assert result["per_config"] == {"tables": "within the spread", "tuned": "within the spread"}
-    assert result["runs_won"] == won
-    assert result["verdict"] == "depends"
-    assert f"the VAE wins on both numbers in {won[0]} of {won[1]} runs" in result["sentence"]
-
-
-# -----------------------------------------------------------------------------
-# 7. Safety: damaged checkpoints, and results written after what they describe
-
-def refused_in_one_line(read, path, command):
+@pytest.mark.parametrize("script, flags", [
+    *(("ae", f) for f in (["--epochs", "-1"], ["--device", "tpu"], ["--d", "0"],
+                          ["--dropout", "1.5"], ["--no-such-flag"])),
+    *(("vae", f) for f in (["--beta", "-1"], ["--iw-samples", "0"], ["--d", "0"],
+                           ["--no-such-flag"])),
+    *(("classify", f) for f in (["--labels", "15"], ["--labels", "a,b"], ["--recipe", "fast"],
+                                ["--seeds", "0"]))])
+def test_bad_flags_exit_with_one_line(script, flags, capsys):
     with pytest.raises(SystemExit) as e:
-        read()
+        {"ae": ae, "vae": vae, "classify": classify}[script].main(flags)
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert "error" in err and "\n" not in err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_unavailable_device_is_a_clear_error():
+    with pytest.raises(SystemExit) as e:
+        plumbing.cli.pick_device("cuda")
+    assert "not available" in str(e.value)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_every_script_runs_on_a_gpu(data_dir, tmp_path):
+    # CI has no GPU: this runs where a student (or scripts/gpu_check.sh) has one
+    flags = ["--quick", "--device", "cuda", "--data-dir", data_dir, "--out-dir", tmp_path]
+    for script in (["tune.py", "ae"], ["ae.py"], ["classify.py"], ["vae.py"], ["explore.py"],
+                   ["beyond.samples"], ["beyond.labels"]):
+        assert "on cuda" in run(*script, *flags).stdout   # only that: cuDNN's sums vary
+
+
+def test_vae_bad_flag_on_the_command_line_is_one_line(tmp_path):
+    proc = run("vae.py", "--iw-samples", "0", "--out-dir", tmp_path, ok=False)
+    assert one_line_error(proc) and "--iw-samples" in proc.stderr
+
+
+def test_too_few_tsne_points_for_the_perplexity_is_a_clear_error(quick_ae, data_dir, tmp_path):
+    shutil.copy(quick_ae / "ae.pt", tmp_path / "ae.pt")
+    proc = run("explore.py", "--quick", "--tsne-points", "20", "--data-dir", data_dir,
+               "--out-dir", tmp_path, ok=False)
+    assert one_line_error(proc) and "--tsne-points" in proc.stderr
+
+
+def test_a_subset_larger_than_the_data_is_refused(data_dir):
+    with pytest.raises(SystemExit) as e:
+        common.load_train_val(data_dir, "cpu", subset=50_000)
+    assert "--subset 50000 is more than the 48000 training images" in str(e.value)
+
+
+SCRIPTS = {"ae.py": (ae, []), "vae.py": (vae, []), "classify.py": (classify, []),
+           "explore.py": (explore, []), "tune.py": (tune, ["ae"]),
+           "beyond.labels": (labels, []), "beyond.samples": (beyond.samples, [])}
+# script -> (module, positional arguments)
+
+
+def refused_by_every_parser(flags, says, capsys):
+    """Every script's command line refuses `flags` with one line that says `says`."""
+    for name, (module, positional) in SCRIPTS.items():
+        with pytest.raises(SystemExit) as e:
+            plumbing.cli.parse_args(module.build_parser(), module.QUICK, positional + flags)
+        err = capsys.readouterr().err.strip()
+        assert e.value.code == 2 and "\n" not in err and says in err, (name, err)
+
+
+def test_inputs_too_small_are_refused_with_what_would_work(quick_ae, data_dir, tmp_path,
+                                                          capsys):
+    refused_by_every_parser(["--subset", "1"], "at least 40", capsys)
+    shutil.copy(quick_ae / "ae.pt", tmp_path / "ae.pt")
+    proc = run("explore.py", "--quick", "--subset", "40", "--data-dir", data_dir,
+               "--out-dir", tmp_path, ok=False)                  # 10 test images for t-SNE
+    assert one_line_error(proc) and "raise --subset 124" in proc.stderr, proc.stderr
+    plumbing.checkpoints.save_checkpoint(tmp_path / "vae.pt", {"d": 1}, vae=vae.VAE(1).state_dict())
+    proc = run("explore.py", "--quick", "--data-dir", data_dir, "--out-dir", tmp_path, ok=False)
+    assert one_line_error(proc) and "d >= 2" in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize("seed", ["-5", str(2**32), str(2**64)])
+def test_every_script_takes_the_same_seed_range(seed, capsys):
+    refused_by_every_parser(["--seed", seed], "2**32", capsys)
+
+
+@pytest.mark.parametrize("check, good, bad", [
+    (plumbing.cli.positive_int, ["1", "300"], ["0", "-1", "2.5"]),
+    (plumbing.cli.positive_float, ["1e-9", "0.5"], ["0", "-0.1", "nan", "inf"]),
+    (plumbing.cli.non_negative_float, ["0", "1e-5"], ["-1e-9", "nan", "inf"]),
+    (plumbing.cli.probability, ["0", "0.999"], ["1", "1.5", "-0.1"]),
+    (plumbing.cli.seed_value, ["0", str(2**32 - 1)], ["-1", str(2**32)]),
+    (plumbing.cli.subset_size, ["0", "40", "48000"], ["1", "39", "-1"]),
+    (plumbing.cli.optimizer_name, ["Adam", "SGD"], ["adam", "RMSprop"]),
+])
+def test_each_flag_type_takes_its_range_and_refuses_its_edges(check, good, bad):
+    for text in good:
+        check(text)
+    for text in bad:
+        with pytest.raises((argparse.ArgumentTypeError, ValueError)):
+            check(text)
+
+
+EMPTY_PATHS = [("ae.py", "--out-dir"), ("ae.py", "--data-dir"), ("ae.py", "--params"),
+               ("vae.py", "--out-dir"), ("vae.py", "--params"), ("explore.py", "--out-dir"),
+               ("classify.py", "--checkpoint"), ("classify.py", "--params"),
+               ("tune.py", "--storage"), ("tune.py", "--checkpoint"), ("tune.py", "--out-dir"),
+               ("beyond/labels.py", "--checkpoint"), ("beyond/labels.py", "--params"),
+               ("scripts/summary.py", "--out-dir"), ("scripts/seeds.py", "--out-dir")]
+
+
+@pytest.mark.parametrize("script, flag", EMPTY_PATHS)
+def test_an_empty_path_flag_is_refused_in_one_line(script, flag, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)                  # were it taken as ".", nothing lands in ROOT
+    study = ["classifier"] if script == "tune.py" else []
+    proc = run(script, *study, "--quick", flag, "", ok=False) if script in DEVICE_FLAG else \
+        run(script, flag, "", ok=False)
+    assert proc.returncode == 2 and one_line_error(proc), proc.stderr
+    assert f"argument {flag}: must be a path, got ''" in proc.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- Plumbing: --params: files of tuned values -------------------------------
+
+@pytest.mark.parametrize("text, says", [("{\"params\": ", "cannot read"),
+                                         ("[1, 2]", "not a results file"),
+                                         ("{\"value\": 1}", "not a tuned-value file")])
+def test_a_damaged_tuned_file_is_a_one_line_error(tmp_path, text, says):
+    (tmp_path / "tuned_ae.json").write_text(text)
+    with pytest.raises(SystemExit) as e:
+        plumbing.params.read_params(tmp_path / "tuned_ae.json", "ae", {"d": 185})
     message = str(e.value)
-    assert message.startswith("error: ") and "\n" not in message
-    assert str(path) in message and command in message
-    return message
+    assert says in message and "python tune.py ae" in message and "\n" not in message
 
 
-@pytest.mark.parametrize("drop, add", [("encoder", None), (None, "encoder"),
-                                       ("decoder", None), (None, "decoder")])
-def test_an_autoencoder_checkpoint_missing_a_weight_or_with_one_more_is_refused(
-        drop, add, data_dir, tmp_path):
-    path = tmp_path / "ae.pt"
-    write_ae_checkpoint(path, drop, add)
-    readers = {"load_ae": lambda: ae.load_ae(path),
-               "explore": lambda: explore.load_models(tmp_path, torch.device("cpu")),
-               "classify": lambda: classify.main([*QUICK, "--checkpoint", str(path),
-                                                  "--data-dir", str(data_dir),
-                                                  "--out-dir", str(tmp_path)])}
-    for name, read in readers.items():
-        message = refused_in_one_line(read, path, "python ae.py")
-        assert "does not match" in message, name
-    assert not (tmp_path / "classify.json").exists()
+@pytest.mark.parametrize("params, key", [({"d": 0}, "d"), ({"dropout": 1.0}, "dropout"),
+                                         ({"lr": "0.001"}, "lr"), ({"lr": -0.01}, "lr"),
+                                         ({"optimizer": "adam"}, "optimizer"),
+                                         ({"d": 3.5}, "d"), ({"weight_decay": True}, "weight_decay")])
+def test_a_tuned_value_passes_the_check_of_its_flag(params, key, tmp_path):
+    path = tmp_path / "tuned_ae.json"
+    path.write_text(json.dumps({"study": "ae", "params": {**ae.TABLE_4, **params}}))
+    with pytest.raises(SystemExit) as e:
+        plumbing.params.read_params(path, "ae", ae.TABLE_4)
+    assert str(path) in str(e.value) and f": {key} " in str(e.value) and "\n" not in str(e.value)
 
 
-@pytest.mark.parametrize("drop, add", [(True, False), (False, True)])
-def test_a_vae_checkpoint_missing_a_weight_or_with_one_more_is_refused(drop, add, tmp_path):
-    write_ae_checkpoint(tmp_path / "ae.pt")
-    write_vae_checkpoint(tmp_path / "vae.pt", drop=drop, add=add)
-    message = refused_in_one_line(lambda: explore.load_models(tmp_path, torch.device("cpu")),
-                                  tmp_path / "vae.pt", "python vae.py")
-    assert "does not match" in message
+def test_a_bad_tuned_value_stops_ae_py_before_any_training(tmp_path):
+    path = tmp_path / "tuned_ae.json"
+    path.write_text(json.dumps({"study": "ae", "params": {**ae.TABLE_4, "dropout": 1.0}}))
+    proc = run("ae.py", "--quick", "--part", "refit", "--params", path, "--out-dir", tmp_path,
+               ok=False)
+    assert one_line_error(proc) and "dropout" in proc.stderr and "data:" not in proc.stdout
 
 
-@pytest.mark.parametrize("drop, add", [(True, False), (False, True)])
-def test_a_cached_judge_missing_a_weight_or_with_one_more_is_replaced(drop, add, tmp_path,
-                                                                      capsys):
-    """judge.pt is only a cache: a damaged one is said in one line and trained anew."""
-    path, settings = tmp_path / "judge.pt", {**judge.JUDGE, "seed": 0, "subset": 64}
-    state = {"judge": judge.Judge(settings["width"]).state_dict()}
-    damage(state, "judge" if drop else None, "judge" if add else None)
-    plumbing.checkpoints.save_checkpoint(path, settings, **state)
-    x, y = torch.rand(64, 1, 28, 28), torch.randint(0, 10, (64,))
-    new = judge.get_judge(x, y, None, None, 0, 64, path)
-    assert "is not a judge this code can read" in capsys.readouterr().out
-    saved = plumbing.checkpoints.load_checkpoint(path, "", key="judge")["judge"]
-    assert list(saved) == list(judge.Judge(settings["width"]).state_dict())
-    assert same(list(saved.values()), list(new.state_dict().values()))
+def test_a_tuned_file_of_another_study_is_refused(tmp_path):
+    path = tmp_path / "tuned_vae.json"
+    path.write_text(json.dumps({"study": "vae", "params": vae.TABLE_7}))
+    with pytest.raises(SystemExit, match="tuned values of `tune.py vae`, not of `tune.py ae`"):
+        plumbing.params.read_params(path, "ae", ae.TABLE_4)
+
+
+def test_a_tuned_whole_number_that_is_not_one_says_a_whole_number(tmp_path):
+    write_tuned(tmp_path / "tuned_classifier.json", "classifier", {**classify.TABLE_5, "no1": 12.5})
+    with pytest.raises(SystemExit) as e:
+        plumbing.params.read_params(tmp_path / "tuned_classifier.json", "classifier", classify.TABLE_5)
+    assert "no1 must be a whole number, got 12.5" in str(e.value)
+    write_tuned(tmp_path / "tuned_classifier.json", "classifier", {**classify.TABLE_5, "mlp_lr": "x"})
+    with pytest.raises(SystemExit) as e:
+        plumbing.params.read_params(tmp_path / "tuned_classifier.json", "classifier", classify.TABLE_5)
+    assert "mlp_lr must be a number, got 'x'" in str(e.value)
+
+
+# --- Plumbing: results files and the disk: written whole, in order, or not at all ---
+
+def test_a_damaged_results_file_is_a_one_line_error(tmp_path):
+    (tmp_path / "ae.json").write_text('{"compare": ')   # cut short
+    proc = run("ae.py", "--quick", "--out-dir", tmp_path, ok=False)
+    assert one_line_error(proc) and "cannot read" in proc.stderr
+    assert "data:" not in proc.stdout                    # refused before any training
+
+
+@pytest.mark.parametrize("script", ["ae.py", "vae.py", "classify.py", "explore.py"])
+def test_an_unwritable_output_folder_fails_before_any_training(script, data_dir, tmp_path):
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    proc = run_with_read_only(folder, ROOT / script, "--quick", *CPU, "--data-dir", data_dir,
+                              "--out-dir", folder)
+    assert one_line_error(proc) and "cannot write to the output folder" in proc.stderr
+    assert "data:" not in proc.stdout                         # nothing was read or trained
+
+
+def test_a_diverging_comparison_keeps_the_earlier_results(quick_ae, data_dir, tmp_path):
+    shutil.copytree(quick_ae, tmp_path, dirs_exist_ok=True)   # an earlier run, Figure 7 too
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    proc = run("ae.py", "--quick", "--part", "compare", "--lr", "1e30", "--epochs", "1",
+               "--data-dir", data_dir, "--out-dir", tmp_path, ok=False)
+    assert one_line_error(proc) and "Adam and SGD diverged" in proc.stderr
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before   # as vae.py does
+
+
+@pytest.mark.parametrize("script", ["ae", "vae"])
+def test_an_interrupt_before_the_checkpoint_leaves_no_results_describing_it(script, data_dir,
+                                                                           tmp_path, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+    module, flags = {"ae": (ae, ["--part", "refit"]), "vae": (vae, ["--iw-samples", "2"])}[script]
+    monkeypatch.setattr(module, "save_checkpoint", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        module.main(["--quick", "--subset", "200", "--epochs", "1", *flags, *CPU,
+                     "--data-dir", str(data_dir), "--out-dir", str(tmp_path)])
+    assert not (tmp_path / f"{script}.json").exists()
+
+
+def test_two_runs_into_one_folder_keep_each_others_entry(data_dir, tmp_path, monkeypatch):
+    refit = ae.refit
+
+    def meanwhile(*args):                           # `ae.py --part compare` ends meanwhile
+        result = refit(*args)
+        plumbing.files.update_results(tmp_path / "ae.json", {"compare": {"written": "by the other"}})
+        return result
+    monkeypatch.setattr(ae, "refit", meanwhile)
+    ae.main(["--quick", "--part", "refit", "--epochs", "1", *CPU, "--data-dir", str(data_dir),
+             "--out-dir", str(tmp_path)])
+    results = json.loads((tmp_path / "ae.json").read_text())
+    assert results["compare"] == {"written": "by the other"} and "val_mse" in results["refit"]
+
+
+def test_a_results_entry_names_the_checkpoint_it_describes(quick_ae, tmp_path):
+    shutil.copytree(quick_ae, tmp_path, dirs_exist_ok=True)
+    refit = json.loads((tmp_path / "ae.json").read_text())["refit"]
+    assert refit["checkpoint"] == plumbing.files.fingerprint(tmp_path / "ae.pt")
+    run("scripts/summary.py", "--out-dir", tmp_path)
+    assert "Mismatch" not in (tmp_path / "summary.md").read_text()
+    # a run stopped between its two writes: a new ae.pt, the old entry
+    plumbing.checkpoints.save_checkpoint(tmp_path / "ae.pt", {"d": 2}, encoder=common.Encoder(2, 0).state_dict())
+    run("scripts/summary.py", "--out-dir", tmp_path)
+    assert "**Mismatch:** these numbers describe another ae.pt" in (tmp_path / "summary.md").read_text()
+
+
+@pytest.mark.parametrize("writer", ["json", "text", "figure", "checkpoint"])
+def test_a_full_disk_is_one_line_and_leaves_the_earlier_file_whole(writer, tmp_path,
+                                                                 monkeypatch):
+    path = tmp_path / f"earlier.{writer}"
+    path.write_bytes(b"the earlier file")
+    import errno
+
+    def full(path, write):                 # every write goes half through, then the disk is full
+        def half(tmp):
+            Path(tmp).write_bytes(b"half a file")
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return write_atomically(path, half)
+    write_atomically = plumbing.files.write_atomically
+    monkeypatch.setattr(plumbing.files, "write_atomically", full)
+    write = {"json": lambda: plumbing.files.save_json(path, {"a": 1}),
+             "text": lambda: plumbing.files.save_text(path, "# a table\n"),
+             "figure": lambda: plumbing.figures.save_figure(plumbing.figures.pyplot().figure(), path),
+             "checkpoint": lambda: plumbing.checkpoints.save_checkpoint(path, {}, w={"x": torch.zeros(1)})}
+    with pytest.raises(SystemExit) as e:
+        write[writer]()
+    assert str(path) in str(e.value) and "no space left on device" in str(e.value)
+    assert "\n" not in str(e.value)
+    assert path.read_bytes() == b"the earlier file" and sorted(tmp_path.iterdir()) == [path]
 
 
 @pytest.mark.parametrize("script, checkpoint, results", [("ae", "ae.pt", "refit"),
@@ -3920,139 +4142,11 @@ def test_each_checkpoint_is_written_before_the_results_that_describe_it(
     assert written.index(checkpoint) < written.index(results), written
 
 
-def test_tsne_exaggerates_p_for_exactly_its_first_iterations(monkeypatch):
-    """Early exaggeration (x 12) for iterations 1 .. exaggeration_iters, then P itself."""
-    sums, kl_gradient = [], explore.kl_gradient
-
-    def spy(P, *args):
-        sums.append(round(P.sum().item(), 4))
-        return kl_gradient(P, *args)
-    monkeypatch.setattr(explore, "kl_gradient", spy)
-    torch.manual_seed(0)
-    explore.tsne(torch.randn(40, 3), perplexity=5, iters=7, exaggeration_iters=4, log_every=0)
-    assert sums == [12.0] * 4 + [1.0] * 3
-
-
-@pytest.mark.parametrize("check, good, bad", [
-    (plumbing.cli.positive_int, ["1", "300"], ["0", "-1", "2.5"]),
-    (plumbing.cli.positive_float, ["1e-9", "0.5"], ["0", "-0.1", "nan", "inf"]),
-    (plumbing.cli.non_negative_float, ["0", "1e-5"], ["-1e-9", "nan", "inf"]),
-    (plumbing.cli.probability, ["0", "0.999"], ["1", "1.5", "-0.1"]),
-    (plumbing.cli.seed_value, ["0", str(2**32 - 1)], ["-1", str(2**32)]),
-    (plumbing.cli.subset_size, ["0", "40", "48000"], ["1", "39", "-1"]),
-    (plumbing.cli.optimizer_name, ["Adam", "SGD"], ["adam", "RMSprop"]),
-])
-def test_each_flag_type_takes_its_range_and_refuses_its_edges(check, good, bad):
-    for text in good:
-        check(text)
-    for text in bad:
-        with pytest.raises((argparse.ArgumentTypeError, ValueError)):
-            check(text)
-
-
 def test_an_updated_results_entry_replaces_its_old_one_and_keeps_the_others(tmp_path):
     path = tmp_path / "ae.json"
     path.write_text(json.dumps({"compare": {"old": 1}, "refit": {"old": 2}}))
     plumbing.files.update_results(path, {"refit": {"new": 3}})
     assert json.loads(path.read_text()) == {"compare": {"old": 1}, "refit": {"new": 3}}
-
-
-def test_reproduce_keeps_only_a_whole_seed_run_of_the_same_flags_and_values(tmp_path):
-    """reproduce.py's whole(): a seed run is kept on a rerun only if every step finished (steps
-    side by side end in any order), with the same flags and, for "tuned", the same values."""
-    reproduce_py = load_reproduce_module()
-    out, run_dir = tmp_path / "out", tmp_path / "out" / "seeds" / "tuned" / "seed1"
-    run_dir.mkdir(parents=True)
-    for name in ("tuned_ae.json", "tuned_classifier.json", "tuned_vae.json"):
-        for folder, t in ((out, 1), (run_dir, 2)):          # the same values, other times
-            (folder / name).write_text(json.dumps({"params": {"lr": 0.1}, "seconds": t}))
-    (run_dir / "flags.txt").write_text("--quick\n")
-    made = ["ae.pt", "ae.json", "classify.json", "vae.pt", "vae.json", "explore.json",
-            "samples.json"]
-
-    def whole(config="tuned", flags=("--quick",)):
-        return reproduce_py.whole(run_dir, config, SimpleNamespace(flags=list(flags), out=out))
-    for name in made:
-        (run_dir / name).write_text("{}")
-    assert whole() and whole("tables")
-    for name in made:                # any step unfinished (side by side, any may end last)
-        (run_dir / name).unlink()
-        assert not whole(), name
-        (run_dir / name).write_text("{}")
-    assert not whole(flags=("--quick", "--epochs", "3"))     # other flags
-    (out / "tuned_vae.json").write_text(json.dumps({"params": {"lr": 0.2}}))
-    assert not whole() and whole("tables")                    # other tuned values
-
-
-
-def test_the_judges_cache_is_keyed_by_its_data(capsys, tmp_path):
-    """A judge trained on another subset (or seed) is not reused: it was trained on other images."""
-    torch.manual_seed(0)
-    x, y = torch.rand(96, 1, 28, 28), torch.arange(96) % 10
-    path = tmp_path / "judge.pt"
-    judge.get_judge(x[:64], y[:64], None, None, seed=0, subset=64, path=path)
-    judge.get_judge(x[:64], y[:64], None, None, seed=0, subset=64, path=path)
-    assert "judge: read from" in capsys.readouterr().out
-    for seed, subset in ((0, 96), (1, 64)):
-        judge.get_judge(x[:subset], y[:subset], None, None, seed=seed, subset=subset, path=path)
-        assert "training a new one" in capsys.readouterr().out
-    # the same seed and subset, other images (another --data-dir): trained anew
-    judge.get_judge(x[:64], y[:64], None, None, seed=0, subset=64, path=path)
-    capsys.readouterr()
-    judge.get_judge(x[32:], y[32:], None, None, seed=0, subset=64, path=path)
-    assert "training a new one" in capsys.readouterr().out
-    judge.get_judge(x[:64], (y[:64] + 1) % 10, None, None, seed=0, subset=64, path=path)
-    assert "training a new one" in capsys.readouterr().out
-
-
-@pytest.mark.parametrize("accuracy, judged", [(0.49, False), (0.5, True), (0.9, True)])
-def test_a_judge_too_weak_to_mean_anything_is_said_so(accuracy, judged, capsys):
-    """Below MIN_JUDGE_ACCURACY (0.5) the verdict and the table say the scores mean nothing."""
-    row = {"confidence": 0.5, "confident_share": 0.3, "class_entropy_bits": 2.0, "fd": 10.0}
-    rows = {key: dict(row) for key in beyond.samples.ROWS}
-    rows["vae_prior"]["fd"], rows["vae_prior"]["confident_share"] = 5.0, 0.4
-    verdict = beyond.samples.sample_verdict(rows, accuracy)
-    assert verdict.startswith("The claim holds") == judged
-    assert verdict.startswith("Not judged") != judged
-    beyond.samples.print_table({"judge_test_accuracy": accuracy, "images_per_row": 9,
-                                "rows": rows, "verdict": verdict})
-    assert ("these scores mean nothing" in capsys.readouterr().out) != judged
-
-
-def test_no_lesson_imports_beyond_or_scripts_and_plumbing_imports_no_lesson():
-    """Imports run one way: lessons -> common, plumbing; beyond/, scripts/ -> lessons."""
-    import ast
-    lessons = {"ae", "vae", "classify", "explore", "tune", "common"}
-    def imported(path):
-        tree = ast.parse(path.read_text())
-        return {(n.module if isinstance(n, ast.ImportFrom) else a.name).split(".")[0]
-                for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))
-                for a in (n.names if isinstance(n, ast.Import) else [n])}
-    for lesson in lessons:
-        assert not imported(ROOT / f"{lesson}.py") & {"beyond", "scripts"}, lesson
-    for module in (ROOT / "plumbing").glob("*.py"):
-        assert not imported(module) & lessons, module.name
-
-
-@pytest.mark.parametrize("mixture_fd, mixture_share, beats", [(5.0, 0.6, True), (50.0, 0.6, False),
-                                                              (5.0, 0.2, False)])
-def test_the_verdict_says_whether_the_mixture_beats_the_vae(mixture_fd, mixture_share, beats):
-    rows = {"ae_box": {"fd": 100.0, "confident_share": 0.2},
-            "vae_prior": {"fd": 30.0, "confident_share": 0.4},
-            "ae_mixture": {"fd": mixture_fd, "confident_share": mixture_share}}
-    verdict = beyond.samples.sample_verdict(rows)
-    assert verdict.startswith("The claim holds against the notebook's sampler")
-    assert verdict.endswith("beats the VAE." if beats else "does not beat the VAE.")
-
-
-def test_the_classifiers_spread_over_seeds_is_the_sample_sd():
-    assert classify.mean_std([0.8, 0.9, 1.0]) == pytest.approx((0.9, 0.1))       # ddof = 1
-    assert classify.mean_std([0.8]) == (pytest.approx(0.8), 0.0)                # one seed
-    runs = [{"accuracy": a, "seconds": 1.0, "support": [1], "precision": [a], "recall": [a],
-             "f1": [a]} for a in (0.8, 0.9, 1.0)]
-    summary = classify.summarise(runs, {}, "Table 5", "table5")
-    assert summary["accuracy_std"] == pytest.approx(statistics.stdev([0.8, 0.9, 1.0]))
-
 
 
 def test_summary_in_a_read_only_folder_is_one_line(quick_ae, tmp_path):
@@ -4061,12 +4155,6 @@ def test_summary_in_a_read_only_folder_is_one_line(quick_ae, tmp_path):
     proc = run_with_read_only(folder, ROOT / "scripts" / "summary.py", "--out-dir", folder)
     assert one_line_error(proc) and "summary.md" in proc.stderr and "read-only" in proc.stderr
 
-
-# -----------------------------------------------------------------------------
-# Every stop is one line, and a failed run replaces nothing: a full disk under any writer
-# and under the Optuna storage, two writers of one results file, a signal while torch loads,
-# killed workers' trials, values of the wrong kind in results files, empty path flags, and
-# data files cut short
 
 def storage_full(monkeypatch, after=1):
     """The Optuna storage's disk fills up after `after` intermediate values: SQLite's error,
@@ -4134,20 +4222,6 @@ def test_a_failed_write_is_one_line_whatever_raised_it(error, tmp_path):
     assert message.startswith(f"error: cannot write {path} (") and "\n" not in message
     assert type(error).__name__ in message and "free on its disk" in message
     assert path.read_bytes() == b"the earlier file" and sorted(tmp_path.iterdir()) == [path]
-
-
-@pytest.mark.parametrize("stop", [KeyboardInterrupt, SystemExit])
-def test_an_interrupted_write_passes_the_interrupt_through_and_leaves_no_temporary_file(
-        stop, tmp_path):
-    path = tmp_path / "ae.json"
-    path.write_text("{}")
-
-    def interrupted(tmp):
-        Path(tmp).write_text("{\"half")
-        raise stop()
-    with pytest.raises(stop):
-        plumbing.files.write_atomically(path, interrupted)
-    assert path.read_text() == "{}" and sorted(tmp_path.iterdir()) == [path]
 
 
 def order_of_writes(monkeypatch):
@@ -4219,6 +4293,332 @@ def test_a_killed_writer_releases_its_lock_on_the_results_file(tmp_path):
     assert not writer.is_alive() and json.loads(path.read_text()) == {"refit": {}}
 
 
+# --- Plumbing: the data files ------------------------------------------------
+
+def write_idx(path, array, gz=False):
+    """Write a uint8 array in the IDX format of Fashion-MNIST."""
+    array = np.asarray(array, dtype=np.uint8)
+    header = bytes([0, 0, 8, array.ndim]) + b"".join(n.to_bytes(4, "big") for n in array.shape)
+    data = header + array.tobytes()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(gzip.compress(data) if gz else data)
+
+
+def synthetic_fashion_mnist(folder, n_train=50, n_test=20, gz=False):
+    """Small random IDX files named as Fashion-MNIST's; returns the training arrays."""
+    rng = np.random.default_rng(0)
+    arrays = {}
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        images = rng.integers(0, 256, (n, 28, 28))
+        labels = rng.integers(0, 10, n)
+        suffix = ".gz" if gz else ""
+        write_idx(folder / f"{prefix}-images-idx3-ubyte{suffix}", images, gz)
+        write_idx(folder / f"{prefix}-labels-idx1-ubyte{suffix}", labels, gz)
+        arrays[prefix] = images, labels
+    return arrays
+
+
+def test_data_is_read_from_a_folder_of_idx_files(tmp_path):
+    arrays = synthetic_fashion_mnist(tmp_path / "FashionMNIST" / "raw", n_train=50)
+    (x_train, y_train), (x_val, y_val) = common.load_train_val(tmp_path, "cpu", subset=40)
+    assert x_train.shape == (40, 1, 28, 28) and x_val.shape == (10, 1, 28, 28)
+    assert x_train.dtype == torch.float32 and y_train.dtype == torch.int64
+    images, labels = arrays["train"]
+    train_idx, _ = common.split_indices(50, 10)
+    assert torch.allclose(x_train[:, 0], torch.tensor(images[train_idx.numpy()] / 255).float())
+    assert torch.equal(y_train, torch.tensor(labels[train_idx.numpy()]))
+    x_test, y_test = common.load_test(tmp_path, "cpu", subset=80)
+    assert x_test.shape == (20, 1, 28, 28) and len(y_test) == 20
+
+
+def test_debian_gz_files_are_decompressed_into_the_raw_folder(tmp_path, monkeypatch):
+    debian = tmp_path / "debian"
+    synthetic_fashion_mnist(debian, gz=True)
+    monkeypatch.setattr(plumbing.data, "DEBIAN_DIR", debian)
+    root = plumbing.data.find_data(tmp_path / "data")
+    for name in plumbing.data.RAW_FILES:
+        raw = root / "FashionMNIST" / "raw" / name
+        assert raw.read_bytes() == gzip.decompress((debian / f"{name}.gz").read_bytes())
+
+
+def test_missing_data_names_the_three_ways_to_get_it(tmp_path, monkeypatch):
+    from torchvision.datasets import FashionMNIST
+    monkeypatch.setattr(plumbing.data, "DEBIAN_DIR", tmp_path / "no-such-folder")
+    monkeypatch.setattr(FashionMNIST, "mirrors", ["http://127.0.0.1:9/"])  # refuses at once
+    with pytest.raises(SystemExit) as e:
+        common.load_train_val(tmp_path / "empty", "cpu")
+    message = str(e.value)
+    assert "FashionMNIST/raw" in message and "--data-dir" in message
+    assert "apt-get install dataset-fashion-mnist" in message and "internet" in message
+
+
+@pytest.mark.parametrize("damage", ["truncate", "magic"])
+def test_corrupt_file_is_named_in_the_error(tmp_path, damage):
+    raw = tmp_path / "FashionMNIST" / "raw"
+    synthetic_fashion_mnist(raw)
+    bad = raw / "train-images-idx3-ubyte"
+    data = bad.read_bytes()
+    bad.write_bytes(data[:-100] if damage == "truncate" else b"\x00\x00\x09\x03" + data[4:])
+    with pytest.raises(SystemExit) as e:
+        common.load_train_val(tmp_path, "cpu")
+    assert str(bad) in str(e.value) and "corrupt" in str(e.value)
+
+
+def test_a_gz_that_decompresses_to_garbage_names_the_gz(tmp_path, monkeypatch):
+    debian = tmp_path / "debian"
+    synthetic_fashion_mnist(debian, gz=True)
+    bad = debian / "train-images-idx3-ubyte.gz"
+    bad.write_bytes(gzip.compress(b"not an IDX file at all"))  # valid gzip, wrong contents
+    monkeypatch.setattr(plumbing.data, "DEBIAN_DIR", debian)
+    for _ in range(2):                        # and again: the same error, not a new one
+        with pytest.raises(SystemExit) as e:
+            common.load_train_val(tmp_path / "data", "cpu")
+        assert str(bad) in str(e.value) and "apt-get install --reinstall" in str(e.value)
+
+
+def test_an_unset_data_folder_variable_means_the_default_folder(monkeypatch):
+    monkeypatch.setenv(plumbing.data.DATA_ENV, "")
+    assert ae.build_parser().parse_args([]).data_dir == "data"
+
+
+@pytest.mark.parametrize("n_train, n_test, named", [(60_000, 9_999, "t10k-images-idx3-ubyte"),
+                                                    (59_999, 10_000, "train-images-idx3-ubyte")])
+def test_a_data_set_cut_short_is_refused_without_a_subset(n_train, n_test, named, tmp_path):
+    raw = tmp_path / "FashionMNIST" / "raw"
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", n_train), ("t10k", n_test)):   # consistent headers, cut short
+        write_idx(raw / f"{prefix}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28)))
+        write_idx(raw / f"{prefix}-labels-idx1-ubyte", rng.integers(0, 10, n))
+    load = common.load_test if named.startswith("t10k") else common.load_train_val
+    with pytest.raises(SystemExit) as e:
+        load(tmp_path, "cpu")
+    assert str(raw / named) in str(e.value) and "not Fashion-MNIST's" in str(e.value)
+    assert "--subset" in str(e.value) and "\n" not in str(e.value)
+    load(tmp_path, "cpu", 400)                             # a part of it is fine
+    whole = common.load_train_val if load is common.load_test else common.load_test
+    whole(tmp_path, "cpu")                                 # and so is the set of full size
+
+
+# --- Plumbing: checkpoints, and the judge's cache ----------------------------
+
+def test_checkpoint_round_trip(tmp_path):
+    encoder, decoder = common.Encoder(6, 0.1), common.Decoder(6, 0.1)
+    path = tmp_path / "ae.pt"
+    plumbing.checkpoints.save_checkpoint(path, {"d": 6, "dropout": 0.1}, encoder=encoder.state_dict(),
+                           decoder=decoder.state_dict())
+    assert [p.name for p in tmp_path.iterdir()] == ["ae.pt"]  # no temporary file left
+    ckpt = plumbing.checkpoints.load_checkpoint(path, "python ae.py")
+    assert ckpt["settings"] == {"d": 6, "dropout": 0.1}
+    again = plumbing.checkpoints.load_weights(common.Encoder(6, 0.1), ckpt, "encoder", path, "python ae.py")
+    for a, b in zip(encoder.state_dict().values(), again.state_dict().values()):
+        assert torch.equal(a, b)
+    torch.load(path, weights_only=True)  # only tensors and plain settings inside
+
+
+def test_mismatched_checkpoint_is_a_clear_error(tmp_path):
+    path = tmp_path / "ae.pt"
+    plumbing.checkpoints.save_checkpoint(path, {"d": 6}, encoder=common.Encoder(6, 0.1).state_dict())
+    ckpt = plumbing.checkpoints.load_checkpoint(path, "python ae.py")
+    with pytest.raises(SystemExit) as e:
+        plumbing.checkpoints.load_weights(common.Encoder(9, 0.1), ckpt, "encoder", path, "python ae.py")
+    assert "does not match" in str(e.value) and "python ae.py" in str(e.value)
+
+
+def test_missing_or_unreadable_checkpoint_names_the_command(tmp_path):
+    with pytest.raises(SystemExit) as e:
+        plumbing.checkpoints.load_checkpoint(tmp_path / "ae.pt", "python ae.py")
+    assert "not found" in str(e.value) and "python ae.py" in str(e.value)
+    assert str(tmp_path / "ae.pt") in str(e.value)              # which file is missing
+    (tmp_path / "ae.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(SystemExit) as e:
+        plumbing.checkpoints.load_checkpoint(tmp_path / "ae.pt", "python ae.py")
+    assert "cannot read" in str(e.value) and "python ae.py" in str(e.value)
+    with pytest.raises(SystemExit) as e:                       # a name ae.py does not write
+        plumbing.checkpoints.load_checkpoint(tmp_path / "mine.pt", "python ae.py")
+    assert f"writes {tmp_path / 'ae.pt'}" in str(e.value)
+    with pytest.raises(SystemExit) as e:                       # --quick's folder: say --quick
+        plumbing.checkpoints.load_checkpoint("outputs/quick/no_such.pt", "python ae.py")
+    assert "`python ae.py --quick` writes outputs/quick/ae.pt" in str(e.value)
+
+
+def test_explore_without_the_ae_checkpoint_names_the_command(data_dir, tmp_path):
+    proc = run("explore.py", "--quick", "--data-dir", data_dir, "--out-dir", tmp_path, ok=False)
+    assert one_line_error(proc) and "python ae.py" in proc.stderr
+
+
+def test_classify_without_checkpoint_names_ae_py(data_dir, tmp_path):
+    proc = run("classify.py", "--quick", "--data-dir", data_dir, "--out-dir", tmp_path, ok=False)
+    assert one_line_error(proc) and "python ae.py" in proc.stderr
+
+
+def test_classifier_without_a_pretrained_autoencoder_names_the_command(tmp_path):
+    proc = run("tune.py", "classifier", "--quick", "--out-dir", tmp_path, ok=False)
+    assert one_line_error(proc) and "python ae.py" in proc.stderr
+
+
+class Payload:
+    """An arbitrary object: a checkpoint that holds one could run code when loaded."""
+
+
+def test_a_checkpoint_holding_an_arbitrary_object_is_refused(tmp_path):
+    path = tmp_path / "ae.pt"
+    torch.save({"settings": {"d": 2}, "encoder": {}, "payload": Payload()}, path)
+    with pytest.raises(SystemExit) as e:
+        plumbing.checkpoints.load_checkpoint(path, "python ae.py")
+    assert "cannot read" in str(e.value) and "python ae.py" in str(e.value)
+
+
+def test_the_other_models_checkpoint_is_named_for_what_it_is(tmp_path, quick_ae):
+    plumbing.checkpoints.save_checkpoint(tmp_path / "ae.pt", {"d": 2}, vae=vae.VAE(2).state_dict())
+    with pytest.raises(SystemExit) as e:
+        explore.load_models(tmp_path, torch.device("cpu"))
+    message = str(e.value)
+    assert "is the VAE's (vae.py), not the autoencoder's" in message
+    assert f"python ae.py --out-dir {tmp_path}" in message and "\n" not in message
+    shutil.copy(quick_ae / "ae.pt", tmp_path / "ae.pt")
+    plumbing.checkpoints.save_checkpoint(tmp_path / "vae.pt", {"d": 2},
+                           encoder=common.Encoder(2, 0).state_dict(),
+                           decoder=common.Decoder(2).state_dict())
+    with pytest.raises(SystemExit) as e:
+        explore.load_models(tmp_path, torch.device("cpu"))
+    assert "is the autoencoder's (ae.py), not the VAE's" in str(e.value)
+    assert f"python vae.py --out-dir {tmp_path}" in str(e.value)
+
+
+def test_a_damaged_or_foreign_judge_cache_is_said_and_replaced(capsys, tmp_path):
+    torch.manual_seed(0)
+    x, y = torch.rand(64, 1, 28, 28), torch.arange(64) % 10
+    path = tmp_path / "judge.pt"
+    key = dict(seed=0, subset=64, path=path)
+    for cache, says in ((b"not a checkpoint", "is not a judge this code can read"),
+                        ({"settings": {**judge.JUDGE, "seed": 0, "subset": 64},
+                          "judge": judge.Judge(width=4).state_dict()}, "is not a judge"),
+                        ({"settings": {"d": 2}, "encoder": common.Encoder(2, 0).state_dict()},
+                         "is not a judge")):
+        if isinstance(cache, bytes):
+            path.write_bytes(cache)
+        else:
+            torch.save(cache, path)
+        judge.get_judge(x, y, None, None, **key)
+        assert says in capsys.readouterr().out
+        judge.get_judge(x, y, None, None, **key)                  # replaced: read, not trained
+        assert "judge: read from" in capsys.readouterr().out
+
+
+def refused_in_one_line(read, path, command):
+    with pytest.raises(SystemExit) as e:
+        read()
+    message = str(e.value)
+    assert message.startswith("error: ") and "\n" not in message
+    assert str(path) in message and command in message
+    return message
+
+
+@pytest.mark.parametrize("drop, add", [("encoder", None), (None, "encoder"),
+                                       ("decoder", None), (None, "decoder")])
+def test_an_autoencoder_checkpoint_missing_a_weight_or_with_one_more_is_refused(
+        drop, add, data_dir, tmp_path):
+    path = tmp_path / "ae.pt"
+    write_ae_checkpoint(path, drop, add)
+    readers = {"load_ae": lambda: ae.load_ae(path),
+               "explore": lambda: explore.load_models(tmp_path, torch.device("cpu")),
+               "classify": lambda: classify.main([*QUICK, "--checkpoint", str(path),
+                                                  "--data-dir", str(data_dir),
+                                                  "--out-dir", str(tmp_path)])}
+    for name, read in readers.items():
+        message = refused_in_one_line(read, path, "python ae.py")
+        assert "does not match" in message, name
+    assert not (tmp_path / "classify.json").exists()
+
+
+@pytest.mark.parametrize("drop, add", [(True, False), (False, True)])
+def test_a_vae_checkpoint_missing_a_weight_or_with_one_more_is_refused(drop, add, tmp_path):
+    write_ae_checkpoint(tmp_path / "ae.pt")
+    write_vae_checkpoint(tmp_path / "vae.pt", drop=drop, add=add)
+    message = refused_in_one_line(lambda: explore.load_models(tmp_path, torch.device("cpu")),
+                                  tmp_path / "vae.pt", "python vae.py")
+    assert "does not match" in message
+
+
+@pytest.mark.parametrize("drop, add", [(True, False), (False, True)])
+def test_a_cached_judge_missing_a_weight_or_with_one_more_is_replaced(drop, add, tmp_path,
+                                                                      capsys):
+    """judge.pt is only a cache: a damaged one is said in one line and trained anew."""
+    path, settings = tmp_path / "judge.pt", {**judge.JUDGE, "seed": 0, "subset": 64}
+    state = {"judge": judge.Judge(settings["width"]).state_dict()}
+    damage(state, "judge" if drop else None, "judge" if add else None)
+    plumbing.checkpoints.save_checkpoint(path, settings, **state)
+    x, y = torch.rand(64, 1, 28, 28), torch.randint(0, 10, (64,))
+    new = judge.get_judge(x, y, None, None, 0, 64, path)
+    assert "is not a judge this code can read" in capsys.readouterr().out
+    saved = plumbing.checkpoints.load_checkpoint(path, "", key="judge")["judge"]
+    assert list(saved) == list(judge.Judge(settings["width"]).state_dict())
+    assert same(list(saved.values()), list(new.state_dict().values()))
+
+
+# --- Plumbing: signals: Ctrl-C and SIGTERM -----------------------------------
+
+def test_ctrl_c_is_one_line_and_exit_status_130(data_dir, tmp_path):
+    import signal
+    proc = subprocess.Popen([sys.executable, "-u", str(ROOT / "ae.py"), "--quick", "--part",
+                             "refit", "--epochs", "1000", "--data-dir", str(data_dir), *CPU,
+                             "--out-dir", str(tmp_path)], cwd=ROOT, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    for line in proc.stdout:                                   # wait until it trains
+        if line.startswith("refit epoch"):
+            break
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and err.strip() == "interrupted; nothing half-written"
+    assert not (tmp_path / "ae.pt").exists() and not list(tmp_path.glob("*.tmp"))
+
+
+@pytest.mark.parametrize("signal_name, status", [("SIGINT", 130), ("SIGTERM", 143)])
+def test_a_signal_stops_a_study_in_one_line_and_fails_its_trial(signal_name, status, data_dir,
+                                                               tmp_path):
+    import signal
+    proc = subprocess.Popen([sys.executable, "-u", str(ROOT / "tune.py"), "ae", "--quick",
+                             "--epochs", "1000", "--subset", "300", *CPU, "--data-dir",
+                             str(data_dir), "--out-dir", str(tmp_path)], cwd=ROOT, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    for line in proc.stdout:                                   # wait until it trains
+        if line.startswith("trial 0 epoch"):
+            break
+    proc.send_signal(getattr(signal, signal_name))
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == status and err.strip() == "interrupted; nothing half-written"
+    assert [t.state for t in load(tmp_path, "ae-quick").trials] == [TrialState.FAIL]
+
+
+def test_sigterm_is_handled_as_ctrl_c_in_every_script(data_dir, tmp_path):
+    import signal
+    proc = subprocess.Popen([sys.executable, "-u", str(ROOT / "vae.py"), "--quick", "--epochs",
+                             "1000", *CPU, "--data-dir", str(data_dir), "--out-dir",
+                             str(tmp_path)], cwd=ROOT, text=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    for line in proc.stdout:
+        if line.startswith("VAE epoch"):
+            break
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143 and err.strip() == "interrupted; nothing half-written"
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("stop", [KeyboardInterrupt, SystemExit])
+def test_an_interrupted_write_passes_the_interrupt_through_and_leaves_no_temporary_file(
+        stop, tmp_path):
+    path = tmp_path / "ae.json"
+    path.write_text("{}")
+
+    def interrupted(tmp):
+        Path(tmp).write_text("{\"half")
+        raise stop()
+    with pytest.raises(stop):
+        plumbing.files.write_atomically(path, interrupted)
+    assert path.read_text() == "{}" and sorted(tmp_path.iterdir()) == [path]
+
+
 def caught_signals(pid):
     """The signals whose handlers the process `pid` has set (Linux: /proc/PID/status)."""
     status = Path(f"/proc/{pid}/status").read_text()
@@ -4249,379 +4649,6 @@ def test_a_signal_while_torch_loads_is_one_line(command, signal_name, status, tm
     assert proc.returncode == status, err
     assert err == "interrupted while starting; nothing written\n" and out == ""
     assert not (tmp_path / "out").exists()
-
-
-def test_a_complete_studys_rerun_fails_killed_workers_trials_and_counts_every_trial(
-        data_dir, tmp_path, monkeypatch):
-    import time
-    monkeypatch.setattr(plumbing.storage, "GRACE_SECONDS", 1)
-    argv = ["ae", *TINY, "--trials", "1", "--data-dir", str(data_dir), "--out-dir", str(tmp_path)]
-    tune.main(argv)                                        # complete: one trial
-    storage = plumbing.storage.open_storage(f"sqlite:///{tmp_path / 'optuna.db'}", "")
-    study = optuna.load_study(study_name="ae-quick", storage=storage)
-    for _ in range(2):                                     # two workers killed in a trial
-        storage.record_heartbeat(study.ask()._trial_id)
-    time.sleep(2.5)                        # past the grace period (SQLite: whole seconds)
-    alive = study.ask()                                    # a worker still at it
-    storage.record_heartbeat(alive._trial_id)
-    tune.main(argv)                                        # complete: runs no trial
-    states = [t.state for t in load(tmp_path, "ae-quick").trials]
-    assert states == [TrialState.COMPLETE, TrialState.FAIL, TrialState.FAIL, TrialState.RUNNING]
-    counts = json.loads((tmp_path / "tuned_ae.json").read_text())["trials"]
-    assert counts == {"complete": 1, "pruned": 0, "failed": 2, "running": 1, "waiting": 0}
-    assert sum(counts.values()) == len(states)
-
-
-def test_summary_names_the_file_key_and_value_that_is_not_a_number(tmp_path):
-    table6 = {"source": "Table 5", "mean_metrics": {"f1": [0.8] * 10}, "accuracy_mean": "90 %",
-              "accuracy_std": 0.01, "seconds_mean": 40.0, "support": [1000] * 10, "runs": [{}]}
-    write_results(tmp_path, classify={"table6": {"table5": table6}, "table6_run": {
-        "settings": {"epochs": 10, "subset": 0}, "device": "cpu"}})
-    proc = run("scripts/summary.py", "--out-dir", tmp_path, ok=False)
-    assert one_line_error(proc)
-    assert (f"error: {tmp_path / 'classify.json'}: table6.table5.accuracy_mean is '90 %', not a "
-            "number") in proc.stderr
-
-
-def test_seeds_names_the_file_key_and_value_that_is_not_a_number_as_summary_does(tmp_path):
-    out = make_out(tmp_path, {"tables": [{}, {}], "tuned": [{}, {"accuracy": "90 %"}]})
-    proc = run("scripts/seeds.py", "--out-dir", out, ok=False)
-    where = out / "seeds" / "tuned" / "seed1" / "classify.json"
-    assert one_line_error(proc)
-    assert f"error: {where}: table6.table5.runs.0.accuracy is '90 %', not a number" in proc.stderr
-    out = make_out(tmp_path / "2", {"tables": [{}, {}], "tuned": [{}, {"knn": (0.8, "0.82", 0.8)}]})
-    proc = run("scripts/seeds.py", "--out-dir", out, ok=False)
-    where = out / "seeds" / "tuned" / "seed1" / "explore.json"
-    assert one_line_error(proc)
-    assert f"error: {where}: knn.AE.latent is '0.82', not a number" in proc.stderr
-
-
-def test_a_nan_in_a_seed_run_is_shown_as_nan_and_leaves_its_verdict_undecided(tmp_path):
-    out = make_out(tmp_path, {"tables": [{}, {}, {}],
-                              "tuned": [{}, {"smooth": (math.nan, 0.15)}, {}]})
-    proc = run("scripts/seeds.py", "--out-dir", out)
-    assert "Traceback" not in proc.stderr
-    md = (out / "seeds.md").read_text()
-    row = next(line for line in md.splitlines() if line.startswith("| smoothness, AE"))
-    assert row.endswith("| nan (a seed's number is nan; 3 seeds) |")
-    verdicts = json.loads((out / "seeds.json").read_text())["verdicts"]
-    assert verdicts["smoothness"]["verdict"] == "undecided"
-    assert "undecided, since a seed's number is nan" in verdicts["smoothness"]["sentence"]
-    assert verdicts["separation"]["verdict"] != "undecided"          # the others still decide
-
-
-def test_a_tuned_whole_number_that_is_not_one_says_a_whole_number(tmp_path):
-    write_tuned(tmp_path / "tuned_classifier.json", "classifier", {**classify.TABLE_5, "no1": 12.5})
-    with pytest.raises(SystemExit) as e:
-        plumbing.params.read_params(tmp_path / "tuned_classifier.json", "classifier", classify.TABLE_5)
-    assert "no1 must be a whole number, got 12.5" in str(e.value)
-    write_tuned(tmp_path / "tuned_classifier.json", "classifier", {**classify.TABLE_5, "mlp_lr": "x"})
-    with pytest.raises(SystemExit) as e:
-        plumbing.params.read_params(tmp_path / "tuned_classifier.json", "classifier", classify.TABLE_5)
-    assert "mlp_lr must be a number, got 'x'" in str(e.value)
-
-
-EMPTY_PATHS = [("ae.py", "--out-dir"), ("ae.py", "--data-dir"), ("ae.py", "--params"),
-               ("vae.py", "--out-dir"), ("vae.py", "--params"), ("explore.py", "--out-dir"),
-               ("classify.py", "--checkpoint"), ("classify.py", "--params"),
-               ("tune.py", "--storage"), ("tune.py", "--checkpoint"), ("tune.py", "--out-dir"),
-               ("beyond/labels.py", "--checkpoint"), ("beyond/labels.py", "--params"),
-               ("scripts/summary.py", "--out-dir"), ("scripts/seeds.py", "--out-dir")]
-
-
-@pytest.mark.parametrize("script, flag", EMPTY_PATHS)
-def test_an_empty_path_flag_is_refused_in_one_line(script, flag, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)                  # were it taken as ".", nothing lands in ROOT
-    study = ["classifier"] if script == "tune.py" else []
-    proc = run(script, *study, "--quick", flag, "", ok=False) if script in DEVICE_FLAG else \
-        run(script, flag, "", ok=False)
-    assert proc.returncode == 2 and one_line_error(proc), proc.stderr
-    assert f"argument {flag}: must be a path, got ''" in proc.stderr
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_an_unset_data_folder_variable_means_the_default_folder(monkeypatch):
-    monkeypatch.setenv(plumbing.data.DATA_ENV, "")
-    assert ae.build_parser().parse_args([]).data_dir == "data"
-
-
-@pytest.mark.parametrize("n_train, n_test, named", [(60_000, 9_999, "t10k-images-idx3-ubyte"),
-                                                    (59_999, 10_000, "train-images-idx3-ubyte")])
-def test_a_data_set_cut_short_is_refused_without_a_subset(n_train, n_test, named, tmp_path):
-    raw = tmp_path / "FashionMNIST" / "raw"
-    rng = np.random.default_rng(0)
-    for prefix, n in (("train", n_train), ("t10k", n_test)):   # consistent headers, cut short
-        write_idx(raw / f"{prefix}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28)))
-        write_idx(raw / f"{prefix}-labels-idx1-ubyte", rng.integers(0, 10, n))
-    load = common.load_test if named.startswith("t10k") else common.load_train_val
-    with pytest.raises(SystemExit) as e:
-        load(tmp_path, "cpu")
-    assert str(raw / named) in str(e.value) and "not Fashion-MNIST's" in str(e.value)
-    assert "--subset" in str(e.value) and "\n" not in str(e.value)
-    load(tmp_path, "cpu", 400)                             # a part of it is fine
-    whole = common.load_train_val if load is common.load_test else common.load_test
-    whole(tmp_path, "cpu")                                 # and so is the set of full size
-
-
-# -----------------------------------------------------------------------------
-# What --seed changes in beyond/, and what it must not change
-
-def test_the_seed_draws_the_label_subsets_and_never_the_test_images_or_the_split(
-        tiny_ae, data_dir, tmp_path, monkeypatch):
-    """beyond/labels.py: the same --seed draws the same balanced subsets (and trains them
-    from the same weights); another seed draws other subsets, from the same 60,000
-    training images, and tests on the same test images."""
-    runs = []
-
-    def record(name, what):
-        original = getattr(labels, name)
-
-        def spy(*args, **kwargs):
-            result = original(*args, **kwargs)
-            runs[-1].setdefault(name, []).append(what(result, *args))
-            return result
-        monkeypatch.setattr(labels, name, spy)
-    record("balanced_subset", lambda idx, y, n, seed: (y, idx))      # the labels drawn from
-    record("train_one_way", lambda result, ae, mlp, recipe, way, x, y, *args:
-           (x, y, list(result[0].state_dict().values())))
-    record("evaluate", lambda result, model, x, y: (x, y))           # the test images
-    monkeypatch.setattr(labels, "plot_label_efficiency", lambda *args: None)
-    for i, seed in enumerate((3, 3, 4)):
-        runs.append({})
-        labels.main(["--quick", "--subset", "200", "--labels", "10,20", "--epochs", "1",
-                     "--seed", str(seed), "--checkpoint", str(tiny_ae / "ae.pt"), *CPU,
-                     "--data-dir", str(data_dir), "--out-dir", str(tmp_path / str(i))])
-    a, b, c = runs
-    assert len(a["balanced_subset"]) == len(a["train_one_way"]) == len(a["evaluate"]) == 6
-    for run_ in (b, c):                        # what no seed changes
-        for (y, _), (y_other, _) in zip(a["balanced_subset"], run_["balanced_subset"]):
-            assert torch.equal(y, y_other)                            # the same 60,000 labels
-        for (x, y), (x_other, y_other) in zip(a["evaluate"], run_["evaluate"]):
-            assert torch.equal(x, x_other) and torch.equal(y, y_other)
-    for (_, idx_a), (_, idx_b), (_, idx_c) in zip(*(r["balanced_subset"] for r in runs)):
-        assert torch.equal(idx_a, idx_b) and not torch.equal(idx_a, idx_c)
-    for (xa, ya, wa), (xb, yb, wb), (xc, _, wc) in zip(*(r["train_one_way"] for r in runs)):
-        assert torch.equal(xa, xb) and torch.equal(ya, yb) and same(wa, wb)
-        assert not torch.equal(xa, xc) and not same(wa, wc)
-
-
-def test_the_seed_draws_the_samples_and_never_the_judges_data_or_the_held_out_images(
-        tiny_ae, data_dir, tmp_path, monkeypatch):
-    """beyond/samples.py: the same --seed gives the same samples; another seed other samples,
-    judged by a judge trained on the same training images, against the same test images
-    and the same held-out images (the floor), with every sampler fitted to the same
-    training codes."""
-    runs = []
-
-    def record(module, name, what):
-        original = getattr(module, name)
-
-        def spy(*args, **kwargs):
-            runs[-1][name] = what(*args)
-            return original(*args, **kwargs)
-        monkeypatch.setattr(module, name, spy)
-    record(judge, "get_judge", lambda x_train, y_train, x_val, y_val, *args:
-           [x_train, y_train, x_val, y_val])
-    record(beyond.samples, "fit_mixture", lambda z, *args: [z])
-    record(beyond.samples, "sample_quality",
-           lambda j, held_out, x_train, x_test, y_test, samples, g: (
-               [held_out, x_train, x_test, y_test], samples))
-    monkeypatch.setattr(beyond.samples, "plot_samples", lambda *args: None)
-    for i, seed in enumerate((3, 3, 4)):
-        out = tmp_path / str(i)
-        out.mkdir()
-        shutil.copy(tiny_ae / "ae.pt", out / "ae.pt")
-        write_vae_checkpoint(out / "vae.pt")
-        runs.append({})
-        beyond.samples.main(["--quick", "--subset", "200", "--seed", str(seed), *CPU,
-                             "--data-dir", str(data_dir), "--out-dir", str(out)])
-    a, b, c = runs
-    for run_ in (b, c):                        # what no seed changes
-        assert same(a["get_judge"], run_["get_judge"])                  # the judge's data
-        assert same(a["fit_mixture"], run_["fit_mixture"])              # the training codes
-        assert same(a["sample_quality"][0], run_["sample_quality"][0])  # held-out, test images
-    samples = [r["sample_quality"][1] for r in runs]
-    assert set(samples[0]) == {"ae_box", "ae_gaussian", "ae_mixture", "vae_prior"}
-    for name in samples[0]:
-        assert torch.equal(samples[0][name], samples[1][name]), name
-        assert not torch.equal(samples[0][name], samples[2][name]), name
-
-
-# -----------------------------------------------------------------------------
-# A divergence check sees every loss it watches, the training losses included
-
-# script -> (its losses: (phase, key) of train_epoch's and evaluate's results)
-WATCHED = {"ae": [("train", "mse"), ("val", "mse")],
-           "classify": [("train", "loss"), ("val", "accuracy")],
-           "vae": [("train", "recon"), ("train", "kl"), ("val", "recon"), ("val", "kl")]}
-
-
-def nan_in(phase, key, module, monkeypatch, at_call=1):
-    """Replace module's train_epoch and evaluate by stand-ins that return finite numbers,
-    except `key` of `phase` ("train" or "val"), NaN at its call number at_call."""
-    calls = {"train": 0, "val": 0}
-
-    def stand_in(name, keys):
-        def fake(*args, **kwargs):
-            calls[name] += 1
-            return {k: math.nan if (name, k) == (phase, key) and calls[name] == at_call
-                    else 0.5 for k in keys}
-        return fake
-    keys = {p: [k for q, k in WATCHED[module.__name__] if q == p] for p in ("train", "val")}
-    monkeypatch.setattr(module, "train_epoch", stand_in("train", keys["train"]))
-    monkeypatch.setattr(module, "evaluate", stand_in("val", keys["val"]))
-
-
-@pytest.mark.parametrize("script, phase, key", [(s, p, k) for s, losses in WATCHED.items()
-                                                for p, k in losses])
-def test_each_fit_stops_at_the_epoch_where_any_loss_it_watches_is_not_finite(
-        script, phase, key, monkeypatch):
-    """ae.fit, classify.fit and vae.fit: a NaN in any one of the losses, training or
-    validation, at epoch 2 of 4 stops the run there, before that epoch is recorded or
-    reported (on_epoch)."""
-    module = {"ae": ae, "classify": classify, "vae": vae}[script]
-    nan_in(phase, key, module, monkeypatch, at_call=2)
-    x, reported = torch.rand(8, 1, 28, 28), []
-    on_epoch = lambda epoch, validation: reported.append(epoch)
-    if script == "classify":
-        history = classify.fit(None, [], x, torch.zeros(8, dtype=torch.long), 4, 4, seed=0,
-                               val=(x, torch.zeros(8, dtype=torch.long)), on_epoch=on_epoch)
-    else:
-        history = module.fit(None, None, x, x, 4, 4, seed=0, on_epoch=on_epoch)
-    assert history["diverged"] == 2 and reported == [1]
-    assert all(len(v) == 1 for k, v in history.items() if k != "diverged"), history
-
-
-@pytest.mark.parametrize("way", list(labels.WAYS))
-def test_a_label_run_whose_training_loss_diverges_stops_in_one_line(way, monkeypatch):
-    """beyond/labels.py trains without validation: the training loss is all it watches."""
-    monkeypatch.setattr(classify, "train_epoch", lambda *args, **kwargs: {"loss": math.nan})
-    torch.manual_seed(0)
-    checkpoint = {"settings": {"d": 3, "dropout": 0.0, "optimizer": "SGD", "lr": 0.01,
-                               "weight_decay": 0.0},
-                  "encoder": common.Encoder(3, 0.0).state_dict()}
-    x, y = torch.rand(20, 1, 28, 28), torch.arange(20) % 10
-    with pytest.raises(SystemExit) as e:
-        labels.train_one_way(checkpoint, classify.TABLE_5, "table5", way, x, y, steps=2,
-                             batch_size=8, seed=0)
-    assert str(e.value).startswith("error:") and f"the {way} run diverged" in str(e.value)
-    assert "\n" not in str(e.value)
-
-
-@pytest.mark.parametrize("study, phase", [(s, p) for s in ("ae", "classifier", "vae")
-                                          for p in ("train", "val")])
-def test_a_trial_whose_training_or_validation_loss_diverges_is_pruned(
-        study, phase, tiny_ae, data_dir, tmp_path, monkeypatch):
-    """tune.py: a NaN in trial 0's training loss alone, or in its validation value alone,
-    prunes trial 0 as diverged; trial 1 completes and is the best."""
-    module = {"ae": ae, "classifier": classify, "vae": vae}[study]
-    key = [k for p, k in WATCHED[module.__name__] if p == phase][0]
-    nan_in(phase, key, module, monkeypatch)
-    monkeypatch.setattr(tune, "plot_study", lambda *args: None)
-    tune.main([study, *TINY, "--trials", "2", "--checkpoint", str(tiny_ae / "ae.pt"),
-               "--data-dir", str(data_dir), "--out-dir", str(tmp_path)])
-    trials = load(tmp_path, f"{study}-quick").trials
-    assert [t.state for t in trials] == [TrialState.PRUNED, TrialState.COMPLETE]
-    assert trials[0].user_attrs["diverged"] == 1 and trials[0].intermediate_values == {}
-    tuned = json.loads((tmp_path / f"tuned_{study}.json").read_text())
-    assert tuned["diverged_trials"] == [0] and tuned["best_trial"] == 1
-
-# -----------------------------------------------------------------------------
-# scripts/reproduce.py, the whole report as a graph of steps: one run per folder, paths from
-# the caller's folder, signals that reach every step, each tuning worker's own seed, and
-# the same numbers whatever --jobs
-
-def load_reproduce_module():
-    spec = importlib.util.spec_from_file_location("reproduce", ROOT / "scripts" / "reproduce.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-class SpyProcess:
-    """Stands in for a step's process: records its command, and ends at once with the status
-    steps_spy.exit_status(command) gives, or runs until it is signalled (None)."""
-
-    def __init__(self, steps_spy, command, cwd, **kwargs):
-        self.command, self.cwd = command[1:], cwd   # less sys.executable
-        self.pid = 10**7 + len(steps_spy.started)
-        self.returncode = steps_spy.exit_status(self.command)
-
-    def poll(self):
-        return self.returncode
-
-    def wait(self):
-        return self.returncode
-
-
-@pytest.fixture
-def steps_spy(monkeypatch):
-    """reproduce.py with every step recorded, not run (steps_spy.started, steps_spy.signalled)."""
-    steps_spy = SimpleNamespace(module=load_reproduce_module(), started=[], signalled=[],
-                                exit_status=lambda command: 0)
-
-    def popen(command, **kwargs):
-        steps_spy.started.append(SpyProcess(steps_spy, command, **kwargs))
-        return steps_spy.started[-1]
-
-    def killpg(pid, signum):
-        process = next(p for p in steps_spy.started if p.pid == pid)
-        steps_spy.signalled.append((process.command, signum))
-        process.returncode = 128 + signum             # as a step stopped by it exits
-    monkeypatch.setattr(steps_spy.module, "subprocess", SimpleNamespace(  # its own name only
-        Popen=popen, STDOUT=subprocess.STDOUT, DEVNULL=subprocess.DEVNULL))
-    monkeypatch.setattr(steps_spy.module.os, "killpg", killpg)
-    return steps_spy
-
-
-def commands_of(steps_spy, *words):
-    return [p.command for p in steps_spy.started if p.command[:len(words)] == list(words)]
-
-
-def flag_value(command, flag):
-    return command[len(command) - 1 - command[::-1].index(flag) + 1]   # the last one given
-
-
-def test_reproduce_refuses_a_second_run_into_a_held_folder_and_a_killed_run_holds_none(
-        steps_spy, tmp_path, capsys):
-    out = tmp_path / "out"
-    holder = subprocess.Popen(    # a run that holds the folder, as reproduce.py does
-        [sys.executable, "-c", "import sys, time; sys.path.insert(0, 'scripts'); import reproduce;"
-         f" lock = reproduce.hold_lock(reproduce.Path({str(out)!r})); print('held', flush=True);"
-         " time.sleep(300)"], cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    assert holder.stdout.readline() == "held\n"
-    before = snapshot(out)
-    proc = reproduce("--quick", *CPU, "--out-dir", out)
-    assert one_line_error(proc) and str(out) in proc.stderr and f"pid {holder.pid}" in proc.stderr
-    assert snapshot(out) == before                           # nothing written, no step run
-    assert not steps_spy.started
-    holder.kill()                                            # SIGKILL: no handler runs
-    holder.wait()
-    steps_spy.module.main(["--quick", *CPU, "--out-dir", str(out)])  # the folder is free again
-    assert commands_of(steps_spy, "tune.py", "ae")
-
-
-def test_reproduce_takes_every_path_from_the_callers_folder(steps_spy, tmp_path, monkeypatch):
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
-    monkeypatch.chdir(elsewhere)
-    steps_spy.module.main(["--quick", *CPU, "--out-dir", "rel_out", "--data-dir=rel_data"])
-    out = elsewhere / "rel_out"
-    assert (out / "times.tsv").exists() and (out / "logs" / "tune_ae.log").exists()
-    assert not (ROOT / "rel_out").exists()
-    assert steps_spy.started and all(p.cwd == ROOT for p in steps_spy.started)  # the project's
-    for process in steps_spy.started:
-        assert flag_value(process.command, "--out-dir") == str(out)
-        if process.command[0] != "scripts/summary.py":
-            assert f"--data-dir={elsewhere / 'rel_data'}" in process.command
-    refit = commands_of(steps_spy, "ae.py", "--part", "refit")[0]
-    assert refit[3:5] == ["--params", str(out / "tuned_ae.json")]
-    assert steps_spy.module.absolute_paths(
-        ["--storage", "sqlite:///s.db", "--params=p.json", "--checkpoint", "c.pt", "--storage",
-         "sqlite:////abs/s.db", "--storage=postgresql://u@host/db", "--seed", "3"]) == [
-        "--storage", f"sqlite:///{elsewhere / 's.db'}", f"--params={elsewhere / 'p.json'}",
-        "--checkpoint", str(elsewhere / "c.pt"), "--storage", "sqlite:////abs/s.db",
-        "--storage=postgresql://u@host/db", "--seed", "3"]
 
 
 def start_reproduce(out, data_dir, env=None):
@@ -4689,121 +4716,137 @@ def test_reproduce_ctrl_c_stops_every_worker_and_exits_130(data_dir, tmp_path):
         assert "interrupted" in (out / "logs" / log).read_text()
 
 
-@pytest.mark.parametrize("flags, says", [
-    (["--workers", "2"], "2 tuning workers"), (["--seeds", "2"], "2 seed runs")])
-def test_reproduce_checks_every_workers_seed_before_any_step(flags, says, steps_spy, tmp_path,
-                                                             monkeypatch):
-    monkeypatch.delenv("WORKERS", raising=False)
-    out = tmp_path / "out"
-    proc = reproduce("--quick", *CPU, "--seed", 2**32 - 1, *flags, "--out-dir", out)
-    assert one_line_error(proc) and says in proc.stderr and "2**32" in proc.stderr, proc.stderr
-    assert not out.exists()
-    monkeypatch.setenv("WORKERS", "2")                      # the variable, as before: refused
-    proc = reproduce("--quick", *CPU, "--seed", 2**32 - 1, "--out-dir", out)
-    assert one_line_error(proc) and "2 tuning workers" in proc.stderr and not out.exists()
-    steps_spy.module.main(["--quick", *CPU, "--seed", str(2**32 - 2), "--out-dir", str(out)])
-    assert [flag_value(c, "--seed") for c in commands_of(steps_spy, "tune.py", "ae")] == [
-        str(2**32 - 2), str(2**32 - 1)]                      # the last seed that fits
+# --- Plumbing: the Optuna storage: resuming, several workers, a study's kind ---
 
-
-def test_reproduce_gives_each_tuning_worker_its_own_seed_and_sampler(steps_spy, tmp_path):
-    steps_spy.module.main(["--quick", *CPU, "--seed", "7", "--workers", "3", "--out-dir",
-                     str(tmp_path / "out")])
-    for study in ("ae", "classifier", "vae"):
-        workers = commands_of(steps_spy, "tune.py", study)
-        assert [flag_value(c, "--seed") for c in workers] == ["7", "8", "9"]
-        assert len({tuple(steps_spy.module.without(c, "--seed")) for c in workers}) == 1
-    draws = []
-    for i, command in enumerate(commands_of(steps_spy, "tune.py", "ae")):   # as each worker starts
-        args = plumbing.cli.parse_args(tune.build_parser(), tune.QUICK,
-                                       command[1:] + ["--study-name", f"ae{i}"])
-        study = tune.open_study(args, f"sqlite:///{tmp_path / 'optuna.db'}")
-        draws.append(tuple(tune.suggest_ae(study.ask()).items()))
-    assert len(set(draws)) == 3                              # three samplers, three draws
-
-
-@pytest.mark.parametrize("failing", ["0", "1"])            # worker 1 or worker 2 (--seed 1)
-def test_reproduce_a_failing_worker_stops_every_step_with_its_own_status(failing, steps_spy,
-                                                                         tmp_path, capsys):
-    steps_spy.exit_status = lambda c: (3 if flag_value(c, "--seed") == failing and c[1] == "ae"
-                                 else None if c[0] == "tune.py" else 0)   # tuning runs on
+def test_rerun_resumes_and_keeps_earlier_trials(data_dir, tmp_path):
+    argv = ["ae", *TINY, "--data-dir", str(data_dir), "--out-dir", str(tmp_path)]
+    tune.main(argv + ["--trials", "1"])
+    first = load(tmp_path, "ae-quick").trials[0]
+    tune.main(argv + ["--trials", "2"])
+    tune.main(argv + ["--trials", "2"])              # already there: nothing is redone
+    trials = load(tmp_path, "ae-quick").trials
+    assert len(trials) == 2
+    assert trials[0].params == first.params and trials[0].value == first.value
+    # the same study with other epochs would mix incomparable values: refused
     with pytest.raises(SystemExit) as e:
-        steps_spy.module.main(["--quick", *CPU, "--workers", "2", "--jobs", "2", "--out-dir",
-                         str(tmp_path / "out")])
-    assert e.value.code == 3                                 # the failing worker's own status
-    stopped = {(c[1], flag_value(c, "--seed")): s for c, s in steps_spy.signalled}
-    other = {"0": "1", "1": "0"}[failing]
-    assert stopped == {("ae", other): signal.SIGTERM, ("vae", "0"): signal.SIGTERM,
-                       ("vae", "1"): signal.SIGTERM}         # every other running process
-    assert not commands_of(steps_spy, "ae.py")                     # no step starts after a failure
-    console = capsys.readouterr().out
-    assert "FAILED  tune_ae  exit 3" in console and "stopped tune_vae" in console
-    assert "$ python tune.py ae" in console                  # the end of its log, shown
+        tune.main(argv + ["--trials", "3", "--epochs", "2"])
+    assert "was run with" in str(e.value) and "--study-name" in str(e.value)
 
 
-@pytest.fixture(scope="module")
-def report_jobs3(data_dir, tmp_path_factory):
-    """The whole report on 500 images, steps side by side (--jobs 3), then 2 seeds x 2
-    configurations (--seed 3): 29 steps, about 90 s on the 2-core CPU."""
-    return run_report(data_dir, tmp_path_factory.mktemp("jobs3"), "--jobs", "3", "--seeds", "2")
+@pytest.mark.parametrize("storage", ["nosuchdb://x", "postgresql://nobody@127.0.0.1:9/none"])
+def test_a_bad_storage_is_a_one_line_error(storage, tmp_path):
+    with pytest.raises(SystemExit) as e:
+        tune.main(["ae", "--quick", "--storage", storage, "--out-dir", str(tmp_path)])
+    assert str(e.value).startswith("error:") and storage in str(e.value)
+    assert "\n" not in str(e.value)
 
 
-@pytest.fixture(scope="module")
-def report_jobs1(data_dir, tmp_path_factory):
-    """The same report, one step at a time, without the seed runs: about 40 s."""
-    return run_report(data_dir, tmp_path_factory.mktemp("jobs1"), "--jobs", "1")
+def test_the_password_of_a_storage_url_is_never_printed():
+    given = "postgresql://me:secret@db:5432/optuna"
+    assert plumbing.storage.storage_urls("outputs", given) == (given, "postgresql://me:***@db:5432/optuna")
+    assert plumbing.storage.storage_urls("outputs", None) == ("sqlite:///outputs/optuna.db",) * 2
 
 
-def run_report(data_dir, out, *flags):
-    pytest.importorskip("beyond.samples")
-    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "reproduce.py"), "--quick",
-                           "--subset", "500", "--seed", "3", *CPU, "--data-dir", str(data_dir),
-                           "--out-dir", str(out), *flags],
-                          cwd=ROOT, capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return out
+def test_a_study_of_another_kind_is_refused(data_dir, tmp_path):
+    argv = [*TINY, "--trials", "1", "--data-dir", str(data_dir), "--out-dir", str(tmp_path)]
+    tune.main(["ae", *argv])
+    with pytest.raises(SystemExit) as e:
+        tune.main(["vae", *argv, "--study-name", "ae-quick"])
+    assert "holds trials of tune.py ae, not of tune.py vae" in str(e.value)
+    assert not (tmp_path / "tuned_vae.json").exists()
+    tune.main(["vae", *argv])
+    with pytest.raises(SystemExit) as e:                       # was a KeyError traceback
+        tune.main(["ae", *argv, "--study-name", "vae-quick"])
+    assert "holds trials of tune.py vae, not of tune.py ae" in str(e.value)
 
 
-def result_numbers(path):
-    """Every number of a results file, less the settings and the times, by key (steps side
-    by side may write the entries of one file, ae.json, in either order)."""
-    found = []
-
-    def walk(o):
-        if isinstance(o, dict):
-            for k, v in sorted(o.items()):
-                if k != "settings" and not any(t in k.lower() for t in ("second", "time", "wall")):
-                    walk(v)
-        elif isinstance(o, list):
-            for v in o:
-                walk(v)
-        elif isinstance(o, (int, float)) and not isinstance(o, bool):
-            found.append(o)
-    walk(json.loads(path.read_text()))
-    return found
-
-
-def test_reproduce_jobs_1_and_jobs_3_give_the_same_numbers(report_jobs1, report_jobs3):
-    files = sorted(p.name for p in report_jobs1.glob("*.json"))
-    assert {"tuned_ae.json", "ae.json", "classify.json", "vae.json", "explore.json",
-            "samples.json"} <= set(files)
-    for name in files:
-        assert result_numbers(report_jobs1 / name) == result_numbers(report_jobs3 / name), name
+def test_a_killed_workers_trial_ends_as_failed_and_a_rerun_completes(data_dir, tmp_path,
+                                                                    monkeypatch):
+    import time
+    monkeypatch.setattr(plumbing.storage, "GRACE_SECONDS", 1)
+    argv = ["ae", *TINY, *CPU, "--data-dir", str(data_dir), "--out-dir", str(tmp_path)]
+    tune.main(argv + ["--trials", "1"])                         # one complete trial
+    # a worker that was killed (kill -9) in its second trial: RUNNING, heartbeats stopped
+    storage = plumbing.storage.open_storage(f"sqlite:///{tmp_path / 'optuna.db'}", "")
+    dead = optuna.load_study(study_name="ae-quick", storage=storage).ask()
+    storage.record_heartbeat(dead._trial_id)
+    time.sleep(2.5)       # past the grace period: SQLite's clock counts whole seconds
+    tune.main(argv + ["--trials", "2"])                         # the same command again
+    states = [t.state for t in load(tmp_path, "ae-quick").trials]
+    assert states == [TrialState.COMPLETE, TrialState.FAIL, TrialState.COMPLETE]
+    tuned = json.loads((tmp_path / "tuned_ae.json").read_text())
+    assert tuned["trials"] == {"complete": 2, "pruned": 0, "failed": 1, "running": 0, "waiting": 0}
+    tune.main(argv + ["--trials", "2"])                         # complete: runs no trial
+    assert len(load(tmp_path, "ae-quick").trials) == 3
 
 
-def test_reproduce_runs_steps_side_by_side_once_their_inputs_exist(report_jobs3):
-    reproduce_py = load_reproduce_module()
-    rows = [line.split("\t") for line in (report_jobs3 / "times.tsv").read_text().splitlines()]
-    assert rows[0] == ["step", "start", "end", "seconds"]
-    times = {step: (float(start), float(end)) for step, start, end, _ in rows[1:]}
-    assert set(times) == {s.name for s in reproduce_py.REPORT} | {
-        "wall time", "wall time, seed runs included"}
-    for step in reproduce_py.REPORT:
-        for before in reproduce_py.after(step, reproduce_py.REPORT):
-            assert times[before][1] <= times[step.name][0], (before, step.name)
-        assert (report_jobs3 / "logs" / f"{step.name}.log").exists()
-    assert times["tune_ae"][0] == times["tune_vae"][0] == 0.0     # two chains at once
-    steps = sum(end - start for step, (start, end) in times.items() if "wall" not in step)
-    assert times["wall time"][1] < steps
-    md = (report_jobs3 / "summary.md").read_text()
-    assert "Wall time: " in md and "The steps one after another: " in md
+@pytest.mark.parametrize("name", ["a?b", "a%41b", "a#b"])
+def test_an_out_dir_with_url_characters_keeps_its_own_database(name, data_dir, tmp_path):
+    out = tmp_path / name
+    tune.main(["ae", *TINY, "--trials", "1", "--data-dir", str(data_dir), "--out-dir", str(out)])
+    assert (out / "optuna.db").exists() and list(tmp_path.iterdir()) == [out]
+    assert json.loads((out / "tuned_ae.json").read_text())["storage"].endswith("/optuna.db")
+
+
+def test_a_study_made_before_the_kind_check_is_told_by_its_parameters(data_dir, tmp_path):
+    # an AE study as tune.py wrote it before studies recorded their kind: no user attributes
+    study = optuna.create_study(study_name="ae-quick", storage=f"sqlite:///{tmp_path / 'optuna.db'}")
+    drawn = optuna.create_study().ask()
+    tune.suggest_ae(drawn)
+    study.add_trial(optuna.trial.create_trial(params=ae.TABLE_4, value=0.1,
+                                              distributions=drawn.distributions))
+    argv = [*TINY, "--trials", "2", "--data-dir", str(data_dir), "--out-dir", str(tmp_path)]
+    with pytest.raises(SystemExit, match="holds trials of tune.py ae, not of tune.py vae"):
+        tune.main(["vae", *argv, "--study-name", "ae-quick"])
+    assert not (tmp_path / "tuned_vae.json").exists()
+    assert load(tmp_path, "ae-quick").user_attrs.get("study") != "vae"   # not stamped vae
+    tune.main(["ae", *argv])                                            # its own study goes on
+    assert len(load(tmp_path, "ae-quick").trials) == 2
+
+
+def test_a_read_only_storage_is_said_to_be_read_only(data_dir, tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    optuna.create_study(study_name="ae-quick", storage=f"sqlite:///{folder / 'optuna.db'}")
+    proc = run_with_read_only(folder, ROOT / "tune.py", "ae", "--quick", *CPU, "--data-dir",
+                              data_dir, "--out-dir", tmp_path,
+                              "--storage", f"sqlite:///{folder / 'optuna.db'}")
+    assert one_line_error(proc) and "is read-only" in proc.stderr, proc.stderr
+
+
+def test_a_complete_studys_rerun_fails_killed_workers_trials_and_counts_every_trial(
+        data_dir, tmp_path, monkeypatch):
+    import time
+    monkeypatch.setattr(plumbing.storage, "GRACE_SECONDS", 1)
+    argv = ["ae", *TINY, "--trials", "1", "--data-dir", str(data_dir), "--out-dir", str(tmp_path)]
+    tune.main(argv)                                        # complete: one trial
+    storage = plumbing.storage.open_storage(f"sqlite:///{tmp_path / 'optuna.db'}", "")
+    study = optuna.load_study(study_name="ae-quick", storage=storage)
+    for _ in range(2):                                     # two workers killed in a trial
+        storage.record_heartbeat(study.ask()._trial_id)
+    time.sleep(2.5)                        # past the grace period (SQLite: whole seconds)
+    alive = study.ask()                                    # a worker still at it
+    storage.record_heartbeat(alive._trial_id)
+    tune.main(argv)                                        # complete: runs no trial
+    states = [t.state for t in load(tmp_path, "ae-quick").trials]
+    assert states == [TrialState.COMPLETE, TrialState.FAIL, TrialState.FAIL, TrialState.RUNNING]
+    counts = json.loads((tmp_path / "tuned_ae.json").read_text())["trials"]
+    assert counts == {"complete": 1, "pruned": 0, "failed": 2, "running": 1, "waiting": 0}
+    assert sum(counts.values()) == len(states)
+
+
+# --- Plumbing: how the files import each other -------------------------------
+
+def test_no_lesson_imports_beyond_or_scripts_and_plumbing_imports_no_lesson():
+    """Imports run one way: lessons -> common, plumbing; beyond/, scripts/ -> lessons."""
+    import ast
+    lessons = {"ae", "vae", "classify", "explore", "tune", "common"}
+    def imported(path):
+        tree = ast.parse(path.read_text())
+        return {(n.module if isinstance(n, ast.ImportFrom) else a.name).split(".")[0]
+                for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))
+                for a in (n.names if isinstance(n, ast.Import) else [n])}
+    for lesson in lessons:
+        assert not imported(ROOT / f"{lesson}.py") & {"beyond", "scripts"}, lesson
+    for module in (ROOT / "plumbing").glob("*.py"):
+        assert not imported(module) & lessons, module.name
