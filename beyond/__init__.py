@@ -1,8 +1,8 @@
-"""Beyond the report: experiments the report does not make, each in a file of its own.
+"""Beyond the report: experiments the report does not make, each run as a step of its own.
 
-judge.py   how good are random samples? A small CNN judge, the Frechet distance, and a
-           mixture of Gaussians fitted to the AE's codes (explore.py calls it: the third
-           claim of section 3.4)
-labels.py  what pretraining buys when labels are few (run on its own:
-           python -m beyond.labels)
+samples.py  the third claim of sections 3.4 and 3.5, "the VAE's samples are meaningful":
+            every sampler fitted to the AE's training codes, judged against the test
+            images (python -m beyond.samples)
+judge.py    the judge it uses: a small CNN, its scores, the Frechet distance
+labels.py   what pretraining buys when labels are few (python -m beyond.labels)
 """
