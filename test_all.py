@@ -401,6 +401,22 @@ def load_reproduce_module():
     return module
 
 
+class SpyProcess:
+    """Stands in for a step's process: records its command, and ends at once with the status
+    steps_spy.exit_status(command) gives, or runs until it is signalled (None)."""
+
+    def __init__(self, steps_spy, command, cwd, **kwargs):
+        self.command, self.cwd = command[1:], cwd   # less sys.executable
+        self.pid = 10**7 + len(steps_spy.started)
+        self.returncode = steps_spy.exit_status(self.command)
+
+    def poll(self):
+        return self.returncode
+
+    def wait(self):
+        return self.returncode
+
+
 @pytest.fixture
 def steps_spy(monkeypatch):
     """reproduce.py with every step recorded, not run (steps_spy.started, steps_spy.signalled)."""
@@ -419,22 +435,6 @@ def steps_spy(monkeypatch):
         Popen=popen, STDOUT=subprocess.STDOUT, DEVNULL=subprocess.DEVNULL))
     monkeypatch.setattr(steps_spy.module.os, "killpg", killpg)
     return steps_spy
-
-
-class SpyProcess:
-    """Stands in for a step's process: records its command, and ends at once with the status
-    steps_spy.exit_status(command) gives, or runs until it is signalled (None)."""
-
-    def __init__(self, steps_spy, command, cwd, **kwargs):
-        self.command, self.cwd = command[1:], cwd   # less sys.executable
-        self.pid = 10**7 + len(steps_spy.started)
-        self.returncode = steps_spy.exit_status(self.command)
-
-    def poll(self):
-        return self.returncode
-
-    def wait(self):
-        return self.returncode
 
 
 def commands_of(steps_spy, *words):
@@ -605,6 +605,14 @@ def test_sgd_is_plain_sgd_and_adam_is_adam():
     # Adam's first step is lr * sign(grad) whatever the gradient's size
     assert torch.allclose(one_step("Adam"), torch.tensor([1.0, -2.0]) - 0.1 * grad.sign(),
                           atol=1e-6)
+
+
+def test_diverged_is_true_when_any_one_loss_is_not_finite():
+    assert not common.diverged(0.1, 2.0, 0)
+    for bad in (math.nan, math.inf, -math.inf):
+        assert common.diverged(bad)
+        assert common.diverged(bad, 0.1) and common.diverged(0.1, bad)
+        assert common.diverged(0.1, 0.2, bad, 0.3)
 
 
 # --- common.py: the settings and --seed --------------------------------------
@@ -2936,6 +2944,33 @@ def test_balanced_label_subsets_are_balanced_and_fixed_by_the_seed():
         labels.balanced_subset(y, 400, seed=1)
 
 
+@pytest.mark.parametrize("way", list(labels.WAYS))
+def test_each_way_starts_from_the_pretrained_encoder_or_from_new_weights(way, monkeypatch):
+    torch.manual_seed(123)  # not the run's seed 0: new weights cannot equal these by chance
+    encoder = common.Encoder(4, 0.0)
+    checkpoint = {"settings": {"d": 4, "dropout": 0.0, "optimizer": "SGD", "lr": 0.01,
+                               "weight_decay": 0.0},
+                  "encoder": encoder.state_dict()}
+    mlp = {"no1": 8, "no2": 8, "mlp_optimizer": "SGD", "mlp_lr": 0.01, "mlp_dropout": 0.0,
+           "mlp_weight_decay": 0.0}
+    started, fit = [], labels.fit
+
+    def spy(trained, optimizers, x, y, *args, **kwargs):
+        started.append(copy.deepcopy(trained.state_dict()))
+        return fit(trained, optimizers, x, y, *args, **kwargs)
+    monkeypatch.setattr(labels, "fit", spy)
+    x, y = torch.rand(20, 1, 28, 28), torch.randint(0, 10, (20,))
+    model, _ = labels.train_one_way(checkpoint, mlp, "table5", way, x, y, steps=2,
+                                    batch_size=8, seed=0)
+    if way == "frozen":   # trained is the MLP alone; the encoder never moves
+        at_start = model.encoder.state_dict()
+    else:
+        at_start = {k.removeprefix("encoder."): v for k, v in started[0].items()
+                    if k.startswith("encoder.")}
+    same = all(torch.equal(at_start[k], v) for k, v in encoder.state_dict().items())
+    assert same == (way != "random")
+
+
 # --- beyond/labels.py: the training step, train and eval modes, divergence ---
 
 def test_the_frozen_encoders_features_are_computed_with_dropout_off(monkeypatch):
@@ -3628,6 +3663,18 @@ def test_samples_hold_in_every_run_only_if_every_run_wins_on_both_numbers(
     assert f"the VAE wins on both numbers in {won[0]} of {won[1]} runs" in result["sentence"]
 
 
+# --- scripts/seeds.py: the settings and --seed -------------------------------
+
+def test_a_seed_run_without_any_one_of_its_step_files_is_left_out(tmp_path):
+    seeds = load_seeds_module()
+    for missing in seeds.STEP_FILES:
+        out = make_out(tmp_path / missing, {"tables": [{}, {}, {}], "tuned": [{}, {}, {}]})
+        (out / "seeds" / "tables" / "seed2" / missing).unlink()
+        data = seeds.results(out)
+        assert data["configs"]["tables"]["seeds"] == [0, 1], missing
+        assert data["left_out"] == {"tables": {2: f"no {missing}"}}, missing
+
+
 # --- scripts/seeds.py: what the results say ----------------------------------
 
 def test_seeds_markdown_empty_without_seed_runs(tmp_path):
@@ -3658,7 +3705,7 @@ def test_seeds_damaged_or_missing_file_is_one_line(tmp_path):
 
 def test_a_stopped_seed_run_is_left_out_by_name_and_the_rest_summarised(quick_ae, tmp_path):
     out = make_out(tmp_path, {"tables": [{}, {}, {}], "tuned": [{}, {}, {}]})
-    (out / "seeds" / "tables" / "seed2" / "explore.json").unlink()    # stopped in its last step
+    (out / "seeds" / "tables" / "seed2" / "explore.json").unlink()    # stopped before its last two steps
     proc = run("scripts/seeds.py", "--out-dir", out)
     data = json.loads((out / "seeds.json").read_text())
     assert data["configs"]["tables"]["seeds"] == [0, 1] and data["configs"]["tuned"]["seeds"] == [0, 1, 2]
@@ -4020,6 +4067,18 @@ def test_a_tuned_whole_number_that_is_not_one_says_a_whole_number(tmp_path):
     with pytest.raises(SystemExit) as e:
         plumbing.params.read_params(tmp_path / "tuned_classifier.json", "classifier", classify.TABLE_5)
     assert "mlp_lr must be a number, got 'x'" in str(e.value)
+
+
+def test_a_flag_given_as_zero_wins_over_the_table_and_the_tuned_file(tmp_path):
+    path = tmp_path / "tuned_ae.json"
+    path.write_text(json.dumps({"study": "ae", "params": {**ae.TABLE_4, "dropout": 0.3,
+                                                          "weight_decay": 0.001}}))
+    for files in ([], ["--params", str(path)]):
+        args = plumbing.cli.parse_args(ae.build_parser(), ae.QUICK,
+                                       files + ["--weight-decay", "0", "--dropout", "0"])
+        params, source = plumbing.params.resolve_params(args, ae.TABLE_4, "ae")
+        assert params["weight_decay"] == 0.0 and params["dropout"] == 0.0, params
+        assert "command line ['dropout', 'weight_decay']" in source
 
 
 # --- Plumbing: results files and the disk: written whole, in order, or not at all ---
