@@ -226,7 +226,7 @@ def save_refit(model, history, params, args, device, seconds, out):
     update_results(out / "ae.json", {"refit": {
         "settings": vars(args), "params": p, "source": source, "device": str(device),
         **history, "wall_seconds": seconds, "checkpoint": checkpoint}})
-    print_row("refit (Table 4)" if source == "report" else "refit (--params)", p["d"], history)
+    print_row("refit (Table 4)" if source == "report" else "refit", p["d"], history)
     if "pca_bottleneck_val_mse" in history:
         print(f"the refit's code passes through {BOTTLENECK} units; PCA with {BOTTLENECK} "
               f"components: val MSE {history['pca_bottleneck_val_mse']:.5f}")

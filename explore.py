@@ -212,10 +212,10 @@ def sample_gaussian(z, n, generator):
 
 
 def decoded_samples(models, z_train, n, generator):
-    """n decoded random codes of each row of Figure 4, {key of FIGURE_4_ROWS: (n, 1, 28, 28)}:
-    the AE's uniform in the min-max box of z_train, its codes of the training images (the
-    notebook's sampler), and from one Gaussian fitted to z_train; the VAE's from its prior
-    N(0, I), fitted to nothing. No sampler sees a test image."""
+    """n decoded random codes for each row of Figure 4, {key of FIGURE_4_ROWS: (n, 1, 28, 28)}.
+    z_train holds the AE's codes of the training images; the AE's codes are drawn uniform in
+    their min-max box (the notebook's sampler) and from one Gaussian fitted to them, the
+    VAE's from its prior N(0, I), fitted to nothing. No sampler sees a test image."""
     drawn = {"ae_box": sample_uniform_box(z_train, n, generator),
              "ae_gaussian": sample_gaussian(z_train, n, generator)}
     if "VAE" in models:

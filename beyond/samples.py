@@ -10,7 +10,7 @@ from its prior N(0, I), fitted to nothing. Beside them, three reference rows: th
 images (the ceiling), held-out validation images the judge never trained on (the floor),
 and images with the data's per-pixel mean and variance but no structure.
 
-    python -m beyond.samples           # after ae.py and vae.py: 2-core CPU, about 1 min
+    python -m beyond.samples           # after ae.py and vae.py: 2-core CPU, about 2 min
     python -m beyond.samples --quick   # outputs/quick/, 2,000 training images: seconds
 
 Writes to outputs/: samples.json, fig_samples.png, judge.pt (a cache: a rerun with the
