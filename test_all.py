@@ -243,6 +243,20 @@ def spy(monkeypatch, module, name, calls):
     monkeypatch.setattr(module, name, wrapped)
 
 
+def spied_run(main, argv, spied, tiny_ae, data_dir, out):
+    """main(argv) on tiny_ae's ae.pt, into out, with each (module, name) of `spied` spied on:
+    {"calls": {name: [(args, kwargs), ...]}, "out", and the splits, "x_train" to "y_test"}."""
+    (out / "ae.pt").write_bytes((tiny_ae / "ae.pt").read_bytes())
+    calls = {}
+    with pytest.MonkeyPatch.context() as mp:
+        for module, name in spied:
+            spy(mp, module, name, calls)
+        main([*argv, "--data-dir", str(data_dir), "--out-dir", str(out)])
+    (x_train, y_train), (x_val, y_val), (x_test, y_test) = splits(data_dir)
+    return {"calls": calls, "out": out, "x_train": x_train, "y_train": y_train,
+            "x_val": x_val, "y_val": y_val, "x_test": x_test, "y_test": y_test}
+
+
 def splits(data_dir, subset=SUBSET):
     """((x_train, y_train), (x_val, y_val), (x_test, y_test)) read again, on the CPU."""
     return (*common.load_train_val(data_dir, "cpu", subset),
@@ -1936,17 +1950,9 @@ SPIED = [(explore, "sample_uniform_box"), (explore, "sample_gaussian"), (explore
 @pytest.fixture(scope="module")
 def explore_run(tiny_ae, data_dir, tmp_path_factory):
     """What explore.main (AE only) called the spied functions with, and the splits."""
-    out = tmp_path_factory.mktemp("explore")
-    (out / "ae.pt").write_bytes((tiny_ae / "ae.pt").read_bytes())
-    calls = {}
-    with pytest.MonkeyPatch.context() as mp:
-        for module, name in SPIED:
-            spy(mp, module, name, calls)
-        explore.main([*EXPLORE_FLAGS, "--data-dir", str(data_dir), "--out-dir", str(out)])
-    (x_train, y_train), (x_val, y_val), (x_test, y_test) = splits(data_dir)
-    return {"calls": calls, "out": out, "x_train": x_train, "y_train": y_train,
-            "x_val": x_val, "y_val": y_val, "x_test": x_test, "y_test": y_test,
-            "codes": codes_of(out, x_test)}
+    run_ = spied_run(explore.main, EXPLORE_FLAGS, SPIED, tiny_ae, data_dir,
+                     tmp_path_factory.mktemp("explore"))
+    return {**run_, "codes": codes_of(run_["out"], run_["x_test"])}
 
 
 def test_figure_4s_samplers_are_fitted_to_the_ae_codes_of_the_training_images(explore_run):
@@ -2527,17 +2533,9 @@ SAMPLES_SPIED = [(judge, "get_judge"), (judge, "train_judge"), (beyond.samples, 
 @pytest.fixture(scope="module")
 def samples_run(tiny_ae, data_dir, tmp_path_factory):
     """What beyond.samples.main (AE only) called the spied functions with, and the splits."""
-    out = tmp_path_factory.mktemp("samples")
-    (out / "ae.pt").write_bytes((tiny_ae / "ae.pt").read_bytes())
-    calls = {}
-    with pytest.MonkeyPatch.context() as mp:
-        for module, name in SAMPLES_SPIED:
-            spy(mp, module, name, calls)
-        beyond.samples.main(["--quick", "--subset", str(SUBSET), "--seed", "3", *CPU,
-                             "--data-dir", str(data_dir), "--out-dir", str(out)])
-    (x_train, y_train), (x_val, y_val), (x_test, y_test) = splits(data_dir)
-    return {"calls": calls, "out": out, "x_train": x_train, "y_train": y_train,
-            "x_val": x_val, "y_val": y_val, "x_test": x_test, "y_test": y_test}
+    return spied_run(beyond.samples.main, ["--quick", "--subset", str(SUBSET), "--seed", "3",
+                                           *CPU], SAMPLES_SPIED, tiny_ae, data_dir,
+                     tmp_path_factory.mktemp("samples"))
 
 
 def test_the_judge_is_trained_on_the_training_split_only(samples_run):
