@@ -15,9 +15,6 @@ Measured (2-core CPU, Table 4's values): the refit reaches a validation MSE of 0
 Writes to outputs/: fig01_loss_adam_vs_sgd.png, fig07_training_progress.png,
 fig02_reconstruction_bag.png, fig10_reconstructions.png, ae.pt, ae.json.
 """
-from plumbing.cli import quiet_start
-quiet_start(__name__)  # run as a script: a Ctrl-C while torch loads is one line too
-
 import time
 
 import torch

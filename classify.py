@@ -14,9 +14,6 @@ Measured on a 2-core CPU (one thread), test accuracy over 3 seeds: Table 5's rec
 89.21 +- 0.53 %, our recipe 90.18 +- 0.19 %. Writes to outputs/: classify.json,
 classify_table6.md, fig_confusion_matrix.png. What pretraining buys: python -m beyond.labels.
 """
-from plumbing.cli import quiet_start
-quiet_start(__name__)  # run as a script: a Ctrl-C while torch loads is one line too
-
 import math
 import time
 

@@ -19,9 +19,6 @@ and 0.804 (VAE); smoothness 0.137 (AE) against 0.155 (VAE), 0.100 being perfectl
 Writes to outputs/: fig03_tsne.png, fig09_pca.png, fig04_ae_samples.png,
 fig05a_ae_interpolation.png, explore.json.
 """
-from plumbing.cli import quiet_start
-quiet_start(__name__)  # run as a script: a Ctrl-C while torch loads is one line too
-
 import math
 import textwrap
 import time

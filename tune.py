@@ -12,9 +12,6 @@ median of earlier trials at that epoch (MedianPruner), or when it diverges.
 Trials live in outputs/optuna.db (--storage): the same command resumes the study, several
 workers may run it at once. Writes tuned_<study>.json (for --params), fig08_tuning_<study>.png.
 """
-from plumbing.cli import quiet_start
-quiet_start(__name__)  # run as a script: a Ctrl-C while torch loads is one line too
-
 import time
 from functools import partial
 from typing import Callable, NamedTuple

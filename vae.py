@@ -17,9 +17,6 @@ importance-weighted -log p(x) <= 246.8 nats (K = 100).
 Writes to outputs/: fig11_vae_loss.png, fig06_vae_samples.png, fig05b_vae_traversal.png,
 fig_vae_reconstructions.png, vae.pt, vae.json.
 """
-from plumbing.cli import quiet_start
-quiet_start(__name__)  # run as a script: a Ctrl-C while torch loads is one line too
-
 import math
 import time
 

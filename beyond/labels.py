@@ -15,9 +15,6 @@ Measured (2-core CPU, our recipe): with 100 labels the frozen pretrained encoder
 72.3 % against 64.4 % from random weights; with all 60,000, fine-tuning 90.2 % against 89.7 %.
 Writes to outputs/: labels.json, labels.md, fig_label_efficiency.png.
 """
-from plumbing.cli import quiet_start
-quiet_start(__name__)  # run as a script: a Ctrl-C while torch loads is one line too
-
 import argparse
 import math
 import time

@@ -16,9 +16,6 @@ and images with the data's per-pixel mean and variance but no structure.
 Writes to outputs/: samples.json, fig_samples.png, judge.pt (a cache: a rerun with the
 same data, seed and subset reads it instead of training the judge again).
 """
-from plumbing.cli import quiet_start
-quiet_start(__name__)  # run as a script: a Ctrl-C while torch loads is one line too
-
 import math
 import textwrap
 import time

@@ -1,9 +1,8 @@
 """Keeps bad input out: flags checked as parsed, --params as its flags, Ctrl-C one line.
 
 Every flag is checked by its type as it is parsed and a bad one is one line (exit 2); a
-tuned-value file (--params) passes the same checks; Ctrl-C and SIGTERM stop a script with
-one line. Nothing here imports torch at load time, so that a script can take over its
-signals before the slow imports (quiet_start).
+tuned-value file (--params) passes the same checks; Ctrl-C and SIGTERM stop a running
+script with one line.
 """
 import argparse
 import math
@@ -11,6 +10,9 @@ import os
 import random
 import signal
 import sys
+
+import numpy as np
+import torch
 
 from plumbing.data import DATA_ENV
 
@@ -144,22 +146,6 @@ def print_settings(args):
     print("settings: " + ", ".join(f"{k}={v}" for k, v in vars(args).items()))
 
 
-def quiet_start(name):
-    """Called at the top of every script with its __name__, before torch is imported
-    (about 2 s): run as a script, a Ctrl-C or SIGTERM while it is still starting exits at
-    once with one line, 130 or 143, and nothing written; imported, it does nothing. run()
-    takes over once the imports are done."""
-    if name != "__main__":
-        return
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, stop_while_starting)
-
-
-def stop_while_starting(signum, frame):
-    print("interrupted while starting; nothing written", file=sys.stderr)
-    raise SystemExit(128 + signum)
-
-
 def run(main):
     """Run a script's main(). Ctrl-C (SIGINT) and SIGTERM are one line and exit status 130
     or 143, not a traceback: every file a script writes (results, checkpoints, figures,
@@ -182,7 +168,6 @@ def interrupt(signum, frame):
 # Device and seed
 
 def pick_device(name):
-    import torch  # here, not at the top: see quiet_start
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -198,8 +183,6 @@ def pick_device(name):
 
 
 def seed_everything(seed):
-    import numpy as np
-    import torch
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)

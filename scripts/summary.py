@@ -8,9 +8,6 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from plumbing.cli import quiet_start  # noqa: E402
-quiet_start(__name__)  # run as a script: a Ctrl-C while torch loads is one line too
-
 from ae import TABLE_4  # noqa: E402
 from beyond.samples import ROWS, MIN_JUDGE_ACCURACY  # noqa: E402
 from classify import REPORT_ACCURACY, REPORT_F1, TABLE_5, recipe_label  # noqa: E402
