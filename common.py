@@ -127,7 +127,7 @@ def make_optimizer(name, params, lr, weight_decay):
         return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
     if name == "SGD":
         return torch.optim.SGD(params, lr=lr, weight_decay=weight_decay)
-    raise SystemExit(f"error: unknown optimiser {name!r} (Adam or SGD)")
+    raise ValueError(f"unknown optimiser {name!r} (Adam or SGD)")
 
 
 # -----------------------------------------------------------------------------
