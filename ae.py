@@ -148,8 +148,31 @@ def refit(p, args, device, x_train, x_val):
     return history, model
 
 
+def run_compare(params, args, device, x_train, x_val, y_val, out):
+    """Part compare: print its values, train Adam and SGD, stop if either diverged, then save
+    the results and draw Figures 1 and 7."""
+    print_params("compare", params)
+    t0 = time.perf_counter()
+    watch = x_val[first_of_classes(y_val, ["Ankle boot"])]  # (1, 1, 28, 28), Figure 7
+    histories = compare_optimizers(params.values, args, device, x_train, x_val, watch)
+    stop_if_diverged(histories)
+    save_compare(histories, params, args, device, time.perf_counter() - t0, out)
+    plot_compare(histories, watch, params.values, out)  # figures last: a failed run replaces none
+
+
+def run_refit(params, args, device, x_train, x_val, y_val, out):
+    """Part refit: print its values, train the AE, stop if it diverged, then save ae.pt and
+    the results and draw Figures 2 and 10."""
+    print_params("refit", params)
+    t0 = time.perf_counter()
+    history, model = refit(params.values, args, device, x_train, x_val)
+    stop_if_diverged({"refit": history})
+    save_refit(model, history, params, args, device, time.perf_counter() - t0, out)
+    plot_refit(model, x_val, y_val, params.values["d"], out)
+
+
 # -----------------------------------------------------------------------------
-# main(): flags, data, training, results
+# main(): flags, data, the two parts
 
 def main(argv=None):
     args = parse_args(build_parser(), QUICK, argv)
@@ -164,35 +187,20 @@ def main(argv=None):
     print(f"data: {len(x_train)} training / {len(x_val)} validation images on {device}")
 
     if "compare" in parts:
-        params = announce("compare", parts["compare"])
-        p = params.values
-        t0 = time.perf_counter()
-        watch = x_val[first_of_classes(y_val, ["Ankle boot"])]  # (1, 1, 28, 28), Figure 7
-        histories = compare_optimizers(p, args, device, x_train, x_val, watch)
-        stop_if_diverged(histories)
-        save_compare(histories, params, args, device, time.perf_counter() - t0, out)
-        plot_compare(histories, watch, p, out)  # figures last: a failed run replaces none
-
+        run_compare(parts["compare"], args, device, x_train, x_val, y_val, out)
     if "refit" in parts:
-        params = announce("refit", parts["refit"])
-        p = params.values
-        t0 = time.perf_counter()
-        history, model = refit(p, args, device, x_train, x_val)
-        stop_if_diverged({"refit": history})
-        save_refit(model, history, params, args, device, time.perf_counter() - t0, out)
-        plot_refit(model, x_val, y_val, p["d"], out)
+        run_refit(parts["refit"], args, device, x_train, x_val, y_val, out)
     print(f"done on {device}; results in {out}/")
 
 
 # -----------------------------------------------------------------------------
 # Results and figures
 
-def announce(part, params):
-    """Print the part's values and where they came from; returns params."""
+def print_params(part, params):
+    """The part's values and where they came from."""
     table = {"compare": "section 2.1", "refit": "Table 4"}[part]
     where = table if params.source == "report" else params.source
     print(f"{part}: {', '.join(f'{k} = {v}' for k, v in params.values.items())} (from {where})")
-    return params
 
 
 def stop_if_diverged(histories):
@@ -230,18 +238,18 @@ def save_refit(model, history, params, args, device, seconds, out):
 
 
 def load_ae(path):
-    """(checkpoint, encoder, decoder) of the ae.pt at path, read back for classify.py,
+    """(ae_ckpt, encoder, decoder) of the ae.pt at path, read back for classify.py,
     tune.py and explore.py: checked to hold the settings and weights this code builds."""
     made_by = "python ae.py"
-    ckpt = load_checkpoint(path, made_by, key="encoder")  # the VAE's is refused here
-    missing = {"d", "dropout", "optimizer", "lr", "weight_decay"} - set(ckpt["settings"])
+    ae_ckpt = load_checkpoint(path, made_by, key="encoder")  # the VAE's is refused here
+    missing = {"d", "dropout", "optimizer", "lr", "weight_decay"} - set(ae_ckpt["settings"])
     if missing:
         raise SystemExit(f"error: {path} lacks the settings {sorted(missing)}; rerun "
                          f"`{command_for(made_by, path)}`")
-    s = ckpt["settings"]
-    encoder = load_weights(Encoder(s["d"], s["dropout"]), ckpt, "encoder", path, made_by)
-    decoder = load_weights(Decoder(s["d"], s["dropout"]), ckpt, "decoder", path, made_by)
-    return ckpt, encoder, decoder
+    s = ae_ckpt["settings"]
+    encoder = load_weights(Encoder(s["d"], s["dropout"]), ae_ckpt, "encoder", path, made_by)
+    decoder = load_weights(Decoder(s["d"], s["dropout"]), ae_ckpt, "decoder", path, made_by)
+    return ae_ckpt, encoder, decoder
 
 
 def print_row(run_name, d, history):

@@ -43,7 +43,13 @@ OURS = {"no1": 128, "no2": 74,          # No1 = 12 is a narrow bottleneck after 
         "mlp_optimizer": "Adam", "mlp_dropout": 0.1,
         "mlp_lr": 0.006,                # peak lr of the MLP (Table 5: 0.0002, constant)
         "mlp_weight_decay": 0.0}        # Table 5's 0.1679 holds the MLP's weights near 0
-SCHEDULES = {"table5": "constant", "ours": "one-cycle"}  # ours: warm up 30 %, then anneal
+# The MLP training recipes of --recipe: the MLP's values (Table 5's keys), where they come
+# from, and the MLP's lr schedule; the encoder keeps the AE's optimiser in both.
+RECIPES = {"table5": {"name": "table5", "label": "Table 5 recipe", "mlp": TABLE_5,
+                      "source": "Table 5", "schedule": "constant"},
+           "ours": {"name": "ours", "label": "our recipe", "mlp": OURS,
+                    "source": "OURS in classify.py",
+                    "schedule": "one-cycle"}}  # warm up over 30 % of the steps, then anneal
 QUICK = {"subset": 2000, "epochs": 2, "seeds": 1}
 
 
@@ -67,14 +73,14 @@ class Classifier(nn.Module):
         return self.mlp(self.encoder(x))
 
 
-def classifier(ae, mlp, pretrained=True):
-    """Table 3 on a fresh copy of the encoder of `ae` (a checkpoint of ae.py, already read)
-    with the MLP values `mlp` (Table 5's keys). pretrained=False: the same shape with new
-    Kaiming weights. The weights drawn here follow the global seed: seed first."""
-    s = ae["settings"]
+def classifier_from_ae(ae_ckpt, mlp, pretrained=True):
+    """Table 3 on a fresh copy of the encoder of `ae_ckpt` (ae.pt, read by load_ae) with the
+    MLP values `mlp` (Table 5's keys). pretrained=False: the same shape with new Kaiming
+    weights. The weights drawn here follow the global seed: seed first."""
+    s = ae_ckpt["settings"]
     encoder = Encoder(s["d"], s["dropout"])
     if pretrained:
-        encoder.load_state_dict(ae["encoder"])
+        encoder.load_state_dict(ae_ckpt["encoder"])
     return Classifier(encoder, mlp["no1"], mlp["no2"], mlp["mlp_dropout"])
 
 
@@ -193,10 +199,11 @@ def main(argv=None):
     args = parse_args(build_parser(), QUICK, argv)
     args.checkpoint = args.checkpoint or f"{args.out_dir}/ae.pt"
     print_settings(args)
-    recipes = recipe_values(args)
+    names = ["table5", "ours"] if args.recipe == "both" else [args.recipe]
+    recipes = [resolve_recipe(args, name) for name in names]
     device = pick_device(args.device)
     out = out_dir(args.out_dir)
-    ae, *_ = load_ae(args.checkpoint)  # a missing or wrong one fails before any data
+    ae_ckpt, *_ = load_ae(args.checkpoint)  # a missing or wrong one fails before any data
     t_start = time.perf_counter()
     # Section 3.3: the final classifier trains on all the training data (the 48,000 of
     # the split and its 12,000 validation images) and is tested once on the test set.
@@ -205,32 +212,37 @@ def main(argv=None):
     x_test, y_test = load_test(args.data_dir, device, args.subset)
     print(f"data: {len(x)} training / {len(x_test)} test images on {device}")
 
-    results = {}
-    for recipe, (mlp, source) in recipes.items():
-        print(f"\nrecipe {recipe}: MLP {mlp} from {source}, {SCHEDULES[recipe]} lr")
-        runs = [fine_tune_and_test(ae, mlp, recipe, seed, args, x, y, x_test, y_test)
-                for seed in range(args.seed, args.seed + args.seeds)]
-        results[recipe] = summarise(runs, mlp, source, recipe)
+    results = {r["name"]: run_recipe(ae_ckpt, r, args, x, y, x_test, y_test) for r in recipes}
     write_results(results, args, device, time.perf_counter() - t_start, len(y_test), out)
     print(f"done in {time.perf_counter() - t_start:.0f}s on {device}; results in {out}/")
 
 
-def fine_tune_and_test(ae, mlp, recipe, seed, args, x, y, x_test, y_test):
+def run_recipe(ae_ckpt, recipe, args, x, y, x_test, y_test):
+    """Table 6 for one recipe: fine-tune and test once per seed; the summary of the runs."""
+    print(f"\nrecipe {recipe['name']}: MLP {recipe['mlp']} from {recipe['source']}, "
+          f"{recipe['schedule']} lr")
+    runs = [fine_tune_and_test(ae_ckpt, recipe, seed, args, x, y, x_test, y_test)
+            for seed in range(args.seed, args.seed + args.seeds)]
+    return summarise(runs, recipe)
+
+
+def fine_tune_and_test(ae_ckpt, recipe, seed, args, x, y, x_test, y_test):
     """One run of Table 6: fine-tune for args.epochs from the seed, test once."""
+    name, mlp = recipe["name"], recipe["mlp"]
     seed_everything(seed)
-    model = classifier(ae, mlp).to(x.device)
-    optimizers = make_optimizers(model, ae["settings"], mlp)
+    model = classifier_from_ae(ae_ckpt, mlp).to(x.device)
+    optimizers = make_optimizers(model, ae_ckpt["settings"], mlp)
     steps = args.epochs * math.ceil(len(x) / args.batch_size)
-    schedulers = one_cycle(optimizers, steps) if SCHEDULES[recipe] == "one-cycle" else ()
+    schedulers = one_cycle(optimizers, steps) if recipe["schedule"] == "one-cycle" else ()
     history = fit(model, optimizers, x, y, args.epochs, args.batch_size, seed, schedulers,
-                  name=f"{recipe} seed {seed}")
+                  name=f"{name} seed {seed}")
     if history["diverged"] is not None:
-        raise SystemExit(f"error: the {recipe} recipe diverged at epoch {history['diverged']};"
+        raise SystemExit(f"error: the {name} recipe diverged at epoch {history['diverged']};"
                          " lower its learning rates. Nothing was written")
     cm = confusion_matrix(y_test, predict(model, x_test))
     result = {"seed": seed, "seconds": sum(history["seconds"]), "confusion": cm.tolist(),
               **per_class_metrics(cm)}
-    print(f"{recipe} seed {seed}: test accuracy {100 * result['accuracy']:.2f} % "
+    print(f"{name} seed {seed}: test accuracy {100 * result['accuracy']:.2f} % "
           f"in {result['seconds']:.0f}s")
     return result
 
@@ -238,26 +250,26 @@ def fine_tune_and_test(ae, mlp, recipe, seed, args, x, y, x_test, y_test):
 # -----------------------------------------------------------------------------
 # Recipes, results and figures
 
-def recipe_values(args):
-    """{recipe: (MLP values, source)} for --recipe; --params and flags set Table 5's recipe."""
-    names = ["table5", "ours"] if args.recipe == "both" else [args.recipe]
+def resolve_recipe(args, name):
+    """The recipe `name` as this run trains it: --params sets the MLP values of Table 5's
+    recipe, never of ours (a bad file is refused with either)."""
     mlp, source = resolve_params(args, TABLE_5, "classifier")
-    values = {"table5": (mlp, "Table 5" if source == "report" else source),
-              "ours": (OURS, "OURS in classify.py")}
-    return {name: values[name] for name in names}
+    if name == "ours" or source == "report":
+        return RECIPES[name]
+    return {**RECIPES["table5"], "mlp": mlp, "source": source}
 
 
-def recipe_label(recipe, source):
-    """The recipe's name in tables and figures: "Table 5 recipe" only with Table 5's values."""
-    if recipe == "ours":
-        return "our recipe"
-    return ("Table 5 recipe" if source == "Table 5" else
+def recipe_label(name, source):
+    """The recipe's name in tables and figures, its own only with its own values."""
+    recipe = RECIPES[name]
+    return (recipe["label"] if source == recipe["source"] else
             f"report's recipe, values of {source.rsplit('/', 1)[-1]}")
 
 
-def summarise(runs, mlp, source, recipe):
+def summarise(runs, recipe):
     (accuracy, sd), (seconds, _) = (mean_std([r[k] for r in runs]) for k in ("accuracy", "seconds"))
-    return {"mlp": mlp, "source": source, "schedule": SCHEDULES[recipe], "runs": runs,
+    return {"mlp": recipe["mlp"], "source": recipe["source"], "schedule": recipe["schedule"],
+            "runs": runs,
             "accuracy_mean": accuracy, "accuracy_std": sd, "seconds_mean": seconds,
             "support": runs[0]["support"],
             "mean_metrics": {k: torch.tensor([r[k] for r in runs]).mean(0).tolist()

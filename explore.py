@@ -22,6 +22,7 @@ fig05a_ae_interpolation.png, explore.json.
 import math
 import textwrap
 import time
+from typing import Callable, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -40,6 +41,13 @@ FIGURE_4_ROWS = {"ae_box": "AE, uniform in the min-max box (the notebook's)",
                  "ae_gaussian": "AE, one Gaussian fitted to the codes",
                  "vae_prior": "VAE, z ~ N(0, I)"}  # keys as in beyond/samples.py's table
 QUICK = {"subset": 2000, "tsne_points": 0, "tsne_iters": 500, "pairs": 50}
+
+
+class LatentModel(NamedTuple):
+    """A model whose latent space is explored (the AE, the VAE), read back by load_models."""
+    encode: Callable  # x (B, 1, 28, 28) -> z (B, d); the VAE's: the mean mu of q(z|x)
+    decode: Callable  # z (B, d) -> x_hat (B, 1, 28, 28)
+    d: int            # the latent dimension
 
 
 # -----------------------------------------------------------------------------
@@ -216,10 +224,9 @@ def decoded_samples(models, z_train, n, generator):
     drawn = {"ae_box": sample_uniform_box(z_train, n, generator),
              "ae_gaussian": sample_gaussian(z_train, n, generator)}
     if "VAE" in models:
-        d = models["VAE"][1].linear[0].in_features  # the VAE decoder's input: its d
-        drawn["vae_prior"] = torch.randn(n, d, generator=generator)
-    decoder = {key: models["VAE" if key == "vae_prior" else "AE"][1] for key in drawn}
-    return {key: batched(decoder[key], c.to(z_train.device)) for key, c in drawn.items()}
+        drawn["vae_prior"] = torch.randn(n, models["VAE"].d, generator=generator)
+    decode = {key: models["VAE" if key == "vae_prior" else "AE"].decode for key in drawn}
+    return {key: batched(decode[key], c.to(z_train.device)) for key, c in drawn.items()}
 
 
 @torch.no_grad()
@@ -238,26 +245,33 @@ def main(argv=None):
     out = out_dir(args.out_dir)
     seed_everything(args.seed)
     t_start = time.perf_counter()
-    models = load_models(out, device)           # {"AE": (encode, decode)}, and "VAE"
+    models = load_models(out, device)           # {"AE": LatentModel}, and "VAE"
     x, y = load_test(args.data_dir, device, args.subset)
     sub = tsne_subsample(len(x), args, device)  # shared by every 10-NN accuracy
     (x_train, _), _ = load_train_val(args.data_dir, device, args.subset)
     print(f"data: {len(x)} test images, {len(x_train)} training images on {device}")
-    codes = {name: batched(encode, x) for name, (encode, _) in models.items()}  # (n, d)
+    codes = {name: batched(m.encode, x) for name, m in models.items()}  # (n, d)
+    results, embeddings = measure_all(models, codes, x, y, sub, args, device)
+    results["wall_seconds"] = time.perf_counter() - t_start
+    save_json(out / "explore.json", results)
+    z_train = batched(models["AE"].encode, x_train)  # Figure 4's AE samplers are fitted to it
+    plot_figures(models, codes, z_train, embeddings, x, y, sub, args, out)  # the figures last
+    print_tables(results, args)
+    print(f"done in {results['wall_seconds']:.0f}s on {device}; results in {out}/")
+
+
+def measure_all(models, codes, x, y, sub, args, device):
+    """The results of every model beside raw pixels' 10-NN accuracy, and what Figures 9 and 3
+    draw of each: (results, {name: embeddings})."""
     results = {"settings": vars(args), "device": str(device), "test_images": len(x),
                "tsne_points": len(sub),
                "knn": {"raw pixels": knn_accuracy(x[sub].flatten(1), y[sub], args.k)}}
     embeddings = {}
     for name, z in codes.items():
-        numbers, embeddings[name] = measure(name, z, models[name][1], y, sub, args)
+        numbers, embeddings[name] = measure(name, z, models[name].decode, y, sub, args)
         for key, value in numbers.items():
             results.setdefault(key, {})[name] = value
-    results["wall_seconds"] = time.perf_counter() - t_start
-    save_json(out / "explore.json", results)
-    z_train = batched(models["AE"][0], x_train)  # Figure 4's AE samplers are fitted to these
-    plot_figures(models, codes, z_train, embeddings, x, y, sub, args, out)  # the figures last
-    print_tables(results, args)
-    print(f"done in {results['wall_seconds']:.0f}s on {device}; results in {out}/")
+    return results, embeddings
 
 
 def measure(name, z, decode, y, sub, args):
@@ -284,30 +298,36 @@ def measure(name, z, decode, y, sub, args):
 # Models and the t-SNE subsample
 
 def load_models(out, device):
-    """{"AE": (encode, decode)} of OUT/ae.pt and, when OUT/vae.pt exists, "VAE" beside it;
-    on `device`, in eval mode (dropout off). The VAE encodes an image by the mean mu of
-    q(z|x), as section 2.4 explores it."""
-    ae, encoder, decoder = load_ae(out / "ae.pt")
-    models = {"AE": (encoder.to(device).eval(), decoder.to(device).eval())}
+    """{"AE": LatentModel} of OUT/ae.pt and, when OUT/vae.pt exists, "VAE" beside it; on
+    `device`, in eval mode (dropout off). The VAE encodes an image by the mean mu of q(z|x),
+    as section 2.4 explores it."""
+    ae_ckpt, encoder, decoder = load_ae(out / "ae.pt")
     path = out / "vae.pt"
-    ckpt = load_checkpoint(path, "python vae.py", key="vae") if path.exists() else None
-    dims = {"AE": ae["settings"]["d"], **({"VAE": ckpt["settings"].get("d")} if ckpt else {})}
+    vae_ckpt = load_checkpoint(path, "python vae.py", key="vae") if path.exists() else None
+    dims = {"AE": ae_ckpt["settings"]["d"],
+            **({"VAE": vae_ckpt["settings"].get("d")} if vae_ckpt else {})}
     if not all(isinstance(d, int) and d >= 2 for d in dims.values()):  # Figures 3, 9: 2-D
         raise SystemExit(f"error: explore.py maps codes of d >= 2, and these have d = {dims}; "
                          "train with --d 2 or more")
-    if ckpt is None:
+    models = {"AE": LatentModel(encoder.to(device).eval(), decoder.to(device).eval(),
+                                dims["AE"])}
+    if vae_ckpt is None:
         print(f"note: {path} not found, so the VAE parts are skipped "
               f"(run `{command_for('python vae.py', path)}` to add them)")
         return models
     from vae import VAE  # only here: the AE parts do not need vae.py
-    vae = load_weights(VAE(dims["VAE"]), ckpt, "vae", path, "python vae.py").to(device).eval()
-    models["VAE"] = (lambda x: vae.encode(x)[0]), vae.decoder
+    vae = load_weights(VAE(dims["VAE"]), vae_ckpt, "vae", path, "python vae.py").to(device)
+    vae.eval()
+    models["VAE"] = LatentModel(lambda x: vae.encode(x)[0], vae.decoder, dims["VAE"])
     return models
 
 
 def tsne_subsample(n, args, device):
     """Sorted indices of the test images t-SNE embeds: all n, or a random subsample."""
-    n_tsne = args.tsne_points if args.tsne_points is not None else (device.type != "cuda") * 3000
+    if args.tsne_points is not None:
+        n_tsne = args.tsne_points
+    else:  # 0 (all) with CUDA, else 3,000: exact t-SNE costs O(n^2) per iteration
+        n_tsne = 0 if device.type == "cuda" else 3000
     n_tsne, need = min(n_tsne, n) if n_tsne else n, int(max(args.k, args.perplexity)) + 1
     if n_tsne < need:  # too few points for the neighbours: all test images, or a subsample
         more = f"--subset {4 * need} (N/4 test images)" if n_tsne == n else "--tsne-points"
@@ -341,7 +361,7 @@ def print_tables(results, args):
 def plot_figures(models, codes, z_train, embeddings, x, y, sub, args, out):
     """Figures 3 and 9 (the embeddings), 4 (random codes decoded) and 5a (interpolation)."""
     n, n_tsne = len(x), len(sub)
-    d = {name: z.shape[1] for name, z in codes.items()}
+    d = {name: m.d for name, m in models.items()}
     which = (f"all {n:,} test images" if n_tsne == n else f"{n_tsne:,} of {n:,} test images, a "
              "random subsample:\nexact t-SNE costs O(n²) per iteration (--tsne-points 0 for all)")
     scatter_panels([e["tsne"] for e in embeddings.values()], [y[sub]] * len(codes),
@@ -361,12 +381,12 @@ def plot_figures(models, codes, z_train, embeddings, x, y, sub, args, out):
               row_labels=[textwrap.fill(FIGURE_4_ROWS[key], 18) for key in rows])
     a, b = first_of_classes(y, WALK)
     panels = []
-    for i, (name, (_, decode)) in enumerate(models.items()):
+    for i, (name, model) in enumerate(models.items()):
         z = codes[name]
-        line = decode_line(decode, z[a:a + 1], z[b:b + 1], args.steps)[0]   # (steps+1, 1, 28, 28)
+        line = decode_line(model.decode, z[a:a + 1], z[b:b + 1], args.steps)[0]  # (steps+1, ...)
         panels.append((f"({'ab'[i]}) {name} (d = {d[name]})",
                        torch.cat([x[a:a + 1], line, x[b:b + 1]]),
-                       bilinear_grid(decode, z[first_of_classes(y, CORNERS)])))
+                       bilinear_grid(model.decode, z[first_of_classes(y, CORNERS)])))
     plot_interpolations(panels, out / "fig05a_ae_interpolation.png",
                         "Figure 5a: interpolation in the AE's latent space"
                         + (" (the VAE's beside it, as Figure 5b)" if "VAE" in models else ""))

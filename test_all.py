@@ -621,6 +621,13 @@ def test_sgd_is_plain_sgd_and_adam_is_adam():
                           atol=1e-6)
 
 
+
+def test_an_unknown_optimiser_is_a_value_error_not_an_exit():
+    """A lesson function raises; only the command line ends the process."""
+    with pytest.raises(ValueError, match="'Adagrad'"):
+        common.make_optimizer("Adagrad", [torch.nn.Parameter(torch.zeros(2))], 0.1, 0.0)
+
+
 def test_diverged_is_true_when_any_one_loss_is_not_finite():
     assert not common.diverged(0.1, 2.0, 0)
     for bad in (math.nan, math.inf, -math.inf):
@@ -1394,7 +1401,7 @@ def test_the_classifiers_spread_over_seeds_is_the_sample_sd():
     assert classify.mean_std([0.8]) == (pytest.approx(0.8), 0.0)                # one seed
     runs = [{"accuracy": a, "seconds": 1.0, "support": [1], "precision": [a], "recall": [a],
              "f1": [a]} for a in (0.8, 0.9, 1.0)]
-    summary = classify.summarise(runs, {}, "Table 5", "table5")
+    summary = classify.summarise(runs, classify.RECIPES["table5"])
     assert summary["accuracy_std"] == pytest.approx(statistics.stdev([0.8, 0.9, 1.0]))
 
 
@@ -1453,7 +1460,8 @@ def learning_rates_of_a_run(recipe, mlp, monkeypatch, epochs=2, n=18, batch_size
     checkpoint = {"settings": settings, "encoder": common.Encoder(3, 0.0).state_dict()}
     x, y = torch.rand(n, 1, 28, 28), torch.randint(0, 10, (n,))
     args = argparse.Namespace(epochs=epochs, batch_size=batch_size)
-    classify.fine_tune_and_test(checkpoint, mlp, recipe, 0, args, x, y, x[:4], y[:4])
+    classify.fine_tune_and_test(checkpoint, {**classify.RECIPES[recipe], "mlp": mlp}, 0, args,
+                                x, y, x[:4], y[:4])
     return lrs
 
 
@@ -1576,7 +1584,7 @@ def test_classifier_optimisers_take_the_recipe_and_the_autoencoders_settings(
 
 def test_seed_fixes_the_classifiers_mlp_and_batch_order_not_its_pretrained_encoder(monkeypatch):
     torch.manual_seed(0)
-    pretrained = {"settings": AE_SETTINGS,
+    ae_ckpt = {"settings": AE_SETTINGS,
                   "encoder": common.Encoder(AE_SETTINGS["d"], AE_SETTINGS["dropout"]).state_dict()}
     mlp = {"no1": 6, "no2": 4, "mlp_optimizer": "Adam", "mlp_lr": 1e-3, "mlp_dropout": 0.1,
            "mlp_weight_decay": 0.0}
@@ -1586,10 +1594,10 @@ def test_seed_fixes_the_classifiers_mlp_and_batch_order_not_its_pretrained_encod
     runs = []
     for seed in (3, 3, 4):
         made.clear(), orders.clear()
-        classify.fine_tune_and_test(pretrained, mlp, "table5", seed,
+        classify.fine_tune_and_test(ae_ckpt, {**classify.RECIPES["table5"], "mlp": mlp}, seed,
                                     SimpleNamespace(epochs=2, batch_size=8), x, y, x[:8], y[:8])
         mlp_weights, encoder_weights = made[0].initial, made[1].initial
-        assert same(encoder_weights, list(pretrained["encoder"].values()))
+        assert same(encoder_weights, list(ae_ckpt["encoder"].values()))
         runs.append((mlp_weights, list(orders)))
     for a, b, c in zip(*runs):                # the MLP's initial weights, batch order
         assert same(a, b) and not same(a, c)
@@ -1903,14 +1911,14 @@ def saved_models(tmp_path):
 def test_explore_loads_both_models_in_eval_mode_and_encodes_with_dropout_off(saved_models):
     out, encoder, _ = saved_models
     models = explore.load_models(out, torch.device("cpu"))
-    modules = [*models["AE"], models["VAE"][1]]                  # the VAE's encode is a lambda
+    modules = [models["AE"].encode, models["AE"].decode, models["VAE"].decode]  # modules all
     assert not any(m.training for module in modules for m in module.modules())
     x = torch.rand(20, 1, 28, 28)
     with torch.no_grad():
         by_hand = copy.deepcopy(encoder).eval()(x)
         assert not torch.allclose(encoder.train()(x), by_hand, atol=1e-3)
-    codes = common.batched(models["AE"][0], x, batch_size=8)
-    assert torch.equal(codes, common.batched(models["AE"][0], x, batch_size=8))
+    codes = common.batched(models["AE"].encode, x, batch_size=8)
+    assert torch.equal(codes, common.batched(models["AE"].encode, x, batch_size=8))
     torch.testing.assert_close(codes, by_hand)
 
 
@@ -1918,7 +1926,7 @@ def test_explore_decodes_random_codes_with_dropout_off(saved_models):
     out, _, decoder = saved_models
     models = explore.load_models(out, torch.device("cpu"))
     x = torch.rand(20, 1, 28, 28)
-    codes = {name: common.batched(encode, x) for name, (encode, _) in models.items()}
+    codes = {name: common.batched(m.encode, x) for name, m in models.items()}
     mixture = (torch.tensor([0.5, 0.5], dtype=torch.float64), codes["AE"][:2].double(),
                0.1 * torch.eye(3, dtype=torch.float64).expand(2, 3, 3))
     samples = beyond.samples.all_samples(models, codes["AE"], mixture, 6, generator(7))
@@ -2630,7 +2638,7 @@ def test_a_judge_too_weak_to_mean_anything_is_said_so(accuracy, judged, capsys):
     row = {"confidence": 0.5, "confident_share": 0.3, "class_entropy_bits": 2.0, "fd": 10.0}
     rows = {key: dict(row) for key in beyond.samples.ROWS}
     rows["vae_prior"]["fd"], rows["vae_prior"]["confident_share"] = 5.0, 0.4
-    verdict = beyond.samples.sample_verdict(rows, accuracy)
+    verdict = beyond.samples.third_claim(rows, accuracy)
     assert verdict.startswith("The claim holds") == judged
     assert verdict.startswith("Not judged") != judged
     beyond.samples.print_table({"judge_test_accuracy": accuracy, "images_per_row": 9,
@@ -2644,7 +2652,7 @@ def test_the_verdict_says_whether_the_mixture_beats_the_vae(mixture_fd, mixture_
     rows = {"ae_box": {"fd": 100.0, "confident_share": 0.2},
             "vae_prior": {"fd": 30.0, "confident_share": 0.4},
             "ae_mixture": {"fd": mixture_fd, "confident_share": mixture_share}}
-    verdict = beyond.samples.sample_verdict(rows)
+    verdict = beyond.samples.third_claim(rows)
     assert verdict.startswith("The claim holds against the notebook's sampler")
     assert verdict.endswith("beats the VAE." if beats else "does not beat the VAE.")
 
@@ -2958,8 +2966,8 @@ def test_each_way_starts_from_the_pretrained_encoder_or_from_new_weights(way, mo
         return fit(trained, optimizers, x, y, *args, **kwargs)
     monkeypatch.setattr(labels, "fit", spy)
     x, y = torch.rand(20, 1, 28, 28), torch.randint(0, 10, (20,))
-    model, _ = labels.train_one_way(checkpoint, mlp, "table5", way, x, y, steps=2,
-                                    batch_size=8, seed=0)
+    recipe = {**classify.RECIPES["table5"], "mlp": mlp}
+    model, _ = labels.train_one_way(checkpoint, recipe, way, x, y, steps=2, batch_size=8, seed=0)
     if way == "frozen":   # trained is the MLP alone; the encoder never moves
         at_start = model.encoder.state_dict()
     else:
@@ -2986,8 +2994,9 @@ def test_the_frozen_encoders_features_are_computed_with_dropout_off(monkeypatch)
         return fit(trained, optimizers, x, y, *args, **kwargs)
     monkeypatch.setattr(labels, "fit", spy)
     x, y = torch.rand(20, 1, 28, 28), torch.randint(0, 10, (20,))
-    model, _ = labels.train_one_way(checkpoint, mlp, "table5", "frozen", x, y, steps=2,
-                                    batch_size=8, seed=0)
+    recipe = {**classify.RECIPES["table5"], "mlp": mlp}
+    model, _ = labels.train_one_way(checkpoint, recipe, "frozen", x, y, steps=2, batch_size=8,
+                                    seed=0)
     with torch.no_grad():
         by_hand = copy.deepcopy(encoder).eval()(x)                         # (20, 4)
         assert not torch.allclose(encoder.train()(x), by_hand, atol=1e-3)
@@ -3007,7 +3016,7 @@ def test_a_label_run_whose_training_loss_diverges_stops_in_one_line(way, monkeyp
                   "encoder": common.Encoder(3, 0.0).state_dict()}
     x, y = torch.rand(20, 1, 28, 28), torch.arange(20) % 10
     with pytest.raises(SystemExit) as e:
-        labels.train_one_way(checkpoint, classify.TABLE_5, "table5", way, x, y, steps=2,
+        labels.train_one_way(checkpoint, classify.RECIPES["table5"], way, x, y, steps=2,
                              batch_size=8, seed=0)
     assert str(e.value).startswith("error:") and f"the {way} run diverged" in str(e.value)
     assert "\n" not in str(e.value)
@@ -3058,7 +3067,7 @@ def test_the_seed_draws_the_label_subsets_and_never_the_test_images_or_the_split
             return result
         monkeypatch.setattr(labels, name, spy)
     record("balanced_subset", lambda idx, y, n, seed: (y, idx))      # the labels drawn from
-    record("train_one_way", lambda result, ae, mlp, recipe, way, x, y, *args:
+    record("train_one_way", lambda result, ae_ckpt, recipe, way, x, y, *args:
            (x, y, list(result[0].state_dict().values())))
     record("evaluate", lambda result, model, x, y: (x, y))           # the test images
     monkeypatch.setattr(labels, "plot_label_efficiency", lambda *args: None)

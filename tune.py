@@ -92,11 +92,11 @@ def ae_objective(trial, args, data):
 def classifier_objective(trial, args, data):
     p = suggest_classifier(trial)
     seed = start_trial(trial, args, p)
-    (x_train, y_train), (x_val, y_val), pretrained = data  # pretrained: ae.pt, read once
+    (x_train, y_train), (x_val, y_val), ae_ckpt = data  # ae_ckpt: ae.pt, read once
     # A fresh copy of the pretrained encoder in every trial (section 2.3). The report's
     # notebook fine-tuned one encoder across all trials: later ones started from labels.
-    model = classify.classifier(pretrained, p).to(x_train.device)
-    optimizers = classify.make_optimizers(model, pretrained["settings"], p)
+    model = classify.classifier_from_ae(ae_ckpt, p).to(x_train.device)
+    optimizers = classify.make_optimizers(model, ae_ckpt["settings"], p)
     history = classify.fit(model, optimizers, x_train, y_train, args.epochs, args.batch_size,
                            seed, val=(x_val, y_val), name=f"trial {trial.number}",
                            on_epoch=lambda epoch, val: report(trial, epoch, val["accuracy"]))
@@ -121,7 +121,8 @@ def start_trial(trial, args, params):
     """Print the trial's values; seed its weights and batch order by --seed + its number."""
     values = ", ".join(f"{k} {format_value(v)}" for k, v in params.items())
     print(f"trial {trial.number}: {values}")
-    seed_everything(seed := args.seed + trial.number)
+    seed = args.seed + trial.number
+    seed_everything(seed)
     return seed
 
 
@@ -187,6 +188,29 @@ def open_study(args, url):
     return study
 
 
+def run_trials(study, objective, n_trials, storage):
+    """Run trials until the study holds n_trials complete or pruned ones; returns every
+    trial the study then holds (other workers' and earlier runs' included)."""
+    # Optuna's stopping rule, checked as each trial ends; a complete study runs none. Out of
+    # memory fails only its trial (a smaller model may fit), and failed trials do not count:
+    # a worker tries at most 2 x --trials. Other errors stop the worker.
+    counted = (TrialState.COMPLETE, TrialState.PRUNED)
+    with storage_errors(storage):  # a full disk, a server gone: one line
+        if len(study.get_trials(deepcopy=False, states=counted)) < n_trials:
+            study.optimize(objective, n_trials=2 * n_trials, catch=(torch.OutOfMemoryError,),
+                           callbacks=[MaxTrialsCallback(n_trials, states=counted),
+                                      print_trial_end])
+        return study.get_trials(deepcopy=False)
+
+
+def print_trial_end(study, trial):
+    """A line as a trial completes or fails (Optuna's own log, tracebacks and all, is off)."""
+    if trial.state == TrialState.COMPLETE:
+        print(f"trial {trial.number} complete: {trial.value:.5f}")
+    elif trial.state == TrialState.FAIL:  # caught: out of memory (catch= in run_trials)
+        print(f"trial {trial.number} failed: out of memory; the study goes on")
+
+
 # -----------------------------------------------------------------------------
 # main(): flags, data, training, results
 
@@ -197,46 +221,30 @@ def main(argv=None):
     args.study_name = args.study_name or args.study + ("-quick" if args.quick else "")
     if args.study == "classifier":
         args.checkpoint = args.checkpoint or str(out / "ae.pt")
-        pretrained, *_ = load_ae(args.checkpoint)  # fail before reading any data
+        ae_ckpt, *_ = load_ae(args.checkpoint)  # fail before reading any data
     print_settings(args)
     device = pick_device(args.device)
     study = open_study(args, url)
     t_start = time.perf_counter()
     data = load_train_val(args.data_dir, device, args.subset)
-    data = (*data, pretrained) if args.study == "classifier" else data
+    data = (*data, ae_ckpt) if args.study == "classifier" else data
     print(f"data: {len(data[0][0])} training / {len(data[1][0])} validation images on "
           f"{device}; study {args.study_name!r} in {args.storage}")
-    # Optuna's stopping rule, checked as each trial ends; a complete study runs none. Out of
-    # memory fails only its trial (a smaller model may fit), and failed trials do not count:
-    # a worker tries at most 2 x --trials. Other errors stop the worker.
-    counted = (TrialState.COMPLETE, TrialState.PRUNED)
-    with storage_errors(args.storage):  # a full disk, a server gone: one line
-        if len(study.get_trials(deepcopy=False, states=counted)) < args.trials:
-            objective = partial(STUDIES[args.study].objective, args=args, data=data)
-            study.optimize(objective, n_trials=2 * args.trials, catch=(torch.OutOfMemoryError,),
-                           callbacks=[MaxTrialsCallback(args.trials, states=counted),
-                                      print_trial_end])
-        trials = study.get_trials(deepcopy=False)
-    counts = trial_counts(trials)
-    if not counts["complete"]:
-        raise SystemExit(f"error: none of the {len(trials)} trials completed (see above); "
-                         "nothing written. Run more trials (--trials)")
-    save_results(study, trials, counts, args, device, time.perf_counter() - t_start, out)
-
-
-def print_trial_end(study, trial):
-    """A line as a trial completes or fails (Optuna's own log, tracebacks and all, is off)."""
-    if trial.state == TrialState.COMPLETE:
-        print(f"trial {trial.number} complete: {trial.value:.5f}")
-    elif trial.state == TrialState.FAIL:  # caught: out of memory (catch= in main)
-        print(f"trial {trial.number} failed: out of memory; the study goes on")
+    objective = partial(STUDIES[args.study].objective, args=args, data=data)
+    trials = run_trials(study, objective, args.trials, args.storage)
+    save_results(study, trials, args, device, time.perf_counter() - t_start, out)
 
 
 # -----------------------------------------------------------------------------
 # Results and Figure 8
 
-def save_results(study, trials, counts, args, device, seconds, out):
-    """tuned_<study>.json, then Figure 8, and the tuned values printed beside the report's."""
+def save_results(study, trials, args, device, seconds, out):
+    """tuned_<study>.json, then Figure 8, and the tuned values printed beside the report's;
+    nothing if no trial completed."""
+    counts = trial_counts(trials)
+    if not counts["complete"]:
+        raise SystemExit(f"error: none of the {len(trials)} trials completed (see above); "
+                         "nothing written. Run more trials (--trials)")
     kind = STUDIES[args.study]
     best = study.best_trial
     save_json(out / f"tuned_{args.study}.json", {

@@ -202,67 +202,79 @@ def test_set_log_px(model, x, k, chunk=10_000):
     return torch.cat(parts).mean().item()
 
 
-def test_results(model, x_test, args):
+def test_results(model, x_test, k, n_images):
     """The test set, once: the negative ELBO (one z per image) and the importance-weighted
-    log p(x) on the first --iw-images images."""
+    log p(x) with k samples on the first n_images images (0: all); printed and returned."""
     test = evaluate(model, x_test)
-    x_iw = x_test[:args.iw_images] if args.iw_images else x_test
+    x_iw = x_test[:n_images] if n_images else x_test
     t0 = time.perf_counter()
-    log_px = test_set_log_px(model, x_iw, args.iw_samples)
-    return {**test, "neg_elbo": test["recon"] + test["kl"],
-            "images": len(x_test), "iw_log_px": log_px, "iw_samples": args.iw_samples,
+    log_px = test_set_log_px(model, x_iw, k)
+    test = {**test, "neg_elbo": test["recon"] + test["kl"],
+            "images": len(x_test), "iw_log_px": log_px, "iw_samples": k,
             "iw_images": len(x_iw), "iw_seconds": time.perf_counter() - t0}
+    print(f"test: negative ELBO {test['neg_elbo']:.2f} nats/image (recon {test['recon']:.2f} "
+          f"+ kl {test['kl']:.2f}); importance-weighted -log p(x) <= {-test['iw_log_px']:.2f} "
+          f"nats/image (K = {k}, {test['iw_images']} images, {test['iw_seconds']:.0f}s)")
+    return test
 
 
 # -----------------------------------------------------------------------------
-# main(): flags, data, training, results
+# main(): flags, data, training, test, results, figures
 
 def main(argv=None):
     args = parse_args(build_parser(), QUICK, argv)
     print_settings(args)
     params, source = resolve_params(args, TABLE_7, "vae")
-    print(f"VAE with d = {params['d']}, Adam, lr = {params['lr']:.3g}, weight decay = "
-          f"{params['weight_decay']:.3g}, beta = {args.beta} "
-          f"(from {'Table 7' if source == 'report' else source})")
+    print_params(params, source, args.beta)
     device = pick_device(args.device)
     out = out_dir(args.out_dir)
     t_start = time.perf_counter()
-    (x_train, _), (x_val, y_val) = load_train_val(args.data_dir, device, args.subset)
-    x_test, y_test = load_test(args.data_dir, device, args.subset)
-    print(f"data: {len(x_train)} training / {len(x_val)} validation / {len(x_test)} test "
-          f"images on {device}")
+    (x_train, _), (x_val, y_val), (x_test, y_test) = load_data(args.data_dir, device, args.subset)
 
     seed_everything(args.seed)
     model = VAE(params["d"]).to(device)
     optimizer = make_optimizer("Adam", model.parameters(), params["lr"], params["weight_decay"])
     history = fit(model, optimizer, x_train, x_val, args.epochs, args.batch_size, args.seed,
                   beta=args.beta)
-    if history["diverged"] is not None:  # nothing written: an earlier run's files stay as they were
-        raise SystemExit(f"error: training diverged at epoch {history['diverged']}; lower "
-                         "the learning rate (--lr). Nothing was written")
-    test = test_results(model, x_test, args)
-
-    results = {"settings": vars(args), "params": params, "source": source,
-               "device": str(device), "history": history, "test": test,
-               "wall_seconds": time.perf_counter() - t_start}
-    save_model_and_results(model, results, args, out)
+    stop_if_diverged(history)  # nothing written: an earlier run's files stay as they were
+    test = test_results(model, x_test, args.iw_samples, args.iw_images)
+    results = {"params": params, "source": source, "device": str(device), "history": history}
+    save_model_and_results(model, results, test, args, time.perf_counter() - t_start, out)
     plot_figures(model, history, params, args, x_val, y_val, x_test, y_test, out)  # last
-    print(f"test: negative ELBO {test['neg_elbo']:.2f} nats/image (recon {test['recon']:.2f} "
-          f"+ kl {test['kl']:.2f}); importance-weighted -log p(x) <= {-test['iw_log_px']:.2f} "
-          f"nats/image (K = {args.iw_samples}, {test['iw_images']} images, "
-          f"{test['iw_seconds']:.0f}s)")
     print(f"done in {time.perf_counter() - t_start:.0f}s on {device}; results in {out}/")
 
 
 # -----------------------------------------------------------------------------
-# Results and figures
+# Data, values and results
 
-def save_model_and_results(model, results, args, out):
+def print_params(params, source, beta):
+    print(f"VAE with d = {params['d']}, Adam, lr = {params['lr']:.3g}, weight decay = "
+          f"{params['weight_decay']:.3g}, beta = {beta} "
+          f"(from {'Table 7' if source == 'report' else source})")
+
+
+def load_data(data_dir, device, subset):
+    """(x, y) of the training, validation and test images, on the device."""
+    (x_train, y_train), (x_val, y_val) = load_train_val(data_dir, device, subset)
+    x_test, y_test = load_test(data_dir, device, subset)
+    print(f"data: {len(x_train)} training / {len(x_val)} validation / {len(x_test)} test "
+          f"images on {device}")
+    return (x_train, y_train), (x_val, y_val), (x_test, y_test)
+
+
+def stop_if_diverged(history):
+    if history["diverged"] is not None:
+        raise SystemExit(f"error: training diverged at epoch {history['diverged']}; lower "
+                         "the learning rate (--lr). Nothing was written")
+
+
+def save_model_and_results(model, results, test, args, seconds, out):
     """vae.pt first, then vae.json: the results never describe a checkpoint not written."""
     settings = {**results["params"], "beta": args.beta, "epochs": args.epochs,
                 "quick": args.quick, "seed": args.seed}
     checkpoint = save_checkpoint(out / "vae.pt", settings, vae=model.state_dict())
-    save_json(out / "vae.json", {**results, "checkpoint": checkpoint})
+    save_json(out / "vae.json", {"settings": vars(args), **results, "test": test,
+                                 "wall_seconds": seconds, "checkpoint": checkpoint})
 
 
 def plot_figures(model, history, params, args, x_val, y_val, x_test, y_test, out):

@@ -22,8 +22,8 @@ import time
 import torch
 
 from ae import load_ae
-from classify import (SCHEDULES, classifier, evaluate, fit, make_optimizers, mean_std,
-                      one_cycle, recipe_label, recipe_values)
+from classify import (classifier_from_ae, evaluate, fit, make_optimizers, mean_std, one_cycle,
+                      recipe_label, resolve_recipe)
 from common import CLASSES, load_test, load_train_val
 from plumbing.cli import (Parser, add_common_flags, parse_args, path_text, pick_device,
                           positive_int, print_settings, run, seed_everything)
@@ -52,11 +52,12 @@ def balanced_subset(y, n, seed):
     return torch.cat(picked).sort().values.to(y.device)
 
 
-def train_one_way(ae, mlp, recipe, way, x, y, steps, batch_size, seed):
+def train_one_way(ae_ckpt, recipe, way, x, y, steps, batch_size, seed):
     """The classifier of Table 3 trained one of the three WAYS on (x, y) for `steps`
     batches, rounded up to whole epochs; returns the model."""
     seed_everything(seed)
-    model = classifier(ae, mlp, pretrained=way != "random").to(x.device)
+    mlp = recipe["mlp"]
+    model = classifier_from_ae(ae_ckpt, mlp, pretrained=way != "random").to(x.device)
     batch_size = min(batch_size, len(x))
     steps_per_epoch = math.ceil(len(x) / batch_size)
     epochs = math.ceil(steps / steps_per_epoch)
@@ -68,9 +69,9 @@ def train_one_way(ae, mlp, recipe, way, x, y, steps, batch_size, seed):
         with torch.no_grad():
             x = torch.cat([model.encoder(xb) for xb in x.split(10_000)])
         trained = model.mlp
-    optimizers = make_optimizers(model, ae["settings"], mlp)
+    optimizers = make_optimizers(model, ae_ckpt["settings"], mlp)
     schedulers = (one_cycle(optimizers, epochs * steps_per_epoch)
-                  if SCHEDULES[recipe] == "one-cycle" else ())
+                  if recipe["schedule"] == "one-cycle" else ())
     history = fit(trained, optimizers, x, y, epochs, batch_size, seed, schedulers, name=None)
     if history["diverged"] is not None:
         raise SystemExit(f"error: the {way} run diverged; lower the recipe's learning rates")
@@ -81,10 +82,11 @@ def main(argv=None):
     args = parse_args(build_parser(), QUICK, argv)
     args.checkpoint = args.checkpoint or f"{args.out_dir}/ae.pt"
     print_settings(args)
-    (mlp, source), = recipe_values(args).values()
+    recipe = resolve_recipe(args, args.recipe)
+    label = recipe_label(args.recipe, recipe["source"])
     device = pick_device(args.device)
     out = out_dir(args.out_dir)
-    ae, *_ = load_ae(args.checkpoint)
+    ae_ckpt, *_ = load_ae(args.checkpoint)
     t_start = time.perf_counter()
     (x_train, y_train), (x_val, y_val) = load_train_val(args.data_dir, device, args.subset)
     x, y = torch.cat([x_train, x_val]), torch.cat([y_train, y_val])   # all 60,000
@@ -95,7 +97,7 @@ def main(argv=None):
     if len(counts) < len(args.labels):
         print(f"labels: skipping counts above the {len(x)} training images")
     steps = args.epochs * math.ceil(len(x) / args.batch_size)   # the budget rule
-    print(f"labels ({recipe_label(args.recipe, source)}): every run takes {steps} "
+    print(f"labels ({label}): every run takes {steps} "
           "optimisation steps, rounded up to whole epochs")
 
     table = {way: {} for way in WAYS}
@@ -104,14 +106,14 @@ def main(argv=None):
             accuracies = []
             for seed in range(args.seed, args.seed + args.seeds):
                 idx = balanced_subset(y, n, seed)
-                model, taken = train_one_way(ae, mlp, args.recipe, way, x[idx], y[idx], steps,
+                model, taken = train_one_way(ae_ckpt, recipe, way, x[idx], y[idx], steps,
                                              args.batch_size, seed)
                 accuracies.append(evaluate(model, x_test, y_test)["accuracy"])
                 print(f"labels {n:6d}, {way:10s}, seed {seed}: test accuracy "
                       f"{100 * accuracies[-1]:.2f} % ({taken} steps)")
             mean, std = mean_std(accuracies)
             table[way][str(n)] = {"mean": mean, "std": std, "runs": accuracies}
-    write_results(table, counts, steps, recipe_label(args.recipe, source), args, device,
+    write_results(table, counts, steps, label, args, device,
                   time.perf_counter() - t_start, out)
 
 

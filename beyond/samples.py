@@ -133,7 +133,7 @@ def all_samples(models, z_train, mixture, n, generator):
     and the mixture fitted to z_train, in ROWS's order."""
     drawn = decoded_samples(models, z_train, n, generator)
     z = sample_mixture(*mixture, n, generator).float().to(z_train.device)
-    drawn["ae_mixture"] = batched(models["AE"][1], z)
+    drawn["ae_mixture"] = batched(models["AE"].decode, z)
     return {key: drawn[key] for key in ROWS if key in drawn}
 
 
@@ -159,10 +159,16 @@ def sample_quality(judge_model, x_held_out, x_train, x_test, y_test, samples, ge
     rows = {key: judge.judge_scores(judge_model, batch, test_features)
             for key, batch in images.items()}
     return {"judge_test_accuracy": accuracy, "images_per_row": n, "rows": rows,
-            "verdict": sample_verdict(rows, accuracy), "seconds": time.perf_counter() - t0}
+            "verdict": third_claim(rows, accuracy), "seconds": time.perf_counter() - t0}
 
 
-def sample_verdict(rows, judge_accuracy=1.0):
+def beats(a, b):
+    """a's samples beat b's on both numbers: closer to real images (a lower Frechet
+    distance) and more often recognised (a larger share the judge is sure of)."""
+    return a["fd"] < b["fd"] and a["confident_share"] > b["confident_share"]
+
+
+def third_claim(rows, judge_accuracy=1.0):
     """One sentence on the report's third claim, from the Frechet distances and the share
     of samples the judge is sure of: does it hold, and does the mixture change it?"""
     if judge_accuracy < MIN_JUDGE_ACCURACY:
@@ -172,16 +178,15 @@ def sample_verdict(rows, judge_accuracy=1.0):
     box, mixture, vae = rows["ae_box"], rows["ae_mixture"], rows.get("vae_prior")
     if vae is None:
         return "No VAE in this folder (run vae.py), so the claim cannot be judged here."
-    better = lambda a, b: a["fd"] < b["fd"] and a["confident_share"] > b["confident_share"]
-    if better(vae, box):
+    if beats(vae, box):
         claim = ("The claim holds against the notebook's sampler: the VAE's samples are "
                  "closer to real images and more often recognised than the AE's box samples")
-    elif better(box, vae):
+    elif beats(box, vae):
         claim = ("The claim does not hold: the AE's box samples are closer to real images and "
                  "more often recognised than the VAE's")
     else:
         claim = "The claim is undecided: the two numbers disagree"
-    if better(mixture, vae):
+    if beats(mixture, vae):
         return claim + ", and an AE sampled from a mixture fitted to its codes beats the VAE."
     return claim + ", and the AE's mixture sampler does not beat the VAE."
 
@@ -208,14 +213,14 @@ def main(argv=None):
     out = out_dir(args.out_dir)
     seed_everything(args.seed)
     t_start = time.perf_counter()
-    models = load_models(out, device)            # {"AE": (encode, decode)}, and "VAE"
+    models = load_models(out, device)            # {"AE": LatentModel}, and "VAE"
     (x_train, y_train), (x_val, y_val) = load_train_val(args.data_dir, device, args.subset)
     x_test, y_test = load_test(args.data_dir, device, args.subset)
     print(f"data: {len(x_train)} training / {len(x_val)} held-out / {len(x_test)} test "
           f"images on {device}")
     judge_model = judge.get_judge(x_train, y_train, x_val, y_val, args.seed, args.subset,
                                   out / "judge.pt")
-    z_train = batched(models["AE"][0], x_train)  # every sampler is fitted to these codes
+    z_train = batched(models["AE"].encode, x_train)  # every sampler is fitted to these codes
     mixture = fit_mixture(z_train, 10, torch.Generator().manual_seed(args.seed), verbose=True)
     g = torch.Generator().manual_seed(args.seed + 1)
     samples = all_samples(models, z_train, mixture, len(x_test), g)  # as many as test images
