@@ -1565,7 +1565,7 @@ def test_classifier_optimisers_take_the_recipe_and_the_autoencoders_settings(
         "mlp_weight_decay": 0.000789})
     flags = [str(tmp_path / "tuned_classifier.json") if f == "FILE" else f for f in flags]
     made = spy_on_optimizers(monkeypatch, classify)
-    models = spy_on_calls(monkeypatch, classify, "classifier")
+    models = spy_on_calls(monkeypatch, classify, "classifier_from_ae")
     monkeypatch.setattr(classify, "plot_confusion_matrix", lambda *args: None)
     classify.main([*QUICK, *flags, "--data-dir", str(data_dir), "--out-dir", str(tmp_path)])
     assert len(models) == len(recipes) and len(made) == 2 * len(recipes)
