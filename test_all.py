@@ -52,6 +52,7 @@ import plumbing.data
 import plumbing.figures
 import plumbing.files
 import plumbing.params
+import plumbing.steps
 import plumbing.storage
 import tune
 import vae
@@ -193,7 +194,7 @@ def make_out(tmp_path, per_config):
 
 
 def reproduce(*args):
-    return run("scripts/reproduce.py", *args, ok=False)
+    return run("scripts.reproduce", *args, ok=False)
 
 
 def generator(seed):
@@ -409,10 +410,8 @@ def nan_in(phase, key, module, monkeypatch, at_call=1):
 
 
 def load_reproduce_module():
-    spec = importlib.util.spec_from_file_location("reproduce", ROOT / "scripts" / "reproduce.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    import scripts.reproduce
+    return scripts.reproduce
 
 
 class SpyProcess:
@@ -433,7 +432,8 @@ class SpyProcess:
 
 @pytest.fixture
 def steps_spy(monkeypatch):
-    """reproduce.py with every step recorded, not run (steps_spy.started, steps_spy.signalled)."""
+    """reproduce.py with every step recorded, not run (steps_spy.started, steps_spy.signalled):
+    its machinery, plumbing/steps.py, starts and signals spies."""
     steps_spy = SimpleNamespace(module=load_reproduce_module(), started=[], signalled=[],
                                 exit_status=lambda command: 0)
 
@@ -445,9 +445,9 @@ def steps_spy(monkeypatch):
         process = next(p for p in steps_spy.started if p.pid == pid)
         steps_spy.signalled.append((process.command, signum))
         process.returncode = 128 + signum             # as a step stopped by it exits
-    monkeypatch.setattr(steps_spy.module, "subprocess", SimpleNamespace(  # its own name only
+    monkeypatch.setattr(plumbing.steps, "subprocess", SimpleNamespace(  # its own name only
         Popen=popen, STDOUT=subprocess.STDOUT, DEVNULL=subprocess.DEVNULL))
-    monkeypatch.setattr(steps_spy.module.os, "killpg", killpg)
+    monkeypatch.setattr(plumbing.steps.os, "killpg", killpg)
     return steps_spy
 
 
@@ -461,7 +461,7 @@ def flag_value(command, flag):
 
 def run_report(data_dir, out, *flags):
     pytest.importorskip("beyond.samples")
-    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "reproduce.py"), "--quick",
+    proc = subprocess.run([sys.executable, "-m", "scripts.reproduce", "--quick",
                            "--subset", "500", "--seed", "3", *CPU, "--data-dir", str(data_dir),
                            "--out-dir", str(out), *flags],
                           cwd=ROOT, capture_output=True, text=True, timeout=900)
@@ -3107,8 +3107,8 @@ def test_reproduce_refuses_a_second_run_into_a_held_folder_and_a_killed_run_hold
         steps_spy, tmp_path, capsys):
     out = tmp_path / "out"
     holder = subprocess.Popen(    # a run that holds the folder, as reproduce.py does
-        [sys.executable, "-c", "import sys, time; sys.path.insert(0, 'scripts'); import reproduce;"
-         f" lock = reproduce.hold_lock(reproduce.Path({str(out)!r})); print('held', flush=True);"
+        [sys.executable, "-c", "import time; from plumbing.steps import hold_lock;"
+         f" lock = hold_lock({str(out)!r}); print('held', flush=True);"
          " time.sleep(300)"], cwd=ROOT, stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline() == "held\n"
     before = snapshot(out)
@@ -3164,9 +3164,9 @@ def test_reproduce_runs_steps_side_by_side_once_their_inputs_exist(report_jobs3)
 # --- scripts/reproduce.py: the settings and --seed ---------------------------
 
 def test_reproduce_seeds_flag_is_checked_and_documented():
-    assert "--seeds N" in run("scripts/reproduce.py", "--help").stdout
+    assert "--seeds N" in run("scripts.reproduce", "--help").stdout
     for bad in (["--seeds", "0"], ["--seeds", "x"], ["--seeds"]):
-        assert one_line_error(run("scripts/reproduce.py", *bad, ok=False)), bad
+        assert one_line_error(run("scripts.reproduce", *bad, ok=False)), bad
 
 
 def test_a_mistyped_flag_deletes_nothing_and_trains_nothing(tmp_path):
@@ -3273,11 +3273,11 @@ def test_reproduce_takes_every_path_from_the_callers_folder(steps_spy, tmp_path,
     assert steps_spy.started and all(p.cwd == ROOT for p in steps_spy.started)  # the project's
     for process in steps_spy.started:
         assert flag_value(process.command, "--out-dir") == str(out)
-        if process.command[0] != "scripts/summary.py":
+        if process.command[:2] != ["-m", "scripts.summary"]:
             assert f"--data-dir={elsewhere / 'rel_data'}" in process.command
     refit = commands_of(steps_spy, "ae.py", "--part", "refit")[0]
     assert refit[3:5] == ["--params", str(out / "tuned_ae.json")]
-    assert steps_spy.module.absolute_paths(
+    assert plumbing.steps.absolute_paths(
         ["--storage", "sqlite:///s.db", "--params=p.json", "--checkpoint", "c.pt", "--storage",
          "sqlite:////abs/s.db", "--storage=postgresql://u@host/db", "--seed", "3"]) == [
         "--storage", f"sqlite:///{elsewhere / 's.db'}", f"--params={elsewhere / 'p.json'}",
@@ -3299,7 +3299,7 @@ def test_summary_puts_each_number_in_its_column(tmp_path):
     (tmp_path / "classify.json").write_text(json.dumps(
         {"table6": {"table5": table5},
          "table6_run": {"settings": {"epochs": 10, "subset": 0}, "device": "cpu"}}))
-    run("scripts/summary.py", "--out-dir", tmp_path)
+    run("scripts.summary", "--out-dir", tmp_path)
     md = (tmp_path / "summary.md").read_text()
     # | parameter | the report's table | ours |
     assert "| d | 185 | 46 |" in md and "| optimizer | Adam | SGD |" in md
@@ -3317,7 +3317,7 @@ def test_summary_puts_each_number_in_its_column(tmp_path):
 ])
 def test_summary_says_what_is_wrong_in_one_line(damage, says, tmp_path):
     damage(tmp_path)
-    proc = run("scripts/summary.py", "--out-dir", tmp_path, ok=False)
+    proc = run("scripts.summary", "--out-dir", tmp_path, ok=False)
     assert one_line_error(proc) and says in proc.stderr, proc.stderr
 
 
@@ -3471,7 +3471,7 @@ def test_summary_names_the_file_key_and_value_that_is_not_a_number(tmp_path):
               "accuracy_std": 0.01, "seconds_mean": 40.0, "support": [1000] * 10, "runs": [{}]}
     write_results(tmp_path, classify={"table6": {"table5": table6}, "table6_run": {
         "settings": {"epochs": 10, "subset": 0}, "device": "cpu"}})
-    proc = run("scripts/summary.py", "--out-dir", tmp_path, ok=False)
+    proc = run("scripts.summary", "--out-dir", tmp_path, ok=False)
     assert one_line_error(proc)
     assert (f"error: {tmp_path / 'classify.json'}: table6.table5.accuracy_mean is '90 %', not a "
             "number") in proc.stderr
@@ -3482,7 +3482,7 @@ def test_summary_names_the_file_key_and_value_that_is_not_a_number(tmp_path):
 def test_summary_puts_our_numbers_beside_the_reports(quick_ae, tmp_path):
     shutil.copy(quick_ae / "ae.json", tmp_path)
     shutil.copy(quick_ae / "fig01_loss_adam_vs_sgd.png", tmp_path)
-    run("scripts/summary.py", "--out-dir", tmp_path)
+    run("scripts.summary", "--out-dir", tmp_path)
     md = (tmp_path / "summary.md").read_text()
     refit = json.loads((quick_ae / "ae.json").read_text())["refit"]
     assert f"| refit (Table 4) | 185 | 2 | {refit['val_mse'][-1]:.5f} |" in md
@@ -3490,7 +3490,7 @@ def test_summary_puts_our_numbers_beside_the_reports(quick_ae, tmp_path):
     assert "Not tuned here (no tuned_ae.json): the scripts used Table 4." in md
     # figures are linked only where they exist
     assert "[fig01_loss_adam_vs_sgd.png]" in md and "fig02" not in md
-    assert one_line_error(run("scripts/summary.py", "--out-dir", tmp_path / "empty", ok=False))
+    assert one_line_error(run("scripts.summary", "--out-dir", tmp_path / "empty", ok=False))
 
 
 # =============================================================================
@@ -4002,7 +4002,7 @@ EMPTY_PATHS = [("ae.py", "--out-dir"), ("ae.py", "--data-dir"), ("ae.py", "--par
                ("classify.py", "--checkpoint"), ("classify.py", "--params"),
                ("tune.py", "--storage"), ("tune.py", "--checkpoint"), ("tune.py", "--out-dir"),
                ("beyond/labels.py", "--checkpoint"), ("beyond/labels.py", "--params"),
-               ("scripts/summary.py", "--out-dir"), ("scripts/seeds.py", "--out-dir")]
+               ("scripts.summary", "--out-dir"), ("scripts.seeds", "--out-dir")]
 
 
 @pytest.mark.parametrize("script, flag", EMPTY_PATHS)
@@ -4138,11 +4138,11 @@ def test_a_results_entry_names_the_checkpoint_it_describes(quick_ae, tmp_path):
     shutil.copytree(quick_ae, tmp_path, dirs_exist_ok=True)
     refit = json.loads((tmp_path / "ae.json").read_text())["refit"]
     assert refit["checkpoint"] == plumbing.files.fingerprint(tmp_path / "ae.pt")
-    run("scripts/summary.py", "--out-dir", tmp_path)
+    run("scripts.summary", "--out-dir", tmp_path)
     assert "Mismatch" not in (tmp_path / "summary.md").read_text()
     # a run stopped between its two writes: a new ae.pt, the old entry
     plumbing.checkpoints.save_checkpoint(tmp_path / "ae.pt", {"d": 2}, encoder=common.Encoder(2, 0).state_dict())
-    run("scripts/summary.py", "--out-dir", tmp_path)
+    run("scripts.summary", "--out-dir", tmp_path)
     assert "**Mismatch:** these numbers describe another ae.pt" in (tmp_path / "summary.md").read_text()
 
 
@@ -4209,7 +4209,7 @@ def test_an_updated_results_entry_replaces_its_old_one_and_keeps_the_others(tmp_
 def test_summary_in_a_read_only_folder_is_one_line(quick_ae, tmp_path):
     folder = tmp_path / "ro"
     shutil.copytree(quick_ae, folder)
-    proc = run_with_read_only(folder, ROOT / "scripts" / "summary.py", "--out-dir", folder)
+    proc = run_with_read_only(folder, "-m", "scripts.summary", "--out-dir", folder)
     assert one_line_error(proc) and "summary.md" in proc.stderr and "read-only" in proc.stderr
 
 
@@ -4684,7 +4684,7 @@ def caught_signals(pid):
 
 
 STARTS = [["ae.py"], ["vae.py"], ["classify.py"], ["explore.py"], ["tune.py", "ae"],
-          ["-m", "beyond.labels"], ["scripts/summary.py"]]
+          ["-m", "beyond.labels"]]
 
 
 @pytest.mark.parametrize("signal_name, status", [("SIGINT", 130), ("SIGTERM", 143)])
@@ -4714,7 +4714,7 @@ def start_reproduce(out, data_dir, env=None):
     console = out.parent / "console.txt"
     with open(console, "w") as f:
         proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "scripts" / "reproduce.py"), "--quick", *CPU,
+            [sys.executable, "-m", "scripts.reproduce", "--quick", *CPU,
              "--data-dir", str(data_dir), "--out-dir", str(out)], cwd=ROOT, stdout=f,
             stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, start_new_session=True)
     return proc, console.read_text
