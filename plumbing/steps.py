@@ -73,7 +73,7 @@ def parse(argv, doc, table, gpu_jobs):
                              f"the seed {args.seed + count - 1}, past 2**32 - 1; use a --seed of "
                              f"at most {2**32 - count}")
     out = Path(args.out_dir).absolute()  # a default, outputs/ or outputs/quick/, from here too
-    check_storage_path(out, flags)
+    check_storage_path(out)
     jobs = own.jobs or (gpu_jobs if uses_gpu(args.device) else 1)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     threads = "1" if args.quick else os.environ.get("OMP_NUM_THREADS", str(max(1, cores // jobs)))
@@ -133,17 +133,16 @@ def check_flags(flags, table):
     return next(iter(checked.values()))
 
 
-def check_storage_path(out, flags):
-    """Without --storage, the studies share OUT/optuna.db: SQLite refuses a path longer than
-    its limit, and would stop the first study with "unable to open database file"."""
-    if any(flag.partition("=")[0] == "--storage" for flag in flags):
-        return
+def check_storage_path(out):
+    """The studies share OUT/optuna.db (the steps take no --storage: ae.py would refuse it),
+    and SQLite refuses a longer path than its limit: the first study would stop with
+    "unable to open database file"."""
     size, most = len(os.fsencode(out / "optuna.db")), SQLITE_MAX_PATH - len("-journal")
     if size > most:
         raise SystemExit(f"error: --out-dir is too long for SQLite: the studies' storage, "
                          f"OUT/optuna.db, would be a path of {size} bytes, and SQLite opens at "
-                         f"most {most}; choose a shorter --out-dir, or give the studies a "
-                         "--storage of their own")
+                         f"most {most}; choose a shorter --out-dir (tune.py on its own can keep "
+                         "its study elsewhere, with --storage)")
 
 
 def uses_gpu(device):
