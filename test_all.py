@@ -3144,6 +3144,30 @@ def test_reproduce_refuses_a_second_run_into_a_held_folder_and_a_killed_run_hold
     assert commands_of(steps_spy, "tune.py", "ae")
 
 
+def test_reproduce_a_step_holds_the_folder_after_its_run_is_killed(tmp_path):
+    """Each step inherits the lock: a run killed with SIGKILL (no handler runs) leaves its
+    steps to end on their own, and the folder held until the last of them has."""
+    out = tmp_path / "out"
+    holder = subprocess.Popen(    # a run whose one step, a sleeper, starts as every step does
+        [sys.executable, "-c", "import argparse, pathlib, time;"
+         " from plumbing.steps import Task, hold_lock, start;"
+         f" out = pathlib.Path({str(out)!r});"
+         " run = argparse.Namespace(lock=hold_lock(out), threads='1');"
+         " start(Task('sleeper', [['-c', 'import time; time.sleep(300)']], out), run);"
+         " time.sleep(300)"], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    step = int(re.search(r"start +sleeper +pid (\d+)", holder.stdout.readline()).group(1))
+    holder.kill()
+    holder.wait()
+
+    def free():
+        with contextlib.suppress(SystemExit):
+            plumbing.steps.hold_lock(out).close()
+            return True
+    assert not free()                                        # the step still holds it
+    os.killpg(step, signal.SIGKILL)                          # its own process group
+    wait_until(free, timeout=30)                             # free with the last of them
+
+
 # --- scripts/reproduce.py: the training step, train and eval modes, divergence ---
 
 @pytest.mark.parametrize("failing", ["0", "1"])            # worker 1 or worker 2 (--seed 1)

@@ -2,8 +2,9 @@
 scripts/reproduce.py safe, and teaches nothing of the report.
 
 What it keeps safe:
-- Every flag is checked against every step's own parser, and every seed it will give
-  (tuning workers, seed runs) against 2**32, before anything is written.
+- Every flag is checked against every step's own parser, every seed it will give (tuning
+  workers, seed runs) against 2**32, and the studies' storage against SQLite's longest
+  path, before anything is written.
 - A path is taken from the caller's folder (a default --out-dir too), as the steps run in
   the project's; a step's command is a list of arguments, so a path may hold any character.
 - One run per folder: OUT/.reproduce.lock is locked (flock) by an open file that every step
