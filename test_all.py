@@ -21,8 +21,10 @@ import math
 import os
 import re
 import runpy
+import shlex
 import shutil
 import signal
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -52,6 +54,7 @@ import plumbing.data
 import plumbing.figures
 import plumbing.files
 import plumbing.params
+import plumbing.steps
 import plumbing.storage
 import tune
 import vae
@@ -193,7 +196,7 @@ def make_out(tmp_path, per_config):
 
 
 def reproduce(*args):
-    return run("scripts/reproduce.py", *args, ok=False)
+    return run("scripts.reproduce", *args, ok=False)
 
 
 def generator(seed):
@@ -409,10 +412,8 @@ def nan_in(phase, key, module, monkeypatch, at_call=1):
 
 
 def load_reproduce_module():
-    spec = importlib.util.spec_from_file_location("reproduce", ROOT / "scripts" / "reproduce.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    import scripts.reproduce
+    return scripts.reproduce
 
 
 class SpyProcess:
@@ -433,7 +434,8 @@ class SpyProcess:
 
 @pytest.fixture
 def steps_spy(monkeypatch):
-    """reproduce.py with every step recorded, not run (steps_spy.started, steps_spy.signalled)."""
+    """reproduce.py with every step recorded, not run (steps_spy.started, steps_spy.signalled):
+    its machinery, plumbing/steps.py, starts and signals spies."""
     steps_spy = SimpleNamespace(module=load_reproduce_module(), started=[], signalled=[],
                                 exit_status=lambda command: 0)
 
@@ -445,9 +447,9 @@ def steps_spy(monkeypatch):
         process = next(p for p in steps_spy.started if p.pid == pid)
         steps_spy.signalled.append((process.command, signum))
         process.returncode = 128 + signum             # as a step stopped by it exits
-    monkeypatch.setattr(steps_spy.module, "subprocess", SimpleNamespace(  # its own name only
+    monkeypatch.setattr(plumbing.steps, "subprocess", SimpleNamespace(  # its own name only
         Popen=popen, STDOUT=subprocess.STDOUT, DEVNULL=subprocess.DEVNULL))
-    monkeypatch.setattr(steps_spy.module.os, "killpg", killpg)
+    monkeypatch.setattr(plumbing.steps.os, "killpg", killpg)
     return steps_spy
 
 
@@ -459,21 +461,41 @@ def flag_value(command, flag):
     return command[len(command) - 1 - command[::-1].index(flag) + 1]   # the last one given
 
 
-def run_report(data_dir, out, *flags):
+def run_report(data_dir, out, *flags, head=False):
+    """`python -m scripts.reproduce --quick` on 500 images into out; with head=True, its
+    console is read to the first line and closed, as `| head -n 1` does. Its stderr is kept
+    beside out, in OUT.stderr."""
     pytest.importorskip("beyond.samples")
-    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "reproduce.py"), "--quick",
-                           "--subset", "500", "--seed", "3", *CPU, "--data-dir", str(data_dir),
-                           "--out-dir", str(out), *flags],
-                          cwd=ROOT, capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    err = out.with_name(out.name + ".stderr")
+    with open(err, "w") as f:
+        proc = subprocess.Popen([sys.executable, "-m", "scripts.reproduce", "--quick",
+                                 "--subset", "500", "--seed", "3", *CPU, "--data-dir",
+                                 str(data_dir), "--out-dir", str(out), *flags],
+                                cwd=ROOT, stdout=subprocess.PIPE, stderr=f, text=True)
+        console = proc.stdout.readline()
+        if head:
+            proc.stdout.close()
+        else:
+            console += proc.stdout.read()
+        proc.wait(timeout=900)
+    assert proc.returncode == 0, console[-3000:] + err.read_text()[-3000:]
     return out
+
+
+# A folder name with a space, unicode and both quotes: a valid path must work
+AWKWARD = "résultats ✓ 日本 l'été \"x\""
 
 
 @pytest.fixture(scope="module")
 def report_jobs3(data_dir, tmp_path_factory):
     """The whole report on 500 images, steps side by side (--jobs 3), then 2 seeds x 2
-    configurations (--seed 3): 29 steps, about 90 s on the 2-core CPU."""
-    return run_report(data_dir, tmp_path_factory.mktemp("jobs3"), "--jobs", "3", "--seeds", "2")
+    configurations (--seed 3): 29 steps, about 90 s on the 2-core CPU. Into a folder, and
+    from a data folder, named AWKWARD, its console closed after the first line."""
+    data = tmp_path_factory.mktemp("data") / AWKWARD
+    data.mkdir()
+    (data / "FashionMNIST").symlink_to(Path(data_dir).resolve() / "FashionMNIST")
+    return run_report(data, tmp_path_factory.mktemp("jobs3") / AWKWARD, "--jobs", "3",
+                      "--seeds", "2", head=True)
 
 
 # =============================================================================
@@ -1861,8 +1883,10 @@ def test_tsne_exaggerates_p_for_exactly_its_first_iterations(monkeypatch):
 
 @pytest.fixture(scope="module")
 def report_jobs1(data_dir, tmp_path_factory):
-    """The same report, one step at a time, without the seed runs: about 40 s."""
-    return run_report(data_dir, tmp_path_factory.mktemp("jobs1"), "--jobs", "1")
+    """The same report, one step at a time, without the seed runs: about 40 s. Into a folder
+    of report_jobs3's name: torch names the archive inside a checkpoint after its file when
+    the path is ASCII, so a checkpoint's size, in the results, depends on its folder's."""
+    return run_report(data_dir, tmp_path_factory.mktemp("jobs1") / AWKWARD, "--jobs", "1")
 
 
 def result_numbers(path):
@@ -3116,8 +3140,8 @@ def test_reproduce_refuses_a_second_run_into_a_held_folder_and_a_killed_run_hold
         steps_spy, tmp_path, capsys):
     out = tmp_path / "out"
     holder = subprocess.Popen(    # a run that holds the folder, as reproduce.py does
-        [sys.executable, "-c", "import sys, time; sys.path.insert(0, 'scripts'); import reproduce;"
-         f" lock = reproduce.hold_lock(reproduce.Path({str(out)!r})); print('held', flush=True);"
+        [sys.executable, "-c", "import time; from plumbing.steps import hold_lock;"
+         f" lock = hold_lock({str(out)!r}); print('held', flush=True);"
          " time.sleep(300)"], cwd=ROOT, stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline() == "held\n"
     before = snapshot(out)
@@ -3129,6 +3153,30 @@ def test_reproduce_refuses_a_second_run_into_a_held_folder_and_a_killed_run_hold
     holder.wait()
     steps_spy.module.main(["--quick", *CPU, "--out-dir", str(out)])  # the folder is free again
     assert commands_of(steps_spy, "tune.py", "ae")
+
+
+def test_reproduce_a_step_holds_the_folder_after_its_run_is_killed(tmp_path):
+    """Each step inherits the lock: a run killed with SIGKILL (no handler runs) leaves its
+    steps to end on their own, and the folder held until the last of them has."""
+    out = tmp_path / "out"
+    holder = subprocess.Popen(    # a run whose one step, a sleeper, starts as every step does
+        [sys.executable, "-c", "import argparse, pathlib, time;"
+         " from plumbing.steps import Task, hold_lock, start;"
+         f" out = pathlib.Path({str(out)!r});"
+         " run = argparse.Namespace(lock=hold_lock(out), threads='1');"
+         " start(Task('sleeper', [['-c', 'import time; time.sleep(300)']], out), run);"
+         " time.sleep(300)"], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    step = int(re.search(r"start +sleeper +pid (\d+)", holder.stdout.readline()).group(1))
+    holder.kill()
+    holder.wait()
+
+    def free():
+        with contextlib.suppress(SystemExit):
+            plumbing.steps.hold_lock(out).close()
+            return True
+    assert not free()                                        # the step still holds it
+    os.killpg(step, signal.SIGKILL)                          # its own process group
+    wait_until(free, timeout=30)                             # free with the last of them
 
 
 # --- scripts/reproduce.py: the training step, train and eval modes, divergence ---
@@ -3152,6 +3200,61 @@ def test_reproduce_a_failing_worker_stops_every_step_with_its_own_status(failing
     assert "$ python tune.py ae" in console                  # the end of its log, shown
 
 
+# What each step of the report reads from others, as a user would say it: it waits for these
+WAITS_FOR = {"tune_ae": [], "tune_vae": [], "compare": [], "refit_ae": ["tune_ae"],
+             "tune_classifier": ["refit_ae"], "classify": ["tune_classifier"],
+             "vae": ["tune_vae"], "explore": ["refit_ae", "vae"], "samples": ["refit_ae", "vae"]}
+
+
+def step_of(command):
+    """The report's step that a command runs, by its words."""
+    return {"tune.py": f"tune_{command[1]}", "classify.py": "classify", "vae.py": "vae",
+            "explore.py": "explore", "-m": command[1].split(".")[-1],
+            "ae.py": "refit_ae" if "refit" in command else "compare"}[command[0]]
+
+
+@pytest.mark.parametrize("slow", [("tune_vae", "vae"),
+                                  ("tune_ae", "refit_ae", "tune_classifier", "classify")])
+def test_reproduce_starts_each_step_once_the_steps_it_reads_from_have_ended(
+        slow, steps_spy, tmp_path, capsys, monkeypatch):
+    """The console's starts and ends, steps side by side (--jobs 9), with fake processes that
+    end at the next look, the chain `slow` five looks later: the VAE's chain last, then the
+    AE's. A step that no longer waits for one it reads from starts too early in one of them."""
+    looks, ends = [0], {}
+
+    def sleep(seconds):                                      # run_steps looks at its steps
+        looks[0] += 1
+        for p in steps_spy.started:
+            ends.setdefault(p.pid, looks[0] + (5 if step_of(p.command) in slow else 0))
+            if looks[0] >= ends[p.pid]:
+                p.returncode = 0
+    steps_spy.exit_status = lambda command: None             # each runs until its look
+    monkeypatch.setattr(plumbing.steps, "time", SimpleNamespace(
+        sleep=sleep, monotonic=time.monotonic, strftime=time.strftime))
+    steps_spy.module.main(["--quick", *CPU, "--jobs", "9", "--out-dir", str(tmp_path / "out")])
+    events = re.findall(r"^\S+  (start|done) +(\S+)", capsys.readouterr().out, re.MULTILINE)
+    first = {event: events.index(event) for event in events}
+    for step, waits in WAITS_FOR.items():
+        assert [first[("done", w)] < first[("start", step)] for w in waits] == [True] * len(waits)
+        if not waits:                                        # at once, side by side
+            assert first[("start", step)] < first[("done", "tune_ae")], step
+        assert first[("done", step)] < first[("start", "summary")]
+
+
+@pytest.mark.parametrize("code, status", [(-9, 137), (-15, 143), (-2, 130)])
+def test_reproduce_a_step_killed_by_a_signal_ends_the_run_with_128_plus_it(
+        code, status, steps_spy, tmp_path, capsys):
+    """A step whose process dies of signal N (Popen's returncode -N) fails as any other: the
+    others are stopped, and the run exits 128 + N, what a shell says of the step itself."""
+    steps_spy.exit_status = lambda c: (code if c[:2] == ["tune.py", "vae"]
+                                       else None if c[0] == "tune.py" else 0)
+    with pytest.raises(SystemExit) as e:
+        steps_spy.module.main(["--quick", *CPU, "--jobs", "2", "--out-dir", str(tmp_path / "out")])
+    assert e.value.code == status
+    assert steps_spy.signalled == [(commands_of(steps_spy, "tune.py", "ae")[0], signal.SIGTERM)]
+    assert f"FAILED  tune_vae  exit {status} " in capsys.readouterr().out
+
+
 def test_reproduce_runs_steps_side_by_side_once_their_inputs_exist(report_jobs3):
     reproduce_py = load_reproduce_module()
     rows = [line.split("\t") for line in (report_jobs3 / "times.tsv").read_text().splitlines()]
@@ -3163,7 +3266,8 @@ def test_reproduce_runs_steps_side_by_side_once_their_inputs_exist(report_jobs3)
         for before in reproduce_py.after(step, reproduce_py.REPORT):
             assert times[before][1] <= times[step.name][0], (before, step.name)
         assert (report_jobs3 / "logs" / f"{step.name}.log").exists()
-    assert times["tune_ae"][0] == times["tune_vae"][0] == 0.0     # two chains at once
+    for a, b in (("tune_ae", "tune_vae"), ("tune_vae", "tune_ae")):  # two chains at once:
+        assert times[a][0] < times[b][1]                       # each began before the other ended
     steps = sum(end - start for step, (start, end) in times.items() if "wall" not in step)
     assert times["wall time"][1] < steps
     md = (report_jobs3 / "summary.md").read_text()
@@ -3173,9 +3277,9 @@ def test_reproduce_runs_steps_side_by_side_once_their_inputs_exist(report_jobs3)
 # --- scripts/reproduce.py: the settings and --seed ---------------------------
 
 def test_reproduce_seeds_flag_is_checked_and_documented():
-    assert "--seeds N" in run("scripts/reproduce.py", "--help").stdout
+    assert "--seeds N" in run("scripts.reproduce", "--help").stdout
     for bad in (["--seeds", "0"], ["--seeds", "x"], ["--seeds"]):
-        assert one_line_error(run("scripts/reproduce.py", *bad, ok=False)), bad
+        assert one_line_error(run("scripts.reproduce", *bad, ok=False)), bad
 
 
 def test_a_mistyped_flag_deletes_nothing_and_trains_nothing(tmp_path):
@@ -3206,6 +3310,56 @@ def test_reproduce_checks_every_workers_seed_before_any_step(flags, says, steps_
     steps_spy.module.main(["--quick", *CPU, "--seed", str(2**32 - 2), "--out-dir", str(out)])
     assert [flag_value(c, "--seed") for c in commands_of(steps_spy, "tune.py", "ae")] == [
         str(2**32 - 2), str(2**32 - 1)]                      # the last seed that fits
+
+
+@pytest.mark.parametrize("flags, folder", [(["--quick"], "outputs/quick"), ([], "outputs")])
+def test_reproduce_writes_to_outputs_of_the_callers_folder_by_default(flags, folder, steps_spy,
+                                                                      tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    steps_spy.module.main([*flags, *CPU])
+    out = tmp_path / folder
+    assert (out / "times.tsv").exists() and (out / "logs" / "tune_ae.log").exists()
+    assert {flag_value(p.command, "--out-dir") for p in steps_spy.started} == {str(out)}
+    assert [p.name for p in tmp_path.iterdir()] == ["outputs"]
+
+
+def test_reproduce_takes_an_empty_workers_variable_as_unset(steps_spy, tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKERS", "")                       # `WORKERS= python -m ...`
+    steps_spy.module.main(["--quick", *CPU, "--out-dir", str(tmp_path / "out")])
+    assert len(commands_of(steps_spy, "tune.py", "ae")) == 1
+
+
+def out_dir_of(tmp_path, size):
+    """A folder under tmp_path (made) whose OUT/optuna.db is a path of `size` bytes."""
+    folder = tmp_path
+    while (left := size - len(os.fsencode(folder / "optuna.db"))) > 0:
+        folder = folder / ("d" * (150 if left > 201 else left - 1))   # "/" + its name
+    folder.mkdir(parents=True)
+    assert len(os.fsencode(folder / "optuna.db")) == size
+    return folder
+
+
+def test_reproduce_refuses_an_out_dir_too_long_for_sqlite_before_any_step(steps_spy, tmp_path):
+    """SQLite opens paths of at most 512 bytes, its journal's (OUT/optuna.db-journal) too: so
+    504 bytes for the studies' storage. One longer is one line, naming the fix."""
+    too_long = out_dir_of(tmp_path / "a", 505) / "out"
+    proc = reproduce("--quick", *CPU, "--out-dir", too_long.parent)
+    assert one_line_error(proc) and "SQLite" in proc.stderr, proc.stderr
+    assert "shorter --out-dir" in proc.stderr
+    assert not steps_spy.started and list(too_long.parent.iterdir()) == []
+    longest = out_dir_of(tmp_path / "b", 504)
+    steps_spy.module.main(["--quick", *CPU, "--out-dir", str(longest)])
+    assert len(commands_of(steps_spy, "tune.py", "ae")) == 1
+    with contextlib.closing(sqlite3.connect(longest / "optuna.db")) as db, db:   # SQLite's own
+        db.execute("create table t (x)")                    # a write: its journal opens too
+
+
+def test_reproduce_refuses_a_lock_that_is_a_folder_in_one_line(steps_spy, tmp_path):
+    out = tmp_path / "out"
+    (out / ".reproduce.lock").mkdir(parents=True)
+    proc = reproduce("--quick", *CPU, "--out-dir", out)
+    assert one_line_error(proc) and ".reproduce.lock" in proc.stderr, proc.stderr
+    assert not steps_spy.started and [p.name for p in out.iterdir()] == [".reproduce.lock"]
 
 
 # --- scripts/reproduce.py: what the results say ------------------------------
@@ -3265,6 +3419,20 @@ def test_reproduce_seeds_end_to_end(report_jobs3):
     assert (out / "summary.md").exists()
 
 
+def test_reproduce_runs_into_any_valid_path_and_past_a_closed_console(report_jobs3):
+    """report_jobs3 ran from and into folders named AWKWARD (a space, unicode, quotes), its
+    console closed after the first line (`| head -n 1`): every step and seed run found its
+    files, the run went on, and said so once."""
+    out = report_jobs3
+    assert out.name == AWKWARD and (out / "summary.md").exists() and (out / "seeds.md").exists()
+    command = (out / "logs" / "refit_ae.log").read_text().splitlines()[0]   # one to paste
+    assert shlex.split(command)[5:7] == ["--params", str(out / "tuned_ae.json")]
+    assert (out / "seeds" / "tuned" / "seed4" / "vae.json").exists()
+    note = out.with_name(out.name + ".stderr").read_text()
+    assert note == ("note: the console is closed; the run goes on, each step's output in its "
+                    "log\n")
+
+
 # =============================================================================
 # scripts/summary.py: the report's numbers beside ours, in summary.md
 # =============================================================================
@@ -3282,11 +3450,11 @@ def test_reproduce_takes_every_path_from_the_callers_folder(steps_spy, tmp_path,
     assert steps_spy.started and all(p.cwd == ROOT for p in steps_spy.started)  # the project's
     for process in steps_spy.started:
         assert flag_value(process.command, "--out-dir") == str(out)
-        if process.command[0] != "scripts/summary.py":
+        if process.command[:2] != ["-m", "scripts.summary"]:
             assert f"--data-dir={elsewhere / 'rel_data'}" in process.command
     refit = commands_of(steps_spy, "ae.py", "--part", "refit")[0]
     assert refit[3:5] == ["--params", str(out / "tuned_ae.json")]
-    assert steps_spy.module.absolute_paths(
+    assert plumbing.steps.absolute_paths(
         ["--storage", "sqlite:///s.db", "--params=p.json", "--checkpoint", "c.pt", "--storage",
          "sqlite:////abs/s.db", "--storage=postgresql://u@host/db", "--seed", "3"]) == [
         "--storage", f"sqlite:///{elsewhere / 's.db'}", f"--params={elsewhere / 'p.json'}",
@@ -3308,7 +3476,7 @@ def test_summary_puts_each_number_in_its_column(tmp_path):
     (tmp_path / "classify.json").write_text(json.dumps(
         {"table6": {"table5": table5},
          "table6_run": {"settings": {"epochs": 10, "subset": 0}, "device": "cpu"}}))
-    run("scripts/summary.py", "--out-dir", tmp_path)
+    run("scripts.summary", "--out-dir", tmp_path)
     md = (tmp_path / "summary.md").read_text()
     # | parameter | the report's table | ours |
     assert "| d | 185 | 46 |" in md and "| optimizer | Adam | SGD |" in md
@@ -3326,7 +3494,7 @@ def test_summary_puts_each_number_in_its_column(tmp_path):
 ])
 def test_summary_says_what_is_wrong_in_one_line(damage, says, tmp_path):
     damage(tmp_path)
-    proc = run("scripts/summary.py", "--out-dir", tmp_path, ok=False)
+    proc = run("scripts.summary", "--out-dir", tmp_path, ok=False)
     assert one_line_error(proc) and says in proc.stderr, proc.stderr
 
 
@@ -3475,12 +3643,25 @@ def test_summary_times_table_and_total(tmp_path, monkeypatch):
             "The steps one after another: 54 s.\nWall time: 41 s.") in md
 
 
+def test_summary_reads_the_wall_time_that_seeds_adds_as_a_wall_time(tmp_path, monkeypatch):
+    """--seeds N adds "wall time, seed runs included" to OUT/times.tsv: shown beside the
+    other wall time, never summed as a step."""
+    (tmp_path / "seeds.json").write_text("{}")
+    (tmp_path / "times.tsv").write_text("step\tstart\tend\tseconds\ntune_ae\t0\t12\t12\n"
+                                        "refit_ae\t12\t20\t8\nwall time\t0\t21\t21\n"
+                                        "wall time, seed runs included\t0\t95.4\t95.4\n")
+    md = summary_of(tmp_path, monkeypatch)
+    assert ("| tune_ae | 0 | 12 | 12 |\n| refit_ae | 12 | 20 | 8 |\n\n"
+            "The steps one after another: 20 s.\nWall time: 21 s.\n"
+            "Wall time, seed runs included: 95 s.\n") in md
+
+
 def test_summary_names_the_file_key_and_value_that_is_not_a_number(tmp_path):
     table6 = {"source": "Table 5", "mean_metrics": {"f1": [0.8] * 10}, "accuracy_mean": "90 %",
               "accuracy_std": 0.01, "seconds_mean": 40.0, "support": [1000] * 10, "runs": [{}]}
     write_results(tmp_path, classify={"table6": {"table5": table6}, "table6_run": {
         "settings": {"epochs": 10, "subset": 0}, "device": "cpu"}})
-    proc = run("scripts/summary.py", "--out-dir", tmp_path, ok=False)
+    proc = run("scripts.summary", "--out-dir", tmp_path, ok=False)
     assert one_line_error(proc)
     assert (f"error: {tmp_path / 'classify.json'}: table6.table5.accuracy_mean is '90 %', not a "
             "number") in proc.stderr
@@ -3491,7 +3672,7 @@ def test_summary_names_the_file_key_and_value_that_is_not_a_number(tmp_path):
 def test_summary_puts_our_numbers_beside_the_reports(quick_ae, tmp_path):
     shutil.copy(quick_ae / "ae.json", tmp_path)
     shutil.copy(quick_ae / "fig01_loss_adam_vs_sgd.png", tmp_path)
-    run("scripts/summary.py", "--out-dir", tmp_path)
+    run("scripts.summary", "--out-dir", tmp_path)
     md = (tmp_path / "summary.md").read_text()
     refit = json.loads((quick_ae / "ae.json").read_text())["refit"]
     assert f"| refit (Table 4) | 185 | 2 | {refit['val_mse'][-1]:.5f} |" in md
@@ -3499,7 +3680,7 @@ def test_summary_puts_our_numbers_beside_the_reports(quick_ae, tmp_path):
     assert "Not tuned here (no tuned_ae.json): the scripts used Table 4." in md
     # figures are linked only where they exist
     assert "[fig01_loss_adam_vs_sgd.png]" in md and "fig02" not in md
-    assert one_line_error(run("scripts/summary.py", "--out-dir", tmp_path / "empty", ok=False))
+    assert one_line_error(run("scripts.summary", "--out-dir", tmp_path / "empty", ok=False))
 
 
 # =============================================================================
@@ -4011,7 +4192,7 @@ EMPTY_PATHS = [("ae.py", "--out-dir"), ("ae.py", "--data-dir"), ("ae.py", "--par
                ("classify.py", "--checkpoint"), ("classify.py", "--params"),
                ("tune.py", "--storage"), ("tune.py", "--checkpoint"), ("tune.py", "--out-dir"),
                ("beyond/labels.py", "--checkpoint"), ("beyond/labels.py", "--params"),
-               ("scripts/summary.py", "--out-dir"), ("scripts/seeds.py", "--out-dir")]
+               ("scripts.summary", "--out-dir"), ("scripts.seeds", "--out-dir")]
 
 
 @pytest.mark.parametrize("script, flag", EMPTY_PATHS)
@@ -4147,11 +4328,11 @@ def test_a_results_entry_names_the_checkpoint_it_describes(quick_ae, tmp_path):
     shutil.copytree(quick_ae, tmp_path, dirs_exist_ok=True)
     refit = json.loads((tmp_path / "ae.json").read_text())["refit"]
     assert refit["checkpoint"] == plumbing.files.fingerprint(tmp_path / "ae.pt")
-    run("scripts/summary.py", "--out-dir", tmp_path)
+    run("scripts.summary", "--out-dir", tmp_path)
     assert "Mismatch" not in (tmp_path / "summary.md").read_text()
     # a run stopped between its two writes: a new ae.pt, the old entry
     plumbing.checkpoints.save_checkpoint(tmp_path / "ae.pt", {"d": 2}, encoder=common.Encoder(2, 0).state_dict())
-    run("scripts/summary.py", "--out-dir", tmp_path)
+    run("scripts.summary", "--out-dir", tmp_path)
     assert "**Mismatch:** these numbers describe another ae.pt" in (tmp_path / "summary.md").read_text()
 
 
@@ -4218,7 +4399,7 @@ def test_an_updated_results_entry_replaces_its_old_one_and_keeps_the_others(tmp_
 def test_summary_in_a_read_only_folder_is_one_line(quick_ae, tmp_path):
     folder = tmp_path / "ro"
     shutil.copytree(quick_ae, folder)
-    proc = run_with_read_only(folder, ROOT / "scripts" / "summary.py", "--out-dir", folder)
+    proc = run_with_read_only(folder, "-m", "scripts.summary", "--out-dir", folder)
     assert one_line_error(proc) and "summary.md" in proc.stderr and "read-only" in proc.stderr
 
 
@@ -4686,7 +4867,7 @@ def test_an_interrupted_write_passes_the_interrupt_through_and_leaves_no_tempora
 
 
 STARTS = [["ae.py"], ["vae.py"], ["classify.py"], ["explore.py"], ["tune.py", "ae"],
-          ["-m", "beyond.labels"], ["scripts/summary.py"]]
+          ["-m", "beyond.labels"]]
 
 
 @pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
@@ -4711,7 +4892,7 @@ def start_reproduce(out, data_dir, env=None):
     console = out.parent / "console.txt"
     with open(console, "w") as f:
         proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "scripts" / "reproduce.py"), "--quick", *CPU,
+            [sys.executable, "-m", "scripts.reproduce", "--quick", *CPU,
              "--data-dir", str(data_dir), "--out-dir", str(out)], cwd=ROOT, stdout=f,
             stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, start_new_session=True)
     return proc, console.read_text

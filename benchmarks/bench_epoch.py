@@ -19,9 +19,9 @@ are printed apart). A row that the machine refuses (fused Adam on a device witho
 torch.compile without a working compiler) is reported in one line and left out. Neither
 speed-up is used by the project's scripts: this only measures them.
 
-    python benchmarks/bench_epoch.py              # 3 timed epochs each
-    python benchmarks/bench_epoch.py --epochs 2
-    python benchmarks/bench_epoch.py --device cuda --json outputs/bench_epoch.json
+    python -m benchmarks.bench_epoch              # 3 timed epochs each
+    python -m benchmarks.bench_epoch --epochs 2
+    python -m benchmarks.bench_epoch --device cuda --json outputs/bench_epoch.json
 
 --json PATH writes every row's median, runs and ratio (and the warm-up seconds), rewritten
 after each round of epochs, so that a run stopped by a time limit leaves what it measured.
@@ -29,15 +29,15 @@ after each round of epochs, so that a run stopped by a time limit leaves what it
 import argparse
 import json
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torchvision import transforms
+from torchvision.datasets import FashionMNIST
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from common import Decoder, Encoder, load_train_val, split_indices
 from plumbing.cli import path_text, pick_device
 from plumbing.data import find_data
@@ -93,9 +93,6 @@ def one_line(error):
 def adam(params, **kw):
     return torch.optim.Adam(params, lr=0.0058, weight_decay=1.038e-5, **kw)
 
-
-from torchvision import transforms  # noqa: E402
-from torchvision.datasets import FashionMNIST  # noqa: E402
 
 root = find_data(args.data_dir)
 train_idx, _ = split_indices(60_000)

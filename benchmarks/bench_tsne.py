@@ -9,21 +9,19 @@ leave-one-out 10-NN class accuracy in the embedding. Targets (issue 6): KL withi
 
 scikit-learn is needed only here; the project never imports it. Install it apart:
     python -m venv --system-site-packages /tmp/bench && /tmp/bench/bin/pip install scikit-learn
-    OMP_NUM_THREADS=1 /tmp/bench/bin/python benchmarks/bench_tsne.py --points 2000
-    /tmp/bench/bin/python benchmarks/bench_tsne.py --points 0 --device cuda --methods barnes_hut
+    OMP_NUM_THREADS=1 /tmp/bench/bin/python -m benchmarks.bench_tsne --points 2000
+    /tmp/bench/bin/python -m benchmarks.bench_tsne --points 0 --device cuda --methods barnes_hut
 """
 import argparse
-import sys
 import time
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from common import batched, load_test
+from explore import affinities, kl_divergence, knn_accuracy, load_models, tsne
 from plumbing.cli import path_text, pick_device
 from plumbing.files import save_json
-from explore import affinities, kl_divergence, knn_accuracy, load_models, tsne  # noqa: E402
 
 parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
 parser.add_argument("--points", type=int, default=2000,

@@ -14,7 +14,7 @@
 #   2. runs the whole test suite, python3 -m pytest -n 8 -rA -v test_all.py (no -n 8 where
 #      pytest-xdist is missing), stopped at SUITE_S = 200 s (it took 162 s on the H200);
 #      its whole output goes to $OUT/pytest.log, its summary line and failures to the log;
-#   3. times the whole report, WORKERS=4 python scripts/reproduce.py --device cuda --jobs
+#   3. times the whole report, WORKERS=4 python -m scripts.reproduce --device cuda --jobs
 #      JOBS (default 3: the AE chain, the VAE chain and Adam against SGD side by side), into
 #      outputs/gpu/, stopped at min(REPORT_S = 240 s, the time left), leaving times.tsv of
 #      the steps done and, if it ended, its wall time (the goal: 180 s; one step at a time
@@ -116,14 +116,14 @@ EOF
     # 3. the report
     rm -rf "$report"    # a fresh study each time: reproduce.py would resume an old one
     local report_s=$(( REPORT_S < $(left) ? REPORT_S : $(left) ))
-    echo "=== the whole report: WORKERS=${WORKERS:-4} python scripts/reproduce.py --device" \
+    echo "=== the whole report: WORKERS=${WORKERS:-4} python -m scripts.reproduce --device" \
          "$device --jobs ${JOBS:-3} ${quick[*]} (stopped at $report_s s)"
     if (( report_s <= 0 )); then    # `timeout 0` would mean no limit
         echo "=== reproduce.py: not run, no time left"
     else
         t0=$SECONDS
         # timeout's SIGTERM reaches reproduce.py, which stops every running step (exit 143)
-        timeout "$report_s" env WORKERS="${WORKERS:-4}" python scripts/reproduce.py \
+        timeout "$report_s" env WORKERS="${WORKERS:-4}" python -m scripts.reproduce \
             --device "$device" --jobs "${JOBS:-3}" "${quick[@]}" --out-dir "$report"
         rc=$?
         echo "=== reproduce.py: $((SECONDS - t0)) s in all, exit $rc (124: stopped at $report_s s)"
@@ -133,13 +133,13 @@ EOF
     # 4. the benchmarks, in the time left
     echo "=== benchmarks/bench_epoch.py ($(left) s left)"
     if (( $(left) > 0 )); then
-        timeout "$(left)" python benchmarks/bench_epoch.py --device "$device" --epochs "$epochs" \
+        timeout "$(left)" python -m benchmarks.bench_epoch --device "$device" --epochs "$epochs" \
             --json "$out/bench_epoch.json"
     else echo "not run, no time left"
     fi
     echo "=== benchmarks/bench_tsne.py ($(left) s left)"
     if (( $(left) > 0 )); then
-        timeout "$(left)" python benchmarks/bench_tsne.py --device "$device" \
+        timeout "$(left)" python -m benchmarks.bench_tsne --device "$device" \
             --points "$tsne_points" --methods barnes_hut --out-dir "$report"
     else echo "not run, no time left"
     fi

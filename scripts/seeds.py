@@ -17,10 +17,8 @@ and its judge, never the split.
 """
 import math
 import statistics
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from plumbing.cli import Parser, path_text, run
 from plumbing.files import fingerprint, not_a_number, read_json, save_json, save_text
 

@@ -1,22 +1,21 @@
 """Write outputs/summary.md: the report's tables beside the numbers this code measured.
 
-Run last by scripts/reproduce.py; on its own: `python scripts/summary.py [--out-dir DIR]`.
+Run last by scripts/reproduce.py; on its own: `python -m scripts.summary [--out-dir DIR]`.
 It only reads the JSON files the scripts wrote (a missing one leaves its section out).
 """
 import math
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from ae import TABLE_4  # noqa: E402
-from beyond.samples import ROWS, MIN_JUDGE_ACCURACY  # noqa: E402
-from classify import REPORT_ACCURACY, REPORT_F1, TABLE_5, recipe_label  # noqa: E402
-from common import CLASSES  # noqa: E402
-from plumbing.cli import Parser, path_text, run  # noqa: E402
-from plumbing.files import fingerprint, not_a_number, read_json, save_text  # noqa: E402
-from plumbing.storage import counts_text  # noqa: E402
-import seeds  # noqa: E402  (scripts/seeds.py, beside this file)
-from vae import TABLE_7  # noqa: E402
+from ae import TABLE_4
+from beyond.samples import ROWS, MIN_JUDGE_ACCURACY
+from classify import REPORT_ACCURACY, REPORT_F1, TABLE_5, recipe_label
+from common import CLASSES
+from plumbing.cli import Parser, path_text, run
+from plumbing.files import fingerprint, not_a_number, read_json, save_text
+from plumbing.storage import counts_text
+from scripts import seeds
+from vae import TABLE_7
 
 FIGURES = [  # (the report's figure, file, what it shows)
     ("Figure 1", "fig01_loss_adam_vs_sgd.png", "AE loss per epoch, Adam vs SGD"),
@@ -93,7 +92,7 @@ def main(argv=None):
                              "outputs/quick after a --quick run)")
     out = Path(parser.parse_args(argv).out_dir)
     if not any(out.glob("*.json")):
-        raise SystemExit(f"error: no results in {out}/; run `python scripts/reproduce.py` "
+        raise SystemExit(f"error: no results in {out}/; run `python -m scripts.reproduce` "
                          "(or pass the --out-dir the scripts wrote to)")
     md = ["# The report beside this code", "",
           f"Written by `scripts/summary.py` from the results in `{out}/`.", ""]
