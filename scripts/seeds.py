@@ -47,19 +47,16 @@ METRICS = [
     ("vae_iw_bound", "VAE: test -log p(x) <= (IW bound, nats)", "vae.json",
      "test.iw_log_px", "{:.1f}"),
     ("accuracy", "classifier: test accuracy (%)", "classify.json", "classify", "{:.2f}"),
-    ("knn_raw", "10-NN accuracy: raw pixels", "explore.json", "knn.raw pixels", "{:.3f}"),
-    ("knn_ae", "10-NN accuracy: AE latent", "explore.json", "knn.AE.latent", "{:.3f}"),
-    ("knn_vae", "10-NN accuracy: VAE latent", "explore.json", "knn.VAE.latent", "{:.3f}"),
-    ("knn_ae_pca", "10-NN accuracy: AE, PCA 2-D", "explore.json", "knn.AE.PCA 2-D", "{:.3f}"),
-    ("knn_vae_pca", "10-NN accuracy: VAE, PCA 2-D", "explore.json", "knn.VAE.PCA 2-D", "{:.3f}"),
-    ("knn_ae_tsne", "10-NN accuracy: AE, t-SNE 2-D", "explore.json", "knn.AE.t-SNE 2-D",
-     "{:.3f}"),
-    ("knn_vae_tsne", "10-NN accuracy: VAE, t-SNE 2-D", "explore.json", "knn.VAE.t-SNE 2-D",
-     "{:.3f}"),
-    ("smooth_ae", "smoothness, AE (0.100 = even; lower = smoother)", "explore.json",
-     "smoothness.AE.mean", "{:.3f}"),
-    ("smooth_vae", "smoothness, VAE (0.100 = even; lower = smoother)", "explore.json",
-     "smoothness.VAE.mean", "{:.3f}"),
+] + [
+    (f"knn_{key}", f"10-NN accuracy: {label}", "explore.json", f"knn.{path}", "{:.3f}")
+    for key, label, path in [
+        ("raw", "raw pixels", "raw pixels"), ("ae", "AE latent", "AE.latent"),
+        ("vae", "VAE latent", "VAE.latent"), ("ae_pca", "AE, PCA 2-D", "AE.PCA 2-D"),
+        ("vae_pca", "VAE, PCA 2-D", "VAE.PCA 2-D"), ("ae_tsne", "AE, t-SNE 2-D", "AE.t-SNE 2-D"),
+        ("vae_tsne", "VAE, t-SNE 2-D", "VAE.t-SNE 2-D")]
+] + [
+    (f"smooth_{model.lower()}", f"smoothness, {model} (0.100 = even; lower = smoother)",
+     "explore.json", f"smoothness.{model}.mean", "{:.3f}") for model in ("AE", "VAE")
 ] + [
     (f"fd_{key}", f"samples, Fréchet distance (lower = closer): {label}", "samples.json",
      f"rows.{row}.fd", "{:.1f}") for key, (row, label) in SAMPLERS.items()
@@ -77,10 +74,10 @@ STEP_FILES = ["ae.json", "classify.json", "vae.json", "explore.json",  # what ea
 # -----------------------------------------------------------------------------
 # The verdicts: the report's three claims, one row each, and the one rule that reads them
 
-# pairs: (a, b, which way is better for a), each compared by compare(); `floor`: every a's
-# mean must be above it; `level_holds`: a level pair counts as holding. `states` names a
-# configuration's state in seeds.json; `words` tells each pair's compare() in the detail (a
-# result without a word: the word of the way the means lean, "within the spread").
+# pairs: (a, b, which way is better for a), each compared by compare(); floor: every a's mean
+# must be above it; level_holds: a level pair counts as holding. states: a configuration's
+# state as seeds.json names it; words: each pair's compare() in the detail (a result without
+# a word is told by the way the means lean, "within the spread").
 CLAIMS = {
     "separation": dict(
         claim="Classes separate in the latent space",
@@ -96,12 +93,12 @@ CLAIMS = {
                "one seed": "one seed", "nan": "nan"},
         detail="{config}: AE {knn_ae:.3f} ({vs0}), VAE {knn_vae:.3f} ({vs1}) against raw "
                "pixels {knn_raw:.3f}", details="10-NN accuracy, {}",
-        rule="in each configuration, for the AE and the VAE, the latent accuracy is compared "
-             "with the raw pixels' by compare() (means apart by more than the two spreads). The "
-             "claim holds if no latent space is 'lower' than the pixels in either configuration "
-             "(the encoder keeps the class structure the images have) and every latent mean is "
-             "over 5 x chance (0.5); it depends if that is true in one configuration only, and "
-             "fails if in neither."),
+        rule="in each configuration, for the AE and the VAE, the latent accuracy is compared with "
+             "the raw pixels' by compare() (means apart by more than the two spreads). The claim "
+             "holds if no latent space is 'lower' than the pixels in either configuration (the "
+             "encoder keeps the class structure the images have) and every latent mean is over 5 "
+             "x chance (0.5); it depends if that is true in one configuration only, and fails if "
+             "in neither."),
     "smoothness": dict(  # the largest step of a decoded walk, as a fraction of the whole walk
         claim="The VAE's latent space is smooth and the AE's changes abruptly",
         pairs=[("smooth_vae", "smooth_ae", "lower")],
@@ -145,14 +142,14 @@ CLAIMS = {
         detail="{config}: Fréchet distance VAE {fd_vae:.1f}, box {fd_box:.1f}, mixture "
                "{fd_mixture:.1f}; share ≥ 0.9 VAE {sure_vae:.3f}, box {sure_box:.3f}, mixture "
                "{sure_mixture:.3f}; VAE against box: {state}", details="{}",
-        rule="in each configuration, the VAE's samples are compared with the box's on the "
-             "Frechet distance (lower is better) and on the share of samples the judge gives "
-             ">= 0.9 (higher is better), each by compare(). The claim holds if the VAE is better "
-             "on both numbers beyond the spreads in both configurations, and is contradicted if "
-             "it is worse on both in both; otherwise it holds in every run, not beyond the "
-             "spread, if the VAE is better on both numbers in every seed run of both "
-             "configurations, and depends on the configuration and the seed if not. The mixture "
-             "sampler beats the VAE by the same test."),
+        rule="in each configuration, the VAE's samples are compared with the box's on the Frechet "
+             "distance (lower is better) and on the share of samples the judge gives >= 0.9 "
+             "(higher is better), each by compare(). The claim holds if the VAE is better on both "
+             "numbers beyond the spreads in both configurations, and is contradicted if it is "
+             "worse on both in both; otherwise it holds in every run, not beyond the spread, if "
+             "the VAE is better on both numbers in every seed run of both configurations, and "
+             "depends on the configuration and the seed if not. The mixture sampler beats the VAE "
+             "by the same test."),
 }
 
 
@@ -184,13 +181,12 @@ def compare(a, b):
 
 
 def state(claim, pairs, v):
-    """A configuration's state: 'better' if a is better than b in every pair beyond the
-    spreads, 'worse' if worse in every pair, 'level' otherwise (with level_holds: 'better' if
-    worse in none, else 'worse'); 'worse' if an a is not above the floor; 'nan', 'one seed'."""
+    """One configuration: 'better' if a beats b beyond the spreads in every pair, 'worse' if
+    b beats a in every pair, else 'level' (with level_holds: 'worse' if b beats a in a pair,
+    else 'better'); 'worse' if an a is not above the floor; 'nan' or 'one seed' undecided."""
     results = [compare(v[a], v[b]) for a, b, _ in pairs]
-    for undecided in ("nan", "one seed"):
-        if undecided in results:
-            return undecided
+    if "nan" in results or "one seed" in results:
+        return "nan" if "nan" in results else "one seed"
     better = [result == way for result, (_, _, way) in zip(results, pairs)]
     worse = [result not in (way, "tie") for result, (_, _, way) in zip(results, pairs)]
     if any(spread(v[a])[0] <= claim.get("floor", -math.inf) for a, _, _ in pairs):
@@ -201,9 +197,9 @@ def state(claim, pairs, v):
 
 
 def verdict(claim, configs):
-    """A row of CLAIMS decided on both configurations. Its "better" verdict if both are
-    better, its "worse" one if both are worse, "every run" (where it has one) if a beats b on
-    every pair in every seed run, its "mixed" one otherwise; undecided on a nan or one seed."""
+    """A row of CLAIMS decided on both configurations: its "better" verdict if both are
+    better, its "worse" one if both are worse, its "every run" one (if it has one) if a beats b
+    in every pair of every seed run, its "mixed" one otherwise; undecided on a nan or one seed."""
     states, per_config, details, wins, runs = {}, {}, [], 0, 0
     for config, data in configs.items():
         v = data["values"]
@@ -220,24 +216,23 @@ def verdict(claim, configs):
         details.append(claim["detail"].format(config=CONFIGS[config], state=per_config[config],
                                               **fields))
     outcomes = set(states.values())
-    if "nan" in outcomes or "one seed" in outcomes:
-        why = "a seed's number is nan (see the table)" if "nan" in outcomes else \
-            "one seed gives no spread"
-        name, text = "undecided", f"undecided, since {why}"
+    if "nan" in outcomes:
+        name, text = "undecided", "undecided, since a seed's number is nan (see the table)"
+    elif "one seed" in outcomes:
+        name, text = "undecided", "undecided, since one seed gives no spread"
     elif outcomes in ({"better"}, {"worse"}):
         name, text = claim["verdicts"][outcomes.pop()]
-    elif "every run" in claim["verdicts"] and wins == runs:
-        name, text = claim["verdicts"]["every run"]
     else:
-        name, text = claim["verdicts"]["mixed"]
+        name, text = claim["verdicts"]["every run" if wins == runs and "every run" in
+                                        claim["verdicts"] else "mixed"]
     held = " and ".join(CONFIGS[c] for c, s in states.items() if s == "better")
     lead = f"{claim['claim']}: {text.format(held=held, wins=wins, runs=runs)}"
     result = {"rule": claim["rule"], "per_config": per_config}
     if "also" in claim:
         key, pairs, beats, does_not = claim["also"]
-        result[key] = {c: claim["states"].get(s, s) for c, s in
-                       ((c, state(claim, pairs, d["values"])) for c, d in configs.items())}
-        lead += beats if set(result[key].values()) == {claim["states"]["better"]} else does_not
+        also = {c: state(claim, pairs, data["values"]) for c, data in configs.items()}
+        result[key] = {c: claim["states"].get(s, s) for c, s in also.items()}
+        lead += beats if set(also.values()) == {"better"} else does_not
     if "every run" in claim["verdicts"]:
         result["runs_won"] = [wins, runs]
     sentence = f"{lead} ({claim['details'].format('; '.join(details))})."
@@ -314,21 +309,19 @@ def read_config(out, config):
 # -----------------------------------------------------------------------------
 # Times
 
-def read_tsv(path, columns):
-    """The rows of a tab-separated file after its header line; [] if there is no file."""
+def read_times(path, columns):
+    """The rows of a tab-separated times file after its header, the last cell in seconds (a
+    float, or "reused": not trained again); [] if there is no file."""
     rows = [line.split("\t") for line in path.read_text().splitlines()[1:] if line] \
         if path.exists() else []
     for cells in rows:
         if len(cells) != columns:
             raise SystemExit(f"error: {path}: a line has {len(cells)} fields, not {columns}")
+        try:
+            cells[-1] = cells[-1] if cells[-1] == "reused" else float(cells[-1])
+        except ValueError:
+            raise SystemExit(f"error: {path}: {cells[-1]!r} is not a number of seconds")
     return rows
-
-
-def seconds(text, where):
-    try:
-        return float(text)
-    except ValueError:
-        raise SystemExit(f"error: {where}: {text!r} is not a number of seconds")
 
 
 def minutes(s):
@@ -343,7 +336,7 @@ def mean_cell(done, unit):
 def times_markdown(out):
     lines = []
     # OUT/times.tsv (scripts/reproduce.py): step, start, end, seconds; then "wall time" rows
-    rows = [(step, seconds(s, out / "times.tsv")) for step, _, _, s in read_tsv(out / "times.tsv", 4)]
+    rows = [(step, s) for step, _, _, s in read_times(out / "times.tsv", 4)]
     sequence = [(step, s) for step, s in rows if not step.startswith("wall time")]
     walls = dict((step, s) for step, s in rows if step.startswith("wall time"))
     if sequence:
@@ -353,39 +346,37 @@ def times_markdown(out):
         if "wall time" in walls:  # steps side by side (reproduce.py --jobs) take less
             lines += [f"| **wall time** | **{minutes(walls['wall time'])}** |"]
         lines += [""]
-    # OUT/seeds/times.tsv (reproduce.py --seeds N): config, seed, step, seconds or "reused"
-    where = out / "seeds" / "times.tsv"
-    runs = read_tsv(where, 4)
+    # OUT/seeds/times.tsv (reproduce.py --seeds N): config, seed, step, seconds
+    runs = read_times(out / "seeds" / "times.tsv", 4)
+    if not runs:
+        return lines
     took = {config: {} for config in CONFIGS}  # {config: {seed: {step: seconds}}}
-    for config, seed, step, t in runs:
-        if t != "reused" and config in took:
-            took[config].setdefault(seed, {})[step] = seconds(t, where)
-    if runs:
-        lines += ["### The seed runs, step by step", "",
-                  "Seconds of each step, mean over the seeds it ran for (the tuned run at the "
-                  "first seed is the sequence above, copied, not trained again).", "",
-                  "| step | " + " | ".join(CONFIGS.values()) + " |",
-                  "|---|" + "---:|" * len(CONFIGS)]
-        for step in STEPS:
-            cells = [mean_cell([s[step] for s in took[c].values() if step in s], "run")
-                     for c in CONFIGS]
-            lines.append(f"| {step} | " + " | ".join(cells) + " |")
-        cells = [mean_cell([sum(s.values()) for s in took[c].values() if set(s) == set(STEPS)],
-                           "seed") for c in CONFIGS]  # the seeds that ran every step
-        lines.append("| total per seed | " + " | ".join(cells) + " |")
-        grand = sum(sum(s.values()) for seeds in took.values() for s in seeds.values())
-        whole = walls.get("wall time, seed runs included")
-        lines += ["", f"All the seed runs: {minutes(grand)} of steps"
-                  + (f"; the whole run, seed runs included, took {minutes(whole)} (wall time)."
-                     if whole is not None else "."), ""]
-    return lines
+    for config, seed, step, s in runs:
+        if s != "reused" and config in took:
+            took[config].setdefault(seed, {})[step] = s
+    lines += ["### The seed runs, step by step", "",
+              "Seconds of each step, mean over the seeds it ran for (the tuned run at the first "
+              "seed is the sequence above, copied, not trained again).", "",
+              "| step | " + " | ".join(CONFIGS.values()) + " |", "|---|" + "---:|" * len(CONFIGS)]
+    for step in STEPS:
+        cells = [mean_cell([s[step] for s in took[c].values() if step in s], "run") for c in CONFIGS]
+        lines.append(f"| {step} | " + " | ".join(cells) + " |")
+    cells = [mean_cell([sum(s.values()) for s in took[c].values() if set(s) == set(STEPS)], "seed")
+             for c in CONFIGS]  # the seeds that ran every step
+    lines.append("| total per seed | " + " | ".join(cells) + " |")
+    grand = sum(s for *_, s in runs if s != "reused")
+    whole = walls.get("wall time, seed runs included")
+    return lines + ["", f"All the seed runs: {minutes(grand)} of steps" + (
+        f"; the whole run, seed runs included, took {minutes(whole)} (wall time)."
+        if whole is not None else "."), ""]
 
 
 # -----------------------------------------------------------------------------
 # The two files
 
-def collect(out):
-    """The configurations with whole seed runs, the verdicts on them, and the seed folders
+def results(out):
+    """The text of OUT/seeds.json: each configuration's whole seed runs and every number of
+    METRICS over them, the verdicts (they need both configurations), and the seed folders
     left out as not whole: {config: {seed: why}}."""
     configs = {config: read_config(out, config) for config in CONFIGS}
     left_out = {c: d["incomplete"] for c, d in configs.items() if d["incomplete"]}
@@ -394,22 +385,24 @@ def collect(out):
         raise SystemExit(f"error: {out}/seeds/ holds no whole seed run (tables/seed0/, ...; "
                          f"left out: {left_out or 'none'}); run `python scripts/reproduce.py "
                          "--seeds N`")
-    verdicts = {}
-    if set(configs) == set(CONFIGS):
-        verdicts = {name: verdict(claim, configs) for name, claim in CLAIMS.items()}
-    return configs, verdicts, left_out
+    numbers = {config: {"seeds": data["seeds"], "metrics": {
+        key: {"label": label, "source": f"{name}: {'-' * (key in NEGATED)}{path}",
+              "values": data["values"][key], **dict(zip(("mean", "sd", "n"),
+                                                        spread(data["values"][key])))}
+        for key, label, name, path, _ in METRICS}} for config, data in configs.items()}
+    verdicts = {name: verdict(claim, configs) for name, claim in CLAIMS.items()} \
+        if set(configs) == set(CONFIGS) else {}
+    return {"configs": numbers, "verdicts": verdicts, "left_out": left_out,
+            "sd": "sample standard deviation over training seeds (ddof = 1)"}
 
 
 def stale_note(out):
     """A line if OUT/tuned_*.json changed since the tuned seed runs copied them."""
-    changed = []
-    for folder in seed_folders(out, "tuned").values():
-        for copy in sorted(folder.glob("tuned_*.json")):
-            current = out / copy.name
-            if current.exists() and current.read_bytes() != copy.read_bytes():
-                changed.append(copy.name)
+    changed = {copy.name for folder in seed_folders(out, "tuned").values()
+               for copy in folder.glob("tuned_*.json")
+               if (out / copy.name).exists() and (out / copy.name).read_bytes() != copy.read_bytes()}
     if changed:
-        return [f"**Stale:** {', '.join(sorted(set(changed)))} in {out} changed after these "
+        return [f"**Stale:** {', '.join(sorted(changed))} in {out} changed after these "
                 "seed runs; rerun `python scripts/reproduce.py --seeds N`.", ""]
     return []
 
@@ -432,23 +425,23 @@ def markdown(out: Path) -> str:
     out = Path(out)
     if not (out / "seeds").is_dir():
         return ""
-    configs, verdicts, left_out = collect(out)
+    data = results(out)
+    configs, verdicts = data["configs"], data["verdicts"]
     lines = ["## Seed spreads: the report's tables beside the tuned values", "",
              "Each trained number as mean ± sample standard deviation over training seeds "
              "(weights and batch order; the split never moves). \"report's tables\" trains "
              "with Tables 4, 5 and 7; \"tuned values\" with tune.py's tuned_*.json.", ""]
     lines += stale_note(out)
-    for config, seeds in left_out.items():
+    for config, seeds in data["left_out"].items():
         for seed, why in seeds.items():
             lines += [f"**Left out:** {out}/seeds/{config}/seed{seed} is not a whole run "
                       f"({why}); `python scripts/reproduce.py --seeds N` redoes it.", ""]
     lines += ["| number | " + " | ".join(CONFIGS[c] for c in configs) + " |",
               "|---|" + "---:|" * len(configs)]
     for key, label, _, _, form in METRICS:
-        cells = [fmt_spread(configs[c]["values"][key], form) for c in configs]
-        if all(cell == "—" for cell in cells):
-            continue
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+        cells = [fmt_spread(configs[c]["metrics"][key]["values"], form) for c in configs]
+        if any(cell != "—" for cell in cells):
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
     lines += ["", "## Verdicts", ""]
     if verdicts:
         lines += [f"- {verdicts[name]['sentence']}" for name in CLAIMS]
@@ -463,21 +456,6 @@ def markdown(out: Path) -> str:
     if times:
         lines += ["## Time", ""] + times
     return "\n".join(lines).rstrip() + "\n"
-
-
-def results(out):
-    configs, verdicts, left_out = collect(out)
-    numbers = {}
-    for config, data in configs.items():
-        numbers[config] = {"seeds": data["seeds"], "metrics": {}}
-        for key, label, name, path, _ in METRICS:
-            mean, sd, n = spread(data["values"][key])
-            numbers[config]["metrics"][key] = {
-                "label": label, "source": f"{name}: {'-' * (key in NEGATED)}{path}",
-                "values": data["values"][key],
-                "mean": mean, "sd": sd, "n": n}
-    return {"configs": numbers, "verdicts": verdicts, "left_out": left_out,
-            "sd": "sample standard deviation over training seeds (ddof = 1)"}
 
 
 def main(argv=None):
