@@ -158,19 +158,17 @@ def spread(values):
     (a run that diverged, a distance that could not be computed) makes both nan: shown as
     such, and a verdict that needs it is undecided."""
     present = [v for v in values if v is not None]
-    if not present:
-        return None, None, 0
+    n = len(present)
     if any(math.isnan(v) for v in present):
-        return math.nan, math.nan if len(present) > 1 else None, len(present)
-    sd = statistics.stdev(present) if len(present) > 1 else None
-    return statistics.fmean(present), sd, len(present)
+        return math.nan, math.nan if n > 1 else None, n
+    mean = statistics.fmean(present) if n else None
+    return mean, statistics.stdev(present) if n > 1 else None, n
 
 
 def compare(a, b):
     """'higher', 'lower' or 'tie': is a's mean above b's by more than their two spreads
     together (sd_a + sd_b)? 'one seed' when a spread is unknown, 'nan' when a number is."""
-    mean_a, sd_a, _ = spread(a)
-    mean_b, sd_b, _ = spread(b)
+    (mean_a, sd_a, _), (mean_b, sd_b, _) = spread(a), spread(b)
     if any(mean is not None and math.isnan(mean) for mean in (mean_a, mean_b)):
         return "nan"
     if sd_a is None or sd_b is None:
