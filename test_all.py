@@ -3960,7 +3960,7 @@ def test_unavailable_device_is_a_clear_error():
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_every_script_runs_on_a_gpu(data_dir, tmp_path):
-    # CI has no GPU: this runs where a student (or scripts/gpu_check.sh) has one
+    # CI has no GPU: this runs where a student (or benchmarks/gpu_check.sh) has one
     flags = ["--quick", "--device", "cuda", "--data-dir", data_dir, "--out-dir", tmp_path]
     for script in (["tune.py", "ae"], ["ae.py"], ["classify.py"], ["vae.py"], ["explore.py"],
                    ["beyond.samples"], ["beyond.labels"]):
