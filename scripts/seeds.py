@@ -310,8 +310,9 @@ def read_config(out, config):
 def read_times(path, columns):
     """The rows of a tab-separated times file after its header, the last cell in seconds (a
     float, or "reused": not trained again); [] if there is no file."""
-    rows = [line.split("\t") for line in path.read_text().splitlines()[1:] if line] \
-        if path.exists() else []
+    if not path.exists():
+        return []
+    rows = [line.split("\t") for line in path.read_text().splitlines()[1:] if line]
     for cells in rows:
         if len(cells) != columns:
             raise SystemExit(f"error: {path}: a line has {len(cells)} fields, not {columns}")
