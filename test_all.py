@@ -3851,6 +3851,43 @@ def test_samples_hold_in_every_run_only_if_every_run_wins_on_both_numbers(
     assert f"the VAE wins on both numbers in {won[0]} of {won[1]} runs" in result["sentence"]
 
 
+# Each claim at the edge of the spread, in both configurations: the claimed-better number
+# level with its rival exactly at the two spreads (sd 1/64 each, so 1/32 apart), then 2**-20
+# beyond them (E above)
+D = 2.0 ** -6
+
+
+def claim_runs(claim, beyond):
+    """Three seeds of one configuration, every number of `claim` on the edge: beyond=False
+    puts the claimed-better number exactly at the two spreads from its rival, True just past."""
+    edge = 2 * D + (E if beyond else 0.0)
+    jitter = (-D, 0.0, D)
+    if claim == "separation":   # the VAE's latent below the raw pixels (0.75) by `edge`
+        return [dict(knn=(0.75 + j, 0.875 + j, 0.75 - edge + j)) for j in jitter]
+    if claim == "smoothness":   # the VAE's walks more even than the AE's (0.25) by `edge`
+        return [dict(smooth=(0.25 + j, 0.25 - edge + j)) for j in jitter]
+    # samples: the VAE's Frechet distance below the box's by 32 x `edge`, its own spread
+    # (64 x 1/64 = 1; the box's is 0), and its share far above the box's
+    return [dict(samples=((100.0, 0.22), (10.0, 0.52), (100.0 - 32 * edge + 64 * j, 0.40)))
+            for j in jitter]
+
+
+@pytest.mark.parametrize("claim, at_the_spread, beyond_it", [
+    ("separation", ("holds", "holds"), ("fails", "fails")),  # below the pixels: fails
+    ("smoothness", ("tie", "depends"), ("higher", "holds")),
+    ("samples", ("within the spread", "depends"), ("better", "holds")),
+])
+def test_each_claim_turns_where_its_numbers_part_by_more_than_the_two_spreads(
+        claim, at_the_spread, beyond_it, tmp_path):
+    seeds = load_seeds_module()
+    for beyond, (state, verdict) in ((False, at_the_spread), (True, beyond_it)):
+        runs = claim_runs(claim, beyond)
+        out = make_out(tmp_path / str(beyond), {"tables": runs, "tuned": runs})
+        result = seeds.results(out)["verdicts"][claim]
+        assert result["per_config"] == {"tables": state, "tuned": state}, beyond
+        assert result["verdict"] == verdict, beyond
+
+
 # --- scripts/seeds.py: the settings and --seed -------------------------------
 
 def test_a_seed_run_without_any_one_of_its_step_files_is_left_out(tmp_path):
@@ -4113,7 +4150,7 @@ def test_unavailable_device_is_a_clear_error():
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_every_script_runs_on_a_gpu(data_dir, tmp_path):
-    # CI has no GPU: this runs where a student (or scripts/gpu_check.sh) has one
+    # CI has no GPU: this runs where a student (or benchmarks/gpu_check.sh) has one
     flags = ["--quick", "--device", "cuda", "--data-dir", data_dir, "--out-dir", tmp_path]
     for script in (["tune.py", "ae"], ["ae.py"], ["classify.py"], ["vae.py"], ["explore.py"],
                    ["beyond.samples"], ["beyond.labels"]):

@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
-# The GPU measurements of this project, prepared for one call of a lent GPU machine (an
-# H100 or H200 that has torch, pytest and pytest-xdist but no optuna and no internet, and
-# about 15 minutes of device time in all, its start included). Two verbs:
+# The GPU measurements of this project, in at most 570 s on one NVIDIA GPU (measured on an
+# H200): the test suite, the whole report timed with its steps side by side, and the two
+# benchmarks. Two verbs:
 #
-#   bash scripts/gpu_check.sh prepare   # here: optuna's wheels and the data into .gpu/
-#   bash scripts/gpu_check.sh run       # there, in a copy of this folder with .gpu/ in it
+#   bash benchmarks/gpu_check.sh prepare   # on a machine with internet: optuna's wheels and
+#                                          # the compressed data into .gpu/
+#   bash benchmarks/gpu_check.sh run       # on the GPU machine (torch and pytest, no
+#                                          # internet needed), in a copy of this folder
+#                                          # with .gpu/ in it
 #
-# `run` does, in this order, inside BUDGET seconds (default 570; one command may run 600)
-# split as SUITE_S, REPORT_S and the rest (set at the top of the script, or in the env):
+# `run` does, in this order, inside BUDGET seconds (default 570) split as SUITE_S, REPORT_S
+# and the rest (set at the top of the script, or in the env):
 #   1. unpacks the carried data (.gpu/data/*.gz) into data/FashionMNIST/raw/, unless all four
-#      files are already there (so a second call in the same lease needs nothing by hand),
+#      files are already there (so a second run in the same copy needs nothing by hand),
 #      then installs the carried wheels into /tmp/gpu_site (on PYTHONPATH, pytest's too);
 #   2. runs the whole test suite, python3 -m pytest -n 8 -rA -v test_all.py (no -n 8 where
 #      pytest-xdist is missing), stopped at SUITE_S = 200 s (it took 162 s on the H200);
@@ -19,21 +22,21 @@
 #      outputs/gpu/, stopped at min(REPORT_S = 240 s, the time left), leaving times.tsv of
 #      the steps done and, if it ended, its wall time (the goal: 180 s; one step at a time
 #      it took 355 s on the H200);
-#   4. in the time left (about 115 s): benchmarks/bench_epoch.py --json $OUT/bench_epoch.json
-#      (its four rows), then benchmarks/bench_tsne.py --points 0 (scikit-learn's
-#      Barnes-Hut; the GPU machine has scikit-learn).
+#   4. in the time left (about 115 s): python -m benchmarks.bench_epoch --json
+#      $OUT/bench_epoch.json (its four rows), then python -m benchmarks.bench_tsne --points 0
+#      (scikit-learn's Barnes-Hut, where scikit-learn is installed).
 # It leaves in $OUT (default outputs/gpu_check/): gpu_check.log (everything printed but the
 # suite's own output), pytest.log, bench_epoch.json, and gpu_outputs.tar.gz (outputs/gpu/
 # without checkpoints and database; bench_tsne.json is in it).
 #
-# Try it first on a CPU: DEVICE=cpu QUICK=1 OUT=/tmp/gpu_check bash scripts/gpu_check.sh run
+# Try it first on a CPU: DEVICE=cpu QUICK=1 OUT=/tmp/gpu_check bash benchmarks/gpu_check.sh run
 # QUICK=1 runs only the tests named neither *end_to_end* nor *reproduce* (QUICK_TESTS
 # below), the report with --quick, 1 timed epoch per bench_epoch row, t-SNE of 500 points.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 # One call's seconds, split (after about 15 s of setup):
-BUDGET=${BUDGET:-570}       # all of `run`; one command of the GPU machine may run 600
+BUDGET=${BUDGET:-570}       # all of `run`
 SUITE_S=${SUITE_S:-200}     # 2. the test suite, stopped there
 REPORT_S=${REPORT_S:-240}   # 3. the report, stopped at min(REPORT_S, the time left)
                             # 4. the benchmarks: the rest, about 115 s
@@ -45,7 +48,7 @@ usage() { sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 
 prepare() {
     mkdir -p .gpu/wheels .gpu/data
-    # optuna and what it needs that the GPU machine lacks, for its Python 3.12
+    # optuna and what it needs beyond torch and pytest, as wheels for Python 3.12
     python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 \
         --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
         --platform manylinux2014_x86_64 -d .gpu/wheels \
@@ -114,30 +117,30 @@ EOF
     grep -E '^(FAILED|ERROR) ' "$log"
 
     # 3. the report
-    rm -rf "$report"    # a fresh study each time: reproduce.py would resume an old one
+    rm -rf "$report"    # a fresh study each time: the report would resume an old one
     local report_s=$(( REPORT_S < $(left) ? REPORT_S : $(left) ))
     echo "=== the whole report: WORKERS=${WORKERS:-4} python -m scripts.reproduce --device" \
          "$device --jobs ${JOBS:-3} ${quick[*]} (stopped at $report_s s)"
     if (( report_s <= 0 )); then    # `timeout 0` would mean no limit
-        echo "=== reproduce.py: not run, no time left"
+        echo "=== scripts.reproduce: not run, no time left"
     else
         t0=$SECONDS
-        # timeout's SIGTERM reaches reproduce.py, which stops every running step (exit 143)
+        # timeout's SIGTERM reaches reproduce, which stops every running step (exit 143)
         timeout "$report_s" env WORKERS="${WORKERS:-4}" python -m scripts.reproduce \
             --device "$device" --jobs "${JOBS:-3}" "${quick[@]}" --out-dir "$report"
         rc=$?
-        echo "=== reproduce.py: $((SECONDS - t0)) s in all, exit $rc (124: stopped at $report_s s)"
+        echo "=== scripts.reproduce: $((SECONDS - t0)) s in all, exit $rc (124: stopped at $report_s s)"
         cat "$report/times.tsv"    # its last row, "wall time", if it ended: against 180 s
     fi
 
     # 4. the benchmarks, in the time left
-    echo "=== benchmarks/bench_epoch.py ($(left) s left)"
+    echo "=== benchmarks.bench_epoch ($(left) s left)"
     if (( $(left) > 0 )); then
         timeout "$(left)" python -m benchmarks.bench_epoch --device "$device" --epochs "$epochs" \
             --json "$out/bench_epoch.json"
     else echo "not run, no time left"
     fi
-    echo "=== benchmarks/bench_tsne.py ($(left) s left)"
+    echo "=== benchmarks.bench_tsne ($(left) s left)"
     if (( $(left) > 0 )); then
         timeout "$(left)" python -m benchmarks.bench_tsne --device "$device" \
             --points "$tsne_points" --methods barnes_hut --out-dir "$report"
