@@ -4398,6 +4398,32 @@ def test_debian_gz_files_are_decompressed_into_the_raw_folder(tmp_path, monkeypa
         assert raw.read_bytes() == gzip.decompress((debian / f"{name}.gz").read_bytes())
 
 
+def test_processes_started_together_on_a_fresh_folder_each_get_the_whole_files(tmp_path):
+    # three steps of a report started side by side, each finding the data folder empty
+    debian = tmp_path / "debian"
+    synthetic_fashion_mnist(debian, n_train=8000, gz=True)   # big enough for the copies to overlap
+    go = tmp_path / "go"
+    code = ("import sys, time; from pathlib import Path; import plumbing.data\n"
+            "plumbing.data.DEBIAN_DIR = Path(sys.argv[1])\n"
+            "print('ready', flush=True)\n"
+            "while not Path(sys.argv[2]).exists(): time.sleep(0.001)\n"
+            "plumbing.data.find_data(sys.argv[3])")
+    for attempt in range(3):
+        data = tmp_path / f"data{attempt}"
+        go.unlink(missing_ok=True)
+        procs = [subprocess.Popen([sys.executable, "-c", code, debian, go, data], cwd=ROOT,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for _ in range(3)]
+        assert all(p.stdout.readline() == "ready\n" for p in procs)  # all at the start line
+        go.touch()
+        errors = [p.communicate(timeout=60)[1] for p in procs]
+        assert [p.returncode for p in procs] == [0, 0, 0], errors
+        raw = data / "FashionMNIST" / "raw"
+        for name in plumbing.data.RAW_FILES:
+            assert (raw / name).read_bytes() == gzip.decompress((debian / f"{name}.gz").read_bytes())
+        assert sorted(f.name for f in raw.iterdir()) == sorted(plumbing.data.RAW_FILES)  # no .tmp
+
+
 def test_missing_data_names_the_three_ways_to_get_it(tmp_path, monkeypatch):
     from torchvision.datasets import FashionMNIST
     monkeypatch.setattr(plumbing.data, "DEBIAN_DIR", tmp_path / "no-such-folder")
