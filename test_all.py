@@ -4824,6 +4824,25 @@ def test_a_bad_storage_is_a_one_line_error(storage, tmp_path):
     assert "\n" not in str(e.value)
 
 
+@pytest.mark.parametrize("storage", ["sqlite:///", "sqlite://", "sqlite:///:memory:"])
+def test_an_in_memory_storage_is_refused_before_any_trial(storage, data_dir, tmp_path):
+    # workers cannot share it, and every trial would be lost as the run ends
+    with pytest.raises(SystemExit) as e:
+        tune.main(["ae", *TINY, "--trials", "1", "--storage", storage,
+                   "--data-dir", str(data_dir), "--out-dir", str(tmp_path)])
+    assert str(e.value).startswith("error:") and "in-memory" in str(e.value)
+    assert "\n" not in str(e.value) and not (tmp_path / "tuned_ae.json").exists()
+
+
+@pytest.mark.parametrize("storage", ["postgresql://me:secret@[::1", "postgresql://me:secret@db:x/optuna",
+                                     "not a url"])
+def test_a_malformed_storage_url_is_the_same_one_line_error(storage, tmp_path):
+    with pytest.raises(SystemExit) as e:
+        tune.main(["ae", "--quick", "--storage", storage, "--out-dir", str(tmp_path)])
+    assert str(e.value).startswith("error: cannot open the storage ") and "\n" not in str(e.value)
+    assert "secret" not in str(e.value)
+
+
 def test_the_password_of_a_storage_url_is_never_printed():
     given = "postgresql://me:secret@db:5432/optuna"
     assert plumbing.storage.storage_urls("outputs", given) == (given, "postgresql://me:***@db:5432/optuna")
