@@ -3914,6 +3914,34 @@ def test_bad_flags_exit_with_one_line(script, flags, capsys):
     assert "error" in err and "\n" not in err
 
 
+@pytest.mark.parametrize("script, flags, says", [
+    ("ae", ["--d", "1025"], "1 to 1024"), ("vae", ["--d", "1000000000"], "1 to 1024"),
+    ("vae", ["--lr", "1e39"], "float32"), ("ae", ["--lr", "1e308"], "float32"),
+    ("ae", ["--weight-decay", "1e39"], "float32"), ("vae", ["--beta", "1e39"], "float32")])
+def test_a_width_or_a_rate_no_model_can_hold_is_refused_with_its_bound(script, flags, says,
+                                                                        capsys):
+    module = {"ae": ae, "vae": vae}[script]
+    with pytest.raises(SystemExit) as e:
+        plumbing.cli.parse_args(module.build_parser(), module.QUICK, flags)
+    err = capsys.readouterr().err.strip()
+    assert e.value.code == 2 and "\n" not in err and says in err, err
+    edge = {"--d": "1024", "--lr": "3.4e38", "--weight-decay": "3.4e38", "--beta": "3.4e38"}
+    args = plumbing.cli.parse_args(module.build_parser(), module.QUICK, [flags[0], edge[flags[0]]])
+    assert getattr(args, flags[0][2:].replace("-", "_")) == float(edge[flags[0]])
+
+
+def test_running_out_of_memory_is_one_line_and_exit_status_1(capsys):
+    for run_out in (lambda: torch.empty(2**48, dtype=torch.uint8),   # 256 TB: the CPU allocator
+                    lambda: (_ for _ in ()).throw(torch.OutOfMemoryError("CUDA out of memory.")),
+                    lambda: (_ for _ in ()).throw(MemoryError())):
+        with pytest.raises(SystemExit) as e:
+            plumbing.cli.run(run_out)
+        assert str(e.value.code).startswith("error: out of memory") and "\n" not in str(e.value.code)
+        assert "--batch-size" in str(e.value.code)
+    with pytest.raises(RuntimeError, match="a bug"):  # any other error is shown as the bug it is
+        plumbing.cli.run(lambda: (_ for _ in ()).throw(RuntimeError("a bug")))
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
 def test_unavailable_device_is_a_clear_error():
     with pytest.raises(SystemExit) as e:
@@ -4032,7 +4060,9 @@ def test_a_damaged_tuned_file_is_a_one_line_error(tmp_path, text, says):
 @pytest.mark.parametrize("params, key", [({"d": 0}, "d"), ({"dropout": 1.0}, "dropout"),
                                          ({"lr": "0.001"}, "lr"), ({"lr": -0.01}, "lr"),
                                          ({"optimizer": "adam"}, "optimizer"),
-                                         ({"d": 3.5}, "d"), ({"weight_decay": True}, "weight_decay")])
+                                         ({"d": 3.5}, "d"), ({"weight_decay": True}, "weight_decay"),
+                                         ({"d": 1000000000}, "d"), ({"lr": 1e308}, "lr"),
+                                         ({"weight_decay": 1e39}, "weight_decay")])
 def test_a_tuned_value_passes_the_check_of_its_flag(params, key, tmp_path):
     path = tmp_path / "tuned_ae.json"
     path.write_text(json.dumps({"study": "ae", "params": {**ae.TABLE_4, **params}}))
@@ -4065,6 +4095,10 @@ def test_a_tuned_whole_number_that_is_not_one_says_a_whole_number(tmp_path):
     with pytest.raises(SystemExit) as e:
         plumbing.params.read_params(tmp_path / "tuned_classifier.json", "classifier", classify.TABLE_5)
     assert "mlp_lr must be a number, got 'x'" in str(e.value)
+    write_tuned(tmp_path / "tuned_classifier.json", "classifier", {**classify.TABLE_5, "no2": 4096})
+    with pytest.raises(SystemExit) as e:
+        plumbing.params.read_params(tmp_path / "tuned_classifier.json", "classifier", classify.TABLE_5)
+    assert "no2 must be 1 to 1024" in str(e.value)
 
 
 def test_a_flag_given_as_zero_wins_over_the_table_and_the_tuned_file(tmp_path):
