@@ -1329,6 +1329,14 @@ def test_one_trial_of_each_study_end_to_end(study, data_dir, quick_ae, tmp_path)
     assert params == tuned["params"] and source.endswith(f"tuned_{study}.json")
 
 
+def test_a_study_prints_nothing_on_stderr(data_dir, tmp_path):
+    # Optuna before 4.4 warns "fail_stale_trials is experimental" as each trial starts
+    proc = subprocess.run([sys.executable, "tune.py", "ae", *TINY, "--trials", "2",
+                           "--data-dir", data_dir, "--out-dir", tmp_path],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+
+
 def finished(study):
     return [t for t in study.get_trials() if t.state.is_finished()]
 

@@ -16,6 +16,7 @@ from plumbing.cli import quiet_start
 quiet_start(__name__)  # run as a script: a Ctrl-C while torch loads is one line too
 
 import time
+import warnings
 from functools import partial
 from typing import Callable, NamedTuple
 
@@ -216,9 +217,13 @@ def main(argv=None):
     with storage_errors(args.storage):  # a full disk, a server gone: one line
         if len(study.get_trials(deepcopy=False, states=counted)) < args.trials:
             objective = partial(STUDIES[args.study].objective, args=args, data=data)
-            study.optimize(objective, n_trials=2 * args.trials, catch=(torch.OutOfMemoryError,),
-                           callbacks=[MaxTrialsCallback(args.trials, states=counted),
-                                      print_trial_end])
+            with warnings.catch_warnings():  # Optuna < 4.4 warns as each trial starts
+                warnings.filterwarnings("ignore", "fail_stale_trials is experimental",
+                                        optuna.exceptions.ExperimentalWarning)
+                study.optimize(objective, n_trials=2 * args.trials,
+                               catch=(torch.OutOfMemoryError,),
+                               callbacks=[MaxTrialsCallback(args.trials, states=counted),
+                                          print_trial_end])
         trials = study.get_trials(deepcopy=False)
     counts = trial_counts(trials)
     if not counts["complete"]:
