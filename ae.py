@@ -24,9 +24,9 @@ import torch.nn.functional as F
 from common import (Decoder, Encoder, batches, diverged, first_of_classes, load_train_val,
                     make_optimizer, pca)
 from plumbing.checkpoints import command_for, load_checkpoint, load_weights, save_checkpoint
-from plumbing.cli import (Parser, add_common_flags, non_negative_float, parse_args, pick_device,
-                          positive_float, positive_int, print_settings, probability, run,
-                          seed_everything)
+from plumbing.cli import (Parser, add_common_flags, layer_width, non_negative_float, parse_args,
+                          pick_device, positive_float, positive_int, print_settings, probability,
+                          run, seed_everything)
 from plumbing.figures import plain_log_axis, plot_grid, pyplot, save_figure
 from plumbing.files import check_results, out_dir, update_results
 from plumbing.params import add_params_flag, resolve_params
@@ -326,9 +326,9 @@ def build_parser():
                         help="section 2.1: n = 256")
     add_params_flag(parser, "ae")
     # Each of these sets the value in every part run; not given, each part takes its own
-    parser.add_argument("--d", type=positive_int, default=None,
-                        help="latent dimension (default: compare 2, the notebook's, as the "
-                             "report does not state it; refit 185, Table 4)")
+    parser.add_argument("--d", type=layer_width, default=None,
+                        help="latent dimension, 1 to 1024 (default: compare 2, the notebook's, "
+                             "as the report does not state it; refit 185, Table 4)")
     parser.add_argument("--lr", type=positive_float, default=None,
                         help="learning rate (default: compare 0.0005 for Adam and SGD, "
                              "section 2.1, where the notebook gave SGD 0.001; refit 0.0058, "

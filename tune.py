@@ -13,6 +13,7 @@ Trials live in outputs/optuna.db (--storage): the same command resumes the study
 workers may run it at once. Writes tuned_<study>.json (for --params), fig08_tuning_<study>.png.
 """
 import time
+import warnings
 from functools import partial
 from typing import Callable, NamedTuple
 
@@ -197,9 +198,13 @@ def run_trials(study, objective, n_trials, storage):
     counted = (TrialState.COMPLETE, TrialState.PRUNED)
     with storage_errors(storage):  # a full disk, a server gone: one line
         if len(study.get_trials(deepcopy=False, states=counted)) < n_trials:
-            study.optimize(objective, n_trials=2 * n_trials, catch=(torch.OutOfMemoryError,),
-                           callbacks=[MaxTrialsCallback(n_trials, states=counted),
-                                      print_trial_end])
+            with warnings.catch_warnings():  # Optuna < 4.4 warns as each trial starts
+                warnings.filterwarnings("ignore", "fail_stale_trials is experimental",
+                                        optuna.exceptions.ExperimentalWarning)
+                study.optimize(objective, n_trials=2 * n_trials,
+                               catch=(torch.OutOfMemoryError,),
+                               callbacks=[MaxTrialsCallback(n_trials, states=counted),
+                                          print_trial_end])
         return study.get_trials(deepcopy=False)
 
 

@@ -27,9 +27,9 @@ import torch.nn.functional as F
 from common import (CLASSES, CORNERS, Decoder, batches, bilinear, conv_stack, diverged,
                     first_of_classes, kaiming_init, load_test, load_train_val, make_optimizer)
 from plumbing.checkpoints import save_checkpoint
-from plumbing.cli import (Parser, add_common_flags, non_negative_float, non_negative_int,
-                          parse_args, pick_device, positive_float, positive_int, print_settings,
-                          run, seed_everything)
+from plumbing.cli import (Parser, add_common_flags, layer_width, non_negative_float,
+                          non_negative_int, parse_args, pick_device, positive_float, positive_int,
+                          print_settings, run, seed_everything)
 from plumbing.figures import plot_grid, pyplot, save_figure
 from plumbing.files import out_dir, save_json
 from plumbing.params import add_params_flag, resolve_params
@@ -369,8 +369,8 @@ def build_parser():
     parser.add_argument("--beta", type=non_negative_float, default=1.0,
                         help="weight of the KL term; 1 = the ELBO of section 2.5")
     add_params_flag(parser, "vae")
-    parser.add_argument("--d", type=positive_int, default=None,
-                        help="latent dimension (default: Table 7's 44)")
+    parser.add_argument("--d", type=layer_width, default=None,
+                        help="latent dimension, 1 to 1024 (default: Table 7's 44)")
     parser.add_argument("--lr", type=positive_float, default=None,
                         help="Adam's learning rate (default: Table 7's 0.0002)")
     parser.add_argument("--weight-decay", type=non_negative_float, default=None,

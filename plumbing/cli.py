@@ -1,8 +1,8 @@
 """Keeps bad input out: flags checked as parsed, --params as its flags, Ctrl-C one line.
 
 Every flag is checked by its type as it is parsed and a bad one is one line (exit 2); a
-tuned-value file (--params) passes the same checks; Ctrl-C and SIGTERM stop a running
-script with one line.
+tuned-value file (--params) passes the same checks; Ctrl-C, SIGTERM and running out of
+memory stop a running script with one line.
 """
 import argparse
 import math
@@ -17,6 +17,8 @@ import torch
 from plumbing.data import DATA_ENV
 
 MIN_SUBSET = 40  # PCA, the 10-Gaussian mixture and a class of each need a few images
+MAX_WIDTH = 1024  # a layer's width (d, No1, No2): 4 x tune.py's widest, > an image's 784 pixels
+FLOAT32_MAX = 3.4028234663852886e38  # torch.finfo(torch.float32).max: the models' dtype
 
 
 # -----------------------------------------------------------------------------
@@ -51,6 +53,13 @@ def positive_int(text):
     return value
 
 
+def layer_width(text):
+    value = positive_int(text)
+    if value > MAX_WIDTH:
+        raise argparse.ArgumentTypeError(f"must be 1 to {MAX_WIDTH} (a layer's width), got {text}")
+    return value
+
+
 def non_negative_int(text):
     value = int(text)
     if value < 0:
@@ -60,15 +69,17 @@ def non_negative_int(text):
 
 def positive_float(text):
     value = float(text)
-    if not value > 0 or not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    if not 0 < value <= FLOAT32_MAX:  # also nan, and what a float32 model cannot hold
+        raise argparse.ArgumentTypeError(f"must be a positive number of at most "
+                                         f"{FLOAT32_MAX:.4g} (float32), got {text}")
     return value
 
 
 def non_negative_float(text):
     value = float(text)
-    if not value >= 0 or not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    if not 0 <= value <= FLOAT32_MAX:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, at most {FLOAT32_MAX:.4g} "
+                                         f"(float32), got {text}")
     return value
 
 
@@ -157,6 +168,19 @@ def run(main):
     except KeyboardInterrupt as e:
         print("interrupted; nothing half-written", file=sys.stderr)
         sys.exit(128 + (e.args[0] if e.args else signal.SIGINT))
+    except (MemoryError, RuntimeError) as e:  # torch.OutOfMemoryError is a RuntimeError
+        if not out_of_memory(e):
+            raise  # a bug, shown as one
+        why = (str(e).strip() or type(e).__name__).splitlines()[0][:200]
+        sys.exit(f"error: out of memory ({why}); try a smaller --batch-size or smaller "
+                 "layers (d, no1, no2), or another --device; nothing half-written")
+
+
+def out_of_memory(e):
+    """A GPU's torch.OutOfMemoryError, Python's MemoryError, or the RuntimeError of torch's
+    CPU allocator ("can't allocate memory") or of Apple's MPS ("out of memory")."""
+    return (isinstance(e, (MemoryError, torch.OutOfMemoryError))
+            or any(s in str(e) for s in ("can't allocate memory", "out of memory")))
 
 
 def interrupt(signum, frame):

@@ -36,19 +36,22 @@ def find_data(data_dir):
         for f in RAW_FILES:
             if (raw / f).exists():
                 continue
-            tmp = raw / f"{f}.tmp"
+            # A name of this process's own: steps started side by side on a fresh folder each
+            # decompress into their own file, and os.replace puts a whole one in place.
+            tmp = raw / f"{f}.{os.getpid()}.tmp"
             reinstall = "reinstall it: apt-get install --reinstall dataset-fashion-mnist"
             try:
-                with gzip.open(DEBIAN_DIR / f"{f}.gz") as src, open(tmp, "wb") as dst:
-                    shutil.copyfileobj(src, dst)
-            except (OSError, EOFError) as e:
+                try:
+                    with gzip.open(DEBIAN_DIR / f"{f}.gz") as src, open(tmp, "wb") as dst:
+                        shutil.copyfileobj(src, dst)
+                except (OSError, EOFError) as e:
+                    raise SystemExit(f"error: {DEBIAN_DIR / f}.gz is corrupt ({e}); {reinstall}")
+                if not is_idx(tmp, 3 if "images" in f else 1):  # valid gzip, wrong contents
+                    raise SystemExit(f"error: {DEBIAN_DIR / f}.gz does not hold an IDX file of "
+                                     f"Fashion-MNIST; {reinstall}")
+                os.replace(tmp, raw / f)
+            finally:  # an error or a Ctrl-C leaves no partial copy behind
                 tmp.unlink(missing_ok=True)
-                raise SystemExit(f"error: {DEBIAN_DIR / f}.gz is corrupt ({e}); {reinstall}")
-            if not is_idx(tmp, 3 if "images" in f else 1):  # valid gzip, wrong contents
-                tmp.unlink()
-                raise SystemExit(f"error: {DEBIAN_DIR / f}.gz does not hold an IDX file of "
-                                 f"Fashion-MNIST; {reinstall}")
-            os.replace(tmp, raw / f)
         return root
     from torchvision.datasets import FashionMNIST
     try:

@@ -7,14 +7,14 @@ of where the values came from is printed and saved beside the results.
 import argparse
 from typing import NamedTuple
 
-from plumbing.cli import (non_negative_float, optimizer_name, path_text, positive_float,
-                          positive_int, probability)
+from plumbing.cli import (MAX_WIDTH, layer_width, non_negative_float, optimizer_name, path_text,
+                          positive_float, probability)
 from plumbing.files import read_json
 
 # The check of every value the report's tables hold, for a flag and for a --params file alike
-PARAM_TYPES = {"d": positive_int, "optimizer": optimizer_name, "lr": positive_float,
+PARAM_TYPES = {"d": layer_width, "optimizer": optimizer_name, "lr": positive_float,
                "dropout": probability, "weight_decay": non_negative_float,
-               "no1": positive_int, "no2": positive_int, "mlp_optimizer": optimizer_name,
+               "no1": layer_width, "no2": layer_width, "mlp_optimizer": optimizer_name,
                "mlp_lr": positive_float, "mlp_dropout": probability,
                "mlp_weight_decay": non_negative_float}
 
@@ -30,7 +30,8 @@ def add_params_flag(parser, study):
     parser.add_argument("--params", metavar="FILE", type=path_text, default=None,
                         help=f"train with the tuned values in FILE (tuned_{study}.json, "
                              f"written by `python tune.py {study}`) instead of the report's "
-                             "table; a flag given on the command line wins over both")
+                             "table; each value is checked as its flag is (widths d, no1, no2: "
+                             f"1 to {MAX_WIDTH}); a flag given on the command line wins over both")
 
 
 def resolve_params(args, table, study):
@@ -74,7 +75,7 @@ def read_params(path, study, table):
 def check_param(path, key, value):
     """A value read from a file passes the check of its flag (PARAM_TYPES), or is one line."""
     check = PARAM_TYPES[key]
-    kind = str if check is optimizer_name else int if check is positive_int else (int, float)
+    kind = str if check is optimizer_name else int if check is layer_width else (int, float)
     try:
         if isinstance(value, bool) or not isinstance(value, kind):
             what = {str: "a name", int: "a whole number"}.get(kind, "a number")

@@ -5,6 +5,7 @@ the study is opened), a resumed study checked to be of the same kind and setting
 trial counted by its state, and a storage that fails at any point (a full disk) one line.
 """
 import contextlib
+import re
 import time
 import warnings
 from pathlib import Path
@@ -12,15 +13,23 @@ from pathlib import Path
 
 def storage_urls(out, given):
     """(the URL to open, the URL to print and save): --storage with its password hidden,
-    or sqlite:///OUT/optuna.db with the path escaped (a folder a?b or %41 stays itself)."""
+    or sqlite:///OUT/optuna.db with the path escaped (a folder a?b or %41 stays itself).
+    A --storage that is not a URL, or is an in-memory database, is one line."""
     import sqlalchemy
     if given is None:
         url = sqlalchemy.engine.URL.create("sqlite", database=str(Path(out) / "optuna.db"))
         return url.render_as_string(hide_password=False), url.render_as_string()
     try:
-        return given, sqlalchemy.make_url(given).render_as_string(hide_password=True)
-    except sqlalchemy.exc.ArgumentError:  # not a URL at all: Optuna will say so
-        return given, given
+        url = sqlalchemy.make_url(given)
+    except (sqlalchemy.exc.ArgumentError, ValueError) as e:  # not a URL; a port not a number
+        shown = re.sub(r"//([^:/@]*):[^@]*@", r"//\1:***@", given)  # its password hidden
+        raise SystemExit(storage_error(shown, e))
+    shown = url.render_as_string(hide_password=True)
+    if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+        raise SystemExit(f"error: --storage {shown} is an in-memory database: tune.py's workers "
+                         "cannot share it and its trials are lost as the run ends; give a file "
+                         "(sqlite:///PATH/optuna.db) or leave --storage out")
+    return given, shown
 
 
 HEARTBEAT_SECONDS = 10  # a running trial writes a heartbeat to the storage this often ...
