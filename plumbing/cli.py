@@ -1,12 +1,11 @@
 """Keeps bad input out: flags checked as parsed, --params as its flags, Ctrl-C one line.
 
 Every flag is checked by its type as it is parsed and a bad one is one line (exit 2); a
-tuned-value file (--params) passes the same checks; Ctrl-C, SIGTERM and running out of
-memory stop a script with one line. Nothing here imports torch at load time, so that a script can take over its
+tuned-value file (--params) passes the same checks; Ctrl-C and SIGTERM stop a script with
+one line. Nothing here imports torch at load time, so that a script can take over its
 signals before the slow imports (quiet_start).
 """
 import argparse
-import math
 import os
 import random
 import signal
