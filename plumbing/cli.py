@@ -5,7 +5,6 @@ tuned-value file (--params) passes the same checks; Ctrl-C, SIGTERM and running 
 memory stop a running script with one line.
 """
 import argparse
-import math
 import os
 import random
 import signal
