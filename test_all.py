@@ -3984,21 +3984,21 @@ def test_seeds_reads_explores_sample_rows():
 def test_seeds_damaged_or_missing_file_is_one_line(tmp_path):
     out = make_out(tmp_path, {"tables": [{}, {}], "tuned": [{}, {}]})
     (out / "seeds" / "tuned" / "seed1" / "explore.json").write_text('{"knn": ')
-    proc = run("scripts/seeds.py", "--out-dir", out, ok=False)
+    proc = run("scripts.seeds", "--out-dir", out, ok=False)
     assert one_line_error(proc), proc.stderr
     assert "explore.json" in proc.stderr
     (out / "seeds" / "tuned" / "seed1" / "explore.json").unlink()   # a stopped run: left out
     (out / "seeds" / "tables" / "seed0" / "vae.json").write_text('{"test": {}}')
-    proc = run("scripts/seeds.py", "--out-dir", out, ok=False)
+    proc = run("scripts.seeds", "--out-dir", out, ok=False)
     assert one_line_error(proc) and "vae.json" in proc.stderr, proc.stderr
-    proc = run("scripts/seeds.py", "--out-dir", tmp_path / "nothing", ok=False)
+    proc = run("scripts.seeds", "--out-dir", tmp_path / "nothing", ok=False)
     assert one_line_error(proc), proc.stderr
 
 
 def test_a_stopped_seed_run_is_left_out_by_name_and_the_rest_summarised(quick_ae, tmp_path):
     out = make_out(tmp_path, {"tables": [{}, {}, {}], "tuned": [{}, {}, {}]})
     (out / "seeds" / "tables" / "seed2" / "explore.json").unlink()    # stopped before its last two steps
-    proc = run("scripts/seeds.py", "--out-dir", out)
+    proc = run("scripts.seeds", "--out-dir", out)
     data = json.loads((out / "seeds.json").read_text())
     assert data["configs"]["tables"]["seeds"] == [0, 1] and data["configs"]["tuned"]["seeds"] == [0, 1, 2]
     assert data["left_out"] == {"tables": {"2": "no explore.json"}}
@@ -4006,7 +4006,7 @@ def test_a_stopped_seed_run_is_left_out_by_name_and_the_rest_summarised(quick_ae
     # summary.py writes its sections even when the seed runs cannot be summarised at all
     (out / "seeds" / "tuned" / "seed0" / "vae.json").write_text('{"test": ')
     shutil.copy(quick_ae / "ae.json", out / "ae.json")
-    proc = run("scripts/summary.py", "--out-dir", out)
+    proc = run("scripts.summary", "--out-dir", out)
     md = (out / "summary.md").read_text()
     assert "## The autoencoder" in md and "The seed runs could not be summarised" in md
 
@@ -4161,12 +4161,12 @@ def test_seeds_md_times_tables_leave_the_reused_runs_out(tmp_path):
 
 def test_seeds_names_the_file_key_and_value_that_is_not_a_number_as_summary_does(tmp_path):
     out = make_out(tmp_path, {"tables": [{}, {}], "tuned": [{}, {"accuracy": "90 %"}]})
-    proc = run("scripts/seeds.py", "--out-dir", out, ok=False)
+    proc = run("scripts.seeds", "--out-dir", out, ok=False)
     where = out / "seeds" / "tuned" / "seed1" / "classify.json"
     assert one_line_error(proc)
     assert f"error: {where}: table6.table5.runs.0.accuracy is '90 %', not a number" in proc.stderr
     out = make_out(tmp_path / "2", {"tables": [{}, {}], "tuned": [{}, {"knn": (0.8, "0.82", 0.8)}]})
-    proc = run("scripts/seeds.py", "--out-dir", out, ok=False)
+    proc = run("scripts.seeds", "--out-dir", out, ok=False)
     where = out / "seeds" / "tuned" / "seed1" / "explore.json"
     assert one_line_error(proc)
     assert f"error: {where}: knn.AE.latent is '0.82', not a number" in proc.stderr
@@ -4175,7 +4175,7 @@ def test_seeds_names_the_file_key_and_value_that_is_not_a_number_as_summary_does
 def test_a_nan_in_a_seed_run_is_shown_as_nan_and_leaves_its_verdict_undecided(tmp_path):
     out = make_out(tmp_path, {"tables": [{}, {}, {}],
                               "tuned": [{}, {"smooth": (math.nan, 0.15)}, {}]})
-    proc = run("scripts/seeds.py", "--out-dir", out)
+    proc = run("scripts.seeds", "--out-dir", out)
     assert "Traceback" not in proc.stderr
     md = (out / "seeds.md").read_text()
     row = next(line for line in md.splitlines() if line.startswith("| smoothness, AE"))

@@ -2,11 +2,11 @@
 the report's tables and with the tuned values side by side, and a verdict on each of the
 report's three latent-space claims, decided by a rule written below (not by hand).
 
-Run last by `python scripts/reproduce.py --seeds N` (N > 1), which trains ae.py --part refit,
+Run last by `python -m scripts.reproduce --seeds N` (N > 1), which trains ae.py --part refit,
 classify.py, vae.py and explore.py once per seed into OUT/seeds/CONFIG/seedS/, CONFIG being
 "tables" (the report's Tables 4, 5 and 7) or "tuned" (tune.py's values). On its own:
 
-    python scripts/seeds.py [--out-dir DIR]
+    python -m scripts.seeds [--out-dir DIR]
 
 It only reads those JSON files and OUT/times.tsv, OUT/seeds/times.tsv. `markdown(out)`
 returns the text of seeds.md (or "" when OUT/seeds/ does not exist), for summary.py.
@@ -22,7 +22,7 @@ from pathlib import Path
 from plumbing.cli import Parser, path_text, run
 from plumbing.files import fingerprint, not_a_number, read_json, save_json, save_text
 
-RERUN = "rerun `python scripts/reproduce.py --seeds N`"
+RERUN = "rerun `python -m scripts.reproduce --seeds N`"
 
 CONFIGS = {"tables": "report's tables", "tuned": "tuned values"}
 CHANCE = 0.1  # 10-NN accuracy of guessing among Fashion-MNIST's 10 classes
@@ -380,7 +380,7 @@ def results(out):
     configs = {c: d for c, d in configs.items() if d["seeds"]}
     if not configs:
         raise SystemExit(f"error: {out}/seeds/ holds no whole seed run (tables/seed0/, ...; "
-                         f"left out: {left_out or 'none'}); run `python scripts/reproduce.py "
+                         f"left out: {left_out or 'none'}); run `python -m scripts.reproduce "
                          "--seeds N`")
     numbers = {config: {"seeds": data["seeds"], "metrics": {
         key: {"label": label, "source": f"{name}: {'-' * (key in NEGATED)}{path}",
@@ -400,7 +400,7 @@ def stale_note(out):
                if (out / copy.name).exists() and (out / copy.name).read_bytes() != copy.read_bytes()}
     if changed:
         return [f"**Stale:** {', '.join(sorted(changed))} in {out} changed after these "
-                "seed runs; rerun `python scripts/reproduce.py --seeds N`.", ""]
+                "seed runs; rerun `python -m scripts.reproduce --seeds N`.", ""]
     return []
 
 
@@ -432,7 +432,7 @@ def markdown(out: Path) -> str:
     for config, seeds in data["left_out"].items():
         for seed, why in seeds.items():
             lines += [f"**Left out:** {out}/seeds/{config}/seed{seed} is not a whole run "
-                      f"({why}); `python scripts/reproduce.py --seeds N` redoes it.", ""]
+                      f"({why}); `python -m scripts.reproduce --seeds N` redoes it.", ""]
     lines += ["| number | " + " | ".join(CONFIGS[c] for c in configs) + " |",
               "|---|" + "---:|" * len(configs)]
     for key, label, _, _, form in METRICS:
@@ -463,7 +463,7 @@ def main(argv=None):
     out = Path(args.out_dir)
     if not (out / "seeds").is_dir():
         raise SystemExit(f"error: {out}/seeds/ does not exist; run "
-                         "`python scripts/reproduce.py --seeds N` first")
+                         "`python -m scripts.reproduce --seeds N` first")
     text = markdown(out)
     data = results(out)
     save_json(out / "seeds.json", data)
