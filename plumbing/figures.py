@@ -66,7 +66,7 @@ def plot_latent_plane(codes, y, class_names, z, images, path, title, panel_title
     the grid z (R, C, 2), with the top row at the largest z2 and z's values on the axes."""
     plt = pyplot()
     from torchvision.utils import make_grid
-    codes, y, z = codes.cpu(), y.cpu(), z.cpu()
+    codes, y, z = codes.cpu().numpy(), y.cpu().numpy(), z.cpu().numpy()
     fig, (left, right) = plt.subplots(1, 2, figsize=(13, 7.2))
     for c, name in enumerate(class_names):
         left.scatter(codes[y == c, 0], codes[y == c, 1], s=2, color=plt.cm.tab10(c), label=name)
@@ -77,7 +77,7 @@ def plot_latent_plane(codes, y, class_names, z, images, path, title, panel_title
     left.set_title(panel_titles[0], fontsize=10)
     rows, cols = images.shape[:2]
     right.imshow(make_grid(images.reshape(-1, 1, 28, 28).cpu(), nrow=cols, padding=1,
-                           pad_value=1)[0], cmap="gray", vmin=0, vmax=1)
+                           pad_value=1)[0].numpy(), cmap="gray", vmin=0, vmax=1)
     # every third cell's value, counted from both edges: symmetric, and no labels overlap
     every = lambda n: sorted({*range(0, n // 2 - 1, 3), *range(n - 1, n // 2, -3)})
     right.set_xticks([1 + 29 * j + 14 for j in every(cols)],
