@@ -89,5 +89,5 @@ def plot_latent_plane(codes, y, class_names, z, images, path, title, panel_title
     fig.legend(*left.get_legend_handles_labels(), loc="lower center", ncol=6, markerscale=5,
                frameon=False)
     fig.suptitle(title)
-    fig.tight_layout(rect=(0, 0.08, 1, 1))    # room for the legend below the panels
+    fig.tight_layout(rect=(0, 0.08, 1, 0.97))  # room for the legend below, the title above
     save_figure(fig, path)
