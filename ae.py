@@ -13,7 +13,8 @@ beside PCA's with as many components, the linear baseline an autoencoder has to 
 
 Measured (2-core CPU, Table 4's values): the refit reaches a validation MSE of 0.0114.
 Writes to outputs/: fig01_loss_adam_vs_sgd.png, fig07_training_progress.png,
-fig02_reconstruction_bag.png, fig10_reconstructions.png, ae.pt, ae.json.
+fig02_reconstruction_bag.png, fig10_reconstructions.png, ae.pt, ae.json; at d = 2 (the
+compare part's) also fig_ae_codes_2d.png.
 """
 import time
 
@@ -21,13 +22,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from common import (Decoder, Encoder, batches, diverged, first_of_classes, load_train_val,
-                    make_optimizer, pca)
+from common import (CLASSES, Decoder, Encoder, batches, bilinear, diverged, first_of_classes,
+                    load_train_val, make_optimizer, pca)
 from plumbing.checkpoints import command_for, load_checkpoint, load_weights, save_checkpoint
 from plumbing.cli import (Parser, add_common_flags, layer_width, non_negative_float, parse_args,
                           pick_device, positive_float, positive_int, print_settings, probability,
                           run, seed_everything)
-from plumbing.figures import plain_log_axis, plot_grid, pyplot, save_figure
+from plumbing.figures import plain_log_axis, plot_grid, plot_latent_plane, pyplot, save_figure
 from plumbing.files import check_results, out_dir, update_results
 from plumbing.params import add_params_flag, resolve_params
 
@@ -116,7 +117,8 @@ def pca_val_mse(x_train, x_val, k):
 
 def compare_optimizers(p, args, device, x_train, x_val, watch):
     """Section 3.1: Adam against SGD from the same initial weights and batch order.
-    Returns {name: history}, each with "snapshots": `watch` reconstructed after each epoch."""
+    Returns {name: history}, each with "snapshots": `watch` reconstructed after each epoch,
+    and the trained "model"."""
     seed_everything(args.seed)
     initial = autoencoder(p["d"], p["dropout"])
     baseline = pca_val_mse(x_train, x_val, p["d"])  # the same for both optimisers
@@ -130,7 +132,7 @@ def compare_optimizers(p, args, device, x_train, x_val, watch):
         histories[name] = fit(model, optimizer, x_train, x_val, args.epochs, args.batch_size,
                               args.seed, name=f"{name:4s}",
                               on_epoch=lambda *_: snapshots.append(reconstruct(model, watch)))
-        histories[name].update(pca_val_mse=baseline, snapshots=snapshots)
+        histories[name].update(pca_val_mse=baseline, snapshots=snapshots, model=model)
     return histories
 
 
@@ -150,7 +152,7 @@ def refit(p, args, device, x_train, x_val):
 
 def run_compare(params, args, device, x_train, x_val, y_val, out):
     """Part compare: print its values, train Adam and SGD, stop if either diverged, then save
-    the results and draw Figures 1 and 7."""
+    the results and draw Figures 1 and 7 (and, at d = 2, the codes' plane)."""
     print_params("compare", params)
     t0 = time.perf_counter()
     watch = x_val[first_of_classes(y_val, ["Ankle boot"])]  # (1, 1, 28, 28), Figure 7
@@ -158,6 +160,7 @@ def run_compare(params, args, device, x_train, x_val, y_val, out):
     stop_if_diverged(histories)
     save_compare(histories, params, args, device, time.perf_counter() - t0, out)
     plot_compare(histories, watch, params.values, out)  # figures last: a failed run replaces none
+    plot_codes_2d(histories["Adam"]["model"], x_train, x_val, y_val, out)
 
 
 def run_refit(params, args, device, x_train, x_val, y_val, out):
@@ -213,7 +216,7 @@ def stop_if_diverged(histories):
 
 def save_compare(histories, params, args, device, seconds, out):
     p = params.values
-    runs = {name: {k: v for k, v in h.items() if k != "snapshots"}
+    runs = {name: {k: v for k, v in h.items() if k not in ("snapshots", "model")}
             for name, h in histories.items()}
     update_results(out / "ae.json", {"compare": {
         "settings": vars(args), "params": p, "source": params.source, "device": str(device),
@@ -310,6 +313,32 @@ def plot_reconstructions(model, x_val, y_val, class_names, path, title, n=8):
         rows += [x.cpu(), reconstruct(model, x)]
         labels += [f"{name}\noriginal", f"{name}\nreconstructed"]
     plot_grid(torch.stack(rows), path, title, row_labels=labels)
+
+
+@torch.no_grad()
+def plot_codes_2d(model, x_train, x_val, y_val, out, n=20):
+    """At d = 2 (section 2.1's): the codes of the validation images, coloured by class, beside
+    the decoder over an n x n grid of the box that explore.py's notebook sampler draws from,
+    each coordinate between its min and max over the codes of the training images
+    (explore.sample_uniform_box). A code in the box's empty corners is drawn as often as one
+    among the images."""
+    model.eval()
+    encoder, decoder = model
+    codes = torch.cat([encoder(xb) for xb in x_val.split(1000)])         # (N_val, d)
+    if codes.shape[1] != 2:
+        return
+    z_train = torch.cat([encoder(xb) for xb in x_train.split(1000)])    # (N, 2)
+    (z1_lo, z2_lo), (z1_hi, z2_hi) = z_train.min(0).values, z_train.max(0).values
+    corners = torch.stack([torch.stack(c) for c in ((z1_lo, z2_hi), (z1_hi, z2_hi),
+                                                    (z1_lo, z2_lo), (z1_hi, z2_lo))])  # (4, 2)
+    z = bilinear(corners, n)                                             # (n, n, 2)
+    plot_latent_plane(codes, y_val, CLASSES, z, decoder(z.flatten(0, 1)).unflatten(0, (n, n)),
+                      out / "fig_ae_codes_2d.png",
+                      "The AE's latent plane (d = 2, Adam, section 3.1): where the validation "
+                      "images lie, and what the decoder draws there",
+                      [f"codes of the {len(x_val):,} validation images",
+                       f"decoded z on a {n} x {n} grid of the min-max box of the training "
+                       "codes\n(the box explore.py's Figure 4 samples from)"])
 
 
 # -----------------------------------------------------------------------------

@@ -178,8 +178,8 @@ def write_seed_folder(folder, seed, ae_mse=0.012, knn=(0.80, 0.82, 0.80), smooth
     raw, ae_latent, vae_latent = knn
     (folder / "explore.json").write_text(json.dumps({
         "knn": {"raw pixels": raw,
-                "AE": {"latent": ae_latent, "PCA 2-D": 0.5, "t-SNE 2-D": 0.8},
-                "VAE": {"latent": vae_latent, "PCA 2-D": 0.5, "t-SNE 2-D": 0.8}},
+                "AE": {"latent": ae_latent, "PCA 2-D": 0.5, explore.TSNE_KNN: 0.8},
+                "VAE": {"latent": vae_latent, "PCA 2-D": 0.5, explore.TSNE_KNN: 0.8}},
         "smoothness": {"AE": {"mean": smooth[0]}, "VAE": {"mean": smooth[1]}}}))
     (folder / "samples.json").write_text(json.dumps({"rows": {
         row: {"fd": fd, "confident_share": share}
@@ -1008,11 +1008,37 @@ def test_adam_and_sgd_start_alike_and_the_seed_moves_both(monkeypatch):
         assert same(a, b) and not same(a, c)
 
 
+def test_the_ae_at_d_2_is_drawn_over_the_box_of_the_notebooks_sampler(data_dir, tmp_path,
+                                                                        monkeypatch):
+    """fig_ae_codes_2d.png: the Adam model's codes of the validation images beside its decoder
+    over a grid whose corners are the min-max box of its codes of the training images, the
+    box explore.sample_uniform_box draws from; top row at the largest z2."""
+    calls, returned = {}, {}
+    spy(monkeypatch, ae, "plot_latent_plane", calls)
+    compare = ae.compare_optimizers
+    monkeypatch.setattr(ae, "compare_optimizers",
+                        lambda *args: returned.setdefault("histories", compare(*args)))
+    ae.main(["--part", "compare", *TINY, "--data-dir", str(data_dir), "--out-dir", str(tmp_path)])
+    (codes, y, names, z, images, path, *_), _ = calls["plot_latent_plane"][0]
+    assert path == tmp_path / "fig_ae_codes_2d.png" and path.stat().st_size > 10_000
+    encoder, decoder = returned["histories"]["Adam"]["model"].eval()
+    (x_train, _), (x_val, y_val) = common.load_train_val(data_dir, "cpu", 300)
+    with torch.no_grad():
+        z_train = encoder(x_train)
+        torch.testing.assert_close(codes, encoder(x_val))
+        torch.testing.assert_close(images, decoder(z.flatten(0, 1)).unflatten(0, (20, 20)))
+    assert torch.equal(y, y_val) and names == common.CLASSES and z.shape == (20, 20, 2)
+    lo, hi = z_train.min(0).values, z_train.max(0).values
+    torch.testing.assert_close(z[0, 0], torch.stack([lo[0], hi[1]]))   # top left
+    torch.testing.assert_close(z[-1, -1], torch.stack([hi[0], lo[1]]))  # bottom right
+
+
 # --- ae.py: end to end, on the real data -------------------------------------
 
 def test_ae_quick_end_to_end_on_real_data(quick_ae):
     for figure in ("fig01_loss_adam_vs_sgd.png", "fig07_training_progress.png",
-                   "fig02_reconstruction_bag.png", "fig10_reconstructions.png"):
+                   "fig_ae_codes_2d.png", "fig02_reconstruction_bag.png",
+                   "fig10_reconstructions.png"):
         assert (quick_ae / figure).stat().st_size > 10_000
     results = json.loads((quick_ae / "ae.json").read_text())
     assert results["compare"]["settings"]["quick"] and results["refit"]["settings"]["epochs"] == 2
@@ -2054,21 +2080,54 @@ def test_figure_9s_pca_is_fitted_to_all_the_test_codes(explore_run):
     assert torch.equal(tsne_start[0], affinity_args[0]) and tsne_start[1] == 2
 
 
-def test_each_knn_accuracy_is_of_the_tsne_subsample_with_its_labels(explore_run):
-    """raw pixels, latent, PCA 2-D and t-SNE 2-D: the same 40 test images, their labels,
-    k = --k; the pixels and the codes are of the same images."""
+def test_every_knn_accuracy_but_tsnes_is_of_all_the_test_images(explore_run):
+    """raw pixels, latent and PCA 2-D: all 50 test images and their labels; t-SNE 2-D: the
+    40 points it embeds and theirs; k = --k; the pixels and the codes are of the same images."""
     r = explore_run
     (affinity_args, _), = r["calls"]["affinities"]
     sub = subsample_of(r, affinity_args[0])
     seen = r["calls"]["knn_accuracy"]
-    assert len(seen) == 4
-    for (z, y, k), _ in seen:
-        assert torch.equal(y, r["y_test"][sub]) and k == 4
-    (pixels, _, _), _ = seen[0]
-    assert torch.equal(pixels, r["x_test"][sub].flatten(1))
-    (latent, _, _), _ = seen[1]
-    assert torch.allclose(latent, r["codes"][sub], atol=1e-6)
-    assert [z.shape[1] for (z, _, _), _ in seen[2:]] == [2, 2]
+    assert len(seen) == 4 and all(k == 4 for (_, _, k), _ in seen)
+    (pixels, y_pixels, _), _ = seen[0]
+    assert torch.equal(pixels, r["x_test"].flatten(1)) and torch.equal(y_pixels, r["y_test"])
+    (latent, y_latent, _), _ = seen[1]
+    assert torch.allclose(latent, r["codes"], atol=1e-6) and torch.equal(y_latent, r["y_test"])
+    (pca_2d, y_pca, _), _ = seen[2]
+    assert pca_2d.shape == (SUBSET // 4, 2) and torch.equal(y_pca, r["y_test"])
+    (tsne_2d, y_tsne, _), _ = seen[3]
+    assert tsne_2d.shape == (40, 2) and torch.equal(y_tsne, r["y_test"][sub])
+
+
+class ReportedAsCuda(str):
+    """The CPU as tensors take it ("cpu"), with a .type that says "cuda": explore.py's
+    choices by device type are made as on a GPU, its sums are the CPU's."""
+    type = "cuda"
+
+
+def test_the_claims_numbers_do_not_depend_on_the_device(tiny_ae, data_dir, tmp_path,
+                                                        monkeypatch):
+    """With the device reported as cuda and as cpu: the same t-SNE subsample by default
+    (3,000 of 10,000 test images), and on the same codes, the same 10-NN accuracies whatever
+    t-SNE embeds (all the points, or 20), t-SNE's own aside."""
+    args = explore.build_parser().parse_args([])
+    on_gpu, on_cpu = (explore.tsne_subsample(10_000, args, device)
+                      for device in (ReportedAsCuda("cpu"), torch.device("cpu")))
+    assert len(on_cpu) == 3000 and torch.equal(on_gpu, on_cpu)
+    monkeypatch.setattr(explore, "plot_figures", lambda *args: None)
+    knn = {}
+    for device, points in ((ReportedAsCuda("cpu"), "0"), (torch.device("cpu"), "20")):
+        monkeypatch.setattr(explore, "pick_device", lambda name: device)
+        out = tmp_path / points
+        out.mkdir()
+        shutil.copy(tiny_ae / "ae.pt", out / "ae.pt")
+        explore.main(["--subset", str(SUBSET), "--tsne-points", points, "--tsne-iters", "10",
+                      "--pairs", "5", "--perplexity", "5", "--k", "4",
+                      "--data-dir", str(data_dir), "--out-dir", str(out)])
+        results = json.loads((out / "explore.json").read_text())
+        assert results["device"] == "cpu" and results["tsne_points"] == (int(points) or SUBSET // 4)
+        knn[points] = results["knn"]
+        knn[points]["AE"].pop(explore.TSNE_KNN)
+    assert knn["0"] == knn["20"]
 
 
 def test_smoothness_walks_between_the_test_codes_of_the_ae(explore_run):
@@ -2156,7 +2215,7 @@ def test_explore_shows_the_vae_beside_the_ae(quick_ae, data_dir, tmp_path):
         "--data-dir", data_dir, "--out-dir", tmp_path)
     results = json.loads((tmp_path / "explore.json").read_text())
     assert results["models"]["VAE"]["d"] == 4
-    assert set(results["knn"]["VAE"]) == {"latent", "PCA 2-D", "t-SNE 2-D"}
+    assert set(results["knn"]["VAE"]) == {"latent", "PCA 2-D", "t-SNE 2-D (its subsample)"}
     assert set(results["smoothness"]) == {"AE", "VAE"}
     run("beyond.samples", "--quick", "--data-dir", data_dir, "--out-dir", tmp_path)
     samples = json.loads((tmp_path / "samples.json").read_text())
@@ -2492,6 +2551,29 @@ def test_vae_quick_end_to_end_on_real_data(data_dir, tmp_path):
     model = plumbing.checkpoints.load_weights(vae.VAE(ckpt["settings"]["d"]), ckpt, "vae", "vae.pt", "")
     x_hat, mu, logvar = model(torch.rand(2, 1, 28, 28))
     assert x_hat.shape == (2, 1, 28, 28) and mu.shape == logvar.shape == (2, 44)
+    assert not (tmp_path / "fig_vae_manifold.png").exists()   # only at d = 2
+
+
+def test_the_vae_at_d_2_is_drawn_over_the_quantiles_of_its_prior(data_dir, tmp_path,
+                                                                 monkeypatch):
+    """fig_vae_manifold.png: the means of the test images beside the decoder over z at the
+    standard normal's quantiles (i + 0.5) / 20, top row at the largest z2."""
+    calls = {}
+    spy(monkeypatch, vae, "plot_latent_plane", calls)
+    vae.main(["--d", "2", "--iw-samples", "1", *TINY, "--data-dir", str(data_dir),
+              "--out-dir", str(tmp_path)])
+    (mu, y, names, z, images, path, *_), _ = calls["plot_latent_plane"][0]
+    assert path == tmp_path / "fig_vae_manifold.png" and path.stat().st_size > 10_000
+    x_test, y_test = common.load_test(data_dir, "cpu", 300)
+    model = plumbing.checkpoints.load_weights(
+        vae.VAE(2), plumbing.checkpoints.load_checkpoint(tmp_path / "vae.pt", ""), "vae", "", "")
+    torch.testing.assert_close(mu, model.encode(x_test)[0].detach())
+    assert torch.equal(y, y_test) and names == common.CLASSES and images.shape[:2] == (20, 20)
+    levels = torch.distributions.Normal(0.0, 1.0).cdf(z)                  # (20, 20, 2)
+    expected = (torch.arange(20) + 0.5) / 20
+    torch.testing.assert_close(levels[-1, :, 0], expected)               # z1, left to right
+    torch.testing.assert_close(levels[:, 0, 1], expected.flip(0))        # z2, top to bottom
+    torch.testing.assert_close(levels[:, :, 0], levels[:1, :, 0].expand(20, 20))  # a grid
 
 
 # =============================================================================
@@ -4060,9 +4142,9 @@ def write_seed_runs(out):
                 explore={
                     "knn": {"raw pixels": v["knn_raw"],
                             "AE": {"latent": v["knn_ae"], "PCA 2-D": v["knn_ae_pca"],
-                                   "t-SNE 2-D": v["knn_ae_tsne"]},
+                                   explore.TSNE_KNN: v["knn_ae_tsne"]},
                             "VAE": {"latent": v["knn_vae"], "PCA 2-D": v["knn_vae_pca"],
-                                    "t-SNE 2-D": v["knn_vae_tsne"]}},
+                                    explore.TSNE_KNN: v["knn_vae_tsne"]}},
                     "smoothness": {"AE": {"mean": v["smooth_ae"]},
                                    "VAE": {"mean": v["smooth_vae"]}}},
                 samples={"rows": {
@@ -4093,8 +4175,10 @@ def test_seeds_md_puts_every_number_in_its_row_and_column(tmp_path):
         "| 10-NN accuracy: VAE latent | 0.855 ± 0.006 (3 seeds) | 0.866 ± 0.007 (3 seeds) |",
         "| 10-NN accuracy: AE, PCA 2-D | 0.511 ± 0.008 (3 seeds) | 0.522 ± 0.009 (3 seeds) |",
         "| 10-NN accuracy: VAE, PCA 2-D | 0.533 ± 0.011 (3 seeds) | 0.544 ± 0.012 (3 seeds) |",
-        "| 10-NN accuracy: AE, t-SNE 2-D | 0.755 ± 0.013 (3 seeds) | 0.766 ± 0.014 (3 seeds) |",
-        "| 10-NN accuracy: VAE, t-SNE 2-D | 0.777 ± 0.015 (3 seeds) | 0.788 ± 0.016 (3 seeds) |",
+        "| 10-NN accuracy: AE, t-SNE 2-D (its subsample) | 0.755 ± 0.013 (3 seeds) | "
+        "0.766 ± 0.014 (3 seeds) |",
+        "| 10-NN accuracy: VAE, t-SNE 2-D (its subsample) | 0.777 ± 0.015 (3 seeds) | "
+        "0.788 ± 0.016 (3 seeds) |",
         "| smoothness, AE (0.100 = even; lower = smoother) | 0.137 ± 0.017 (3 seeds) | "
         "0.148 ± 0.018 (3 seeds) |",
         "| smoothness, VAE (0.100 = even; lower = smoother) | 0.159 ± 0.019 (3 seeds) | "

@@ -15,7 +15,7 @@ weight decay 0.0018), or those of a file named by --params (from `python tune.py
 Measured (2-core CPU, Table 7's values): test negative ELBO 250.2 nats per image,
 importance-weighted -log p(x) <= 246.8 nats (K = 100).
 Writes to outputs/: fig11_vae_loss.png, fig06_vae_samples.png, fig05b_vae_traversal.png,
-fig_vae_reconstructions.png, vae.pt, vae.json.
+fig_vae_reconstructions.png, vae.pt, vae.json; with --d 2 also fig_vae_manifold.png.
 """
 import math
 import time
@@ -30,7 +30,7 @@ from plumbing.checkpoints import save_checkpoint
 from plumbing.cli import (Parser, add_common_flags, layer_width, non_negative_float,
                           non_negative_int, parse_args, pick_device, positive_float, positive_int,
                           print_settings, run, seed_everything)
-from plumbing.figures import plot_grid, pyplot, save_figure
+from plumbing.figures import plot_grid, plot_latent_plane, pyplot, save_figure
 from plumbing.files import out_dir, save_json
 from plumbing.params import add_params_flag, resolve_params
 
@@ -286,6 +286,8 @@ def plot_figures(model, history, params, args, x_val, y_val, x_test, y_test, out
     plot_samples(model, d, out / "fig06_vae_samples.png", args.seed)
     plot_traversal(model, x_test, y_test, out / "fig05b_vae_traversal.png")
     plot_reconstructions(model, x_val, y_val, out / "fig_vae_reconstructions.png")
+    if d == 2:  # the whole latent space fits in one picture
+        plot_manifold(model, x_test, y_test, out / "fig_vae_manifold.png")
 
 
 def plot_losses(history, path, title):
@@ -354,6 +356,25 @@ def plot_reconstructions(model, x_val, y_val, path, per_class=2):
     plot_grid(torch.stack(rows), path,
               "VAE: validation images and their reconstructions (decoder of the mean mu)",
               row_labels=labels, col_labels=CLASSES)
+
+
+@torch.no_grad()
+def plot_manifold(model, x_test, y_test, path, n=20):
+    """At d = 2: the means mu of the test images, coloured by class, beside the decoder over
+    an n x n grid of z at the standard normal's quantiles (Kingma & Welling 2014, Figure 4):
+    "linearly spaced coordinates on the unit square were transformed through the inverse
+    CDF of the Gaussian", here the levels (i + 0.5) / n, each cell 1/n^2 of the prior's mass."""
+    model.eval()
+    mu = torch.cat([model.encode(xb)[0] for xb in x_test.split(1000)])    # (N, 2)
+    lo, hi = 0.5 / n, 1 - 0.5 / n
+    levels = bilinear(torch.tensor([[lo, hi], [hi, hi], [lo, lo], [hi, lo]]), n)  # (n, n, 2)
+    z = torch.distributions.Normal(0.0, 1.0).icdf(levels)                # (n, n, 2)
+    plot_latent_plane(mu, y_test, CLASSES, z, decode(model, z.to(mu.device)), path,
+                      "The VAE's latent plane (d = 2): where the test images lie, and what the "
+                      "decoder draws there (as Kingma & Welling 2014, Figure 4)",
+                      [f"means mu of the {len(x_test):,} test images",
+                       f"decoded z on a {n} x {n} grid of N(0, I)'s quantiles "
+                       f"{lo:.3f} ... {hi:.3f}"])
 
 
 # -----------------------------------------------------------------------------

@@ -50,8 +50,9 @@ METRICS = [
     for key, label, path in [
         ("raw", "raw pixels", "raw pixels"), ("ae", "AE latent", "AE.latent"),
         ("vae", "VAE latent", "VAE.latent"), ("ae_pca", "AE, PCA 2-D", "AE.PCA 2-D"),
-        ("vae_pca", "VAE, PCA 2-D", "VAE.PCA 2-D"), ("ae_tsne", "AE, t-SNE 2-D", "AE.t-SNE 2-D"),
-        ("vae_tsne", "VAE, t-SNE 2-D", "VAE.t-SNE 2-D")]
+        ("vae_pca", "VAE, PCA 2-D", "VAE.PCA 2-D"),
+        ("ae_tsne", "AE, t-SNE 2-D (its subsample)", "AE.t-SNE 2-D (its subsample)"),
+        ("vae_tsne", "VAE, t-SNE 2-D (its subsample)", "VAE.t-SNE 2-D (its subsample)")]
 ] + [
     (f"smooth_{model.lower()}", f"smoothness, {model} (0.100 = even; lower = smoother)",
      "explore.json", f"smoothness.{model}.mean", "{:.3f}") for model in ("AE", "VAE")
