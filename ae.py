@@ -30,7 +30,7 @@ from plumbing.cli import (Parser, add_common_flags, layer_width, non_negative_fl
                           run, seed_everything)
 from plumbing.figures import plain_log_axis, plot_grid, plot_latent_plane, pyplot, save_figure
 from plumbing.files import check_results, out_dir, update_results
-from plumbing.params import add_params_flag, resolve_params
+from plumbing.params import add_params_flag, check_param, resolve_params
 
 SECTION_2_1 = {"d": 2, "lr": 0.0005, "dropout": 0.2,  # part compare; d is the notebook's
                "weight_decay": 0.0001}                # (the report does not state it)
@@ -250,6 +250,8 @@ def load_ae(path):
         raise SystemExit(f"error: {path} lacks the settings {sorted(missing)}; rerun "
                          f"`{command_for(made_by, path)}`")
     s = ae_ckpt["settings"]
+    for key in ("d", "dropout", "optimizer", "lr", "weight_decay"):  # as --params checks them
+        check_param(path, key, s[key], fix=f"rerun `{command_for(made_by, path)}`")
     encoder = load_weights(Encoder(s["d"], s["dropout"]), ae_ckpt, "encoder", path, made_by)
     decoder = load_weights(Decoder(s["d"], s["dropout"]), ae_ckpt, "decoder", path, made_by)
     return ae_ckpt, encoder, decoder

@@ -72,7 +72,7 @@ def read_params(path, study, table):
     return {k: check_param(path, k, params[k]) for k in table}
 
 
-def check_param(path, key, value):
+def check_param(path, key, value, fix="fix the file or rerun tune.py"):
     """A value read from a file passes the check of its flag (PARAM_TYPES), or is one line."""
     check = PARAM_TYPES[key]
     kind = str if check is optimizer_name else int if check is layer_width else (int, float)
@@ -82,5 +82,5 @@ def check_param(path, key, value):
             raise argparse.ArgumentTypeError(f"must be {what}, got {value!r}")
         return check(str(value))
     except (argparse.ArgumentTypeError, ValueError) as e:
-        raise SystemExit(f"error: {path}: {key} {e}; fix the file or rerun tune.py")
+        raise SystemExit(f"error: {path}: {key} {e}; {fix}")
 
