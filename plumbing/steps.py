@@ -42,8 +42,8 @@ def parse(argv, doc, table, gpu_jobs):
     """The run: flags for every step (less --seed and --out-dir), seeds, jobs, workers,
     threads, out (OUT) and seed (SEED); every flag is checked against every step of `table`
     first."""
-    parser = Parser(prog="reproduce.py", description=doc.split("\n\n")[0],
-                    epilog="\n\n".join(doc.split("\n\n")[1:]))
+    description, _, epilog = doc.partition("\n\n")  # the card's first paragraph, then the rest
+    parser = Parser(prog="reproduce.py", description=description, epilog=epilog)
     parser.add_argument("--seeds", type=positive_int, default=1, metavar="N",
                         help="then retrain every trained step for seeds SEED .. SEED+N-1 (SEED: "
                              "--seed), with the report's tables and with the tuned values, into "
