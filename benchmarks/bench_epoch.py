@@ -27,10 +27,8 @@ speed-up is used by the project's scripts: this only measures them.
 after each round of epochs, so that a run stopped by a time limit leaves what it measured.
 """
 import argparse
-import json
 import statistics
 import time
-from pathlib import Path
 
 import torch
 import torch.nn as nn
@@ -41,6 +39,7 @@ from torchvision.datasets import FashionMNIST
 from common import Decoder, Encoder, load_train_val, split_indices
 from plumbing.cli import path_text, pick_device
 from plumbing.data import find_data
+from plumbing.files import save_json
 
 parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
 parser.add_argument("--epochs", type=int, default=3, help="timed epochs of each row")
@@ -165,12 +164,6 @@ def summary():
             "epochs_asked": args.epochs, "rows": rows, "skipped": skipped}
 
 
-def write_json():
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(summary(), indent=2) + "\n")
-
-
 for _ in range(args.epochs):
     for label, run in epochs.items():
         sync()
@@ -178,7 +171,8 @@ for _ in range(args.epochs):
         run()
         sync()
         times[label].append(time.perf_counter() - t0)
-    write_json()
+    if args.json:  # whole after each round: a run stopped by a time limit keeps what it measured
+        save_json(args.json, summary())
 
 result = summary()
 print(f"device: {device} ({machine}), torch {torch.__version__}; {len(x_train):,} images, "

@@ -4,7 +4,7 @@ Both embed the AE's codes (outputs/ae.pt) of the same test images with the same 
 (perplexity 30, 1,000 iterations, early exaggeration 12, PCA start, learning rate "auto").
 Quality: the KL divergence KL(P || Q) of each embedding, computed by one function from one
 P, so that both are judged alike (scikit-learn's own figure is printed too), and the
-leave-one-out 10-NN class accuracy in the embedding. Targets (issue 6): KL within 3 %,
+leave-one-out 10-NN class accuracy in the embedding. Targets: KL within 3 %,
 10-NN accuracy within 1 point; on a GPU, all 10,000 points in <= 5 s and >= 3 x faster.
 
 scikit-learn is needed only here; the project never imports it. Install it apart:

@@ -26,7 +26,6 @@ def plain_log_axis(axis):
         set_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
 
 
-
 def plot_grid(images, path, title, row_labels=None, col_labels=None, cell=0.9):
     """Save images (R, C, 28, 28) (or (R, C, 1, 28, 28)) as one figure: a single mosaic
     (one imshow, fast for a 10 x 10 grid) with a title and optional row and column labels."""

@@ -42,28 +42,22 @@ def parse(argv, doc, table, gpu_jobs):
     """The run: flags for every step (less --seed and --out-dir), seeds, jobs, workers,
     threads, out (OUT) and seed (SEED); every flag is checked against every step of `table`
     first."""
-    parser = Parser(prog="reproduce.py", description=doc.split("\n\n")[0],
-                    epilog="\n\n".join(doc.split("\n\n")[1:]))
+    description, _, epilog = doc.partition("\n\n")  # the card's first paragraph, then the rest
+    parser = Parser(prog="reproduce.py", description=description, epilog=epilog)
     parser.add_argument("--seeds", type=positive_int, default=1, metavar="N",
                         help="then retrain every trained step for seeds SEED .. SEED+N-1 (SEED: "
-                             "--seed), with the report's tables and with the tuned values, "
-                             "into OUT/seeds/CONFIG/seedS/; scripts.seeds writes OUT/seeds.md. "
-                             "A rerun keeps each seed run that finished with the same flags and "
-                             "tuned values (default: 1, the report only)")
+                             "--seed), with the report's tables and with the tuned values, into "
+                             "OUT/seeds/CONFIG/seedS/, and write OUT/seeds.md; a rerun keeps each "
+                             "whole seed run (default: 1, the report only)")
     parser.add_argument("--jobs", type=positive_int, metavar="N",
-                        help="steps at once (a study's workers count as one), seed runs "
-                             "too, each as soon as its inputs exist "
-                             f"(default: 1 on a CPU; {gpu_jobs} on a GPU, with --device cuda or "
-                             "auto: the AE chain, the VAE chain and Adam against SGD each use a "
-                             "small share of it). A step gets cores / N threads; at --quick one, "
-                             "so that no number depends on --jobs")
+                        help="steps at once, seed runs too (a study's workers count as one; "
+                             f"default: 1 on a CPU, {gpu_jobs} on a GPU). A step gets cores / N "
+                             "threads; at --quick one, so that no number depends on --jobs")
     parser.add_argument("--workers", type=positive_int,
                         default=os.environ.get("WORKERS") or "1",  # empty: unset
-                        metavar="W", help="tuning processes per study against one Optuna "
-                        "storage, worker i with --seed SEED + i - 1 (its own sampler); they "
-                        "stop at the study's trials between them, up to W - 1 more (default: "
-                        "$WORKERS, else 1). SEED + W - 1 must be below 2**32: checked before "
-                        "any step starts, never taken mod 2**32")
+                        metavar="W", help="tuning processes per study, one Optuna storage, "
+                        "worker i with --seed SEED + i - 1; they share the study's trials "
+                        "(default: $WORKERS, else 1)")
     own, flags = parser.parse_known_args(argv)
     flags = absolute_paths(flags)
     args = check_flags(flags, table)

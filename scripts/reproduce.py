@@ -21,7 +21,6 @@ or 143; a failing step stops the others, and its exit status is the run's.
 """
 import json
 import shutil
-import sys
 from typing import NamedTuple
 
 from plumbing.steps import Clock, Task, fresh, hold_lock, parse, run_steps, say, stop, without
@@ -69,8 +68,7 @@ GPU_JOBS = 3  # the AE chain, the VAE chain and Adam against SGD share one GPU
 def main(argv=None):
     stop.catch()  # from here on, Ctrl-C and SIGTERM reach every running step
     try:
-        run = parse(sys.argv[1:] if argv is None else argv, __doc__, REPORT + SEED_RUN,
-                    GPU_JOBS)  # every flag checked first
+        run = parse(argv, __doc__, REPORT + SEED_RUN, GPU_JOBS)  # every flag checked first
         with hold_lock(run.out) as run.lock:  # one run per folder, as long as it or a step lives
             clock = Clock(run.out / "times.tsv")
             run_steps(report_tasks(run), run, clock)

@@ -8,8 +8,7 @@ classify.py, vae.py and explore.py once per seed into OUT/seeds/CONFIG/seedS/, C
 
     python -m scripts.seeds [--out-dir DIR]
 
-It only reads those JSON files and OUT/times.tsv, OUT/seeds/times.tsv. `markdown(out)`
-returns the text of seeds.md (or "" when OUT/seeds/ does not exist), for summary.py.
+It only reads those JSON files and OUT/times.tsv, OUT/seeds/times.tsv.
 
 The spread is the sample standard deviation over training seeds (ddof = 1): the seed moves
 the initial weights, the batch order, explore.py's subsamples, beyond/samples.py's samplers
@@ -21,6 +20,7 @@ from pathlib import Path
 
 from plumbing.cli import Parser, path_text, run
 from plumbing.files import fingerprint, not_a_number, read_json, save_json, save_text
+from scripts.reproduce import SEED_RUN
 
 RERUN = "rerun `python -m scripts.reproduce --seeds N`"
 
@@ -65,9 +65,8 @@ METRICS = [
 ]
 NEGATED = {"vae_iw_bound"}    # minus the number in the file: -log p(x), from test.iw_log_px
 OPTIONAL = {"pca64_val_mse"}  # may be absent: PCA with 64 components exists only when d > 64
-STEPS = ["refit_ae", "classify", "vae", "explore", "samples"]  # reproduce.py's SEED_RUN
-STEP_FILES = ["ae.json", "classify.json", "vae.json", "explore.json",  # what each step writes
-              "samples.json"]
+STEPS = [step.name for step in SEED_RUN]  # a seed run's steps, and the results they write
+STEP_FILES = [name for step in SEED_RUN for name in step.makes if name.endswith(".json")]
 
 
 # -----------------------------------------------------------------------------
