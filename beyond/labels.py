@@ -54,7 +54,7 @@ def balanced_subset(y, n, seed):
 
 def train_one_way(ae_ckpt, recipe, way, x, y, steps, batch_size, seed):
     """The classifier of Table 3 trained one of the three WAYS on (x, y) for `steps`
-    batches, rounded up to whole epochs; returns the model."""
+    batches, rounded up to whole epochs; returns the model and the steps it took."""
     seed_everything(seed)
     mlp = recipe["mlp"]
     model = classifier_from_ae(ae_ckpt, mlp, pretrained=way != "random").to(x.device)
