@@ -498,6 +498,10 @@ def report_jobs3(data_dir, tmp_path_factory):
                       "--seeds", "2", head=True)
 
 
+def snapshot(folder):
+    return {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
 # =============================================================================
 # common.py: the split, the batches, the models of Tables 1 and 2, the optimisers, PCA, the
 # bilinear grid
@@ -650,7 +654,7 @@ def test_bilinear_weights_at_an_interior_point_worked_by_hand():
         [0.5625 * 4 + 0.1875 * 4, 0.1875 + 0.5625 + 0.0625 * 9 + 0.1875 * 5])
 
 
-# --- common.py: the training step, train and eval modes, divergence ----------
+# --- common.py: the optimisers and the divergence check ----------------------
 
 def test_sgd_is_plain_sgd_and_adam_is_adam():
     def one_step(optimizer_name, lr=0.1, weight_decay=0.01):
@@ -666,22 +670,11 @@ def test_sgd_is_plain_sgd_and_adam_is_adam():
                           atol=1e-6)
 
 
-
 def test_an_unknown_optimiser_is_a_value_error_not_an_exit():
     """A lesson function raises; only the command line ends the process."""
     with pytest.raises(ValueError, match="'Adagrad'"):
         common.make_optimizer("Adagrad", [torch.nn.Parameter(torch.zeros(2))], 0.1, 0.0)
 
-
-def test_diverged_is_true_when_any_one_loss_is_not_finite():
-    assert not common.diverged(0.1, 2.0, 0)
-    for bad in (math.nan, math.inf, -math.inf):
-        assert common.diverged(bad)
-        assert common.diverged(bad, 0.1) and common.diverged(0.1, bad)
-        assert common.diverged(0.1, 0.2, bad, 0.3)
-
-
-# --- common.py: the settings and --seed --------------------------------------
 
 def test_every_script_passes_sgd_through_as_sgd(data_dir, tmp_path, monkeypatch):
     made = []
@@ -712,6 +705,14 @@ def test_every_script_passes_sgd_through_as_sgd(data_dir, tmp_path, monkeypatch)
         {"optimizer": "SGD"})
     tune.main(argv)
     assert made == [("tune", "SGD", "SGD")]
+
+
+def test_diverged_is_true_when_any_one_loss_is_not_finite():
+    assert not common.diverged(0.1, 2.0, 0)
+    for bad in (math.nan, math.inf, -math.inf):
+        assert common.diverged(bad)
+        assert common.diverged(bad, 0.1) and common.diverged(0.1, bad)
+        assert common.diverged(0.1, 0.2, bad, 0.3)
 
 
 # =============================================================================
@@ -1035,7 +1036,7 @@ def test_ae_quick_end_to_end_on_real_data(quick_ae):
 # tune.py: the search spaces, one Optuna trial, the pruner, the study
 # =============================================================================
 
-# --- tune.py: the maths ------------------------------------------------------
+# --- tune.py: the search spaces ----------------------------------------------
 
 @pytest.mark.parametrize("study", ["ae", "classifier", "vae"])
 def test_every_report_value_lies_inside_its_search_space(study):
@@ -1051,7 +1052,7 @@ def test_every_report_value_lies_inside_its_search_space(study):
         assert params[name] == trial.params[name]           # what is suggested is what is used
 
 
-# --- tune.py: the training step, train and eval modes, divergence ------------
+# --- tune.py: one trial: its training, the pruner, divergence, out of memory ---
 
 @pytest.mark.parametrize("study, params", [("ae", {"optimizer": "SGD", "lr": 1e30}),
                                            ("vae", {"lr": 1e30})])
@@ -1246,7 +1247,7 @@ def test_a_trial_whose_training_or_validation_loss_diverges_is_pruned(
     assert tuned["diverged_trials"] == [0] and tuned["best_trial"] == 1
 
 
-# --- tune.py: what each fit sees ---------------------------------------------
+# --- tune.py: what each trial sees, and how trials are ranked ----------------
 
 # Two trials of two epochs. Trial 0 has the better training loss but the worse validation
 # value: the study must report, rank and keep trial 1.
@@ -1310,7 +1311,7 @@ def test_each_study_trains_on_the_training_split_and_ranks_by_the_validation_val
     assert tuned["params"] == trials[1].params
 
 
-# --- tune.py: the settings and --seed ----------------------------------------
+# --- tune.py: --seed and the samplers ----------------------------------------
 
 def test_each_worker_seeds_its_own_sampler(tmp_path):
     """reproduce.py gives worker i --seed + i - 1: two workers on a new study draw differently,
@@ -1341,22 +1342,6 @@ def test_seed_fixes_the_first_draws_of_a_new_study(tmp_path):
         return [tune.suggest_ae(study.ask()) for _ in range(2)]
     a, b, c = (first_draws(f"study{i}", seed) for i, seed in enumerate((3, 3, 4)))
     assert a == b and a != c
-
-
-def test_reproduce_gives_each_tuning_worker_its_own_seed_and_sampler(steps_spy, tmp_path):
-    steps_spy.module.main(["--quick", *CPU, "--seed", "7", "--workers", "3", "--out-dir",
-                     str(tmp_path / "out")])
-    for study in ("ae", "classifier", "vae"):
-        workers = commands_of(steps_spy, "tune.py", study)
-        assert [flag_value(c, "--seed") for c in workers] == ["7", "8", "9"]
-        assert len({tuple(steps_spy.module.without(c, "--seed")) for c in workers}) == 1
-    draws = []
-    for i, command in enumerate(commands_of(steps_spy, "tune.py", "ae")):   # as each worker starts
-        args = plumbing.cli.parse_args(tune.build_parser(), tune.QUICK,
-                                       command[1:] + ["--study-name", f"ae{i}"])
-        study = tune.open_study(args, f"sqlite:///{tmp_path / 'optuna.db'}")
-        draws.append(tuple(tune.suggest_ae(study.ask()).items()))
-    assert len(set(draws)) == 3                              # three samplers, three draws
 
 
 # --- tune.py: end to end, on the real data -----------------------------------
@@ -1912,42 +1897,7 @@ def test_tsne_exaggerates_p_for_exactly_its_first_iterations(monkeypatch):
     assert sums == [12.0] * 4 + [1.0] * 3
 
 
-@pytest.fixture(scope="module")
-def report_jobs1(data_dir, tmp_path_factory):
-    """The same report, one step at a time, without the seed runs: about 40 s. Into a folder
-    of report_jobs3's name: torch names the archive inside a checkpoint after its file when
-    the path is ASCII, so a checkpoint's size, in the results, depends on its folder's."""
-    return run_report(data_dir, tmp_path_factory.mktemp("jobs1") / AWKWARD, "--jobs", "1")
-
-
-def result_numbers(path):
-    """Every number of a results file, less the settings and the times, by key (steps side
-    by side may write the entries of one file, ae.json, in either order)."""
-    found = []
-
-    def walk(o):
-        if isinstance(o, dict):
-            for k, v in sorted(o.items()):
-                if k != "settings" and not any(t in k.lower() for t in ("second", "time", "wall")):
-                    walk(v)
-        elif isinstance(o, list):
-            for v in o:
-                walk(v)
-        elif isinstance(o, (int, float)) and not isinstance(o, bool):
-            found.append(o)
-    walk(json.loads(path.read_text()))
-    return found
-
-
-def test_reproduce_jobs_1_and_jobs_3_give_the_same_numbers(report_jobs1, report_jobs3):
-    files = sorted(p.name for p in report_jobs1.glob("*.json"))
-    assert {"tuned_ae.json", "ae.json", "classify.json", "vae.json", "explore.json",
-            "samples.json"} <= set(files)
-    for name in files:
-        assert result_numbers(report_jobs1 / name) == result_numbers(report_jobs3 / name), name
-
-
-# --- explore.py: the training step, train and eval modes, divergence ---------
+# --- explore.py: the models, loaded in eval mode -----------------------------
 
 @pytest.fixture
 def saved_models(tmp_path):
@@ -1999,7 +1949,7 @@ def test_explore_decodes_random_codes_with_dropout_off(saved_models):
     torch.testing.assert_close(samples["ae_box"], by_hand)
 
 
-# --- explore.py: what each fit sees ------------------------------------------
+# --- explore.py: what each measure sees --------------------------------------
 
 EXPLORE_FLAGS = ["--quick", "--subset", str(SUBSET), "--tsne-points", "40", "--tsne-iters",
                  "10", "--pairs", "5", "--steps", "4", "--perplexity", "7", "--k", "4",
@@ -2829,7 +2779,7 @@ def test_structureless_images_match_pixel_statistics():
     assert abs(torch.corrcoef(torch.stack([a, b]))[0, 1].item()) < 0.03
 
 
-# --- beyond/judge.py: the training step, train and eval modes, divergence ----
+# --- beyond/judge.py: the training step, train and eval modes ----------------
 
 def test_the_judges_two_steps_are_adam_on_the_cross_entropy_with_a_falling_lr():
     torch.manual_seed(0)
@@ -2949,7 +2899,7 @@ def test_get_judge_trains_on_the_training_images_it_is_given(tmp_path, monkeypat
     assert kwargs["x_val"] is x_val and kwargs["y_val"] is y_val
 
 
-# --- beyond/judge.py: the settings and --seed --------------------------------
+# --- beyond/judge.py: the cached judge ---------------------------------------
 
 def test_the_judges_cache_is_keyed_by_its_data(capsys, tmp_path):
     """A judge trained on another subset (or seed) is not reused: it was trained on other images."""
@@ -2992,7 +2942,7 @@ def test_real_data_judge_ranks_real_images_above_structureless_floor(data_dir):
 # training
 # =============================================================================
 
-# --- beyond/labels.py: the maths ---------------------------------------------
+# --- beyond/labels.py: balanced label subsets --------------------------------
 
 def test_balanced_label_subsets_are_balanced_and_fixed_by_the_seed():
     y = torch.arange(10).repeat_interleave(30)[torch.randperm(300)]  # 30 per class, shuffled
@@ -3004,6 +2954,8 @@ def test_balanced_label_subsets_are_balanced_and_fixed_by_the_seed():
     with pytest.raises(SystemExit, match="needs 40 images"):
         labels.balanced_subset(y, 400, seed=1)
 
+
+# --- beyond/labels.py: the three ways: their start, divergence, budget -------
 
 @pytest.mark.parametrize("way", list(labels.WAYS))
 def test_each_way_starts_from_the_pretrained_encoder_or_from_new_weights(way, monkeypatch):
@@ -3031,8 +2983,6 @@ def test_each_way_starts_from_the_pretrained_encoder_or_from_new_weights(way, mo
     same = all(torch.equal(at_start[k], v) for k, v in encoder.state_dict().items())
     assert same == (way != "random")
 
-
-# --- beyond/labels.py: the training step, train and eval modes, divergence ---
 
 def test_the_frozen_encoders_features_are_computed_with_dropout_off(monkeypatch):
     torch.manual_seed(0)
@@ -3197,74 +3147,22 @@ def test_labels_quick_end_to_end(data_dir, quick_ae, tmp_path):
 # scripts/reproduce.py: the whole report in order, and its runs over seeds
 # =============================================================================
 
-# --- scripts/reproduce.py: the maths -----------------------------------------
+# --- scripts/reproduce.py: the steps, their order and their flags ------------
 
-def snapshot(folder):
-    return {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
-
-
-def test_reproduce_refuses_a_second_run_into_a_held_folder_and_a_killed_run_holds_none(
-        steps_spy, tmp_path, capsys):
-    out = tmp_path / "out"
-    holder = subprocess.Popen(    # a run that holds the folder, as reproduce.py does
-        [sys.executable, "-c", "import time; from plumbing.steps import hold_lock;"
-         f" lock = hold_lock({str(out)!r}); print('held', flush=True);"
-         " time.sleep(300)"], cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    assert holder.stdout.readline() == "held\n"
-    before = snapshot(out)
-    proc = reproduce("--quick", *CPU, "--out-dir", out)
-    assert one_line_error(proc) and str(out) in proc.stderr and f"pid {holder.pid}" in proc.stderr
-    assert snapshot(out) == before                           # nothing written, no step run
-    assert not steps_spy.started
-    holder.kill()                                            # SIGKILL: no handler runs
-    holder.wait()
-    steps_spy.module.main(["--quick", *CPU, "--out-dir", str(out)])  # the folder is free again
-    assert commands_of(steps_spy, "tune.py", "ae")
-
-
-def test_reproduce_a_step_holds_the_folder_after_its_run_is_killed(tmp_path):
-    """Each step inherits the lock: a run killed with SIGKILL (no handler runs) leaves its
-    steps to end on their own, and the folder held until the last of them has."""
-    out = tmp_path / "out"
-    holder = subprocess.Popen(    # a run whose one step, a sleeper, starts as every step does
-        [sys.executable, "-c", "import argparse, pathlib, time;"
-         " from plumbing.steps import Task, hold_lock, start;"
-         f" out = pathlib.Path({str(out)!r});"
-         " run = argparse.Namespace(lock=hold_lock(out), threads='1');"
-         " start(Task('sleeper', [['-c', 'import time; time.sleep(300)']], out), run);"
-         " time.sleep(300)"], cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    step = int(re.search(r"start +sleeper +pid (\d+)", holder.stdout.readline()).group(1))
-    holder.kill()
-    holder.wait()
-
-    def free():
-        with contextlib.suppress(SystemExit):
-            plumbing.steps.hold_lock(out).close()
-            return True
-    assert not free()                                        # the step still holds it
-    os.killpg(step, signal.SIGKILL)                          # its own process group
-    wait_until(free, timeout=30)                             # free with the last of them
-
-
-# --- scripts/reproduce.py: the training step, train and eval modes, divergence ---
-
-@pytest.mark.parametrize("failing", ["0", "1"])            # worker 1 or worker 2 (--seed 1)
-def test_reproduce_a_failing_worker_stops_every_step_with_its_own_status(failing, steps_spy,
-                                                                         tmp_path, capsys):
-    steps_spy.exit_status = lambda c: (3 if flag_value(c, "--seed") == failing and c[1] == "ae"
-                                 else None if c[0] == "tune.py" else 0)   # tuning runs on
-    with pytest.raises(SystemExit) as e:
-        steps_spy.module.main(["--quick", *CPU, "--workers", "2", "--jobs", "2", "--out-dir",
-                         str(tmp_path / "out")])
-    assert e.value.code == 3                                 # the failing worker's own status
-    stopped = {(c[1], flag_value(c, "--seed")): s for c, s in steps_spy.signalled}
-    other = {"0": "1", "1": "0"}[failing]
-    assert stopped == {("ae", other): signal.SIGTERM, ("vae", "0"): signal.SIGTERM,
-                       ("vae", "1"): signal.SIGTERM}         # every other running process
-    assert not commands_of(steps_spy, "ae.py")                     # no step starts after a failure
-    console = capsys.readouterr().out
-    assert "FAILED  tune_ae  exit 3" in console and "stopped tune_vae" in console
-    assert "$ python tune.py ae" in console                  # the end of its log, shown
+def test_reproduce_gives_each_tuning_worker_its_own_seed_and_sampler(steps_spy, tmp_path):
+    steps_spy.module.main(["--quick", *CPU, "--seed", "7", "--workers", "3", "--out-dir",
+                     str(tmp_path / "out")])
+    for study in ("ae", "classifier", "vae"):
+        workers = commands_of(steps_spy, "tune.py", study)
+        assert [flag_value(c, "--seed") for c in workers] == ["7", "8", "9"]
+        assert len({tuple(steps_spy.module.without(c, "--seed")) for c in workers}) == 1
+    draws = []
+    for i, command in enumerate(commands_of(steps_spy, "tune.py", "ae")):   # as each worker starts
+        args = plumbing.cli.parse_args(tune.build_parser(), tune.QUICK,
+                                       command[1:] + ["--study-name", f"ae{i}"])
+        study = tune.open_study(args, f"sqlite:///{tmp_path / 'optuna.db'}")
+        draws.append(tuple(tune.suggest_ae(study.ask()).items()))
+    assert len(set(draws)) == 3                              # three samplers, three draws
 
 
 # What each step of the report reads from others, as a user would say it: it waits for these
@@ -3308,128 +3206,7 @@ def test_reproduce_starts_each_step_once_the_steps_it_reads_from_have_ended(
         assert first[("done", step)] < first[("start", "summary")]
 
 
-@pytest.mark.parametrize("code, status", [(-9, 137), (-15, 143), (-2, 130)])
-def test_reproduce_a_step_killed_by_a_signal_ends_the_run_with_128_plus_it(
-        code, status, steps_spy, tmp_path, capsys):
-    """A step whose process dies of signal N (Popen's returncode -N) fails as any other: the
-    others are stopped, and the run exits 128 + N, what a shell says of the step itself."""
-    steps_spy.exit_status = lambda c: (code if c[:2] == ["tune.py", "vae"]
-                                       else None if c[0] == "tune.py" else 0)
-    with pytest.raises(SystemExit) as e:
-        steps_spy.module.main(["--quick", *CPU, "--jobs", "2", "--out-dir", str(tmp_path / "out")])
-    assert e.value.code == status
-    assert steps_spy.signalled == [(commands_of(steps_spy, "tune.py", "ae")[0], signal.SIGTERM)]
-    assert f"FAILED  tune_vae  exit {status} " in capsys.readouterr().out
-
-
-def test_reproduce_runs_steps_side_by_side_once_their_inputs_exist(report_jobs3):
-    reproduce_py = load_reproduce_module()
-    rows = [line.split("\t") for line in (report_jobs3 / "times.tsv").read_text().splitlines()]
-    assert rows[0] == ["step", "start", "end", "seconds"]
-    times = {step: (float(start), float(end)) for step, start, end, _ in rows[1:]}
-    assert set(times) == {s.name for s in reproduce_py.REPORT} | {
-        "wall time", "wall time, seed runs included"}
-    for step in reproduce_py.REPORT:
-        for before in reproduce_py.after(step, reproduce_py.REPORT):
-            assert times[before][1] <= times[step.name][0], (before, step.name)
-        assert (report_jobs3 / "logs" / f"{step.name}.log").exists()
-    for a, b in (("tune_ae", "tune_vae"), ("tune_vae", "tune_ae")):  # two chains at once:
-        assert times[a][0] < times[b][1]                       # each began before the other ended
-    steps = sum(end - start for step, (start, end) in times.items() if "wall" not in step)
-    assert times["wall time"][1] < steps
-    md = (report_jobs3 / "summary.md").read_text()
-    assert "Wall time: " in md and "The steps one after another: " in md
-
-
-# --- scripts/reproduce.py: the settings and --seed ---------------------------
-
-def test_reproduce_seeds_flag_is_checked_and_documented():
-    assert "--seeds N" in run("scripts.reproduce", "--help").stdout
-    for bad in (["--seeds", "0"], ["--seeds", "x"], ["--seeds"]):
-        assert one_line_error(run("scripts.reproduce", *bad, ok=False)), bad
-
-
-def test_a_mistyped_flag_deletes_nothing_and_trains_nothing(tmp_path):
-    out = make_out(tmp_path, {"tables": [{}, {}], "tuned": [{}, {}]})   # earlier seed runs
-    for name in ("seeds.md", "seeds.json", "times.tsv"):
-        (out / name).write_text(f"an earlier {name}\n")
-    before = snapshot(out)
-    for flags in (["--seeds", "2", "--epocs", "3"], ["--epocs", "3"],
-                  ["--tsne-points", "5"]):        # explore.py's flag: the other steps refuse it
-        proc = reproduce(*flags, "--out-dir", out)
-        assert proc.returncode == 2 and one_line_error(proc), (flags, proc.stderr)
-        assert "unrecognized arguments" in proc.stderr and "reproduce.py: tune.py ae" in proc.stderr
-    assert snapshot(out) == before                  # no file deleted, emptied or written
-
-
-@pytest.mark.parametrize("flags, says", [
-    (["--workers", "2"], "2 tuning workers"), (["--seeds", "2"], "2 seed runs")])
-def test_reproduce_checks_every_workers_seed_before_any_step(flags, says, steps_spy, tmp_path,
-                                                             monkeypatch):
-    monkeypatch.delenv("WORKERS", raising=False)
-    out = tmp_path / "out"
-    proc = reproduce("--quick", *CPU, "--seed", 2**32 - 1, *flags, "--out-dir", out)
-    assert one_line_error(proc) and says in proc.stderr and "2**32" in proc.stderr, proc.stderr
-    assert not out.exists()
-    monkeypatch.setenv("WORKERS", "2")                      # the variable, as before: refused
-    proc = reproduce("--quick", *CPU, "--seed", 2**32 - 1, "--out-dir", out)
-    assert one_line_error(proc) and "2 tuning workers" in proc.stderr and not out.exists()
-    steps_spy.module.main(["--quick", *CPU, "--seed", str(2**32 - 2), "--out-dir", str(out)])
-    assert [flag_value(c, "--seed") for c in commands_of(steps_spy, "tune.py", "ae")] == [
-        str(2**32 - 2), str(2**32 - 1)]                      # the last seed that fits
-
-
-@pytest.mark.parametrize("flags, folder", [(["--quick"], "outputs/quick"), ([], "outputs")])
-def test_reproduce_writes_to_outputs_of_the_callers_folder_by_default(flags, folder, steps_spy,
-                                                                      tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    steps_spy.module.main([*flags, *CPU])
-    out = tmp_path / folder
-    assert (out / "times.tsv").exists() and (out / "logs" / "tune_ae.log").exists()
-    assert {flag_value(p.command, "--out-dir") for p in steps_spy.started} == {str(out)}
-    assert [p.name for p in tmp_path.iterdir()] == ["outputs"]
-
-
-def test_reproduce_takes_an_empty_workers_variable_as_unset(steps_spy, tmp_path, monkeypatch):
-    monkeypatch.setenv("WORKERS", "")                       # `WORKERS= python -m ...`
-    steps_spy.module.main(["--quick", *CPU, "--out-dir", str(tmp_path / "out")])
-    assert len(commands_of(steps_spy, "tune.py", "ae")) == 1
-
-
-def out_dir_of(tmp_path, size):
-    """A folder under tmp_path (made) whose OUT/optuna.db is a path of `size` bytes."""
-    folder = tmp_path
-    while (left := size - len(os.fsencode(folder / "optuna.db"))) > 0:
-        folder = folder / ("d" * (150 if left > 201 else left - 1))   # "/" + its name
-    folder.mkdir(parents=True)
-    assert len(os.fsencode(folder / "optuna.db")) == size
-    return folder
-
-
-def test_reproduce_refuses_an_out_dir_too_long_for_sqlite_before_any_step(steps_spy, tmp_path):
-    """SQLite opens paths of at most 512 bytes, its journal's (OUT/optuna.db-journal) too: so
-    504 bytes for the studies' storage. One longer is one line, naming the fix."""
-    too_long = out_dir_of(tmp_path / "a", 505) / "out"
-    proc = reproduce("--quick", *CPU, "--out-dir", too_long.parent)
-    assert one_line_error(proc) and "SQLite" in proc.stderr, proc.stderr
-    assert "shorter --out-dir" in proc.stderr
-    assert not steps_spy.started and list(too_long.parent.iterdir()) == []
-    longest = out_dir_of(tmp_path / "b", 504)
-    steps_spy.module.main(["--quick", *CPU, "--out-dir", str(longest)])
-    assert len(commands_of(steps_spy, "tune.py", "ae")) == 1
-    with contextlib.closing(sqlite3.connect(longest / "optuna.db")) as db, db:   # SQLite's own
-        db.execute("create table t (x)")                    # a write: its journal opens too
-
-
-def test_reproduce_refuses_a_lock_that_is_a_folder_in_one_line(steps_spy, tmp_path):
-    out = tmp_path / "out"
-    (out / ".reproduce.lock").mkdir(parents=True)
-    proc = reproduce("--quick", *CPU, "--out-dir", out)
-    assert one_line_error(proc) and ".reproduce.lock" in proc.stderr, proc.stderr
-    assert not steps_spy.started and [p.name for p in out.iterdir()] == [".reproduce.lock"]
-
-
-# --- scripts/reproduce.py: what the results say ------------------------------
+# --- scripts/reproduce.py: which earlier seed runs are kept ------------------
 
 def test_reproduce_keeps_only_a_whole_seed_run_of_the_same_flags_and_values(tmp_path):
     """reproduce.py's whole(): a seed run is kept on a rerun only if every step finished (steps
@@ -3458,7 +3235,61 @@ def test_reproduce_keeps_only_a_whole_seed_run_of_the_same_flags_and_values(tmp_
     assert not whole() and whole("tables")                    # other tuned values
 
 
-# --- scripts/reproduce.py: end to end, on the real data ----------------------
+# --- scripts/reproduce.py: end to end: --jobs 1 and 3, the seed runs ---------
+
+@pytest.fixture(scope="module")
+def report_jobs1(data_dir, tmp_path_factory):
+    """The same report, one step at a time, without the seed runs: about 40 s. Into a folder
+    of report_jobs3's name: torch names the archive inside a checkpoint after its file when
+    the path is ASCII, so a checkpoint's size, in the results, depends on its folder's."""
+    return run_report(data_dir, tmp_path_factory.mktemp("jobs1") / AWKWARD, "--jobs", "1")
+
+
+def result_numbers(path):
+    """Every number of a results file, less the settings and the times, by key (steps side
+    by side may write the entries of one file, ae.json, in either order)."""
+    found = []
+
+    def walk(o):
+        if isinstance(o, dict):
+            for k, v in sorted(o.items()):
+                if k != "settings" and not any(t in k.lower() for t in ("second", "time", "wall")):
+                    walk(v)
+        elif isinstance(o, list):
+            for v in o:
+                walk(v)
+        elif isinstance(o, (int, float)) and not isinstance(o, bool):
+            found.append(o)
+    walk(json.loads(path.read_text()))
+    return found
+
+
+def test_reproduce_jobs_1_and_jobs_3_give_the_same_numbers(report_jobs1, report_jobs3):
+    files = sorted(p.name for p in report_jobs1.glob("*.json"))
+    assert {"tuned_ae.json", "ae.json", "classify.json", "vae.json", "explore.json",
+            "samples.json"} <= set(files)
+    for name in files:
+        assert result_numbers(report_jobs1 / name) == result_numbers(report_jobs3 / name), name
+
+
+def test_reproduce_runs_steps_side_by_side_once_their_inputs_exist(report_jobs3):
+    reproduce_py = load_reproduce_module()
+    rows = [line.split("\t") for line in (report_jobs3 / "times.tsv").read_text().splitlines()]
+    assert rows[0] == ["step", "start", "end", "seconds"]
+    times = {step: (float(start), float(end)) for step, start, end, _ in rows[1:]}
+    assert set(times) == {s.name for s in reproduce_py.REPORT} | {
+        "wall time", "wall time, seed runs included"}
+    for step in reproduce_py.REPORT:
+        for before in reproduce_py.after(step, reproduce_py.REPORT):
+            assert times[before][1] <= times[step.name][0], (before, step.name)
+        assert (report_jobs3 / "logs" / f"{step.name}.log").exists()
+    for a, b in (("tune_ae", "tune_vae"), ("tune_vae", "tune_ae")):  # two chains at once:
+        assert times[a][0] < times[b][1]                       # each began before the other ended
+    steps = sum(end - start for step, (start, end) in times.items() if "wall" not in step)
+    assert times["wall time"][1] < steps
+    md = (report_jobs3 / "summary.md").read_text()
+    assert "Wall time: " in md and "The steps one after another: " in md
+
 
 def test_reproduce_seeds_end_to_end(report_jobs3):
     """The whole report, then 2 seeds x 2 configurations, on 500 images, steps side by side
@@ -3503,31 +3334,6 @@ def test_reproduce_runs_into_any_valid_path_and_past_a_closed_console(report_job
 # =============================================================================
 # scripts/summary.py: the report's numbers beside ours, in summary.md
 # =============================================================================
-
-# --- scripts/summary.py: the maths -------------------------------------------
-
-def test_reproduce_takes_every_path_from_the_callers_folder(steps_spy, tmp_path, monkeypatch):
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
-    monkeypatch.chdir(elsewhere)
-    steps_spy.module.main(["--quick", *CPU, "--out-dir", "rel_out", "--data-dir=rel_data"])
-    out = elsewhere / "rel_out"
-    assert (out / "times.tsv").exists() and (out / "logs" / "tune_ae.log").exists()
-    assert not (ROOT / "rel_out").exists()
-    assert steps_spy.started and all(p.cwd == ROOT for p in steps_spy.started)  # the project's
-    for process in steps_spy.started:
-        assert flag_value(process.command, "--out-dir") == str(out)
-        if process.command[:2] != ["-m", "scripts.summary"]:
-            assert f"--data-dir={elsewhere / 'rel_data'}" in process.command
-    refit = commands_of(steps_spy, "ae.py", "--part", "refit")[0]
-    assert refit[3:5] == ["--params", str(out / "tuned_ae.json")]
-    assert plumbing.steps.absolute_paths(
-        ["--storage", "sqlite:///s.db", "--params=p.json", "--checkpoint", "c.pt", "--storage",
-         "sqlite:////abs/s.db", "--storage=postgresql://u@host/db", "--seed", "3"]) == [
-        "--storage", f"sqlite:///{elsewhere / 's.db'}", f"--params={elsewhere / 'p.json'}",
-        "--checkpoint", str(elsewhere / "c.pt"), "--storage", "sqlite:////abs/s.db",
-        "--storage=postgresql://u@host/db", "--seed", "3"]
-
 
 # --- scripts/summary.py: what the results say --------------------------------
 
@@ -3754,7 +3560,7 @@ def test_summary_puts_our_numbers_beside_the_reports(quick_ae, tmp_path):
 # scripts/seeds.py: both configurations over seeds: means, spreads and verdicts
 # =============================================================================
 
-# --- scripts/seeds.py: the maths ---------------------------------------------
+# --- scripts/seeds.py: the maths: means, spreads, verdicts -------------------
 
 def load_seeds_module():
     spec = importlib.util.spec_from_file_location("seeds", ROOT / "scripts" / "seeds.py")
@@ -3955,7 +3761,7 @@ def test_each_claim_turns_where_its_numbers_part_by_more_than_the_two_spreads(
         assert result["verdict"] == verdict, beyond
 
 
-# --- scripts/seeds.py: the settings and --seed -------------------------------
+# --- scripts/seeds.py: which seed runs count ---------------------------------
 
 def test_a_seed_run_without_any_one_of_its_step_files_is_left_out(tmp_path):
     seeds = load_seeds_module()
@@ -3965,6 +3771,22 @@ def test_a_seed_run_without_any_one_of_its_step_files_is_left_out(tmp_path):
         data = seeds.results(out)
         assert data["configs"]["tables"]["seeds"] == [0, 1], missing
         assert data["left_out"] == {"tables": {2: f"no {missing}"}}, missing
+
+
+def test_a_stopped_seed_run_is_left_out_by_name_and_the_rest_summarised(quick_ae, tmp_path):
+    out = make_out(tmp_path, {"tables": [{}, {}, {}], "tuned": [{}, {}, {}]})
+    (out / "seeds" / "tables" / "seed2" / "explore.json").unlink()    # stopped before its last two steps
+    proc = run("scripts.seeds", "--out-dir", out)
+    data = json.loads((out / "seeds.json").read_text())
+    assert data["configs"]["tables"]["seeds"] == [0, 1] and data["configs"]["tuned"]["seeds"] == [0, 1, 2]
+    assert data["left_out"] == {"tables": {"2": "no explore.json"}}
+    assert f"{out}/seeds/tables/seed2 is not a whole run (no explore.json)" in proc.stdout
+    # summary.py writes its sections even when the seed runs cannot be summarised at all
+    (out / "seeds" / "tuned" / "seed0" / "vae.json").write_text('{"test": ')
+    shutil.copy(quick_ae / "ae.json", out / "ae.json")
+    proc = run("scripts.summary", "--out-dir", out)
+    md = (out / "summary.md").read_text()
+    assert "## The autoencoder" in md and "The seed runs could not be summarised" in md
 
 
 # --- scripts/seeds.py: what the results say ----------------------------------
@@ -3993,22 +3815,6 @@ def test_seeds_damaged_or_missing_file_is_one_line(tmp_path):
     assert one_line_error(proc) and "vae.json" in proc.stderr, proc.stderr
     proc = run("scripts.seeds", "--out-dir", tmp_path / "nothing", ok=False)
     assert one_line_error(proc), proc.stderr
-
-
-def test_a_stopped_seed_run_is_left_out_by_name_and_the_rest_summarised(quick_ae, tmp_path):
-    out = make_out(tmp_path, {"tables": [{}, {}, {}], "tuned": [{}, {}, {}]})
-    (out / "seeds" / "tables" / "seed2" / "explore.json").unlink()    # stopped before its last two steps
-    proc = run("scripts.seeds", "--out-dir", out)
-    data = json.loads((out / "seeds.json").read_text())
-    assert data["configs"]["tables"]["seeds"] == [0, 1] and data["configs"]["tuned"]["seeds"] == [0, 1, 2]
-    assert data["left_out"] == {"tables": {"2": "no explore.json"}}
-    assert f"{out}/seeds/tables/seed2 is not a whole run (no explore.json)" in proc.stdout
-    # summary.py writes its sections even when the seed runs cannot be summarised at all
-    (out / "seeds" / "tuned" / "seed0" / "vae.json").write_text('{"test": ')
-    shutil.copy(quick_ae / "ae.json", out / "ae.json")
-    proc = run("scripts.summary", "--out-dir", out)
-    md = (out / "summary.md").read_text()
-    assert "## The autoencoder" in md and "The seed runs could not be summarised" in md
 
 
 # key of seeds.METRICS: its (mean, delta) in the tables' and the tuned seed runs, three seeds
@@ -4184,6 +3990,271 @@ def test_a_nan_in_a_seed_run_is_shown_as_nan_and_leaves_its_verdict_undecided(tm
     assert verdicts["smoothness"]["verdict"] == "undecided"
     assert "undecided, since a seed's number is nan" in verdicts["smoothness"]["sentence"]
     assert verdicts["separation"]["verdict"] != "undecided"          # the others still decide
+
+
+# =============================================================================
+# plumbing/steps.py: steps side by side, the machinery of `python -m scripts.reproduce`.
+# What keeps a run of the whole report safe; it teaches nothing of the report.
+# =============================================================================
+
+# --- plumbing/steps.py: every flag, seed and path checked before any step ----
+
+def test_reproduce_seeds_flag_is_checked_and_documented():
+    assert "--seeds N" in run("scripts.reproduce", "--help").stdout
+    for bad in (["--seeds", "0"], ["--seeds", "x"], ["--seeds"]):
+        assert one_line_error(run("scripts.reproduce", *bad, ok=False)), bad
+
+
+def test_a_mistyped_flag_deletes_nothing_and_trains_nothing(tmp_path):
+    out = make_out(tmp_path, {"tables": [{}, {}], "tuned": [{}, {}]})   # earlier seed runs
+    for name in ("seeds.md", "seeds.json", "times.tsv"):
+        (out / name).write_text(f"an earlier {name}\n")
+    before = snapshot(out)
+    for flags in (["--seeds", "2", "--epocs", "3"], ["--epocs", "3"],
+                  ["--tsne-points", "5"]):        # explore.py's flag: the other steps refuse it
+        proc = reproduce(*flags, "--out-dir", out)
+        assert proc.returncode == 2 and one_line_error(proc), (flags, proc.stderr)
+        assert "unrecognized arguments" in proc.stderr and "reproduce.py: tune.py ae" in proc.stderr
+    assert snapshot(out) == before                  # no file deleted, emptied or written
+
+
+@pytest.mark.parametrize("flags, says", [
+    (["--workers", "2"], "2 tuning workers"), (["--seeds", "2"], "2 seed runs")])
+def test_reproduce_checks_every_workers_seed_before_any_step(flags, says, steps_spy, tmp_path,
+                                                             monkeypatch):
+    monkeypatch.delenv("WORKERS", raising=False)
+    out = tmp_path / "out"
+    proc = reproduce("--quick", *CPU, "--seed", 2**32 - 1, *flags, "--out-dir", out)
+    assert one_line_error(proc) and says in proc.stderr and "2**32" in proc.stderr, proc.stderr
+    assert not out.exists()
+    monkeypatch.setenv("WORKERS", "2")                      # the variable, as before: refused
+    proc = reproduce("--quick", *CPU, "--seed", 2**32 - 1, "--out-dir", out)
+    assert one_line_error(proc) and "2 tuning workers" in proc.stderr and not out.exists()
+    steps_spy.module.main(["--quick", *CPU, "--seed", str(2**32 - 2), "--out-dir", str(out)])
+    assert [flag_value(c, "--seed") for c in commands_of(steps_spy, "tune.py", "ae")] == [
+        str(2**32 - 2), str(2**32 - 1)]                      # the last seed that fits
+
+
+def test_reproduce_takes_an_empty_workers_variable_as_unset(steps_spy, tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKERS", "")                       # `WORKERS= python -m ...`
+    steps_spy.module.main(["--quick", *CPU, "--out-dir", str(tmp_path / "out")])
+    assert len(commands_of(steps_spy, "tune.py", "ae")) == 1
+
+
+def out_dir_of(tmp_path, size):
+    """A folder under tmp_path (made) whose OUT/optuna.db is a path of `size` bytes."""
+    folder = tmp_path
+    while (left := size - len(os.fsencode(folder / "optuna.db"))) > 0:
+        folder = folder / ("d" * (150 if left > 201 else left - 1))   # "/" + its name
+    folder.mkdir(parents=True)
+    assert len(os.fsencode(folder / "optuna.db")) == size
+    return folder
+
+
+def test_reproduce_refuses_an_out_dir_too_long_for_sqlite_before_any_step(steps_spy, tmp_path):
+    """SQLite opens paths of at most 512 bytes, its journal's (OUT/optuna.db-journal) too: so
+    504 bytes for the studies' storage. One longer is one line, naming the fix."""
+    too_long = out_dir_of(tmp_path / "a", 505) / "out"
+    proc = reproduce("--quick", *CPU, "--out-dir", too_long.parent)
+    assert one_line_error(proc) and "SQLite" in proc.stderr, proc.stderr
+    assert "shorter --out-dir" in proc.stderr
+    assert not steps_spy.started and list(too_long.parent.iterdir()) == []
+    longest = out_dir_of(tmp_path / "b", 504)
+    steps_spy.module.main(["--quick", *CPU, "--out-dir", str(longest)])
+    assert len(commands_of(steps_spy, "tune.py", "ae")) == 1
+    with contextlib.closing(sqlite3.connect(longest / "optuna.db")) as db, db:   # SQLite's own
+        db.execute("create table t (x)")                    # a write: its journal opens too
+
+
+# --- plumbing/steps.py: paths from the caller's folder -----------------------
+
+@pytest.mark.parametrize("flags, folder", [(["--quick"], "outputs/quick"), ([], "outputs")])
+def test_reproduce_writes_to_outputs_of_the_callers_folder_by_default(flags, folder, steps_spy,
+                                                                      tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    steps_spy.module.main([*flags, *CPU])
+    out = tmp_path / folder
+    assert (out / "times.tsv").exists() and (out / "logs" / "tune_ae.log").exists()
+    assert {flag_value(p.command, "--out-dir") for p in steps_spy.started} == {str(out)}
+    assert [p.name for p in tmp_path.iterdir()] == ["outputs"]
+
+
+def test_reproduce_takes_every_path_from_the_callers_folder(steps_spy, tmp_path, monkeypatch):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    steps_spy.module.main(["--quick", *CPU, "--out-dir", "rel_out", "--data-dir=rel_data"])
+    out = elsewhere / "rel_out"
+    assert (out / "times.tsv").exists() and (out / "logs" / "tune_ae.log").exists()
+    assert not (ROOT / "rel_out").exists()
+    assert steps_spy.started and all(p.cwd == ROOT for p in steps_spy.started)  # the project's
+    for process in steps_spy.started:
+        assert flag_value(process.command, "--out-dir") == str(out)
+        if process.command[:2] != ["-m", "scripts.summary"]:
+            assert f"--data-dir={elsewhere / 'rel_data'}" in process.command
+    refit = commands_of(steps_spy, "ae.py", "--part", "refit")[0]
+    assert refit[3:5] == ["--params", str(out / "tuned_ae.json")]
+    assert plumbing.steps.absolute_paths(
+        ["--storage", "sqlite:///s.db", "--params=p.json", "--checkpoint", "c.pt", "--storage",
+         "sqlite:////abs/s.db", "--storage=postgresql://u@host/db", "--seed", "3"]) == [
+        "--storage", f"sqlite:///{elsewhere / 's.db'}", f"--params={elsewhere / 'p.json'}",
+        "--checkpoint", str(elsewhere / "c.pt"), "--storage", "sqlite:////abs/s.db",
+        "--storage=postgresql://u@host/db", "--seed", "3"]
+
+
+# --- plumbing/steps.py: one run per folder -----------------------------------
+
+def test_reproduce_refuses_a_second_run_into_a_held_folder_and_a_killed_run_holds_none(
+        steps_spy, tmp_path, capsys):
+    out = tmp_path / "out"
+    holder = subprocess.Popen(    # a run that holds the folder, as reproduce.py does
+        [sys.executable, "-c", "import time; from plumbing.steps import hold_lock;"
+         f" lock = hold_lock({str(out)!r}); print('held', flush=True);"
+         " time.sleep(300)"], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline() == "held\n"
+    before = snapshot(out)
+    proc = reproduce("--quick", *CPU, "--out-dir", out)
+    assert one_line_error(proc) and str(out) in proc.stderr and f"pid {holder.pid}" in proc.stderr
+    assert snapshot(out) == before                           # nothing written, no step run
+    assert not steps_spy.started
+    holder.kill()                                            # SIGKILL: no handler runs
+    holder.wait()
+    steps_spy.module.main(["--quick", *CPU, "--out-dir", str(out)])  # the folder is free again
+    assert commands_of(steps_spy, "tune.py", "ae")
+
+
+def test_reproduce_a_step_holds_the_folder_after_its_run_is_killed(tmp_path):
+    """Each step inherits the lock: a run killed with SIGKILL (no handler runs) leaves its
+    steps to end on their own, and the folder held until the last of them has."""
+    out = tmp_path / "out"
+    holder = subprocess.Popen(    # a run whose one step, a sleeper, starts as every step does
+        [sys.executable, "-c", "import argparse, pathlib, time;"
+         " from plumbing.steps import Task, hold_lock, start;"
+         f" out = pathlib.Path({str(out)!r});"
+         " run = argparse.Namespace(lock=hold_lock(out), threads='1');"
+         " start(Task('sleeper', [['-c', 'import time; time.sleep(300)']], out), run);"
+         " time.sleep(300)"], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    step = int(re.search(r"start +sleeper +pid (\d+)", holder.stdout.readline()).group(1))
+    holder.kill()
+    holder.wait()
+
+    def free():
+        with contextlib.suppress(SystemExit):
+            plumbing.steps.hold_lock(out).close()
+            return True
+    assert not free()                                        # the step still holds it
+    os.killpg(step, signal.SIGKILL)                          # its own process group
+    wait_until(free, timeout=30)                             # free with the last of them
+
+
+def test_reproduce_refuses_a_lock_that_is_a_folder_in_one_line(steps_spy, tmp_path):
+    out = tmp_path / "out"
+    (out / ".reproduce.lock").mkdir(parents=True)
+    proc = reproduce("--quick", *CPU, "--out-dir", out)
+    assert one_line_error(proc) and ".reproduce.lock" in proc.stderr, proc.stderr
+    assert not steps_spy.started and [p.name for p in out.iterdir()] == [".reproduce.lock"]
+
+
+# --- plumbing/steps.py: a failing step stops the others ----------------------
+
+@pytest.mark.parametrize("failing", ["0", "1"])            # worker 1 or worker 2 (--seed 1)
+def test_reproduce_a_failing_worker_stops_every_step_with_its_own_status(failing, steps_spy,
+                                                                         tmp_path, capsys):
+    steps_spy.exit_status = lambda c: (3 if flag_value(c, "--seed") == failing and c[1] == "ae"
+                                 else None if c[0] == "tune.py" else 0)   # tuning runs on
+    with pytest.raises(SystemExit) as e:
+        steps_spy.module.main(["--quick", *CPU, "--workers", "2", "--jobs", "2", "--out-dir",
+                         str(tmp_path / "out")])
+    assert e.value.code == 3                                 # the failing worker's own status
+    stopped = {(c[1], flag_value(c, "--seed")): s for c, s in steps_spy.signalled}
+    other = {"0": "1", "1": "0"}[failing]
+    assert stopped == {("ae", other): signal.SIGTERM, ("vae", "0"): signal.SIGTERM,
+                       ("vae", "1"): signal.SIGTERM}         # every other running process
+    assert not commands_of(steps_spy, "ae.py")                     # no step starts after a failure
+    console = capsys.readouterr().out
+    assert "FAILED  tune_ae  exit 3" in console and "stopped tune_vae" in console
+    assert "$ python tune.py ae" in console                  # the end of its log, shown
+
+
+@pytest.mark.parametrize("code, status", [(-9, 137), (-15, 143), (-2, 130)])
+def test_reproduce_a_step_killed_by_a_signal_ends_the_run_with_128_plus_it(
+        code, status, steps_spy, tmp_path, capsys):
+    """A step whose process dies of signal N (Popen's returncode -N) fails as any other: the
+    others are stopped, and the run exits 128 + N, what a shell says of the step itself."""
+    steps_spy.exit_status = lambda c: (code if c[:2] == ["tune.py", "vae"]
+                                       else None if c[0] == "tune.py" else 0)
+    with pytest.raises(SystemExit) as e:
+        steps_spy.module.main(["--quick", *CPU, "--jobs", "2", "--out-dir", str(tmp_path / "out")])
+    assert e.value.code == status
+    assert steps_spy.signalled == [(commands_of(steps_spy, "tune.py", "ae")[0], signal.SIGTERM)]
+    assert f"FAILED  tune_vae  exit {status} " in capsys.readouterr().out
+
+
+# --- plumbing/steps.py: Ctrl-C and SIGTERM reach every step ------------------
+
+def start_reproduce(out, data_dir, env=None):
+    """reproduce.py --quick as a real process in a process group of its own, as a terminal
+    starts a command; (the process, a function that returns its console so far)."""
+    console = out.parent / "console.txt"
+    with open(console, "w") as f:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "scripts.reproduce", "--quick", *CPU,
+             "--data-dir", str(data_dir), "--out-dir", str(out)], cwd=ROOT, stdout=f,
+            stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, start_new_session=True)
+    return proc, console.read_text
+
+
+def wait_until(condition, timeout=120):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def training(log):
+    """The step of this log is past its imports and its flags: it trains, or reads data."""
+    return log.exists() and "settings:" in log.read_text()
+
+
+def gone(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_reproduce_sigterm_to_the_orchestrator_alone_stops_the_running_step(data_dir, tmp_path):
+    pytest.importorskip("beyond.samples")
+    out = tmp_path / "out"
+    proc, console = start_reproduce(out, data_dir)
+    wait_until(lambda: training(out / "logs" / "tune_ae.log"))
+    step = int(re.search(r"start +tune_ae +pid (\d+)", console()).group(1))
+    os.kill(proc.pid, signal.SIGTERM)                        # the orchestrator, not its group
+    assert proc.wait(timeout=60) == 143, console()
+    assert gone(step) and "stopped tune_ae" in console() and "start   refit_ae" not in console()
+    assert "interrupted" in (out / "logs" / "tune_ae.log").read_text()   # the step got it
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*")}
+    time.sleep(1.5)
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == before  # nothing written after
+    assert not (out / "tuned_ae.json").exists()
+
+
+def test_reproduce_ctrl_c_stops_every_worker_and_exits_130(data_dir, tmp_path):
+    pytest.importorskip("beyond.samples")
+    out = tmp_path / "out"
+    proc, console = start_reproduce(out, data_dir, env={"WORKERS": "2"})
+    wait_until(lambda: training(out / "logs" / "tune_ae.log")
+               and training(out / "logs" / "tune_ae_worker2.log"))
+    workers = [int(p) for p in re.search(r"start +tune_ae \(2 workers\) +pid (\d+) (\d+)",
+                                         console()).groups()]
+    second = reproduce("--quick", *CPU, "--data-dir", data_dir, "--out-dir", out)
+    assert one_line_error(second) and str(out) in second.stderr    # one run per folder
+    os.killpg(proc.pid, signal.SIGINT)                       # Ctrl-C: the terminal's group
+    assert proc.wait(timeout=60) == 130, console()
+    assert all(gone(pid) for pid in workers) and "stopped tune_ae" in console()
+    for log in ("tune_ae.log", "tune_ae_worker2.log"):
+        assert "interrupted" in (out / "logs" / log).read_text()
 
 
 # =============================================================================
@@ -5048,71 +5119,6 @@ def test_a_signal_while_torch_loads_writes_nothing(command, signal_name, tmp_pat
     assert proc.returncode == -signum, err   # killed by the signal: no handler of ours yet
     assert out == ""                         # main() never started
     assert not (tmp_path / "out").exists()
-
-
-def start_reproduce(out, data_dir, env=None):
-    """reproduce.py --quick as a real process in a process group of its own, as a terminal
-    starts a command; (the process, a function that returns its console so far)."""
-    console = out.parent / "console.txt"
-    with open(console, "w") as f:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "scripts.reproduce", "--quick", *CPU,
-             "--data-dir", str(data_dir), "--out-dir", str(out)], cwd=ROOT, stdout=f,
-            stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, start_new_session=True)
-    return proc, console.read_text
-
-
-def wait_until(condition, timeout=120):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
-
-
-def training(log):
-    """The step of this log is past its imports and its flags: it trains, or reads data."""
-    return log.exists() and "settings:" in log.read_text()
-
-
-def gone(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    return False
-
-
-def test_reproduce_sigterm_to_the_orchestrator_alone_stops_the_running_step(data_dir, tmp_path):
-    pytest.importorskip("beyond.samples")
-    out = tmp_path / "out"
-    proc, console = start_reproduce(out, data_dir)
-    wait_until(lambda: training(out / "logs" / "tune_ae.log"))
-    step = int(re.search(r"start +tune_ae +pid (\d+)", console()).group(1))
-    os.kill(proc.pid, signal.SIGTERM)                        # the orchestrator, not its group
-    assert proc.wait(timeout=60) == 143, console()
-    assert gone(step) and "stopped tune_ae" in console() and "start   refit_ae" not in console()
-    assert "interrupted" in (out / "logs" / "tune_ae.log").read_text()   # the step got it
-    before = {p: p.stat().st_mtime_ns for p in out.rglob("*")}
-    time.sleep(1.5)
-    assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == before  # nothing written after
-    assert not (out / "tuned_ae.json").exists()
-
-
-def test_reproduce_ctrl_c_stops_every_worker_and_exits_130(data_dir, tmp_path):
-    pytest.importorskip("beyond.samples")
-    out = tmp_path / "out"
-    proc, console = start_reproduce(out, data_dir, env={"WORKERS": "2"})
-    wait_until(lambda: training(out / "logs" / "tune_ae.log")
-               and training(out / "logs" / "tune_ae_worker2.log"))
-    workers = [int(p) for p in re.search(r"start +tune_ae \(2 workers\) +pid (\d+) (\d+)",
-                                         console()).groups()]
-    second = reproduce("--quick", *CPU, "--data-dir", data_dir, "--out-dir", out)
-    assert one_line_error(second) and str(out) in second.stderr    # one run per folder
-    os.killpg(proc.pid, signal.SIGINT)                       # Ctrl-C: the terminal's group
-    assert proc.wait(timeout=60) == 130, console()
-    assert all(gone(pid) for pid in workers) and "stopped tune_ae" in console()
-    for log in ("tune_ae.log", "tune_ae_worker2.log"):
-        assert "interrupted" in (out / "logs" / log).read_text()
 
 
 # --- Plumbing: the Optuna storage: resuming, several workers, a study's kind ---
