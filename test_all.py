@@ -1273,18 +1273,6 @@ def test_the_largest_seed_tunes(data_dir, tmp_path):
     assert json.loads((tmp_path / "tuned_ae.json").read_text())["trials"]["complete"] == 1
 
 
-@pytest.mark.filterwarnings("ignore:Heartbeat")
-def test_seed_fixes_the_first_draws_of_a_new_study(tmp_path):
-    def first_draws(name, seed):
-        args = plumbing.cli.parse_args(tune.build_parser(), tune.QUICK,
-                                 ["ae", "--quick", "--seed", str(seed), "--out-dir", str(tmp_path)])
-        args.study_name = name                                      # a new study each time
-        study = tune.open_study(args, f"sqlite:///{tmp_path / 'optuna.db'}")
-        return [tune.suggest_ae(study.ask()) for _ in range(2)]
-    a, b, c = (first_draws(f"study{i}", seed) for i, seed in enumerate((3, 3, 4)))
-    assert a == b and a != c
-
-
 # --- tune.py: end to end, on the real data -----------------------------------
 
 @pytest.mark.parametrize("study", ["ae", "classifier", "vae"])
@@ -2138,35 +2126,6 @@ def test_a_diverging_vae_stops_with_one_line_and_keeps_the_earlier_run(data_dir,
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
 
 
-def test_beta_weighs_the_kl_term_in_training(monkeypatch, data_dir, tmp_path):
-    x = torch.rand(1, 1, 28, 28)
-
-    def after_one_step(beta, by_hand):
-        torch.manual_seed(0)
-        model = vae.VAE(3)
-        optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
-        torch.manual_seed(1)
-        if by_hand:
-            recon, kl = vae.loss_terms(model, x)
-            (recon + beta * kl).backward()
-            optimizer.step()
-        else:
-            vae.train_epoch(model, optimizer, x, 1, torch.Generator().manual_seed(0), beta=beta)
-        return torch.cat([p.detach().flatten() for p in model.parameters()])
-    assert torch.allclose(after_one_step(3.0, False), after_one_step(3.0, True))
-    assert not torch.allclose(after_one_step(3.0, False), after_one_step(1.0, True))
-    # and vae.py hands --beta through fit() to every epoch
-    betas, train_epoch = [], vae.train_epoch
-
-    def spy(*args, beta):
-        betas.append(beta)
-        return train_epoch(*args, beta=beta)
-    monkeypatch.setattr(vae, "train_epoch", spy)
-    vae.main(["--quick", "--subset", "200", "--epochs", "2", "--iw-samples", "2", "--beta", "4",
-              *CPU, "--data-dir", str(data_dir), "--out-dir", str(tmp_path)])
-    assert betas == [4.0, 4.0]
-
-
 def test_the_vaes_two_steps_are_sgd_on_the_negative_elbo_with_beta():
     torch.manual_seed(0)
     model, beta = vae.VAE(3), 3.0
@@ -2293,22 +2252,25 @@ def test_flags_tuned_file_and_table_7_in_that_order(tmp_path):
 
 
 @pytest.mark.parametrize("flags, expected", [
-    ([], (44, 0.0002, 0.0018)),                                          # Table 7
-    (["--params", "FILE", "--weight-decay", "0.000654"], (7, 0.0123, 0.000654)),
+    ([], (44, 0.0002, 0.0018, 1.0)),                                     # Table 7
+    (["--params", "FILE", "--weight-decay", "0.000654", "--beta", "4"], (7, 0.0123, 0.000654, 4.0)),
 ])
 def test_vae_settings_reach_the_optimiser_and_model(flags, expected, data_dir, tmp_path,
                                                     monkeypatch):
     """Table 7's d, lr and weight decay, or a --params file's (d 7, lr 0.0123, weight decay
-    0.000321) with a flag winning over the file, reach Adam and the VAE."""
+    0.000321) with a flag winning over the file, reach Adam and the VAE; --beta every epoch."""
     write_tuned(tmp_path / "tuned_vae.json", "vae",
                 {"d": 7, "lr": 0.0123, "weight_decay": 0.000321})
     flags = [str(tmp_path / "tuned_vae.json") if f == "FILE" else f for f in flags]
     made = spy_on_optimizers(monkeypatch, vae)
     models = spy_on_calls(monkeypatch, vae, "VAE")
+    calls = {}
+    spy(monkeypatch, vae, "train_epoch", calls)
     monkeypatch.setattr(vae, "plot_figures", lambda *args: None)
     vae.main([*QUICK, "--iw-samples", "2", *flags, "--data-dir", str(data_dir),
               "--out-dir", str(tmp_path)])
-    d, lr, weight_decay = expected
+    d, lr, weight_decay, beta = expected
+    assert [kwargs["beta"] for _, kwargs in calls["train_epoch"]] == [beta]   # its one epoch
     [record] = made
     assert record.setting == ("Adam", lr, weight_decay)
     model = owner(models, record)
@@ -4564,19 +4526,23 @@ def test_a_full_disk_under_tune_py_is_one_line_in_a_real_process(data_dir, tmp_p
 @pytest.mark.parametrize("error", [
     RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 576 vs 534"),
     ValueError("Image size of 100000x100 pixels is too large"),
-    MemoryError()])
-def test_a_failed_write_is_one_line_whatever_raised_it(error, tmp_path):
+    MemoryError(), KeyboardInterrupt(), SystemExit()])
+def test_a_failed_write_is_one_line_whatever_raised_it_and_an_interrupt_passes_through(
+        error, tmp_path):
     path = tmp_path / "ae.pt"
     path.write_bytes(b"the earlier file")
 
     def fails(tmp):
         Path(tmp).write_bytes(b"half a file")
         raise error
-    with pytest.raises(SystemExit) as e:
+    with pytest.raises((SystemExit, KeyboardInterrupt)) as e:
         plumbing.files.write_atomically(path, fails)
-    message = str(e.value)
-    assert message.startswith(f"error: cannot write {path} (") and "\n" not in message
-    assert type(error).__name__ in message and "free on its disk" in message
+    if isinstance(error, (KeyboardInterrupt, SystemExit)):
+        assert e.value is error                              # passed through as it came
+    else:
+        message = str(e.value)
+        assert message.startswith(f"error: cannot write {path} (") and "\n" not in message
+        assert type(error).__name__ in message and "free on its disk" in message
     assert path.read_bytes() == b"the earlier file" and sorted(tmp_path.iterdir()) == [path]
 
 
@@ -4940,65 +4906,29 @@ def test_a_cached_judge_missing_a_weight_or_with_one_more_is_replaced(drop, add,
 
 # --- Plumbing: signals: Ctrl-C and SIGTERM -----------------------------------
 
-def test_ctrl_c_is_one_line_and_exit_status_130(data_dir, tmp_path):
-    import signal
-    proc = subprocess.Popen([sys.executable, "-u", str(ROOT / "ae.py"), "--quick", "--part",
-                             "refit", "--epochs", "1000", "--data-dir", str(data_dir), *CPU,
-                             "--out-dir", str(tmp_path)], cwd=ROOT, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+@pytest.mark.parametrize("command, trains, signal_name, status", [
+    (["ae.py", "--part", "refit"], "refit epoch", "SIGINT", 130),
+    (["tune.py", "ae", "--subset", "300"], "trial 0 epoch", "SIGINT", 130),
+    (["tune.py", "ae", "--subset", "300"], "trial 0 epoch", "SIGTERM", 143),
+    (["vae.py"], "VAE epoch", "SIGTERM", 143)])
+def test_a_signal_while_training_is_one_line_and_writes_nothing_half(command, trains,
+                                                                     signal_name, status,
+                                                                     data_dir, tmp_path):
+    """A real process, stopped while it trains: Ctrl-C exits 130, SIGTERM 143, as a shell
+    says; a study's cut trial is failed; a script writes nothing."""
+    proc = subprocess.Popen([sys.executable, "-u", *command, "--quick", "--epochs", "1000",
+                             *CPU, "--data-dir", str(data_dir), "--out-dir", str(tmp_path)],
+                            cwd=ROOT, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     for line in proc.stdout:                                   # wait until it trains
-        if line.startswith("refit epoch"):
-            break
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130 and err.strip() == "interrupted; nothing half-written"
-    assert not (tmp_path / "ae.pt").exists() and not list(tmp_path.glob("*.tmp"))
-
-
-@pytest.mark.parametrize("signal_name, status", [("SIGINT", 130), ("SIGTERM", 143)])
-def test_a_signal_stops_a_study_in_one_line_and_fails_its_trial(signal_name, status, data_dir,
-                                                               tmp_path):
-    import signal
-    proc = subprocess.Popen([sys.executable, "-u", str(ROOT / "tune.py"), "ae", "--quick",
-                             "--epochs", "1000", "--subset", "300", *CPU, "--data-dir",
-                             str(data_dir), "--out-dir", str(tmp_path)], cwd=ROOT, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    for line in proc.stdout:                                   # wait until it trains
-        if line.startswith("trial 0 epoch"):
+        if line.startswith(trains):
             break
     proc.send_signal(getattr(signal, signal_name))
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == status and err.strip() == "interrupted; nothing half-written"
-    assert [t.state for t in load(tmp_path, "ae-quick").trials] == [TrialState.FAIL]
-
-
-def test_sigterm_is_handled_as_ctrl_c_in_every_script(data_dir, tmp_path):
-    import signal
-    proc = subprocess.Popen([sys.executable, "-u", str(ROOT / "vae.py"), "--quick", "--epochs",
-                             "1000", *CPU, "--data-dir", str(data_dir), "--out-dir",
-                             str(tmp_path)], cwd=ROOT, text=True, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
-    for line in proc.stdout:
-        if line.startswith("VAE epoch"):
-            break
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 143 and err.strip() == "interrupted; nothing half-written"
-    assert list(tmp_path.iterdir()) == []
-
-
-@pytest.mark.parametrize("stop", [KeyboardInterrupt, SystemExit])
-def test_an_interrupted_write_passes_the_interrupt_through_and_leaves_no_temporary_file(
-        stop, tmp_path):
-    path = tmp_path / "ae.json"
-    path.write_text("{}")
-
-    def interrupted(tmp):
-        Path(tmp).write_text("{\"half")
-        raise stop()
-    with pytest.raises(stop):
-        plumbing.files.write_atomically(path, interrupted)
-    assert path.read_text() == "{}" and sorted(tmp_path.iterdir()) == [path]
+    if command[0] == "tune.py":
+        assert [t.state for t in load(tmp_path, "ae-quick").trials] == [TrialState.FAIL]
+    else:
+        assert list(tmp_path.iterdir()) == []
 
 
 STARTS = [["ae.py"], ["vae.py"], ["classify.py"], ["explore.py"], ["tune.py", "ae"],
