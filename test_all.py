@@ -4185,16 +4185,29 @@ def test_every_script_runs_on_a_gpu(data_dir, tmp_path):
         assert "on cuda" in run(*script, *flags).stdout   # only that: cuDNN's sums vary
 
 
-def test_vae_bad_flag_on_the_command_line_is_one_line(tmp_path):
-    proc = run("vae.py", "--iw-samples", "0", "--out-dir", tmp_path, ok=False)
-    assert one_line_error(proc) and "--iw-samples" in proc.stderr
+# (the command, what its folder holds first, what its one line says)
+CANNOT_GO_ON = [
+    (["explore.py"], None, "python ae.py"),                                    # no ae.pt
+    (["classify.py"], None, "python ae.py"),
+    (["tune.py", "classifier"], None, "python ae.py"),
+    (["explore.py", "--tsne-points", "20"], "ae.pt", "--tsne-points"),        # perplexity 30
+    (["ae.py"], {"ae.json": '{"compare": '}, "cannot read"),                  # cut short
+    (["ae.py", "--part", "refit", "--params", "OUT/tuned_ae.json"],
+     {"tuned_ae.json": json.dumps({"study": "ae", "params": {**ae.TABLE_4, "dropout": 1.0}})},
+     "dropout")]
 
 
-def test_too_few_tsne_points_for_the_perplexity_is_a_clear_error(quick_ae, data_dir, tmp_path):
-    shutil.copy(quick_ae / "ae.pt", tmp_path / "ae.pt")
-    proc = run("explore.py", "--quick", "--tsne-points", "20", "--data-dir", data_dir,
-               "--out-dir", tmp_path, ok=False)
-    assert one_line_error(proc) and "--tsne-points" in proc.stderr
+@pytest.mark.parametrize("command, holds, says", CANNOT_GO_ON)
+def test_a_run_that_cannot_go_on_says_why_in_one_line_before_reading_data(
+        command, holds, says, quick_ae, data_dir, tmp_path):
+    if holds == "ae.pt":
+        shutil.copy(quick_ae / "ae.pt", tmp_path / "ae.pt")
+    for name, text in (holds if isinstance(holds, dict) else {}).items():
+        (tmp_path / name).write_text(text)
+    command = [str(tmp_path / c[4:]) if c.startswith("OUT/") else c for c in command]
+    proc = run(*command, "--quick", "--data-dir", data_dir, "--out-dir", tmp_path, ok=False)
+    assert one_line_error(proc) and says in proc.stderr, proc.stderr
+    assert "data:" not in proc.stdout                          # before reading any data
 
 
 def test_a_subset_larger_than_the_data_is_refused(data_dir):
@@ -4298,14 +4311,6 @@ def test_a_tuned_value_passes_the_check_of_its_flag(params, key, tmp_path):
     assert str(path) in str(e.value) and f": {key} " in str(e.value) and "\n" not in str(e.value)
 
 
-def test_a_bad_tuned_value_stops_ae_py_before_any_training(tmp_path):
-    path = tmp_path / "tuned_ae.json"
-    path.write_text(json.dumps({"study": "ae", "params": {**ae.TABLE_4, "dropout": 1.0}}))
-    proc = run("ae.py", "--quick", "--part", "refit", "--params", path, "--out-dir", tmp_path,
-               ok=False)
-    assert one_line_error(proc) and "dropout" in proc.stderr and "data:" not in proc.stdout
-
-
 def test_a_tuned_file_of_another_study_is_refused(tmp_path):
     path = tmp_path / "tuned_vae.json"
     path.write_text(json.dumps({"study": "vae", "params": vae.TABLE_7}))
@@ -4341,13 +4346,6 @@ def test_a_flag_given_as_zero_wins_over_the_table_and_the_tuned_file(tmp_path):
 
 
 # --- Plumbing: results files and the disk: written whole, in order, or not at all ---
-
-def test_a_damaged_results_file_is_a_one_line_error(tmp_path):
-    (tmp_path / "ae.json").write_text('{"compare": ')   # cut short
-    proc = run("ae.py", "--quick", "--out-dir", tmp_path, ok=False)
-    assert one_line_error(proc) and "cannot read" in proc.stderr
-    assert "data:" not in proc.stdout                    # refused before any training
-
 
 @pytest.mark.parametrize("script", ["ae.py", "vae.py", "classify.py", "explore.py"])
 def test_an_unwritable_output_folder_fails_before_any_training(script, data_dir, tmp_path):
@@ -4787,21 +4785,6 @@ def test_missing_or_unreadable_checkpoint_names_the_command(tmp_path):
     with pytest.raises(SystemExit) as e:                       # --quick's folder: say --quick
         plumbing.checkpoints.load_checkpoint("outputs/quick/no_such.pt", "python ae.py")
     assert "`python ae.py --quick` writes outputs/quick/ae.pt" in str(e.value)
-
-
-def test_explore_without_the_ae_checkpoint_names_the_command(data_dir, tmp_path):
-    proc = run("explore.py", "--quick", "--data-dir", data_dir, "--out-dir", tmp_path, ok=False)
-    assert one_line_error(proc) and "python ae.py" in proc.stderr
-
-
-def test_classify_without_checkpoint_names_ae_py(data_dir, tmp_path):
-    proc = run("classify.py", "--quick", "--data-dir", data_dir, "--out-dir", tmp_path, ok=False)
-    assert one_line_error(proc) and "python ae.py" in proc.stderr
-
-
-def test_classifier_without_a_pretrained_autoencoder_names_the_command(tmp_path):
-    proc = run("tune.py", "classifier", "--quick", "--out-dir", tmp_path, ok=False)
-    assert one_line_error(proc) and "python ae.py" in proc.stderr
 
 
 class Payload:
