@@ -14,7 +14,6 @@ import argparse
 import contextlib
 import copy
 import gzip
-import importlib.util
 import io
 import json
 import math
@@ -56,9 +55,11 @@ import plumbing.files
 import plumbing.params
 import plumbing.steps
 import plumbing.storage
+import scripts.reproduce
 import tune
 import vae
 from beyond import judge, labels
+from scripts import seeds, summary
 
 
 # =============================================================================
@@ -411,11 +412,6 @@ def nan_in(phase, key, module, monkeypatch, at_call=1):
     monkeypatch.setattr(module, "evaluate", stand_in("val", keys["val"]))
 
 
-def load_reproduce_module():
-    import scripts.reproduce
-    return scripts.reproduce
-
-
 class SpyProcess:
     """Stands in for a step's process: records its command, and ends at once with the status
     steps_spy.exit_status(command) gives, or runs until it is signalled (None)."""
@@ -436,7 +432,7 @@ class SpyProcess:
 def steps_spy(monkeypatch):
     """reproduce.py with every step recorded, not run (steps_spy.started, steps_spy.signalled):
     its machinery, plumbing/steps.py, starts and signals spies."""
-    steps_spy = SimpleNamespace(module=load_reproduce_module(), started=[], signalled=[],
+    steps_spy = SimpleNamespace(module=scripts.reproduce, started=[], signalled=[],
                                 exit_status=lambda command: 0)
 
     def popen(command, **kwargs):
@@ -3092,7 +3088,6 @@ def test_reproduce_starts_each_step_once_the_steps_it_reads_from_have_ended(
 def test_reproduce_keeps_only_a_whole_seed_run_of_the_same_flags_and_values(tmp_path):
     """reproduce.py's whole(): a seed run is kept on a rerun only if every step finished (steps
     side by side end in any order), with the same flags and, for "tuned", the same values."""
-    reproduce_py = load_reproduce_module()
     out, run_dir = tmp_path / "out", tmp_path / "out" / "seeds" / "tuned" / "seed1"
     run_dir.mkdir(parents=True)
     for name in ("tuned_ae.json", "tuned_classifier.json", "tuned_vae.json"):
@@ -3103,7 +3098,7 @@ def test_reproduce_keeps_only_a_whole_seed_run_of_the_same_flags_and_values(tmp_
             "samples.json"]
 
     def whole(config="tuned", flags=("--quick",)):
-        return reproduce_py.whole(run_dir, config, SimpleNamespace(flags=list(flags), out=out))
+        return scripts.reproduce.whole(run_dir, config, SimpleNamespace(flags=list(flags), out=out))
     for name in made:
         (run_dir / name).write_text("{}")
     assert whole() and whole("tables")
@@ -3154,14 +3149,13 @@ def test_reproduce_jobs_1_and_jobs_3_give_the_same_numbers(report_jobs1, report_
 
 
 def test_reproduce_runs_steps_side_by_side_once_their_inputs_exist(report_jobs3):
-    reproduce_py = load_reproduce_module()
     rows = [line.split("\t") for line in (report_jobs3 / "times.tsv").read_text().splitlines()]
     assert rows[0] == ["step", "start", "end", "seconds"]
     times = {step: (float(start), float(end)) for step, start, end, _ in rows[1:]}
-    assert set(times) == {s.name for s in reproduce_py.REPORT} | {
+    assert set(times) == {s.name for s in scripts.reproduce.REPORT} | {
         "wall time", "wall time, seed runs included"}
-    for step in reproduce_py.REPORT:
-        for before in reproduce_py.after(step, reproduce_py.REPORT):
+    for step in scripts.reproduce.REPORT:
+        for before in scripts.reproduce.after(step, scripts.reproduce.REPORT):
             assert times[before][1] <= times[step.name][0], (before, step.name)
         assert (report_jobs3 / "logs" / f"{step.name}.log").exists()
     for a, b in (("tune_ae", "tune_vae"), ("tune_vae", "tune_ae")):  # two chains at once:
@@ -3237,10 +3231,6 @@ def test_summary_says_what_is_wrong_in_one_line(damage, says, tmp_path):
 
 def summary_of(out, monkeypatch):
     """Run scripts/summary.py on `out` in this process; the text of summary.md."""
-    monkeypatch.syspath_prepend(str(ROOT / "scripts"))              # its `import seeds`
-    spec = importlib.util.spec_from_file_location("summary", ROOT / "scripts" / "summary.py")
-    summary = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(summary)
     monkeypatch.setattr(sys, "argv", ["summary.py", "--out-dir", str(out)])
     summary.main()
     return (out / "summary.md").read_text()
@@ -3423,18 +3413,10 @@ def test_summary_puts_our_numbers_beside_the_reports(quick_ae, tmp_path):
 
 # --- scripts/seeds.py: the maths: means, spreads, verdicts -------------------
 
-def load_seeds_module():
-    spec = importlib.util.spec_from_file_location("seeds", ROOT / "scripts" / "seeds.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_seeds_mean_and_sd_by_hand(tmp_path):
     """Mean and sample sd (ddof = 1) of three seeds, against a hand computation:
     MSE 0.010, 0.012, 0.014 -> mean 0.012, sd sqrt((0.002² + 0 + 0.002²) / 2) = 0.002;
     accuracy 0.88, 0.89, 0.93 -> 90.0 %, sd sqrt((4 + 1 + 9) / 2) = sqrt(7) %."""
-    seeds = load_seeds_module()
     out = make_out(tmp_path, {
         "tables": [dict(ae_mse=0.010, accuracy=0.88, extra_runs=(5,)),  # picks its own seed
                    dict(ae_mse=0.012, accuracy=0.89), dict(ae_mse=0.014, accuracy=0.93)],
@@ -3466,7 +3448,6 @@ def test_seeds_mean_and_sd_by_hand(tmp_path):
 ])
 def test_smoothness_verdict_flips_with_the_numbers(tmp_path, smooth_tables, smooth_tuned,
                                                    verdict):
-    seeds = load_seeds_module()
     jitter = (-0.005, 0.0, 0.005)  # sd 0.005 for every model
     out = make_out(tmp_path, {
         "tables": [dict(smooth=(smooth_tables[0] + j, smooth_tables[1] + j)) for j in jitter],
@@ -3481,7 +3462,6 @@ def test_smoothness_verdict_flips_with_the_numbers(tmp_path, smooth_tables, smoo
     (0.60, "depends"),  # clearly below the pixels, with the tuned values only
 ])
 def test_separation_verdict_flips_with_the_numbers(tmp_path, vae_latent_tuned, verdict):
-    seeds = load_seeds_module()
     jitter = (-0.01, 0.0, 0.01)
     out = make_out(tmp_path, {
         "tables": [dict(knn=(0.80, 0.82 + j, 0.80 + j)) for j in jitter],
@@ -3505,7 +3485,6 @@ def samples_of_seeds(box, mixture, vae_fd, vae_share):
 ])
 def test_sample_verdict_flips_with_the_numbers(tmp_path, vae_fd, vae_share, verdict):
     """Claim (3): the VAE's samples against the AE's box (FD 100, share 0.22 in every seed)."""
-    seeds = load_seeds_module()
     box, mixture = (100.0, 0.22), (10.0, 0.52)
     runs = samples_of_seeds(box, mixture, vae_fd, vae_share)
     out = make_out(tmp_path, {"tables": runs, "tuned": runs})
@@ -3519,7 +3498,6 @@ def test_sample_verdict_flips_with_the_numbers(tmp_path, vae_fd, vae_share, verd
 
 
 def test_sample_verdict_mixture_level_with_the_vae(tmp_path):
-    seeds = load_seeds_module()
     runs = samples_of_seeds((100.0, 0.22), (31.0, 0.40), (28, 30, 32), (0.39, 0.40, 0.41))
     out = make_out(tmp_path, {"tables": runs, "tuned": runs})
     result = seeds.results(out)["verdicts"]["samples"]
@@ -3538,7 +3516,6 @@ E = 2.0 ** -20
     (E, "lower"), (0.25, "lower"),  # just outside, well outside
 ])
 def test_compare_is_a_tie_up_to_exactly_the_two_spreads(shift, a_against_b):
-    seeds = load_seeds_module()
     a, b = [1.0, 2.0, 3.0], [3.0 + shift, 4.0 + shift, 5.0 + shift]
     assert seeds.spread(a)[:2] == (2.0, 1.0) and seeds.spread(b)[:2] == (4.0 + shift, 1.0)
     assert seeds.compare(a, b) == a_against_b
@@ -3552,7 +3529,6 @@ def test_separation_needs_every_latent_mean_above_five_times_chance(model, laten
                                                                     tmp_path):
     """Tables: both latent spaces at 0.75, far above the raw pixels (0.25); tuned: one of
     them at `latent`, still above the pixels, so only the 0.5 threshold decides."""
-    seeds = load_seeds_module()
     jitter = (-2.0 ** -6, 0.0, 2.0 ** -6)
     tuned = {"AE": (latent, 0.75), "VAE": (0.75, latent)}[model]
     out = make_out(tmp_path, {
@@ -3574,7 +3550,6 @@ def test_samples_hold_in_every_run_only_if_every_run_wins_on_both_numbers(
     """Every case is within the spread in both configurations; the count of runs the VAE
     wins (closer and surer, strictly) then decides between 'holds in every run' and
     'depends'."""
-    seeds = load_seeds_module()
     box, mixture = (100.0, 0.22), (10.0, 0.52)
     out = make_out(tmp_path, {"tables": samples_of_seeds(box, mixture, *tables_vae),
                               "tuned": samples_of_seeds(box, mixture, *tuned_vae)})
@@ -3613,7 +3588,6 @@ def claim_runs(claim, beyond):
 ])
 def test_each_claim_turns_where_its_numbers_part_by_more_than_the_two_spreads(
         claim, at_the_spread, beyond_it, tmp_path):
-    seeds = load_seeds_module()
     for beyond, (state, verdict) in ((False, at_the_spread), (True, beyond_it)):
         runs = claim_runs(claim, beyond)
         out = make_out(tmp_path / str(beyond), {"tables": runs, "tuned": runs})
@@ -3625,7 +3599,6 @@ def test_each_claim_turns_where_its_numbers_part_by_more_than_the_two_spreads(
 # --- scripts/seeds.py: which seed runs count ---------------------------------
 
 def test_a_seed_run_without_any_one_of_its_step_files_is_left_out(tmp_path):
-    seeds = load_seeds_module()
     for missing in seeds.STEP_FILES:
         out = make_out(tmp_path / missing, {"tables": [{}, {}, {}], "tuned": [{}, {}, {}]})
         (out / "seeds" / "tables" / "seed2" / missing).unlink()
@@ -3653,13 +3626,11 @@ def test_a_stopped_seed_run_is_left_out_by_name_and_the_rest_summarised(quick_ae
 # --- scripts/seeds.py: what the results say ----------------------------------
 
 def test_seeds_markdown_empty_without_seed_runs(tmp_path):
-    seeds = load_seeds_module()
     assert seeds.markdown(tmp_path) == ""
 
 
 def test_seeds_reads_explores_sample_rows():
     """The rows claim (3) reads are the ones explore.py writes (beyond/judge.py's ROWS)."""
-    seeds = load_seeds_module()
     for row, _ in seeds.SAMPLERS.values():
         assert row in beyond.samples.ROWS, row
 
@@ -3739,7 +3710,6 @@ def write_seed_runs(out):
 
 
 def test_seeds_md_puts_every_number_in_its_row_and_column(tmp_path):
-    seeds = load_seeds_module()
     write_seed_runs(tmp_path)
     text = seeds.markdown(tmp_path)
     # | number | report's tables | tuned values |: mean ± sd (3 seeds), as written by hand
@@ -3784,7 +3754,6 @@ def test_seeds_md_puts_every_number_in_its_row_and_column(tmp_path):
 
 
 def test_seeds_md_verdicts_quote_the_means_of_their_rows(tmp_path):
-    seeds = load_seeds_module()
     write_seed_runs(tmp_path)
     text = seeds.markdown(tmp_path)
     for quoted in (
@@ -3800,7 +3769,6 @@ def test_seeds_md_verdicts_quote_the_means_of_their_rows(tmp_path):
 
 
 def test_seeds_md_times_tables_leave_the_reused_runs_out(tmp_path):
-    seeds = load_seeds_module()
     out = make_out(tmp_path, {"tables": [{}, {}], "tuned": [{}, {}]})
     (out / "times.tsv").write_text("step\tstart\tend\tseconds\ntune_ae\t0\t65\t65\n"
                                    "refit_ae\t65\t190\t125\nwall time\t0\t190.2\t190.2\n"
