@@ -11,8 +11,10 @@ Most tests use tiny synthetic data; the end-to-end tests run each script with --
 the real Fashion-MNIST (decompressed once into ./data from Debian's package).
 """
 import argparse
+import ast
 import contextlib
 import copy
+import errno
 import gzip
 import io
 import json
@@ -27,6 +29,7 @@ import sqlite3
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -39,7 +42,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from optuna.trial import TrialState
-from torch.distributions import MultivariateNormal, Normal, kl_divergence
+from torch.distributions import Bernoulli, MultivariateNormal, Normal, kl_divergence
 from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 import ae
@@ -2077,7 +2080,6 @@ def test_loss_is_summed_per_image_and_averaged_over_the_batch():
 
 
 def test_importance_weights_match_torch_distributions():
-    from torch.distributions import Bernoulli
     torch.manual_seed(0)
     model, k = vae.VAE(6).eval(), 5
     x = (torch.rand(8, 1, 28, 28) > 0.5).float()
@@ -4378,7 +4380,6 @@ def test_a_full_disk_is_one_line_and_leaves_the_earlier_file_whole(writer, tmp_p
                                                                  monkeypatch):
     path = tmp_path / f"earlier.{writer}"
     path.write_bytes(b"the earlier file")
-    import errno
 
     def full(path, write):                 # every write goes half through, then the disk is full
         def half(tmp):
@@ -4540,8 +4541,6 @@ def test_labels_writes_its_results_before_its_figure(data_dir, quick_ae, tmp_pat
 def test_two_writers_updating_one_results_file_at_once_keep_both_entries(tmp_path, monkeypatch):
     """Each writer reads the file, then waits, as if its write were slow: without the lock,
     both read it empty and the second write drops the first one's entry."""
-    import threading
-    import time
     read = plumbing.files.read_json
 
     def slow_read(path, fix):
@@ -4562,8 +4561,6 @@ def test_two_writers_updating_one_results_file_at_once_keep_both_entries(tmp_pat
 
 
 def test_a_killed_writer_releases_its_lock_on_the_results_file(tmp_path):
-    import signal
-    import threading
     path = tmp_path / "ae.json"
     holder = subprocess.Popen(
         [sys.executable, "-c", "import sys, time; from pathlib import Path; import plumbing.files\n"
@@ -4967,7 +4964,6 @@ def test_a_study_of_another_kind_is_refused(data_dir, tmp_path):
 
 def test_a_killed_workers_trial_ends_as_failed_and_a_rerun_completes(data_dir, tmp_path,
                                                                     monkeypatch):
-    import time
     monkeypatch.setattr(plumbing.storage, "GRACE_SECONDS", 1)
     argv = ["ae", *TINY, *CPU, "--data-dir", str(data_dir), "--out-dir", str(tmp_path)]
     tune.main(argv + ["--trials", "1"])                         # one complete trial
@@ -5021,7 +5017,6 @@ def test_a_read_only_storage_is_said_to_be_read_only(data_dir, tmp_path):
 
 def test_a_complete_studys_rerun_fails_killed_workers_trials_and_counts_every_trial(
         data_dir, tmp_path, monkeypatch):
-    import time
     monkeypatch.setattr(plumbing.storage, "GRACE_SECONDS", 1)
     argv = ["ae", *TINY, "--trials", "1", "--data-dir", str(data_dir), "--out-dir", str(tmp_path)]
     tune.main(argv)                                        # complete: one trial
@@ -5044,7 +5039,6 @@ def test_a_complete_studys_rerun_fails_killed_workers_trials_and_counts_every_tr
 
 def test_no_lesson_imports_beyond_or_scripts_and_plumbing_imports_no_lesson():
     """Imports run one way: lessons -> common, plumbing; beyond/, scripts/ -> lessons."""
-    import ast
     lessons = {"ae", "vae", "classify", "explore", "tune", "common"}
     def imported(path):
         tree = ast.parse(path.read_text())
