@@ -3637,18 +3637,26 @@ def test_seeds_reads_explores_sample_rows():
         assert row in beyond.samples.ROWS, row
 
 
-def test_seeds_damaged_or_missing_file_is_one_line(tmp_path):
-    out = make_out(tmp_path, {"tables": [{}, {}], "tuned": [{}, {}]})
-    (out / "seeds" / "tuned" / "seed1" / "explore.json").write_text('{"knn": ')
+# (the tuned run's seed 1, as write_seed_folder takes it, or no folder at all; a file of the
+# seed runs replaced; what the one line says, as summary.py says it)
+SEEDS_DAMAGED = [
+    ({}, ("tuned/seed1/explore.json", '{"knn": '), "tuned/seed1/explore.json"),   # cut short
+    ({}, ("tables/seed0/vae.json", '{"test": {}}'), "tables/seed0/vae.json"),    # a key missing
+    ({"accuracy": "90 %"}, None,
+     "tuned/seed1/classify.json: table6.table5.runs.0.accuracy is '90 %', not a number"),
+    ({"knn": (0.8, "0.82", 0.8)}, None,
+     "tuned/seed1/explore.json: knn.AE.latent is '0.82', not a number"),
+    (None, None, "nothing")]
+
+
+@pytest.mark.parametrize("seed1, damage, says", SEEDS_DAMAGED)
+def test_seeds_says_what_is_wrong_in_one_line(seed1, damage, says, tmp_path):
+    out = (tmp_path / "nothing" if seed1 is None
+           else make_out(tmp_path, {"tables": [{}, {}], "tuned": [{}, seed1]}))
+    if damage:
+        (out / "seeds" / damage[0]).write_text(damage[1])
     proc = run("scripts.seeds", "--out-dir", out, ok=False)
-    assert one_line_error(proc), proc.stderr
-    assert "explore.json" in proc.stderr
-    (out / "seeds" / "tuned" / "seed1" / "explore.json").unlink()   # a stopped run: left out
-    (out / "seeds" / "tables" / "seed0" / "vae.json").write_text('{"test": {}}')
-    proc = run("scripts.seeds", "--out-dir", out, ok=False)
-    assert one_line_error(proc) and "vae.json" in proc.stderr, proc.stderr
-    proc = run("scripts.seeds", "--out-dir", tmp_path / "nothing", ok=False)
-    assert one_line_error(proc), proc.stderr
+    assert one_line_error(proc) and says in proc.stderr, proc.stderr
 
 
 # key of seeds.METRICS: its (mean, delta) in the tables' and the tuned seed runs, three seeds
@@ -3794,19 +3802,6 @@ def test_seeds_md_times_tables_leave_the_reused_runs_out(tmp_path):
                 "All the seed runs: 346 s (5.8 min) of steps; the whole run, seed runs "
                 "included, took 480 s (8.0 min) (wall time)."):
         assert row in text
-
-
-def test_seeds_names_the_file_key_and_value_that_is_not_a_number_as_summary_does(tmp_path):
-    out = make_out(tmp_path, {"tables": [{}, {}], "tuned": [{}, {"accuracy": "90 %"}]})
-    proc = run("scripts.seeds", "--out-dir", out, ok=False)
-    where = out / "seeds" / "tuned" / "seed1" / "classify.json"
-    assert one_line_error(proc)
-    assert f"error: {where}: table6.table5.runs.0.accuracy is '90 %', not a number" in proc.stderr
-    out = make_out(tmp_path / "2", {"tables": [{}, {}], "tuned": [{}, {"knn": (0.8, "0.82", 0.8)}]})
-    proc = run("scripts.seeds", "--out-dir", out, ok=False)
-    where = out / "seeds" / "tuned" / "seed1" / "explore.json"
-    assert one_line_error(proc)
-    assert f"error: {where}: knn.AE.latent is '0.82', not a number" in proc.stderr
 
 
 def test_a_nan_in_a_seed_run_is_shown_as_nan_and_leaves_its_verdict_undecided(tmp_path):
@@ -4267,40 +4262,28 @@ def test_a_damaged_tuned_file_is_a_one_line_error(tmp_path, text, says):
     assert says in message and "python tune.py ae" in message and "\n" not in message
 
 
-@pytest.mark.parametrize("params, key", [({"d": 0}, "d"), ({"dropout": 1.0}, "dropout"),
-                                         ({"lr": "0.001"}, "lr"), ({"lr": -0.01}, "lr"),
-                                         ({"optimizer": "adam"}, "optimizer"),
-                                         ({"d": 3.5}, "d"), ({"weight_decay": True}, "weight_decay"),
-                                         ({"d": 1000000000}, "d"), ({"lr": 1e308}, "lr"),
-                                         ({"weight_decay": 1e39}, "weight_decay")])
-def test_a_tuned_value_passes_the_check_of_its_flag(params, key, tmp_path):
-    path = tmp_path / "tuned_ae.json"
-    path.write_text(json.dumps({"study": "ae", "params": {**ae.TABLE_4, **params}}))
-    with pytest.raises(SystemExit) as e:
-        plumbing.params.read_params(path, "ae", ae.TABLE_4)
-    assert str(path) in str(e.value) and f": {key} " in str(e.value) and "\n" not in str(e.value)
+TABLES = {"ae": ae.TABLE_4, "vae": vae.TABLE_7, "classifier": classify.TABLE_5}
+
+# (the study a file is read for, the study it was written by, its values, what the error says)
+TUNED_REFUSED = [
+    *(("ae", "ae", params, f": {key} ") for params, key in [
+        ({"d": 0}, "d"), ({"dropout": 1.0}, "dropout"), ({"lr": "0.001"}, "lr"),
+        ({"lr": -0.01}, "lr"), ({"optimizer": "adam"}, "optimizer"), ({"d": 3.5}, "d"),
+        ({"weight_decay": True}, "weight_decay"), ({"d": 1000000000}, "d"), ({"lr": 1e308}, "lr"),
+        ({"weight_decay": 1e39}, "weight_decay")]),
+    ("ae", "vae", {}, "tuned values of `tune.py vae`, not of `tune.py ae`"),
+    ("classifier", "classifier", {"no1": 12.5}, "no1 must be a whole number, got 12.5"),
+    ("classifier", "classifier", {"mlp_lr": "x"}, "mlp_lr must be a number, got 'x'"),
+    ("classifier", "classifier", {"no2": 4096}, "no2 must be 1 to 1024")]
 
 
-def test_a_tuned_file_of_another_study_is_refused(tmp_path):
-    path = tmp_path / "tuned_vae.json"
-    path.write_text(json.dumps({"study": "vae", "params": vae.TABLE_7}))
-    with pytest.raises(SystemExit, match="tuned values of `tune.py vae`, not of `tune.py ae`"):
-        plumbing.params.read_params(path, "ae", ae.TABLE_4)
-
-
-def test_a_tuned_whole_number_that_is_not_one_says_a_whole_number(tmp_path):
-    write_tuned(tmp_path / "tuned_classifier.json", "classifier", {**classify.TABLE_5, "no1": 12.5})
+@pytest.mark.parametrize("study, written_by, params, says", TUNED_REFUSED)
+def test_a_tuned_value_passes_the_check_of_its_flag(study, written_by, params, says, tmp_path):
+    path = tmp_path / f"tuned_{written_by}.json"
+    write_tuned(path, written_by, {**TABLES[written_by], **params})
     with pytest.raises(SystemExit) as e:
-        plumbing.params.read_params(tmp_path / "tuned_classifier.json", "classifier", classify.TABLE_5)
-    assert "no1 must be a whole number, got 12.5" in str(e.value)
-    write_tuned(tmp_path / "tuned_classifier.json", "classifier", {**classify.TABLE_5, "mlp_lr": "x"})
-    with pytest.raises(SystemExit) as e:
-        plumbing.params.read_params(tmp_path / "tuned_classifier.json", "classifier", classify.TABLE_5)
-    assert "mlp_lr must be a number, got 'x'" in str(e.value)
-    write_tuned(tmp_path / "tuned_classifier.json", "classifier", {**classify.TABLE_5, "no2": 4096})
-    with pytest.raises(SystemExit) as e:
-        plumbing.params.read_params(tmp_path / "tuned_classifier.json", "classifier", classify.TABLE_5)
-    assert "no2 must be 1 to 1024" in str(e.value)
+        plumbing.params.read_params(path, study, TABLES[study])
+    assert str(path) in str(e.value) and says in str(e.value) and "\n" not in str(e.value)
 
 
 def test_a_flag_given_as_zero_wins_over_the_table_and_the_tuned_file(tmp_path):
