@@ -4382,34 +4382,6 @@ def test_a_full_disk_is_one_line_and_leaves_the_earlier_file_whole(writer, tmp_p
     assert path.read_bytes() == b"the earlier file" and sorted(tmp_path.iterdir()) == [path]
 
 
-@pytest.mark.parametrize("script, checkpoint, results", [("ae", "ae.pt", "refit"),
-                                                         ("vae", "vae.pt", "vae.json")])
-def test_each_checkpoint_is_written_before_the_results_that_describe_it(
-        script, checkpoint, results, data_dir, tmp_path, monkeypatch):
-    """ae.pt before ae.json's refit entry (its compare entry describes no checkpoint);
-    vae.pt before vae.json."""
-    written, write = [], plumbing.files.write_atomically
-
-    def spy(path, fn):
-        write(path, fn)
-        path = Path(path)
-        if path.name == "ae.json" and "refit" in json.loads(path.read_text()):
-            written.append("refit")                        # the entry that describes ae.pt
-        else:
-            written.append(path.name)
-    monkeypatch.setattr(plumbing.files, "write_atomically", spy)
-    if script == "ae":
-        monkeypatch.setattr(ae, "plot_compare", lambda *args: None)
-        monkeypatch.setattr(ae, "plot_refit", lambda *args: None)
-        ae.main([*QUICK, "--data-dir", str(data_dir), "--out-dir", str(tmp_path)])
-    else:
-        monkeypatch.setattr(vae, "plot_figures", lambda *args: None)
-        vae.main([*QUICK, "--iw-samples", "2", "--data-dir", str(data_dir),
-                  "--out-dir", str(tmp_path)])
-    assert checkpoint in written and results in written
-    assert written.index(checkpoint) < written.index(results), written
-
-
 def test_an_updated_results_entry_replaces_its_old_one_and_keeps_the_others(tmp_path):
     path = tmp_path / "ae.json"
     path.write_text(json.dumps({"compare": {"old": 1}, "refit": {"old": 2}}))
@@ -4496,29 +4468,32 @@ def test_a_failed_write_is_one_line_whatever_raised_it_and_an_interrupt_passes_t
     assert path.read_bytes() == b"the earlier file" and sorted(tmp_path.iterdir()) == [path]
 
 
-def order_of_writes(monkeypatch):
-    """The names of the files written, in order."""
+# (a script, its flags, files it writes in this order: a checkpoint before the results that
+# describe it, "refit" being ae.json's entry that describes ae.pt; results before a figure)
+WRITE_ORDERS = [
+    (tune, ["ae", *TINY, "--trials", "1"], ["tuned_ae.json", "fig08_tuning_ae.png"]),
+    (labels, ["--quick", "--labels", "100", "--epochs", "1", *CPU],
+     ["labels.json", "labels.md", "fig_label_efficiency.png"]),
+    (ae, QUICK, ["ae.pt", "refit"]),
+    (vae, [*QUICK, "--iw-samples", "2"], ["vae.pt", "vae.json"])]
+
+
+@pytest.mark.parametrize("script, flags, order", WRITE_ORDERS, ids=["tune", "labels", "ae", "vae"])
+def test_each_file_is_written_after_the_files_it_describes(script, flags, order, quick_ae,
+                                                           data_dir, tmp_path, monkeypatch):
+    shutil.copy(quick_ae / "ae.pt", tmp_path / "ae.pt")        # beyond/labels.py's encoder
     written, write = [], plumbing.files.write_atomically
 
     def spy(path, fn):
-        written.append(Path(path).name)
-        return write(path, fn)
+        write(path, fn)
+        path = Path(path)
+        refit = path.name == "ae.json" and "refit" in json.loads(path.read_text())
+        written.append("refit" if refit else path.name)
     monkeypatch.setattr(plumbing.files, "write_atomically", spy)
-    return written
-
-
-def test_tune_py_writes_its_results_before_its_figure(data_dir, tmp_path, monkeypatch):
-    written = order_of_writes(monkeypatch)
-    tune.main(["ae", *TINY, "--trials", "1", "--data-dir", str(data_dir), "--out-dir", str(tmp_path)])
-    assert written == ["tuned_ae.json", "fig08_tuning_ae.png"]
-
-
-def test_labels_writes_its_results_before_its_figure(data_dir, quick_ae, tmp_path, monkeypatch):
-    shutil.copy(quick_ae / "ae.pt", tmp_path / "ae.pt")
-    written = order_of_writes(monkeypatch)
-    labels.main(["--quick", "--labels", "100", "--epochs", "1", *CPU, "--data-dir", str(data_dir),
-                 "--out-dir", str(tmp_path)])
-    assert written == ["labels.json", "labels.md", "fig_label_efficiency.png"]
+    for module, plot in ((ae, "plot_compare"), (ae, "plot_refit"), (vae, "plot_figures")):
+        monkeypatch.setattr(module, plot, lambda *args: None)
+    script.main([*flags, "--data-dir", str(data_dir), "--out-dir", str(tmp_path)])
+    assert set(order) <= set(written) and sorted(order, key=written.index) == order, written
 
 
 def test_two_writers_updating_one_results_file_at_once_keep_both_entries(tmp_path, monkeypatch):
