@@ -2942,40 +2942,14 @@ def test_the_label_budget_is_the_steps_of_the_epochs_on_every_training_image(
     assert out.count("(8 steps)") == len(labels.WAYS)
 
 
-# --- beyond/labels.py: what each fit sees ------------------------------------
-
-def test_label_subsets_are_drawn_from_the_training_images_never_the_test_set(
-        tiny_ae, data_dir, tmp_path, monkeypatch):
-    calls = {}
-    for name in ("balanced_subset", "train_one_way", "evaluate"):
-        spy(monkeypatch, labels, name, calls)
-    monkeypatch.setattr(labels, "plot_label_efficiency", lambda *args: None)
-    labels.main(["--quick", "--subset", str(SUBSET), "--labels", "10,20", "--epochs", "1",
-                 "--checkpoint", str(tiny_ae / "ae.pt"), *CPU, "--data-dir", str(data_dir),
-                 "--out-dir", str(tmp_path)])
-    monkeypatch.undo()
-    (x_train, y_train), (x_val, y_val), (x_test, y_test) = splits(data_dir)
-    x_all, y_all = torch.cat([x_train, x_val]), torch.cat([y_train, y_val])  # the 60,000
-    drawn = calls["balanced_subset"]
-    assert [args[1] for args, _ in drawn] == [10] * 3 + [20] * 3           # per way
-    trained = calls["train_one_way"]
-    assert len(trained) == len(drawn) == 6
-    for ((y, _, _), _), ((*_, x, y_given, _, _, _), _) in zip(drawn, trained):
-        assert torch.equal(y, y_all)
-        idx = labels.balanced_subset(y_all, len(x), 0)        # --seed 0, --seeds 1
-        assert torch.equal(x, x_all[idx]) and torch.equal(y_given, y_all[idx])
-    assert len(calls["evaluate"]) == 6                         # tested once, on the test set
-    for (_, x, y), _ in calls["evaluate"]:
-        assert torch.equal(x, x_test) and torch.equal(y, y_test)
-
-
-# --- beyond/labels.py: the settings and --seed -------------------------------
+# --- beyond/labels.py: what each fit sees, and --seed -------------------------
 
 def test_the_seed_draws_the_label_subsets_and_never_the_test_images_or_the_split(
         tiny_ae, data_dir, tmp_path, monkeypatch):
-    """beyond/labels.py: the same --seed draws the same balanced subsets (and trains them
-    from the same weights); another seed draws other subsets, from the same 60,000
-    training images, and tests on the same test images."""
+    """beyond/labels.py: each way trains on a balanced subset of the 60,000 training images
+    and is tested once, on the test images; the same --seed draws the same subsets (and
+    trains them from the same weights); another seed draws other subsets, from the same
+    60,000 training images, and tests on the same test images."""
     runs = []
 
     def record(name, what):
@@ -2998,6 +2972,14 @@ def test_the_seed_draws_the_label_subsets_and_never_the_test_images_or_the_split
                      "--data-dir", str(data_dir), "--out-dir", str(tmp_path / str(i))])
     a, b, c = runs
     assert len(a["balanced_subset"]) == len(a["train_one_way"]) == len(a["evaluate"]) == 6
+    (x_train, y_train), (x_val, y_val), (x_test, y_test) = splits(data_dir)
+    x_all, y_all = torch.cat([x_train, x_val]), torch.cat([y_train, y_val])  # the 60,000
+    assert [len(idx) for _, idx in a["balanced_subset"]] == [10] * 3 + [20] * 3   # per way
+    for (y, idx), (x, y_given, _) in zip(a["balanced_subset"], a["train_one_way"]):
+        assert torch.equal(y, y_all) and torch.equal(x, x_all[idx])
+        assert torch.equal(y_given, y_all[idx])
+    for x, y in a["evaluate"]:                                  # tested once, on the test set
+        assert torch.equal(x, x_test) and torch.equal(y, y_test)
     for run_ in (b, c):                        # what no seed changes
         for (y, _), (y_other, _) in zip(a["balanced_subset"], run_["balanced_subset"]):
             assert torch.equal(y, y_other)                            # the same 60,000 labels
