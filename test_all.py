@@ -2015,9 +2015,6 @@ def test_explore_shows_the_vae_beside_the_ae(quick_ae, data_dir, tmp_path):
     assert results["models"]["VAE"]["d"] == 4
     assert set(results["knn"]["VAE"]) == {"latent", "PCA 2-D", "t-SNE 2-D"}
     assert set(results["smoothness"]) == {"AE", "VAE"}
-    run("beyond.samples", "--quick", "--data-dir", data_dir, "--out-dir", tmp_path)
-    samples = json.loads((tmp_path / "samples.json").read_text())
-    assert "vae_prior" in samples["rows"] and samples["verdict"].startswith("The claim")
 
 
 # =============================================================================
@@ -2538,7 +2535,8 @@ def test_the_verdict_says_whether_the_mixture_beats_the_vae(mixture_fd, mixture_
 
 def test_the_third_claim_quick_end_to_end_on_real_data(quick_ae, data_dir, tmp_path):
     """python -m beyond.samples: every AE sampler and the three reference rows judged, a
-    figure, and a cached judge; no VAE here, so no verdict on it."""
+    figure, and a cached judge; no VAE, so no verdict on it; a rerun beside a vae.pt reads
+    the judge and gives the VAE's row and the verdict."""
     shutil.copy(quick_ae / "ae.pt", tmp_path / "ae.pt")
     proc = run("beyond.samples", "--quick", "--data-dir", data_dir, "--out-dir", tmp_path)
     assert (tmp_path / "fig_samples.png").stat().st_size > 10_000
@@ -2552,9 +2550,14 @@ def test_the_third_claim_quick_end_to_end_on_real_data(quick_ae, data_dir, tmp_p
     assert results["fitted_to"] == "training codes" and results["training_codes"] == 2000
     assert "No VAE" in results["verdict"]
     assert "judge: training" in proc.stdout and (tmp_path / "judge.pt").exists()
+    torch.manual_seed(0)
+    plumbing.checkpoints.save_checkpoint(tmp_path / "vae.pt", {"d": 4}, vae=vae.VAE(4).state_dict())
     again = run("beyond.samples", "--quick", "--data-dir", data_dir, "--out-dir", tmp_path)
     assert "judge: read from" in again.stdout                # a rerun skips its training
-    assert json.loads((tmp_path / "samples.json").read_text())["rows"] == rows
+    results = json.loads((tmp_path / "samples.json").read_text())
+    assert "vae_prior" in results["rows"] and results["verdict"].startswith("The claim")
+    for row in ("real", "held_out"):                          # the same judge, read back
+        assert results["rows"][row] == rows[row]
 
 
 # =============================================================================
