@@ -65,440 +65,22 @@ from beyond import judge, labels
 from scripts import seeds, summary
 
 
-# =============================================================================
-# Shared helpers: tiny tensors, spies, the script runner, the read-only mount, and the
-# fixtures several sections use
-# =============================================================================
-
-ROOT = Path(__file__).resolve().parent
-
-
 CPU = ["--device", "cpu"]  # in-process runs: the same device whatever the machine has
-
-
-DEVICE_FLAG = {"ae.py", "vae.py", "classify.py", "explore.py", "tune.py", "beyond.labels",
-               "beyond.samples"}
-
-
-def run(script, *args, ok=True):
-    """`python SCRIPT ARGS...` (or `python -m MODULE ARGS...` for "beyond.samples"), as a
-    student runs it: the script as __main__, its exit status,
-    its stdout and stderr (a SystemExit's message goes to stderr, an exception's traceback
-    too, as the interpreter does). In this process, to spare each run the 2 s of starting
-    Python and importing torch; the tests of signals start real processes. On the CPU unless
-    the test names a --device, so that it holds on a machine with a GPU too."""
-    if script in DEVICE_FLAG and "--device" not in args:
-        args = (*args, *CPU)
-    module = not script.endswith(".py")
-    path = ROOT / (script.replace(".", "/") + ".py" if module else script)
-    out, err = io.StringIO(), io.StringIO()
-    argv, sys_path = sys.argv, list(sys.path)
-    sys.argv, sys.path[:0] = [str(path), *map(str, args)], [str(ROOT if module else path.parent)]
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                if module:
-                    runpy.run_module(script, run_name="__main__", alter_sys=True)
-                else:
-                    runpy.run_path(str(path), run_name="__main__")
-                code = 0
-            except SystemExit as e:         # sys.exit(2), or SystemExit("error: ..."), printed
-                code = e.code or 0 if e.code is None or isinstance(e.code, int) else 1
-                if code == 1 and not isinstance(e.code, int):
-                    print(e.code, file=sys.stderr)
-            except Exception:
-                traceback.print_exc()
-                code = 1
-    finally:
-        sys.argv, sys.path[:] = argv, sys_path
-    proc = subprocess.CompletedProcess([script, *args], code, out.getvalue(), err.getvalue())
-    if ok:
-        assert proc.returncode == 0, f"{script} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-    return proc
-
-
-def one_line_error(proc):
-    """A clean failure: non-zero exit, one line on stderr, no traceback."""
-    err = proc.stderr.strip()
-    return proc.returncode != 0 and "\n" not in err and "Traceback" not in err and "error" in err
-
-
-@pytest.fixture(scope="session")
-def data_dir():
-    """The real Fashion-MNIST in ./data (decompressed from Debian's package if needed)."""
-    return plumbing.data.find_data(ROOT / "data")
-
-
-@pytest.fixture(scope="session")
-def quick_ae(data_dir, tmp_path_factory):
-    """A folder holding what `ae.py --quick` writes, ae.pt included."""
-    out = tmp_path_factory.mktemp("ae_quick")
-    run("ae.py", "--quick", "--data-dir", data_dir, "--out-dir", out)
-    return out
-
-
-def random_spd(d, generator):
-    """A random symmetric positive definite (d, d) matrix, far from diagonal, float64."""
-    A = torch.randn(d, d, generator=generator, dtype=torch.float64)
-    return A @ A.T / d + 0.1 * torch.eye(d, dtype=torch.float64)
 
 
 TINY = ["--quick", "--subset", "300", "--epochs", "1", *CPU]  # a few seconds per trial
 
 
-def load(out, name):
-    return optuna.load_study(study_name=name, storage=f"sqlite:///{out / 'optuna.db'}")
-
-
-def run_with_read_only(folder, *command):
-    """Run `python COMMAND...` with `folder` read-only. As root, chmod does not stop writes;
-    a read-only bind mount does, and unshare -m keeps the mount private to this command."""
-    if shutil.which("unshare") is None:
-        pytest.skip("needs unshare (util-linux)")
-    shell = (f"mount --bind {folder} {folder} && mount -o remount,bind,ro {folder} && "
-             f"exec {sys.executable} " + " ".join(map(str, command)))
-    proc = subprocess.run(["unshare", "-m", "sh", "-c", shell], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
-    if "mount" in proc.stderr and "permission denied" in proc.stderr.lower():
-        pytest.skip("this machine does not allow a private mount")
-    return proc
-
-
-def write_seed_folder(folder, seed, ae_mse=0.012, knn=(0.80, 0.82, 0.80), smooth=(0.14, 0.15),
-                      accuracy=0.89, d=185, extra_runs=(),
-                      samples=((100.0, 0.22), (10.0, 0.52), (70.0, 0.28))):
-    """The five JSON files of one seed run, holding only what seeds.py reads.
-    knn = (raw pixels, AE latent, VAE latent); smooth = (AE, VAE);
-    samples = (Frechet distance, share >= 0.9) of the AE's box, the AE's mixture, the VAE."""
-    folder.mkdir(parents=True, exist_ok=True)
-    refit = {"params": {"d": d}, "val_mse": [0.5, ae_mse], "pca_val_mse": 0.0045}
-    if d > 64:
-        refit["pca_bottleneck_val_mse"] = 0.0104
-    (folder / "ae.json").write_text(json.dumps({"refit": refit}))
-    (folder / "vae.json").write_text(json.dumps(
-        {"params": {"d": 44}, "test": {"neg_elbo": 250.0 + seed, "iw_log_px": -246.0 - seed}}))
-    runs = [{"seed": s, "accuracy": 0.5} for s in extra_runs] + [{"seed": seed, "accuracy": accuracy}]
-    (folder / "classify.json").write_text(json.dumps({"table6": {"table5": {"runs": runs}}}))
-    raw, ae_latent, vae_latent = knn
-    (folder / "explore.json").write_text(json.dumps({
-        "knn": {"raw pixels": raw,
-                "AE": {"latent": ae_latent, "PCA 2-D": 0.5, "t-SNE 2-D": 0.8},
-                "VAE": {"latent": vae_latent, "PCA 2-D": 0.5, "t-SNE 2-D": 0.8}},
-        "smoothness": {"AE": {"mean": smooth[0]}, "VAE": {"mean": smooth[1]}}}))
-    (folder / "samples.json").write_text(json.dumps({"rows": {
-        row: {"fd": fd, "confident_share": share}
-        for row, (fd, share) in zip(("ae_box", "ae_mixture", "vae_prior"), samples)}}))
-
-
-def make_out(tmp_path, per_config):
-    """OUT/seeds/CONFIG/seedS/ for per_config = {config: [kwargs of seed 0, seed 1, ...]}."""
-    out = tmp_path / "out"
-    for config, seeds in per_config.items():
-        for seed, kwargs in enumerate(seeds):
-            write_seed_folder(out / "seeds" / config / f"seed{seed}", seed, **kwargs)
-    return out
-
-
-def reproduce(*args):
-    return run("scripts.reproduce", *args, ok=False)
-
-
-def generator(seed):
-    return torch.Generator().manual_seed(seed)
-
-
-def reference_batches(n, batch_size, seed):
-    """The batch order of every train_epoch: slices of a seeded permutation."""
-    return torch.randperm(n, generator=generator(seed)).split(batch_size)
-
-
-def flat(model):
-    return torch.cat([p.detach().flatten() for p in model.parameters()]).clone()
-
-
-def assert_same_update(before, code, reference):
-    """The parameters' change in the code's steps equals the reference steps' change, to
-    rounding (a scale relative to the largest change, so that a step of the wrong size,
-    direction or loss fails)."""
-    got, expected = flat(code) - before, flat(reference) - before
-    assert expected.abs().max() > 0                                  # the steps moved something
-    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4 * expected.abs().max().item())
-
-
-def cross_entropy(logits, y):
-    # -log softmax(logits)[label], averaged over the batch
-    return -logits.log_softmax(1).gather(1, y[:, None]).mean()
-
-
-# The training steps' data: 12 images in batches of 8, two batches of 8 and 4 images, so that
-# the mean over the epoch (weighted by batch size) differs from the mean of the two batch
-# losses. SGD, not Adam, for the AE, the VAE and the classifier: its step is proportional to
-# the gradient, so a loss of the wrong scale (a sum for a mean, a beta ignored) moves it.
-N, BATCH = 12, 8
-
-
 SUBSET = 200  # --subset: 200 training, 50 validation and 50 test images
 
 
-def spy(monkeypatch, module, name, calls):
-    """Replace module.name by a wrapper that appends (args, kwargs) to calls[name]."""
-    original = getattr(module, name)
-
-    def wrapped(*args, **kwargs):
-        calls.setdefault(name, []).append((args, kwargs))
-        return original(*args, **kwargs)
-    monkeypatch.setattr(module, name, wrapped)
-
-
-def spied_run(main, argv, spied, tiny_ae, data_dir, out):
-    """main(argv) on tiny_ae's ae.pt, into out, with each (module, name) of `spied` spied on:
-    {"calls": {name: [(args, kwargs), ...]}, "out", and the splits, "x_train" to "y_test"}."""
-    (out / "ae.pt").write_bytes((tiny_ae / "ae.pt").read_bytes())
-    calls = {}
-    with pytest.MonkeyPatch.context() as mp:
-        for module, name in spied:
-            spy(mp, module, name, calls)
-        main([*argv, "--data-dir", str(data_dir), "--out-dir", str(out)])
-    (x_train, y_train), (x_val, y_val), (x_test, y_test) = splits(data_dir)
-    return {"calls": calls, "out": out, "x_train": x_train, "y_train": y_train,
-            "x_val": x_val, "y_val": y_val, "x_test": x_test, "y_test": y_test}
-
-
-def splits(data_dir, subset=SUBSET):
-    """((x_train, y_train), (x_val, y_val), (x_test, y_test)) read again, on the CPU."""
-    return (*common.load_train_val(data_dir, "cpu", subset),
-            common.load_test(data_dir, "cpu", subset))
-
-
-@pytest.fixture(scope="module")
-def tiny_ae(tmp_path_factory):
-    """A folder holding an ae.pt of random weights (d = 3): what explore.py, labels.py and
-    tune.py classifier read, written in a moment instead of trained."""
-    out = tmp_path_factory.mktemp("tiny_ae")
-    torch.manual_seed(0)
-    settings = {"d": 3, "dropout": 0.1, "optimizer": "Adam", "lr": 0.001,
-                "weight_decay": 0.0, "epochs": 0, "quick": True, "seed": 0}
-    plumbing.checkpoints.save_checkpoint(out / "ae.pt", settings, encoder=common.Encoder(3, 0.1).state_dict(),
-                           decoder=common.Decoder(3, 0.1).state_dict())
-    return out
-
-
-def codes_of(folder, x):
-    """The AE's codes of x (N, d), computed here from ae.pt: encoder in eval mode."""
-    _, encoder, _ = ae.load_ae(folder / "ae.pt")
-    with torch.no_grad():
-        return encoder.eval()(x)
-
-
 QUICK = ["--quick", "--subset", "200", "--epochs", "1", *CPU]  # an in-process run: ~0.5 s
-
-
-# The autoencoder checkpoint classify.py and explore.py read, with settings of its own
-AE_SETTINGS = {"d": 5, "dropout": 0.0375, "optimizer": "SGD", "lr": 0.0123,
-               "weight_decay": 0.000456}
-
-
-def damage(state, drop, add):
-    if drop:
-        state[drop].pop(list(state[drop])[-1])              # the last layer's bias
-    if add:
-        state[add]["extra.weight"] = torch.zeros(3)
-
-
-def write_ae_checkpoint(path, drop=None, add=None):
-    """An ae.pt of AE_SETTINGS; drop: a part ("encoder" or "decoder") that lacks its last
-    weight; add: a part that holds one weight too many."""
-    torch.manual_seed(0)
-    d, dropout = AE_SETTINGS["d"], AE_SETTINGS["dropout"]
-    state = {"encoder": common.Encoder(d, dropout).state_dict(),
-             "decoder": common.Decoder(d, dropout).state_dict()}
-    damage(state, drop, add)
-    plumbing.checkpoints.save_checkpoint(path, {**AE_SETTINGS, "epochs": 1, "quick": True, "seed": 0}, **state)
-
-
-def write_vae_checkpoint(path, d=3, drop=False, add=False):
-    torch.manual_seed(0)
-    state = {"vae": vae.VAE(d).state_dict()}
-    damage(state, "vae" if drop else None, "vae" if add else None)
-    plumbing.checkpoints.save_checkpoint(path, {"d": d}, **state)
-
-
-def write_tuned(path, study, params):
-    path.write_text(json.dumps({"study": study, "params": params, "value": 1.0,
-                                "direction": "minimize"}))
-
-
-def spy_on_optimizers(monkeypatch, module):
-    """Each optimiser `module` makes through make_optimizer, as it is when made: its kind,
-    lr, weight decay, the ids of its parameters and their values (the initial weights)."""
-    made, make = [], common.make_optimizer
-
-    def spy(name, params, lr, weight_decay):
-        params = list(params)
-        optimizer = make(name, params, lr, weight_decay)
-        group, = optimizer.param_groups                    # one group per optimiser
-        made.append(SimpleNamespace(
-            optimizer=optimizer, setting=(type(optimizer).__name__, group["lr"],
-                                          group["weight_decay"]),
-            params={id(p) for p in group["params"]},
-            initial=[p.detach().clone() for p in params]))
-        return optimizer
-    monkeypatch.setattr(module, "make_optimizer", spy)
-    return made
-
-
-def spy_on_calls(monkeypatch, module, name):
-    """What module.name returns, each time the code under test calls it."""
-    returned, original = [], getattr(module, name)
-
-    def spy(*args, **kwargs):
-        returned.append(result := original(*args, **kwargs))
-        return result
-    monkeypatch.setattr(module, name, spy)
-    return returned
-
-
-def spy_on_batches(monkeypatch, module):
-    """The order of the training images in each epoch (training is what calls batches)."""
-    orders, batches = [], common.batches
-
-    def spy(*args, **kwargs):
-        parts = batches(*args, **kwargs)
-        orders.append(torch.cat(parts))
-        return parts
-    monkeypatch.setattr(module, "batches", spy)
-    return orders
-
-
-def owner(models, record):
-    """The one model among `models` whose parameters an optimiser record holds."""
-    owners = [m for m in models if {id(p) for p in m.parameters()} == record.params]
-    assert len(owners) == 1
-    return owners[0]
-
-
-def dropouts(module):
-    return [m.p for m in module.modules() if isinstance(m, nn.Dropout)]
-
-
-def same(a, b):
-    """Two tensors, or two lists of tensors, equal element by element."""
-    a, b = ([v] if torch.is_tensor(v) else v for v in (a, b))
-    return len(a) == len(b) and all(torch.equal(s, t) for s, t in zip(a, b))
-
-
-def write_results(out, **files):
-    out.mkdir(parents=True, exist_ok=True)
-    for name, data in files.items():
-        (out / f"{name}.json").write_text(json.dumps(data))
 
 
 # script -> (its losses: (phase, key) of train_epoch's and evaluate's results)
 WATCHED = {"ae": [("train", "mse"), ("val", "mse")],
            "classify": [("train", "loss"), ("val", "accuracy")],
            "vae": [("train", "recon"), ("train", "kl"), ("val", "recon"), ("val", "kl")]}
-
-
-def nan_in(phase, key, module, monkeypatch, at_call=1):
-    """Replace module's train_epoch and evaluate by stand-ins that return finite numbers,
-    except `key` of `phase` ("train" or "val"), NaN at its call number at_call."""
-    calls = {"train": 0, "val": 0}
-
-    def stand_in(name, keys):
-        def fake(*args, **kwargs):
-            calls[name] += 1
-            return {k: math.nan if (name, k) == (phase, key) and calls[name] == at_call
-                    else 0.5 for k in keys}
-        return fake
-    keys = {p: [k for q, k in WATCHED[module.__name__] if q == p] for p in ("train", "val")}
-    monkeypatch.setattr(module, "train_epoch", stand_in("train", keys["train"]))
-    monkeypatch.setattr(module, "evaluate", stand_in("val", keys["val"]))
-
-
-class SpyProcess:
-    """Stands in for a step's process: records its command, and ends at once with the status
-    steps_spy.exit_status(command) gives, or runs until it is signalled (None)."""
-
-    def __init__(self, steps_spy, command, cwd, **kwargs):
-        self.command, self.cwd = command[1:], cwd   # less sys.executable
-        self.pid = 10**7 + len(steps_spy.started)
-        self.returncode = steps_spy.exit_status(self.command)
-
-    def poll(self):
-        return self.returncode
-
-    def wait(self):
-        return self.returncode
-
-
-@pytest.fixture
-def steps_spy(monkeypatch):
-    """reproduce.py with every step recorded, not run (steps_spy.started, steps_spy.signalled):
-    its machinery, plumbing/steps.py, starts and signals spies."""
-    steps_spy = SimpleNamespace(module=scripts.reproduce, started=[], signalled=[],
-                                exit_status=lambda command: 0)
-
-    def popen(command, **kwargs):
-        steps_spy.started.append(SpyProcess(steps_spy, command, **kwargs))
-        return steps_spy.started[-1]
-
-    def killpg(pid, signum):
-        process = next(p for p in steps_spy.started if p.pid == pid)
-        steps_spy.signalled.append((process.command, signum))
-        process.returncode = 128 + signum             # as a step stopped by it exits
-    monkeypatch.setattr(plumbing.steps, "subprocess", SimpleNamespace(  # its own name only
-        Popen=popen, STDOUT=subprocess.STDOUT, DEVNULL=subprocess.DEVNULL))
-    monkeypatch.setattr(plumbing.steps.os, "killpg", killpg)
-    return steps_spy
-
-
-def commands_of(steps_spy, *words):
-    return [p.command for p in steps_spy.started if p.command[:len(words)] == list(words)]
-
-
-def flag_value(command, flag):
-    return command[len(command) - 1 - command[::-1].index(flag) + 1]   # the last one given
-
-
-def run_report(data_dir, out, *flags, head=False):
-    """`python -m scripts.reproduce --quick` on 500 images into out; with head=True, its
-    console is read to the first line and closed, as `| head -n 1` does. Its stderr is kept
-    beside out, in OUT.stderr."""
-    pytest.importorskip("beyond.samples")
-    err = out.with_name(out.name + ".stderr")
-    with open(err, "w") as f:
-        proc = subprocess.Popen([sys.executable, "-m", "scripts.reproduce", "--quick",
-                                 "--subset", "500", "--seed", "3", *CPU, "--data-dir",
-                                 str(data_dir), "--out-dir", str(out), *flags],
-                                cwd=ROOT, stdout=subprocess.PIPE, stderr=f, text=True)
-        console = proc.stdout.readline()
-        if head:
-            proc.stdout.close()
-        else:
-            console += proc.stdout.read()
-        proc.wait(timeout=900)
-    assert proc.returncode == 0, console[-3000:] + err.read_text()[-3000:]
-    return out
-
-
-# A folder name with a space, unicode and both quotes: a valid path must work
-AWKWARD = "résultats ✓ 日本 l'été \"x\""
-
-
-@pytest.fixture(scope="module")
-def report_jobs3(data_dir, tmp_path_factory):
-    """The whole report on 500 images, steps side by side (--jobs 3), then 2 seeds x 2
-    configurations (--seed 3): 29 steps, about 90 s on the 2-core CPU. Into a folder, and
-    from a data folder, named AWKWARD, its console closed after the first line."""
-    data = tmp_path_factory.mktemp("data") / AWKWARD
-    data.mkdir()
-    (data / "FashionMNIST").symlink_to(Path(data_dir).resolve() / "FashionMNIST")
-    return run_report(data, tmp_path_factory.mktemp("jobs3") / AWKWARD, "--jobs", "3",
-                      "--seeds", "2", head=True)
-
-
-def snapshot(folder):
-    return {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
 
 
 # =============================================================================
@@ -3809,6 +3391,10 @@ def test_reproduce_seeds_flag_is_checked_and_documented():
         assert one_line_error(run("scripts.reproduce", *bad, ok=False)), bad
 
 
+def snapshot(folder):
+    return {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
 def test_a_mistyped_flag_deletes_nothing_and_trains_nothing(tmp_path):
     out = make_out(tmp_path, {"tables": [{}, {}], "tuned": [{}, {}]})   # earlier seed runs
     for name in ("seeds.md", "seeds.json", "times.tsv"):
@@ -4985,3 +4571,418 @@ def test_no_lesson_imports_beyond_or_scripts_and_plumbing_imports_no_lesson():
         assert not imported(ROOT / f"{lesson}.py") & {"beyond", "scripts"}, lesson
     for module in (ROOT / "plumbing").glob("*.py"):
         assert not imported(module) & lessons, module.name
+
+
+# =============================================================================
+# Shared helpers: the script runner, the spies, the read-only mount, the fixtures. What the
+# tests above lean on; a student may skip it. pytest finds fixtures anywhere in the module,
+# and a test looks its helpers up when it runs.
+# =============================================================================
+
+ROOT = Path(__file__).resolve().parent
+
+
+DEVICE_FLAG = {"ae.py", "vae.py", "classify.py", "explore.py", "tune.py", "beyond.labels",
+               "beyond.samples"}
+
+
+def run(script, *args, ok=True):
+    """`python SCRIPT ARGS...` (or `python -m MODULE ARGS...` for "beyond.samples"), as a
+    student runs it: the script as __main__, its exit status,
+    its stdout and stderr (a SystemExit's message goes to stderr, an exception's traceback
+    too, as the interpreter does). In this process, to spare each run the 2 s of starting
+    Python and importing torch; the tests of signals start real processes. On the CPU unless
+    the test names a --device, so that it holds on a machine with a GPU too."""
+    if script in DEVICE_FLAG and "--device" not in args:
+        args = (*args, *CPU)
+    module = not script.endswith(".py")
+    path = ROOT / (script.replace(".", "/") + ".py" if module else script)
+    out, err = io.StringIO(), io.StringIO()
+    argv, sys_path = sys.argv, list(sys.path)
+    sys.argv, sys.path[:0] = [str(path), *map(str, args)], [str(ROOT if module else path.parent)]
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                if module:
+                    runpy.run_module(script, run_name="__main__", alter_sys=True)
+                else:
+                    runpy.run_path(str(path), run_name="__main__")
+                code = 0
+            except SystemExit as e:         # sys.exit(2), or SystemExit("error: ..."), printed
+                code = e.code or 0 if e.code is None or isinstance(e.code, int) else 1
+                if code == 1 and not isinstance(e.code, int):
+                    print(e.code, file=sys.stderr)
+            except Exception:
+                traceback.print_exc()
+                code = 1
+    finally:
+        sys.argv, sys.path[:] = argv, sys_path
+    proc = subprocess.CompletedProcess([script, *args], code, out.getvalue(), err.getvalue())
+    if ok:
+        assert proc.returncode == 0, f"{script} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return proc
+
+
+def one_line_error(proc):
+    """A clean failure: non-zero exit, one line on stderr, no traceback."""
+    err = proc.stderr.strip()
+    return proc.returncode != 0 and "\n" not in err and "Traceback" not in err and "error" in err
+
+
+@pytest.fixture(scope="session")
+def data_dir():
+    """The real Fashion-MNIST in ./data (decompressed from Debian's package if needed)."""
+    return plumbing.data.find_data(ROOT / "data")
+
+
+@pytest.fixture(scope="session")
+def quick_ae(data_dir, tmp_path_factory):
+    """A folder holding what `ae.py --quick` writes, ae.pt included."""
+    out = tmp_path_factory.mktemp("ae_quick")
+    run("ae.py", "--quick", "--data-dir", data_dir, "--out-dir", out)
+    return out
+
+
+def random_spd(d, generator):
+    """A random symmetric positive definite (d, d) matrix, far from diagonal, float64."""
+    A = torch.randn(d, d, generator=generator, dtype=torch.float64)
+    return A @ A.T / d + 0.1 * torch.eye(d, dtype=torch.float64)
+
+
+def load(out, name):
+    return optuna.load_study(study_name=name, storage=f"sqlite:///{out / 'optuna.db'}")
+
+
+def run_with_read_only(folder, *command):
+    """Run `python COMMAND...` with `folder` read-only. As root, chmod does not stop writes;
+    a read-only bind mount does, and unshare -m keeps the mount private to this command."""
+    if shutil.which("unshare") is None:
+        pytest.skip("needs unshare (util-linux)")
+    shell = (f"mount --bind {folder} {folder} && mount -o remount,bind,ro {folder} && "
+             f"exec {sys.executable} " + " ".join(map(str, command)))
+    proc = subprocess.run(["unshare", "-m", "sh", "-c", shell], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    if "mount" in proc.stderr and "permission denied" in proc.stderr.lower():
+        pytest.skip("this machine does not allow a private mount")
+    return proc
+
+
+def write_seed_folder(folder, seed, ae_mse=0.012, knn=(0.80, 0.82, 0.80), smooth=(0.14, 0.15),
+                      accuracy=0.89, d=185, extra_runs=(),
+                      samples=((100.0, 0.22), (10.0, 0.52), (70.0, 0.28))):
+    """The five JSON files of one seed run, holding only what seeds.py reads.
+    knn = (raw pixels, AE latent, VAE latent); smooth = (AE, VAE);
+    samples = (Frechet distance, share >= 0.9) of the AE's box, the AE's mixture, the VAE."""
+    folder.mkdir(parents=True, exist_ok=True)
+    refit = {"params": {"d": d}, "val_mse": [0.5, ae_mse], "pca_val_mse": 0.0045}
+    if d > 64:
+        refit["pca_bottleneck_val_mse"] = 0.0104
+    (folder / "ae.json").write_text(json.dumps({"refit": refit}))
+    (folder / "vae.json").write_text(json.dumps(
+        {"params": {"d": 44}, "test": {"neg_elbo": 250.0 + seed, "iw_log_px": -246.0 - seed}}))
+    runs = [{"seed": s, "accuracy": 0.5} for s in extra_runs] + [{"seed": seed, "accuracy": accuracy}]
+    (folder / "classify.json").write_text(json.dumps({"table6": {"table5": {"runs": runs}}}))
+    raw, ae_latent, vae_latent = knn
+    (folder / "explore.json").write_text(json.dumps({
+        "knn": {"raw pixels": raw,
+                "AE": {"latent": ae_latent, "PCA 2-D": 0.5, "t-SNE 2-D": 0.8},
+                "VAE": {"latent": vae_latent, "PCA 2-D": 0.5, "t-SNE 2-D": 0.8}},
+        "smoothness": {"AE": {"mean": smooth[0]}, "VAE": {"mean": smooth[1]}}}))
+    (folder / "samples.json").write_text(json.dumps({"rows": {
+        row: {"fd": fd, "confident_share": share}
+        for row, (fd, share) in zip(("ae_box", "ae_mixture", "vae_prior"), samples)}}))
+
+
+def make_out(tmp_path, per_config):
+    """OUT/seeds/CONFIG/seedS/ for per_config = {config: [kwargs of seed 0, seed 1, ...]}."""
+    out = tmp_path / "out"
+    for config, seeds in per_config.items():
+        for seed, kwargs in enumerate(seeds):
+            write_seed_folder(out / "seeds" / config / f"seed{seed}", seed, **kwargs)
+    return out
+
+
+def reproduce(*args):
+    return run("scripts.reproduce", *args, ok=False)
+
+
+def generator(seed):
+    return torch.Generator().manual_seed(seed)
+
+
+def reference_batches(n, batch_size, seed):
+    """The batch order of every train_epoch: slices of a seeded permutation."""
+    return torch.randperm(n, generator=generator(seed)).split(batch_size)
+
+
+def flat(model):
+    return torch.cat([p.detach().flatten() for p in model.parameters()]).clone()
+
+
+def assert_same_update(before, code, reference):
+    """The parameters' change in the code's steps equals the reference steps' change, to
+    rounding (a scale relative to the largest change, so that a step of the wrong size,
+    direction or loss fails)."""
+    got, expected = flat(code) - before, flat(reference) - before
+    assert expected.abs().max() > 0                                  # the steps moved something
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4 * expected.abs().max().item())
+
+
+def cross_entropy(logits, y):
+    # -log softmax(logits)[label], averaged over the batch
+    return -logits.log_softmax(1).gather(1, y[:, None]).mean()
+
+
+# The training steps' data: 12 images in batches of 8, two batches of 8 and 4 images, so that
+# the mean over the epoch (weighted by batch size) differs from the mean of the two batch
+# losses. SGD, not Adam, for the AE, the VAE and the classifier: its step is proportional to
+# the gradient, so a loss of the wrong scale (a sum for a mean, a beta ignored) moves it.
+N, BATCH = 12, 8
+
+
+def spy(monkeypatch, module, name, calls):
+    """Replace module.name by a wrapper that appends (args, kwargs) to calls[name]."""
+    original = getattr(module, name)
+
+    def wrapped(*args, **kwargs):
+        calls.setdefault(name, []).append((args, kwargs))
+        return original(*args, **kwargs)
+    monkeypatch.setattr(module, name, wrapped)
+
+
+def spied_run(main, argv, spied, tiny_ae, data_dir, out):
+    """main(argv) on tiny_ae's ae.pt, into out, with each (module, name) of `spied` spied on:
+    {"calls": {name: [(args, kwargs), ...]}, "out", and the splits, "x_train" to "y_test"}."""
+    (out / "ae.pt").write_bytes((tiny_ae / "ae.pt").read_bytes())
+    calls = {}
+    with pytest.MonkeyPatch.context() as mp:
+        for module, name in spied:
+            spy(mp, module, name, calls)
+        main([*argv, "--data-dir", str(data_dir), "--out-dir", str(out)])
+    (x_train, y_train), (x_val, y_val), (x_test, y_test) = splits(data_dir)
+    return {"calls": calls, "out": out, "x_train": x_train, "y_train": y_train,
+            "x_val": x_val, "y_val": y_val, "x_test": x_test, "y_test": y_test}
+
+
+def splits(data_dir, subset=SUBSET):
+    """((x_train, y_train), (x_val, y_val), (x_test, y_test)) read again, on the CPU."""
+    return (*common.load_train_val(data_dir, "cpu", subset),
+            common.load_test(data_dir, "cpu", subset))
+
+
+@pytest.fixture(scope="module")
+def tiny_ae(tmp_path_factory):
+    """A folder holding an ae.pt of random weights (d = 3): what explore.py, labels.py and
+    tune.py classifier read, written in a moment instead of trained."""
+    out = tmp_path_factory.mktemp("tiny_ae")
+    torch.manual_seed(0)
+    settings = {"d": 3, "dropout": 0.1, "optimizer": "Adam", "lr": 0.001,
+                "weight_decay": 0.0, "epochs": 0, "quick": True, "seed": 0}
+    plumbing.checkpoints.save_checkpoint(out / "ae.pt", settings, encoder=common.Encoder(3, 0.1).state_dict(),
+                           decoder=common.Decoder(3, 0.1).state_dict())
+    return out
+
+
+def codes_of(folder, x):
+    """The AE's codes of x (N, d), computed here from ae.pt: encoder in eval mode."""
+    _, encoder, _ = ae.load_ae(folder / "ae.pt")
+    with torch.no_grad():
+        return encoder.eval()(x)
+
+
+# The autoencoder checkpoint classify.py and explore.py read, with settings of its own
+AE_SETTINGS = {"d": 5, "dropout": 0.0375, "optimizer": "SGD", "lr": 0.0123,
+               "weight_decay": 0.000456}
+
+
+def damage(state, drop, add):
+    if drop:
+        state[drop].pop(list(state[drop])[-1])              # the last layer's bias
+    if add:
+        state[add]["extra.weight"] = torch.zeros(3)
+
+
+def write_ae_checkpoint(path, drop=None, add=None):
+    """An ae.pt of AE_SETTINGS; drop: a part ("encoder" or "decoder") that lacks its last
+    weight; add: a part that holds one weight too many."""
+    torch.manual_seed(0)
+    d, dropout = AE_SETTINGS["d"], AE_SETTINGS["dropout"]
+    state = {"encoder": common.Encoder(d, dropout).state_dict(),
+             "decoder": common.Decoder(d, dropout).state_dict()}
+    damage(state, drop, add)
+    plumbing.checkpoints.save_checkpoint(path, {**AE_SETTINGS, "epochs": 1, "quick": True, "seed": 0}, **state)
+
+
+def write_vae_checkpoint(path, d=3, drop=False, add=False):
+    torch.manual_seed(0)
+    state = {"vae": vae.VAE(d).state_dict()}
+    damage(state, "vae" if drop else None, "vae" if add else None)
+    plumbing.checkpoints.save_checkpoint(path, {"d": d}, **state)
+
+
+def write_tuned(path, study, params):
+    path.write_text(json.dumps({"study": study, "params": params, "value": 1.0,
+                                "direction": "minimize"}))
+
+
+def spy_on_optimizers(monkeypatch, module):
+    """Each optimiser `module` makes through make_optimizer, as it is when made: its kind,
+    lr, weight decay, the ids of its parameters and their values (the initial weights)."""
+    made, make = [], common.make_optimizer
+
+    def spy(name, params, lr, weight_decay):
+        params = list(params)
+        optimizer = make(name, params, lr, weight_decay)
+        group, = optimizer.param_groups                    # one group per optimiser
+        made.append(SimpleNamespace(
+            optimizer=optimizer, setting=(type(optimizer).__name__, group["lr"],
+                                          group["weight_decay"]),
+            params={id(p) for p in group["params"]},
+            initial=[p.detach().clone() for p in params]))
+        return optimizer
+    monkeypatch.setattr(module, "make_optimizer", spy)
+    return made
+
+
+def spy_on_calls(monkeypatch, module, name):
+    """What module.name returns, each time the code under test calls it."""
+    returned, original = [], getattr(module, name)
+
+    def spy(*args, **kwargs):
+        returned.append(result := original(*args, **kwargs))
+        return result
+    monkeypatch.setattr(module, name, spy)
+    return returned
+
+
+def spy_on_batches(monkeypatch, module):
+    """The order of the training images in each epoch (training is what calls batches)."""
+    orders, batches = [], common.batches
+
+    def spy(*args, **kwargs):
+        parts = batches(*args, **kwargs)
+        orders.append(torch.cat(parts))
+        return parts
+    monkeypatch.setattr(module, "batches", spy)
+    return orders
+
+
+def owner(models, record):
+    """The one model among `models` whose parameters an optimiser record holds."""
+    owners = [m for m in models if {id(p) for p in m.parameters()} == record.params]
+    assert len(owners) == 1
+    return owners[0]
+
+
+def dropouts(module):
+    return [m.p for m in module.modules() if isinstance(m, nn.Dropout)]
+
+
+def same(a, b):
+    """Two tensors, or two lists of tensors, equal element by element."""
+    a, b = ([v] if torch.is_tensor(v) else v for v in (a, b))
+    return len(a) == len(b) and all(torch.equal(s, t) for s, t in zip(a, b))
+
+
+def write_results(out, **files):
+    out.mkdir(parents=True, exist_ok=True)
+    for name, data in files.items():
+        (out / f"{name}.json").write_text(json.dumps(data))
+
+
+def nan_in(phase, key, module, monkeypatch, at_call=1):
+    """Replace module's train_epoch and evaluate by stand-ins that return finite numbers,
+    except `key` of `phase` ("train" or "val"), NaN at its call number at_call."""
+    calls = {"train": 0, "val": 0}
+
+    def stand_in(name, keys):
+        def fake(*args, **kwargs):
+            calls[name] += 1
+            return {k: math.nan if (name, k) == (phase, key) and calls[name] == at_call
+                    else 0.5 for k in keys}
+        return fake
+    keys = {p: [k for q, k in WATCHED[module.__name__] if q == p] for p in ("train", "val")}
+    monkeypatch.setattr(module, "train_epoch", stand_in("train", keys["train"]))
+    monkeypatch.setattr(module, "evaluate", stand_in("val", keys["val"]))
+
+
+class SpyProcess:
+    """Stands in for a step's process: records its command, and ends at once with the status
+    steps_spy.exit_status(command) gives, or runs until it is signalled (None)."""
+
+    def __init__(self, steps_spy, command, cwd, **kwargs):
+        self.command, self.cwd = command[1:], cwd   # less sys.executable
+        self.pid = 10**7 + len(steps_spy.started)
+        self.returncode = steps_spy.exit_status(self.command)
+
+    def poll(self):
+        return self.returncode
+
+    def wait(self):
+        return self.returncode
+
+
+@pytest.fixture
+def steps_spy(monkeypatch):
+    """reproduce.py with every step recorded, not run (steps_spy.started, steps_spy.signalled):
+    its machinery, plumbing/steps.py, starts and signals spies."""
+    steps_spy = SimpleNamespace(module=scripts.reproduce, started=[], signalled=[],
+                                exit_status=lambda command: 0)
+
+    def popen(command, **kwargs):
+        steps_spy.started.append(SpyProcess(steps_spy, command, **kwargs))
+        return steps_spy.started[-1]
+
+    def killpg(pid, signum):
+        process = next(p for p in steps_spy.started if p.pid == pid)
+        steps_spy.signalled.append((process.command, signum))
+        process.returncode = 128 + signum             # as a step stopped by it exits
+    monkeypatch.setattr(plumbing.steps, "subprocess", SimpleNamespace(  # its own name only
+        Popen=popen, STDOUT=subprocess.STDOUT, DEVNULL=subprocess.DEVNULL))
+    monkeypatch.setattr(plumbing.steps.os, "killpg", killpg)
+    return steps_spy
+
+
+def commands_of(steps_spy, *words):
+    return [p.command for p in steps_spy.started if p.command[:len(words)] == list(words)]
+
+
+def flag_value(command, flag):
+    return command[len(command) - 1 - command[::-1].index(flag) + 1]   # the last one given
+
+
+def run_report(data_dir, out, *flags, head=False):
+    """`python -m scripts.reproduce --quick` on 500 images into out; with head=True, its
+    console is read to the first line and closed, as `| head -n 1` does. Its stderr is kept
+    beside out, in OUT.stderr."""
+    pytest.importorskip("beyond.samples")
+    err = out.with_name(out.name + ".stderr")
+    with open(err, "w") as f:
+        proc = subprocess.Popen([sys.executable, "-m", "scripts.reproduce", "--quick",
+                                 "--subset", "500", "--seed", "3", *CPU, "--data-dir",
+                                 str(data_dir), "--out-dir", str(out), *flags],
+                                cwd=ROOT, stdout=subprocess.PIPE, stderr=f, text=True)
+        console = proc.stdout.readline()
+        if head:
+            proc.stdout.close()
+        else:
+            console += proc.stdout.read()
+        proc.wait(timeout=900)
+    assert proc.returncode == 0, console[-3000:] + err.read_text()[-3000:]
+    return out
+
+
+# A folder name with a space, unicode and both quotes: a valid path must work
+AWKWARD = "résultats ✓ 日本 l'été \"x\""
+
+
+@pytest.fixture(scope="module")
+def report_jobs3(data_dir, tmp_path_factory):
+    """The whole report on 500 images, steps side by side (--jobs 3), then 2 seeds x 2
+    configurations (--seed 3): 29 steps, about 90 s on the 2-core CPU. Into a folder, and
+    from a data folder, named AWKWARD, its console closed after the first line."""
+    data = tmp_path_factory.mktemp("data") / AWKWARD
+    data.mkdir()
+    (data / "FashionMNIST").symlink_to(Path(data_dir).resolve() / "FashionMNIST")
+    return run_report(data, tmp_path_factory.mktemp("jobs3") / AWKWARD, "--jobs", "3",
+                      "--seeds", "2", head=True)
