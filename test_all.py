@@ -1,10 +1,15 @@
 """Tests of the whole project: `pytest test_all.py` (about 3 minutes on a 2-core CPU).
 
-A map of the code, in README's reading order: the shared helpers, then one section per file
-(common.py, ae.py, tune.py, classify.py, explore.py, vae.py, beyond/, scripts/), each with the
-maths and the training step first, then what each fit sees, the settings and --seed, what the
-results say, and the file's own end-to-end --quick run; then the plumbing (flags, --params,
-files and the disk, data files, checkpoints, signals, the Optuna storage), by topic.
+A map of the code. After the imports and the few constants the parametrisations need, one
+section per file in README's reading order (common.py, ae.py, tune.py, classify.py,
+explore.py, vae.py, beyond/samples.py, judge.py and labels.py, scripts/reproduce.py,
+summary.py and seeds.py). Each section opens with the file's maths where it has some, then
+what the file does (a training step, a trial, the steps of the report), what each fit sees,
+--seed, what the results say, and last its own end-to-end --quick run, each under a heading
+that names it. Then the plumbing: plumbing/steps.py, which runs the report's steps side by
+side, and by topic flags, --params, files and the disk, the data files, checkpoints,
+signals, the Optuna storage and the imports. Last, behind one banner, the shared helpers
+the tests lean on (the script runner, the spies, the fixtures); a student may skip them.
 `pytest test_all.py -k gaussian_kl` runs the tests of one function.
 
 Most tests use tiny synthetic data; the end-to-end tests run each script with --quick on
