@@ -124,6 +124,7 @@ def test_encoder_matches_table_1_layer_by_layer():
     assert [(m.in_features, m.out_features) for m in layers[3:]] == [(288, 64), (64, d)]
     assert shapes[3:] == [(64,), (d,)]
     assert h.shape == (n, d)
+    assert dropouts(common.Encoder(d, 0.3)) == [0.3, 0.3]      # after both linear layers
 
 
 TABLE_2 = [(nn.ConvTranspose2d, 32, 16, 3, 2, 0, (16, 7, 7)),
@@ -142,14 +143,8 @@ def test_decoder_matches_table_2_layer_by_layer():
         assert (layer.kernel_size, layer.stride, layer.padding) == ((k, k), (s, s), (p, p))
         assert got == shape
     assert isinstance(list(decoder.modules())[-1], nn.Sigmoid)
+    assert dropouts(decoder) == [0.2, 0.2]                     # after both linear layers
     assert x_hat.shape == (n, 1, 28, 28) and 0 <= x_hat.min() and x_hat.max() <= 1
-
-
-def test_dropout_follows_both_linear_layers_with_rate_dr():
-    rates = [m.p for m in common.Encoder(5, 0.3).modules() if isinstance(m, nn.Dropout)]
-    assert rates == [0.3, 0.3]
-    rates = [m.p for m in common.Decoder(5, 0.3).modules() if isinstance(m, nn.Dropout)]
-    assert rates == [0.3, 0.3]
 
 
 def fan_in(layer):
@@ -517,7 +512,9 @@ def test_ae_settings_reach_each_optimiser_and_model(case, data_dir, tmp_path, mo
         "d": d, "dropout": dropout, "optimizer": name, "lr": lr, "weight_decay": weight_decay}
 
 
-def test_seed_fixes_the_refits_initial_weights_and_batch_order(monkeypatch):
+def test_seed_fixes_the_initial_weights_and_batch_orders_of_adam_sgd_and_the_refit(monkeypatch):
+    """Section 3.1: Adam and SGD from the same initial weights and batch orders; those and the
+    refit's set by --seed; each epoch shuffles anew."""
     made = spy_on_optimizers(monkeypatch, ae)
     orders = spy_on_batches(monkeypatch, ae)
     x = torch.rand(40, 1, 28, 28)
@@ -527,30 +524,15 @@ def test_seed_fixes_the_refits_initial_weights_and_batch_order(monkeypatch):
         made.clear(), orders.clear()
         args = plumbing.cli.parse_args(ae.build_parser(), {}, ["--epochs", "2", "--batch-size", "8",
                                                          "--seed", str(seed)])
+        ae.compare_optimizers(ae.SECTION_2_1, args, torch.device("cpu"), x, x[:8], x[:1])
         ae.refit(p, args, torch.device("cpu"), x, x[:8])
-        runs.append((made[0].initial, list(orders)))
+        adam, sgd, refit = made
+        assert same(adam.initial, sgd.initial) and same(orders[:2], orders[2:4])  # 2 epochs each
+        runs.append((adam.initial, refit.initial, list(orders)))
     for a, b, c in zip(*runs):                # initial weights, batch orders
         assert same(a, b) and not same(a, c)
-    orders = runs[0][1]
+    orders = runs[0][2]
     assert not torch.equal(orders[0], orders[1])          # each epoch shuffles anew
-
-
-def test_adam_and_sgd_start_alike_and_the_seed_moves_both(monkeypatch):
-    """Section 3.1: Adam and SGD from the same initial weights and batch order, set by --seed."""
-    made = spy_on_optimizers(monkeypatch, ae)
-    orders = spy_on_batches(monkeypatch, ae)
-    x = torch.rand(24, 1, 28, 28)
-    runs = []
-    for seed in (3, 3, 4):
-        made.clear(), orders.clear()
-        args = plumbing.cli.parse_args(ae.build_parser(), {}, ["--epochs", "1", "--batch-size", "8",
-                                                         "--seed", str(seed)])
-        ae.compare_optimizers(ae.SECTION_2_1, args, torch.device("cpu"), x, x[:8], x[:1])
-        adam, sgd = made
-        assert same(adam.initial, sgd.initial) and same(orders[:1], orders[1:])
-        runs.append((adam.initial, orders[0]))
-    for a, b, c in zip(*runs):                # initial weights, batch order
-        assert same(a, b) and not same(a, c)
 
 
 # --- ae.py: end to end, on the real data -------------------------------------
