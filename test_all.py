@@ -2401,15 +2401,21 @@ def test_balanced_label_subsets_are_balanced_and_fixed_by_the_seed():
 
 # --- beyond/labels.py: the three ways: their start, divergence, budget -------
 
-@pytest.mark.parametrize("way", list(labels.WAYS))
-def test_each_way_starts_from_the_pretrained_encoder_or_from_new_weights(way, monkeypatch):
-    torch.manual_seed(123)  # not the run's seed 0: new weights cannot equal these by chance
-    encoder = common.Encoder(4, 0.0)
-    checkpoint = {"settings": {"d": 4, "dropout": 0.0, "optimizer": "SGD", "lr": 0.01,
+def pretrained(d, dropout):
+    """An encoder, its checkpoint as ae.py writes one, and Table 5's recipe with a small MLP."""
+    encoder = common.Encoder(d, dropout)
+    checkpoint = {"settings": {"d": d, "dropout": dropout, "optimizer": "SGD", "lr": 0.01,
                                "weight_decay": 0.0},
                   "encoder": encoder.state_dict()}
     mlp = {"no1": 8, "no2": 8, "mlp_optimizer": "SGD", "mlp_lr": 0.01, "mlp_dropout": 0.0,
            "mlp_weight_decay": 0.0}
+    return encoder, checkpoint, {**classify.RECIPES["table5"], "mlp": mlp}
+
+
+@pytest.mark.parametrize("way", list(labels.WAYS))
+def test_each_way_starts_from_the_pretrained_encoder_or_from_new_weights(way, monkeypatch):
+    torch.manual_seed(123)  # not the run's seed 0: new weights cannot equal these by chance
+    encoder, checkpoint, recipe = pretrained(4, 0.0)
     started, fit = [], labels.fit
 
     def spy(trained, optimizers, x, y, *args, **kwargs):
@@ -2417,7 +2423,6 @@ def test_each_way_starts_from_the_pretrained_encoder_or_from_new_weights(way, mo
         return fit(trained, optimizers, x, y, *args, **kwargs)
     monkeypatch.setattr(labels, "fit", spy)
     x, y = torch.rand(20, 1, 28, 28), torch.randint(0, 10, (20,))
-    recipe = {**classify.RECIPES["table5"], "mlp": mlp}
     model, _ = labels.train_one_way(checkpoint, recipe, way, x, y, steps=2, batch_size=8, seed=0)
     if way == "frozen":   # trained is the MLP alone; the encoder never moves
         at_start = model.encoder.state_dict()
@@ -2430,12 +2435,7 @@ def test_each_way_starts_from_the_pretrained_encoder_or_from_new_weights(way, mo
 
 def test_the_frozen_encoders_features_are_computed_with_dropout_off(monkeypatch):
     torch.manual_seed(0)
-    encoder = common.Encoder(4, 0.5)
-    checkpoint = {"settings": {"d": 4, "dropout": 0.5, "optimizer": "SGD", "lr": 0.01,
-                               "weight_decay": 0.0},
-                  "encoder": encoder.state_dict()}
-    mlp = {"no1": 8, "no2": 8, "mlp_optimizer": "SGD", "mlp_lr": 0.01, "mlp_dropout": 0.0,
-           "mlp_weight_decay": 0.0}
+    encoder, checkpoint, recipe = pretrained(4, 0.5)
     seen, fit = [], labels.fit
 
     def spy(trained, optimizers, x, y, *args, **kwargs):
@@ -2443,7 +2443,6 @@ def test_the_frozen_encoders_features_are_computed_with_dropout_off(monkeypatch)
         return fit(trained, optimizers, x, y, *args, **kwargs)
     monkeypatch.setattr(labels, "fit", spy)
     x, y = torch.rand(20, 1, 28, 28), torch.randint(0, 10, (20,))
-    recipe = {**classify.RECIPES["table5"], "mlp": mlp}
     model, _ = labels.train_one_way(checkpoint, recipe, "frozen", x, y, steps=2, batch_size=8,
                                     seed=0)
     with torch.no_grad():
@@ -2460,9 +2459,7 @@ def test_a_label_run_whose_training_loss_diverges_stops_in_one_line(way, monkeyp
     """beyond/labels.py trains without validation: the training loss is all it watches."""
     monkeypatch.setattr(classify, "train_epoch", lambda *args, **kwargs: {"loss": math.nan})
     torch.manual_seed(0)
-    checkpoint = {"settings": {"d": 3, "dropout": 0.0, "optimizer": "SGD", "lr": 0.01,
-                               "weight_decay": 0.0},
-                  "encoder": common.Encoder(3, 0.0).state_dict()}
+    _, checkpoint, _ = pretrained(3, 0.0)
     x, y = torch.rand(20, 1, 28, 28), torch.arange(20) % 10
     with pytest.raises(SystemExit) as e:
         labels.train_one_way(checkpoint, classify.RECIPES["table5"], way, x, y, steps=2,
