@@ -311,26 +311,19 @@ def test_the_autoencoders_two_steps_are_sgd_on_the_mean_squared_error():
     assert got["mse"] == pytest.approx(sum(loss * n for loss, n in losses) / N, rel=1e-5)
 
 
-def test_the_autoencoders_validation_mse_is_computed_with_dropout_off():
+def test_the_autoencoders_validation_mse_and_reconstructions_are_made_with_dropout_off():
     torch.manual_seed(0)
     model = ae.autoencoder(3, 0.5)
     x = torch.rand(16, 1, 28, 28)
     with torch.no_grad():
-        by_hand = (copy.deepcopy(model).eval()(x) - x).square().mean().item()
-        with_dropout = (model.train()(x) - x).square().mean().item()
-    assert with_dropout != pytest.approx(by_hand, rel=1e-3)   # dropout would change it
+        by_hand = copy.deepcopy(model).eval()(x)
+        with_dropout = model.train()(x)
+    mse = (by_hand - x).square().mean().item()
+    assert (with_dropout - x).square().mean().item() != pytest.approx(mse, rel=1e-3)
+    assert not torch.allclose(with_dropout, by_hand, atol=1e-3)   # dropout would change both
     first = ae.evaluate(model.train(), x, batch_size=8)["mse"]
     second = ae.evaluate(model.train(), x, batch_size=8)["mse"]
-    assert first == second == pytest.approx(by_hand, rel=1e-5)
-
-
-def test_the_autoencoders_reconstructions_are_made_with_dropout_off():
-    torch.manual_seed(0)
-    model = ae.autoencoder(3, 0.5)
-    x = torch.rand(6, 1, 28, 28)
-    with torch.no_grad():
-        by_hand = copy.deepcopy(model).eval()(x)
-        assert not torch.allclose(model.train()(x), by_hand, atol=1e-3)
+    assert first == second == pytest.approx(mse, rel=1e-5)
     first, second = ae.reconstruct(model.train(), x), ae.reconstruct(model.train(), x)
     assert torch.equal(first, second)
     torch.testing.assert_close(first, by_hand)
@@ -2263,13 +2256,18 @@ def judge_with_dropout():
     return judge.Judge(width=4, dropout=0.5)
 
 
-def test_the_judges_outputs_and_scores_are_computed_with_dropout_off():
+def test_the_judges_outputs_scores_and_accuracy_are_computed_with_dropout_off():
     model = judge_with_dropout()
     x = torch.rand(40, 1, 28, 28)
     with torch.no_grad():
         probs = copy.deepcopy(model).eval()(x).softmax(1)                  # (40, 10)
         features = model.body(x)                                           # (40, 128)
-        assert not torch.allclose(model.train()(x).softmax(1), probs, atol=1e-4)
+        with_dropout = model.train()(x).softmax(1)
+    assert not torch.allclose(with_dropout, probs, atol=1e-4)
+    assert not torch.equal(with_dropout.argmax(1), probs.argmax(1))
+    # labels equal to the eval-mode predictions: every one right, only with dropout off
+    for _ in range(2):
+        assert judge.judge_accuracy(model.train(), x, probs.argmax(1), batch_size=16) == 1.0
     got = judge.judge_outputs(model.train(), x, batch_size=16)
     again = judge.judge_outputs(model.train(), x, batch_size=16)
     assert torch.equal(got[0], again[0]) and torch.equal(got[1], again[1])
@@ -2278,17 +2276,6 @@ def test_the_judges_outputs_and_scores_are_computed_with_dropout_off():
     scores = judge.judge_scores(model.train(), x, features)
     assert scores == judge.judge_scores(model.train(), x, features)
     assert scores["confidence"] == pytest.approx(probs.max(1).values.mean().item(), rel=1e-5)
-
-
-def test_the_judges_accuracy_is_measured_with_dropout_off():
-    model = judge_with_dropout()
-    x = torch.rand(40, 1, 28, 28)
-    with torch.no_grad():
-        by_hand = copy.deepcopy(model).eval()(x).argmax(1)
-        assert not torch.equal(model.train()(x).argmax(1), by_hand)
-    # labels equal to the eval-mode predictions: every one right, only with dropout off
-    assert judge.judge_accuracy(model.train(), x, by_hand, batch_size=16) == 1.0
-    assert judge.judge_accuracy(model.train(), x, by_hand, batch_size=16) == 1.0
 
 
 def test_the_judge_trains_with_dropout_on_after_each_validation_and_returns_in_eval_mode(
