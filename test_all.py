@@ -4275,22 +4275,31 @@ def test_the_other_models_checkpoint_is_named_for_what_it_is(tmp_path, quick_ae)
 
 
 def test_a_damaged_or_foreign_judge_cache_is_said_and_replaced(capsys, tmp_path):
+    """judge.pt is only a cache: a damaged one is said in one line and trained anew."""
     torch.manual_seed(0)
     x, y = torch.rand(64, 1, 28, 28), torch.arange(64) % 10
-    path = tmp_path / "judge.pt"
-    key = dict(seed=0, subset=64, path=path)
+    path, settings = tmp_path / "judge.pt", {**judge.JUDGE, "seed": 0, "subset": 64}
+    weights = judge.Judge(settings["width"]).state_dict()
+    missing, extra = ({"judge": dict(weights)} for _ in range(2))
+    damage(missing, "judge", None)                              # a weight missing
+    damage(extra, None, "judge")                                # one more
     for cache, says in ((b"not a checkpoint", "is not a judge this code can read"),
-                        ({"settings": {**judge.JUDGE, "seed": 0, "subset": 64},
-                          "judge": judge.Judge(width=4).state_dict()}, "is not a judge"),
+                        ({"settings": settings, "judge": judge.Judge(width=4).state_dict()},
+                         "is not a judge"),
                         ({"settings": {"d": 2}, "encoder": common.Encoder(2, 0).state_dict()},
-                         "is not a judge")):
+                         "is not a judge"),
+                        ({"settings": settings, **missing}, "is not a judge this code can read"),
+                        ({"settings": settings, **extra}, "is not a judge this code can read")):
         if isinstance(cache, bytes):
             path.write_bytes(cache)
         else:
-            torch.save(cache, path)
-        judge.get_judge(x, y, None, None, **key)
+            plumbing.checkpoints.save_checkpoint(path, cache.pop("settings"), **cache)
+        new = judge.get_judge(x, y, None, None, 0, 64, path)
         assert says in capsys.readouterr().out
-        judge.get_judge(x, y, None, None, **key)                  # replaced: read, not trained
+        saved = plumbing.checkpoints.load_checkpoint(path, "", key="judge")["judge"]
+        assert list(saved) == list(weights)                     # the model's weights, all
+        assert same(list(saved.values()), list(new.state_dict().values()))
+        judge.get_judge(x, y, None, None, 0, 64, path)          # replaced: read, not trained
         assert "judge: read from" in capsys.readouterr().out
 
 
@@ -4327,22 +4336,6 @@ def test_a_vae_checkpoint_missing_a_weight_or_with_one_more_is_refused(drop, add
     message = refused_in_one_line(lambda: explore.load_models(tmp_path, torch.device("cpu")),
                                   tmp_path / "vae.pt", "python vae.py")
     assert "does not match" in message
-
-
-@pytest.mark.parametrize("drop, add", [(True, False), (False, True)])
-def test_a_cached_judge_missing_a_weight_or_with_one_more_is_replaced(drop, add, tmp_path,
-                                                                      capsys):
-    """judge.pt is only a cache: a damaged one is said in one line and trained anew."""
-    path, settings = tmp_path / "judge.pt", {**judge.JUDGE, "seed": 0, "subset": 64}
-    state = {"judge": judge.Judge(settings["width"]).state_dict()}
-    damage(state, "judge" if drop else None, "judge" if add else None)
-    plumbing.checkpoints.save_checkpoint(path, settings, **state)
-    x, y = torch.rand(64, 1, 28, 28), torch.randint(0, 10, (64,))
-    new = judge.get_judge(x, y, None, None, 0, 64, path)
-    assert "is not a judge this code can read" in capsys.readouterr().out
-    saved = plumbing.checkpoints.load_checkpoint(path, "", key="judge")["judge"]
-    assert list(saved) == list(judge.Judge(settings["width"]).state_dict())
-    assert same(list(saved.values()), list(new.state_dict().values()))
 
 
 # --- Plumbing: signals: Ctrl-C and SIGTERM -----------------------------------
