@@ -2472,8 +2472,9 @@ def test_a_label_run_takes_its_budget_rounded_up_to_whole_epochs(n, batch_size, 
     hook = register_optimizer_step_pre_hook(
         lambda optimizer, args, kwargs: stepped.update({optimizer: stepped.get(optimizer, 0) + 1}))
     try:                                           # frozen: only the small MLP trains
-        _, said = labels.train_one_way(checkpoint, mlp, "table5", "frozen", torch.rand(n, 1, 28, 28),
-                                       torch.arange(n) % 10, steps, batch_size, seed=0)
+        _, said = labels.train_one_way(checkpoint, {**classify.RECIPES["table5"], "mlp": mlp},
+                                       "frozen", torch.rand(n, 1, 28, 28), torch.arange(n) % 10,
+                                       steps, batch_size, seed=0)
     finally:
         hook.remove()
     assert said == taken and max(stepped.values()) == taken
