@@ -1,20 +1,26 @@
 """Tests of the whole project: `pytest test_all.py` (about 3 minutes on a 2-core CPU).
 
-A map of the code, in README's reading order: the shared helpers, then one section per file
-(common.py, ae.py, tune.py, classify.py, explore.py, vae.py, beyond/, scripts/), each with the
-maths and the training step first, then what each fit sees, the settings and --seed, what the
-results say, and the file's own end-to-end --quick run; then the plumbing (flags, --params,
-files and the disk, data files, checkpoints, signals, the Optuna storage), by topic.
+A map of the code. After the imports and the few constants the parametrisations need, one
+section per file in README's reading order (common.py, ae.py, tune.py, classify.py,
+explore.py, vae.py, beyond/samples.py, judge.py and labels.py, scripts/reproduce.py,
+summary.py and seeds.py). Each section opens with the file's maths where it has some, then
+what the file does (a training step, a trial, the steps of the report), what each fit sees,
+--seed, what the results say, and last its own end-to-end --quick run, each under a heading
+that names it. Then the plumbing: plumbing/steps.py, which runs the report's steps side by
+side, and by topic flags, --params, files and the disk, the data files, checkpoints,
+signals, the Optuna storage and the imports. Last, behind one banner, the shared helpers
+the tests lean on (the script runner, the spies, the fixtures); a student may skip them.
 `pytest test_all.py -k gaussian_kl` runs the tests of one function.
 
 Most tests use tiny synthetic data; the end-to-end tests run each script with --quick on
 the real Fashion-MNIST (decompressed once into ./data from Debian's package).
 """
 import argparse
+import ast
 import contextlib
 import copy
+import errno
 import gzip
-import importlib.util
 import io
 import json
 import math
@@ -28,6 +34,7 @@ import sqlite3
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -40,7 +47,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from optuna.trial import TrialState
-from torch.distributions import MultivariateNormal, Normal, kl_divergence
+from torch.distributions import Bernoulli, MultivariateNormal, Normal, kl_divergence
 from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 import ae
@@ -56,446 +63,29 @@ import plumbing.files
 import plumbing.params
 import plumbing.steps
 import plumbing.storage
+import scripts.reproduce
 import tune
 import vae
 from beyond import judge, labels
-
-
-# =============================================================================
-# Shared helpers: tiny tensors, spies, the script runner, the read-only mount, and the
-# fixtures several sections use
-# =============================================================================
-
-ROOT = Path(__file__).resolve().parent
+from scripts import seeds, summary
 
 
 CPU = ["--device", "cpu"]  # in-process runs: the same device whatever the machine has
 
 
-DEVICE_FLAG = {"ae.py", "vae.py", "classify.py", "explore.py", "tune.py", "beyond.labels",
-               "beyond.samples"}
-
-
-def run(script, *args, ok=True):
-    """`python SCRIPT ARGS...` (or `python -m MODULE ARGS...` for "beyond.samples"), as a
-    student runs it: the script as __main__, its exit status,
-    its stdout and stderr (a SystemExit's message goes to stderr, an exception's traceback
-    too, as the interpreter does). In this process, to spare each run the 2 s of starting
-    Python and importing torch; the tests of signals start real processes. On the CPU unless
-    the test names a --device, so that it holds on a machine with a GPU too."""
-    if script in DEVICE_FLAG and "--device" not in args:
-        args = (*args, *CPU)
-    module = not script.endswith(".py")
-    path = ROOT / (script.replace(".", "/") + ".py" if module else script)
-    out, err = io.StringIO(), io.StringIO()
-    argv, sys_path = sys.argv, list(sys.path)
-    sys.argv, sys.path[:0] = [str(path), *map(str, args)], [str(ROOT if module else path.parent)]
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                if module:
-                    runpy.run_module(script, run_name="__main__", alter_sys=True)
-                else:
-                    runpy.run_path(str(path), run_name="__main__")
-                code = 0
-            except SystemExit as e:         # sys.exit(2), or SystemExit("error: ..."), printed
-                code = e.code or 0 if e.code is None or isinstance(e.code, int) else 1
-                if code == 1 and not isinstance(e.code, int):
-                    print(e.code, file=sys.stderr)
-            except Exception:
-                traceback.print_exc()
-                code = 1
-    finally:
-        sys.argv, sys.path[:] = argv, sys_path
-    proc = subprocess.CompletedProcess([script, *args], code, out.getvalue(), err.getvalue())
-    if ok:
-        assert proc.returncode == 0, f"{script} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-    return proc
-
-
-def one_line_error(proc):
-    """A clean failure: non-zero exit, one line on stderr, no traceback."""
-    err = proc.stderr.strip()
-    return proc.returncode != 0 and "\n" not in err and "Traceback" not in err and "error" in err
-
-
-@pytest.fixture(scope="session")
-def data_dir():
-    """The real Fashion-MNIST in ./data (decompressed from Debian's package if needed)."""
-    return plumbing.data.find_data(ROOT / "data")
-
-
-@pytest.fixture(scope="session")
-def quick_ae(data_dir, tmp_path_factory):
-    """A folder holding what `ae.py --quick` writes, ae.pt included."""
-    out = tmp_path_factory.mktemp("ae_quick")
-    run("ae.py", "--quick", "--data-dir", data_dir, "--out-dir", out)
-    return out
-
-
-def random_spd(d, generator):
-    """A random symmetric positive definite (d, d) matrix, far from diagonal, float64."""
-    A = torch.randn(d, d, generator=generator, dtype=torch.float64)
-    return A @ A.T / d + 0.1 * torch.eye(d, dtype=torch.float64)
-
-
 TINY = ["--quick", "--subset", "300", "--epochs", "1", *CPU]  # a few seconds per trial
-
-
-def load(out, name):
-    return optuna.load_study(study_name=name, storage=f"sqlite:///{out / 'optuna.db'}")
-
-
-def run_with_read_only(folder, *command):
-    """Run `python COMMAND...` with `folder` read-only. As root, chmod does not stop writes;
-    a read-only bind mount does, and unshare -m keeps the mount private to this command."""
-    if shutil.which("unshare") is None:
-        pytest.skip("needs unshare (util-linux)")
-    shell = (f"mount --bind {folder} {folder} && mount -o remount,bind,ro {folder} && "
-             f"exec {sys.executable} " + " ".join(map(str, command)))
-    proc = subprocess.run(["unshare", "-m", "sh", "-c", shell], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
-    if "mount" in proc.stderr and "permission denied" in proc.stderr.lower():
-        pytest.skip("this machine does not allow a private mount")
-    return proc
-
-
-def write_seed_folder(folder, seed, ae_mse=0.012, knn=(0.80, 0.82, 0.80), smooth=(0.14, 0.15),
-                      accuracy=0.89, d=185, extra_runs=(),
-                      samples=((100.0, 0.22), (10.0, 0.52), (70.0, 0.28))):
-    """The five JSON files of one seed run, holding only what seeds.py reads.
-    knn = (raw pixels, AE latent, VAE latent); smooth = (AE, VAE);
-    samples = (Frechet distance, share >= 0.9) of the AE's box, the AE's mixture, the VAE."""
-    folder.mkdir(parents=True, exist_ok=True)
-    refit = {"params": {"d": d}, "val_mse": [0.5, ae_mse], "pca_val_mse": 0.0045}
-    if d > 64:
-        refit["pca_bottleneck_val_mse"] = 0.0104
-    (folder / "ae.json").write_text(json.dumps({"refit": refit}))
-    (folder / "vae.json").write_text(json.dumps(
-        {"params": {"d": 44}, "test": {"neg_elbo": 250.0 + seed, "iw_log_px": -246.0 - seed}}))
-    runs = [{"seed": s, "accuracy": 0.5} for s in extra_runs] + [{"seed": seed, "accuracy": accuracy}]
-    (folder / "classify.json").write_text(json.dumps({"table6": {"table5": {"runs": runs}}}))
-    raw, ae_latent, vae_latent = knn
-    (folder / "explore.json").write_text(json.dumps({
-        "knn": {"raw pixels": raw,
-                "AE": {"latent": ae_latent, "PCA 2-D": 0.5, explore.TSNE_KNN: 0.8},
-                "VAE": {"latent": vae_latent, "PCA 2-D": 0.5, explore.TSNE_KNN: 0.8}},
-        "smoothness": {"AE": {"mean": smooth[0]}, "VAE": {"mean": smooth[1]}}}))
-    (folder / "samples.json").write_text(json.dumps({"rows": {
-        row: {"fd": fd, "confident_share": share}
-        for row, (fd, share) in zip(("ae_box", "ae_mixture", "vae_prior"), samples)}}))
-
-
-def make_out(tmp_path, per_config):
-    """OUT/seeds/CONFIG/seedS/ for per_config = {config: [kwargs of seed 0, seed 1, ...]}."""
-    out = tmp_path / "out"
-    for config, seeds in per_config.items():
-        for seed, kwargs in enumerate(seeds):
-            write_seed_folder(out / "seeds" / config / f"seed{seed}", seed, **kwargs)
-    return out
-
-
-def reproduce(*args):
-    return run("scripts.reproduce", *args, ok=False)
-
-
-def generator(seed):
-    return torch.Generator().manual_seed(seed)
-
-
-def reference_batches(n, batch_size, seed):
-    """The batch order of every train_epoch: slices of a seeded permutation."""
-    return torch.randperm(n, generator=generator(seed)).split(batch_size)
-
-
-def flat(model):
-    return torch.cat([p.detach().flatten() for p in model.parameters()]).clone()
-
-
-def assert_same_update(before, code, reference):
-    """The parameters' change in the code's steps equals the reference steps' change, to
-    rounding (a scale relative to the largest change, so that a step of the wrong size,
-    direction or loss fails)."""
-    got, expected = flat(code) - before, flat(reference) - before
-    assert expected.abs().max() > 0                                  # the steps moved something
-    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4 * expected.abs().max().item())
-
-
-def cross_entropy(logits, y):
-    # -log softmax(logits)[label], averaged over the batch
-    return -logits.log_softmax(1).gather(1, y[:, None]).mean()
-
-
-# The training steps' data: 12 images in batches of 8, two batches of 8 and 4 images, so that
-# the mean over the epoch (weighted by batch size) differs from the mean of the two batch
-# losses. SGD, not Adam, for the AE, the VAE and the classifier: its step is proportional to
-# the gradient, so a loss of the wrong scale (a sum for a mean, a beta ignored) moves it.
-N, BATCH = 12, 8
 
 
 SUBSET = 200  # --subset: 200 training, 50 validation and 50 test images
 
 
-def spy(monkeypatch, module, name, calls):
-    """Replace module.name by a wrapper that appends (args, kwargs) to calls[name]."""
-    original = getattr(module, name)
-
-    def wrapped(*args, **kwargs):
-        calls.setdefault(name, []).append((args, kwargs))
-        return original(*args, **kwargs)
-    monkeypatch.setattr(module, name, wrapped)
-
-
-def spied_run(main, argv, spied, tiny_ae, data_dir, out):
-    """main(argv) on tiny_ae's ae.pt, into out, with each (module, name) of `spied` spied on:
-    {"calls": {name: [(args, kwargs), ...]}, "out", and the splits, "x_train" to "y_test"}."""
-    (out / "ae.pt").write_bytes((tiny_ae / "ae.pt").read_bytes())
-    calls = {}
-    with pytest.MonkeyPatch.context() as mp:
-        for module, name in spied:
-            spy(mp, module, name, calls)
-        main([*argv, "--data-dir", str(data_dir), "--out-dir", str(out)])
-    (x_train, y_train), (x_val, y_val), (x_test, y_test) = splits(data_dir)
-    return {"calls": calls, "out": out, "x_train": x_train, "y_train": y_train,
-            "x_val": x_val, "y_val": y_val, "x_test": x_test, "y_test": y_test}
-
-
-def splits(data_dir, subset=SUBSET):
-    """((x_train, y_train), (x_val, y_val), (x_test, y_test)) read again, on the CPU."""
-    return (*common.load_train_val(data_dir, "cpu", subset),
-            common.load_test(data_dir, "cpu", subset))
-
-
-@pytest.fixture(scope="module")
-def tiny_ae(tmp_path_factory):
-    """A folder holding an ae.pt of random weights (d = 3): what explore.py, labels.py and
-    tune.py classifier read, written in a moment instead of trained."""
-    out = tmp_path_factory.mktemp("tiny_ae")
-    torch.manual_seed(0)
-    settings = {"d": 3, "dropout": 0.1, "optimizer": "Adam", "lr": 0.001,
-                "weight_decay": 0.0, "epochs": 0, "quick": True, "seed": 0}
-    plumbing.checkpoints.save_checkpoint(out / "ae.pt", settings, encoder=common.Encoder(3, 0.1).state_dict(),
-                           decoder=common.Decoder(3, 0.1).state_dict())
-    return out
-
-
-def codes_of(folder, x):
-    """The AE's codes of x (N, d), computed here from ae.pt: encoder in eval mode."""
-    _, encoder, _ = ae.load_ae(folder / "ae.pt")
-    with torch.no_grad():
-        return encoder.eval()(x)
-
-
 QUICK = ["--quick", "--subset", "200", "--epochs", "1", *CPU]  # an in-process run: ~0.5 s
-
-
-# The autoencoder checkpoint classify.py and explore.py read, with settings of its own
-AE_SETTINGS = {"d": 5, "dropout": 0.0375, "optimizer": "SGD", "lr": 0.0123,
-               "weight_decay": 0.000456}
-
-
-def damage(state, drop, add):
-    if drop:
-        state[drop].pop(list(state[drop])[-1])              # the last layer's bias
-    if add:
-        state[add]["extra.weight"] = torch.zeros(3)
-
-
-def write_ae_checkpoint(path, drop=None, add=None):
-    """An ae.pt of AE_SETTINGS; drop: a part ("encoder" or "decoder") that lacks its last
-    weight; add: a part that holds one weight too many."""
-    torch.manual_seed(0)
-    d, dropout = AE_SETTINGS["d"], AE_SETTINGS["dropout"]
-    state = {"encoder": common.Encoder(d, dropout).state_dict(),
-             "decoder": common.Decoder(d, dropout).state_dict()}
-    damage(state, drop, add)
-    plumbing.checkpoints.save_checkpoint(path, {**AE_SETTINGS, "epochs": 1, "quick": True, "seed": 0}, **state)
-
-
-def write_vae_checkpoint(path, d=3, drop=False, add=False):
-    torch.manual_seed(0)
-    state = {"vae": vae.VAE(d).state_dict()}
-    damage(state, "vae" if drop else None, "vae" if add else None)
-    plumbing.checkpoints.save_checkpoint(path, {"d": d}, **state)
-
-
-def write_tuned(path, study, params):
-    path.write_text(json.dumps({"study": study, "params": params, "value": 1.0,
-                                "direction": "minimize"}))
-
-
-def spy_on_optimizers(monkeypatch, module):
-    """Each optimiser `module` makes through make_optimizer, as it is when made: its kind,
-    lr, weight decay, the ids of its parameters and their values (the initial weights)."""
-    made, make = [], common.make_optimizer
-
-    def spy(name, params, lr, weight_decay):
-        params = list(params)
-        optimizer = make(name, params, lr, weight_decay)
-        group, = optimizer.param_groups                    # one group per optimiser
-        made.append(SimpleNamespace(
-            optimizer=optimizer, setting=(type(optimizer).__name__, group["lr"],
-                                          group["weight_decay"]),
-            params={id(p) for p in group["params"]},
-            initial=[p.detach().clone() for p in params]))
-        return optimizer
-    monkeypatch.setattr(module, "make_optimizer", spy)
-    return made
-
-
-def spy_on_calls(monkeypatch, module, name):
-    """What module.name returns, each time the code under test calls it."""
-    returned, original = [], getattr(module, name)
-
-    def spy(*args, **kwargs):
-        returned.append(result := original(*args, **kwargs))
-        return result
-    monkeypatch.setattr(module, name, spy)
-    return returned
-
-
-def spy_on_batches(monkeypatch, module):
-    """The order of the training images in each epoch (training is what calls batches)."""
-    orders, batches = [], common.batches
-
-    def spy(*args, **kwargs):
-        parts = batches(*args, **kwargs)
-        orders.append(torch.cat(parts))
-        return parts
-    monkeypatch.setattr(module, "batches", spy)
-    return orders
-
-
-def owner(models, record):
-    """The one model among `models` whose parameters an optimiser record holds."""
-    owners = [m for m in models if {id(p) for p in m.parameters()} == record.params]
-    assert len(owners) == 1
-    return owners[0]
-
-
-def dropouts(module):
-    return [m.p for m in module.modules() if isinstance(m, nn.Dropout)]
-
-
-def same(a, b):
-    """Two tensors, or two lists of tensors, equal element by element."""
-    a, b = ([v] if torch.is_tensor(v) else v for v in (a, b))
-    return len(a) == len(b) and all(torch.equal(s, t) for s, t in zip(a, b))
-
-
-def write_results(out, **files):
-    out.mkdir(parents=True, exist_ok=True)
-    for name, data in files.items():
-        (out / f"{name}.json").write_text(json.dumps(data))
 
 
 # script -> (its losses: (phase, key) of train_epoch's and evaluate's results)
 WATCHED = {"ae": [("train", "mse"), ("val", "mse")],
            "classify": [("train", "loss"), ("val", "accuracy")],
            "vae": [("train", "recon"), ("train", "kl"), ("val", "recon"), ("val", "kl")]}
-
-
-def nan_in(phase, key, module, monkeypatch, at_call=1):
-    """Replace module's train_epoch and evaluate by stand-ins that return finite numbers,
-    except `key` of `phase` ("train" or "val"), NaN at its call number at_call."""
-    calls = {"train": 0, "val": 0}
-
-    def stand_in(name, keys):
-        def fake(*args, **kwargs):
-            calls[name] += 1
-            return {k: math.nan if (name, k) == (phase, key) and calls[name] == at_call
-                    else 0.5 for k in keys}
-        return fake
-    keys = {p: [k for q, k in WATCHED[module.__name__] if q == p] for p in ("train", "val")}
-    monkeypatch.setattr(module, "train_epoch", stand_in("train", keys["train"]))
-    monkeypatch.setattr(module, "evaluate", stand_in("val", keys["val"]))
-
-
-def load_reproduce_module():
-    import scripts.reproduce
-    return scripts.reproduce
-
-
-class SpyProcess:
-    """Stands in for a step's process: records its command, and ends at once with the status
-    steps_spy.exit_status(command) gives, or runs until it is signalled (None)."""
-
-    def __init__(self, steps_spy, command, cwd, **kwargs):
-        self.command, self.cwd = command[1:], cwd   # less sys.executable
-        self.pid = 10**7 + len(steps_spy.started)
-        self.returncode = steps_spy.exit_status(self.command)
-
-    def poll(self):
-        return self.returncode
-
-    def wait(self):
-        return self.returncode
-
-
-@pytest.fixture
-def steps_spy(monkeypatch):
-    """reproduce.py with every step recorded, not run (steps_spy.started, steps_spy.signalled):
-    its machinery, plumbing/steps.py, starts and signals spies."""
-    steps_spy = SimpleNamespace(module=load_reproduce_module(), started=[], signalled=[],
-                                exit_status=lambda command: 0)
-
-    def popen(command, **kwargs):
-        steps_spy.started.append(SpyProcess(steps_spy, command, **kwargs))
-        return steps_spy.started[-1]
-
-    def killpg(pid, signum):
-        process = next(p for p in steps_spy.started if p.pid == pid)
-        steps_spy.signalled.append((process.command, signum))
-        process.returncode = 128 + signum             # as a step stopped by it exits
-    monkeypatch.setattr(plumbing.steps, "subprocess", SimpleNamespace(  # its own name only
-        Popen=popen, STDOUT=subprocess.STDOUT, DEVNULL=subprocess.DEVNULL))
-    monkeypatch.setattr(plumbing.steps.os, "killpg", killpg)
-    return steps_spy
-
-
-def commands_of(steps_spy, *words):
-    return [p.command for p in steps_spy.started if p.command[:len(words)] == list(words)]
-
-
-def flag_value(command, flag):
-    return command[len(command) - 1 - command[::-1].index(flag) + 1]   # the last one given
-
-
-def run_report(data_dir, out, *flags, head=False):
-    """`python -m scripts.reproduce --quick` on 500 images into out; with head=True, its
-    console is read to the first line and closed, as `| head -n 1` does. Its stderr is kept
-    beside out, in OUT.stderr."""
-    pytest.importorskip("beyond.samples")
-    err = out.with_name(out.name + ".stderr")
-    with open(err, "w") as f:
-        proc = subprocess.Popen([sys.executable, "-m", "scripts.reproduce", "--quick",
-                                 "--subset", "500", "--seed", "3", *CPU, "--data-dir",
-                                 str(data_dir), "--out-dir", str(out), *flags],
-                                cwd=ROOT, stdout=subprocess.PIPE, stderr=f, text=True)
-        console = proc.stdout.readline()
-        if head:
-            proc.stdout.close()
-        else:
-            console += proc.stdout.read()
-        proc.wait(timeout=900)
-    assert proc.returncode == 0, console[-3000:] + err.read_text()[-3000:]
-    return out
-
-
-# A folder name with a space, unicode and both quotes: a valid path must work
-AWKWARD = "résultats ✓ 日本 l'été \"x\""
-
-
-@pytest.fixture(scope="module")
-def report_jobs3(data_dir, tmp_path_factory):
-    """The whole report on 500 images, steps side by side (--jobs 3), then 2 seeds x 2
-    configurations (--seed 3): 29 steps, about 90 s on the 2-core CPU. Into a folder, and
-    from a data folder, named AWKWARD, its console closed after the first line."""
-    data = tmp_path_factory.mktemp("data") / AWKWARD
-    data.mkdir()
-    (data / "FashionMNIST").symlink_to(Path(data_dir).resolve() / "FashionMNIST")
-    return run_report(data, tmp_path_factory.mktemp("jobs3") / AWKWARD, "--jobs", "3",
-                      "--seeds", "2", head=True)
 
 
 # =============================================================================
@@ -534,6 +124,7 @@ def test_encoder_matches_table_1_layer_by_layer():
     assert [(m.in_features, m.out_features) for m in layers[3:]] == [(288, 64), (64, d)]
     assert shapes[3:] == [(64,), (d,)]
     assert h.shape == (n, d)
+    assert dropouts(common.Encoder(d, 0.3)) == [0.3, 0.3]      # after both linear layers
 
 
 TABLE_2 = [(nn.ConvTranspose2d, 32, 16, 3, 2, 0, (16, 7, 7)),
@@ -552,14 +143,8 @@ def test_decoder_matches_table_2_layer_by_layer():
         assert (layer.kernel_size, layer.stride, layer.padding) == ((k, k), (s, s), (p, p))
         assert got == shape
     assert isinstance(list(decoder.modules())[-1], nn.Sigmoid)
+    assert dropouts(decoder) == [0.2, 0.2]                     # after both linear layers
     assert x_hat.shape == (n, 1, 28, 28) and 0 <= x_hat.min() and x_hat.max() <= 1
-
-
-def test_dropout_follows_both_linear_layers_with_rate_dr():
-    rates = [m.p for m in common.Encoder(5, 0.3).modules() if isinstance(m, nn.Dropout)]
-    assert rates == [0.3, 0.3]
-    rates = [m.p for m in common.Decoder(5, 0.3).modules() if isinstance(m, nn.Dropout)]
-    assert rates == [0.3, 0.3]
 
 
 def fan_in(layer):
@@ -650,7 +235,7 @@ def test_bilinear_weights_at_an_interior_point_worked_by_hand():
         [0.5625 * 4 + 0.1875 * 4, 0.1875 + 0.5625 + 0.0625 * 9 + 0.1875 * 5])
 
 
-# --- common.py: the training step, train and eval modes, divergence ----------
+# --- common.py: the optimisers and the divergence check ----------------------
 
 def test_sgd_is_plain_sgd_and_adam_is_adam():
     def one_step(optimizer_name, lr=0.1, weight_decay=0.01):
@@ -666,7 +251,6 @@ def test_sgd_is_plain_sgd_and_adam_is_adam():
                           atol=1e-6)
 
 
-
 def test_an_unknown_optimiser_is_a_value_error_not_an_exit():
     """A lesson function raises; only the command line ends the process."""
     with pytest.raises(ValueError, match="'Adagrad'"):
@@ -679,39 +263,6 @@ def test_diverged_is_true_when_any_one_loss_is_not_finite():
         assert common.diverged(bad)
         assert common.diverged(bad, 0.1) and common.diverged(0.1, bad)
         assert common.diverged(0.1, 0.2, bad, 0.3)
-
-
-# --- common.py: the settings and --seed --------------------------------------
-
-def test_every_script_passes_sgd_through_as_sgd(data_dir, tmp_path, monkeypatch):
-    made = []
-
-    def spy(module):
-        def make(name, params, lr, weight_decay):
-            optimizer = common.make_optimizer(name, params, lr, weight_decay)
-            made.append((module, name, type(optimizer).__name__))
-            return optimizer
-        monkeypatch.setattr(sys.modules[module], "make_optimizer", make)
-    for module in ("ae", "classify", "tune"):
-        spy(module)
-    x = torch.rand(16, 1, 28, 28)
-    args = plumbing.cli.parse_args(ae.build_parser(), {}, ["--epochs", "1", "--batch-size", "8"])
-    ae.compare_optimizers(ae.SECTION_2_1, args, torch.device("cpu"), x, x[:4], x[:1])
-    assert made == [("ae", "Adam", "Adam"), ("ae", "SGD", "SGD")]
-    model = classify.Classifier(common.Encoder(3, 0.0), 4, 4, 0.0)
-    optimizers = classify.make_optimizers(
-        model, {"optimizer": "SGD", "lr": 0.01, "weight_decay": 0.0},
-        {"mlp_optimizer": "SGD", "mlp_lr": 0.02, "mlp_weight_decay": 0.0})
-    assert [type(o).__name__ for o in optimizers] == ["SGD", "SGD"]
-    assert [o.param_groups[0]["lr"] for o in optimizers] == [0.02, 0.01]
-    made.clear()
-    argv = ["ae", *TINY, "--trials", "1", *CPU, "--data-dir", str(data_dir),
-            "--out-dir", str(tmp_path)]
-    args = plumbing.cli.parse_args(tune.build_parser(), tune.QUICK, argv + ["--study-name", "ae-quick"])
-    tune.open_study(args, f"sqlite:///{tmp_path / 'optuna.db'}").enqueue_trial(
-        {"optimizer": "SGD"})
-    tune.main(argv)
-    assert made == [("tune", "SGD", "SGD")]
 
 
 # =============================================================================
@@ -760,26 +311,19 @@ def test_the_autoencoders_two_steps_are_sgd_on_the_mean_squared_error():
     assert got["mse"] == pytest.approx(sum(loss * n for loss, n in losses) / N, rel=1e-5)
 
 
-def test_the_autoencoders_validation_mse_is_computed_with_dropout_off():
+def test_the_autoencoders_validation_mse_and_reconstructions_are_made_with_dropout_off():
     torch.manual_seed(0)
     model = ae.autoencoder(3, 0.5)
     x = torch.rand(16, 1, 28, 28)
     with torch.no_grad():
-        by_hand = (copy.deepcopy(model).eval()(x) - x).square().mean().item()
-        with_dropout = (model.train()(x) - x).square().mean().item()
-    assert with_dropout != pytest.approx(by_hand, rel=1e-3)   # dropout would change it
+        by_hand = copy.deepcopy(model).eval()(x)
+        with_dropout = model.train()(x)
+    mse = (by_hand - x).square().mean().item()
+    assert (with_dropout - x).square().mean().item() != pytest.approx(mse, rel=1e-3)
+    assert not torch.allclose(with_dropout, by_hand, atol=1e-3)   # dropout would change both
     first = ae.evaluate(model.train(), x, batch_size=8)["mse"]
     second = ae.evaluate(model.train(), x, batch_size=8)["mse"]
-    assert first == second == pytest.approx(by_hand, rel=1e-5)
-
-
-def test_the_autoencoders_reconstructions_are_made_with_dropout_off():
-    torch.manual_seed(0)
-    model = ae.autoencoder(3, 0.5)
-    x = torch.rand(6, 1, 28, 28)
-    with torch.no_grad():
-        by_hand = copy.deepcopy(model).eval()(x)
-        assert not torch.allclose(model.train()(x), by_hand, atol=1e-3)
+    assert first == second == pytest.approx(mse, rel=1e-5)
     first, second = ae.reconstruct(model.train(), x), ae.reconstruct(model.train(), x)
     assert torch.equal(first, second)
     torch.testing.assert_close(first, by_hand)
@@ -916,19 +460,6 @@ def test_a_flag_means_the_same_in_every_part(capsys):
         assert params == {**table, "lr": 0.01, "d": 7} and "command line" in source
 
 
-def test_ae_reads_tuned_values(data_dir, tmp_path):
-    tuned = {"study": "ae", "params": {"d": 3, "optimizer": "SGD", "lr": 0.01,
-                                       "dropout": 0.0, "weight_decay": 0.0},
-             "value": 0.05, "direction": "minimize",
-             "trials": {"complete": 1, "pruned": 0, "failed": 0}}
-    (tmp_path / "tuned_ae.json").write_text(json.dumps(tuned))
-    run("ae.py", "--quick", "--part", "refit", "--epochs", "1", "--data-dir", data_dir,
-        "--out-dir", tmp_path, "--params", tmp_path / "tuned_ae.json")
-    refit = json.loads((tmp_path / "ae.json").read_text())["refit"]
-    assert refit["params"] == tuned["params"] and refit["source"].endswith("tuned_ae.json")
-    assert plumbing.checkpoints.load_checkpoint(tmp_path / "ae.pt", "")["settings"]["d"] == 3
-
-
 # flags -> {part: (d, dropout, [(optimiser, lr, weight decay) of each run])}
 AE_CASES = {
     "tables": ([], {"compare": (2, 0.2, [("Adam", 0.0005, 0.0001), ("SGD", 0.0005, 0.0001)]),
@@ -967,12 +498,16 @@ def test_ae_settings_reach_each_optimiser_and_model(case, data_dir, tmp_path, mo
             assert dropouts(model) == [dropout] * 4, part  # encoder and decoder
     # classify.py and explore.py rebuild the AE and its optimiser from ae.pt's settings
     settings = plumbing.checkpoints.load_checkpoint(tmp_path / "ae.pt", "")["settings"]
+    source = json.loads((tmp_path / "ae.json").read_text())["refit"]["source"]
+    assert (str(tmp_path / "tuned_ae.json") in source) == (case != "tables")
     d, dropout, [(name, lr, weight_decay)] = expected["refit"]
     assert {k: settings[k] for k in AE_SETTINGS} == {
         "d": d, "dropout": dropout, "optimizer": name, "lr": lr, "weight_decay": weight_decay}
 
 
-def test_seed_fixes_the_refits_initial_weights_and_batch_order(monkeypatch):
+def test_seed_fixes_the_initial_weights_and_batch_orders_of_adam_sgd_and_the_refit(monkeypatch):
+    """Section 3.1: Adam and SGD from the same initial weights and batch orders; those and the
+    refit's set by --seed; each epoch shuffles anew."""
     made = spy_on_optimizers(monkeypatch, ae)
     orders = spy_on_batches(monkeypatch, ae)
     x = torch.rand(40, 1, 28, 28)
@@ -982,30 +517,15 @@ def test_seed_fixes_the_refits_initial_weights_and_batch_order(monkeypatch):
         made.clear(), orders.clear()
         args = plumbing.cli.parse_args(ae.build_parser(), {}, ["--epochs", "2", "--batch-size", "8",
                                                          "--seed", str(seed)])
+        ae.compare_optimizers(ae.SECTION_2_1, args, torch.device("cpu"), x, x[:8], x[:1])
         ae.refit(p, args, torch.device("cpu"), x, x[:8])
-        runs.append((made[0].initial, list(orders)))
+        adam, sgd, refit = made
+        assert same(adam.initial, sgd.initial) and same(orders[:2], orders[2:4])  # 2 epochs each
+        runs.append((adam.initial, refit.initial, list(orders)))
     for a, b, c in zip(*runs):                # initial weights, batch orders
         assert same(a, b) and not same(a, c)
-    orders = runs[0][1]
+    orders = runs[0][2]
     assert not torch.equal(orders[0], orders[1])          # each epoch shuffles anew
-
-
-def test_adam_and_sgd_start_alike_and_the_seed_moves_both(monkeypatch):
-    """Section 3.1: Adam and SGD from the same initial weights and batch order, set by --seed."""
-    made = spy_on_optimizers(monkeypatch, ae)
-    orders = spy_on_batches(monkeypatch, ae)
-    x = torch.rand(24, 1, 28, 28)
-    runs = []
-    for seed in (3, 3, 4):
-        made.clear(), orders.clear()
-        args = plumbing.cli.parse_args(ae.build_parser(), {}, ["--epochs", "1", "--batch-size", "8",
-                                                         "--seed", str(seed)])
-        ae.compare_optimizers(ae.SECTION_2_1, args, torch.device("cpu"), x, x[:8], x[:1])
-        adam, sgd = made
-        assert same(adam.initial, sgd.initial) and same(orders[:1], orders[1:])
-        runs.append((adam.initial, orders[0]))
-    for a, b, c in zip(*runs):                # initial weights, batch order
-        assert same(a, b) and not same(a, c)
 
 
 def test_the_ae_at_d_2_is_drawn_over_the_box_of_the_notebooks_sampler(data_dir, tmp_path,
@@ -1061,7 +581,7 @@ def test_ae_quick_end_to_end_on_real_data(quick_ae):
 # tune.py: the search spaces, one Optuna trial, the pruner, the study
 # =============================================================================
 
-# --- tune.py: the maths ------------------------------------------------------
+# --- tune.py: the search spaces ----------------------------------------------
 
 @pytest.mark.parametrize("study", ["ae", "classifier", "vae"])
 def test_every_report_value_lies_inside_its_search_space(study):
@@ -1077,24 +597,7 @@ def test_every_report_value_lies_inside_its_search_space(study):
         assert params[name] == trial.params[name]           # what is suggested is what is used
 
 
-# --- tune.py: the training step, train and eval modes, divergence ------------
-
-@pytest.mark.parametrize("study, params", [("ae", {"optimizer": "SGD", "lr": 1e30}),
-                                           ("vae", {"lr": 1e30})])
-def test_a_diverging_trial_is_pruned_and_the_study_goes_on(study, params, data_dir, tmp_path):
-    argv = [study, *TINY, "--trials", "2", "--data-dir", str(data_dir), "--out-dir",
-            str(tmp_path), "--storage", f"sqlite:///{tmp_path / 'optuna.db'}",
-            "--study-name", f"{study}-quick"]
-    args = plumbing.cli.parse_args(tune.build_parser(), tune.QUICK, argv)
-    with pytest.warns(UserWarning, match="out of range"):   # far outside the search space
-        tune.open_study(args, args.storage).enqueue_trial(params)
-        tune.main(argv)
-    trials = load(tmp_path, f"{study}-quick").trials
-    assert trials[0].state == TrialState.PRUNED and trials[0].user_attrs["diverged"] == 1
-    assert trials[1].state == TrialState.COMPLETE
-    tuned = json.loads((tmp_path / f"tuned_{study}.json").read_text())
-    assert tuned["diverged_trials"] == [0] and tuned["best_trial"] == 1
-
+# --- tune.py: one trial: its training, the pruner, divergence, out of memory ---
 
 def test_the_median_pruner_prunes_after_five_trials_and_two_epochs(tmp_path):
     argv = ["ae", "--out-dir", str(tmp_path)]
@@ -1140,7 +643,7 @@ def by_hand_epochs(model, optimizers, x, y, x_val, loss_fn, value_fn, epochs, se
 
 
 def test_an_enqueued_ae_trial_trains_and_reports_as_written_by_hand(data_dir, tmp_path):
-    p = {"d": 8, "optimizer": "Adam", "lr": 0.003, "dropout": 0.1, "weight_decay": 1e-5}
+    p = {"d": 8, "optimizer": "SGD", "lr": 0.003, "dropout": 0.1, "weight_decay": 1e-5}
     argv = ["ae", *TINY, "--epochs", "2", "--trials", "1", "--seed", "5", "--device", "cpu",
             "--data-dir", str(data_dir), "--out-dir", str(tmp_path)]
     args = plumbing.cli.parse_args(tune.build_parser(), tune.QUICK, argv + ["--study-name", "ae-quick"])
@@ -1150,7 +653,7 @@ def test_an_enqueued_ae_trial_trains_and_reports_as_written_by_hand(data_dir, tm
     (x, _), (x_val, _) = common.load_train_val(data_dir, "cpu", 300)
     plumbing.cli.seed_everything(5 + trial.number)             # the trial's seed: --seed + number
     model = nn.Sequential(common.Encoder(8, 0.1), common.Decoder(8, 0.1))
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.003, weight_decay=1e-5)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.003, weight_decay=1e-5)
     expected = by_hand_epochs(
         model, [optimizer], x, None, x_val, lambda m, xb, _: F.mse_loss(m(xb), xb),
         lambda m, xv: F.mse_loss(m(xv), xv).item(), 2, seed=5 + trial.number)
@@ -1272,7 +775,7 @@ def test_a_trial_whose_training_or_validation_loss_diverges_is_pruned(
     assert tuned["diverged_trials"] == [0] and tuned["best_trial"] == 1
 
 
-# --- tune.py: what each fit sees ---------------------------------------------
+# --- tune.py: what each trial sees, and how trials are ranked ----------------
 
 # Two trials of two epochs. Trial 0 has the better training loss but the worse validation
 # value: the study must report, rank and keep trial 1.
@@ -1336,7 +839,7 @@ def test_each_study_trains_on_the_training_split_and_ranks_by_the_validation_val
     assert tuned["params"] == trials[1].params
 
 
-# --- tune.py: the settings and --seed ----------------------------------------
+# --- tune.py: --seed and the samplers ----------------------------------------
 
 def test_each_worker_seeds_its_own_sampler(tmp_path):
     """reproduce.py gives worker i --seed + i - 1: two workers on a new study draw differently,
@@ -1355,34 +858,6 @@ def test_the_largest_seed_tunes(data_dir, tmp_path):
     tune.main(["ae", *TINY, "--trials", "1", "--seed", str(2**32 - 1), "--data-dir",
                str(data_dir), "--out-dir", str(tmp_path)])
     assert json.loads((tmp_path / "tuned_ae.json").read_text())["trials"]["complete"] == 1
-
-
-@pytest.mark.filterwarnings("ignore:Heartbeat")
-def test_seed_fixes_the_first_draws_of_a_new_study(tmp_path):
-    def first_draws(name, seed):
-        args = plumbing.cli.parse_args(tune.build_parser(), tune.QUICK,
-                                 ["ae", "--quick", "--seed", str(seed), "--out-dir", str(tmp_path)])
-        args.study_name = name                                      # a new study each time
-        study = tune.open_study(args, f"sqlite:///{tmp_path / 'optuna.db'}")
-        return [tune.suggest_ae(study.ask()) for _ in range(2)]
-    a, b, c = (first_draws(f"study{i}", seed) for i, seed in enumerate((3, 3, 4)))
-    assert a == b and a != c
-
-
-def test_reproduce_gives_each_tuning_worker_its_own_seed_and_sampler(steps_spy, tmp_path):
-    steps_spy.module.main(["--quick", *CPU, "--seed", "7", "--workers", "3", "--out-dir",
-                     str(tmp_path / "out")])
-    for study in ("ae", "classifier", "vae"):
-        workers = commands_of(steps_spy, "tune.py", study)
-        assert [flag_value(c, "--seed") for c in workers] == ["7", "8", "9"]
-        assert len({tuple(steps_spy.module.without(c, "--seed")) for c in workers}) == 1
-    draws = []
-    for i, command in enumerate(commands_of(steps_spy, "tune.py", "ae")):   # as each worker starts
-        args = plumbing.cli.parse_args(tune.build_parser(), tune.QUICK,
-                                       command[1:] + ["--study-name", f"ae{i}"])
-        study = tune.open_study(args, f"sqlite:///{tmp_path / 'optuna.db'}")
-        draws.append(tuple(tune.suggest_ae(study.ask()).items()))
-    assert len(set(draws)) == 3                              # three samplers, three draws
 
 
 # --- tune.py: end to end, on the real data -----------------------------------
@@ -1604,22 +1079,6 @@ def test_the_final_classifier_trains_on_all_training_images(data_dir, quick_ae, 
 
 # --- classify.py: the settings and --seed ------------------------------------
 
-def test_classify_reads_tuned_values(data_dir, quick_ae, tmp_path):
-    shutil.copy(quick_ae / "ae.pt", tmp_path / "ae.pt")
-    params = {"no1": 5, "no2": 6, "mlp_optimizer": "SGD", "mlp_lr": 0.01,
-              "mlp_dropout": 0.0, "mlp_weight_decay": 0.0}
-    (tmp_path / "tuned_classifier.json").write_text(json.dumps(
-        {"study": "classifier", "params": params, "value": 0.5, "direction": "maximize",
-         "trials": {"complete": 1, "pruned": 0, "failed": 0}}))
-    run("classify.py", "--quick", "--epochs", "1", "--data-dir", data_dir, "--out-dir", tmp_path,
-        "--params", tmp_path / "tuned_classifier.json")
-    report = json.loads((tmp_path / "classify.json").read_text())["table6"]["table5"]
-    assert report["mlp"] == params and report["source"].endswith("tuned_classifier.json")
-    table6 = (tmp_path / "classify_table6.md").read_text()        # not called Table 5's
-    assert "F1, report's recipe, values of tuned_classifier.json" in table6
-    assert "Table 5 recipe" not in table6
-
-
 TABLE_5_RECIPE = (12, 74, 0.0676, ("Adam", 0.0002, 0.1679))           # no1, no2, dropout, MLP's
 
 
@@ -1659,6 +1118,12 @@ def test_classifier_optimisers_take_the_recipe_and_the_autoencoders_settings(
         if recipe == "ours":   # one-cycle: each optimiser peaks at its own learning rate
             peaks = [o.optimizer.param_groups[0]["max_lr"] for o in (mlp, encoder)]
             assert peaks == [0.006, 0.0123]
+    if recipes["table5"] == FILE_RECIPE:                  # named for the file, not Table 5
+        source = json.loads((tmp_path / "classify.json").read_text())["table6"]["table5"]["source"]
+        assert source.endswith("tuned_classifier.json")
+        table6 = (tmp_path / "classify_table6.md").read_text()
+        assert "F1, report's recipe, values of tuned_classifier.json" in table6
+        assert "Table 5 recipe" not in table6
 
 
 def test_seed_fixes_the_classifiers_mlp_and_batch_order_not_its_pretrained_encoder(monkeypatch):
@@ -1938,42 +1403,7 @@ def test_tsne_exaggerates_p_for_exactly_its_first_iterations(monkeypatch):
     assert sums == [12.0] * 4 + [1.0] * 3
 
 
-@pytest.fixture(scope="module")
-def report_jobs1(data_dir, tmp_path_factory):
-    """The same report, one step at a time, without the seed runs: about 40 s. Into a folder
-    of report_jobs3's name: torch names the archive inside a checkpoint after its file when
-    the path is ASCII, so a checkpoint's size, in the results, depends on its folder's."""
-    return run_report(data_dir, tmp_path_factory.mktemp("jobs1") / AWKWARD, "--jobs", "1")
-
-
-def result_numbers(path):
-    """Every number of a results file, less the settings and the times, by key (steps side
-    by side may write the entries of one file, ae.json, in either order)."""
-    found = []
-
-    def walk(o):
-        if isinstance(o, dict):
-            for k, v in sorted(o.items()):
-                if k != "settings" and not any(t in k.lower() for t in ("second", "time", "wall")):
-                    walk(v)
-        elif isinstance(o, list):
-            for v in o:
-                walk(v)
-        elif isinstance(o, (int, float)) and not isinstance(o, bool):
-            found.append(o)
-    walk(json.loads(path.read_text()))
-    return found
-
-
-def test_reproduce_jobs_1_and_jobs_3_give_the_same_numbers(report_jobs1, report_jobs3):
-    files = sorted(p.name for p in report_jobs1.glob("*.json"))
-    assert {"tuned_ae.json", "ae.json", "classify.json", "vae.json", "explore.json",
-            "samples.json"} <= set(files)
-    for name in files:
-        assert result_numbers(report_jobs1 / name) == result_numbers(report_jobs3 / name), name
-
-
-# --- explore.py: the training step, train and eval modes, divergence ---------
+# --- explore.py: the models, loaded in eval mode -----------------------------
 
 @pytest.fixture
 def saved_models(tmp_path):
@@ -2025,7 +1455,7 @@ def test_explore_decodes_random_codes_with_dropout_off(saved_models):
     torch.testing.assert_close(samples["ae_box"], by_hand)
 
 
-# --- explore.py: what each fit sees ------------------------------------------
+# --- explore.py: what each measure sees --------------------------------------
 
 EXPLORE_FLAGS = ["--quick", "--subset", str(SUBSET), "--tsne-points", "40", "--tsne-iters",
                  "10", "--pairs", "5", "--steps", "4", "--perplexity", "7", "--k", "4",
@@ -2142,30 +1572,22 @@ def test_smoothness_walks_between_the_test_codes_of_the_ae(explore_run):
 
 # --- explore.py: the settings and --seed -------------------------------------
 
-def test_explores_and_the_third_claims_samplers_and_judge_follow_the_seed(data_dir, tmp_path,
-                                                                          monkeypatch):
-    """explore.py's t-SNE subsample and smoothness pairs; beyond/samples.py's mixture fit,
-    its box, Gaussian, mixture and VAE-prior samples, the structureless images and the
-    judge: the same for the same --seed, other for another."""
+def test_explores_tsne_subsample_and_smoothness_pairs_follow_the_seed(data_dir, tmp_path,
+                                                                      monkeypatch):
+    """explore.py's t-SNE subsample and smoothness pairs: the same for the same --seed, other
+    for another."""
     recorded = []
 
-    def record(module, name, what=lambda result, *args: result):
+    def record(module, name):
         original = getattr(module, name)
 
         def spy(*args, **kwargs):
-            result = original(*args, **kwargs)
-            recorded[-1][name] = what(result, *args)
-            return result
+            recorded[-1][name] = original(*args, **kwargs)
+            return recorded[-1][name]
         monkeypatch.setattr(module, name, spy)
     record(explore, "tsne_subsample")
     record(explore, "smoothness")                         # evenness of the pairs' walks
-    record(beyond.samples, "fit_mixture", lambda mixture, *args: list(mixture))  # k-means++
-    record(judge, "structureless_images")
-    record(judge, "get_judge", lambda j, *args: list(j.state_dict().values()))
-    record(beyond.samples, "sample_quality", lambda result, j, held_out, x_train, x, y, samples,
-           g: samples)
     monkeypatch.setattr(explore, "plot_figures", lambda *args: None)
-    monkeypatch.setattr(beyond.samples, "plot_samples", lambda *args: None)
     for i, seed in enumerate((3, 3, 4)):
         out = tmp_path / str(i)
         out.mkdir()
@@ -2175,11 +1597,8 @@ def test_explores_and_the_third_claims_samplers_and_judge_follow_the_seed(data_d
         explore.main(["--quick", "--subset", "200", *CPU, "--tsne-points", "20",
                       "--perplexity", "5", "--k", "3", "--tsne-iters", "10", "--pairs", "5",
                       "--seed", str(seed), "--data-dir", str(data_dir), "--out-dir", str(out)])
-        beyond.samples.main(["--quick", "--subset", "200", *CPU, "--seed", str(seed),
-                             "--data-dir", str(data_dir), "--out-dir", str(out)])
-    a, b, c = ({**r.pop("sample_quality"), **r} for r in recorded)  # an entry per sampler
-    assert set(a) == {"tsne_subsample", "smoothness", "fit_mixture", "structureless_images",
-                      "get_judge", "ae_box", "ae_gaussian", "ae_mixture", "vae_prior"}
+    a, b, c = recorded
+    assert set(a) == {"tsne_subsample", "smoothness"}
     for name in a:
         assert same(a[name], b[name]), name
         assert not same(a[name], c[name]), name
@@ -2217,9 +1636,6 @@ def test_explore_shows_the_vae_beside_the_ae(quick_ae, data_dir, tmp_path):
     assert results["models"]["VAE"]["d"] == 4
     assert set(results["knn"]["VAE"]) == {"latent", "PCA 2-D", "t-SNE 2-D (its subsample)"}
     assert set(results["smoothness"]) == {"AE", "VAE"}
-    run("beyond.samples", "--quick", "--data-dir", data_dir, "--out-dir", tmp_path)
-    samples = json.loads((tmp_path / "samples.json").read_text())
-    assert "vae_prior" in samples["rows"] and samples["verdict"].startswith("The claim")
 
 
 # =============================================================================
@@ -2271,7 +1687,6 @@ def test_loss_is_summed_per_image_and_averaged_over_the_batch():
 
 
 def test_importance_weights_match_torch_distributions():
-    from torch.distributions import Bernoulli
     torch.manual_seed(0)
     model, k = vae.VAE(6).eval(), 5
     x = (torch.rand(8, 1, 28, 28) > 0.5).float()
@@ -2316,35 +1731,6 @@ def test_a_diverging_vae_stops_with_one_line_and_keeps_the_earlier_run(data_dir,
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
 
 
-def test_beta_weighs_the_kl_term_in_training(monkeypatch, data_dir, tmp_path):
-    x = torch.rand(1, 1, 28, 28)
-
-    def after_one_step(beta, by_hand):
-        torch.manual_seed(0)
-        model = vae.VAE(3)
-        optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
-        torch.manual_seed(1)
-        if by_hand:
-            recon, kl = vae.loss_terms(model, x)
-            (recon + beta * kl).backward()
-            optimizer.step()
-        else:
-            vae.train_epoch(model, optimizer, x, 1, torch.Generator().manual_seed(0), beta=beta)
-        return torch.cat([p.detach().flatten() for p in model.parameters()])
-    assert torch.allclose(after_one_step(3.0, False), after_one_step(3.0, True))
-    assert not torch.allclose(after_one_step(3.0, False), after_one_step(1.0, True))
-    # and vae.py hands --beta through fit() to every epoch
-    betas, train_epoch = [], vae.train_epoch
-
-    def spy(*args, beta):
-        betas.append(beta)
-        return train_epoch(*args, beta=beta)
-    monkeypatch.setattr(vae, "train_epoch", spy)
-    vae.main(["--quick", "--subset", "200", "--epochs", "2", "--iw-samples", "2", "--beta", "4",
-              *CPU, "--data-dir", str(data_dir), "--out-dir", str(tmp_path)])
-    assert betas == [4.0, 4.0]
-
-
 def test_the_vaes_two_steps_are_sgd_on_the_negative_elbo_with_beta():
     torch.manual_seed(0)
     model, beta = vae.VAE(3), 3.0
@@ -2374,18 +1760,6 @@ def test_the_vaes_two_steps_are_sgd_on_the_negative_elbo_with_beta():
     # the returned terms are means per image over the epoch, the KL not weighted by beta
     assert got["recon"] == pytest.approx(sum(r * n for r, _, n in terms) / N, rel=1e-5)
     assert got["kl"] == pytest.approx(sum(k * n for _, k, n in terms) / N, rel=1e-5)
-
-
-def test_the_vae_has_no_dropout_so_its_modes_give_the_same_outputs():
-    # vae.py: "no dropout". Its mode matters only to a later change; the tests below give
-    # it a decoder with dropout to show that its evaluations switch dropout off anyway.
-    torch.manual_seed(0)
-    model = vae.VAE(3)
-    x, z = torch.rand(4, 1, 28, 28), torch.randn(4, 3)
-    with torch.no_grad():
-        (mu, logvar), (mu_eval, logvar_eval) = model.train().encode(x), model.eval().encode(x)
-        assert torch.equal(mu, mu_eval) and torch.equal(logvar, logvar_eval)
-        assert torch.equal(model.train().decoder(z), model.eval().decoder(z))
 
 
 def vae_with_dropout_in_its_decoder(d=3):
@@ -2483,22 +1857,25 @@ def test_flags_tuned_file_and_table_7_in_that_order(tmp_path):
 
 
 @pytest.mark.parametrize("flags, expected", [
-    ([], (44, 0.0002, 0.0018)),                                          # Table 7
-    (["--params", "FILE", "--weight-decay", "0.000654"], (7, 0.0123, 0.000654)),
+    ([], (44, 0.0002, 0.0018, 1.0)),                                     # Table 7
+    (["--params", "FILE", "--weight-decay", "0.000654", "--beta", "4"], (7, 0.0123, 0.000654, 4.0)),
 ])
 def test_vae_settings_reach_the_optimiser_and_model(flags, expected, data_dir, tmp_path,
                                                     monkeypatch):
     """Table 7's d, lr and weight decay, or a --params file's (d 7, lr 0.0123, weight decay
-    0.000321) with a flag winning over the file, reach Adam and the VAE."""
+    0.000321) with a flag winning over the file, reach Adam and the VAE; --beta every epoch."""
     write_tuned(tmp_path / "tuned_vae.json", "vae",
                 {"d": 7, "lr": 0.0123, "weight_decay": 0.000321})
     flags = [str(tmp_path / "tuned_vae.json") if f == "FILE" else f for f in flags]
     made = spy_on_optimizers(monkeypatch, vae)
     models = spy_on_calls(monkeypatch, vae, "VAE")
+    calls = {}
+    spy(monkeypatch, vae, "train_epoch", calls)
     monkeypatch.setattr(vae, "plot_figures", lambda *args: None)
     vae.main([*QUICK, "--iw-samples", "2", *flags, "--data-dir", str(data_dir),
               "--out-dir", str(tmp_path)])
-    d, lr, weight_decay = expected
+    d, lr, weight_decay, beta = expected
+    assert [kwargs["beta"] for _, kwargs in calls["train_epoch"]] == [beta]   # its one epoch
     [record] = made
     assert record.setting == ("Adam", lr, weight_decay)
     model = owner(models, record)
@@ -2727,24 +2104,26 @@ def test_every_sampler_is_fitted_to_the_ae_codes_of_the_training_images(samples_
 
 def test_the_seed_draws_the_samples_and_never_the_judges_data_or_the_held_out_images(
         tiny_ae, data_dir, tmp_path, monkeypatch):
-    """beyond/samples.py: the same --seed gives the same samples; another seed other samples,
-    judged by a judge trained on the same training images, against the same test images
-    and the same held-out images (the floor), with every sampler fitted to the same
-    training codes."""
+    """beyond/samples.py: the same --seed gives the same samples, mixture fit (k-means++),
+    structureless images and judge; another seed other ones, the judge trained on the same
+    training images, against the same test images and the same held-out images (the
+    floor), with every sampler fitted to the same training codes."""
     runs = []
 
     def record(module, name, what):
         original = getattr(module, name)
 
         def spy(*args, **kwargs):
-            runs[-1][name] = what(*args)
-            return original(*args, **kwargs)
+            result = original(*args, **kwargs)
+            runs[-1][name] = what(result, *args)
+            return result
         monkeypatch.setattr(module, name, spy)
-    record(judge, "get_judge", lambda x_train, y_train, x_val, y_val, *args:
-           [x_train, y_train, x_val, y_val])
-    record(beyond.samples, "fit_mixture", lambda z, *args: [z])
+    record(judge, "get_judge", lambda j, x_train, y_train, x_val, y_val, *args:
+           ([x_train, y_train, x_val, y_val], list(j.state_dict().values())))
+    record(beyond.samples, "fit_mixture", lambda mixture, z, *args: ([z], list(mixture)))
+    record(judge, "structureless_images", lambda images, *args: ([], images))
     record(beyond.samples, "sample_quality",
-           lambda j, held_out, x_train, x_test, y_test, samples, g: (
+           lambda result, j, held_out, x_train, x_test, y_test, samples, g: (
                [held_out, x_train, x_test, y_test], samples))
     monkeypatch.setattr(beyond.samples, "plot_samples", lambda *args: None)
     for i, seed in enumerate((3, 3, 4)):
@@ -2757,9 +2136,11 @@ def test_the_seed_draws_the_samples_and_never_the_judges_data_or_the_held_out_im
                              "--data-dir", str(data_dir), "--out-dir", str(out)])
     a, b, c = runs
     for run_ in (b, c):                        # what no seed changes
-        assert same(a["get_judge"], run_["get_judge"])                  # the judge's data
-        assert same(a["fit_mixture"], run_["fit_mixture"])              # the training codes
+        assert same(a["get_judge"][0], run_["get_judge"][0])            # the judge's data
+        assert same(a["fit_mixture"][0], run_["fit_mixture"][0])        # the training codes
         assert same(a["sample_quality"][0], run_["sample_quality"][0])  # held-out, test images
+    for name in ("get_judge", "fit_mixture", "structureless_images"):   # what the seed draws
+        assert same(a[name][1], b[name][1]) and not same(a[name][1], c[name][1]), name
     samples = [r["sample_quality"][1] for r in runs]
     assert set(samples[0]) == {"ae_box", "ae_gaussian", "ae_mixture", "vae_prior"}
     for name in samples[0]:
@@ -2798,7 +2179,8 @@ def test_the_verdict_says_whether_the_mixture_beats_the_vae(mixture_fd, mixture_
 
 def test_the_third_claim_quick_end_to_end_on_real_data(quick_ae, data_dir, tmp_path):
     """python -m beyond.samples: every AE sampler and the three reference rows judged, a
-    figure, and a cached judge; no VAE here, so no verdict on it."""
+    figure, and a cached judge; no VAE, so no verdict on it; a rerun beside a vae.pt reads
+    the judge and gives the VAE's row and the verdict."""
     shutil.copy(quick_ae / "ae.pt", tmp_path / "ae.pt")
     proc = run("beyond.samples", "--quick", "--data-dir", data_dir, "--out-dir", tmp_path)
     assert (tmp_path / "fig_samples.png").stat().st_size > 10_000
@@ -2812,9 +2194,14 @@ def test_the_third_claim_quick_end_to_end_on_real_data(quick_ae, data_dir, tmp_p
     assert results["fitted_to"] == "training codes" and results["training_codes"] == 2000
     assert "No VAE" in results["verdict"]
     assert "judge: training" in proc.stdout and (tmp_path / "judge.pt").exists()
+    torch.manual_seed(0)
+    plumbing.checkpoints.save_checkpoint(tmp_path / "vae.pt", {"d": 4}, vae=vae.VAE(4).state_dict())
     again = run("beyond.samples", "--quick", "--data-dir", data_dir, "--out-dir", tmp_path)
     assert "judge: read from" in again.stdout                # a rerun skips its training
-    assert json.loads((tmp_path / "samples.json").read_text())["rows"] == rows
+    results = json.loads((tmp_path / "samples.json").read_text())
+    assert "vae_prior" in results["rows"] and results["verdict"].startswith("The claim")
+    for row in ("real", "held_out"):                          # the same judge, read back
+        assert results["rows"][row] == rows[row]
 
 
 # =============================================================================
@@ -2911,7 +2298,7 @@ def test_structureless_images_match_pixel_statistics():
     assert abs(torch.corrcoef(torch.stack([a, b]))[0, 1].item()) < 0.03
 
 
-# --- beyond/judge.py: the training step, train and eval modes, divergence ----
+# --- beyond/judge.py: the training step, train and eval modes ----------------
 
 def test_the_judges_two_steps_are_adam_on_the_cross_entropy_with_a_falling_lr():
     torch.manual_seed(0)
@@ -2951,13 +2338,18 @@ def judge_with_dropout():
     return judge.Judge(width=4, dropout=0.5)
 
 
-def test_the_judges_outputs_and_scores_are_computed_with_dropout_off():
+def test_the_judges_outputs_scores_and_accuracy_are_computed_with_dropout_off():
     model = judge_with_dropout()
     x = torch.rand(40, 1, 28, 28)
     with torch.no_grad():
         probs = copy.deepcopy(model).eval()(x).softmax(1)                  # (40, 10)
         features = model.body(x)                                           # (40, 128)
-        assert not torch.allclose(model.train()(x).softmax(1), probs, atol=1e-4)
+        with_dropout = model.train()(x).softmax(1)
+    assert not torch.allclose(with_dropout, probs, atol=1e-4)
+    assert not torch.equal(with_dropout.argmax(1), probs.argmax(1))
+    # labels equal to the eval-mode predictions: every one right, only with dropout off
+    for _ in range(2):
+        assert judge.judge_accuracy(model.train(), x, probs.argmax(1), batch_size=16) == 1.0
     got = judge.judge_outputs(model.train(), x, batch_size=16)
     again = judge.judge_outputs(model.train(), x, batch_size=16)
     assert torch.equal(got[0], again[0]) and torch.equal(got[1], again[1])
@@ -2966,17 +2358,6 @@ def test_the_judges_outputs_and_scores_are_computed_with_dropout_off():
     scores = judge.judge_scores(model.train(), x, features)
     assert scores == judge.judge_scores(model.train(), x, features)
     assert scores["confidence"] == pytest.approx(probs.max(1).values.mean().item(), rel=1e-5)
-
-
-def test_the_judges_accuracy_is_measured_with_dropout_off():
-    model = judge_with_dropout()
-    x = torch.rand(40, 1, 28, 28)
-    with torch.no_grad():
-        by_hand = copy.deepcopy(model).eval()(x).argmax(1)
-        assert not torch.equal(model.train()(x).argmax(1), by_hand)
-    # labels equal to the eval-mode predictions: every one right, only with dropout off
-    assert judge.judge_accuracy(model.train(), x, by_hand, batch_size=16) == 1.0
-    assert judge.judge_accuracy(model.train(), x, by_hand, batch_size=16) == 1.0
 
 
 def test_the_judge_trains_with_dropout_on_after_each_validation_and_returns_in_eval_mode(
@@ -3031,7 +2412,7 @@ def test_get_judge_trains_on_the_training_images_it_is_given(tmp_path, monkeypat
     assert kwargs["x_val"] is x_val and kwargs["y_val"] is y_val
 
 
-# --- beyond/judge.py: the settings and --seed --------------------------------
+# --- beyond/judge.py: the cached judge ---------------------------------------
 
 def test_the_judges_cache_is_keyed_by_its_data(capsys, tmp_path):
     """A judge trained on another subset (or seed) is not reused: it was trained on other images."""
@@ -3074,7 +2455,7 @@ def test_real_data_judge_ranks_real_images_above_structureless_floor(data_dir):
 # training
 # =============================================================================
 
-# --- beyond/labels.py: the maths ---------------------------------------------
+# --- beyond/labels.py: balanced label subsets --------------------------------
 
 def test_balanced_label_subsets_are_balanced_and_fixed_by_the_seed():
     y = torch.arange(10).repeat_interleave(30)[torch.randperm(300)]  # 30 per class, shuffled
@@ -3087,15 +2468,23 @@ def test_balanced_label_subsets_are_balanced_and_fixed_by_the_seed():
         labels.balanced_subset(y, 400, seed=1)
 
 
-@pytest.mark.parametrize("way", list(labels.WAYS))
-def test_each_way_starts_from_the_pretrained_encoder_or_from_new_weights(way, monkeypatch):
-    torch.manual_seed(123)  # not the run's seed 0: new weights cannot equal these by chance
-    encoder = common.Encoder(4, 0.0)
-    checkpoint = {"settings": {"d": 4, "dropout": 0.0, "optimizer": "SGD", "lr": 0.01,
+# --- beyond/labels.py: the three ways: their start, divergence, budget -------
+
+def pretrained(d, dropout):
+    """An encoder, its checkpoint as ae.py writes one, and Table 5's recipe with a small MLP."""
+    encoder = common.Encoder(d, dropout)
+    checkpoint = {"settings": {"d": d, "dropout": dropout, "optimizer": "SGD", "lr": 0.01,
                                "weight_decay": 0.0},
                   "encoder": encoder.state_dict()}
     mlp = {"no1": 8, "no2": 8, "mlp_optimizer": "SGD", "mlp_lr": 0.01, "mlp_dropout": 0.0,
            "mlp_weight_decay": 0.0}
+    return encoder, checkpoint, {**classify.RECIPES["table5"], "mlp": mlp}
+
+
+@pytest.mark.parametrize("way", list(labels.WAYS))
+def test_each_way_starts_from_the_pretrained_encoder_or_from_new_weights(way, monkeypatch):
+    torch.manual_seed(123)  # not the run's seed 0: new weights cannot equal these by chance
+    encoder, checkpoint, recipe = pretrained(4, 0.0)
     started, fit = [], labels.fit
 
     def spy(trained, optimizers, x, y, *args, **kwargs):
@@ -3103,7 +2492,6 @@ def test_each_way_starts_from_the_pretrained_encoder_or_from_new_weights(way, mo
         return fit(trained, optimizers, x, y, *args, **kwargs)
     monkeypatch.setattr(labels, "fit", spy)
     x, y = torch.rand(20, 1, 28, 28), torch.randint(0, 10, (20,))
-    recipe = {**classify.RECIPES["table5"], "mlp": mlp}
     model, _ = labels.train_one_way(checkpoint, recipe, way, x, y, steps=2, batch_size=8, seed=0)
     if way == "frozen":   # trained is the MLP alone; the encoder never moves
         at_start = model.encoder.state_dict()
@@ -3114,16 +2502,9 @@ def test_each_way_starts_from_the_pretrained_encoder_or_from_new_weights(way, mo
     assert same == (way != "random")
 
 
-# --- beyond/labels.py: the training step, train and eval modes, divergence ---
-
 def test_the_frozen_encoders_features_are_computed_with_dropout_off(monkeypatch):
     torch.manual_seed(0)
-    encoder = common.Encoder(4, 0.5)
-    checkpoint = {"settings": {"d": 4, "dropout": 0.5, "optimizer": "SGD", "lr": 0.01,
-                               "weight_decay": 0.0},
-                  "encoder": encoder.state_dict()}
-    mlp = {"no1": 8, "no2": 8, "mlp_optimizer": "SGD", "mlp_lr": 0.01, "mlp_dropout": 0.0,
-           "mlp_weight_decay": 0.0}
+    encoder, checkpoint, recipe = pretrained(4, 0.5)
     seen, fit = [], labels.fit
 
     def spy(trained, optimizers, x, y, *args, **kwargs):
@@ -3131,7 +2512,6 @@ def test_the_frozen_encoders_features_are_computed_with_dropout_off(monkeypatch)
         return fit(trained, optimizers, x, y, *args, **kwargs)
     monkeypatch.setattr(labels, "fit", spy)
     x, y = torch.rand(20, 1, 28, 28), torch.randint(0, 10, (20,))
-    recipe = {**classify.RECIPES["table5"], "mlp": mlp}
     model, _ = labels.train_one_way(checkpoint, recipe, "frozen", x, y, steps=2, batch_size=8,
                                     seed=0)
     with torch.no_grad():
@@ -3148,9 +2528,7 @@ def test_a_label_run_whose_training_loss_diverges_stops_in_one_line(way, monkeyp
     """beyond/labels.py trains without validation: the training loss is all it watches."""
     monkeypatch.setattr(classify, "train_epoch", lambda *args, **kwargs: {"loss": math.nan})
     torch.manual_seed(0)
-    checkpoint = {"settings": {"d": 3, "dropout": 0.0, "optimizer": "SGD", "lr": 0.01,
-                               "weight_decay": 0.0},
-                  "encoder": common.Encoder(3, 0.0).state_dict()}
+    _, checkpoint, _ = pretrained(3, 0.0)
     x, y = torch.rand(20, 1, 28, 28), torch.arange(20) % 10
     with pytest.raises(SystemExit) as e:
         labels.train_one_way(checkpoint, classify.RECIPES["table5"], way, x, y, steps=2,
@@ -3176,8 +2554,9 @@ def test_a_label_run_takes_its_budget_rounded_up_to_whole_epochs(n, batch_size, 
     hook = register_optimizer_step_pre_hook(
         lambda optimizer, args, kwargs: stepped.update({optimizer: stepped.get(optimizer, 0) + 1}))
     try:                                           # frozen: only the small MLP trains
-        _, said = labels.train_one_way(checkpoint, mlp, "table5", "frozen", torch.rand(n, 1, 28, 28),
-                                       torch.arange(n) % 10, steps, batch_size, seed=0)
+        _, said = labels.train_one_way(checkpoint, {**classify.RECIPES["table5"], "mlp": mlp},
+                                       "frozen", torch.rand(n, 1, 28, 28), torch.arange(n) % 10,
+                                       steps, batch_size, seed=0)
     finally:
         hook.remove()
     assert said == taken and max(stepped.values()) == taken
@@ -3195,40 +2574,14 @@ def test_the_label_budget_is_the_steps_of_the_epochs_on_every_training_image(
     assert out.count("(8 steps)") == len(labels.WAYS)
 
 
-# --- beyond/labels.py: what each fit sees ------------------------------------
-
-def test_label_subsets_are_drawn_from_the_training_images_never_the_test_set(
-        tiny_ae, data_dir, tmp_path, monkeypatch):
-    calls = {}
-    for name in ("balanced_subset", "train_one_way", "evaluate"):
-        spy(monkeypatch, labels, name, calls)
-    monkeypatch.setattr(labels, "plot_label_efficiency", lambda *args: None)
-    labels.main(["--quick", "--subset", str(SUBSET), "--labels", "10,20", "--epochs", "1",
-                 "--checkpoint", str(tiny_ae / "ae.pt"), *CPU, "--data-dir", str(data_dir),
-                 "--out-dir", str(tmp_path)])
-    monkeypatch.undo()
-    (x_train, y_train), (x_val, y_val), (x_test, y_test) = splits(data_dir)
-    x_all, y_all = torch.cat([x_train, x_val]), torch.cat([y_train, y_val])  # the 60,000
-    drawn = calls["balanced_subset"]
-    assert [args[1] for args, _ in drawn] == [10] * 3 + [20] * 3           # per way
-    trained = calls["train_one_way"]
-    assert len(trained) == len(drawn) == 6
-    for ((y, _, _), _), ((*_, x, y_given, _, _, _), _) in zip(drawn, trained):
-        assert torch.equal(y, y_all)
-        idx = labels.balanced_subset(y_all, len(x), 0)        # --seed 0, --seeds 1
-        assert torch.equal(x, x_all[idx]) and torch.equal(y_given, y_all[idx])
-    assert len(calls["evaluate"]) == 6                         # tested once, on the test set
-    for (_, x, y), _ in calls["evaluate"]:
-        assert torch.equal(x, x_test) and torch.equal(y, y_test)
-
-
-# --- beyond/labels.py: the settings and --seed -------------------------------
+# --- beyond/labels.py: what each fit sees, and --seed -------------------------
 
 def test_the_seed_draws_the_label_subsets_and_never_the_test_images_or_the_split(
         tiny_ae, data_dir, tmp_path, monkeypatch):
-    """beyond/labels.py: the same --seed draws the same balanced subsets (and trains them
-    from the same weights); another seed draws other subsets, from the same 60,000
-    training images, and tests on the same test images."""
+    """beyond/labels.py: each way trains on a balanced subset of the 60,000 training images
+    and is tested once, on the test images; the same --seed draws the same subsets (and
+    trains them from the same weights); another seed draws other subsets, from the same
+    60,000 training images, and tests on the same test images."""
     runs = []
 
     def record(name, what):
@@ -3251,6 +2604,14 @@ def test_the_seed_draws_the_label_subsets_and_never_the_test_images_or_the_split
                      "--data-dir", str(data_dir), "--out-dir", str(tmp_path / str(i))])
     a, b, c = runs
     assert len(a["balanced_subset"]) == len(a["train_one_way"]) == len(a["evaluate"]) == 6
+    (x_train, y_train), (x_val, y_val), (x_test, y_test) = splits(data_dir)
+    x_all, y_all = torch.cat([x_train, x_val]), torch.cat([y_train, y_val])  # the 60,000
+    assert [len(idx) for _, idx in a["balanced_subset"]] == [10] * 3 + [20] * 3   # per way
+    for (y, idx), (x, y_given, _) in zip(a["balanced_subset"], a["train_one_way"]):
+        assert torch.equal(y, y_all) and torch.equal(x, x_all[idx])
+        assert torch.equal(y_given, y_all[idx])
+    for x, y in a["evaluate"]:                                  # tested once, on the test set
+        assert torch.equal(x, x_test) and torch.equal(y, y_test)
     for run_ in (b, c):                        # what no seed changes
         for (y, _), (y_other, _) in zip(a["balanced_subset"], run_["balanced_subset"]):
             assert torch.equal(y, y_other)                            # the same 60,000 labels
@@ -3279,74 +2640,22 @@ def test_labels_quick_end_to_end(data_dir, quick_ae, tmp_path):
 # scripts/reproduce.py: the whole report in order, and its runs over seeds
 # =============================================================================
 
-# --- scripts/reproduce.py: the maths -----------------------------------------
+# --- scripts/reproduce.py: the steps, their order and their flags ------------
 
-def snapshot(folder):
-    return {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
-
-
-def test_reproduce_refuses_a_second_run_into_a_held_folder_and_a_killed_run_holds_none(
-        steps_spy, tmp_path, capsys):
-    out = tmp_path / "out"
-    holder = subprocess.Popen(    # a run that holds the folder, as reproduce.py does
-        [sys.executable, "-c", "import time; from plumbing.steps import hold_lock;"
-         f" lock = hold_lock({str(out)!r}); print('held', flush=True);"
-         " time.sleep(300)"], cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    assert holder.stdout.readline() == "held\n"
-    before = snapshot(out)
-    proc = reproduce("--quick", *CPU, "--out-dir", out)
-    assert one_line_error(proc) and str(out) in proc.stderr and f"pid {holder.pid}" in proc.stderr
-    assert snapshot(out) == before                           # nothing written, no step run
-    assert not steps_spy.started
-    holder.kill()                                            # SIGKILL: no handler runs
-    holder.wait()
-    steps_spy.module.main(["--quick", *CPU, "--out-dir", str(out)])  # the folder is free again
-    assert commands_of(steps_spy, "tune.py", "ae")
-
-
-def test_reproduce_a_step_holds_the_folder_after_its_run_is_killed(tmp_path):
-    """Each step inherits the lock: a run killed with SIGKILL (no handler runs) leaves its
-    steps to end on their own, and the folder held until the last of them has."""
-    out = tmp_path / "out"
-    holder = subprocess.Popen(    # a run whose one step, a sleeper, starts as every step does
-        [sys.executable, "-c", "import argparse, pathlib, time;"
-         " from plumbing.steps import Task, hold_lock, start;"
-         f" out = pathlib.Path({str(out)!r});"
-         " run = argparse.Namespace(lock=hold_lock(out), threads='1');"
-         " start(Task('sleeper', [['-c', 'import time; time.sleep(300)']], out), run);"
-         " time.sleep(300)"], cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    step = int(re.search(r"start +sleeper +pid (\d+)", holder.stdout.readline()).group(1))
-    holder.kill()
-    holder.wait()
-
-    def free():
-        with contextlib.suppress(SystemExit):
-            plumbing.steps.hold_lock(out).close()
-            return True
-    assert not free()                                        # the step still holds it
-    os.killpg(step, signal.SIGKILL)                          # its own process group
-    wait_until(free, timeout=30)                             # free with the last of them
-
-
-# --- scripts/reproduce.py: the training step, train and eval modes, divergence ---
-
-@pytest.mark.parametrize("failing", ["0", "1"])            # worker 1 or worker 2 (--seed 1)
-def test_reproduce_a_failing_worker_stops_every_step_with_its_own_status(failing, steps_spy,
-                                                                         tmp_path, capsys):
-    steps_spy.exit_status = lambda c: (3 if flag_value(c, "--seed") == failing and c[1] == "ae"
-                                 else None if c[0] == "tune.py" else 0)   # tuning runs on
-    with pytest.raises(SystemExit) as e:
-        steps_spy.module.main(["--quick", *CPU, "--workers", "2", "--jobs", "2", "--out-dir",
-                         str(tmp_path / "out")])
-    assert e.value.code == 3                                 # the failing worker's own status
-    stopped = {(c[1], flag_value(c, "--seed")): s for c, s in steps_spy.signalled}
-    other = {"0": "1", "1": "0"}[failing]
-    assert stopped == {("ae", other): signal.SIGTERM, ("vae", "0"): signal.SIGTERM,
-                       ("vae", "1"): signal.SIGTERM}         # every other running process
-    assert not commands_of(steps_spy, "ae.py")                     # no step starts after a failure
-    console = capsys.readouterr().out
-    assert "FAILED  tune_ae  exit 3" in console and "stopped tune_vae" in console
-    assert "$ python tune.py ae" in console                  # the end of its log, shown
+def test_reproduce_gives_each_tuning_worker_its_own_seed_and_sampler(steps_spy, tmp_path):
+    steps_spy.module.main(["--quick", *CPU, "--seed", "7", "--workers", "3", "--out-dir",
+                     str(tmp_path / "out")])
+    for study in ("ae", "classifier", "vae"):
+        workers = commands_of(steps_spy, "tune.py", study)
+        assert [flag_value(c, "--seed") for c in workers] == ["7", "8", "9"]
+        assert len({tuple(steps_spy.module.without(c, "--seed")) for c in workers}) == 1
+    draws = []
+    for i, command in enumerate(commands_of(steps_spy, "tune.py", "ae")):   # as each worker starts
+        args = plumbing.cli.parse_args(tune.build_parser(), tune.QUICK,
+                                       command[1:] + ["--study-name", f"ae{i}"])
+        study = tune.open_study(args, f"sqlite:///{tmp_path / 'optuna.db'}")
+        draws.append(tuple(tune.suggest_ae(study.ask()).items()))
+    assert len(set(draws)) == 3                              # three samplers, three draws
 
 
 # What each step of the report reads from others, as a user would say it: it waits for these
@@ -3390,133 +2699,11 @@ def test_reproduce_starts_each_step_once_the_steps_it_reads_from_have_ended(
         assert first[("done", step)] < first[("start", "summary")]
 
 
-@pytest.mark.parametrize("code, status", [(-9, 137), (-15, 143), (-2, 130)])
-def test_reproduce_a_step_killed_by_a_signal_ends_the_run_with_128_plus_it(
-        code, status, steps_spy, tmp_path, capsys):
-    """A step whose process dies of signal N (Popen's returncode -N) fails as any other: the
-    others are stopped, and the run exits 128 + N, what a shell says of the step itself."""
-    steps_spy.exit_status = lambda c: (code if c[:2] == ["tune.py", "vae"]
-                                       else None if c[0] == "tune.py" else 0)
-    with pytest.raises(SystemExit) as e:
-        steps_spy.module.main(["--quick", *CPU, "--jobs", "2", "--out-dir", str(tmp_path / "out")])
-    assert e.value.code == status
-    assert steps_spy.signalled == [(commands_of(steps_spy, "tune.py", "ae")[0], signal.SIGTERM)]
-    assert f"FAILED  tune_vae  exit {status} " in capsys.readouterr().out
-
-
-def test_reproduce_runs_steps_side_by_side_once_their_inputs_exist(report_jobs3):
-    reproduce_py = load_reproduce_module()
-    rows = [line.split("\t") for line in (report_jobs3 / "times.tsv").read_text().splitlines()]
-    assert rows[0] == ["step", "start", "end", "seconds"]
-    times = {step: (float(start), float(end)) for step, start, end, _ in rows[1:]}
-    assert set(times) == {s.name for s in reproduce_py.REPORT} | {
-        "wall time", "wall time, seed runs included"}
-    for step in reproduce_py.REPORT:
-        for before in reproduce_py.after(step, reproduce_py.REPORT):
-            assert times[before][1] <= times[step.name][0], (before, step.name)
-        assert (report_jobs3 / "logs" / f"{step.name}.log").exists()
-    for a, b in (("tune_ae", "tune_vae"), ("tune_vae", "tune_ae")):  # two chains at once:
-        assert times[a][0] < times[b][1]                       # each began before the other ended
-    steps = sum(end - start for step, (start, end) in times.items() if "wall" not in step)
-    assert times["wall time"][1] < steps
-    md = (report_jobs3 / "summary.md").read_text()
-    assert "Wall time: " in md and "The steps one after another: " in md
-
-
-# --- scripts/reproduce.py: the settings and --seed ---------------------------
-
-def test_reproduce_seeds_flag_is_checked_and_documented():
-    assert "--seeds N" in run("scripts.reproduce", "--help").stdout
-    for bad in (["--seeds", "0"], ["--seeds", "x"], ["--seeds"]):
-        assert one_line_error(run("scripts.reproduce", *bad, ok=False)), bad
-
-
-def test_a_mistyped_flag_deletes_nothing_and_trains_nothing(tmp_path):
-    out = make_out(tmp_path, {"tables": [{}, {}], "tuned": [{}, {}]})   # earlier seed runs
-    for name in ("seeds.md", "seeds.json", "times.tsv"):
-        (out / name).write_text(f"an earlier {name}\n")
-    before = snapshot(out)
-    for flags in (["--seeds", "2", "--epocs", "3"], ["--epocs", "3"],
-                  ["--tsne-points", "5"]):        # explore.py's flag: the other steps refuse it
-        proc = reproduce(*flags, "--out-dir", out)
-        assert proc.returncode == 2 and one_line_error(proc), (flags, proc.stderr)
-        assert "unrecognized arguments" in proc.stderr and "reproduce.py: tune.py ae" in proc.stderr
-    assert snapshot(out) == before                  # no file deleted, emptied or written
-
-
-@pytest.mark.parametrize("flags, says", [
-    (["--workers", "2"], "2 tuning workers"), (["--seeds", "2"], "2 seed runs")])
-def test_reproduce_checks_every_workers_seed_before_any_step(flags, says, steps_spy, tmp_path,
-                                                             monkeypatch):
-    monkeypatch.delenv("WORKERS", raising=False)
-    out = tmp_path / "out"
-    proc = reproduce("--quick", *CPU, "--seed", 2**32 - 1, *flags, "--out-dir", out)
-    assert one_line_error(proc) and says in proc.stderr and "2**32" in proc.stderr, proc.stderr
-    assert not out.exists()
-    monkeypatch.setenv("WORKERS", "2")                      # the variable, as before: refused
-    proc = reproduce("--quick", *CPU, "--seed", 2**32 - 1, "--out-dir", out)
-    assert one_line_error(proc) and "2 tuning workers" in proc.stderr and not out.exists()
-    steps_spy.module.main(["--quick", *CPU, "--seed", str(2**32 - 2), "--out-dir", str(out)])
-    assert [flag_value(c, "--seed") for c in commands_of(steps_spy, "tune.py", "ae")] == [
-        str(2**32 - 2), str(2**32 - 1)]                      # the last seed that fits
-
-
-@pytest.mark.parametrize("flags, folder", [(["--quick"], "outputs/quick"), ([], "outputs")])
-def test_reproduce_writes_to_outputs_of_the_callers_folder_by_default(flags, folder, steps_spy,
-                                                                      tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    steps_spy.module.main([*flags, *CPU])
-    out = tmp_path / folder
-    assert (out / "times.tsv").exists() and (out / "logs" / "tune_ae.log").exists()
-    assert {flag_value(p.command, "--out-dir") for p in steps_spy.started} == {str(out)}
-    assert [p.name for p in tmp_path.iterdir()] == ["outputs"]
-
-
-def test_reproduce_takes_an_empty_workers_variable_as_unset(steps_spy, tmp_path, monkeypatch):
-    monkeypatch.setenv("WORKERS", "")                       # `WORKERS= python -m ...`
-    steps_spy.module.main(["--quick", *CPU, "--out-dir", str(tmp_path / "out")])
-    assert len(commands_of(steps_spy, "tune.py", "ae")) == 1
-
-
-def out_dir_of(tmp_path, size):
-    """A folder under tmp_path (made) whose OUT/optuna.db is a path of `size` bytes."""
-    folder = tmp_path
-    while (left := size - len(os.fsencode(folder / "optuna.db"))) > 0:
-        folder = folder / ("d" * (150 if left > 201 else left - 1))   # "/" + its name
-    folder.mkdir(parents=True)
-    assert len(os.fsencode(folder / "optuna.db")) == size
-    return folder
-
-
-def test_reproduce_refuses_an_out_dir_too_long_for_sqlite_before_any_step(steps_spy, tmp_path):
-    """SQLite opens paths of at most 512 bytes, its journal's (OUT/optuna.db-journal) too: so
-    504 bytes for the studies' storage. One longer is one line, naming the fix."""
-    too_long = out_dir_of(tmp_path / "a", 505) / "out"
-    proc = reproduce("--quick", *CPU, "--out-dir", too_long.parent)
-    assert one_line_error(proc) and "SQLite" in proc.stderr, proc.stderr
-    assert "shorter --out-dir" in proc.stderr
-    assert not steps_spy.started and list(too_long.parent.iterdir()) == []
-    longest = out_dir_of(tmp_path / "b", 504)
-    steps_spy.module.main(["--quick", *CPU, "--out-dir", str(longest)])
-    assert len(commands_of(steps_spy, "tune.py", "ae")) == 1
-    with contextlib.closing(sqlite3.connect(longest / "optuna.db")) as db, db:   # SQLite's own
-        db.execute("create table t (x)")                    # a write: its journal opens too
-
-
-def test_reproduce_refuses_a_lock_that_is_a_folder_in_one_line(steps_spy, tmp_path):
-    out = tmp_path / "out"
-    (out / ".reproduce.lock").mkdir(parents=True)
-    proc = reproduce("--quick", *CPU, "--out-dir", out)
-    assert one_line_error(proc) and ".reproduce.lock" in proc.stderr, proc.stderr
-    assert not steps_spy.started and [p.name for p in out.iterdir()] == [".reproduce.lock"]
-
-
-# --- scripts/reproduce.py: what the results say ------------------------------
+# --- scripts/reproduce.py: which earlier seed runs are kept ------------------
 
 def test_reproduce_keeps_only_a_whole_seed_run_of_the_same_flags_and_values(tmp_path):
     """reproduce.py's whole(): a seed run is kept on a rerun only if every step finished (steps
     side by side end in any order), with the same flags and, for "tuned", the same values."""
-    reproduce_py = load_reproduce_module()
     out, run_dir = tmp_path / "out", tmp_path / "out" / "seeds" / "tuned" / "seed1"
     run_dir.mkdir(parents=True)
     for name in ("tuned_ae.json", "tuned_classifier.json", "tuned_vae.json"):
@@ -3527,7 +2714,7 @@ def test_reproduce_keeps_only_a_whole_seed_run_of_the_same_flags_and_values(tmp_
             "samples.json"]
 
     def whole(config="tuned", flags=("--quick",)):
-        return reproduce_py.whole(run_dir, config, SimpleNamespace(flags=list(flags), out=out))
+        return scripts.reproduce.whole(run_dir, config, SimpleNamespace(flags=list(flags), out=out))
     for name in made:
         (run_dir / name).write_text("{}")
     assert whole() and whole("tables")
@@ -3540,7 +2727,60 @@ def test_reproduce_keeps_only_a_whole_seed_run_of_the_same_flags_and_values(tmp_
     assert not whole() and whole("tables")                    # other tuned values
 
 
-# --- scripts/reproduce.py: end to end, on the real data ----------------------
+# --- scripts/reproduce.py: end to end: --jobs 1 and 3, the seed runs ---------
+
+@pytest.fixture(scope="module")
+def report_jobs1(data_dir, tmp_path_factory):
+    """The same report, one step at a time, without the seed runs: about 40 s. Into a folder
+    of report_jobs3's name: torch names the archive inside a checkpoint after its file when
+    the path is ASCII, so a checkpoint's size, in the results, depends on its folder's."""
+    return run_report(data_dir, tmp_path_factory.mktemp("jobs1") / AWKWARD, "--jobs", "1")
+
+
+def result_numbers(path):
+    """Every number of a results file, less the settings and the times, by key (steps side
+    by side may write the entries of one file, ae.json, in either order)."""
+    found = []
+
+    def walk(o):
+        if isinstance(o, dict):
+            for k, v in sorted(o.items()):
+                if k != "settings" and not any(t in k.lower() for t in ("second", "time", "wall")):
+                    walk(v)
+        elif isinstance(o, list):
+            for v in o:
+                walk(v)
+        elif isinstance(o, (int, float)) and not isinstance(o, bool):
+            found.append(o)
+    walk(json.loads(path.read_text()))
+    return found
+
+
+def test_reproduce_jobs_1_and_jobs_3_give_the_same_numbers(report_jobs1, report_jobs3):
+    files = sorted(p.name for p in report_jobs1.glob("*.json"))
+    assert {"tuned_ae.json", "ae.json", "classify.json", "vae.json", "explore.json",
+            "samples.json"} <= set(files)
+    for name in files:
+        assert result_numbers(report_jobs1 / name) == result_numbers(report_jobs3 / name), name
+
+
+def test_reproduce_runs_steps_side_by_side_once_their_inputs_exist(report_jobs3):
+    rows = [line.split("\t") for line in (report_jobs3 / "times.tsv").read_text().splitlines()]
+    assert rows[0] == ["step", "start", "end", "seconds"]
+    times = {step: (float(start), float(end)) for step, start, end, _ in rows[1:]}
+    assert set(times) == {s.name for s in scripts.reproduce.REPORT} | {
+        "wall time", "wall time, seed runs included"}
+    for step in scripts.reproduce.REPORT:
+        for before in scripts.reproduce.after(step, scripts.reproduce.REPORT):
+            assert times[before][1] <= times[step.name][0], (before, step.name)
+        assert (report_jobs3 / "logs" / f"{step.name}.log").exists()
+    for a, b in (("tune_ae", "tune_vae"), ("tune_vae", "tune_ae")):  # two chains at once:
+        assert times[a][0] < times[b][1]                       # each began before the other ended
+    steps = sum(end - start for step, (start, end) in times.items() if "wall" not in step)
+    assert times["wall time"][1] < steps
+    md = (report_jobs3 / "summary.md").read_text()
+    assert "Wall time: " in md and "The steps one after another: " in md
+
 
 def test_reproduce_seeds_end_to_end(report_jobs3):
     """The whole report, then 2 seeds x 2 configurations, on 500 images, steps side by side
@@ -3586,60 +2826,18 @@ def test_reproduce_runs_into_any_valid_path_and_past_a_closed_console(report_job
 # scripts/summary.py: the report's numbers beside ours, in summary.md
 # =============================================================================
 
-# --- scripts/summary.py: the maths -------------------------------------------
-
-def test_reproduce_takes_every_path_from_the_callers_folder(steps_spy, tmp_path, monkeypatch):
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
-    monkeypatch.chdir(elsewhere)
-    steps_spy.module.main(["--quick", *CPU, "--out-dir", "rel_out", "--data-dir=rel_data"])
-    out = elsewhere / "rel_out"
-    assert (out / "times.tsv").exists() and (out / "logs" / "tune_ae.log").exists()
-    assert not (ROOT / "rel_out").exists()
-    assert steps_spy.started and all(p.cwd == ROOT for p in steps_spy.started)  # the project's
-    for process in steps_spy.started:
-        assert flag_value(process.command, "--out-dir") == str(out)
-        if process.command[:2] != ["-m", "scripts.summary"]:
-            assert f"--data-dir={elsewhere / 'rel_data'}" in process.command
-    refit = commands_of(steps_spy, "ae.py", "--part", "refit")[0]
-    assert refit[3:5] == ["--params", str(out / "tuned_ae.json")]
-    assert plumbing.steps.absolute_paths(
-        ["--storage", "sqlite:///s.db", "--params=p.json", "--checkpoint", "c.pt", "--storage",
-         "sqlite:////abs/s.db", "--storage=postgresql://u@host/db", "--seed", "3"]) == [
-        "--storage", f"sqlite:///{elsewhere / 's.db'}", f"--params={elsewhere / 'p.json'}",
-        "--checkpoint", str(elsewhere / "c.pt"), "--storage", "sqlite:////abs/s.db",
-        "--storage=postgresql://u@host/db", "--seed", "3"]
-
-
 # --- scripts/summary.py: what the results say --------------------------------
-
-def test_summary_puts_each_number_in_its_column(tmp_path):
-    tuned = {"study": "ae", "params": {"d": 46, "optimizer": "SGD", "lr": 0.00195,
-                                       "dropout": 0.3, "weight_decay": 5.5e-06},
-             "value": 0.0125, "direction": "minimize", "best_trial": 3, "device": "cpu",
-             "trials": {"complete": 4, "pruned": 1, "failed": 0}, "settings": {"epochs": 10}}
-    (tmp_path / "tuned_ae.json").write_text(json.dumps(tuned))
-    f1 = [0.5 + 0.01 * c for c in range(10)]                   # ours: 50.00, 51.00, ...
-    table5 = {"source": "Table 5", "mean_metrics": {"f1": f1}, "accuracy_mean": 0.8,
-              "accuracy_std": 0.01, "seconds_mean": 12.0, "support": [1000] * 10, "runs": [{}]}
-    (tmp_path / "classify.json").write_text(json.dumps(
-        {"table6": {"table5": table5},
-         "table6_run": {"settings": {"epochs": 10, "subset": 0}, "device": "cpu"}}))
-    run("scripts.summary", "--out-dir", tmp_path)
-    md = (tmp_path / "summary.md").read_text()
-    # | parameter | the report's table | ours |
-    assert "| d | 185 | 46 |" in md and "| optimizer | Adam | SGD |" in md
-    assert "| lr | 0.0058 | 0.00195 |" in md
-    # | class | the report's F1 | ours |
-    assert "| T-shirt/top | 85.36 | 50.00 |" in md and "| Ankle boot | 96.74 | 59.00 |" in md
-    assert "| **accuracy** | **90.08** | **80.00 ± 1.00** |" in md
-
 
 @pytest.mark.parametrize("damage, says", [
     (lambda out: (out / "vae.json").write_text('{"test": '), "vae.json"),         # cut short
     (lambda out: (out / "vae.json").write_text('{"test": {"neg_elbo": 1}}'), "vae.json lacks"),
     (lambda out: (out / "times.tsv").write_text("step\tstart\tend\tseconds\nae.py\t0\t9\tten\n")
      + (out / "seeds.json").write_text("{}"), "times.tsv, line 2"),
+    (lambda out: write_results(out, classify={"table6": {"table5": {
+        "source": "Table 5", "mean_metrics": {"f1": [0.8] * 10}, "accuracy_mean": "90 %",
+        "accuracy_std": 0.01, "seconds_mean": 40.0, "support": [1000] * 10, "runs": [{}]}},
+        "table6_run": {"settings": {"epochs": 10, "subset": 0}, "device": "cpu"}}),
+     "classify.json: table6.table5.accuracy_mean is '90 %', not a number"),
 ])
 def test_summary_says_what_is_wrong_in_one_line(damage, says, tmp_path):
     damage(tmp_path)
@@ -3649,10 +2847,6 @@ def test_summary_says_what_is_wrong_in_one_line(damage, says, tmp_path):
 
 def summary_of(out, monkeypatch):
     """Run scripts/summary.py on `out` in this process; the text of summary.md."""
-    monkeypatch.syspath_prepend(str(ROOT / "scripts"))              # its `import seeds`
-    spec = importlib.util.spec_from_file_location("summary", ROOT / "scripts" / "summary.py")
-    summary = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(summary)
     monkeypatch.setattr(sys, "argv", ["summary.py", "--out-dir", str(out)])
     summary.main()
     return (out / "summary.md").read_text()
@@ -3686,9 +2880,14 @@ def test_summary_autoencoder_table_traces_compare_and_refit_rows(tmp_path, monke
     assert "PCA with 64 components" not in md                      # d = 17: no bottleneck
 
 
-def test_summary_tuned_tables_of_the_classifier_and_the_vae(tmp_path, monkeypatch):
+def test_summary_tuned_tables_of_the_three_studies(tmp_path, monkeypatch):
     write_results(
         tmp_path,
+        tuned_ae={"params": {"d": 46, "optimizer": "SGD", "lr": 0.00195, "dropout": 0.3,
+                             "weight_decay": 5.5e-06},
+                  "value": 0.0125, "direction": "minimize", "best_trial": 3,
+                  "trials": {"complete": 4, "pruned": 1, "failed": 0},
+                  "settings": {"epochs": 10}, "device": "cpu"},
         tuned_classifier={"params": {"no1": 13, "no2": 7, "mlp_optimizer": "SGD", "mlp_lr": 0.0234,
                                      "mlp_dropout": 0.0625, "mlp_weight_decay": 0.000789},
                           "value": 0.8765, "direction": "maximize", "best_trial": 4,
@@ -3699,8 +2898,11 @@ def test_summary_tuned_tables_of_the_classifier_and_the_vae(tmp_path, monkeypatc
                    "trials": {"complete": 3, "pruned": 0, "failed": 0},
                    "settings": {"epochs": 6}, "device": "cpu"})
     md = summary_of(tmp_path, monkeypatch)
-    table_5, table_7 = md.split("### Table 5")[1].split("### Table 7")
+    table_4, rest = md.split("### Table 5")
+    table_5, table_7 = rest.split("### Table 7")
     # | parameter | the report's table | ours |
+    for row in ("| d | 185 | 46 |", "| optimizer | Adam | SGD |", "| lr | 0.0058 | 0.00195 |"):
+        assert row in table_4
     for row in ("| no1 | 12 | 13 |", "| no2 | 74 | 7 |", "| mlp_optimizer | Adam | SGD |",
                 "| mlp_lr | 0.0002 | 0.0234 |", "| mlp_dropout | 0.0676 | 0.0625 |",
                 "| mlp_weight_decay | 0.1679 | 0.000789 |",
@@ -3805,17 +3007,6 @@ def test_summary_reads_the_wall_time_that_seeds_adds_as_a_wall_time(tmp_path, mo
             "Wall time, seed runs included: 95 s.\n") in md
 
 
-def test_summary_names_the_file_key_and_value_that_is_not_a_number(tmp_path):
-    table6 = {"source": "Table 5", "mean_metrics": {"f1": [0.8] * 10}, "accuracy_mean": "90 %",
-              "accuracy_std": 0.01, "seconds_mean": 40.0, "support": [1000] * 10, "runs": [{}]}
-    write_results(tmp_path, classify={"table6": {"table5": table6}, "table6_run": {
-        "settings": {"epochs": 10, "subset": 0}, "device": "cpu"}})
-    proc = run("scripts.summary", "--out-dir", tmp_path, ok=False)
-    assert one_line_error(proc)
-    assert (f"error: {tmp_path / 'classify.json'}: table6.table5.accuracy_mean is '90 %', not a "
-            "number") in proc.stderr
-
-
 # --- scripts/summary.py: end to end, on the real data ------------------------
 
 def test_summary_puts_our_numbers_beside_the_reports(quick_ae, tmp_path):
@@ -3836,20 +3027,12 @@ def test_summary_puts_our_numbers_beside_the_reports(quick_ae, tmp_path):
 # scripts/seeds.py: both configurations over seeds: means, spreads and verdicts
 # =============================================================================
 
-# --- scripts/seeds.py: the maths ---------------------------------------------
-
-def load_seeds_module():
-    spec = importlib.util.spec_from_file_location("seeds", ROOT / "scripts" / "seeds.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
+# --- scripts/seeds.py: the maths: means, spreads, verdicts -------------------
 
 def test_seeds_mean_and_sd_by_hand(tmp_path):
     """Mean and sample sd (ddof = 1) of three seeds, against a hand computation:
     MSE 0.010, 0.012, 0.014 -> mean 0.012, sd sqrt((0.002² + 0 + 0.002²) / 2) = 0.002;
     accuracy 0.88, 0.89, 0.93 -> 90.0 %, sd sqrt((4 + 1 + 9) / 2) = sqrt(7) %."""
-    seeds = load_seeds_module()
     out = make_out(tmp_path, {
         "tables": [dict(ae_mse=0.010, accuracy=0.88, extra_runs=(5,)),  # picks its own seed
                    dict(ae_mse=0.012, accuracy=0.89), dict(ae_mse=0.014, accuracy=0.93)],
@@ -3881,7 +3064,6 @@ def test_seeds_mean_and_sd_by_hand(tmp_path):
 ])
 def test_smoothness_verdict_flips_with_the_numbers(tmp_path, smooth_tables, smooth_tuned,
                                                    verdict):
-    seeds = load_seeds_module()
     jitter = (-0.005, 0.0, 0.005)  # sd 0.005 for every model
     out = make_out(tmp_path, {
         "tables": [dict(smooth=(smooth_tables[0] + j, smooth_tables[1] + j)) for j in jitter],
@@ -3896,7 +3078,6 @@ def test_smoothness_verdict_flips_with_the_numbers(tmp_path, smooth_tables, smoo
     (0.60, "depends"),  # clearly below the pixels, with the tuned values only
 ])
 def test_separation_verdict_flips_with_the_numbers(tmp_path, vae_latent_tuned, verdict):
-    seeds = load_seeds_module()
     jitter = (-0.01, 0.0, 0.01)
     out = make_out(tmp_path, {
         "tables": [dict(knn=(0.80, 0.82 + j, 0.80 + j)) for j in jitter],
@@ -3920,7 +3101,6 @@ def samples_of_seeds(box, mixture, vae_fd, vae_share):
 ])
 def test_sample_verdict_flips_with_the_numbers(tmp_path, vae_fd, vae_share, verdict):
     """Claim (3): the VAE's samples against the AE's box (FD 100, share 0.22 in every seed)."""
-    seeds = load_seeds_module()
     box, mixture = (100.0, 0.22), (10.0, 0.52)
     runs = samples_of_seeds(box, mixture, vae_fd, vae_share)
     out = make_out(tmp_path, {"tables": runs, "tuned": runs})
@@ -3934,7 +3114,6 @@ def test_sample_verdict_flips_with_the_numbers(tmp_path, vae_fd, vae_share, verd
 
 
 def test_sample_verdict_mixture_level_with_the_vae(tmp_path):
-    seeds = load_seeds_module()
     runs = samples_of_seeds((100.0, 0.22), (31.0, 0.40), (28, 30, 32), (0.39, 0.40, 0.41))
     out = make_out(tmp_path, {"tables": runs, "tuned": runs})
     result = seeds.results(out)["verdicts"]["samples"]
@@ -3953,7 +3132,6 @@ E = 2.0 ** -20
     (E, "lower"), (0.25, "lower"),  # just outside, well outside
 ])
 def test_compare_is_a_tie_up_to_exactly_the_two_spreads(shift, a_against_b):
-    seeds = load_seeds_module()
     a, b = [1.0, 2.0, 3.0], [3.0 + shift, 4.0 + shift, 5.0 + shift]
     assert seeds.spread(a)[:2] == (2.0, 1.0) and seeds.spread(b)[:2] == (4.0 + shift, 1.0)
     assert seeds.compare(a, b) == a_against_b
@@ -3967,7 +3145,6 @@ def test_separation_needs_every_latent_mean_above_five_times_chance(model, laten
                                                                     tmp_path):
     """Tables: both latent spaces at 0.75, far above the raw pixels (0.25); tuned: one of
     them at `latent`, still above the pixels, so only the 0.5 threshold decides."""
-    seeds = load_seeds_module()
     jitter = (-2.0 ** -6, 0.0, 2.0 ** -6)
     tuned = {"AE": (latent, 0.75), "VAE": (0.75, latent)}[model]
     out = make_out(tmp_path, {
@@ -3989,7 +3166,6 @@ def test_samples_hold_in_every_run_only_if_every_run_wins_on_both_numbers(
     """Every case is within the spread in both configurations; the count of runs the VAE
     wins (closer and surer, strictly) then decides between 'holds in every run' and
     'depends'."""
-    seeds = load_seeds_module()
     box, mixture = (100.0, 0.22), (10.0, 0.52)
     out = make_out(tmp_path, {"tables": samples_of_seeds(box, mixture, *tables_vae),
                               "tuned": samples_of_seeds(box, mixture, *tuned_vae)})
@@ -4028,7 +3204,6 @@ def claim_runs(claim, beyond):
 ])
 def test_each_claim_turns_where_its_numbers_part_by_more_than_the_two_spreads(
         claim, at_the_spread, beyond_it, tmp_path):
-    seeds = load_seeds_module()
     for beyond, (state, verdict) in ((False, at_the_spread), (True, beyond_it)):
         runs = claim_runs(claim, beyond)
         out = make_out(tmp_path / str(beyond), {"tables": runs, "tuned": runs})
@@ -4037,44 +3212,15 @@ def test_each_claim_turns_where_its_numbers_part_by_more_than_the_two_spreads(
         assert result["verdict"] == verdict, beyond
 
 
-# --- scripts/seeds.py: the settings and --seed -------------------------------
+# --- scripts/seeds.py: which seed runs count ---------------------------------
 
 def test_a_seed_run_without_any_one_of_its_step_files_is_left_out(tmp_path):
-    seeds = load_seeds_module()
     for missing in seeds.STEP_FILES:
         out = make_out(tmp_path / missing, {"tables": [{}, {}, {}], "tuned": [{}, {}, {}]})
         (out / "seeds" / "tables" / "seed2" / missing).unlink()
         data = seeds.results(out)
         assert data["configs"]["tables"]["seeds"] == [0, 1], missing
         assert data["left_out"] == {"tables": {2: f"no {missing}"}}, missing
-
-
-# --- scripts/seeds.py: what the results say ----------------------------------
-
-def test_seeds_markdown_empty_without_seed_runs(tmp_path):
-    seeds = load_seeds_module()
-    assert seeds.markdown(tmp_path) == ""
-
-
-def test_seeds_reads_explores_sample_rows():
-    """The rows claim (3) reads are the ones explore.py writes (beyond/judge.py's ROWS)."""
-    seeds = load_seeds_module()
-    for row, _ in seeds.SAMPLERS.values():
-        assert row in beyond.samples.ROWS, row
-
-
-def test_seeds_damaged_or_missing_file_is_one_line(tmp_path):
-    out = make_out(tmp_path, {"tables": [{}, {}], "tuned": [{}, {}]})
-    (out / "seeds" / "tuned" / "seed1" / "explore.json").write_text('{"knn": ')
-    proc = run("scripts.seeds", "--out-dir", out, ok=False)
-    assert one_line_error(proc), proc.stderr
-    assert "explore.json" in proc.stderr
-    (out / "seeds" / "tuned" / "seed1" / "explore.json").unlink()   # a stopped run: left out
-    (out / "seeds" / "tables" / "seed0" / "vae.json").write_text('{"test": {}}')
-    proc = run("scripts.seeds", "--out-dir", out, ok=False)
-    assert one_line_error(proc) and "vae.json" in proc.stderr, proc.stderr
-    proc = run("scripts.seeds", "--out-dir", tmp_path / "nothing", ok=False)
-    assert one_line_error(proc), proc.stderr
 
 
 def test_a_stopped_seed_run_is_left_out_by_name_and_the_rest_summarised(quick_ae, tmp_path):
@@ -4091,6 +3237,40 @@ def test_a_stopped_seed_run_is_left_out_by_name_and_the_rest_summarised(quick_ae
     proc = run("scripts.summary", "--out-dir", out)
     md = (out / "summary.md").read_text()
     assert "## The autoencoder" in md and "The seed runs could not be summarised" in md
+
+
+# --- scripts/seeds.py: what the results say ----------------------------------
+
+def test_seeds_markdown_empty_without_seed_runs(tmp_path):
+    assert seeds.markdown(tmp_path) == ""
+
+
+def test_seeds_reads_explores_sample_rows():
+    """The rows claim (3) reads are the ones explore.py writes (beyond/judge.py's ROWS)."""
+    for row, _ in seeds.SAMPLERS.values():
+        assert row in beyond.samples.ROWS, row
+
+
+# (the tuned run's seed 1, as write_seed_folder takes it, or no folder at all; a file of the
+# seed runs replaced; what the one line says, as summary.py says it)
+SEEDS_DAMAGED = [
+    ({}, ("tuned/seed1/explore.json", '{"knn": '), "tuned/seed1/explore.json"),   # cut short
+    ({}, ("tables/seed0/vae.json", '{"test": {}}'), "tables/seed0/vae.json"),    # a key missing
+    ({"accuracy": "90 %"}, None,
+     "tuned/seed1/classify.json: table6.table5.runs.0.accuracy is '90 %', not a number"),
+    ({"knn": (0.8, "0.82", 0.8)}, None,
+     "tuned/seed1/explore.json: knn.AE.latent is '0.82', not a number"),
+    (None, None, "nothing")]
+
+
+@pytest.mark.parametrize("seed1, damage, says", SEEDS_DAMAGED)
+def test_seeds_says_what_is_wrong_in_one_line(seed1, damage, says, tmp_path):
+    out = (tmp_path / "nothing" if seed1 is None
+           else make_out(tmp_path, {"tables": [{}, {}], "tuned": [{}, seed1]}))
+    if damage:
+        (out / "seeds" / damage[0]).write_text(damage[1])
+    proc = run("scripts.seeds", "--out-dir", out, ok=False)
+    assert one_line_error(proc) and says in proc.stderr, proc.stderr
 
 
 # key of seeds.METRICS: its (mean, delta) in the tables' and the tuned seed runs, three seeds
@@ -4154,7 +3334,6 @@ def write_seed_runs(out):
 
 
 def test_seeds_md_puts_every_number_in_its_row_and_column(tmp_path):
-    seeds = load_seeds_module()
     write_seed_runs(tmp_path)
     text = seeds.markdown(tmp_path)
     # | number | report's tables | tuned values |: mean ± sd (3 seeds), as written by hand
@@ -4201,7 +3380,6 @@ def test_seeds_md_puts_every_number_in_its_row_and_column(tmp_path):
 
 
 def test_seeds_md_verdicts_quote_the_means_of_their_rows(tmp_path):
-    seeds = load_seeds_module()
     write_seed_runs(tmp_path)
     text = seeds.markdown(tmp_path)
     for quoted in (
@@ -4217,7 +3395,6 @@ def test_seeds_md_verdicts_quote_the_means_of_their_rows(tmp_path):
 
 
 def test_seeds_md_times_tables_leave_the_reused_runs_out(tmp_path):
-    seeds = load_seeds_module()
     out = make_out(tmp_path, {"tables": [{}, {}], "tuned": [{}, {}]})
     (out / "times.tsv").write_text("step\tstart\tend\tseconds\ntune_ae\t0\t65\t65\n"
                                    "refit_ae\t65\t190\t125\nwall time\t0\t190.2\t190.2\n"
@@ -4243,19 +3420,6 @@ def test_seeds_md_times_tables_leave_the_reused_runs_out(tmp_path):
         assert row in text
 
 
-def test_seeds_names_the_file_key_and_value_that_is_not_a_number_as_summary_does(tmp_path):
-    out = make_out(tmp_path, {"tables": [{}, {}], "tuned": [{}, {"accuracy": "90 %"}]})
-    proc = run("scripts.seeds", "--out-dir", out, ok=False)
-    where = out / "seeds" / "tuned" / "seed1" / "classify.json"
-    assert one_line_error(proc)
-    assert f"error: {where}: table6.table5.runs.0.accuracy is '90 %', not a number" in proc.stderr
-    out = make_out(tmp_path / "2", {"tables": [{}, {}], "tuned": [{}, {"knn": (0.8, "0.82", 0.8)}]})
-    proc = run("scripts.seeds", "--out-dir", out, ok=False)
-    where = out / "seeds" / "tuned" / "seed1" / "explore.json"
-    assert one_line_error(proc)
-    assert f"error: {where}: knn.AE.latent is '0.82', not a number" in proc.stderr
-
-
 def test_a_nan_in_a_seed_run_is_shown_as_nan_and_leaves_its_verdict_undecided(tmp_path):
     out = make_out(tmp_path, {"tables": [{}, {}, {}],
                               "tuned": [{}, {"smooth": (math.nan, 0.15)}, {}]})
@@ -4271,6 +3435,275 @@ def test_a_nan_in_a_seed_run_is_shown_as_nan_and_leaves_its_verdict_undecided(tm
 
 
 # =============================================================================
+# plumbing/steps.py: steps side by side, the machinery of `python -m scripts.reproduce`.
+# What keeps a run of the whole report safe; it teaches nothing of the report.
+# =============================================================================
+
+# --- plumbing/steps.py: every flag, seed and path checked before any step ----
+
+def test_reproduce_seeds_flag_is_checked_and_documented():
+    assert "--seeds N" in run("scripts.reproduce", "--help").stdout
+    for bad in (["--seeds", "0"], ["--seeds", "x"], ["--seeds"]):
+        assert one_line_error(run("scripts.reproduce", *bad, ok=False)), bad
+
+
+def snapshot(folder):
+    return {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_a_mistyped_flag_deletes_nothing_and_trains_nothing(tmp_path):
+    out = make_out(tmp_path, {"tables": [{}, {}], "tuned": [{}, {}]})   # earlier seed runs
+    for name in ("seeds.md", "seeds.json", "times.tsv"):
+        (out / name).write_text(f"an earlier {name}\n")
+    before = snapshot(out)
+    for flags in (["--seeds", "2", "--epocs", "3"], ["--epocs", "3"],
+                  ["--tsne-points", "5"]):        # explore.py's flag: the other steps refuse it
+        proc = reproduce(*flags, "--out-dir", out)
+        assert proc.returncode == 2 and one_line_error(proc), (flags, proc.stderr)
+        assert "unrecognized arguments" in proc.stderr and "reproduce.py: tune.py ae" in proc.stderr
+    assert snapshot(out) == before                  # no file deleted, emptied or written
+
+
+@pytest.mark.parametrize("flags, says", [
+    (["--workers", "2"], "2 tuning workers"), (["--seeds", "2"], "2 seed runs")])
+def test_reproduce_checks_every_workers_seed_before_any_step(flags, says, steps_spy, tmp_path,
+                                                             monkeypatch):
+    monkeypatch.delenv("WORKERS", raising=False)
+    out = tmp_path / "out"
+    proc = reproduce("--quick", *CPU, "--seed", 2**32 - 1, *flags, "--out-dir", out)
+    assert one_line_error(proc) and says in proc.stderr and "2**32" in proc.stderr, proc.stderr
+    assert not out.exists()
+    monkeypatch.setenv("WORKERS", "2")                      # the variable, as before: refused
+    proc = reproduce("--quick", *CPU, "--seed", 2**32 - 1, "--out-dir", out)
+    assert one_line_error(proc) and "2 tuning workers" in proc.stderr and not out.exists()
+    steps_spy.module.main(["--quick", *CPU, "--seed", str(2**32 - 2), "--out-dir", str(out)])
+    assert [flag_value(c, "--seed") for c in commands_of(steps_spy, "tune.py", "ae")] == [
+        str(2**32 - 2), str(2**32 - 1)]                      # the last seed that fits
+
+
+def test_reproduce_takes_an_empty_workers_variable_as_unset(steps_spy, tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKERS", "")                       # `WORKERS= python -m ...`
+    steps_spy.module.main(["--quick", *CPU, "--out-dir", str(tmp_path / "out")])
+    assert len(commands_of(steps_spy, "tune.py", "ae")) == 1
+
+
+def out_dir_of(tmp_path, size):
+    """A folder under tmp_path (made) whose OUT/optuna.db is a path of `size` bytes."""
+    folder = tmp_path
+    while (left := size - len(os.fsencode(folder / "optuna.db"))) > 0:
+        folder = folder / ("d" * (150 if left > 201 else left - 1))   # "/" + its name
+    folder.mkdir(parents=True)
+    assert len(os.fsencode(folder / "optuna.db")) == size
+    return folder
+
+
+def test_reproduce_refuses_an_out_dir_too_long_for_sqlite_before_any_step(steps_spy, tmp_path):
+    """SQLite opens paths of at most 512 bytes, its journal's (OUT/optuna.db-journal) too: so
+    504 bytes for the studies' storage. One longer is one line, naming the fix."""
+    too_long = out_dir_of(tmp_path / "a", 505) / "out"
+    proc = reproduce("--quick", *CPU, "--out-dir", too_long.parent)
+    assert one_line_error(proc) and "SQLite" in proc.stderr, proc.stderr
+    assert "shorter --out-dir" in proc.stderr
+    assert not steps_spy.started and list(too_long.parent.iterdir()) == []
+    longest = out_dir_of(tmp_path / "b", 504)
+    steps_spy.module.main(["--quick", *CPU, "--out-dir", str(longest)])
+    assert len(commands_of(steps_spy, "tune.py", "ae")) == 1
+    with contextlib.closing(sqlite3.connect(longest / "optuna.db")) as db, db:   # SQLite's own
+        db.execute("create table t (x)")                    # a write: its journal opens too
+
+
+# --- plumbing/steps.py: paths from the caller's folder -----------------------
+
+@pytest.mark.parametrize("flags, folder", [(["--quick"], "outputs/quick"), ([], "outputs")])
+def test_reproduce_writes_to_outputs_of_the_callers_folder_by_default(flags, folder, steps_spy,
+                                                                      tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    steps_spy.module.main([*flags, *CPU])
+    out = tmp_path / folder
+    assert (out / "times.tsv").exists() and (out / "logs" / "tune_ae.log").exists()
+    assert {flag_value(p.command, "--out-dir") for p in steps_spy.started} == {str(out)}
+    assert [p.name for p in tmp_path.iterdir()] == ["outputs"]
+
+
+def test_reproduce_takes_every_path_from_the_callers_folder(steps_spy, tmp_path, monkeypatch):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    steps_spy.module.main(["--quick", *CPU, "--out-dir", "rel_out", "--data-dir=rel_data"])
+    out = elsewhere / "rel_out"
+    assert (out / "times.tsv").exists() and (out / "logs" / "tune_ae.log").exists()
+    assert not (ROOT / "rel_out").exists()
+    assert steps_spy.started and all(p.cwd == ROOT for p in steps_spy.started)  # the project's
+    for process in steps_spy.started:
+        assert flag_value(process.command, "--out-dir") == str(out)
+        if process.command[:2] != ["-m", "scripts.summary"]:
+            assert f"--data-dir={elsewhere / 'rel_data'}" in process.command
+    refit = commands_of(steps_spy, "ae.py", "--part", "refit")[0]
+    assert refit[3:5] == ["--params", str(out / "tuned_ae.json")]
+    assert plumbing.steps.absolute_paths(
+        ["--storage", "sqlite:///s.db", "--params=p.json", "--checkpoint", "c.pt", "--storage",
+         "sqlite:////abs/s.db", "--storage=postgresql://u@host/db", "--seed", "3"]) == [
+        "--storage", f"sqlite:///{elsewhere / 's.db'}", f"--params={elsewhere / 'p.json'}",
+        "--checkpoint", str(elsewhere / "c.pt"), "--storage", "sqlite:////abs/s.db",
+        "--storage=postgresql://u@host/db", "--seed", "3"]
+
+
+# --- plumbing/steps.py: one run per folder -----------------------------------
+
+def test_reproduce_refuses_a_second_run_into_a_held_folder_and_a_killed_run_holds_none(
+        steps_spy, tmp_path, capsys):
+    out = tmp_path / "out"
+    holder = subprocess.Popen(    # a run that holds the folder, as reproduce.py does
+        [sys.executable, "-c", "import time; from plumbing.steps import hold_lock;"
+         f" lock = hold_lock({str(out)!r}); print('held', flush=True);"
+         " time.sleep(300)"], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline() == "held\n"
+    before = snapshot(out)
+    proc = reproduce("--quick", *CPU, "--out-dir", out)
+    assert one_line_error(proc) and str(out) in proc.stderr and f"pid {holder.pid}" in proc.stderr
+    assert snapshot(out) == before                           # nothing written, no step run
+    assert not steps_spy.started
+    holder.kill()                                            # SIGKILL: no handler runs
+    holder.wait()
+    steps_spy.module.main(["--quick", *CPU, "--out-dir", str(out)])  # the folder is free again
+    assert commands_of(steps_spy, "tune.py", "ae")
+
+
+def test_reproduce_a_step_holds_the_folder_after_its_run_is_killed(tmp_path):
+    """Each step inherits the lock: a run killed with SIGKILL (no handler runs) leaves its
+    steps to end on their own, and the folder held until the last of them has."""
+    out = tmp_path / "out"
+    holder = subprocess.Popen(    # a run whose one step, a sleeper, starts as every step does
+        [sys.executable, "-c", "import argparse, pathlib, time;"
+         " from plumbing.steps import Task, hold_lock, start;"
+         f" out = pathlib.Path({str(out)!r});"
+         " run = argparse.Namespace(lock=hold_lock(out), threads='1');"
+         " start(Task('sleeper', [['-c', 'import time; time.sleep(300)']], out), run);"
+         " time.sleep(300)"], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    step = int(re.search(r"start +sleeper +pid (\d+)", holder.stdout.readline()).group(1))
+    holder.kill()
+    holder.wait()
+
+    def free():
+        with contextlib.suppress(SystemExit):
+            plumbing.steps.hold_lock(out).close()
+            return True
+    assert not free()                                        # the step still holds it
+    os.killpg(step, signal.SIGKILL)                          # its own process group
+    wait_until(free, timeout=30)                             # free with the last of them
+
+
+def test_reproduce_refuses_a_lock_that_is_a_folder_in_one_line(steps_spy, tmp_path):
+    out = tmp_path / "out"
+    (out / ".reproduce.lock").mkdir(parents=True)
+    proc = reproduce("--quick", *CPU, "--out-dir", out)
+    assert one_line_error(proc) and ".reproduce.lock" in proc.stderr, proc.stderr
+    assert not steps_spy.started and [p.name for p in out.iterdir()] == [".reproduce.lock"]
+
+
+# --- plumbing/steps.py: a failing step stops the others ----------------------
+
+@pytest.mark.parametrize("failing", ["0", "1"])            # worker 1 or worker 2 (--seed 1)
+def test_reproduce_a_failing_worker_stops_every_step_with_its_own_status(failing, steps_spy,
+                                                                         tmp_path, capsys):
+    steps_spy.exit_status = lambda c: (3 if flag_value(c, "--seed") == failing and c[1] == "ae"
+                                 else None if c[0] == "tune.py" else 0)   # tuning runs on
+    with pytest.raises(SystemExit) as e:
+        steps_spy.module.main(["--quick", *CPU, "--workers", "2", "--jobs", "2", "--out-dir",
+                         str(tmp_path / "out")])
+    assert e.value.code == 3                                 # the failing worker's own status
+    stopped = {(c[1], flag_value(c, "--seed")): s for c, s in steps_spy.signalled}
+    other = {"0": "1", "1": "0"}[failing]
+    assert stopped == {("ae", other): signal.SIGTERM, ("vae", "0"): signal.SIGTERM,
+                       ("vae", "1"): signal.SIGTERM}         # every other running process
+    assert not commands_of(steps_spy, "ae.py")                     # no step starts after a failure
+    console = capsys.readouterr().out
+    assert "FAILED  tune_ae  exit 3" in console and "stopped tune_vae" in console
+    assert "$ python tune.py ae" in console                  # the end of its log, shown
+
+
+@pytest.mark.parametrize("code, status", [(-9, 137), (-15, 143), (-2, 130)])
+def test_reproduce_a_step_killed_by_a_signal_ends_the_run_with_128_plus_it(
+        code, status, steps_spy, tmp_path, capsys):
+    """A step whose process dies of signal N (Popen's returncode -N) fails as any other: the
+    others are stopped, and the run exits 128 + N, what a shell says of the step itself."""
+    steps_spy.exit_status = lambda c: (code if c[:2] == ["tune.py", "vae"]
+                                       else None if c[0] == "tune.py" else 0)
+    with pytest.raises(SystemExit) as e:
+        steps_spy.module.main(["--quick", *CPU, "--jobs", "2", "--out-dir", str(tmp_path / "out")])
+    assert e.value.code == status
+    assert steps_spy.signalled == [(commands_of(steps_spy, "tune.py", "ae")[0], signal.SIGTERM)]
+    assert f"FAILED  tune_vae  exit {status} " in capsys.readouterr().out
+
+
+# --- plumbing/steps.py: Ctrl-C and SIGTERM reach every step ------------------
+
+def start_reproduce(out, data_dir, env=None):
+    """reproduce.py --quick as a real process in a process group of its own, as a terminal
+    starts a command; (the process, a function that returns its console so far)."""
+    console = out.parent / "console.txt"
+    with open(console, "w") as f:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "scripts.reproduce", "--quick", *CPU,
+             "--data-dir", str(data_dir), "--out-dir", str(out)], cwd=ROOT, stdout=f,
+            stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, start_new_session=True)
+    return proc, console.read_text
+
+
+def wait_until(condition, timeout=120):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def training(log):
+    """The step of this log is past its imports and its flags: it trains, or reads data."""
+    return log.exists() and "settings:" in log.read_text()
+
+
+def gone(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_reproduce_sigterm_to_the_orchestrator_alone_stops_the_running_step(data_dir, tmp_path):
+    pytest.importorskip("beyond.samples")
+    out = tmp_path / "out"
+    proc, console = start_reproduce(out, data_dir)
+    wait_until(lambda: training(out / "logs" / "tune_ae.log"))
+    step = int(re.search(r"start +tune_ae +pid (\d+)", console()).group(1))
+    os.kill(proc.pid, signal.SIGTERM)                        # the orchestrator, not its group
+    assert proc.wait(timeout=60) == 143, console()
+    assert gone(step) and "stopped tune_ae" in console() and "start   refit_ae" not in console()
+    assert "interrupted" in (out / "logs" / "tune_ae.log").read_text()   # the step got it
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*")}
+    time.sleep(1.5)
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == before  # nothing written after
+    assert not (out / "tuned_ae.json").exists()
+
+
+def test_reproduce_ctrl_c_stops_every_worker_and_exits_130(data_dir, tmp_path):
+    pytest.importorskip("beyond.samples")
+    out = tmp_path / "out"
+    proc, console = start_reproduce(out, data_dir, env={"WORKERS": "2"})
+    wait_until(lambda: training(out / "logs" / "tune_ae.log")
+               and training(out / "logs" / "tune_ae_worker2.log"))
+    workers = [int(p) for p in re.search(r"start +tune_ae \(2 workers\) +pid (\d+) (\d+)",
+                                         console()).groups()]
+    second = reproduce("--quick", *CPU, "--data-dir", data_dir, "--out-dir", out)
+    assert one_line_error(second) and str(out) in second.stderr    # one run per folder
+    os.killpg(proc.pid, signal.SIGINT)                       # Ctrl-C: the terminal's group
+    assert proc.wait(timeout=60) == 130, console()
+    assert all(gone(pid) for pid in workers) and "stopped tune_ae" in console()
+    for log in ("tune_ae.log", "tune_ae_worker2.log"):
+        assert "interrupted" in (out / "logs" / log).read_text()
+
+
+# =============================================================================
 # Plumbing: flags, --params, files and the disk, the data files, checkpoints, signals, the
 # Optuna storage. What keeps the scripts safe to run; it teaches nothing of the report.
 # =============================================================================
@@ -4282,14 +3715,15 @@ def test_a_nan_in_a_seed_run_is_shown_as_nan_and_leaves_its_verdict_undecided(tm
                           ["--dropout", "1.5"], ["--no-such-flag"])),
     *(("vae", f) for f in (["--beta", "-1"], ["--iw-samples", "0"], ["--d", "0"],
                            ["--no-such-flag"])),
-    *(("classify", f) for f in (["--labels", "15"], ["--labels", "a,b"], ["--recipe", "fast"],
-                                ["--seeds", "0"]))])
+    *(("classify", f) for f in (["--recipe", "fast"], ["--seeds", "0"])),
+    *(("labels", f) for f in (["--labels", "15"], ["--labels", "a,b"]))])
 def test_bad_flags_exit_with_one_line(script, flags, capsys):
     with pytest.raises(SystemExit) as e:
-        {"ae": ae, "vae": vae, "classify": classify}[script].main(flags)
+        {"ae": ae, "vae": vae, "classify": classify, "labels": labels}[script].main(flags)
     assert e.value.code == 2
     err = capsys.readouterr().err.strip()
     assert "error" in err and "\n" not in err
+    assert ("unrecognized" if flags == ["--no-such-flag"] else f"argument {flags[0]}:") in err
 
 
 @pytest.mark.parametrize("script, flags, says", [
@@ -4336,16 +3770,29 @@ def test_every_script_runs_on_a_gpu(data_dir, tmp_path):
         assert "on cuda" in run(*script, *flags).stdout   # only that: cuDNN's sums vary
 
 
-def test_vae_bad_flag_on_the_command_line_is_one_line(tmp_path):
-    proc = run("vae.py", "--iw-samples", "0", "--out-dir", tmp_path, ok=False)
-    assert one_line_error(proc) and "--iw-samples" in proc.stderr
+# (the command, what its folder holds first, what its one line says)
+CANNOT_GO_ON = [
+    (["explore.py"], None, "python ae.py"),                                    # no ae.pt
+    (["classify.py"], None, "python ae.py"),
+    (["tune.py", "classifier"], None, "python ae.py"),
+    (["explore.py", "--tsne-points", "20"], "ae.pt", "--tsne-points"),        # perplexity 30
+    (["ae.py"], {"ae.json": '{"compare": '}, "cannot read"),                  # cut short
+    (["ae.py", "--part", "refit", "--params", "OUT/tuned_ae.json"],
+     {"tuned_ae.json": json.dumps({"study": "ae", "params": {**ae.TABLE_4, "dropout": 1.0}})},
+     "dropout")]
 
 
-def test_too_few_tsne_points_for_the_perplexity_is_a_clear_error(quick_ae, data_dir, tmp_path):
-    shutil.copy(quick_ae / "ae.pt", tmp_path / "ae.pt")
-    proc = run("explore.py", "--quick", "--tsne-points", "20", "--data-dir", data_dir,
-               "--out-dir", tmp_path, ok=False)
-    assert one_line_error(proc) and "--tsne-points" in proc.stderr
+@pytest.mark.parametrize("command, holds, says", CANNOT_GO_ON)
+def test_a_run_that_cannot_go_on_says_why_in_one_line_before_reading_data(
+        command, holds, says, quick_ae, data_dir, tmp_path):
+    if holds == "ae.pt":
+        shutil.copy(quick_ae / "ae.pt", tmp_path / "ae.pt")
+    for name, text in (holds if isinstance(holds, dict) else {}).items():
+        (tmp_path / name).write_text(text)
+    command = [str(tmp_path / c[4:]) if c.startswith("OUT/") else c for c in command]
+    proc = run(*command, "--quick", "--data-dir", data_dir, "--out-dir", tmp_path, ok=False)
+    assert one_line_error(proc) and says in proc.stderr, proc.stderr
+    assert "data:" not in proc.stdout                          # before reading any data
 
 
 def test_a_subset_larger_than_the_data_is_refused(data_dir):
@@ -4435,48 +3882,28 @@ def test_a_damaged_tuned_file_is_a_one_line_error(tmp_path, text, says):
     assert says in message and "python tune.py ae" in message and "\n" not in message
 
 
-@pytest.mark.parametrize("params, key", [({"d": 0}, "d"), ({"dropout": 1.0}, "dropout"),
-                                         ({"lr": "0.001"}, "lr"), ({"lr": -0.01}, "lr"),
-                                         ({"optimizer": "adam"}, "optimizer"),
-                                         ({"d": 3.5}, "d"), ({"weight_decay": True}, "weight_decay"),
-                                         ({"d": 1000000000}, "d"), ({"lr": 1e308}, "lr"),
-                                         ({"weight_decay": 1e39}, "weight_decay")])
-def test_a_tuned_value_passes_the_check_of_its_flag(params, key, tmp_path):
-    path = tmp_path / "tuned_ae.json"
-    path.write_text(json.dumps({"study": "ae", "params": {**ae.TABLE_4, **params}}))
+TABLES = {"ae": ae.TABLE_4, "vae": vae.TABLE_7, "classifier": classify.TABLE_5}
+
+# (the study a file is read for, the study it was written by, its values, what the error says)
+TUNED_REFUSED = [
+    *(("ae", "ae", params, f": {key} ") for params, key in [
+        ({"d": 0}, "d"), ({"dropout": 1.0}, "dropout"), ({"lr": "0.001"}, "lr"),
+        ({"lr": -0.01}, "lr"), ({"optimizer": "adam"}, "optimizer"), ({"d": 3.5}, "d"),
+        ({"weight_decay": True}, "weight_decay"), ({"d": 1000000000}, "d"), ({"lr": 1e308}, "lr"),
+        ({"weight_decay": 1e39}, "weight_decay")]),
+    ("ae", "vae", {}, "tuned values of `tune.py vae`, not of `tune.py ae`"),
+    ("classifier", "classifier", {"no1": 12.5}, "no1 must be a whole number, got 12.5"),
+    ("classifier", "classifier", {"mlp_lr": "x"}, "mlp_lr must be a number, got 'x'"),
+    ("classifier", "classifier", {"no2": 4096}, "no2 must be 1 to 1024")]
+
+
+@pytest.mark.parametrize("study, written_by, params, says", TUNED_REFUSED)
+def test_a_tuned_value_passes_the_check_of_its_flag(study, written_by, params, says, tmp_path):
+    path = tmp_path / f"tuned_{written_by}.json"
+    write_tuned(path, written_by, {**TABLES[written_by], **params})
     with pytest.raises(SystemExit) as e:
-        plumbing.params.read_params(path, "ae", ae.TABLE_4)
-    assert str(path) in str(e.value) and f": {key} " in str(e.value) and "\n" not in str(e.value)
-
-
-def test_a_bad_tuned_value_stops_ae_py_before_any_training(tmp_path):
-    path = tmp_path / "tuned_ae.json"
-    path.write_text(json.dumps({"study": "ae", "params": {**ae.TABLE_4, "dropout": 1.0}}))
-    proc = run("ae.py", "--quick", "--part", "refit", "--params", path, "--out-dir", tmp_path,
-               ok=False)
-    assert one_line_error(proc) and "dropout" in proc.stderr and "data:" not in proc.stdout
-
-
-def test_a_tuned_file_of_another_study_is_refused(tmp_path):
-    path = tmp_path / "tuned_vae.json"
-    path.write_text(json.dumps({"study": "vae", "params": vae.TABLE_7}))
-    with pytest.raises(SystemExit, match="tuned values of `tune.py vae`, not of `tune.py ae`"):
-        plumbing.params.read_params(path, "ae", ae.TABLE_4)
-
-
-def test_a_tuned_whole_number_that_is_not_one_says_a_whole_number(tmp_path):
-    write_tuned(tmp_path / "tuned_classifier.json", "classifier", {**classify.TABLE_5, "no1": 12.5})
-    with pytest.raises(SystemExit) as e:
-        plumbing.params.read_params(tmp_path / "tuned_classifier.json", "classifier", classify.TABLE_5)
-    assert "no1 must be a whole number, got 12.5" in str(e.value)
-    write_tuned(tmp_path / "tuned_classifier.json", "classifier", {**classify.TABLE_5, "mlp_lr": "x"})
-    with pytest.raises(SystemExit) as e:
-        plumbing.params.read_params(tmp_path / "tuned_classifier.json", "classifier", classify.TABLE_5)
-    assert "mlp_lr must be a number, got 'x'" in str(e.value)
-    write_tuned(tmp_path / "tuned_classifier.json", "classifier", {**classify.TABLE_5, "no2": 4096})
-    with pytest.raises(SystemExit) as e:
-        plumbing.params.read_params(tmp_path / "tuned_classifier.json", "classifier", classify.TABLE_5)
-    assert "no2 must be 1 to 1024" in str(e.value)
+        plumbing.params.read_params(path, study, TABLES[study])
+    assert str(path) in str(e.value) and says in str(e.value) and "\n" not in str(e.value)
 
 
 def test_a_flag_given_as_zero_wins_over_the_table_and_the_tuned_file(tmp_path):
@@ -4492,13 +3919,6 @@ def test_a_flag_given_as_zero_wins_over_the_table_and_the_tuned_file(tmp_path):
 
 
 # --- Plumbing: results files and the disk: written whole, in order, or not at all ---
-
-def test_a_damaged_results_file_is_a_one_line_error(tmp_path):
-    (tmp_path / "ae.json").write_text('{"compare": ')   # cut short
-    proc = run("ae.py", "--quick", "--out-dir", tmp_path, ok=False)
-    assert one_line_error(proc) and "cannot read" in proc.stderr
-    assert "data:" not in proc.stdout                    # refused before any training
-
 
 @pytest.mark.parametrize("script", ["ae.py", "vae.py", "classify.py", "explore.py"])
 def test_an_unwritable_output_folder_fails_before_any_training(script, data_dir, tmp_path):
@@ -4563,7 +3983,6 @@ def test_a_full_disk_is_one_line_and_leaves_the_earlier_file_whole(writer, tmp_p
                                                                  monkeypatch):
     path = tmp_path / f"earlier.{writer}"
     path.write_bytes(b"the earlier file")
-    import errno
 
     def full(path, write):                 # every write goes half through, then the disk is full
         def half(tmp):
@@ -4581,34 +4000,6 @@ def test_a_full_disk_is_one_line_and_leaves_the_earlier_file_whole(writer, tmp_p
     assert str(path) in str(e.value) and "no space left on device" in str(e.value)
     assert "\n" not in str(e.value)
     assert path.read_bytes() == b"the earlier file" and sorted(tmp_path.iterdir()) == [path]
-
-
-@pytest.mark.parametrize("script, checkpoint, results", [("ae", "ae.pt", "refit"),
-                                                         ("vae", "vae.pt", "vae.json")])
-def test_each_checkpoint_is_written_before_the_results_that_describe_it(
-        script, checkpoint, results, data_dir, tmp_path, monkeypatch):
-    """ae.pt before ae.json's refit entry (its compare entry describes no checkpoint);
-    vae.pt before vae.json."""
-    written, write = [], plumbing.files.write_atomically
-
-    def spy(path, fn):
-        write(path, fn)
-        path = Path(path)
-        if path.name == "ae.json" and "refit" in json.loads(path.read_text()):
-            written.append("refit")                        # the entry that describes ae.pt
-        else:
-            written.append(path.name)
-    monkeypatch.setattr(plumbing.files, "write_atomically", spy)
-    if script == "ae":
-        monkeypatch.setattr(ae, "plot_compare", lambda *args: None)
-        monkeypatch.setattr(ae, "plot_refit", lambda *args: None)
-        ae.main([*QUICK, "--data-dir", str(data_dir), "--out-dir", str(tmp_path)])
-    else:
-        monkeypatch.setattr(vae, "plot_figures", lambda *args: None)
-        vae.main([*QUICK, "--iw-samples", "2", "--data-dir", str(data_dir),
-                  "--out-dir", str(tmp_path)])
-    assert checkpoint in written and results in written
-    assert written.index(checkpoint) < written.index(results), written
 
 
 def test_an_updated_results_entry_replaces_its_old_one_and_keeps_the_others(tmp_path):
@@ -4677,52 +4068,57 @@ def test_a_full_disk_under_tune_py_is_one_line_in_a_real_process(data_dir, tmp_p
 @pytest.mark.parametrize("error", [
     RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 576 vs 534"),
     ValueError("Image size of 100000x100 pixels is too large"),
-    MemoryError()])
-def test_a_failed_write_is_one_line_whatever_raised_it(error, tmp_path):
+    MemoryError(), KeyboardInterrupt(), SystemExit()])
+def test_a_failed_write_is_one_line_whatever_raised_it_and_an_interrupt_passes_through(
+        error, tmp_path):
     path = tmp_path / "ae.pt"
     path.write_bytes(b"the earlier file")
 
     def fails(tmp):
         Path(tmp).write_bytes(b"half a file")
         raise error
-    with pytest.raises(SystemExit) as e:
+    with pytest.raises((SystemExit, KeyboardInterrupt)) as e:
         plumbing.files.write_atomically(path, fails)
-    message = str(e.value)
-    assert message.startswith(f"error: cannot write {path} (") and "\n" not in message
-    assert type(error).__name__ in message and "free on its disk" in message
+    if isinstance(error, (KeyboardInterrupt, SystemExit)):
+        assert e.value is error                              # passed through as it came
+    else:
+        message = str(e.value)
+        assert message.startswith(f"error: cannot write {path} (") and "\n" not in message
+        assert type(error).__name__ in message and "free on its disk" in message
     assert path.read_bytes() == b"the earlier file" and sorted(tmp_path.iterdir()) == [path]
 
 
-def order_of_writes(monkeypatch):
-    """The names of the files written, in order."""
+# (a script, its flags, files it writes in this order: a checkpoint before the results that
+# describe it, "refit" being ae.json's entry that describes ae.pt; results before a figure)
+WRITE_ORDERS = [
+    (tune, ["ae", *TINY, "--trials", "1"], ["tuned_ae.json", "fig08_tuning_ae.png"]),
+    (labels, ["--quick", "--labels", "100", "--epochs", "1", *CPU],
+     ["labels.json", "labels.md", "fig_label_efficiency.png"]),
+    (ae, QUICK, ["ae.pt", "refit"]),
+    (vae, [*QUICK, "--iw-samples", "2"], ["vae.pt", "vae.json"])]
+
+
+@pytest.mark.parametrize("script, flags, order", WRITE_ORDERS, ids=["tune", "labels", "ae", "vae"])
+def test_each_file_is_written_after_the_files_it_describes(script, flags, order, quick_ae,
+                                                           data_dir, tmp_path, monkeypatch):
+    shutil.copy(quick_ae / "ae.pt", tmp_path / "ae.pt")        # beyond/labels.py's encoder
     written, write = [], plumbing.files.write_atomically
 
     def spy(path, fn):
-        written.append(Path(path).name)
-        return write(path, fn)
+        write(path, fn)
+        path = Path(path)
+        refit = path.name == "ae.json" and "refit" in json.loads(path.read_text())
+        written.append("refit" if refit else path.name)
     monkeypatch.setattr(plumbing.files, "write_atomically", spy)
-    return written
-
-
-def test_tune_py_writes_its_results_before_its_figure(data_dir, tmp_path, monkeypatch):
-    written = order_of_writes(monkeypatch)
-    tune.main(["ae", *TINY, "--trials", "1", "--data-dir", str(data_dir), "--out-dir", str(tmp_path)])
-    assert written == ["tuned_ae.json", "fig08_tuning_ae.png"]
-
-
-def test_labels_writes_its_results_before_its_figure(data_dir, quick_ae, tmp_path, monkeypatch):
-    shutil.copy(quick_ae / "ae.pt", tmp_path / "ae.pt")
-    written = order_of_writes(monkeypatch)
-    labels.main(["--quick", "--labels", "100", "--epochs", "1", *CPU, "--data-dir", str(data_dir),
-                 "--out-dir", str(tmp_path)])
-    assert written == ["labels.json", "labels.md", "fig_label_efficiency.png"]
+    for module, plot in ((ae, "plot_compare"), (ae, "plot_refit"), (vae, "plot_figures")):
+        monkeypatch.setattr(module, plot, lambda *args: None)
+    script.main([*flags, "--data-dir", str(data_dir), "--out-dir", str(tmp_path)])
+    assert set(order) <= set(written) and sorted(order, key=written.index) == order, written
 
 
 def test_two_writers_updating_one_results_file_at_once_keep_both_entries(tmp_path, monkeypatch):
     """Each writer reads the file, then waits, as if its write were slow: without the lock,
     both read it empty and the second write drops the first one's entry."""
-    import threading
-    import time
     read = plumbing.files.read_json
 
     def slow_read(path, fix):
@@ -4743,8 +4139,6 @@ def test_two_writers_updating_one_results_file_at_once_keep_both_entries(tmp_pat
 
 
 def test_a_killed_writer_releases_its_lock_on_the_results_file(tmp_path):
-    import signal
-    import threading
     path = tmp_path / "ae.json"
     holder = subprocess.Popen(
         [sys.executable, "-c", "import sys, time; from pathlib import Path; import plumbing.files\n"
@@ -4936,21 +4330,6 @@ def test_missing_or_unreadable_checkpoint_names_the_command(tmp_path):
     assert "`python ae.py --quick` writes outputs/quick/ae.pt" in str(e.value)
 
 
-def test_explore_without_the_ae_checkpoint_names_the_command(data_dir, tmp_path):
-    proc = run("explore.py", "--quick", "--data-dir", data_dir, "--out-dir", tmp_path, ok=False)
-    assert one_line_error(proc) and "python ae.py" in proc.stderr
-
-
-def test_classify_without_checkpoint_names_ae_py(data_dir, tmp_path):
-    proc = run("classify.py", "--quick", "--data-dir", data_dir, "--out-dir", tmp_path, ok=False)
-    assert one_line_error(proc) and "python ae.py" in proc.stderr
-
-
-def test_classifier_without_a_pretrained_autoencoder_names_the_command(tmp_path):
-    proc = run("tune.py", "classifier", "--quick", "--out-dir", tmp_path, ok=False)
-    assert one_line_error(proc) and "python ae.py" in proc.stderr
-
-
 class Payload:
     """An arbitrary object: a checkpoint that holds one could run code when loaded."""
 
@@ -4981,22 +4360,31 @@ def test_the_other_models_checkpoint_is_named_for_what_it_is(tmp_path, quick_ae)
 
 
 def test_a_damaged_or_foreign_judge_cache_is_said_and_replaced(capsys, tmp_path):
+    """judge.pt is only a cache: a damaged one is said in one line and trained anew."""
     torch.manual_seed(0)
     x, y = torch.rand(64, 1, 28, 28), torch.arange(64) % 10
-    path = tmp_path / "judge.pt"
-    key = dict(seed=0, subset=64, path=path)
+    path, settings = tmp_path / "judge.pt", {**judge.JUDGE, "seed": 0, "subset": 64}
+    weights = judge.Judge(settings["width"]).state_dict()
+    missing, extra = ({"judge": dict(weights)} for _ in range(2))
+    damage(missing, "judge", None)                              # a weight missing
+    damage(extra, None, "judge")                                # one more
     for cache, says in ((b"not a checkpoint", "is not a judge this code can read"),
-                        ({"settings": {**judge.JUDGE, "seed": 0, "subset": 64},
-                          "judge": judge.Judge(width=4).state_dict()}, "is not a judge"),
+                        ({"settings": settings, "judge": judge.Judge(width=4).state_dict()},
+                         "is not a judge"),
                         ({"settings": {"d": 2}, "encoder": common.Encoder(2, 0).state_dict()},
-                         "is not a judge")):
+                         "is not a judge"),
+                        ({"settings": settings, **missing}, "is not a judge this code can read"),
+                        ({"settings": settings, **extra}, "is not a judge this code can read")):
         if isinstance(cache, bytes):
             path.write_bytes(cache)
         else:
-            torch.save(cache, path)
-        judge.get_judge(x, y, None, None, **key)
+            plumbing.checkpoints.save_checkpoint(path, cache.pop("settings"), **cache)
+        new = judge.get_judge(x, y, None, None, 0, 64, path)
         assert says in capsys.readouterr().out
-        judge.get_judge(x, y, None, None, **key)                  # replaced: read, not trained
+        saved = plumbing.checkpoints.load_checkpoint(path, "", key="judge")["judge"]
+        assert list(saved) == list(weights)                     # the model's weights, all
+        assert same(list(saved.values()), list(new.state_dict().values()))
+        judge.get_judge(x, y, None, None, 0, 64, path)          # replaced: read, not trained
         assert "judge: read from" in capsys.readouterr().out
 
 
@@ -5035,83 +4423,31 @@ def test_a_vae_checkpoint_missing_a_weight_or_with_one_more_is_refused(drop, add
     assert "does not match" in message
 
 
-@pytest.mark.parametrize("drop, add", [(True, False), (False, True)])
-def test_a_cached_judge_missing_a_weight_or_with_one_more_is_replaced(drop, add, tmp_path,
-                                                                      capsys):
-    """judge.pt is only a cache: a damaged one is said in one line and trained anew."""
-    path, settings = tmp_path / "judge.pt", {**judge.JUDGE, "seed": 0, "subset": 64}
-    state = {"judge": judge.Judge(settings["width"]).state_dict()}
-    damage(state, "judge" if drop else None, "judge" if add else None)
-    plumbing.checkpoints.save_checkpoint(path, settings, **state)
-    x, y = torch.rand(64, 1, 28, 28), torch.randint(0, 10, (64,))
-    new = judge.get_judge(x, y, None, None, 0, 64, path)
-    assert "is not a judge this code can read" in capsys.readouterr().out
-    saved = plumbing.checkpoints.load_checkpoint(path, "", key="judge")["judge"]
-    assert list(saved) == list(judge.Judge(settings["width"]).state_dict())
-    assert same(list(saved.values()), list(new.state_dict().values()))
-
-
 # --- Plumbing: signals: Ctrl-C and SIGTERM -----------------------------------
 
-def test_ctrl_c_is_one_line_and_exit_status_130(data_dir, tmp_path):
-    import signal
-    proc = subprocess.Popen([sys.executable, "-u", str(ROOT / "ae.py"), "--quick", "--part",
-                             "refit", "--epochs", "1000", "--data-dir", str(data_dir), *CPU,
-                             "--out-dir", str(tmp_path)], cwd=ROOT, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+@pytest.mark.parametrize("command, trains, signal_name, status", [
+    (["ae.py", "--part", "refit"], "refit epoch", "SIGINT", 130),
+    (["tune.py", "ae", "--subset", "300"], "trial 0 epoch", "SIGINT", 130),
+    (["tune.py", "ae", "--subset", "300"], "trial 0 epoch", "SIGTERM", 143),
+    (["vae.py"], "VAE epoch", "SIGTERM", 143)])
+def test_a_signal_while_training_is_one_line_and_writes_nothing_half(command, trains,
+                                                                     signal_name, status,
+                                                                     data_dir, tmp_path):
+    """A real process, stopped while it trains: Ctrl-C exits 130, SIGTERM 143, as a shell
+    says; a study's cut trial is failed; a script writes nothing."""
+    proc = subprocess.Popen([sys.executable, "-u", *command, "--quick", "--epochs", "1000",
+                             *CPU, "--data-dir", str(data_dir), "--out-dir", str(tmp_path)],
+                            cwd=ROOT, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     for line in proc.stdout:                                   # wait until it trains
-        if line.startswith("refit epoch"):
-            break
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130 and err.strip() == "interrupted; nothing half-written"
-    assert not (tmp_path / "ae.pt").exists() and not list(tmp_path.glob("*.tmp"))
-
-
-@pytest.mark.parametrize("signal_name, status", [("SIGINT", 130), ("SIGTERM", 143)])
-def test_a_signal_stops_a_study_in_one_line_and_fails_its_trial(signal_name, status, data_dir,
-                                                               tmp_path):
-    import signal
-    proc = subprocess.Popen([sys.executable, "-u", str(ROOT / "tune.py"), "ae", "--quick",
-                             "--epochs", "1000", "--subset", "300", *CPU, "--data-dir",
-                             str(data_dir), "--out-dir", str(tmp_path)], cwd=ROOT, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    for line in proc.stdout:                                   # wait until it trains
-        if line.startswith("trial 0 epoch"):
+        if line.startswith(trains):
             break
     proc.send_signal(getattr(signal, signal_name))
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == status and err.strip() == "interrupted; nothing half-written"
-    assert [t.state for t in load(tmp_path, "ae-quick").trials] == [TrialState.FAIL]
-
-
-def test_sigterm_is_handled_as_ctrl_c_in_every_script(data_dir, tmp_path):
-    import signal
-    proc = subprocess.Popen([sys.executable, "-u", str(ROOT / "vae.py"), "--quick", "--epochs",
-                             "1000", *CPU, "--data-dir", str(data_dir), "--out-dir",
-                             str(tmp_path)], cwd=ROOT, text=True, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
-    for line in proc.stdout:
-        if line.startswith("VAE epoch"):
-            break
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 143 and err.strip() == "interrupted; nothing half-written"
-    assert list(tmp_path.iterdir()) == []
-
-
-@pytest.mark.parametrize("stop", [KeyboardInterrupt, SystemExit])
-def test_an_interrupted_write_passes_the_interrupt_through_and_leaves_no_temporary_file(
-        stop, tmp_path):
-    path = tmp_path / "ae.json"
-    path.write_text("{}")
-
-    def interrupted(tmp):
-        Path(tmp).write_text("{\"half")
-        raise stop()
-    with pytest.raises(stop):
-        plumbing.files.write_atomically(path, interrupted)
-    assert path.read_text() == "{}" and sorted(tmp_path.iterdir()) == [path]
+    if command[0] == "tune.py":
+        assert [t.state for t in load(tmp_path, "ae-quick").trials] == [TrialState.FAIL]
+    else:
+        assert list(tmp_path.iterdir()) == []
 
 
 STARTS = [["ae.py"], ["vae.py"], ["classify.py"], ["explore.py"], ["tune.py", "ae"],
@@ -5132,71 +4468,6 @@ def test_a_signal_while_torch_loads_writes_nothing(command, signal_name, tmp_pat
     assert proc.returncode == -signum, err   # killed by the signal: no handler of ours yet
     assert out == ""                         # main() never started
     assert not (tmp_path / "out").exists()
-
-
-def start_reproduce(out, data_dir, env=None):
-    """reproduce.py --quick as a real process in a process group of its own, as a terminal
-    starts a command; (the process, a function that returns its console so far)."""
-    console = out.parent / "console.txt"
-    with open(console, "w") as f:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "scripts.reproduce", "--quick", *CPU,
-             "--data-dir", str(data_dir), "--out-dir", str(out)], cwd=ROOT, stdout=f,
-            stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, start_new_session=True)
-    return proc, console.read_text
-
-
-def wait_until(condition, timeout=120):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
-
-
-def training(log):
-    """The step of this log is past its imports and its flags: it trains, or reads data."""
-    return log.exists() and "settings:" in log.read_text()
-
-
-def gone(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    return False
-
-
-def test_reproduce_sigterm_to_the_orchestrator_alone_stops_the_running_step(data_dir, tmp_path):
-    pytest.importorskip("beyond.samples")
-    out = tmp_path / "out"
-    proc, console = start_reproduce(out, data_dir)
-    wait_until(lambda: training(out / "logs" / "tune_ae.log"))
-    step = int(re.search(r"start +tune_ae +pid (\d+)", console()).group(1))
-    os.kill(proc.pid, signal.SIGTERM)                        # the orchestrator, not its group
-    assert proc.wait(timeout=60) == 143, console()
-    assert gone(step) and "stopped tune_ae" in console() and "start   refit_ae" not in console()
-    assert "interrupted" in (out / "logs" / "tune_ae.log").read_text()   # the step got it
-    before = {p: p.stat().st_mtime_ns for p in out.rglob("*")}
-    time.sleep(1.5)
-    assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == before  # nothing written after
-    assert not (out / "tuned_ae.json").exists()
-
-
-def test_reproduce_ctrl_c_stops_every_worker_and_exits_130(data_dir, tmp_path):
-    pytest.importorskip("beyond.samples")
-    out = tmp_path / "out"
-    proc, console = start_reproduce(out, data_dir, env={"WORKERS": "2"})
-    wait_until(lambda: training(out / "logs" / "tune_ae.log")
-               and training(out / "logs" / "tune_ae_worker2.log"))
-    workers = [int(p) for p in re.search(r"start +tune_ae \(2 workers\) +pid (\d+) (\d+)",
-                                         console()).groups()]
-    second = reproduce("--quick", *CPU, "--data-dir", data_dir, "--out-dir", out)
-    assert one_line_error(second) and str(out) in second.stderr    # one run per folder
-    os.killpg(proc.pid, signal.SIGINT)                       # Ctrl-C: the terminal's group
-    assert proc.wait(timeout=60) == 130, console()
-    assert all(gone(pid) for pid in workers) and "stopped tune_ae" in console()
-    for log in ("tune_ae.log", "tune_ae_worker2.log"):
-        assert "interrupted" in (out / "logs" / log).read_text()
 
 
 # --- Plumbing: the Optuna storage: resuming, several workers, a study's kind ---
@@ -5264,7 +4535,6 @@ def test_a_study_of_another_kind_is_refused(data_dir, tmp_path):
 
 def test_a_killed_workers_trial_ends_as_failed_and_a_rerun_completes(data_dir, tmp_path,
                                                                     monkeypatch):
-    import time
     monkeypatch.setattr(plumbing.storage, "GRACE_SECONDS", 1)
     argv = ["ae", *TINY, *CPU, "--data-dir", str(data_dir), "--out-dir", str(tmp_path)]
     tune.main(argv + ["--trials", "1"])                         # one complete trial
@@ -5318,7 +4588,6 @@ def test_a_read_only_storage_is_said_to_be_read_only(data_dir, tmp_path):
 
 def test_a_complete_studys_rerun_fails_killed_workers_trials_and_counts_every_trial(
         data_dir, tmp_path, monkeypatch):
-    import time
     monkeypatch.setattr(plumbing.storage, "GRACE_SECONDS", 1)
     argv = ["ae", *TINY, "--trials", "1", "--data-dir", str(data_dir), "--out-dir", str(tmp_path)]
     tune.main(argv)                                        # complete: one trial
@@ -5341,7 +4610,6 @@ def test_a_complete_studys_rerun_fails_killed_workers_trials_and_counts_every_tr
 
 def test_no_lesson_imports_beyond_or_scripts_and_plumbing_imports_no_lesson():
     """Imports run one way: lessons -> common, plumbing; beyond/, scripts/ -> lessons."""
-    import ast
     lessons = {"ae", "vae", "classify", "explore", "tune", "common"}
     def imported(path):
         tree = ast.parse(path.read_text())
@@ -5352,3 +4620,418 @@ def test_no_lesson_imports_beyond_or_scripts_and_plumbing_imports_no_lesson():
         assert not imported(ROOT / f"{lesson}.py") & {"beyond", "scripts"}, lesson
     for module in (ROOT / "plumbing").glob("*.py"):
         assert not imported(module) & lessons, module.name
+
+
+# =============================================================================
+# Shared helpers: the script runner, the spies, the read-only mount, the fixtures. What the
+# tests above lean on; a student may skip it. pytest finds fixtures anywhere in the module,
+# and a test looks its helpers up when it runs.
+# =============================================================================
+
+ROOT = Path(__file__).resolve().parent
+
+
+DEVICE_FLAG = {"ae.py", "vae.py", "classify.py", "explore.py", "tune.py", "beyond.labels",
+               "beyond.samples"}
+
+
+def run(script, *args, ok=True):
+    """`python SCRIPT ARGS...` (or `python -m MODULE ARGS...` for "beyond.samples"), as a
+    student runs it: the script as __main__, its exit status,
+    its stdout and stderr (a SystemExit's message goes to stderr, an exception's traceback
+    too, as the interpreter does). In this process, to spare each run the 2 s of starting
+    Python and importing torch; the tests of signals start real processes. On the CPU unless
+    the test names a --device, so that it holds on a machine with a GPU too."""
+    if script in DEVICE_FLAG and "--device" not in args:
+        args = (*args, *CPU)
+    module = not script.endswith(".py")
+    path = ROOT / (script.replace(".", "/") + ".py" if module else script)
+    out, err = io.StringIO(), io.StringIO()
+    argv, sys_path = sys.argv, list(sys.path)
+    sys.argv, sys.path[:0] = [str(path), *map(str, args)], [str(ROOT if module else path.parent)]
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                if module:
+                    runpy.run_module(script, run_name="__main__", alter_sys=True)
+                else:
+                    runpy.run_path(str(path), run_name="__main__")
+                code = 0
+            except SystemExit as e:         # sys.exit(2), or SystemExit("error: ..."), printed
+                code = e.code or 0 if e.code is None or isinstance(e.code, int) else 1
+                if code == 1 and not isinstance(e.code, int):
+                    print(e.code, file=sys.stderr)
+            except Exception:
+                traceback.print_exc()
+                code = 1
+    finally:
+        sys.argv, sys.path[:] = argv, sys_path
+    proc = subprocess.CompletedProcess([script, *args], code, out.getvalue(), err.getvalue())
+    if ok:
+        assert proc.returncode == 0, f"{script} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return proc
+
+
+def one_line_error(proc):
+    """A clean failure: non-zero exit, one line on stderr, no traceback."""
+    err = proc.stderr.strip()
+    return proc.returncode != 0 and "\n" not in err and "Traceback" not in err and "error" in err
+
+
+@pytest.fixture(scope="session")
+def data_dir():
+    """The real Fashion-MNIST in ./data (decompressed from Debian's package if needed)."""
+    return plumbing.data.find_data(ROOT / "data")
+
+
+@pytest.fixture(scope="session")
+def quick_ae(data_dir, tmp_path_factory):
+    """A folder holding what `ae.py --quick` writes, ae.pt included."""
+    out = tmp_path_factory.mktemp("ae_quick")
+    run("ae.py", "--quick", "--data-dir", data_dir, "--out-dir", out)
+    return out
+
+
+def random_spd(d, generator):
+    """A random symmetric positive definite (d, d) matrix, far from diagonal, float64."""
+    A = torch.randn(d, d, generator=generator, dtype=torch.float64)
+    return A @ A.T / d + 0.1 * torch.eye(d, dtype=torch.float64)
+
+
+def load(out, name):
+    return optuna.load_study(study_name=name, storage=f"sqlite:///{out / 'optuna.db'}")
+
+
+def run_with_read_only(folder, *command):
+    """Run `python COMMAND...` with `folder` read-only. As root, chmod does not stop writes;
+    a read-only bind mount does, and unshare -m keeps the mount private to this command."""
+    if shutil.which("unshare") is None:
+        pytest.skip("needs unshare (util-linux)")
+    shell = (f"mount --bind {folder} {folder} && mount -o remount,bind,ro {folder} && "
+             f"exec {sys.executable} " + " ".join(map(str, command)))
+    proc = subprocess.run(["unshare", "-m", "sh", "-c", shell], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    if "mount" in proc.stderr and "permission denied" in proc.stderr.lower():
+        pytest.skip("this machine does not allow a private mount")
+    return proc
+
+
+def write_seed_folder(folder, seed, ae_mse=0.012, knn=(0.80, 0.82, 0.80), smooth=(0.14, 0.15),
+                      accuracy=0.89, d=185, extra_runs=(),
+                      samples=((100.0, 0.22), (10.0, 0.52), (70.0, 0.28))):
+    """The five JSON files of one seed run, holding only what seeds.py reads.
+    knn = (raw pixels, AE latent, VAE latent); smooth = (AE, VAE);
+    samples = (Frechet distance, share >= 0.9) of the AE's box, the AE's mixture, the VAE."""
+    folder.mkdir(parents=True, exist_ok=True)
+    refit = {"params": {"d": d}, "val_mse": [0.5, ae_mse], "pca_val_mse": 0.0045}
+    if d > 64:
+        refit["pca_bottleneck_val_mse"] = 0.0104
+    (folder / "ae.json").write_text(json.dumps({"refit": refit}))
+    (folder / "vae.json").write_text(json.dumps(
+        {"params": {"d": 44}, "test": {"neg_elbo": 250.0 + seed, "iw_log_px": -246.0 - seed}}))
+    runs = [{"seed": s, "accuracy": 0.5} for s in extra_runs] + [{"seed": seed, "accuracy": accuracy}]
+    (folder / "classify.json").write_text(json.dumps({"table6": {"table5": {"runs": runs}}}))
+    raw, ae_latent, vae_latent = knn
+    (folder / "explore.json").write_text(json.dumps({
+        "knn": {"raw pixels": raw,
+                "AE": {"latent": ae_latent, "PCA 2-D": 0.5, explore.TSNE_KNN: 0.8},
+                "VAE": {"latent": vae_latent, "PCA 2-D": 0.5, explore.TSNE_KNN: 0.8}},
+        "smoothness": {"AE": {"mean": smooth[0]}, "VAE": {"mean": smooth[1]}}}))
+    (folder / "samples.json").write_text(json.dumps({"rows": {
+        row: {"fd": fd, "confident_share": share}
+        for row, (fd, share) in zip(("ae_box", "ae_mixture", "vae_prior"), samples)}}))
+
+
+def make_out(tmp_path, per_config):
+    """OUT/seeds/CONFIG/seedS/ for per_config = {config: [kwargs of seed 0, seed 1, ...]}."""
+    out = tmp_path / "out"
+    for config, seeds in per_config.items():
+        for seed, kwargs in enumerate(seeds):
+            write_seed_folder(out / "seeds" / config / f"seed{seed}", seed, **kwargs)
+    return out
+
+
+def reproduce(*args):
+    return run("scripts.reproduce", *args, ok=False)
+
+
+def generator(seed):
+    return torch.Generator().manual_seed(seed)
+
+
+def reference_batches(n, batch_size, seed):
+    """The batch order of every train_epoch: slices of a seeded permutation."""
+    return torch.randperm(n, generator=generator(seed)).split(batch_size)
+
+
+def flat(model):
+    return torch.cat([p.detach().flatten() for p in model.parameters()]).clone()
+
+
+def assert_same_update(before, code, reference):
+    """The parameters' change in the code's steps equals the reference steps' change, to
+    rounding (a scale relative to the largest change, so that a step of the wrong size,
+    direction or loss fails)."""
+    got, expected = flat(code) - before, flat(reference) - before
+    assert expected.abs().max() > 0                                  # the steps moved something
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4 * expected.abs().max().item())
+
+
+def cross_entropy(logits, y):
+    # -log softmax(logits)[label], averaged over the batch
+    return -logits.log_softmax(1).gather(1, y[:, None]).mean()
+
+
+# The training steps' data: 12 images in batches of 8, two batches of 8 and 4 images, so that
+# the mean over the epoch (weighted by batch size) differs from the mean of the two batch
+# losses. SGD, not Adam, for the AE, the VAE and the classifier: its step is proportional to
+# the gradient, so a loss of the wrong scale (a sum for a mean, a beta ignored) moves it.
+N, BATCH = 12, 8
+
+
+def spy(monkeypatch, module, name, calls):
+    """Replace module.name by a wrapper that appends (args, kwargs) to calls[name]."""
+    original = getattr(module, name)
+
+    def wrapped(*args, **kwargs):
+        calls.setdefault(name, []).append((args, kwargs))
+        return original(*args, **kwargs)
+    monkeypatch.setattr(module, name, wrapped)
+
+
+def spied_run(main, argv, spied, tiny_ae, data_dir, out):
+    """main(argv) on tiny_ae's ae.pt, into out, with each (module, name) of `spied` spied on:
+    {"calls": {name: [(args, kwargs), ...]}, "out", and the splits, "x_train" to "y_test"}."""
+    (out / "ae.pt").write_bytes((tiny_ae / "ae.pt").read_bytes())
+    calls = {}
+    with pytest.MonkeyPatch.context() as mp:
+        for module, name in spied:
+            spy(mp, module, name, calls)
+        main([*argv, "--data-dir", str(data_dir), "--out-dir", str(out)])
+    (x_train, y_train), (x_val, y_val), (x_test, y_test) = splits(data_dir)
+    return {"calls": calls, "out": out, "x_train": x_train, "y_train": y_train,
+            "x_val": x_val, "y_val": y_val, "x_test": x_test, "y_test": y_test}
+
+
+def splits(data_dir, subset=SUBSET):
+    """((x_train, y_train), (x_val, y_val), (x_test, y_test)) read again, on the CPU."""
+    return (*common.load_train_val(data_dir, "cpu", subset),
+            common.load_test(data_dir, "cpu", subset))
+
+
+@pytest.fixture(scope="module")
+def tiny_ae(tmp_path_factory):
+    """A folder holding an ae.pt of random weights (d = 3): what explore.py, labels.py and
+    tune.py classifier read, written in a moment instead of trained."""
+    out = tmp_path_factory.mktemp("tiny_ae")
+    torch.manual_seed(0)
+    settings = {"d": 3, "dropout": 0.1, "optimizer": "Adam", "lr": 0.001,
+                "weight_decay": 0.0, "epochs": 0, "quick": True, "seed": 0}
+    plumbing.checkpoints.save_checkpoint(out / "ae.pt", settings, encoder=common.Encoder(3, 0.1).state_dict(),
+                           decoder=common.Decoder(3, 0.1).state_dict())
+    return out
+
+
+def codes_of(folder, x):
+    """The AE's codes of x (N, d), computed here from ae.pt: encoder in eval mode."""
+    _, encoder, _ = ae.load_ae(folder / "ae.pt")
+    with torch.no_grad():
+        return encoder.eval()(x)
+
+
+# The autoencoder checkpoint classify.py and explore.py read, with settings of its own
+AE_SETTINGS = {"d": 5, "dropout": 0.0375, "optimizer": "SGD", "lr": 0.0123,
+               "weight_decay": 0.000456}
+
+
+def damage(state, drop, add):
+    if drop:
+        state[drop].pop(list(state[drop])[-1])              # the last layer's bias
+    if add:
+        state[add]["extra.weight"] = torch.zeros(3)
+
+
+def write_ae_checkpoint(path, drop=None, add=None):
+    """An ae.pt of AE_SETTINGS; drop: a part ("encoder" or "decoder") that lacks its last
+    weight; add: a part that holds one weight too many."""
+    torch.manual_seed(0)
+    d, dropout = AE_SETTINGS["d"], AE_SETTINGS["dropout"]
+    state = {"encoder": common.Encoder(d, dropout).state_dict(),
+             "decoder": common.Decoder(d, dropout).state_dict()}
+    damage(state, drop, add)
+    plumbing.checkpoints.save_checkpoint(path, {**AE_SETTINGS, "epochs": 1, "quick": True, "seed": 0}, **state)
+
+
+def write_vae_checkpoint(path, d=3, drop=False, add=False):
+    torch.manual_seed(0)
+    state = {"vae": vae.VAE(d).state_dict()}
+    damage(state, "vae" if drop else None, "vae" if add else None)
+    plumbing.checkpoints.save_checkpoint(path, {"d": d}, **state)
+
+
+def write_tuned(path, study, params):
+    path.write_text(json.dumps({"study": study, "params": params, "value": 1.0,
+                                "direction": "minimize"}))
+
+
+def spy_on_optimizers(monkeypatch, module):
+    """Each optimiser `module` makes through make_optimizer, as it is when made: its kind,
+    lr, weight decay, the ids of its parameters and their values (the initial weights)."""
+    made, make = [], common.make_optimizer
+
+    def spy(name, params, lr, weight_decay):
+        params = list(params)
+        optimizer = make(name, params, lr, weight_decay)
+        group, = optimizer.param_groups                    # one group per optimiser
+        made.append(SimpleNamespace(
+            optimizer=optimizer, setting=(type(optimizer).__name__, group["lr"],
+                                          group["weight_decay"]),
+            params={id(p) for p in group["params"]},
+            initial=[p.detach().clone() for p in params]))
+        return optimizer
+    monkeypatch.setattr(module, "make_optimizer", spy)
+    return made
+
+
+def spy_on_calls(monkeypatch, module, name):
+    """What module.name returns, each time the code under test calls it."""
+    returned, original = [], getattr(module, name)
+
+    def spy(*args, **kwargs):
+        returned.append(result := original(*args, **kwargs))
+        return result
+    monkeypatch.setattr(module, name, spy)
+    return returned
+
+
+def spy_on_batches(monkeypatch, module):
+    """The order of the training images in each epoch (training is what calls batches)."""
+    orders, batches = [], common.batches
+
+    def spy(*args, **kwargs):
+        parts = batches(*args, **kwargs)
+        orders.append(torch.cat(parts))
+        return parts
+    monkeypatch.setattr(module, "batches", spy)
+    return orders
+
+
+def owner(models, record):
+    """The one model among `models` whose parameters an optimiser record holds."""
+    owners = [m for m in models if {id(p) for p in m.parameters()} == record.params]
+    assert len(owners) == 1
+    return owners[0]
+
+
+def dropouts(module):
+    return [m.p for m in module.modules() if isinstance(m, nn.Dropout)]
+
+
+def same(a, b):
+    """Two tensors, or two lists of tensors, equal element by element."""
+    a, b = ([v] if torch.is_tensor(v) else v for v in (a, b))
+    return len(a) == len(b) and all(torch.equal(s, t) for s, t in zip(a, b))
+
+
+def write_results(out, **files):
+    out.mkdir(parents=True, exist_ok=True)
+    for name, data in files.items():
+        (out / f"{name}.json").write_text(json.dumps(data))
+
+
+def nan_in(phase, key, module, monkeypatch, at_call=1):
+    """Replace module's train_epoch and evaluate by stand-ins that return finite numbers,
+    except `key` of `phase` ("train" or "val"), NaN at its call number at_call."""
+    calls = {"train": 0, "val": 0}
+
+    def stand_in(name, keys):
+        def fake(*args, **kwargs):
+            calls[name] += 1
+            return {k: math.nan if (name, k) == (phase, key) and calls[name] == at_call
+                    else 0.5 for k in keys}
+        return fake
+    keys = {p: [k for q, k in WATCHED[module.__name__] if q == p] for p in ("train", "val")}
+    monkeypatch.setattr(module, "train_epoch", stand_in("train", keys["train"]))
+    monkeypatch.setattr(module, "evaluate", stand_in("val", keys["val"]))
+
+
+class SpyProcess:
+    """Stands in for a step's process: records its command, and ends at once with the status
+    steps_spy.exit_status(command) gives, or runs until it is signalled (None)."""
+
+    def __init__(self, steps_spy, command, cwd, **kwargs):
+        self.command, self.cwd = command[1:], cwd   # less sys.executable
+        self.pid = 10**7 + len(steps_spy.started)
+        self.returncode = steps_spy.exit_status(self.command)
+
+    def poll(self):
+        return self.returncode
+
+    def wait(self):
+        return self.returncode
+
+
+@pytest.fixture
+def steps_spy(monkeypatch):
+    """reproduce.py with every step recorded, not run (steps_spy.started, steps_spy.signalled):
+    its machinery, plumbing/steps.py, starts and signals spies."""
+    steps_spy = SimpleNamespace(module=scripts.reproduce, started=[], signalled=[],
+                                exit_status=lambda command: 0)
+
+    def popen(command, **kwargs):
+        steps_spy.started.append(SpyProcess(steps_spy, command, **kwargs))
+        return steps_spy.started[-1]
+
+    def killpg(pid, signum):
+        process = next(p for p in steps_spy.started if p.pid == pid)
+        steps_spy.signalled.append((process.command, signum))
+        process.returncode = 128 + signum             # as a step stopped by it exits
+    monkeypatch.setattr(plumbing.steps, "subprocess", SimpleNamespace(  # its own name only
+        Popen=popen, STDOUT=subprocess.STDOUT, DEVNULL=subprocess.DEVNULL))
+    monkeypatch.setattr(plumbing.steps.os, "killpg", killpg)
+    return steps_spy
+
+
+def commands_of(steps_spy, *words):
+    return [p.command for p in steps_spy.started if p.command[:len(words)] == list(words)]
+
+
+def flag_value(command, flag):
+    return command[len(command) - 1 - command[::-1].index(flag) + 1]   # the last one given
+
+
+def run_report(data_dir, out, *flags, head=False):
+    """`python -m scripts.reproduce --quick` on 500 images into out; with head=True, its
+    console is read to the first line and closed, as `| head -n 1` does. Its stderr is kept
+    beside out, in OUT.stderr."""
+    pytest.importorskip("beyond.samples")
+    err = out.with_name(out.name + ".stderr")
+    with open(err, "w") as f:
+        proc = subprocess.Popen([sys.executable, "-m", "scripts.reproduce", "--quick",
+                                 "--subset", "500", "--seed", "3", *CPU, "--data-dir",
+                                 str(data_dir), "--out-dir", str(out), *flags],
+                                cwd=ROOT, stdout=subprocess.PIPE, stderr=f, text=True)
+        console = proc.stdout.readline()
+        if head:
+            proc.stdout.close()
+        else:
+            console += proc.stdout.read()
+        proc.wait(timeout=900)
+    assert proc.returncode == 0, console[-3000:] + err.read_text()[-3000:]
+    return out
+
+
+# A folder name with a space, unicode and both quotes: a valid path must work
+AWKWARD = "résultats ✓ 日本 l'été \"x\""
+
+
+@pytest.fixture(scope="module")
+def report_jobs3(data_dir, tmp_path_factory):
+    """The whole report on 500 images, steps side by side (--jobs 3), then 2 seeds x 2
+    configurations (--seed 3): 29 steps, about 90 s on the 2-core CPU. Into a folder, and
+    from a data folder, named AWKWARD, its console closed after the first line."""
+    data = tmp_path_factory.mktemp("data") / AWKWARD
+    data.mkdir()
+    (data / "FashionMNIST").symlink_to(Path(data_dir).resolve() / "FashionMNIST")
+    return run_report(data, tmp_path_factory.mktemp("jobs3") / AWKWARD, "--jobs", "3",
+                      "--seeds", "2", head=True)
