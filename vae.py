@@ -6,7 +6,7 @@ dropout. Trained on the negative ELBO with Table 7's values (d = 44, Adam, lr 0.
 weight decay 0.0018), or those of a file named by --params (from `python tune.py vae`).
 
     python vae.py            # 42 epochs + log p(x) on the test set with K = 100:
-                             # 3 min on an idle 2-core CPU, 5 to 6 min on a shared one
+                             # 3 to 7 min on a 2-core CPU, longer when it is busy
     python vae.py --quick    # 2,000 images, 2 epochs, K = 10: 7 s (the figures are
                              # still grey squares: it only checks that everything runs)
     python vae.py --iw-images 1000   # log p(x) on the first 1,000 test images: faster
