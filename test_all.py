@@ -3779,7 +3779,8 @@ CANNOT_GO_ON = [
     (["ae.py"], {"ae.json": '{"compare": '}, "cannot read"),                  # cut short
     (["ae.py", "--part", "refit", "--params", "OUT/tuned_ae.json"],
      {"tuned_ae.json": json.dumps({"study": "ae", "params": {**ae.TABLE_4, "dropout": 1.0}})},
-     "dropout")]
+     "dropout"),
+    (["classify.py"], "ae.pt, optimizer Adagrad", "optimizer must be Adam or SGD")]  # edited
 
 
 @pytest.mark.parametrize("command, holds, says", CANNOT_GO_ON)
@@ -3787,6 +3788,8 @@ def test_a_run_that_cannot_go_on_says_why_in_one_line_before_reading_data(
         command, holds, says, quick_ae, data_dir, tmp_path):
     if holds == "ae.pt":
         shutil.copy(quick_ae / "ae.pt", tmp_path / "ae.pt")
+    if holds == "ae.pt, optimizer Adagrad":
+        write_ae_checkpoint(tmp_path / "ae.pt", settings={"optimizer": "Adagrad"})
     for name, text in (holds if isinstance(holds, dict) else {}).items():
         (tmp_path / name).write_text(text)
     command = [str(tmp_path / c[4:]) if c.startswith("OUT/") else c for c in command]
@@ -4851,15 +4854,16 @@ def damage(state, drop, add):
         state[add]["extra.weight"] = torch.zeros(3)
 
 
-def write_ae_checkpoint(path, drop=None, add=None):
-    """An ae.pt of AE_SETTINGS; drop: a part ("encoder" or "decoder") that lacks its last
-    weight; add: a part that holds one weight too many."""
+def write_ae_checkpoint(path, drop=None, add=None, settings=None):
+    """An ae.pt of AE_SETTINGS, less or more: drop: a part ("encoder" or "decoder") that lacks
+    its last weight; add: a part that holds one weight too many; settings: values edited."""
     torch.manual_seed(0)
     d, dropout = AE_SETTINGS["d"], AE_SETTINGS["dropout"]
     state = {"encoder": common.Encoder(d, dropout).state_dict(),
              "decoder": common.Decoder(d, dropout).state_dict()}
     damage(state, drop, add)
-    plumbing.checkpoints.save_checkpoint(path, {**AE_SETTINGS, "epochs": 1, "quick": True, "seed": 0}, **state)
+    plumbing.checkpoints.save_checkpoint(
+        path, {**AE_SETTINGS, "epochs": 1, "quick": True, "seed": 0, **(settings or {})}, **state)
 
 
 def write_vae_checkpoint(path, d=3, drop=False, add=False):
