@@ -2699,6 +2699,30 @@ def test_reproduce_starts_each_step_once_the_steps_it_reads_from_have_ended(
         assert first[("done", step)] < first[("start", "summary")]
 
 
+def test_reproduce_studies_tune_with_seeds_of_their_own_and_train_at_the_reports(
+        steps_spy, tmp_path):
+    """--studies 3 --workers 2 --seed 7: study K's tuning workers take --seed 7 + 2K + i and
+    its other steps --seed 7, each in OUT/studies/studyK/ and waiting for what it reads; study
+    0 is the report itself, its files copied."""
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in scripts.reproduce.made_by(scripts.reproduce.STUDY_RUN):  # the report's, faked
+        (out / name).write_text(name)
+    steps_spy.module.main(["--quick", *CPU, "--seed", "7", "--workers", "2", "--studies", "3",
+                           "--out-dir", str(out)])
+    for k, folder in enumerate([out, out / "studies" / "study1", out / "studies" / "study2"]):
+        ran = [c for c in (p.command for p in steps_spy.started)
+               if flag_value(c, "--out-dir") == str(folder) and not c[1].startswith("scripts.")]
+        tuning = [c for c in ran if c[:2] == ["tune.py", "ae"]]
+        assert [flag_value(c, "--seed") for c in tuning] == [str(7 + 2 * k), str(8 + 2 * k)]
+        assert {flag_value(c, "--seed") for c in ran if c[0] != "tune.py"} == {"7"}
+        assert all(flag_value(c, "--params").startswith(str(folder)) for c in ran if "--params" in c)
+    assert (out / "studies" / "study0" / "vae.json").read_text() == "vae.json"
+    for step in scripts.reproduce.STUDY_RUN:
+        assert set(WAITS_FOR[step.name]) <= set(
+            scripts.reproduce.after(step, scripts.reproduce.STUDY_RUN)), step.name
+
+
 # --- scripts/reproduce.py: which earlier seed runs are kept ------------------
 
 def test_reproduce_keeps_only_a_whole_seed_run_of_the_same_flags_and_values(tmp_path):
@@ -2714,7 +2738,8 @@ def test_reproduce_keeps_only_a_whole_seed_run_of_the_same_flags_and_values(tmp_
             "samples.json"]
 
     def whole(config="tuned", flags=("--quick",)):
-        return scripts.reproduce.whole(run_dir, config, SimpleNamespace(flags=list(flags), out=out))
+        return scripts.reproduce.whole(run_dir, scripts.reproduce.SEED_RUN,
+                                       SimpleNamespace(flags=list(flags), out=out), config)
     for name in made:
         (run_dir / name).write_text("{}")
     assert whole() and whole("tables")
@@ -2769,7 +2794,7 @@ def test_reproduce_runs_steps_side_by_side_once_their_inputs_exist(report_jobs3)
     assert rows[0] == ["step", "start", "end", "seconds"]
     times = {step: (float(start), float(end)) for step, start, end, _ in rows[1:]}
     assert set(times) == {s.name for s in scripts.reproduce.REPORT} | {
-        "wall time", "wall time, seed runs included"}
+        "wall time", "wall time, seed runs and studies included"}
     for step in scripts.reproduce.REPORT:
         for before in scripts.reproduce.after(step, scripts.reproduce.REPORT):
             assert times[before][1] <= times[step.name][0], (before, step.name)
@@ -2799,10 +2824,15 @@ def test_reproduce_seeds_end_to_end(report_jobs3):
             == json.loads((out / "vae.json").read_text()))
     settings = json.loads((out / "seeds" / "tables" / "seed4" / "vae.json").read_text())["settings"]
     assert settings["seed"] == 4 and settings["subset"] == 500 and settings["quick"]
-    rows = (out / "seeds" / "times.tsv").read_text().splitlines()
-    assert rows[0] == "config\tseed\tstep\tseconds" and len(rows) == 1 + 2 * 2 * 5
-    assert sum(row.endswith("\treused") for row in rows) == 5
+    rows = [row for f in sorted(out.glob("seeds/*/seed*/times.tsv"))
+            for row in f.read_text().splitlines()]
+    assert len(rows) == 2 * 2 * 5 and sum(row.endswith("\treused") for row in rows) == 5
     assert (out / "samples.json").exists() and (out / "seeds" / "tables" / "seed4" / "samples.json").exists()
+    study = out / "studies" / "study1"             # tuned again (--seed 4), trained at --seed 3
+    assert json.loads((study / "tuned_vae.json").read_text())["settings"]["seed"] == 4
+    assert json.loads((study / "vae.json").read_text())["settings"]["seed"] == 3
+    assert (json.loads((out / "studies" / "study0" / "explore.json").read_text())
+            == json.loads((out / "explore.json").read_text()))
     text = (out / "seeds.md").read_text()
     assert "## Verdicts" in text and "## Time" in text
     assert (out / "summary.md").exists()
@@ -3510,6 +3540,8 @@ def test_reproduce_refuses_an_out_dir_too_long_for_sqlite_before_any_step(steps_
     assert len(commands_of(steps_spy, "tune.py", "ae")) == 1
     with contextlib.closing(sqlite3.connect(longest / "optuna.db")) as db, db:   # SQLite's own
         db.execute("create table t (x)")                    # a write: its journal opens too
+    proc = reproduce("--quick", *CPU, "--studies", "2", "--out-dir", longest)  # studies/study1/
+    assert one_line_error(proc) and "OUT/studies/studyK/optuna.db" in proc.stderr, proc.stderr
 
 
 # --- plumbing/steps.py: paths from the caller's folder -----------------------
@@ -5038,4 +5070,4 @@ def report_jobs3(data_dir, tmp_path_factory):
     data.mkdir()
     (data / "FashionMNIST").symlink_to(Path(data_dir).resolve() / "FashionMNIST")
     return run_report(data, tmp_path_factory.mktemp("jobs3") / AWKWARD, "--jobs", "3",
-                      "--seeds", "2", head=True)
+                      "--seeds", "2", "--studies", "2", head=True)

@@ -49,6 +49,11 @@ def parse(argv, doc, table, gpu_jobs):
                              "--seed), with the report's tables and with the tuned values, into "
                              "OUT/seeds/CONFIG/seedS/, and write OUT/seeds.md; a rerun keeps each "
                              "whole seed run (default: 1, the report only)")
+    parser.add_argument("--studies", type=positive_int, default=1, metavar="N",
+                        help="then tune N - 1 more times, each study K with sampler seeds of its "
+                             "own, refit and measure its values into OUT/studies/studyK/, and "
+                             "write the tuning noise into OUT/seeds.md; a rerun keeps each whole "
+                             "study (default: 1, the report's study only)")
     parser.add_argument("--jobs", type=positive_int, metavar="N",
                         help="steps at once, seed runs too (a study's workers count as one; "
                              f"default: 1 on a CPU, {gpu_jobs} on a GPU). A step gets cores / N "
@@ -62,19 +67,22 @@ def parse(argv, doc, table, gpu_jobs):
     flags = absolute_paths(flags)
     args = check_flags(flags, table)
     for count, what in ((own.workers, "tuning workers (--workers, WORKERS)"),
-                        (own.seeds, "seed runs (--seeds)")):
+                        (own.seeds, "seed runs (--seeds)"),
+                        (own.studies * own.workers, "studies x workers (--studies)")):
         if args.seed + count - 1 >= 2**32:
             raise SystemExit(f"error: --seed {args.seed} with {count} {what} gives the last one "
                              f"the seed {args.seed + count - 1}, past 2**32 - 1; use a --seed of "
                              f"at most {2**32 - count}")
     out = Path(args.out_dir).absolute()  # a default, outputs/ or outputs/quick/, from here too
-    check_storage_path(out)
+    check_storage_path(out / "studies" / f"study{own.studies - 1}" if own.studies > 1 else out,
+                       "OUT/studies/studyK/optuna.db" if own.studies > 1 else "OUT/optuna.db")
     jobs = own.jobs or (gpu_jobs if uses_gpu(args.device) else 1)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     threads = "1" if args.quick else os.environ.get("OMP_NUM_THREADS", str(max(1, cores // jobs)))
     if stop.signum:  # stopped during the flag check: nothing written
         raise SystemExit(128 + stop.signum)
     return argparse.Namespace(flags=without(flags, "--seed", "--out-dir"), seeds=own.seeds,
+                              studies=own.studies,
                               jobs=jobs, workers=own.workers, threads=threads, out=out,
                               seed=args.seed)
 
@@ -128,14 +136,14 @@ def check_flags(flags, table):
     return next(iter(checked.values()))
 
 
-def check_storage_path(out):
-    """The studies share OUT/optuna.db (the steps take no --storage: ae.py would refuse it),
+def check_storage_path(out, name):
+    """The studies share out/optuna.db (the steps take no --storage: ae.py would refuse it),
     and SQLite refuses a longer path than its limit: the first study would stop with
     "unable to open database file"."""
     size, most = len(os.fsencode(out / "optuna.db")), SQLITE_MAX_PATH - len("-journal")
     if size > most:
         raise SystemExit(f"error: --out-dir is too long for SQLite: the studies' storage, "
-                         f"OUT/optuna.db, would be a path of {size} bytes, and SQLite opens at "
+                         f"{name}, would be a path of {size} bytes, and SQLite opens at "
                          f"most {most}; choose a shorter --out-dir (tune.py on its own can keep "
                          "its study elsewhere, with --storage)")
 

@@ -7,17 +7,14 @@ below; outputs/summary.md puts the report's numbers beside ours at the end.
     python -m scripts.reproduce --jobs 2      # two steps at once (see docs/speed.md)
     WORKERS=4 python -m scripts.reproduce --device cuda   # 4 workers a study, 3 steps at once
     python -m scripts.reproduce --seeds 3     # the above, then both configurations x 3 seeds
+    python -m scripts.reproduce --studies 3   # the above, then 2 more tuning runs, each measured
 
-A step starts as soon as the steps that make its inputs have ended, up to --jobs at once. Its
-whole output goes to OUT/logs/STEP.log; the console shows a line as it starts and as it ends,
-and the end of its log if it fails. OUT/times.tsv holds each step's start, end and seconds,
-counted from the run's start, and the run's wall time.
-
-Every other flag goes to every step: use the common ones (--quick, --device, --seed,
---data-dir, --out-dir, --subset). Each is checked against every step before anything is
-written, and a path is taken from the folder you run this in. One run at a time writes to a
-folder: a second is refused. Ctrl-C or SIGTERM stop every running step, and the run exits 130
-or 143; a failing step stops the others, and its exit status is the run's.
+A step starts once the steps that make its inputs have ended, up to --jobs at once; its output
+goes to OUT/logs/STEP.log, its start, end and seconds to OUT/times.tsv. Every other flag goes
+to every step (--quick, --device, --seed, --data-dir, --out-dir, --subset), checked against each
+before anything is written; a path is taken from the folder you run this in. One run at a time
+writes to a folder. Ctrl-C or SIGTERM stop every step (exit 130 or 143); a failing step stops
+the others, and its exit status is the run's.
 """
 import json
 import shutil
@@ -48,18 +45,22 @@ REPORT = [
     Step("explore", ("explore.py",), ("ae.pt", "vae.pt"), ("explore.json",)),
     Step("samples", ("-m", "beyond.samples"), ("ae.pt", "vae.pt"), ("samples.json",)),
 ]
-# --seeds N: one seed run, per seed S and configuration, into OUT/seeds/CONFIG/seedS/ (its
-# OUT). "tuned" copies OUT/tuned_*.json there first; "tables" runs without --params (the
-# report's Tables 4, 5 and 7).
+# --seeds N: a seed run per seed S and configuration, into OUT/seeds/CONFIG/seedS/ (its OUT):
+# "tuned" with OUT/tuned_*.json copied there, "tables" without --params (Tables 4, 5 and 7).
 SEED_RUN = [
     Step("refit_ae", ("ae.py", "--part", "refit", "--params", "OUT/tuned_ae.json"),
-         (), ("ae.pt", "ae.json")),
+         ("tuned_ae.json",), ("ae.pt", "ae.json")),
     Step("classify", ("classify.py", "--seeds", "1", "--params", "OUT/tuned_classifier.json"),
-         ("ae.pt",), ("classify.json",)),
-    Step("vae", ("vae.py", "--params", "OUT/tuned_vae.json"), (), ("vae.pt", "vae.json")),
+         ("ae.pt", "tuned_classifier.json"), ("classify.json",)),
+    Step("vae", ("vae.py", "--params", "OUT/tuned_vae.json"), ("tuned_vae.json",),
+         ("vae.pt", "vae.json")),
     Step("explore", ("explore.py",), ("ae.pt", "vae.pt"), ("explore.json",)),
     Step("samples", ("-m", "beyond.samples"), ("ae.pt", "vae.pt"), ("samples.json",)),
 ]
+# --studies N: study K (1 .. N-1) tunes again, with sampler seeds of its own (SEED + K x W
+# onwards, W: --workers), then refits and measures its tuned values at SEED as a "tuned" seed
+# run does, into OUT/studies/studyK/ (its OUT): only the tuning differs. Study 0 is the report.
+STUDY_RUN = [step for step in REPORT if step.name.startswith("tune_")] + SEED_RUN
 TUNED = ("tuned_ae.json", "tuned_classifier.json", "tuned_vae.json")
 CONFIGS = ("tuned", "tables")
 GPU_JOBS = 3  # the AE chain, the VAE chain and Adam against SGD share one GPU
@@ -71,14 +72,15 @@ def main(argv=None):
         run = parse(argv, __doc__, REPORT + SEED_RUN, GPU_JOBS)  # every flag checked first
         with hold_lock(run.out) as run.lock:  # one run per folder, as long as it or a step lives
             clock = Clock(run.out / "times.tsv")
-            run_steps(report_tasks(run), run, clock)
+            run_steps(table_tasks(REPORT, run.out, run, run.seed, run.seed), run, clock)
             clock.wall("wall time")
             run_steps([module("summary", run)], run)
             say(f"done: {run.out}/summary.md")
-            if run.seeds > 1:
-                run_steps(seed_tasks(run), run, clock)
-                clock.wall("wall time, seed runs included")
-                merge_seed_times(run.out)
+            if run.seeds > 1 or run.studies > 1:
+                tasks = (study_tasks(run) if run.studies > 1 else []) + (
+                    seed_tasks(run) if run.seeds > 1 else [])  # 1: that folder is left alone
+                run_steps(tasks, run, clock)
+                clock.wall("wall time, seed runs and studies included")
                 run_steps([module("seeds", run), module("summary", run, after=["seeds"])], run)
                 say(f"done: {run.out}/seeds.md, {run.out}/summary.md")
     finally:
@@ -86,20 +88,22 @@ def main(argv=None):
 
 
 def at(folder, command):
-    """The command as a list of arguments, OUT/NAME as the path folder/NAME: a folder's name
-    may hold spaces, quotes, any character."""
+    """The command as a list of arguments, OUT/NAME as folder/NAME (which may hold any
+    character)."""
     return [str(folder / word[4:]) if word.startswith("OUT/") else word for word in command]
 
 
-def report_tasks(run):
-    """REPORT as tasks; a tuning step runs --workers processes, worker i --seed SEED + i - 1."""
+def table_tasks(table, folder, run, tune_seed, seed, prefix="", times=None):
+    """A table's steps as tasks into folder, named prefix + step; a tuning step runs --workers
+    processes, worker i with --seed tune_seed + i - 1, every other step --seed seed."""
     tasks = []
-    for step in REPORT:
-        command = at(run.out, step.command) + run.flags
-        workers = run.workers if command[0] == "tune.py" else 1
-        commands = [command + ["--seed", str(run.seed + i), "--out-dir", str(run.out)]
-                    for i in range(workers)]
-        tasks.append(Task(step.name, commands, run.out, after(step, REPORT)))
+    for step in table:
+        command = at(folder, step.command) + run.flags
+        seeds = [tune_seed + i for i in range(run.workers)] if command[0] == "tune.py" else [seed]
+        tasks.append(Task(prefix + step.name,
+                          [command + ["--seed", str(s), "--out-dir", str(folder)] for s in seeds],
+                          folder, [prefix + name for name in after(step, table)],
+                          times=times and (times[0], f"{times[1]}\t{step.name}")))
     return tasks
 
 
@@ -128,30 +132,47 @@ def seed_tasks(run):
                 (folder / "times.tsv").write_text("".join(f"{config}\t{s}\t{step.name}\treused\n"
                                                           for step in SEED_RUN))
                 continue
-            if whole(folder, config, run):
+            if whole(folder, SEED_RUN, run, config):
                 say(f"kept    {folder}: a whole seed run of these flags")
                 continue
             fresh(folder, [out / f for f in TUNED] if config == "tuned" else [])
             (folder / "flags.txt").write_text(lines(run.flags))
-            for step in SEED_RUN:
-                command = at(folder, step.command)
-                if config == "tables":
-                    command = without(command, "--params")
-                command += run.flags + ["--seed", str(s), "--out-dir", str(folder)]
-                tasks.append(Task(f"{config}/seed{s}/{step.name}", [command], folder,
-                                  [f"{config}/seed{s}/{a}" for a in after(step, SEED_RUN)],
-                                  times=(folder / "times.tsv", f"{config}\t{s}\t{step.name}")))
+            table = SEED_RUN if config == "tuned" else [
+                step._replace(command=tuple(without(step.command, "--params")))
+                for step in SEED_RUN]
+            tasks += table_tasks(table, folder, run, s, s, f"{config}/seed{s}/",
+                                 times=(folder / "times.tsv", f"{config}\t{s}"))
     return tasks
 
 
-def whole(folder, config, run):
-    """A finished seed run of these flags (and, for "tuned", these tuned values): every file
-    its steps make is there, as steps side by side may end in any order."""
-    if not all((folder / f).exists() for f in made_by(SEED_RUN) + ("flags.txt",)):
-        return False
-    if (folder / "flags.txt").read_text() != lines(run.flags):
-        return False
-    return config == "tables" or all(same_values(folder / f, run.out / f) for f in TUNED)
+def study_tasks(run):
+    """The studies' tasks. Old studies past N-1 go now; study 0 is the report's own, copied;
+    a whole study of these flags is kept."""
+    studies = run.out / "studies"
+    for old in studies.glob("study*"):
+        if not (old.name[5:].isdigit() and int(old.name[5:]) < run.studies):
+            shutil.rmtree(old)
+    tasks = []
+    for k in range(run.studies):
+        folder = studies / f"study{k}"
+        if k == 0:
+            fresh(folder, [run.out / f for f in made_by(STUDY_RUN)])
+        elif whole(folder, STUDY_RUN, run):
+            say(f"kept    {folder}: a whole study of these flags")
+        else:
+            fresh(folder, [])
+            (folder / "flags.txt").write_text(lines(run.flags))
+            tasks += table_tasks(STUDY_RUN, folder, run, run.seed + k * run.workers, run.seed,
+                                 f"study{k}/", times=(folder / "times.tsv", f"study{k}"))
+    return tasks
+
+
+def whole(folder, table, run, config="tables"):
+    """A finished run of the table with these flags (and, for "tuned", these tuned values):
+    every file its steps make is there, as steps side by side may end in any order."""
+    return (all((folder / f).exists() for f in made_by(table) + ("flags.txt",))
+            and (folder / "flags.txt").read_text() == lines(run.flags)
+            and (config == "tables" or all(same_values(folder / f, run.out / f) for f in TUNED)))
 
 
 def same_values(a, b):
@@ -169,15 +190,6 @@ def after(step, table):
 
 def made_by(table):
     return tuple(dict.fromkeys(f for step in table for f in step.makes))
-
-
-def merge_seed_times(out):
-    """OUT/seeds/times.tsv: every seed run's seconds, for scripts.seeds."""
-    rows = [(folder / "times.tsv").read_text() for config in CONFIGS
-            for folder in sorted((out / "seeds" / config).glob("seed*"),
-                                 key=lambda f: int(f.name[4:]))
-            if (folder / "times.tsv").exists()]
-    (out / "seeds" / "times.tsv").write_text("config\tseed\tstep\tseconds\n" + "".join(rows))
 
 
 def lines(flags):
