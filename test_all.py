@@ -3471,9 +3471,10 @@ def test_a_nan_in_a_seed_run_is_shown_as_nan_and_leaves_its_verdict_undecided(tm
 
 # --- plumbing/steps.py: every flag, seed and path checked before any step ----
 
-def test_reproduce_seeds_flag_is_checked_and_documented():
-    assert "--seeds N" in run("scripts.reproduce", "--help").stdout
-    for bad in (["--seeds", "0"], ["--seeds", "x"], ["--seeds"]):
+@pytest.mark.parametrize("flag", ["--seeds", "--studies"])
+def test_reproduce_seeds_and_studies_flags_are_checked_and_documented(flag):
+    assert f"{flag} N" in run("scripts.reproduce", "--help").stdout
+    for bad in ([flag, "0"], [flag, "x"], [flag]):
         assert one_line_error(run("scripts.reproduce", *bad, ok=False)), bad
 
 
@@ -3495,7 +3496,8 @@ def test_a_mistyped_flag_deletes_nothing_and_trains_nothing(tmp_path):
 
 
 @pytest.mark.parametrize("flags, says", [
-    (["--workers", "2"], "2 tuning workers"), (["--seeds", "2"], "2 seed runs")])
+    (["--workers", "2"], "2 tuning workers"), (["--seeds", "2"], "2 seed runs"),
+    (["--studies", "2"], "2 studies x workers")])
 def test_reproduce_checks_every_workers_seed_before_any_step(flags, says, steps_spy, tmp_path,
                                                              monkeypatch):
     monkeypatch.delenv("WORKERS", raising=False)
