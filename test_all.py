@@ -4496,6 +4496,9 @@ STARTS = [["ae.py"], ["vae.py"], ["classify.py"], ["explore.py"], ["tune.py", "a
 def test_a_signal_while_torch_loads_writes_nothing(command, signal_name, tmp_path):
     """A real process, stopped while it is still importing torch (about 2 s), before main()
     has printed its settings: Python's own exit for that signal, and nothing written."""
+    if signal_name == "SIGINT" and torch.__version__ < (2, 14):
+        pytest.skip("torch 2.4.1's C extension imports numpy as it loads and clears any error "
+                    "there, so a Ctrl-C then is lost; 2.14.1 does not (versions between not tried)")
     proc = subprocess.Popen([sys.executable, *command, "--out-dir", str(tmp_path / "out")],
                             cwd=ROOT, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     time.sleep(0.2)                          # Python is up; torch is still loading
