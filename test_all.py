@@ -4504,7 +4504,10 @@ def test_a_signal_while_torch_loads_writes_nothing(command, signal_name, tmp_pat
     time.sleep(0.2)                          # Python is up; torch is still loading
     signum = getattr(signal, signal_name)
     proc.send_signal(signum)
-    out, err = proc.communicate(timeout=60)
+    try:
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()                          # a script that went on is not left running
     assert proc.returncode == -signum, err   # killed by the signal: no handler of ours yet
     assert out == ""                         # main() never started
     assert not (tmp_path / "out").exists()
