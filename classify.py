@@ -15,6 +15,7 @@ Measured on a 2-core CPU (one thread), test accuracy over 3 seeds: Table 5's rec
 classify_table6.md, fig_confusion_matrix.png. What pretraining buys: python -m beyond.labels.
 """
 import math
+import statistics
 import time
 
 import torch
@@ -47,9 +48,8 @@ OURS = {"no1": 128, "no2": 74,          # No1 = 12 is a narrow bottleneck after 
 # from, and the MLP's lr schedule; the encoder keeps the AE's optimiser in both.
 RECIPES = {"table5": {"name": "table5", "label": "Table 5 recipe", "mlp": TABLE_5,
                       "source": "Table 5", "schedule": "constant"},
-           "ours": {"name": "ours", "label": "our recipe", "mlp": OURS,
-                    "source": "OURS in classify.py",
-                    "schedule": "one-cycle"}}  # warm up over 30 % of the steps, then anneal
+           "ours": {"name": "ours", "label": "our recipe", "mlp": OURS,  # schedule: one_cycle()
+                    "source": "OURS in classify.py", "schedule": "one-cycle"}}
 QUICK = {"subset": 2000, "epochs": 2, "seeds": 1}
 
 
@@ -74,9 +74,8 @@ class Classifier(nn.Module):
 
 
 def classifier_from_ae(ae_ckpt, mlp, pretrained=True):
-    """Table 3 on a fresh copy of the encoder of `ae_ckpt` (ae.pt, read by load_ae) with the
-    MLP values `mlp` (Table 5's keys). pretrained=False: the same shape with new Kaiming
-    weights. The weights drawn here follow the global seed: seed first."""
+    """Table 3 on a fresh copy of the encoder of `ae_ckpt` (ae.pt, read by load_ae) with the MLP
+    values `mlp` (Table 5's keys); pretrained=False: new Kaiming weights (seed first)."""
     s = ae_ckpt["settings"]
     encoder = Encoder(s["d"], s["dropout"])
     if pretrained:
@@ -85,9 +84,8 @@ def classifier_from_ae(ae_ckpt, mlp, pretrained=True):
 
 
 def make_optimizers(model, ae_settings, mlp):
-    """Section 2.3: two optimisers. The encoder's is the autoencoder's (Table 4: optimiser,
-    lr, weight decay); the MLP's is Table 5's (or another recipe's). A frozen encoder (no
-    parameter requires a gradient) gets none."""
+    """Section 2.3: two optimisers, the MLP's from Table 5 (or another recipe), the encoder's
+    the autoencoder's (Table 4); a frozen encoder (no parameter requires a gradient) gets none."""
     optimizers = [make_optimizer(mlp["mlp_optimizer"], model.mlp.parameters(), mlp["mlp_lr"],
                                  mlp["mlp_weight_decay"])]
     encoder_params = [p for p in model.encoder.parameters() if p.requires_grad]
@@ -181,15 +179,14 @@ def per_class_metrics(cm):
     tp = cm.diag()
     precision = tp / cm.sum(0).clamp(min=1)
     recall = tp / cm.sum(1).clamp(min=1)
-    f1 = torch.where(precision + recall > 0,
-                     2 * precision * recall / (precision + recall), torch.zeros_like(tp))
+    f1 = (2 * precision * recall / (precision + recall)).nan_to_num()   # 0 / 0 -> 0
     return {"precision": precision.tolist(), "recall": recall.tolist(), "f1": f1.tolist(),
             "support": cm.sum(1).long().tolist(), "accuracy": (tp.sum() / cm.sum()).item()}
 
 
 def mean_std(values):
-    t = torch.tensor(values, dtype=torch.float64)
-    return t.mean().item(), (t.std().item() if len(t) > 1 else 0.0)
+    """The mean and the sample standard deviation (0 for one value)."""
+    return statistics.mean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
 
 
 # -----------------------------------------------------------------------------
@@ -269,9 +266,8 @@ def recipe_label(name, source):
 def summarise(runs, recipe):
     (accuracy, sd), (seconds, _) = (mean_std([r[k] for r in runs]) for k in ("accuracy", "seconds"))
     return {"mlp": recipe["mlp"], "source": recipe["source"], "schedule": recipe["schedule"],
-            "runs": runs,
+            "runs": runs, "support": runs[0]["support"],
             "accuracy_mean": accuracy, "accuracy_std": sd, "seconds_mean": seconds,
-            "support": runs[0]["support"],
             "mean_metrics": {k: torch.tensor([r[k] for r in runs]).mean(0).tolist()
                              for k in ("precision", "recall", "f1")}}
 
@@ -297,19 +293,15 @@ def write_results(results, args, device, seconds, n_test, out):
 
 def plot_confusion_matrix(cm, path, title):
     """The confusion matrix of the test set, counts in the cells, class names on the axes."""
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(8, 7))
+    fig, ax = pyplot().subplots(figsize=(8, 7), layout="tight")
     ax.imshow(cm, cmap="Blues")
-    k = len(CLASSES)
-    for i in range(k):
-        for j in range(k):
-            n = int(cm[i, j])
-            ax.text(j, i, str(n), ha="center", va="center", fontsize=8,
+    for i, row in enumerate(cm.tolist()):
+        for j, n in enumerate(row):
+            ax.text(j, i, n, ha="center", va="center", fontsize=8,
                     color="white" if n > cm.max() / 2 else "black")
-    ax.set_xticks(range(k), CLASSES, rotation=45, ha="right")
-    ax.set_yticks(range(k), CLASSES)
+    ax.set_xticks(range(len(CLASSES)), CLASSES, rotation=45, ha="right")
+    ax.set_yticks(range(len(CLASSES)), CLASSES)
     ax.set(xlabel="predicted class", ylabel="true class", title=title)
-    fig.tight_layout()
     save_figure(fig, path)
 
 
