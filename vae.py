@@ -133,10 +133,9 @@ def evaluate(model, x, batch_size=1024):
 
 def fit(model, optimizer, x_train, x_val, epochs, batch_size, seed, beta=1.0, on_epoch=None,
         name="VAE"):
-    """Train for `epochs` on x_train, validating on x_val after each; returns the history.
-    After every epoch, on_epoch(epoch, validation) is called if given (tune.py reports to
-    Optuna there). If a loss is not a finite number, stops early with history["diverged"]
-    = that epoch (None otherwise)."""
+    """Train for `epochs`, validating after each; returns the history. After every epoch,
+    on_epoch(epoch, validation) if given (tune.py reports to Optuna there). A loss that is not
+    a finite number stops it: history["diverged"] = that epoch, else None."""
     generator = torch.Generator().manual_seed(seed)  # the batch order
     history = {"train_recon": [], "train_kl": [], "val_recon": [], "val_kl": [],
                "seconds": [], "diverged": None}
@@ -190,27 +189,20 @@ def iw_log_px(model, x, k):
     return torch.logsumexp(log_w, 0) - math.log(k)                # (B,)
 
 
-def test_set_log_px(model, x, k, chunk=10_000):
-    """Mean importance-weighted log p(x) over x, in batches of about `chunk` decodes,
-    with a progress line every tenth of the way."""
-    batch = max(1, chunk // k)
-    parts, n_batches = [], math.ceil(len(x) / batch)
-    for i, xb in enumerate(x.split(batch), 1):
-        parts.append(iw_log_px(model, xb, k))
-        if n_batches >= 10 and i % (n_batches // 10) == 0:
-            print(f"  log p(x), K = {k}: {i * 100 // n_batches}% of {len(x)} images", flush=True)
-    return torch.cat(parts).mean().item()
-
-
-def test_results(model, x_test, k, n_images):
-    """The test set, once: the negative ELBO (one z per image) and the importance-weighted
-    log p(x) with k samples on the first n_images images (0: all); printed and returned."""
+def test_results(model, x_test, k, n_images, chunk=10_000):
+    """The test set, once: the negative ELBO (one z per image), and the importance-weighted
+    log p(x) with k samples on the first n_images images (0: all), in batches of about
+    `chunk` decodes with a progress line every tenth of the way; printed and returned."""
     test = evaluate(model, x_test)
     x_iw = x_test[:n_images] if n_images else x_test
-    t0 = time.perf_counter()
-    log_px = test_set_log_px(model, x_iw, k)
-    test = {**test, "neg_elbo": test["recon"] + test["kl"],
-            "images": len(x_test), "iw_log_px": log_px, "iw_samples": k,
+    t0, batch = time.perf_counter(), max(1, chunk // k)
+    log_px, n_batches = [], math.ceil(len(x_iw) / batch)
+    for i, xb in enumerate(x_iw.split(batch), 1):
+        log_px.append(iw_log_px(model, xb, k))
+        if n_batches >= 10 and i % (n_batches // 10) == 0:
+            print(f"  log p(x), K = {k}: {i * 100 // n_batches}% of {len(x_iw)} images", flush=True)
+    test = {**test, "neg_elbo": test["recon"] + test["kl"], "images": len(x_test),
+            "iw_log_px": torch.cat(log_px).mean().item(), "iw_samples": k,
             "iw_images": len(x_iw), "iw_seconds": time.perf_counter() - t0}
     print(f"test: negative ELBO {test['neg_elbo']:.2f} nats/image (recon {test['recon']:.2f} "
           f"+ kl {test['kl']:.2f}); importance-weighted -log p(x) <= {-test['iw_log_px']:.2f} "
@@ -248,8 +240,7 @@ def main(argv=None):
 # Data, values and results
 
 def print_params(params, source, beta):
-    print(f"VAE with d = {params['d']}, Adam, lr = {params['lr']:.3g}, weight decay = "
-          f"{params['weight_decay']:.3g}, beta = {beta} "
+    print(f"VAE: {', '.join(f'{k} = {v}' for k, v in params.items())}, Adam, beta = {beta} "
           f"(from {'Table 7' if source == 'report' else source})")
 
 
@@ -292,25 +283,22 @@ def plot_figures(model, history, params, args, x_val, y_val, x_test, y_test, out
 
 def plot_losses(history, path, title):
     """Figure 11: negative ELBO, reconstruction and KL per epoch, training and validation."""
-    plt = pyplot()
     epochs = range(1, len(history["train_recon"]) + 1)
     panels = [("negative ELBO = reconstruction + KL",
                [r + k for r, k in zip(history["train_recon"], history["train_kl"])],
                [r + k for r, k in zip(history["val_recon"], history["val_kl"])]),
               ("reconstruction: -log p(x|z)", history["train_recon"], history["val_recon"]),
               ("KL(q(z|x) || N(0, I))", history["train_kl"], history["val_kl"])]
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4))
+    fig, axes = pyplot().subplots(1, 3, figsize=(13, 4), layout="tight")
     for ax, (name, train, val) in zip(axes, panels):
         ax.plot(epochs, train, marker=".", label="training")
         ax.plot(epochs, val, marker=".", linestyle="--", label="validation")
         ax.set_title(name, fontsize=10)
+        ax.set(xlabel="epoch", ylabel="nats per image")
         ax.xaxis.get_major_locator().set_params(integer=True)
-        ax.set_xlabel("epoch")
-        ax.set_ylabel("nats per image")
         ax.grid(alpha=0.3)
         ax.legend()
     fig.suptitle(title)
-    fig.tight_layout()
     save_figure(fig, path)
 
 
