@@ -1,9 +1,9 @@
 """Hyper-parameter tuning with Optuna: section 2.2 of the report (Tables 4, 5, 7, Figure 8).
 
-One study per model, 20 trials (section 2.2), on the fixed 48,000 / 12,000 split; never
-the test set. A trial draws its values (suggest_*), trains through the script it tunes,
-reports its validation value after every epoch, and is pruned when that is worse than the
-median of earlier trials at that epoch (MedianPruner), or when it diverges.
+One study per model, 20 trials (section 2.2), on the fixed 48,000 / 12,000 split, never the
+test set. A trial draws its values (suggest_*), trains through the script it tunes, reports
+its validation value after every epoch, and is pruned when that is worse than the median of
+earlier trials at that epoch (MedianPruner), or when it diverges.
 
     python tune.py ae               # 20 trials x 10 epochs: 6 min on a 2-core CPU
     python tune.py ae --quick       # 2,000 images, 2 trials of 2 epochs: 9 s
@@ -38,10 +38,9 @@ QUICK = {"subset": 2000, "epochs": 2, "trials": 2}
 
 
 # -----------------------------------------------------------------------------
-# Search spaces, narrower than the notebook's (d 2-1000, dr 0-1) where a part cannot help:
-# d > 64 cannot carry more than the 64 units before h (Table 1), 256 keeps Table 4's 185;
-# dropout also hits h. Scales on a log scale (1e-4 to 1e-3 as far as 1e-3 to 1e-2). Every
-# value of Tables 4, 5 and 7 lies inside its range.
+# Search spaces, narrower than the notebook's (d 2-1000, dr 0-1) where a part cannot help: d > 64
+# carries no more than the 64 units before h (Table 1), 256 keeps Table 4's 185; dropout also
+# hits h. Scales are log-uniform. Every value of Tables 4, 5 and 7 lies inside its range.
 
 def suggest_ae(trial):
     return {
@@ -270,10 +269,9 @@ def save_results(study, trials, args, device, seconds, out):
 def plot_study(trials, best, counts, args, path):
     """Figure 8: every trial's last validation value (a pruned one's last report), best in red."""
     kind = STUDIES[args.study]
-    fig, ax = pyplot().subplots(figsize=(8, 4.8))
-    last = {t.number: t.value if t.state == TrialState.COMPLETE else
-            t.intermediate_values[max(t.intermediate_values)] if t.intermediate_values else None
-            for t in trials}
+    fig, ax = pyplot().subplots(figsize=(8, 4.8), layout="tight")
+    last = {t.number: t.value if t.state == TrialState.COMPLETE
+            else t.intermediate_values.get(t.last_step) for t in trials}  # None: no report
     for state, style in (("COMPLETE", {}), ("PRUNED", dict(marker="x", color="gray"))):
         shown = [(t.number, last[t.number]) for t in trials
                  if t.state.name == state and last[t.number] is not None]
@@ -292,7 +290,6 @@ def plot_study(trials, best, counts, args, path):
     fig.suptitle(f"Figure 8: Optuna study '{args.study}', {kind.direction} the {kind.metric}\n"
                  f"{len(trials)} trials ({counts_text(counts)}; {list(last.values()).count(None)} "
                  f"without a value), {args.epochs} epochs each", fontsize=10)
-    fig.tight_layout()
     save_figure(fig, path)
 
 
@@ -306,10 +303,9 @@ def build_parser():
     parser.add_argument("study", choices=["ae", "classifier", "vae"],
                         help="the AE (Table 4), the classifier's MLP (Table 5), the VAE (Table 7)")
     parser.add_argument("--trials", type=positive_int, default=20,
-                        help="complete or pruned trials for the study, earlier runs' and other "
-                             "workers' included (section 2.2: 20). Optuna's rule: a worker stops "
-                             "when one of its trials ends and the study has them, so W workers "
-                             "may end up to W - 1 past it. Failed ones do not count")
+                        help="complete or pruned trials the study holds, earlier runs' and other "
+                             "workers' included (section 2.2); failed ones do not count. Optuna's "
+                             "MaxTrialsCallback: W workers may end up to W - 1 past it")
     parser.add_argument("--epochs", type=positive_int, default=10,
                         help="epochs per trial; the report does not say: 10, the classifier's "
                              "(section 3.3); the AE's loss flattens by then (Figure 1)")
