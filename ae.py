@@ -22,8 +22,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from common import (CLASSES, Decoder, Encoder, batches, bilinear, diverged, first_of_classes,
-                    load_train_val, make_optimizer, pca)
+from common import (CLASSES, Decoder, Encoder, batched, batches, bilinear, diverged,
+                    first_of_classes, load_train_val, make_optimizer, pca)
 from plumbing.checkpoints import command_for, load_checkpoint, load_weights, save_checkpoint
 from plumbing.cli import (Parser, add_common_flags, layer_width, non_negative_float, parse_args,
                           pick_device, positive_float, positive_int, print_settings, probability,
@@ -73,9 +73,8 @@ def evaluate(model, x, batch_size=1024):
 
 def fit(model, optimizer, x_train, x_val, epochs, batch_size, seed, on_epoch=None, name=""):
     """Train for `epochs`, validating after each; returns the history. After every epoch,
-    on_epoch(epoch, validation) is called if given (tune.py reports to Optuna there). If a
-    loss is not a finite number, stops early with history["diverged"] = that epoch (None
-    otherwise)."""
+    on_epoch(epoch, validation) if given (tune.py reports to Optuna there). A loss that is not
+    a finite number stops it: history["diverged"] = that epoch, else None."""
     generator = torch.Generator().manual_seed(seed)  # the batch order
     history = {"train_mse": [], "val_mse": [], "seconds": [], "diverged": None}
     for epoch in range(1, epochs + 1):
@@ -245,13 +244,9 @@ def load_ae(path):
     tune.py and explore.py: checked to hold the settings and weights this code builds."""
     made_by = "python ae.py"
     ae_ckpt = load_checkpoint(path, made_by, key="encoder")  # the VAE's is refused here
-    missing = {"d", "dropout", "optimizer", "lr", "weight_decay"} - set(ae_ckpt["settings"])
-    if missing:
-        raise SystemExit(f"error: {path} lacks the settings {sorted(missing)}; rerun "
-                         f"`{command_for(made_by, path)}`")
     s = ae_ckpt["settings"]
     for key in ("d", "dropout", "optimizer", "lr", "weight_decay"):  # as --params checks them
-        check_param(path, key, s[key], fix=f"rerun `{command_for(made_by, path)}`")
+        check_param(path, key, s.get(key), fix=f"rerun `{command_for(made_by, path)}`")
     encoder = load_weights(Encoder(s["d"], s["dropout"]), ae_ckpt, "encoder", path, made_by)
     decoder = load_weights(Decoder(s["d"], s["dropout"]), ae_ckpt, "decoder", path, made_by)
     return ae_ckpt, encoder, decoder
@@ -280,21 +275,17 @@ def plot_compare(histories, watch, p, out):
 
 def plot_losses(histories, path, title):
     """Figure 1: training (solid) and validation (dashed) MSE per epoch, per optimiser."""
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for (name, h), color in zip(histories.items(), ("tab:blue", "tab:orange")):
+    fig, ax = pyplot().subplots(figsize=(7, 4.5), layout="tight")
+    for i, (name, h) in enumerate(histories.items()):
         epochs = range(1, len(h["train_mse"]) + 1)
-        ax.plot(epochs, h["train_mse"], color=color, label=f"{name}, training")
-        ax.plot(epochs, h["val_mse"], color=color, linestyle="--", label=f"{name}, validation")
-    ax.set_yscale("log")
+        ax.plot(epochs, h["train_mse"], color=f"C{i}", label=f"{name}, training")
+        ax.plot(epochs, h["val_mse"], color=f"C{i}", linestyle="--", label=f"{name}, validation")
+    ax.set(yscale="log", xlabel="epoch", title=title,
+           ylabel="reconstruction loss (MSE per pixel, log scale)")
     plain_log_axis(ax.yaxis)
     ax.xaxis.get_major_locator().set_params(integer=True)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("reconstruction loss (MSE per pixel, log scale)")
-    ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(loc="best")
-    fig.tight_layout()
+    ax.legend()
     save_figure(fig, path)
 
 
@@ -320,20 +311,16 @@ def plot_reconstructions(model, x_val, y_val, class_names, path, title, n=8):
 @torch.no_grad()
 def plot_codes_2d(model, x_train, x_val, y_val, out, n=20):
     """At d = 2 (section 2.1's): the codes of the validation images, coloured by class, beside
-    the decoder over an n x n grid of the box that explore.py's notebook sampler draws from,
-    each coordinate between its min and max over the codes of the training images
-    (explore.sample_uniform_box). A code in the box's empty corners is drawn as often as one
-    among the images."""
-    model.eval()
-    encoder, decoder = model
-    codes = torch.cat([encoder(xb) for xb in x_val.split(1000)])         # (N_val, d)
-    if codes.shape[1] != 2:
+    the decoder over an n x n grid of the min-max box of the codes of the training images,
+    which explore.py's notebook sampler draws from (explore.sample_uniform_box): a code in
+    the box's empty corners is drawn as often as one among the images."""
+    encoder, decoder = model.eval()
+    if encoder.d != 2:
         return
-    z_train = torch.cat([encoder(xb) for xb in x_train.split(1000)])    # (N, 2)
-    (z1_lo, z2_lo), (z1_hi, z2_hi) = z_train.min(0).values, z_train.max(0).values
-    corners = torch.stack([torch.stack(c) for c in ((z1_lo, z2_hi), (z1_hi, z2_hi),
-                                                    (z1_lo, z2_lo), (z1_hi, z2_lo))])  # (4, 2)
-    z = bilinear(corners, n)                                             # (n, n, 2)
+    codes, z_train = batched(encoder, x_val), batched(encoder, x_train)     # (N, 2) each
+    lo, hi = z_train.min(0).values, z_train.max(0).values                    # (2,): z1, z2
+    corners = torch.stack([torch.stack([lo[0], hi[1]]), hi, lo, torch.stack([hi[0], lo[1]])])
+    z = bilinear(corners, n)                             # (n, n, 2), corners TL, TR, BL, BR
     plot_latent_plane(codes, y_val, CLASSES, z, decoder(z.flatten(0, 1)).unflatten(0, (n, n)),
                       out / "fig_ae_codes_2d.png",
                       "The AE's latent plane (d = 2, Adam, section 3.1): where the validation "
