@@ -1,11 +1,10 @@
 """The convolutional autoencoder: sections 2.1, 3.1 and 3.2 of the report.
 
-Part "compare" (section 3.1, Figures 1 and 7): the AE of Tables 1 and 2 trained twice from
-the same initial weights and batch order, once with Adam and once with SGD (section 2.1:
-42 epochs, batch 256, lr 0.0005, weight decay 0.0001, dropout 0.2, MSE loss).
-Part "refit" (section 3.2, Table 4, Figures 2 and 10): the AE with Table 4's values, saved
-as outputs/ae.pt for classify.py and explore.py. Each run's validation MSE is printed
-beside PCA's with as many components, the linear baseline an autoencoder has to beat.
+Part "compare" (section 3.1, Figures 1 and 7): the AE of Tables 1 and 2 trained twice from the
+same initial weights and batch order, with Adam and with SGD (section 2.1: 42 epochs, batch
+256, lr 0.0005, weight decay 0.0001, dropout 0.2, MSE loss). Part "refit" (section 3.2, Table
+4, Figures 2 and 10): the AE with Table 4's values, saved as outputs/ae.pt for classify.py and
+explore.py. Each validation MSE is printed beside PCA's with as many components.
 
     python ae.py              # both parts, 3 x 42 epochs: 12 min on a 2-core CPU
     python ae.py --quick      # 2,000 images, 2 epochs: 6 s
@@ -45,8 +44,7 @@ def autoencoder(d, dropout):
     return nn.Sequential(Encoder(d, dropout), Decoder(d, dropout))
 
 
-# -----------------------------------------------------------------------------
-# Training: one epoch, the validation loss, the for-epoch loop
+# --- Training: one epoch, the validation loss, the for-epoch loop ------------
 
 def train_epoch(model, optimizer, x, batch_size, generator):
     """One pass over x in shuffled batches; returns {"mse": mean training MSE}."""
@@ -111,8 +109,7 @@ def pca_val_mse(x_train, x_val, k):
     return F.mse_loss(x_hat, x_val.flatten(1)).item()
 
 
-# -----------------------------------------------------------------------------
-# The two parts
+# --- The two parts -----------------------------------------------------------
 
 def compare_optimizers(p, args, device, x_train, x_val, watch):
     """Section 3.1: Adam against SGD from the same initial weights and batch order.
@@ -173,8 +170,7 @@ def run_refit(params, args, device, x_train, x_val, y_val, out):
     plot_refit(model, x_val, y_val, params.values["d"], out)
 
 
-# -----------------------------------------------------------------------------
-# main(): flags, data, the two parts
+# --- main(): flags, data, the two parts --------------------------------------
 
 def main(argv=None):
     args = parse_args(build_parser(), QUICK, argv)
@@ -195,8 +191,7 @@ def main(argv=None):
     print(f"done on {device}; results in {out}/")
 
 
-# -----------------------------------------------------------------------------
-# Results and figures
+# --- Results and figures -----------------------------------------------------
 
 def print_params(part, params):
     """The part's values and where they came from."""
@@ -220,8 +215,8 @@ def save_compare(histories, params, args, device, seconds, out):
     update_results(out / "ae.json", {"compare": {
         "settings": vars(args), "params": p, "source": params.source, "device": str(device),
         **runs, "wall_seconds": seconds}})
-    print_row("Adam (section 3.1)", p["d"], histories["Adam"])
-    print_row("SGD (section 3.1)", p["d"], histories["SGD"])
+    for name, h in histories.items():
+        print_row(f"{name} (section 3.1)", p["d"], h)
 
 
 def save_refit(model, history, params, args, device, seconds, out):
@@ -259,14 +254,13 @@ def print_row(run_name, d, history):
 
 def plot_compare(histories, watch, p, out):
     """Figure 1 (the losses) and Figure 7 (one image after each epoch)."""
-    settings = f"d = {p['d']}, lr = {p['lr']}, dropout = {p['dropout']}, alpha = {p['weight_decay']}"
     plot_losses(histories, out / "fig01_loss_adam_vs_sgd.png",
-                f"Figure 1: reconstruction loss, Adam vs SGD\n({settings})")
+                f"Figure 1: reconstruction loss, Adam vs SGD\n(d = {p['d']}, lr = {p['lr']}, "
+                f"dropout = {p['dropout']}, alpha = {p['weight_decay']})")
     n_done = len(histories["Adam"]["snapshots"])
     shown = sorted({e for e in (1, 2, 3, 5, 10, 15, 20, 30, n_done) if e <= n_done})
-    grid = torch.stack([torch.cat([watch.cpu()] + [histories[name]["snapshots"][e - 1]
-                                                   for e in shown])
-                        for name in ("Adam", "SGD")])
+    grid = torch.stack([torch.cat([watch.cpu(), *(h["snapshots"][e - 1] for e in shown)])
+                        for h in histories.values()])           # (2, 1 + len(shown), 1, 28, 28)
     plot_grid(grid, out / "fig07_training_progress.png",
               "Figure 7: one validation image (an ankle boot) reconstructed after each epoch",
               row_labels=["(a) Adam", "(b) SGD"],
@@ -330,8 +324,7 @@ def plot_codes_2d(model, x_train, x_val, y_val, out, n=20):
                        "codes\n(the box explore.py's Figure 4 samples from)"])
 
 
-# -----------------------------------------------------------------------------
-# Command line: the report's values are the defaults
+# --- Command line: the report's values are the defaults ----------------------
 
 def build_parser():
     parser = Parser(description=__doc__.split("\n")[0])
@@ -345,12 +338,11 @@ def build_parser():
     add_params_flag(parser, "ae")
     # Each of these sets the value in every part run; not given, each part takes its own
     parser.add_argument("--d", type=layer_width, default=None,
-                        help="latent dimension, 1 to 1024 (default: compare 2, the notebook's, "
-                             "as the report does not state it; refit 185, Table 4)")
+                        help="latent dimension, 1 to 1024 (default: compare 2, the notebook's: "
+                             "the report does not state it; refit 185, Table 4)")
     parser.add_argument("--lr", type=positive_float, default=None,
-                        help="learning rate (default: compare 0.0005 for Adam and SGD, "
-                             "section 2.1, where the notebook gave SGD 0.001; refit 0.0058, "
-                             "Table 4)")
+                        help="learning rate (default: compare 0.0005 for both, section 2.1, where "
+                             "the notebook gave SGD 0.001; refit 0.0058, Table 4)")
     parser.add_argument("--weight-decay", type=non_negative_float, default=None,
                         help="weight decay alpha (default: compare 0.0001, section 2.1; "
                              "refit 1.038e-5, Table 4)")

@@ -53,8 +53,7 @@ RECIPES = {"table5": {"name": "table5", "label": "Table 5 recipe", "mlp": TABLE_
 QUICK = {"subset": 2000, "epochs": 2, "seeds": 1}
 
 
-# -----------------------------------------------------------------------------
-# Model: Table 3, on the encoder of the autoencoder
+# --- Model: Table 3, on the encoder of the autoencoder -----------------------
 
 class Classifier(nn.Module):
     """Table 3: the encoder of Table 1, x (B, 1, 28, 28) -> h (B, d), then an MLP
@@ -103,8 +102,7 @@ def one_cycle(optimizers, total_steps):
             for o in optimizers]  # max_lr: the optimiser's lr
 
 
-# -----------------------------------------------------------------------------
-# Training: one epoch, predictions, accuracy, the for-epoch loop
+# --- Training: one epoch, predictions, accuracy, the for-epoch loop ----------
 
 def train_epoch(model, optimizers, x, y, batch_size, generator, schedulers=()):
     """One pass over (x, y) in shuffled batches; returns {"loss": mean cross-entropy}."""
@@ -164,8 +162,7 @@ def fit(model, optimizers, x, y, epochs, batch_size, seed, schedulers=(), val=No
     return history
 
 
-# -----------------------------------------------------------------------------
-# Metrics of Table 6, from the confusion matrix
+# --- Metrics of Table 6, from the confusion matrix ---------------------------
 
 def confusion_matrix(y_true, y_pred, k=len(CLASSES)):
     """C[i, j] = number of images of class i predicted as class j, shape (k, k)."""
@@ -189,8 +186,7 @@ def mean_std(values):
     return statistics.mean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
 
 
-# -----------------------------------------------------------------------------
-# main(): flags, data, training, results
+# --- main(): flags, data, training, results ----------------------------------
 
 def main(argv=None):
     args = parse_args(build_parser(), QUICK, argv)
@@ -244,8 +240,7 @@ def fine_tune_and_test(ae_ckpt, recipe, seed, args, x, y, x_test, y_test):
     return result
 
 
-# -----------------------------------------------------------------------------
-# Recipes, results and figures
+# --- Recipes, results and figures --------------------------------------------
 
 def resolve_recipe(args, name):
     """The recipe `name` as this run trains it: --params sets the MLP values of Table 5's
@@ -327,8 +322,7 @@ def table6_markdown(results, n_seeds):
             "its Table 6 (one run).\n")
 
 
-# -----------------------------------------------------------------------------
-# Command line: the report's values are the defaults
+# --- Command line: the report's values are the defaults ----------------------
 
 def build_parser():
     parser = Parser(description=__doc__.split("\n\n")[0])

@@ -16,8 +16,7 @@ SPLIT_SEED = 2022       # fixes the 48,000 / 12,000 split; never changes with --
 CORNERS = ("Ankle boot", "Trouser", "Pullover", "Bag")  # Figures 5a, 5b: TL, TR, BL, BR
 
 
-# -----------------------------------------------------------------------------
-# The split and the batches (section 2.2)
+# --- The split and the batches (section 2.2) ---------------------------------
 
 def split_indices(n, n_val=N_VAL):
     """The fixed split of section 2.2: (train indices, validation indices) of the training
@@ -45,8 +44,7 @@ def diverged(*losses):
     return not all(math.isfinite(v) for v in losses)
 
 
-# -----------------------------------------------------------------------------
-# The encoder of Table 1 and the decoder of Table 2
+# --- The encoder of Table 1 and the decoder of Table 2 -----------------------
 
 def conv_stack():
     """The three conv layers of Table 1, flattened: (B, 1, 28, 28) -> (B, 288). Table 1 leaves
@@ -118,8 +116,7 @@ def make_optimizer(name, params, lr, weight_decay):
     return getattr(torch.optim, name)(params, lr=lr, weight_decay=weight_decay)
 
 
-# -----------------------------------------------------------------------------
-# PCA (the linear baseline of ae.py, Figure 9) and the bilinear grid (Figures 5a, 5b)
+# --- PCA (ae.py's baseline, Figure 9), the bilinear grid (Figures 5a, 5b) ----
 
 def pca(x, k):
     """Principal components of the rows of x (N, D): (mean (D,), components (k, D),
@@ -146,8 +143,7 @@ def bilinear(corners, n=10):
     return weights @ corners
 
 
-# -----------------------------------------------------------------------------
-# The data: Fashion-MNIST as tensors on the device, split as section 2.2 says
+# --- The data: Fashion-MNIST on the device, split as section 2.2 says --------
 
 def to_device(images, labels, device):
     # uint8 (N, 28, 28) -> float in [0, 1], (N, 1, 28, 28), on the device once

@@ -52,8 +52,7 @@ class LatentModel(NamedTuple):
     d: int            # the latent dimension
 
 
-# -----------------------------------------------------------------------------
-# t-SNE (van der Maaten and Hinton, 2008), exact, in PyTorch
+# --- t-SNE (van der Maaten and Hinton, 2008), exact, in PyTorch --------------
 
 def conditional_p(D2, perplexity, steps=100, tol=1e-5):
     """p_j|i = exp(-beta_i D2_ij) / sum_{k != i} exp(-beta_i D2_ik), one beta_i = 1/(2 sigma_i^2)
@@ -153,8 +152,7 @@ def tsne(x, perplexity=30.0, iters=1000, exaggeration=12.0, exaggeration_iters=2
     return Y, kl_divergence(P, Y)
 
 
-# -----------------------------------------------------------------------------
-# The report's claims as numbers: class separation, smoothness
+# --- The report's claims as numbers: class separation, smoothness ------------
 
 def knn_accuracy(z, y, k=10, chunk=1000):
     """Leave-one-out k-nearest-neighbour class accuracy: each point's class is predicted by
@@ -193,8 +191,7 @@ def smoothness(decode, z, pairs, steps, generator):
     return evenness(images.flatten(2)).cpu()
 
 
-# -----------------------------------------------------------------------------
-# Random codes (Figure 4) and interpolation (Figure 5a)
+# --- Random codes (Figure 4) and interpolation (Figure 5a) -------------------
 
 def sample_uniform_box(z, n, generator):
     """The report's notebook: each coordinate uniform between its min and max over z, the
@@ -231,8 +228,7 @@ def bilinear_grid(decode, corners, size=10):
     return decode(bilinear(corners, size).flatten(0, 1)).unflatten(0, (size, size))
 
 
-# -----------------------------------------------------------------------------
-# main(): flags, data, training, results
+# --- main(): flags, data, training, results ----------------------------------
 
 def main(argv=None):
     args = parse_args(build_parser(), QUICK, argv)
@@ -291,8 +287,7 @@ def measure(name, z, decode, y, sub, args):
     return numbers, {"pca": z_pca, "ratio": ratio.tolist(), "tsne": z_tsne, "kl": kl}
 
 
-# -----------------------------------------------------------------------------
-# Models and the t-SNE subsample
+# --- Models and the t-SNE subsample ------------------------------------------
 
 def load_models(out, device):
     """{"AE": LatentModel} of OUT/ae.pt and, when OUT/vae.pt exists, "VAE" beside it; on
@@ -329,8 +324,7 @@ def tsne_subsample(n, args, device):
     return sub.sort().values.to(device)
 
 
-# -----------------------------------------------------------------------------
-# Results and figures
+# --- Results and figures -----------------------------------------------------
 
 def print_tables(results, args):
     names = list(results["smoothness"])
@@ -421,8 +415,7 @@ def plot_interpolations(panels, path, title):
     save_figure(fig, path)
 
 
-# -----------------------------------------------------------------------------
-# Command line
+# --- Command line ------------------------------------------------------------
 
 def build_parser():
     parser = Parser(description=__doc__.split("\n")[0] + "\n\nReads OUT_DIR/ae.pt (written by "

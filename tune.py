@@ -37,10 +37,10 @@ from plumbing.storage import (check_resumed, counts_text, fail_stale_trials, ope
 QUICK = {"subset": 2000, "epochs": 2, "trials": 2}
 
 
-# -----------------------------------------------------------------------------
-# Search spaces, narrower than the notebook's (d 2-1000, dr 0-1) where a part cannot help: d > 64
-# carries no more than the 64 units before h (Table 1), 256 keeps Table 4's 185; dropout also
-# hits h. Scales are log-uniform. Every value of Tables 4, 5 and 7 lies inside its range.
+# --- Search spaces -----------------------------------------------------------
+# Narrower than the notebook's (d 2-1000, dr 0-1) where a part cannot help: d > 64 carries
+# no more than the 64 units before h (Table 1), 256 keeps Table 4's 185; dropout also hits
+# h. Scales are log-uniform. Every value of Tables 4, 5 and 7 lies inside its range.
 
 def suggest_ae(trial):
     return {
@@ -73,8 +73,7 @@ def suggest_vae(trial):
     }
 
 
-# -----------------------------------------------------------------------------
-# Objectives: one trial, from its values to the validation value it returns
+# --- Objectives: one trial, from its values to the validation value ----------
 
 def ae_objective(trial, args, data):
     p = suggest_ae(trial)
@@ -163,8 +162,7 @@ STUDIES = {
 }
 
 
-# -----------------------------------------------------------------------------
-# The study, made or resumed
+# --- The study, made or resumed ----------------------------------------------
 
 def open_study(args, url):
     """Create the study, or resume it if of the same kind, data and epochs. The sampler is
@@ -215,8 +213,7 @@ def print_trial_end(study, trial):
         print(f"trial {trial.number} failed: out of memory; the study goes on")
 
 
-# -----------------------------------------------------------------------------
-# main(): flags, data, training, results
+# --- main(): flags, data, training, results ----------------------------------
 
 def main(argv=None):
     args = parse_args(build_parser(), QUICK, argv)
@@ -239,8 +236,7 @@ def main(argv=None):
     save_results(study, trials, args, device, time.perf_counter() - t_start, out)
 
 
-# -----------------------------------------------------------------------------
-# Results and Figure 8
+# --- Results and Figure 8 ----------------------------------------------------
 
 def save_results(study, trials, args, device, seconds, out):
     """tuned_<study>.json, then Figure 8, and the tuned values printed beside the report's;
@@ -293,8 +289,7 @@ def plot_study(trials, best, counts, args, path):
     save_figure(fig, path)
 
 
-# -----------------------------------------------------------------------------
-# Command line
+# --- Command line ------------------------------------------------------------
 
 def build_parser():
     parser = Parser(description=__doc__.split("\n\n")[0],

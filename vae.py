@@ -38,8 +38,7 @@ TABLE_7 = {"d": 44, "lr": 0.0002, "weight_decay": 0.0018}  # the tuned VAE (Tabl
 QUICK = {"subset": 2000, "epochs": 2, "iw_samples": 10}
 
 
-# -----------------------------------------------------------------------------
-# Model: the encoder of Table 1 with two heads, the decoder of Table 2
+# --- Model: the encoder of Table 1 with two heads, the decoder of Table 2 ----
 
 def reparameterize(mu, logvar):
     """A sample of q(z|x) that gradients flow through to mu and logvar."""
@@ -72,8 +71,7 @@ class VAE(nn.Module):
         return self.decoder(z), mu, logvar
 
 
-# -----------------------------------------------------------------------------
-# Loss: the negative ELBO (Kingma & Welling 2014), per image, in nats
+# --- Loss: the negative ELBO (Kingma & Welling 2014), per image, in nats -----
 #
 #   -ELBO(x) = -E_q(z|x)[log p(x|z)] + beta * KL(q(z|x) || N(0, I))
 #            =  reconstruction term   +  beta * KL term
@@ -99,8 +97,7 @@ def loss_terms(model, x):
     return recon, kl
 
 
-# -----------------------------------------------------------------------------
-# Training: one epoch, the validation loss, the for-epoch loop
+# --- Training: one epoch, the validation loss, the for-epoch loop ------------
 
 def train_epoch(model, optimizer, x, batch_size, generator, beta=1.0):
     """One pass over x in shuffled batches, on the loss recon + beta * kl; returns the mean
@@ -162,8 +159,7 @@ def fit(model, optimizer, x_train, x_val, epochs, batch_size, seed, beta=1.0, on
     return history
 
 
-# -----------------------------------------------------------------------------
-# Beyond the report: log p(x) itself, by importance sampling
+# --- Beyond the report: log p(x) itself, by importance sampling --------------
 
 @torch.no_grad()
 def iw_log_px(model, x, k):
@@ -210,8 +206,7 @@ def test_results(model, x_test, k, n_images, chunk=10_000):
     return test
 
 
-# -----------------------------------------------------------------------------
-# main(): flags, data, training, test, results, figures
+# --- main(): flags, data, training, test, results, figures -------------------
 
 def main(argv=None):
     args = parse_args(build_parser(), QUICK, argv)
@@ -236,8 +231,7 @@ def main(argv=None):
     print(f"done in {time.perf_counter() - t_start:.0f}s on {device}; results in {out}/")
 
 
-# -----------------------------------------------------------------------------
-# Data, values and results
+# --- Data, values and results ------------------------------------------------
 
 def print_params(params, source, beta):
     print(f"VAE: {', '.join(f'{k} = {v}' for k, v in params.items())}, Adam, beta = {beta} "
@@ -365,8 +359,7 @@ def plot_manifold(model, x_test, y_test, path, n=20):
                        f"{lo:.3f} ... {hi:.3f}"])
 
 
-# -----------------------------------------------------------------------------
-# Command line: the report's values are the defaults
+# --- Command line: the report's values are the defaults ----------------------
 
 def build_parser():
     parser = Parser(description=__doc__.split("\n")[0])
