@@ -1,10 +1,9 @@
 """The pretrained encoder as a classifier: sections 2.3 and 3.3 of the report (Tables 3, 5, 6).
 
-The encoder of outputs/ae.pt (from `python ae.py`) with the MLP of Table 3 on top,
-fine-tuned for 10 epochs on all 60,000 training images, tested once on the 10,000 test
-images: Table 6 (per-class precision, recall, F1) beside the report's F1 and 90.08 %. The
-encoder keeps the AE's optimiser (Table 4); the MLP uses Table 5 (or --params), or with
---recipe ours, our recipe (OURS below). Every run is repeated for --seeds seeds.
+The encoder of outputs/ae.pt (`python ae.py`) with the MLP of Table 3 on top, fine-tuned for 10
+epochs on all 60,000 training images, tested once on the 10,000 test images: Table 6 (per-class
+precision, recall, F1) beside the report's F1 and 90.08 %. The encoder keeps the AE's optimiser
+(Table 4); the MLP uses Table 5 (or --params), or our recipe (--recipe ours), for --seeds seeds.
 
     python classify.py                  # Table 6, Table 5's recipe, 3 seeds: about 2 min
     python classify.py --recipe both    # Table 5's recipe and ours side by side: 4 min
@@ -37,15 +36,13 @@ TABLE_5 = {"no1": 12, "no2": 74, "mlp_optimizer": "Adam", "mlp_lr": 0.0002,
 REPORT_F1 = [85.36, 98.24, 83.02, 89.97, 84.04, 97.65, 72.82, 95.77, 97.41, 96.74]
 REPORT_ACCURACY = 90.08     # % on the 10,000 test images
 REPORT_SECONDS = 61         # 10 epochs "on a GPU"
-# Our recipe, chosen on the 48,000 / 12,000 validation split, never on the test set.
-# Same network shape (Table 3), same 10 epochs, same data, no augmentation; the encoder
-# keeps the AE's optimiser and lr (its one-cycle peak), as in Table 5's recipe.
+# Our recipe, chosen on the validation split, never on the test set: Table 3's shape, 10 epochs,
+# the same data, no augmentation; the encoder keeps the AE's optimiser and lr (its peak).
 OURS = {"no1": 128, "no2": 74,          # No1 = 12 is a narrow bottleneck after d = 185
         "mlp_optimizer": "Adam", "mlp_dropout": 0.1,
         "mlp_lr": 0.006,                # peak lr of the MLP (Table 5: 0.0002, constant)
         "mlp_weight_decay": 0.0}        # Table 5's 0.1679 holds the MLP's weights near 0
-# The MLP training recipes of --recipe: the MLP's values (Table 5's keys), where they come
-# from, and the MLP's lr schedule; the encoder keeps the AE's optimiser in both.
+# --recipe: the MLP's values (Table 5's keys), where they come from, and the MLP's lr schedule
 RECIPES = {"table5": {"name": "table5", "label": "Table 5 recipe", "mlp": TABLE_5,
                       "source": "Table 5", "schedule": "constant"},
            "ours": {"name": "ours", "label": "our recipe", "mlp": OURS,  # schedule: one_cycle()
@@ -181,8 +178,7 @@ def per_class_metrics(cm):
             "support": cm.sum(1).long().tolist(), "accuracy": (tp.sum() / cm.sum()).item()}
 
 
-def mean_std(values):
-    """The mean and the sample standard deviation (0 for one value)."""
+def mean_std(values):  # the sample standard deviation: 0 for one value
     return statistics.mean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
 
 
@@ -198,8 +194,7 @@ def main(argv=None):
     out = out_dir(args.out_dir)
     ae_ckpt, *_ = load_ae(args.checkpoint)  # a missing or wrong one fails before any data
     t_start = time.perf_counter()
-    # Section 3.3: the final classifier trains on all the training data (the 48,000 of
-    # the split and its 12,000 validation images) and is tested once on the test set.
+    # Section 3.3: the classifier trains on all 60,000 training images (the split's two parts)
     (x_train, y_train), (x_val, y_val) = load_train_val(args.data_dir, device, args.subset)
     x, y = torch.cat([x_train, x_val]), torch.cat([y_train, y_val])
     x_test, y_test = load_test(args.data_dir, device, args.subset)
@@ -211,12 +206,18 @@ def main(argv=None):
 
 
 def run_recipe(ae_ckpt, recipe, args, x, y, x_test, y_test):
-    """Table 6 for one recipe: fine-tune and test once per seed; the summary of the runs."""
+    """Table 6 for one recipe: fine-tune and test once per seed; the runs, and their means (the
+    accuracy's with its spread over the seeds)."""
     print(f"\nrecipe {recipe['name']}: MLP {recipe['mlp']} from {recipe['source']}, "
           f"{recipe['schedule']} lr")
     runs = [fine_tune_and_test(ae_ckpt, recipe, seed, args, x, y, x_test, y_test)
             for seed in range(args.seed, args.seed + args.seeds)]
-    return summarise(runs, recipe)
+    (accuracy, sd), (seconds, _) = (mean_std([r[k] for r in runs]) for k in ("accuracy", "seconds"))
+    return {"mlp": recipe["mlp"], "source": recipe["source"], "schedule": recipe["schedule"],
+            "runs": runs, "support": runs[0]["support"],
+            "accuracy_mean": accuracy, "accuracy_std": sd, "seconds_mean": seconds,
+            "mean_metrics": {k: torch.tensor([r[k] for r in runs]).mean(0).tolist()
+                             for k in ("precision", "recall", "f1")}}
 
 
 def fine_tune_and_test(ae_ckpt, recipe, seed, args, x, y, x_test, y_test):
@@ -258,15 +259,6 @@ def recipe_label(name, source):
             f"report's recipe, values of {source.rsplit('/', 1)[-1]}")
 
 
-def summarise(runs, recipe):
-    (accuracy, sd), (seconds, _) = (mean_std([r[k] for r in runs]) for k in ("accuracy", "seconds"))
-    return {"mlp": recipe["mlp"], "source": recipe["source"], "schedule": recipe["schedule"],
-            "runs": runs, "support": runs[0]["support"],
-            "accuracy_mean": accuracy, "accuracy_std": sd, "seconds_mean": seconds,
-            "mean_metrics": {k: torch.tensor([r[k] for r in runs]).mean(0).tolist()
-                             for k in ("precision", "recall", "f1")}}
-
-
 def write_results(results, args, device, seconds, n_test, out):
     """classify.json, classify_table6.md, then the figures: a failed run replaces none."""
     save_json(out / "classify.json", {
@@ -277,13 +269,12 @@ def write_results(results, args, device, seconds, n_test, out):
     markdown = table6_markdown(results, args.seeds)
     save_text(out / "classify_table6.md", "# Table 6: test results per class\n\n" + markdown)
     print("\nTable 6\n" + markdown)
-    for i, (recipe, r) in enumerate(results.items()):
-        shown = r["runs"][0]
-        plot_confusion_matrix(
-            torch.tensor(shown["confusion"]),
-            out / ("fig_confusion_matrix.png" if i == 0 else f"fig_confusion_matrix_{recipe}.png"),
-            f"Confusion matrix on the {n_test:,} test images\n({recipe_label(recipe, r['source'])}"
-            f", seed {shown['seed']}: accuracy {100 * shown['accuracy']:.2f} %)")
+    for i, (recipe, r) in enumerate(results.items()):  # a figure a recipe, of its first seed
+        shown, path = r["runs"][0], out / f"fig_confusion_matrix{'_' + recipe if i else ''}.png"
+        plot_confusion_matrix(torch.tensor(shown["confusion"]), path,
+                              f"Confusion matrix on the {n_test:,} test images\n("
+                              f"{recipe_label(recipe, r['source'])}, seed {shown['seed']}: "
+                              f"accuracy {100 * shown['accuracy']:.2f} %)")
 
 
 def plot_confusion_matrix(cm, path, title):
@@ -301,8 +292,7 @@ def plot_confusion_matrix(cm, path, title):
 
 
 def table6_markdown(results, n_seeds):
-    """Table 6 as markdown: the report's F1 beside ours, per class; precision, recall and
-    F1 are means over the seeds, in %."""
+    """Table 6 as markdown: the report's F1 beside ours per class (means over the seeds, in %)."""
     names = list(results)
     labels = [recipe_label(name, results[name]["source"]) for name in names]
     lines = ["| class | F1 CL, the report's own |"
@@ -328,7 +318,7 @@ def build_parser():
     parser = Parser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--recipe", default="table5", choices=["table5", "ours", "both"],
                         help="table5: Table 5 (or --params), constant lr; ours: OURS in "
-                             "classify.py, one-cycle lr; both: the two side by side")
+                             "classify.py, one-cycle lr; both: side by side")
     add_params_flag(parser, "classifier")
     parser.add_argument("--epochs", type=positive_int, default=10,
                         help="epochs of fine-tuning on all training images (section 3.3)")

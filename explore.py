@@ -1,23 +1,21 @@
 """The latent spaces of the AE and the VAE explored: sections 2.4 and 3.4 of the report.
 
 The 10,000 test images encoded by the AE of outputs/ae.pt (`python ae.py`) and, when
-outputs/vae.pt exists (`python vae.py`), by the VAE's means; t-SNE (Figure 3, exact, in
-PyTorch) and PCA (Figure 9) to 2-D; random codes decoded (Figure 4): uniform in the min-max
-box of the AE's codes of the training images, as the report's notebook did, against a
-Gaussian fitted to them (the VAE: N(0, I)); a walk and a grid between test images (Figure 5a).
-The claims as numbers: "classes separate", a leave-one-out 10-NN accuracy; "the VAE's space
-is smooth, the AE's abrupt", a decoded walk's largest step as a share of the walk. The third,
-"the VAE's samples are meaningful", is its own step: python -m beyond.samples.
+outputs/vae.pt exists (`python vae.py`), by the VAE's means; t-SNE (Figure 3, exact, in PyTorch)
+and PCA (Figure 9) to 2-D; random codes decoded (Figure 4): uniform in the min-max box of the
+AE's codes of the training images (the notebook's sampler) and from a Gaussian fitted to them,
+the VAE's from N(0, I); a walk and a grid between test images (Figure 5a). The claims as numbers:
+"classes separate", a leave-one-out 10-NN accuracy; "the VAE's space is smooth, the AE's
+abrupt", a walk's largest step as a share of it. The third claim: python -m beyond.samples.
 
     python explore.py           # 2-core CPU, t-SNE of 3,000 points: about 45 s
     python explore.py --tsne-points 0 --device cuda   # all 10,000 points on a GPU
     python explore.py --quick   # 500 test images: about 5 s
 
-Measured (2-core CPU, the report's tables): 10-NN accuracy over all 10,000 test images in the
-latent space 0.842 (AE) and 0.815 (VAE), raw pixels 0.814; smoothness 0.137 (AE) against 0.155
-(VAE), 0.100 being perfectly even.
-Writes to outputs/: fig03_tsne.png, fig09_pca.png, fig04_ae_samples.png,
-fig05a_ae_interpolation.png, explore.json.
+Measured (2-core CPU, the report's tables): 10-NN accuracy on all 10,000 test images 0.842 in
+the AE's latent space, 0.815 in the VAE's, 0.814 on raw pixels; smoothness 0.137 (AE) against
+0.155 (VAE), 0.100 being perfectly even. Writes to outputs/: fig03_tsne.png, fig09_pca.png,
+fig04_ae_samples.png, fig05a_ae_interpolation.png, explore.json.
 """
 import math
 import textwrap
@@ -253,8 +251,7 @@ def main(argv=None):
 
 
 def measure_all(models, codes, x, y, sub, args, device):
-    """The results of every model beside raw pixels' 10-NN accuracy, and what Figures 9 and 3
-    draw of each: (results, {name: embeddings})."""
+    """Every model measured beside the raw pixels: (results, {name: what Figures 3 and 9 draw})."""
     results = {"settings": vars(args), "device": str(device), "test_images": len(x),
                "tsne_points": len(sub),
                "knn": {"raw pixels": knn_accuracy(x.flatten(1), y, args.k)}}
@@ -327,6 +324,7 @@ def tsne_subsample(n, args, device):
 # --- Results and figures -----------------------------------------------------
 
 def print_tables(results, args):
+    """The claims as numbers, a column per model: 10-NN accuracies, then the smoothness."""
     names = list(results["smoothness"])
     print(f"\n{args.k}-NN class accuracy, leave-one-out on all {results['test_images']} test "
           f"images; t-SNE's on the {results['tsne_points']} it embeds"
@@ -337,8 +335,7 @@ def print_tables(results, args):
     print(f"\nsmoothness over {args.pairs} random pairs: largest step / path length of the "
           f"decoded walk in {args.steps} steps ({1 / args.steps:.3f} = perfectly even, 1 = one "
           f"jump)\n{'model':6s} {'mean':>7s} {'std':>7s} {'median':>7s}")
-    for m in names:
-        s = results["smoothness"][m]
+    for m, s in results["smoothness"].items():
         print(f"{m:6s} {s['mean']:7.3f} {s['std']:7.3f} {s['median']:7.3f}")
 
 

@@ -25,7 +25,6 @@ from optuna.trial import TrialState
 import ae
 import classify
 import vae
-from ae import load_ae
 from common import load_train_val, make_optimizer
 from plumbing.cli import (Parser, add_common_flags, parse_args, path_text, pick_device,
                           positive_int, print_settings, run, seed_everything)
@@ -193,15 +192,13 @@ def run_trials(study, objective, n_trials, storage):
     # memory fails only its trial (a smaller model may fit), and failed trials do not count:
     # a worker tries at most 2 x --trials. Other errors stop the worker.
     counted = (TrialState.COMPLETE, TrialState.PRUNED)
-    with storage_errors(storage):  # a full disk, a server gone: one line
+    with storage_errors(storage), warnings.catch_warnings():  # a full disk, a server gone: one line
+        warnings.filterwarnings("ignore", "fail_stale_trials is experimental",  # Optuna < 4.4,
+                                optuna.exceptions.ExperimentalWarning)  # as each trial starts
         if len(study.get_trials(deepcopy=False, states=counted)) < n_trials:
-            with warnings.catch_warnings():  # Optuna < 4.4 warns as each trial starts
-                warnings.filterwarnings("ignore", "fail_stale_trials is experimental",
-                                        optuna.exceptions.ExperimentalWarning)
-                study.optimize(objective, n_trials=2 * n_trials,
-                               catch=(torch.OutOfMemoryError,),
-                               callbacks=[MaxTrialsCallback(n_trials, states=counted),
-                                          print_trial_end])
+            study.optimize(objective, n_trials=2 * n_trials, catch=(torch.OutOfMemoryError,),
+                           callbacks=[MaxTrialsCallback(n_trials, states=counted),
+                                      print_trial_end])
         return study.get_trials(deepcopy=False)
 
 
@@ -222,7 +219,7 @@ def main(argv=None):
     args.study_name = args.study_name or args.study + ("-quick" if args.quick else "")
     if args.study == "classifier":
         args.checkpoint = args.checkpoint or str(out / "ae.pt")
-        ae_ckpt, *_ = load_ae(args.checkpoint)  # fail before reading any data
+        ae_ckpt, *_ = ae.load_ae(args.checkpoint)  # fail before reading any data
     print_settings(args)
     device = pick_device(args.device)
     study = open_study(args, url)
@@ -245,8 +242,7 @@ def save_results(study, trials, args, device, seconds, out):
     if not counts["complete"]:
         raise SystemExit(f"error: none of the {len(trials)} trials completed (see above); "
                          "nothing written. Run more trials (--trials)")
-    kind = STUDIES[args.study]
-    best = study.best_trial
+    kind, best = STUDIES[args.study], study.best_trial
     save_json(out / f"tuned_{args.study}.json", {
         "study": args.study, "params": best.params, "value": best.value,
         "direction": kind.direction, "trials": counts, "best_trial": best.number,
