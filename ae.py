@@ -112,9 +112,8 @@ def pca_val_mse(x_train, x_val, k):
 # --- The two parts -----------------------------------------------------------
 
 def compare_optimizers(p, args, device, x_train, x_val, watch):
-    """Section 3.1: Adam against SGD from the same initial weights and batch order.
-    Returns {name: history}, each with "snapshots": `watch` reconstructed after each epoch,
-    and the trained "model"."""
+    """Section 3.1: Adam against SGD from the same initial weights and batch order: {name: history},
+    each with "snapshots" (`watch` reconstructed after each epoch) and the trained "model"."""
     seed_everything(args.seed)
     initial = autoencoder(p["d"], p["dropout"])
     baseline = pca_val_mse(x_train, x_val, p["d"])  # the same for both optimisers
@@ -133,8 +132,7 @@ def compare_optimizers(p, args, device, x_train, x_val, watch):
 
 
 def refit(p, args, device, x_train, x_val):
-    """Section 3.2: the AE with Table 4's values (or those of --params). Returns
-    (history with the PCA baselines, model)."""
+    """Section 3.2: the AE with Table 4's values (or --params'): (history with PCA's, model)."""
     seed_everything(args.seed)
     model = autoencoder(p["d"], p["dropout"]).to(device)
     optimizer = make_optimizer(p["optimizer"], model.parameters(), p["lr"], p["weight_decay"])
@@ -147,9 +145,9 @@ def refit(p, args, device, x_train, x_val):
 
 
 def run_compare(params, args, device, x_train, x_val, y_val, out):
-    """Part compare: print its values, train Adam and SGD, stop if either diverged, then save
-    the results and draw Figures 1 and 7 (and, at d = 2, the codes' plane)."""
-    print_params("compare", params)
+    """Part compare: train Adam and SGD, stop if either diverged, save the results, draw Figures
+    1 and 7 (and, at d = 2, the codes' plane)."""
+    print_params("compare", params, "section 2.1")
     t0 = time.perf_counter()
     watch = x_val[first_of_classes(y_val, ["Ankle boot"])]  # (1, 1, 28, 28), Figure 7
     histories = compare_optimizers(params.values, args, device, x_train, x_val, watch)
@@ -160,9 +158,9 @@ def run_compare(params, args, device, x_train, x_val, y_val, out):
 
 
 def run_refit(params, args, device, x_train, x_val, y_val, out):
-    """Part refit: print its values, train the AE, stop if it diverged, then save ae.pt and
-    the results and draw Figures 2 and 10."""
-    print_params("refit", params)
+    """Part refit: train the AE, stop if it diverged, save ae.pt and the results, draw Figures 2
+    and 10."""
+    print_params("refit", params, "Table 4")
     t0 = time.perf_counter()
     history, model = refit(params.values, args, device, x_train, x_val)
     stop_if_diverged({"refit": history})
@@ -193,9 +191,8 @@ def main(argv=None):
 
 # --- Results and figures -----------------------------------------------------
 
-def print_params(part, params):
-    """The part's values and where they came from."""
-    table = {"compare": "section 2.1", "refit": "Table 4"}[part]
+def print_params(part, params, table):
+    """The part's values and where they came from: the report's `table`, a file, the flags."""
     where = table if params.source == "report" else params.source
     print(f"{part}: {', '.join(f'{k} = {v}' for k, v in params.values.items())} (from {where})")
 

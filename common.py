@@ -169,9 +169,8 @@ def load_train_val(data_dir, device, subset=0):
 def load_test(data_dir, device, subset=0):
     """(x_test, y_test): the 10,000 test images, for scripts that report test results."""
     images, labels = read_fashion_mnist(data_dir, train=False, subset=subset)
-    if subset:
-        images, labels = images[:max(1, subset // 4)], labels[:max(1, subset // 4)]
-    return to_device(images, labels, device)
+    n = max(1, subset // 4) if subset else len(images)
+    return to_device(images[:n], labels[:n], device)
 
 
 def first_of_classes(y, names):

@@ -342,10 +342,10 @@ def plot_reconstructions(model, x_val, y_val, path, per_class=2):
 
 @torch.no_grad()
 def plot_manifold(model, x_test, y_test, path, n=20):
-    """At d = 2: the means mu of the test images, coloured by class, beside the decoder over
-    an n x n grid of z at the standard normal's quantiles (Kingma & Welling 2014, Figure 4):
-    "linearly spaced coordinates on the unit square were transformed through the inverse
-    CDF of the Gaussian", here the levels (i + 0.5) / n, each cell 1/n^2 of the prior's mass."""
+    """At d = 2: the means mu of the test images, coloured by class, beside the decoder over an
+    n x n grid of z at N(0, I)'s quantiles (Kingma & Welling 2014, Figure 4: "linearly spaced
+    coordinates on the unit square were transformed through the inverse CDF of the Gaussian"),
+    here the levels (i + 0.5) / n, each cell 1/n^2 of the prior's mass."""
     model.eval()
     mu = torch.cat([model.encode(xb)[0] for xb in x_test.split(1000)])    # (N, 2)
     lo, hi = 0.5 / n, 1 - 0.5 / n
