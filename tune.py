@@ -117,11 +117,9 @@ def vae_objective(trial, args, data):
 
 def start_trial(trial, args, params):
     """Print the trial's values; seed its weights and batch order by --seed + its number."""
-    values = ", ".join(f"{k} {format_value(v)}" for k, v in params.items())
-    print(f"trial {trial.number}: {values}")
-    seed = args.seed + trial.number
-    seed_everything(seed)
-    return seed
+    print(f"trial {trial.number}:", ", ".join(f"{k} {format_value(v)}" for k, v in params.items()))
+    seed_everything(args.seed + trial.number)
+    return args.seed + trial.number
 
 
 def report(trial, epoch, value):
@@ -186,11 +184,10 @@ def open_study(args, url):
 
 
 def run_trials(study, objective, n_trials, storage):
-    """Run trials until the study holds n_trials complete or pruned ones; returns every
-    trial the study then holds (other workers' and earlier runs' included)."""
-    # Optuna's stopping rule, checked as each trial ends; a complete study runs none. Out of
-    # memory fails only its trial (a smaller model may fit), and failed trials do not count:
-    # a worker tries at most 2 x --trials. Other errors stop the worker.
+    """Run trials until the study holds n_trials complete or pruned ones (Optuna's rule, checked
+    as each trial ends; a complete study runs none); returns every trial it then holds. Out of
+    memory fails only its trial (a smaller model may fit), and failed trials do not count: a
+    worker tries at most 2 x --trials. Other errors stop the worker."""
     counted = (TrialState.COMPLETE, TrialState.PRUNED)
     with storage_errors(storage), warnings.catch_warnings():  # a full disk, a server gone: one line
         warnings.filterwarnings("ignore", "fail_stale_trials is experimental",  # Optuna < 4.4,
