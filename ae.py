@@ -1,11 +1,10 @@
 """The convolutional autoencoder: sections 2.1, 3.1 and 3.2 of the report.
 
-Part "compare" (section 3.1, Figures 1 and 7): the AE of Tables 1 and 2 trained twice from
-the same initial weights and batch order, once with Adam and once with SGD (section 2.1:
-42 epochs, batch 256, lr 0.0005, weight decay 0.0001, dropout 0.2, MSE loss).
-Part "refit" (section 3.2, Table 4, Figures 2 and 10): the AE with Table 4's values, saved
-as outputs/ae.pt for classify.py and explore.py. Each run's validation MSE is printed
-beside PCA's with as many components, the linear baseline an autoencoder has to beat.
+Part "compare" (section 3.1, Figures 1 and 7): the AE of Tables 1 and 2 trained twice from the
+same initial weights and batch order, with Adam and with SGD (section 2.1: 42 epochs, batch
+256, lr 0.0005, weight decay 0.0001, dropout 0.2, MSE loss). Part "refit" (section 3.2, Table
+4, Figures 2 and 10): the AE with Table 4's values, saved as outputs/ae.pt for classify.py and
+explore.py. Each validation MSE is printed beside PCA's with as many components.
 
     python ae.py              # both parts, 3 x 42 epochs: 12 min on a 2-core CPU
     python ae.py --quick      # 2,000 images, 2 epochs: 6 s
@@ -22,8 +21,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from common import (CLASSES, Decoder, Encoder, batches, bilinear, diverged, first_of_classes,
-                    load_train_val, make_optimizer, pca)
+from common import (CLASSES, Decoder, Encoder, batched, batches, bilinear, diverged,
+                    first_of_classes, load_train_val, make_optimizer, pca)
 from plumbing.checkpoints import command_for, load_checkpoint, load_weights, save_checkpoint
 from plumbing.cli import (Parser, add_common_flags, layer_width, non_negative_float, parse_args,
                           pick_device, positive_float, positive_int, print_settings, probability,
@@ -45,8 +44,7 @@ def autoencoder(d, dropout):
     return nn.Sequential(Encoder(d, dropout), Decoder(d, dropout))
 
 
-# -----------------------------------------------------------------------------
-# Training: one epoch, the validation loss, the for-epoch loop
+# --- Training: one epoch, the validation loss, the for-epoch loop ------------
 
 def train_epoch(model, optimizer, x, batch_size, generator):
     """One pass over x in shuffled batches; returns {"mse": mean training MSE}."""
@@ -73,9 +71,8 @@ def evaluate(model, x, batch_size=1024):
 
 def fit(model, optimizer, x_train, x_val, epochs, batch_size, seed, on_epoch=None, name=""):
     """Train for `epochs`, validating after each; returns the history. After every epoch,
-    on_epoch(epoch, validation) is called if given (tune.py reports to Optuna there). If a
-    loss is not a finite number, stops early with history["diverged"] = that epoch (None
-    otherwise)."""
+    on_epoch(epoch, validation) if given (tune.py reports to Optuna there). A loss that is not
+    a finite number stops it: history["diverged"] = that epoch, else None."""
     generator = torch.Generator().manual_seed(seed)  # the batch order
     history = {"train_mse": [], "val_mse": [], "seconds": [], "diverged": None}
     for epoch in range(1, epochs + 1):
@@ -112,13 +109,11 @@ def pca_val_mse(x_train, x_val, k):
     return F.mse_loss(x_hat, x_val.flatten(1)).item()
 
 
-# -----------------------------------------------------------------------------
-# The two parts
+# --- The two parts -----------------------------------------------------------
 
 def compare_optimizers(p, args, device, x_train, x_val, watch):
-    """Section 3.1: Adam against SGD from the same initial weights and batch order.
-    Returns {name: history}, each with "snapshots": `watch` reconstructed after each epoch,
-    and the trained "model"."""
+    """Section 3.1: Adam against SGD from the same initial weights and batch order: {name: history},
+    each with "snapshots" (`watch` reconstructed after each epoch) and the trained "model"."""
     seed_everything(args.seed)
     initial = autoencoder(p["d"], p["dropout"])
     baseline = pca_val_mse(x_train, x_val, p["d"])  # the same for both optimisers
@@ -137,8 +132,7 @@ def compare_optimizers(p, args, device, x_train, x_val, watch):
 
 
 def refit(p, args, device, x_train, x_val):
-    """Section 3.2: the AE with Table 4's values (or those of --params). Returns
-    (history with the PCA baselines, model)."""
+    """Section 3.2: the AE with Table 4's values (or --params'): (history with PCA's, model)."""
     seed_everything(args.seed)
     model = autoencoder(p["d"], p["dropout"]).to(device)
     optimizer = make_optimizer(p["optimizer"], model.parameters(), p["lr"], p["weight_decay"])
@@ -151,9 +145,9 @@ def refit(p, args, device, x_train, x_val):
 
 
 def run_compare(params, args, device, x_train, x_val, y_val, out):
-    """Part compare: print its values, train Adam and SGD, stop if either diverged, then save
-    the results and draw Figures 1 and 7 (and, at d = 2, the codes' plane)."""
-    print_params("compare", params)
+    """Part compare: train Adam and SGD, stop if either diverged, save the results, draw Figures
+    1 and 7 (and, at d = 2, the codes' plane)."""
+    print_params("compare", params, "section 2.1")
     t0 = time.perf_counter()
     watch = x_val[first_of_classes(y_val, ["Ankle boot"])]  # (1, 1, 28, 28), Figure 7
     histories = compare_optimizers(params.values, args, device, x_train, x_val, watch)
@@ -164,9 +158,9 @@ def run_compare(params, args, device, x_train, x_val, y_val, out):
 
 
 def run_refit(params, args, device, x_train, x_val, y_val, out):
-    """Part refit: print its values, train the AE, stop if it diverged, then save ae.pt and
-    the results and draw Figures 2 and 10."""
-    print_params("refit", params)
+    """Part refit: train the AE, stop if it diverged, save ae.pt and the results, draw Figures 2
+    and 10."""
+    print_params("refit", params, "Table 4")
     t0 = time.perf_counter()
     history, model = refit(params.values, args, device, x_train, x_val)
     stop_if_diverged({"refit": history})
@@ -174,8 +168,7 @@ def run_refit(params, args, device, x_train, x_val, y_val, out):
     plot_refit(model, x_val, y_val, params.values["d"], out)
 
 
-# -----------------------------------------------------------------------------
-# main(): flags, data, the two parts
+# --- main(): flags, data, the two parts --------------------------------------
 
 def main(argv=None):
     args = parse_args(build_parser(), QUICK, argv)
@@ -196,12 +189,10 @@ def main(argv=None):
     print(f"done on {device}; results in {out}/")
 
 
-# -----------------------------------------------------------------------------
-# Results and figures
+# --- Results and figures -----------------------------------------------------
 
-def print_params(part, params):
-    """The part's values and where they came from."""
-    table = {"compare": "section 2.1", "refit": "Table 4"}[part]
+def print_params(part, params, table):
+    """The part's values and where they came from: the report's `table`, a file, the flags."""
     where = table if params.source == "report" else params.source
     print(f"{part}: {', '.join(f'{k} = {v}' for k, v in params.values.items())} (from {where})")
 
@@ -221,8 +212,8 @@ def save_compare(histories, params, args, device, seconds, out):
     update_results(out / "ae.json", {"compare": {
         "settings": vars(args), "params": p, "source": params.source, "device": str(device),
         **runs, "wall_seconds": seconds}})
-    print_row("Adam (section 3.1)", p["d"], histories["Adam"])
-    print_row("SGD (section 3.1)", p["d"], histories["SGD"])
+    for name, h in histories.items():
+        print_row(f"{name} (section 3.1)", p["d"], h)
 
 
 def save_refit(model, history, params, args, device, seconds, out):
@@ -245,13 +236,9 @@ def load_ae(path):
     tune.py and explore.py: checked to hold the settings and weights this code builds."""
     made_by = "python ae.py"
     ae_ckpt = load_checkpoint(path, made_by, key="encoder")  # the VAE's is refused here
-    missing = {"d", "dropout", "optimizer", "lr", "weight_decay"} - set(ae_ckpt["settings"])
-    if missing:
-        raise SystemExit(f"error: {path} lacks the settings {sorted(missing)}; rerun "
-                         f"`{command_for(made_by, path)}`")
     s = ae_ckpt["settings"]
     for key in ("d", "dropout", "optimizer", "lr", "weight_decay"):  # as --params checks them
-        check_param(path, key, s[key], fix=f"rerun `{command_for(made_by, path)}`")
+        check_param(path, key, s.get(key), fix=f"rerun `{command_for(made_by, path)}`")
     encoder = load_weights(Encoder(s["d"], s["dropout"]), ae_ckpt, "encoder", path, made_by)
     decoder = load_weights(Decoder(s["d"], s["dropout"]), ae_ckpt, "decoder", path, made_by)
     return ae_ckpt, encoder, decoder
@@ -264,14 +251,13 @@ def print_row(run_name, d, history):
 
 def plot_compare(histories, watch, p, out):
     """Figure 1 (the losses) and Figure 7 (one image after each epoch)."""
-    settings = f"d = {p['d']}, lr = {p['lr']}, dropout = {p['dropout']}, alpha = {p['weight_decay']}"
     plot_losses(histories, out / "fig01_loss_adam_vs_sgd.png",
-                f"Figure 1: reconstruction loss, Adam vs SGD\n({settings})")
+                f"Figure 1: reconstruction loss, Adam vs SGD\n(d = {p['d']}, lr = {p['lr']}, "
+                f"dropout = {p['dropout']}, alpha = {p['weight_decay']})")
     n_done = len(histories["Adam"]["snapshots"])
     shown = sorted({e for e in (1, 2, 3, 5, 10, 15, 20, 30, n_done) if e <= n_done})
-    grid = torch.stack([torch.cat([watch.cpu()] + [histories[name]["snapshots"][e - 1]
-                                                   for e in shown])
-                        for name in ("Adam", "SGD")])
+    grid = torch.stack([torch.cat([watch.cpu(), *(h["snapshots"][e - 1] for e in shown)])
+                        for h in histories.values()])           # (2, 1 + len(shown), 1, 28, 28)
     plot_grid(grid, out / "fig07_training_progress.png",
               "Figure 7: one validation image (an ankle boot) reconstructed after each epoch",
               row_labels=["(a) Adam", "(b) SGD"],
@@ -280,21 +266,17 @@ def plot_compare(histories, watch, p, out):
 
 def plot_losses(histories, path, title):
     """Figure 1: training (solid) and validation (dashed) MSE per epoch, per optimiser."""
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for (name, h), color in zip(histories.items(), ("tab:blue", "tab:orange")):
+    fig, ax = pyplot().subplots(figsize=(7, 4.5), layout="tight")
+    for i, (name, h) in enumerate(histories.items()):
         epochs = range(1, len(h["train_mse"]) + 1)
-        ax.plot(epochs, h["train_mse"], color=color, label=f"{name}, training")
-        ax.plot(epochs, h["val_mse"], color=color, linestyle="--", label=f"{name}, validation")
-    ax.set_yscale("log")
+        ax.plot(epochs, h["train_mse"], color=f"C{i}", label=f"{name}, training")
+        ax.plot(epochs, h["val_mse"], color=f"C{i}", linestyle="--", label=f"{name}, validation")
+    ax.set(yscale="log", xlabel="epoch", title=title,
+           ylabel="reconstruction loss (MSE per pixel, log scale)")
     plain_log_axis(ax.yaxis)
     ax.xaxis.get_major_locator().set_params(integer=True)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("reconstruction loss (MSE per pixel, log scale)")
-    ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(loc="best")
-    fig.tight_layout()
+    ax.legend()
     save_figure(fig, path)
 
 
@@ -320,20 +302,16 @@ def plot_reconstructions(model, x_val, y_val, class_names, path, title, n=8):
 @torch.no_grad()
 def plot_codes_2d(model, x_train, x_val, y_val, out, n=20):
     """At d = 2 (section 2.1's): the codes of the validation images, coloured by class, beside
-    the decoder over an n x n grid of the box that explore.py's notebook sampler draws from,
-    each coordinate between its min and max over the codes of the training images
-    (explore.sample_uniform_box). A code in the box's empty corners is drawn as often as one
-    among the images."""
-    model.eval()
-    encoder, decoder = model
-    codes = torch.cat([encoder(xb) for xb in x_val.split(1000)])         # (N_val, d)
-    if codes.shape[1] != 2:
+    the decoder over an n x n grid of the min-max box of the codes of the training images,
+    which explore.py's notebook sampler draws from (explore.sample_uniform_box): a code in
+    the box's empty corners is drawn as often as one among the images."""
+    encoder, decoder = model.eval()
+    if encoder.d != 2:
         return
-    z_train = torch.cat([encoder(xb) for xb in x_train.split(1000)])    # (N, 2)
-    (z1_lo, z2_lo), (z1_hi, z2_hi) = z_train.min(0).values, z_train.max(0).values
-    corners = torch.stack([torch.stack(c) for c in ((z1_lo, z2_hi), (z1_hi, z2_hi),
-                                                    (z1_lo, z2_lo), (z1_hi, z2_lo))])  # (4, 2)
-    z = bilinear(corners, n)                                             # (n, n, 2)
+    codes, z_train = batched(encoder, x_val), batched(encoder, x_train)     # (N, 2) each
+    lo, hi = z_train.min(0).values, z_train.max(0).values                    # (2,): z1, z2
+    corners = torch.stack([torch.stack([lo[0], hi[1]]), hi, lo, torch.stack([hi[0], lo[1]])])
+    z = bilinear(corners, n)                             # (n, n, 2), corners TL, TR, BL, BR
     plot_latent_plane(codes, y_val, CLASSES, z, decoder(z.flatten(0, 1)).unflatten(0, (n, n)),
                       out / "fig_ae_codes_2d.png",
                       "The AE's latent plane (d = 2, Adam, section 3.1): where the validation "
@@ -343,8 +321,7 @@ def plot_codes_2d(model, x_train, x_val, y_val, out, n=20):
                        "codes\n(the box explore.py's Figure 4 samples from)"])
 
 
-# -----------------------------------------------------------------------------
-# Command line: the report's values are the defaults
+# --- Command line: the report's values are the defaults ----------------------
 
 def build_parser():
     parser = Parser(description=__doc__.split("\n")[0])
@@ -358,12 +335,11 @@ def build_parser():
     add_params_flag(parser, "ae")
     # Each of these sets the value in every part run; not given, each part takes its own
     parser.add_argument("--d", type=layer_width, default=None,
-                        help="latent dimension, 1 to 1024 (default: compare 2, the notebook's, "
-                             "as the report does not state it; refit 185, Table 4)")
+                        help="latent dimension, 1 to 1024 (default: compare 2, the notebook's: "
+                             "the report does not state it; refit 185, Table 4)")
     parser.add_argument("--lr", type=positive_float, default=None,
-                        help="learning rate (default: compare 0.0005 for Adam and SGD, "
-                             "section 2.1, where the notebook gave SGD 0.001; refit 0.0058, "
-                             "Table 4)")
+                        help="learning rate (default: compare 0.0005 for both, section 2.1, where "
+                             "the notebook gave SGD 0.001; refit 0.0058, Table 4)")
     parser.add_argument("--weight-decay", type=non_negative_float, default=None,
                         help="weight decay alpha (default: compare 0.0001, section 2.1; "
                              "refit 1.038e-5, Table 4)")

@@ -1,10 +1,9 @@
 """The pretrained encoder as a classifier: sections 2.3 and 3.3 of the report (Tables 3, 5, 6).
 
-The encoder of outputs/ae.pt (from `python ae.py`) with the MLP of Table 3 on top,
-fine-tuned for 10 epochs on all 60,000 training images, tested once on the 10,000 test
-images: Table 6 (per-class precision, recall, F1) beside the report's F1 and 90.08 %. The
-encoder keeps the AE's optimiser (Table 4); the MLP uses Table 5 (or --params), or with
---recipe ours, our recipe (OURS below). Every run is repeated for --seeds seeds.
+The encoder of outputs/ae.pt (`python ae.py`) with the MLP of Table 3 on top, fine-tuned for 10
+epochs on all 60,000 training images, tested once on the 10,000 test images: Table 6 (per-class
+precision, recall, F1) beside the report's F1 and 90.08 %. The encoder keeps the AE's optimiser
+(Table 4); the MLP uses Table 5 (or --params), or our recipe (--recipe ours), for --seeds seeds.
 
     python classify.py                  # Table 6, Table 5's recipe, 3 seeds: about 2 min
     python classify.py --recipe both    # Table 5's recipe and ours side by side: 4 min
@@ -15,6 +14,7 @@ Measured on a 2-core CPU (one thread), test accuracy over 3 seeds: Table 5's rec
 classify_table6.md, fig_confusion_matrix.png. What pretraining buys: python -m beyond.labels.
 """
 import math
+import statistics
 import time
 
 import torch
@@ -36,25 +36,21 @@ TABLE_5 = {"no1": 12, "no2": 74, "mlp_optimizer": "Adam", "mlp_lr": 0.0002,
 REPORT_F1 = [85.36, 98.24, 83.02, 89.97, 84.04, 97.65, 72.82, 95.77, 97.41, 96.74]
 REPORT_ACCURACY = 90.08     # % on the 10,000 test images
 REPORT_SECONDS = 61         # 10 epochs "on a GPU"
-# Our recipe, chosen on the 48,000 / 12,000 validation split, never on the test set.
-# Same network shape (Table 3), same 10 epochs, same data, no augmentation; the encoder
-# keeps the AE's optimiser and lr (its one-cycle peak), as in Table 5's recipe.
+# Our recipe, chosen on the validation split, never on the test set: Table 3's shape, 10 epochs,
+# the same data, no augmentation; the encoder keeps the AE's optimiser and lr (its peak).
 OURS = {"no1": 128, "no2": 74,          # No1 = 12 is a narrow bottleneck after d = 185
         "mlp_optimizer": "Adam", "mlp_dropout": 0.1,
         "mlp_lr": 0.006,                # peak lr of the MLP (Table 5: 0.0002, constant)
         "mlp_weight_decay": 0.0}        # Table 5's 0.1679 holds the MLP's weights near 0
-# The MLP training recipes of --recipe: the MLP's values (Table 5's keys), where they come
-# from, and the MLP's lr schedule; the encoder keeps the AE's optimiser in both.
+# --recipe: the MLP's values (Table 5's keys), where they come from, and the MLP's lr schedule
 RECIPES = {"table5": {"name": "table5", "label": "Table 5 recipe", "mlp": TABLE_5,
                       "source": "Table 5", "schedule": "constant"},
-           "ours": {"name": "ours", "label": "our recipe", "mlp": OURS,
-                    "source": "OURS in classify.py",
-                    "schedule": "one-cycle"}}  # warm up over 30 % of the steps, then anneal
+           "ours": {"name": "ours", "label": "our recipe", "mlp": OURS,  # schedule: one_cycle()
+                    "source": "OURS in classify.py", "schedule": "one-cycle"}}
 QUICK = {"subset": 2000, "epochs": 2, "seeds": 1}
 
 
-# -----------------------------------------------------------------------------
-# Model: Table 3, on the encoder of the autoencoder
+# --- Model: Table 3, on the encoder of the autoencoder -----------------------
 
 class Classifier(nn.Module):
     """Table 3: the encoder of Table 1, x (B, 1, 28, 28) -> h (B, d), then an MLP
@@ -74,9 +70,8 @@ class Classifier(nn.Module):
 
 
 def classifier_from_ae(ae_ckpt, mlp, pretrained=True):
-    """Table 3 on a fresh copy of the encoder of `ae_ckpt` (ae.pt, read by load_ae) with the
-    MLP values `mlp` (Table 5's keys). pretrained=False: the same shape with new Kaiming
-    weights. The weights drawn here follow the global seed: seed first."""
+    """Table 3 on a fresh copy of the encoder of `ae_ckpt` (ae.pt, read by load_ae) with the MLP
+    values `mlp` (Table 5's keys); pretrained=False: new Kaiming weights (seed first)."""
     s = ae_ckpt["settings"]
     encoder = Encoder(s["d"], s["dropout"])
     if pretrained:
@@ -85,9 +80,8 @@ def classifier_from_ae(ae_ckpt, mlp, pretrained=True):
 
 
 def make_optimizers(model, ae_settings, mlp):
-    """Section 2.3: two optimisers. The encoder's is the autoencoder's (Table 4: optimiser,
-    lr, weight decay); the MLP's is Table 5's (or another recipe's). A frozen encoder (no
-    parameter requires a gradient) gets none."""
+    """Section 2.3: two optimisers, the MLP's from Table 5 (or another recipe), the encoder's
+    the autoencoder's (Table 4); a frozen encoder (no parameter requires a gradient) gets none."""
     optimizers = [make_optimizer(mlp["mlp_optimizer"], model.mlp.parameters(), mlp["mlp_lr"],
                                  mlp["mlp_weight_decay"])]
     encoder_params = [p for p in model.encoder.parameters() if p.requires_grad]
@@ -105,8 +99,7 @@ def one_cycle(optimizers, total_steps):
             for o in optimizers]  # max_lr: the optimiser's lr
 
 
-# -----------------------------------------------------------------------------
-# Training: one epoch, predictions, accuracy, the for-epoch loop
+# --- Training: one epoch, predictions, accuracy, the for-epoch loop ----------
 
 def train_epoch(model, optimizers, x, y, batch_size, generator, schedulers=()):
     """One pass over (x, y) in shuffled batches; returns {"loss": mean cross-entropy}."""
@@ -166,8 +159,7 @@ def fit(model, optimizers, x, y, epochs, batch_size, seed, schedulers=(), val=No
     return history
 
 
-# -----------------------------------------------------------------------------
-# Metrics of Table 6, from the confusion matrix
+# --- Metrics of Table 6, from the confusion matrix ---------------------------
 
 def confusion_matrix(y_true, y_pred, k=len(CLASSES)):
     """C[i, j] = number of images of class i predicted as class j, shape (k, k)."""
@@ -181,19 +173,16 @@ def per_class_metrics(cm):
     tp = cm.diag()
     precision = tp / cm.sum(0).clamp(min=1)
     recall = tp / cm.sum(1).clamp(min=1)
-    f1 = torch.where(precision + recall > 0,
-                     2 * precision * recall / (precision + recall), torch.zeros_like(tp))
+    f1 = (2 * precision * recall / (precision + recall)).nan_to_num()   # 0 / 0 -> 0
     return {"precision": precision.tolist(), "recall": recall.tolist(), "f1": f1.tolist(),
             "support": cm.sum(1).long().tolist(), "accuracy": (tp.sum() / cm.sum()).item()}
 
 
-def mean_std(values):
-    t = torch.tensor(values, dtype=torch.float64)
-    return t.mean().item(), (t.std().item() if len(t) > 1 else 0.0)
+def mean_std(values):  # the sample standard deviation: 0 for one value
+    return statistics.mean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
 
 
-# -----------------------------------------------------------------------------
-# main(): flags, data, training, results
+# --- main(): flags, data, training, results ----------------------------------
 
 def main(argv=None):
     args = parse_args(build_parser(), QUICK, argv)
@@ -205,8 +194,7 @@ def main(argv=None):
     out = out_dir(args.out_dir)
     ae_ckpt, *_ = load_ae(args.checkpoint)  # a missing or wrong one fails before any data
     t_start = time.perf_counter()
-    # Section 3.3: the final classifier trains on all the training data (the 48,000 of
-    # the split and its 12,000 validation images) and is tested once on the test set.
+    # Section 3.3: the classifier trains on all 60,000 training images (the split's two parts)
     (x_train, y_train), (x_val, y_val) = load_train_val(args.data_dir, device, args.subset)
     x, y = torch.cat([x_train, x_val]), torch.cat([y_train, y_val])
     x_test, y_test = load_test(args.data_dir, device, args.subset)
@@ -218,12 +206,18 @@ def main(argv=None):
 
 
 def run_recipe(ae_ckpt, recipe, args, x, y, x_test, y_test):
-    """Table 6 for one recipe: fine-tune and test once per seed; the summary of the runs."""
+    """Table 6 for one recipe: fine-tune and test once per seed; the runs, and their means (the
+    accuracy's with its spread over the seeds)."""
     print(f"\nrecipe {recipe['name']}: MLP {recipe['mlp']} from {recipe['source']}, "
           f"{recipe['schedule']} lr")
     runs = [fine_tune_and_test(ae_ckpt, recipe, seed, args, x, y, x_test, y_test)
             for seed in range(args.seed, args.seed + args.seeds)]
-    return summarise(runs, recipe)
+    (accuracy, sd), (seconds, _) = (mean_std([r[k] for r in runs]) for k in ("accuracy", "seconds"))
+    return {"mlp": recipe["mlp"], "source": recipe["source"], "schedule": recipe["schedule"],
+            "runs": runs, "support": runs[0]["support"],
+            "accuracy_mean": accuracy, "accuracy_std": sd, "seconds_mean": seconds,
+            "mean_metrics": {k: torch.tensor([r[k] for r in runs]).mean(0).tolist()
+                             for k in ("precision", "recall", "f1")}}
 
 
 def fine_tune_and_test(ae_ckpt, recipe, seed, args, x, y, x_test, y_test):
@@ -247,8 +241,7 @@ def fine_tune_and_test(ae_ckpt, recipe, seed, args, x, y, x_test, y_test):
     return result
 
 
-# -----------------------------------------------------------------------------
-# Recipes, results and figures
+# --- Recipes, results and figures --------------------------------------------
 
 def resolve_recipe(args, name):
     """The recipe `name` as this run trains it: --params sets the MLP values of Table 5's
@@ -266,16 +259,6 @@ def recipe_label(name, source):
             f"report's recipe, values of {source.rsplit('/', 1)[-1]}")
 
 
-def summarise(runs, recipe):
-    (accuracy, sd), (seconds, _) = (mean_std([r[k] for r in runs]) for k in ("accuracy", "seconds"))
-    return {"mlp": recipe["mlp"], "source": recipe["source"], "schedule": recipe["schedule"],
-            "runs": runs,
-            "accuracy_mean": accuracy, "accuracy_std": sd, "seconds_mean": seconds,
-            "support": runs[0]["support"],
-            "mean_metrics": {k: torch.tensor([r[k] for r in runs]).mean(0).tolist()
-                             for k in ("precision", "recall", "f1")}}
-
-
 def write_results(results, args, device, seconds, n_test, out):
     """classify.json, classify_table6.md, then the figures: a failed run replaces none."""
     save_json(out / "classify.json", {
@@ -286,36 +269,30 @@ def write_results(results, args, device, seconds, n_test, out):
     markdown = table6_markdown(results, args.seeds)
     save_text(out / "classify_table6.md", "# Table 6: test results per class\n\n" + markdown)
     print("\nTable 6\n" + markdown)
-    for i, (recipe, r) in enumerate(results.items()):
-        shown = r["runs"][0]
-        plot_confusion_matrix(
-            torch.tensor(shown["confusion"]),
-            out / ("fig_confusion_matrix.png" if i == 0 else f"fig_confusion_matrix_{recipe}.png"),
-            f"Confusion matrix on the {n_test:,} test images\n({recipe_label(recipe, r['source'])}"
-            f", seed {shown['seed']}: accuracy {100 * shown['accuracy']:.2f} %)")
+    for i, (recipe, r) in enumerate(results.items()):  # a figure a recipe, of its first seed
+        shown, path = r["runs"][0], out / f"fig_confusion_matrix{'_' + recipe if i else ''}.png"
+        plot_confusion_matrix(torch.tensor(shown["confusion"]), path,
+                              f"Confusion matrix on the {n_test:,} test images\n("
+                              f"{recipe_label(recipe, r['source'])}, seed {shown['seed']}: "
+                              f"accuracy {100 * shown['accuracy']:.2f} %)")
 
 
 def plot_confusion_matrix(cm, path, title):
     """The confusion matrix of the test set, counts in the cells, class names on the axes."""
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(8, 7))
+    fig, ax = pyplot().subplots(figsize=(8, 7), layout="tight")
     ax.imshow(cm, cmap="Blues")
-    k = len(CLASSES)
-    for i in range(k):
-        for j in range(k):
-            n = int(cm[i, j])
-            ax.text(j, i, str(n), ha="center", va="center", fontsize=8,
+    for i, row in enumerate(cm.tolist()):
+        for j, n in enumerate(row):
+            ax.text(j, i, n, ha="center", va="center", fontsize=8,
                     color="white" if n > cm.max() / 2 else "black")
-    ax.set_xticks(range(k), CLASSES, rotation=45, ha="right")
-    ax.set_yticks(range(k), CLASSES)
+    ax.set_xticks(range(len(CLASSES)), CLASSES, rotation=45, ha="right")
+    ax.set_yticks(range(len(CLASSES)), CLASSES)
     ax.set(xlabel="predicted class", ylabel="true class", title=title)
-    fig.tight_layout()
     save_figure(fig, path)
 
 
 def table6_markdown(results, n_seeds):
-    """Table 6 as markdown: the report's F1 beside ours, per class; precision, recall and
-    F1 are means over the seeds, in %."""
+    """Table 6 as markdown: the report's F1 beside ours per class (means over the seeds, in %)."""
     names = list(results)
     labels = [recipe_label(name, results[name]["source"]) for name in names]
     lines = ["| class | F1 CL, the report's own |"
@@ -335,14 +312,13 @@ def table6_markdown(results, n_seeds):
             "its Table 6 (one run).\n")
 
 
-# -----------------------------------------------------------------------------
-# Command line: the report's values are the defaults
+# --- Command line: the report's values are the defaults ----------------------
 
 def build_parser():
     parser = Parser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--recipe", default="table5", choices=["table5", "ours", "both"],
                         help="table5: Table 5 (or --params), constant lr; ours: OURS in "
-                             "classify.py, one-cycle lr; both: the two side by side")
+                             "classify.py, one-cycle lr; both: side by side")
     add_params_flag(parser, "classifier")
     parser.add_argument("--epochs", type=positive_int, default=10,
                         help="epochs of fine-tuning on all training images (section 3.3)")

@@ -1,10 +1,7 @@
-"""What the report teaches that several scripts share: the split and the batches of section
-2.2, the encoder and decoder of Tables 1 and 2 with their initialisation, the optimiser of
-section 2.1, PCA and the bilinear grid, and the two calls that give every script its
-tensors. What keeps the scripts safe to run (flags, files, checkpoints) is in plumbing/.
-
-Importing this module does nothing by itself: no data is read, no folder is made.
-"""
+"""What several lessons share: the split and the batches (section 2.2), the encoder and decoder
+of Tables 1 and 2 with their initialisation, the optimiser (section 2.1), PCA, the bilinear
+grid and the two calls that load the data. Importing it reads nothing and makes no folder;
+what keeps the scripts safe to run (flags, files, checkpoints) is in plumbing/."""
 import math
 
 import torch
@@ -19,8 +16,7 @@ SPLIT_SEED = 2022       # fixes the 48,000 / 12,000 split; never changes with --
 CORNERS = ("Ankle boot", "Trouser", "Pullover", "Bag")  # Figures 5a, 5b: TL, TR, BL, BR
 
 
-# -----------------------------------------------------------------------------
-# The split and the batches (section 2.2)
+# --- The split and the batches (section 2.2) ---------------------------------
 
 def split_indices(n, n_val=N_VAL):
     """The fixed split of section 2.2: (train indices, validation indices) of the training
@@ -48,16 +44,12 @@ def diverged(*losses):
     return not all(math.isfinite(v) for v in losses)
 
 
-# -----------------------------------------------------------------------------
-# The encoder of Table 1 and the decoder of Table 2
+# --- The encoder of Table 1 and the decoder of Table 2 -----------------------
 
 def conv_stack():
-    """The three conv layers of Table 1, flattened: (B, 1, 28, 28) -> (B, 288).
-
-    Table 1 leaves the activation after conv layer 3 blank. We use ReLU, as the course's
-    lab code did: without it conv 3 and linear layer 1 would compose into one linear map.
-    The VAE of section 2.5 reuses this stack.
-    """
+    """The three conv layers of Table 1, flattened: (B, 1, 28, 28) -> (B, 288). Table 1 leaves
+    the activation after conv 3 blank: ReLU, as the course's lab code did, or conv 3 and linear
+    layer 1 would compose into one linear map. The VAE of section 2.5 reuses this stack."""
     return nn.Sequential(
         nn.Conv2d(1, 8, 4, stride=2, padding=1), nn.ReLU(),    # (B, 8, 14, 14)
         nn.Conv2d(8, 16, 4, stride=2, padding=1), nn.ReLU(),   # (B, 16, 7, 7)
@@ -76,11 +68,8 @@ def kaiming_init(model):
 
 
 class Encoder(nn.Module):
-    """Table 1: x (B, 1, 28, 28) -> h (B, d).
-
-    Table 1 prints both linear layers as "288 -> ..."; the second is 64 -> d. As the
-    table says, dropout dr follows both linear layers, the code h included.
-    """
+    """Table 1: x (B, 1, 28, 28) -> h (B, d). Table 1 prints both linear layers as "288 -> ...";
+    the second is 64 -> d. As the table says, dropout dr follows both, the code h included."""
 
     def __init__(self, d, dropout):
         super().__init__()
@@ -114,24 +103,20 @@ class Decoder(nn.Module):
         kaiming_init(self)
 
     def forward(self, h, logits=False):
-        """x_hat, or with logits=True the values before the Sigmoid: a Bernoulli loss
-        computed from logits is exact, and passes a NaN on to the training loop's check
-        where binary_cross_entropy on x_hat would fail."""
+        """x_hat, or with logits=True the values before the Sigmoid: a Bernoulli loss from
+        logits is exact, and lets a NaN reach the loop's check (binary_cross_entropy fails)."""
         y = self.deconv[:-1](self.linear(h))   # every layer but the Sigmoid
         return y if logits else self.deconv[-1](y)
 
 
 def make_optimizer(name, params, lr, weight_decay):
     """Adam or SGD (section 2.1), weight decay alpha as L2 penalty."""
-    if name == "Adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
-    if name == "SGD":
-        return torch.optim.SGD(params, lr=lr, weight_decay=weight_decay)
-    raise ValueError(f"unknown optimiser {name!r} (Adam or SGD)")
+    if name not in ("Adam", "SGD"):
+        raise ValueError(f"unknown optimiser {name!r} (Adam or SGD)")
+    return getattr(torch.optim, name)(params, lr=lr, weight_decay=weight_decay)
 
 
-# -----------------------------------------------------------------------------
-# PCA (the linear baseline of ae.py, Figure 9) and the bilinear grid (Figures 5a, 5b)
+# --- PCA (ae.py's baseline, Figure 9), the bilinear grid (Figures 5a, 5b) ----
 
 def pca(x, k):
     """Principal components of the rows of x (N, D): (mean (D,), components (k, D),
@@ -158,8 +143,7 @@ def bilinear(corners, n=10):
     return weights @ corners
 
 
-# -----------------------------------------------------------------------------
-# The data: Fashion-MNIST as tensors on the device, split as section 2.2 says
+# --- The data: Fashion-MNIST on the device, split as section 2.2 says --------
 
 def to_device(images, labels, device):
     # uint8 (N, 28, 28) -> float in [0, 1], (N, 1, 28, 28), on the device once
@@ -185,9 +169,8 @@ def load_train_val(data_dir, device, subset=0):
 def load_test(data_dir, device, subset=0):
     """(x_test, y_test): the 10,000 test images, for scripts that report test results."""
     images, labels = read_fashion_mnist(data_dir, train=False, subset=subset)
-    if subset:
-        images, labels = images[:max(1, subset // 4)], labels[:max(1, subset // 4)]
-    return to_device(images, labels, device)
+    n = max(1, subset // 4) if subset else len(images)
+    return to_device(images[:n], labels[:n], device)
 
 
 def first_of_classes(y, names):

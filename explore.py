@@ -1,24 +1,21 @@
 """The latent spaces of the AE and the VAE explored: sections 2.4 and 3.4 of the report.
 
-The AE of outputs/ae.pt (from `python ae.py`) encodes the 10,000 test images; so does the
-VAE of outputs/vae.pt (from `python vae.py`), by its means, when that file exists. Then
-t-SNE (Figure 3, exact, in PyTorch) and PCA (Figure 9) to 2-D; random codes decoded
-(Figure 4): uniform in the min-max box of the AE's codes of the 48,000 training images,
-as the report's notebook did, against a Gaussian fitted to those codes (N(0, I) for the
-VAE); a walk and a grid between test images (Figure 5a). The report's claims as numbers:
-"classes separate", a leave-one-out 10-NN class accuracy; "the VAE's space is smooth, the
-AE's abrupt", the largest step of a decoded walk as a share of the walk. The third claim,
-"the VAE's samples are meaningful", is its own step: python -m beyond.samples.
+The 10,000 test images encoded by the AE of outputs/ae.pt (`python ae.py`) and, when
+outputs/vae.pt exists (`python vae.py`), by the VAE's means; t-SNE (Figure 3, exact, in PyTorch)
+and PCA (Figure 9) to 2-D; random codes decoded (Figure 4): uniform in the min-max box of the
+AE's codes of the training images (the notebook's sampler) and from a Gaussian fitted to them,
+the VAE's from N(0, I); a walk and a grid between test images (Figure 5a). The claims as numbers:
+"classes separate", a leave-one-out 10-NN accuracy; "the VAE's space is smooth, the AE's
+abrupt", a walk's largest step as a share of it. The third claim: python -m beyond.samples.
 
     python explore.py           # 2-core CPU, t-SNE of 3,000 points: about 45 s
     python explore.py --tsne-points 0 --device cuda   # all 10,000 points on a GPU
     python explore.py --quick   # 500 test images: about 5 s
 
-Measured (2-core CPU, the report's tables): 10-NN accuracy over all 10,000 test images in the
-latent space 0.842 (AE) and 0.815 (VAE), raw pixels 0.814; smoothness 0.137 (AE) against 0.155
-(VAE), 0.100 being perfectly even.
-Writes to outputs/: fig03_tsne.png, fig09_pca.png, fig04_ae_samples.png,
-fig05a_ae_interpolation.png, explore.json.
+Measured (2-core CPU, the report's tables): 10-NN accuracy on all 10,000 test images 0.842 in
+the AE's latent space, 0.815 in the VAE's, 0.814 on raw pixels; smoothness 0.137 (AE) against
+0.155 (VAE), 0.100 being perfectly even. Writes to outputs/: fig03_tsne.png, fig09_pca.png,
+fig04_ae_samples.png, fig05a_ae_interpolation.png, explore.json.
 """
 import math
 import textwrap
@@ -36,6 +33,7 @@ from plumbing.cli import (Parser, add_common_flags, non_negative_int, parse_args
                           positive_float, positive_int, print_settings, run, seed_everything)
 from plumbing.figures import plot_grid, pyplot, save_figure
 from plumbing.files import out_dir, save_json
+from vae import VAE
 
 WALK = ("Ankle boot", "Bag")  # Figure 5a: the 1-D walk
 FIGURE_4_ROWS = {"ae_box": "AE, uniform in the min-max box (the notebook's)",
@@ -52,8 +50,7 @@ class LatentModel(NamedTuple):
     d: int            # the latent dimension
 
 
-# -----------------------------------------------------------------------------
-# t-SNE (van der Maaten and Hinton, 2008), exact, in PyTorch
+# --- t-SNE (van der Maaten and Hinton, 2008), exact, in PyTorch --------------
 
 def conditional_p(D2, perplexity, steps=100, tol=1e-5):
     """p_j|i = exp(-beta_i D2_ij) / sum_{k != i} exp(-beta_i D2_ik), one beta_i = 1/(2 sigma_i^2)
@@ -92,15 +89,10 @@ def affinities(x, perplexity):
     return ((P_cond + P_cond.T) / (2 * n)).clamp_min(1e-12)
 
 
-def student_t(Y):
-    """The embedding's kernel (1 + |y_i - y_j|^2)^-1, zero on the diagonal: (n, n)."""
-    return torch.cdist(Y, Y).square_().add_(1).reciprocal_().fill_diagonal_(0)
-
-
 def kl_divergence(P, Y):
     """KL(P || Q) = sum_ij p_ij log(p_ij / q_ij), the cost t-SNE minimises, in nats."""
-    kernel = student_t(Y)
-    Q = (kernel / kernel.sum()).clamp_min(1e-12)
+    kernel = torch.cdist(Y, Y).square_().add_(1).reciprocal_().fill_diagonal_(0)  # Student t
+    Q = (kernel / kernel.sum()).clamp_min(1e-12)          # q_ij, from (1 + |y_i - y_j|^2)^-1
     return (P * (P / Q).log()).sum().item()
 
 
@@ -158,8 +150,7 @@ def tsne(x, perplexity=30.0, iters=1000, exaggeration=12.0, exaggeration_iters=2
     return Y, kl_divergence(P, Y)
 
 
-# -----------------------------------------------------------------------------
-# The report's claims as numbers: class separation, smoothness
+# --- The report's claims as numbers: class separation, smoothness ------------
 
 def knn_accuracy(z, y, k=10, chunk=1000):
     """Leave-one-out k-nearest-neighbour class accuracy: each point's class is predicted by
@@ -198,8 +189,7 @@ def smoothness(decode, z, pairs, steps, generator):
     return evenness(images.flatten(2)).cpu()
 
 
-# -----------------------------------------------------------------------------
-# Random codes (Figure 4) and interpolation (Figure 5a)
+# --- Random codes (Figure 4) and interpolation (Figure 5a) -------------------
 
 def sample_uniform_box(z, n, generator):
     """The report's notebook: each coordinate uniform between its min and max over z, the
@@ -219,10 +209,9 @@ def sample_gaussian(z, n, generator):
 
 
 def decoded_samples(models, z_train, n, generator):
-    """n decoded random codes for each row of Figure 4, {key of FIGURE_4_ROWS: (n, 1, 28, 28)}.
-    z_train holds the AE's codes of the training images; the AE's codes are drawn uniform in
-    their min-max box (the notebook's sampler) and from one Gaussian fitted to them, the
-    VAE's from its prior N(0, I), fitted to nothing. No sampler sees a test image."""
+    """n decoded random codes for each row of Figure 4, {key of FIGURE_4_ROWS: (n, 1, 28, 28)}:
+    the AE's from samplers fitted to z_train, its codes of the training images (never a test
+    image); the VAE's from its prior N(0, I)."""
     drawn = {"ae_box": sample_uniform_box(z_train, n, generator),
              "ae_gaussian": sample_gaussian(z_train, n, generator)}
     if "VAE" in models:
@@ -233,12 +222,11 @@ def decoded_samples(models, z_train, n, generator):
 
 @torch.no_grad()
 def bilinear_grid(decode, corners, size=10):
-    """The decoded size x size grid between four codes (common.bilinear): (size, size, 1, 28, 28)."""
+    """The decoded grid between four codes (common.bilinear): (size, size, 1, 28, 28)."""
     return decode(bilinear(corners, size).flatten(0, 1)).unflatten(0, (size, size))
 
 
-# -----------------------------------------------------------------------------
-# main(): flags, data, training, results
+# --- main(): flags, data, training, results ----------------------------------
 
 def main(argv=None):
     args = parse_args(build_parser(), QUICK, argv)
@@ -263,8 +251,7 @@ def main(argv=None):
 
 
 def measure_all(models, codes, x, y, sub, args, device):
-    """The results of every model beside raw pixels' 10-NN accuracy, and what Figures 9 and 3
-    draw of each: (results, {name: embeddings})."""
+    """Every model measured beside the raw pixels: (results, {name: what Figures 3 and 9 draw})."""
     results = {"settings": vars(args), "device": str(device), "test_images": len(x),
                "tsne_points": len(sub),
                "knn": {"raw pixels": knn_accuracy(x.flatten(1), y, args.k)}}
@@ -297,30 +284,25 @@ def measure(name, z, decode, y, sub, args):
     return numbers, {"pca": z_pca, "ratio": ratio.tolist(), "tsne": z_tsne, "kl": kl}
 
 
-# -----------------------------------------------------------------------------
-# Models and the t-SNE subsample
+# --- Models and the t-SNE subsample ------------------------------------------
 
 def load_models(out, device):
     """{"AE": LatentModel} of OUT/ae.pt and, when OUT/vae.pt exists, "VAE" beside it; on
-    `device`, in eval mode (dropout off). The VAE encodes an image by the mean mu of q(z|x),
-    as section 2.4 explores it."""
+    `device`, in eval mode (dropout off). The VAE encodes an image by the mean mu of q(z|x)."""
     ae_ckpt, encoder, decoder = load_ae(out / "ae.pt")
-    path = out / "vae.pt"
-    vae_ckpt = load_checkpoint(path, "python vae.py", key="vae") if path.exists() else None
+    path, made_by = out / "vae.pt", "python vae.py"
+    vae_ckpt = load_checkpoint(path, made_by, key="vae") if path.exists() else None
     dims = {"AE": ae_ckpt["settings"]["d"],
             **({"VAE": vae_ckpt["settings"].get("d")} if vae_ckpt else {})}
     if not all(isinstance(d, int) and d >= 2 for d in dims.values()):  # Figures 3, 9: 2-D
         raise SystemExit(f"error: explore.py maps codes of d >= 2, and these have d = {dims}; "
                          "train with --d 2 or more")
-    models = {"AE": LatentModel(encoder.to(device).eval(), decoder.to(device).eval(),
-                                dims["AE"])}
+    models = {"AE": LatentModel(encoder.to(device).eval(), decoder.to(device).eval(), dims["AE"])}
     if vae_ckpt is None:
         print(f"note: {path} not found, so the VAE parts are skipped "
-              f"(run `{command_for('python vae.py', path)}` to add them)")
+              f"(run `{command_for(made_by, path)}` to add them)")
         return models
-    from vae import VAE  # only here: the AE parts do not need vae.py
-    vae = load_weights(VAE(dims["VAE"]), vae_ckpt, "vae", path, "python vae.py").to(device)
-    vae.eval()
+    vae = load_weights(VAE(dims["VAE"]), vae_ckpt, "vae", path, made_by).to(device).eval()
     models["VAE"] = LatentModel(lambda x: vae.encode(x)[0], vae.decoder, dims["VAE"])
     return models
 
@@ -335,14 +317,14 @@ def tsne_subsample(n, args, device):
     if n_tsne < n:
         print(f"t-SNE on {n_tsne} of {n} test images, a random subsample "
               "(exact t-SNE is O(n^2) per iteration; --tsne-points 0 embeds all)")
-    return torch.randperm(n, generator=torch.Generator().manual_seed(args.seed))[:n_tsne] \
-        .sort().values.to(device)
+    sub = torch.randperm(n, generator=torch.Generator().manual_seed(args.seed))[:n_tsne]
+    return sub.sort().values.to(device)
 
 
-# -----------------------------------------------------------------------------
-# Results and figures
+# --- Results and figures -----------------------------------------------------
 
 def print_tables(results, args):
+    """The claims as numbers, a column per model: 10-NN accuracies, then the smoothness."""
     names = list(results["smoothness"])
     print(f"\n{args.k}-NN class accuracy, leave-one-out on all {results['test_images']} test "
           f"images; t-SNE's on the {results['tsne_points']} it embeds"
@@ -353,8 +335,7 @@ def print_tables(results, args):
     print(f"\nsmoothness over {args.pairs} random pairs: largest step / path length of the "
           f"decoded walk in {args.steps} steps ({1 / args.steps:.3f} = perfectly even, 1 = one "
           f"jump)\n{'model':6s} {'mean':>7s} {'std':>7s} {'median':>7s}")
-    for m in names:
-        s = results["smoothness"][m]
+    for m, s in results["smoothness"].items():
         print(f"{m:6s} {s['mean']:7.3f} {s['std']:7.3f} {s['median']:7.3f}")
 
 
@@ -364,13 +345,11 @@ def plot_figures(models, codes, z_train, embeddings, x, y, sub, args, out):
     d = {name: m.d for name, m in models.items()}
     which = (f"all {n:,} test images" if n_tsne == n else f"{n_tsne:,} of {n:,} test images, a "
              "random subsample:\nexact t-SNE costs O(n²) per iteration (--tsne-points 0 for all)")
-    scatter_panels([e["tsne"] for e in embeddings.values()], [y[sub]] * len(codes),
-                   out / "fig03_tsne.png",
+    scatter_panels([e["tsne"] for e in embeddings.values()], y[sub], out / "fig03_tsne.png",
                    f"Figure 3: t-SNE of the latent codes (perplexity {args.perplexity:g})\n{which}",
                    [("t-SNE 1", "t-SNE 2")] * len(codes),
                    [f"{m} (d = {d[m]}), KL divergence {embeddings[m]['kl']:.3f}" for m in codes])
-    scatter_panels([e["pca"] for e in embeddings.values()], [y] * len(codes),
-                   out / "fig09_pca.png",
+    scatter_panels([e["pca"] for e in embeddings.values()], y, out / "fig09_pca.png",
                    f"Figure 9: PCA of the latent codes of {n:,} test images",
                    [[f"principal component {i + 1} ({100 * r:.1f} % of the variance)"
                      for i, r in enumerate(e["ratio"])] for e in embeddings.values()],
@@ -393,54 +372,47 @@ def plot_figures(models, codes, z_train, embeddings, x, y, sub, args, out):
 
 
 def scatter_panels(points, y, path, title, axis_labels, panel_titles):
-    """One scatter plot per model, coloured by class, one legend with the class names."""
-    plt = pyplot()
-    fig, axes = plt.subplots(1, len(points), figsize=(1 + 5.5 * len(points), 5.8), squeeze=False)
-    for ax, p, yy, labels, panel in zip(axes[0], points, y, axis_labels, panel_titles):
-        p, yy = p.cpu(), yy.cpu()
+    """One scatter plot per model, of the points (n, 2) of each, coloured by their class y (n,),
+    and one legend with the class names."""
+    fig, axes = pyplot().subplots(1, len(points), figsize=(1 + 5.5 * len(points), 5.8),
+                                  squeeze=False, layout="tight")
+    for ax, p, (xlabel, ylabel), panel in zip(axes[0], points, axis_labels, panel_titles):
         for c, name in enumerate(CLASSES):
-            ax.scatter(p[yy == c, 0], p[yy == c, 1], s=2, color=plt.cm.tab10(c), label=name)
-        ax.set(xlabel=labels[0], ylabel=labels[1])
+            ax.scatter(*p.cpu()[y.cpu() == c].T, s=2, color=f"C{c}", label=name)
+        ax.set(xlabel=xlabel, ylabel=ylabel)
         ax.set_title(panel, fontsize=10)
     axes[0, -1].legend(loc="center left", bbox_to_anchor=(1.02, 0.5), markerscale=5,
                        title="class", frameon=False)
     fig.suptitle(title)
-    fig.tight_layout()
     save_figure(fig, path)
 
 
 def plot_interpolations(panels, path, title):
     """Figure 5a: per model, the walk (originals at both ends) above the 10 x 10 grid.
     panels: list of (panel title, walk (steps+3, 1, 28, 28), grid (10, 10, 1, 28, 28))."""
-    plt = pyplot()
-    from torchvision.utils import make_grid
-    fig, axes = plt.subplots(2, len(panels), figsize=(0.5 + 6.5 * len(panels), 9.2),
-                             squeeze=False, gridspec_kw={"height_ratios": [1, 7.5]})
-    for col, (name, walk, grid) in enumerate(panels):
+    from torchvision.utils import make_grid  # images side by side, 2 white pixels apart
+    fig, axes = pyplot().subplots(2, len(panels), figsize=(0.5 + 6.5 * len(panels), 9.2),
+                                  squeeze=False, height_ratios=[1, 7.5], layout="tight")
+    for (name, walk, grid), top, bottom in zip(panels, *axes):  # a column of axes per model
         steps = len(walk) - 3
-        strip = make_grid(walk.cpu(), nrow=len(walk), padding=2, pad_value=1)[0]
-        ax = axes[0, col]
-        ax.imshow(strip, cmap="gray", vmin=0, vmax=1)
-        ax.set_xticks([2 + 30 * i + 14 for i in range(len(walk))],
-                      ["A"] + [f"{i / steps:.1f}".lstrip("0") if 0 < i < steps else str(i // steps)
-                               for i in range(steps + 1)] + ["B"], fontsize=7)
-        ax.set_yticks([])
-        ax.set_xlabel(f"t, from {WALK[0]} A (t = 0) to {WALK[1]} B (t = 1)", fontsize=8)
-        ax.set_title(f"{name}\nwalk in {steps} equal steps, originals at both ends", fontsize=10)
-        ax = axes[1, col]
-        ax.imshow(make_grid(grid.flatten(0, 1).cpu(), nrow=grid.shape[1], padding=2,
-                            pad_value=1)[0], cmap="gray", vmin=0, vmax=1)
-        ax.set(xticks=[], yticks=[])
-        ax.set_title(f"bilinear grid between four test images: {CORNERS[0]} (top left), "
-                     f"{CORNERS[1]} (top right),\n{CORNERS[2]} (bottom left), "
-                     f"{CORNERS[3]} (bottom right)", fontsize=8)
+        top.imshow(make_grid(walk.cpu(), nrow=len(walk), pad_value=1)[0], cmap="gray", vmin=0,
+                   vmax=1)
+        top.set_xticks([2 + 30 * i + 14 for i in range(len(walk))],
+                       ["A", *(f"{i / steps:g}" for i in range(steps + 1)), "B"], fontsize=7)
+        top.set_yticks([])
+        top.set_xlabel(f"t, from {WALK[0]} A (t = 0) to {WALK[1]} B (t = 1)", fontsize=8)
+        top.set_title(f"{name}\nwalk in {steps} equal steps, originals at both ends", fontsize=10)
+        bottom.imshow(make_grid(grid.flatten(0, 1).cpu(), nrow=len(grid), pad_value=1)[0],
+                      cmap="gray", vmin=0, vmax=1)
+        bottom.set(xticks=[], yticks=[])
+        bottom.set_title(f"bilinear grid between four test images: {CORNERS[0]} (top left), "
+                         f"{CORNERS[1]} (top right),\n{CORNERS[2]} (bottom left), "
+                         f"{CORNERS[3]} (bottom right)", fontsize=8)
     fig.suptitle(title)
-    fig.tight_layout()
     save_figure(fig, path)
 
 
-# -----------------------------------------------------------------------------
-# Command line
+# --- Command line ------------------------------------------------------------
 
 def build_parser():
     parser = Parser(description=__doc__.split("\n")[0] + "\n\nReads OUT_DIR/ae.pt (written by "
@@ -449,10 +421,9 @@ def build_parser():
                         help="t-SNE's effective number of neighbours (the report does not "
                              "state it; 30 is the usual default)")
     parser.add_argument("--tsne-points", type=non_negative_int, default=3000,
-                        help="test images t-SNE embeds, a random subsample (0 = all): exact "
-                             "t-SNE costs O(n^2) per iteration. The default is the same on "
-                             "every device, so that Figure 3 and t-SNE's 10-NN accuracy are "
-                             "too; the other 10-NN accuracies use all the test images")
+                        help="test images t-SNE embeds, a random subsample (0 = all): exact t-SNE "
+                             "costs O(n^2) per iteration; the same on every device, as Figure 3 "
+                             "and t-SNE's 10-NN accuracy are (the others use all test images)")
     parser.add_argument("--tsne-iters", type=positive_int, default=1000,
                         help="t-SNE iterations, the first 250 with early exaggeration 12 "
                              "(scikit-learn's defaults)")

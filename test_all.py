@@ -95,56 +95,39 @@ WATCHED = {"ae": [("train", "mse"), ("val", "mse")],
 
 # --- common.py: the maths ----------------------------------------------------
 
-# (kind, in channels, out channels, kernel, stride, padding, output shape without n)
-TABLE_1 = [(nn.Conv2d, 1, 8, 4, 2, 1, (8, 14, 14)),
-           (nn.Conv2d, 8, 16, 4, 2, 1, (16, 7, 7)),
-           (nn.Conv2d, 16, 32, 3, 2, 0, (32, 3, 3))]
+# Tables 1 and 2 at d = 7, each layer with weights: (kind, in, out, kernel, stride, padding,
+# output shape without the batch); a linear layer has no kernel, stride or padding
+TABLES_1_2 = {
+    "encoder": [(nn.Conv2d, 1, 8, 4, 2, 1, (8, 14, 14)), (nn.Conv2d, 8, 16, 4, 2, 1, (16, 7, 7)),
+                (nn.Conv2d, 16, 32, 3, 2, 0, (32, 3, 3)), (nn.Linear, 288, 64, 0, 0, 0, (64,)),
+                (nn.Linear, 64, 7, 0, 0, 0, (7,))],
+    "decoder": [(nn.Linear, 7, 64, 0, 0, 0, (64,)), (nn.Linear, 64, 288, 0, 0, 0, (288,)),
+                (nn.ConvTranspose2d, 32, 16, 3, 2, 0, (16, 7, 7)),
+                (nn.ConvTranspose2d, 16, 8, 4, 2, 1, (8, 14, 14)),
+                (nn.ConvTranspose2d, 8, 1, 4, 2, 1, (1, 28, 28))]}
 
 
-def layer_outputs(module, x):
-    """The output shape (without the batch) after every layer with weights, and the layers."""
-    shapes, layers = [], []
-    for layer in module.modules():
-        if len(list(layer.children())) == 0:  # a leaf
+@pytest.mark.parametrize("part", TABLES_1_2)
+def test_encoder_and_decoder_match_tables_1_and_2_layer_by_layer(part):
+    model = (common.Encoder if part == "encoder" else common.Decoder)(7, 0.2).eval()
+    x = torch.rand(3, 1, 28, 28) if part == "encoder" else torch.randn(3, 7)
+    layers = []
+    for layer in model.modules():
+        if len(list(layer.children())) == 0:  # a leaf, run in order
             x = layer(x)
             if isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
-                layers.append(layer)
-                shapes.append(tuple(x.shape[1:]))
-    return shapes, layers, x
-
-
-def test_encoder_matches_table_1_layer_by_layer():
-    d, n = 7, 3
-    shapes, layers, h = layer_outputs(common.Encoder(d, 0.2).eval(), torch.rand(n, 1, 28, 28))
-    for (kind, c_in, c_out, k, s, p, shape), layer, got in zip(TABLE_1, layers, shapes):
-        assert isinstance(layer, kind)
-        assert (layer.in_channels, layer.out_channels) == (c_in, c_out)
-        assert (layer.kernel_size, layer.stride, layer.padding) == ((k, k), (s, s), (p, p))
-        assert got == shape
-    assert [(m.in_features, m.out_features) for m in layers[3:]] == [(288, 64), (64, d)]
-    assert shapes[3:] == [(64,), (d,)]
-    assert h.shape == (n, d)
-    assert dropouts(common.Encoder(d, 0.3)) == [0.3, 0.3]      # after both linear layers
-
-
-TABLE_2 = [(nn.ConvTranspose2d, 32, 16, 3, 2, 0, (16, 7, 7)),
-           (nn.ConvTranspose2d, 16, 8, 4, 2, 1, (8, 14, 14)),
-           (nn.ConvTranspose2d, 8, 1, 4, 2, 1, (1, 28, 28))]
-
-
-def test_decoder_matches_table_2_layer_by_layer():
-    d, n = 7, 3
-    decoder = common.Decoder(d, 0.2).eval()
-    shapes, layers, x_hat = layer_outputs(decoder, torch.randn(n, d))
-    assert [(m.in_features, m.out_features) for m in layers[:2]] == [(d, 64), (64, 288)]
-    for (kind, c_in, c_out, k, s, p, shape), layer, got in zip(TABLE_2, layers[2:], shapes[2:]):
-        assert isinstance(layer, kind)
-        assert (layer.in_channels, layer.out_channels) == (c_in, c_out)
-        assert (layer.kernel_size, layer.stride, layer.padding) == ((k, k), (s, s), (p, p))
-        assert got == shape
-    assert isinstance(list(decoder.modules())[-1], nn.Sigmoid)
-    assert dropouts(decoder) == [0.2, 0.2]                     # after both linear layers
-    assert x_hat.shape == (n, 1, 28, 28) and 0 <= x_hat.min() and x_hat.max() <= 1
+                layers.append((layer, tuple(x.shape[1:])))
+    assert len(layers) == len(TABLES_1_2[part])
+    for (kind, c_in, c_out, k, s, p, shape), (layer, got) in zip(TABLES_1_2[part], layers):
+        assert isinstance(layer, kind) and got == shape
+        if kind is nn.Linear:
+            assert (layer.in_features, layer.out_features) == (c_in, c_out)
+        else:
+            assert (layer.in_channels, layer.out_channels) == (c_in, c_out)
+            assert (layer.kernel_size, layer.stride, layer.padding) == ((k, k), (s, s), (p, p))
+    assert dropouts(model) == [0.2, 0.2]                       # after both linear layers
+    if part == "decoder":                                      # pixels in (0, 1)
+        assert isinstance(list(model.modules())[-1], nn.Sigmoid) and 0 <= x.min() <= x.max() <= 1
 
 
 def fan_in(layer):
@@ -237,7 +220,7 @@ def test_bilinear_weights_at_an_interior_point_worked_by_hand():
 
 # --- common.py: the optimisers and the divergence check ----------------------
 
-def test_sgd_is_plain_sgd_and_adam_is_adam():
+def test_sgd_is_plain_sgd_adam_is_adam_and_another_name_a_value_error():
     def one_step(optimizer_name, lr=0.1, weight_decay=0.01):
         p = torch.nn.Parameter(torch.tensor([1.0, -2.0]))
         optimizer = common.make_optimizer(optimizer_name, [p], lr, weight_decay)
@@ -249,11 +232,7 @@ def test_sgd_is_plain_sgd_and_adam_is_adam():
     # Adam's first step is lr * sign(grad) whatever the gradient's size
     assert torch.allclose(one_step("Adam"), torch.tensor([1.0, -2.0]) - 0.1 * grad.sign(),
                           atol=1e-6)
-
-
-def test_an_unknown_optimiser_is_a_value_error_not_an_exit():
-    """A lesson function raises; only the command line ends the process."""
-    with pytest.raises(ValueError, match="'Adagrad'"):
+    with pytest.raises(ValueError, match="'Adagrad'"):    # a lesson raises; only main() exits
         common.make_optimizer("Adagrad", [torch.nn.Parameter(torch.zeros(2))], 0.1, 0.0)
 
 
@@ -279,16 +258,6 @@ def test_pca_baseline_is_exact_with_every_component():
 
 # --- ae.py: the training step, train and eval modes, divergence --------------
 
-def test_a_diverging_run_stops_and_says_so(capsys):
-    torch.manual_seed(0)
-    model = nn.Sequential(common.Encoder(2, 0.0), common.Decoder(2, 0.0))
-    optimizer = torch.optim.SGD(model.parameters(), lr=1e30)
-    x = torch.rand(32, 1, 28, 28)
-    history = ae.fit(model, optimizer, x, x[:8], epochs=5, batch_size=8, seed=0, name="SGD")
-    assert history["diverged"] and len(history["train_mse"]) < 5
-    assert "diverged" in capsys.readouterr().out
-
-
 def test_the_autoencoders_two_steps_are_sgd_on_the_mean_squared_error():
     torch.manual_seed(0)
     model = ae.autoencoder(3, 0.5)           # dropout on: its masks come from the global RNG
@@ -311,22 +280,59 @@ def test_the_autoencoders_two_steps_are_sgd_on_the_mean_squared_error():
     assert got["mse"] == pytest.approx(sum(loss * n for loss, n in losses) / N, rel=1e-5)
 
 
-def test_the_autoencoders_validation_mse_and_reconstructions_are_made_with_dropout_off():
+def model_with_dropout(script):
+    """The script's model, dropout 0.5 (the VAE has none: here it is put in its decoder)."""
     torch.manual_seed(0)
-    model = ae.autoencoder(3, 0.5)
-    x = torch.rand(16, 1, 28, 28)
+    if script == "ae":
+        return ae.autoencoder(3, 0.5)
+    if script == "classify":
+        return classify.Classifier(common.Encoder(4, 0.5), 16, 16, dropout=0.5)
+    model = vae.VAE(3)
+    model.decoder = common.Decoder(3, 0.5)
+    return model
+
+
+def vae_evaluated(model, x):
+    torch.manual_seed(5)                                  # the reparameterisation's eps
+    return torch.tensor(list(vae.evaluate(model, x).values()))
+
+
+def vae_terms_by_hand(model, x):
+    """The negative ELBO's two terms per image, (reconstruction, KL), eps drawn after seed 5."""
+    torch.manual_seed(5)
+    mu, logvar = model.encode(x)
+    sigma = torch.exp(0.5 * logvar)
+    logits = model.decoder(mu + sigma * torch.randn(mu.shape), logits=True)
+    recon = -(x * F.logsigmoid(logits) + (1 - x) * F.logsigmoid(-logits)).sum() / len(x)
+    return torch.stack([recon, kl_divergence(Normal(mu, sigma), Normal(0.0, 1.0)).sum(1).mean()])
+
+
+# what is computed with dropout off: (the script's model, the code, a reference by hand)
+EVAL_MODE = {
+    "ae.evaluate": ("ae", lambda m, x: torch.tensor(ae.evaluate(m, x, batch_size=8)["mse"]),
+                    lambda m, x: (m(x) - x).square().mean()),
+    "ae.reconstruct": ("ae", lambda m, x: ae.reconstruct(m, x), lambda m, x: m(x)),
+    "classify.predict": ("classify", lambda m, x: classify.predict(m, x, batch_size=16),
+                         lambda m, x: m(x).argmax(1)),
+    "vae.evaluate": ("vae", vae_evaluated, vae_terms_by_hand),
+    "vae.decode": ("vae", lambda m, z: vae.decode(m, z),             # z: (8, 8, d) codes
+                   lambda m, z: m.decoder(z.flatten(0, 1)).view(8, 8, 28, 28))}
+
+
+@pytest.mark.parametrize("case", EVAL_MODE)
+def test_validation_predictions_and_images_are_computed_with_dropout_off(case):
+    """Called on a model left in training mode, each gives the same twice, and what an
+    eval-mode copy gives by hand (a training-mode copy, dropout on, would give another)."""
+    script, code, by_hand = EVAL_MODE[case]
+    model = model_with_dropout(script)
+    x = torch.randn(8, 8, 3) if case == "vae.decode" else torch.rand(64, 1, 28, 28)
     with torch.no_grad():
-        by_hand = copy.deepcopy(model).eval()(x)
-        with_dropout = model.train()(x)
-    mse = (by_hand - x).square().mean().item()
-    assert (with_dropout - x).square().mean().item() != pytest.approx(mse, rel=1e-3)
-    assert not torch.allclose(with_dropout, by_hand, atol=1e-3)   # dropout would change both
-    first = ae.evaluate(model.train(), x, batch_size=8)["mse"]
-    second = ae.evaluate(model.train(), x, batch_size=8)["mse"]
-    assert first == second == pytest.approx(mse, rel=1e-5)
-    first, second = ae.reconstruct(model.train(), x), ae.reconstruct(model.train(), x)
+        expected = by_hand(copy.deepcopy(model).eval(), x).float()
+        assert not torch.allclose(by_hand(copy.deepcopy(model).train(), x).float(), expected,
+                                  rtol=1e-3)
+    first, second = code(model.train(), x), code(model.train(), x)
     assert torch.equal(first, second)
-    torch.testing.assert_close(first, by_hand)
+    torch.testing.assert_close(first.float(), expected, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("script", ["ae", "classify"])
@@ -356,10 +362,10 @@ def test_training_turns_dropout_back_on_after_each_validation(script):
 @pytest.mark.parametrize("script, phase, key", [(s, p, k) for s, losses in WATCHED.items()
                                                 for p, k in losses])
 def test_each_fit_stops_at_the_epoch_where_any_loss_it_watches_is_not_finite(
-        script, phase, key, monkeypatch):
+        script, phase, key, monkeypatch, capsys):
     """ae.fit, classify.fit and vae.fit: a NaN in any one of the losses, training or
     validation, at epoch 2 of 4 stops the run there, before that epoch is recorded or
-    reported (on_epoch)."""
+    reported (on_epoch), and says so."""
     module = {"ae": ae, "classify": classify, "vae": vae}[script]
     nan_in(phase, key, module, monkeypatch, at_call=2)
     x, reported = torch.rand(8, 1, 28, 28), []
@@ -370,33 +376,23 @@ def test_each_fit_stops_at_the_epoch_where_any_loss_it_watches_is_not_finite(
     else:
         history = module.fit(None, None, x, x, 4, 4, seed=0, on_epoch=on_epoch)
     assert history["diverged"] == 2 and reported == [1]
+    assert "diverged at epoch 2" in capsys.readouterr().out
     assert all(len(v) == 1 for k, v in history.items() if k != "diverged"), history
 
 
 # --- ae.py: what each fit sees -----------------------------------------------
 
-def spy_on_reads(monkeypatch):
-    """Which parts of Fashion-MNIST a run reads: a list of "train" and "test"."""
-    reads = []
-    read = plumbing.data.read_fashion_mnist
-
-    def spy(data_dir, train, **kwargs):
-        reads.append("train" if train else "test")
-        return read(data_dir, train, **kwargs)
-    monkeypatch.setattr(common, "read_fashion_mnist", spy)
-    return reads
-
-
 def test_the_autoencoder_and_the_studies_never_read_the_test_set(data_dir, quick_ae, tmp_path,
                                                                  monkeypatch):
-    reads = spy_on_reads(monkeypatch)
+    calls = {}                                   # which parts of Fashion-MNIST are read
+    spy(monkeypatch, common, "read_fashion_mnist", calls)
     ae.main(["--quick", "--epochs", "1", *CPU, "--data-dir", str(data_dir),
              "--out-dir", str(tmp_path)])
     shutil.copy(quick_ae / "ae.pt", tmp_path / "ae.pt")
     for study in ("ae", "classifier", "vae"):
         tune.main([study, *TINY, "--trials", "1", *CPU, "--data-dir", str(data_dir),
                    "--out-dir", str(tmp_path)])
-    assert reads and set(reads) == {"train"}
+    assert {kwargs["train"] for _, kwargs in calls["read_fashion_mnist"]} == {True}
 
 
 def test_pca_baseline_is_fitted_on_the_training_images_and_scores_the_validation_images():
@@ -447,17 +443,7 @@ def test_quick_sets_defaults_but_explicit_flags_win():
     args = plumbing.cli.parse_args(ae.build_parser(), ae.QUICK, ["--quick", "--epochs", "3"])
     assert args.epochs == 3 and args.subset == ae.QUICK["subset"]
     args = plumbing.cli.parse_args(ae.build_parser(), ae.QUICK, [])
-    assert args.epochs == 42 and args.subset == 0 and args.lr is None
-    assert plumbing.params.resolve_params(args, ae.SECTION_2_1, "ae") == (ae.SECTION_2_1, "report")
-    assert plumbing.params.resolve_params(args, ae.TABLE_4, "ae") == (ae.TABLE_4, "report")
-
-
-def test_a_flag_means_the_same_in_every_part(capsys):
-    """--lr is the learning rate of whichever part runs: refit included."""
-    args = plumbing.cli.parse_args(ae.build_parser(), ae.QUICK, ["--lr", "0.01", "--d", "7"])
-    for table in (ae.SECTION_2_1, ae.TABLE_4):
-        params, source = plumbing.params.resolve_params(args, table, "ae")
-        assert params == {**table, "lr": 0.01, "d": 7} and "command line" in source
+    assert args.epochs == 42 and args.subset == 0 and args.lr is None   # the tables: below
 
 
 # flags -> {part: (d, dropout, [(optimiser, lr, weight decay) of each run])}
@@ -533,15 +519,12 @@ def test_the_ae_at_d_2_is_drawn_over_the_box_of_the_notebooks_sampler(data_dir, 
     """fig_ae_codes_2d.png: the Adam model's codes of the validation images beside its decoder
     over a grid whose corners are the min-max box of its codes of the training images, the
     box explore.sample_uniform_box draws from; top row at the largest z2."""
-    calls, returned = {}, {}
+    calls, returned = {}, spy_on_calls(monkeypatch, ae, "compare_optimizers")
     spy(monkeypatch, ae, "plot_latent_plane", calls)
-    compare = ae.compare_optimizers
-    monkeypatch.setattr(ae, "compare_optimizers",
-                        lambda *args: returned.setdefault("histories", compare(*args)))
     ae.main(["--part", "compare", *TINY, "--data-dir", str(data_dir), "--out-dir", str(tmp_path)])
     (codes, y, names, z, images, path, *_), _ = calls["plot_latent_plane"][0]
     assert path == tmp_path / "fig_ae_codes_2d.png" and path.stat().st_size > 10_000
-    encoder, decoder = returned["histories"]["Adam"]["model"].eval()
+    encoder, decoder = returned[0]["Adam"]["model"].eval()
     (x_train, _), (x_val, y_val) = common.load_train_val(data_dir, "cpu", 300)
     with torch.no_grad():
         z_train = encoder(x_train)
@@ -569,12 +552,8 @@ def test_ae_quick_end_to_end_on_real_data(quick_ae):
     assert refit["val_mse"][-1] < refit["val_mse"][0]        # it learned something
     assert 0 < refit["pca_val_mse"] < refit["pca_bottleneck_val_mse"] < 0.05   # 185 vs 64
     assert refit["params"] == ae.TABLE_4 and results["compare"]["params"] == ae.SECTION_2_1
-    ckpt = plumbing.checkpoints.load_checkpoint(quick_ae / "ae.pt", "python ae.py")
-    d, dropout = ckpt["settings"]["d"], ckpt["settings"]["dropout"]
-    encoder = plumbing.checkpoints.load_weights(common.Encoder(d, dropout), ckpt, "encoder", "ae.pt", "")
-    decoder = plumbing.checkpoints.load_weights(common.Decoder(d, dropout), ckpt, "decoder", "ae.pt", "")
-    x = torch.rand(2, 1, 28, 28)
-    assert decoder(encoder(x)).shape == x.shape
+    _, encoder, decoder = ae.load_ae(quick_ae / "ae.pt")          # as classify.py reads it
+    assert encoder.d == 185 and decoder(encoder(torch.rand(2, 1, 28, 28))).shape == (2, 1, 28, 28)
 
 
 # =============================================================================
@@ -585,11 +564,9 @@ def test_ae_quick_end_to_end_on_real_data(quick_ae):
 
 @pytest.mark.parametrize("study", ["ae", "classifier", "vae"])
 def test_every_report_value_lies_inside_its_search_space(study):
-    suggest, table = {"ae": (tune.suggest_ae, ae.TABLE_4),
-                      "classifier": (tune.suggest_classifier, classify.TABLE_5),
-                      "vae": (tune.suggest_vae, vae.TABLE_7)}[study]
+    table = {"ae": ae.TABLE_4, "classifier": classify.TABLE_5, "vae": vae.TABLE_7}[study]
     trial = optuna.create_study().ask()
-    params = suggest(trial)
+    params = getattr(tune, f"suggest_{study}")(trial)
     assert set(params) == set(table) == set(trial.distributions)
     for name, value in table.items():
         distribution = trial.distributions[name]
@@ -621,16 +598,51 @@ def test_the_median_pruner_prunes_after_five_trials_and_two_epochs(tmp_path):
     assert bad_trial() == (False, True)       # 5 earlier: pruned, but never at epoch 1
 
 
-def by_hand_epochs(model, optimizers, x, y, x_val, loss_fn, value_fn, epochs, seed,
-                   batch_size=256):
-    """The reference loop: seed the batch order, then per epoch train in shuffled slices
+def neg_elbo_by_hand(model, xb, _=None):
+    # -ELBO = BCE summed over pixels + KL(q || N(0, I)), both averaged over images
+    mu, logvar = model.encode(xb)
+    z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+    kl = kl_divergence(Normal(mu, torch.exp(0.5 * logvar)), Normal(0.0, 1.0)).sum(1)
+    bce = F.binary_cross_entropy_with_logits(model.decoder(z, logits=True), xb, reduction="sum")
+    return (bce + kl.sum()) / len(xb)
+
+
+def trial_by_hand(study, p, ae_ckpt):
+    """A trial of `study` with the values p, written by hand: (model, optimisers, the training
+    loss(model, x, y), the validation value(model, x_val, y_val)); ae_ckpt: the classifier's AE."""
+    make = lambda kind, params, lr, wd: getattr(torch.optim, kind)(params, lr=lr, weight_decay=wd)
+    if study == "ae":
+        model = nn.Sequential(common.Encoder(p["d"], p["dropout"]),
+                              common.Decoder(p["d"], p["dropout"]))
+        mse = lambda m, xb, _: F.mse_loss(m(xb), xb)
+        return (model, [make(p["optimizer"], model.parameters(), p["lr"], p["weight_decay"])],
+                mse, lambda m, xv, _: mse(m, xv, None).item())
+    if study == "vae":
+        model = vae.VAE(p["d"])
+        return (model, [make("Adam", model.parameters(), p["lr"], p["weight_decay"])],
+                neg_elbo_by_hand, lambda m, xv, _: neg_elbo_by_hand(m, xv).item())
+    s = ae_ckpt["settings"]
+    encoder = common.Encoder(s["d"], s["dropout"])        # a fresh copy of the AE's encoder
+    encoder.load_state_dict(ae_ckpt["encoder"])
+    mlp = common.kaiming_init(nn.Sequential(
+        nn.Linear(s["d"], p["no1"]), nn.ReLU(), nn.Dropout(p["mlp_dropout"]),
+        nn.Linear(p["no1"], p["no2"]), nn.ReLU(), nn.Dropout(p["mlp_dropout"]),
+        nn.Linear(p["no2"], 10)))
+    optimizers = [make(p["mlp_optimizer"], mlp.parameters(), p["mlp_lr"], p["mlp_weight_decay"]),
+                  make(s["optimizer"], encoder.parameters(), s["lr"], s["weight_decay"])]
+    return (nn.Sequential(encoder, mlp), optimizers, lambda m, xb, yb: F.cross_entropy(m(xb), yb),
+            lambda m, xv, yv: (m(xv).argmax(1) == yv).float().mean().item())
+
+
+def by_hand_epochs(model, optimizers, x, y, x_val, y_val, loss_fn, value_fn, epochs, seed):
+    """The reference loop: seed the batch order, then per epoch train in shuffled slices of 256
     (zero the gradients, the loss, backward, step) and compute the validation value."""
     generator = torch.Generator().manual_seed(seed)
     values = []
     for _ in range(epochs):
         model.train()
-        for idx in torch.randperm(len(x), generator=generator).split(batch_size):
-            loss = loss_fn(model, x[idx], None if y is None else y[idx])
+        for idx in torch.randperm(len(x), generator=generator).split(256):
+            loss = loss_fn(model, x[idx], y[idx])
             for o in optimizers:
                 o.zero_grad()
             loss.backward()
@@ -638,101 +650,46 @@ def by_hand_epochs(model, optimizers, x, y, x_val, loss_fn, value_fn, epochs, se
                 o.step()
         model.eval()
         with torch.no_grad():
-            values.append(value_fn(model, x_val))
+            values.append(value_fn(model, x_val, y_val))
     return values
 
 
-def test_an_enqueued_ae_trial_trains_and_reports_as_written_by_hand(data_dir, tmp_path):
-    p = {"d": 8, "optimizer": "SGD", "lr": 0.003, "dropout": 0.1, "weight_decay": 1e-5}
-    argv = ["ae", *TINY, "--epochs", "2", "--trials", "1", "--seed", "5", "--device", "cpu",
-            "--data-dir", str(data_dir), "--out-dir", str(tmp_path)]
-    args = plumbing.cli.parse_args(tune.build_parser(), tune.QUICK, argv + ["--study-name", "ae-quick"])
-    tune.open_study(args, f"sqlite:///{tmp_path / 'optuna.db'}").enqueue_trial(p)
-    tune.main(argv)
-    trial = load(tmp_path, "ae-quick").trials[0]
-    (x, _), (x_val, _) = common.load_train_val(data_dir, "cpu", 300)
-    plumbing.cli.seed_everything(5 + trial.number)             # the trial's seed: --seed + number
-    model = nn.Sequential(common.Encoder(8, 0.1), common.Decoder(8, 0.1))
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.003, weight_decay=1e-5)
-    expected = by_hand_epochs(
-        model, [optimizer], x, None, x_val, lambda m, xb, _: F.mse_loss(m(xb), xb),
-        lambda m, xv: F.mse_loss(m(xv), xv).item(), 2, seed=5 + trial.number)
-    # the pruner sees the validation MSE of every epoch, and the trial's value is the last
-    got = [trial.intermediate_values[e] for e in (1, 2)]
-    assert got == pytest.approx(expected, rel=1e-5)
-    assert trial.value == pytest.approx(expected[-1], rel=1e-5)
-    tuned = json.loads((tmp_path / "tuned_ae.json").read_text())
-    assert tuned["params"] == p and tuned["value"] == trial.value
+# the values of the trials each study is given (the classifier's: two, of two optimisers)
+ENQUEUED = {"ae": [{"d": 8, "optimizer": "SGD", "lr": 0.003, "dropout": 0.1, "weight_decay": 1e-5}],
+            "vae": [{"d": 6, "lr": 0.002, "weight_decay": 1e-4}],
+            "classifier": [{"no1": 16, "no2": 8, "mlp_optimizer": "SGD", "mlp_lr": 0.05,
+                            "mlp_dropout": 0.2, "mlp_weight_decay": 1e-4},
+                           {"no1": 16, "no2": 8, "mlp_optimizer": "Adam", "mlp_lr": 0.003,
+                            "mlp_dropout": 0.2, "mlp_weight_decay": 1e-4}]}
 
 
-def test_an_enqueued_vae_trial_reports_the_validation_negative_elbo(data_dir, tmp_path):
-    p = {"d": 6, "lr": 0.002, "weight_decay": 1e-4}
-    argv = ["vae", *TINY, "--epochs", "2", "--trials", "1", "--device", "cpu",
-            "--data-dir", str(data_dir), "--out-dir", str(tmp_path)]
-    args = plumbing.cli.parse_args(tune.build_parser(), tune.QUICK, argv + ["--study-name", "vae-quick"])
-    tune.open_study(args, f"sqlite:///{tmp_path / 'optuna.db'}").enqueue_trial(p)
-    tune.main(argv)
-    trial = load(tmp_path, "vae-quick").trials[0]
-    (x, _), (x_val, _) = common.load_train_val(data_dir, "cpu", 300)
-
-    def neg_elbo(model, xb):
-        # -ELBO = BCE summed over pixels + KL(q || N(0, I)), both averaged over images
-        mu, logvar = model.encode(xb)
-        z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
-        logits = model.decoder(z, logits=True)
-        kl = kl_divergence(Normal(mu, torch.exp(0.5 * logvar)), Normal(0.0, 1.0)).sum(1)
-        return (F.binary_cross_entropy_with_logits(logits, xb, reduction="sum")
-                + kl.sum()) / len(xb)
-    plumbing.cli.seed_everything(trial.number)
-    model = vae.VAE(6)
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.002, weight_decay=1e-4)
-    expected = by_hand_epochs(model, [optimizer], x, None, x_val,
-                              lambda m, xb, _: neg_elbo(m, xb),
-                              lambda m, xv: neg_elbo(m, xv).item(), 2, seed=trial.number)
-    got = [trial.intermediate_values[e] for e in (1, 2)]
-    assert got == pytest.approx(expected, rel=1e-4)
-    assert trial.value == pytest.approx(expected[-1], rel=1e-4)
-
-
-def test_an_enqueued_classifier_trial_fine_tunes_a_fresh_encoder(data_dir, quick_ae, tmp_path):
+@pytest.mark.parametrize("study", ENQUEUED)
+def test_an_enqueued_trial_trains_and_reports_as_written_by_hand(study, data_dir, quick_ae,
+                                                                 tmp_path):
+    """Each epoch's validation value (what the pruner sees: the MSE, the -ELBO, the accuracy)
+    and the trial's value (the last) as a loop written by hand computes them, from the trial's
+    seed (--seed + its number; the classifier from a fresh copy of the AE's encoder); the best
+    trial's values in tuned_<study>.json."""
     shutil.copy(quick_ae / "ae.pt", tmp_path / "ae.pt")
-    p = {"no1": 16, "no2": 8, "mlp_optimizer": "SGD", "mlp_lr": 0.05, "mlp_dropout": 0.2,
-         "mlp_weight_decay": 1e-4}
-    argv = ["classifier", *TINY, "--epochs", "2", "--trials", "2", "--device", "cpu",
+    argv = [study, *TINY, "--epochs", "2", "--trials", str(len(ENQUEUED[study])), "--seed", "5",
             "--data-dir", str(data_dir), "--out-dir", str(tmp_path)]
     args = plumbing.cli.parse_args(tune.build_parser(), tune.QUICK,
-                             argv + ["--study-name", "classifier-quick"])
-    study = tune.open_study(args, f"sqlite:///{tmp_path / 'optuna.db'}")
-    study.enqueue_trial(p)
-    study.enqueue_trial({**p, "mlp_optimizer": "Adam", "mlp_lr": 0.003})
+                                   argv + ["--study-name", f"{study}-quick"])
+    for p in ENQUEUED[study]:
+        tune.open_study(args, f"sqlite:///{tmp_path / 'optuna.db'}").enqueue_trial(p)
     tune.main(argv)
-    trials = load(tmp_path, "classifier-quick").trials
+    trials = load(tmp_path, f"{study}-quick").trials
     (x, y), (x_val, y_val) = common.load_train_val(data_dir, "cpu", 300)
-    ckpt = torch.load(tmp_path / "ae.pt", weights_only=True)
-    s = ckpt["settings"]
     for trial in trials:
-        q = trial.params
-        plumbing.cli.seed_everything(trial.number)
-        encoder = common.Encoder(s["d"], s["dropout"])     # a fresh copy of the AE's encoder
-        encoder.load_state_dict(ckpt["encoder"])
-        mlp = nn.Sequential(nn.Linear(s["d"], q["no1"]), nn.ReLU(), nn.Dropout(q["mlp_dropout"]),
-                            nn.Linear(q["no1"], q["no2"]), nn.ReLU(), nn.Dropout(q["mlp_dropout"]),
-                            nn.Linear(q["no2"], 10))
-        common.kaiming_init(mlp)
-        model = nn.Sequential(encoder, mlp)
-        optimizers = [common.make_optimizer(q["mlp_optimizer"], mlp.parameters(), q["mlp_lr"],
-                                            q["mlp_weight_decay"]),
-                      common.make_optimizer(s["optimizer"], encoder.parameters(), s["lr"],
-                                            s["weight_decay"])]
-        expected = by_hand_epochs(
-            model, optimizers, x, y, x_val, lambda m, xb, yb: F.cross_entropy(m(xb), yb),
-            lambda m, xv: (m(xv).argmax(1) == y_val).float().mean().item(), 2,
-            seed=trial.number)
-        assert [trial.intermediate_values[e] for e in (1, 2)] == pytest.approx(expected)
-        assert trial.value == pytest.approx(expected[-1])
-    # the study maximises the validation accuracy: the best trial is the more accurate one
-    best = max(trials, key=lambda t: t.value)
-    tuned = json.loads((tmp_path / "tuned_classifier.json").read_text())
+        plumbing.cli.seed_everything(5 + trial.number)
+        model, optimizers, loss, value = trial_by_hand(
+            study, trial.params, torch.load(tmp_path / "ae.pt", weights_only=True))
+        expected = by_hand_epochs(model, optimizers, x, y, x_val, y_val, loss, value, 2,
+                                  seed=5 + trial.number)
+        assert [trial.intermediate_values[e] for e in (1, 2)] == pytest.approx(expected, rel=1e-4)
+        assert trial.value == pytest.approx(expected[-1], rel=1e-4)
+    best = (max if study == "classifier" else min)(trials, key=lambda t: t.value)
+    tuned = json.loads((tmp_path / f"tuned_{study}.json").read_text())
     assert tuned["best_trial"] == best.number and tuned["params"] == best.params
 
 
@@ -777,59 +734,37 @@ def test_a_trial_whose_training_or_validation_loss_diverges_is_pruned(
 
 # --- tune.py: what each trial sees, and how trials are ranked ----------------
 
-# Two trials of two epochs. Trial 0 has the better training loss but the worse validation
-# value: the study must report, rank and keep trial 1.
-TRAIN_LOSS = {0: [0.01, 0.005], 1: [0.9, 0.8]}
-
-
+# Two trials of two epochs: the validation values the stand-in fits below report, trial 1 the
+# better one; as each fit reports a value, and as its history keeps it (-ELBO = recon + kl)
 VAL_VALUE = {"ae": {0: [0.5, 0.4], 1: [0.2, 0.1]},              # MSE: lower is better
              "vae": {0: [500.0, 400.0], 1: [200.0, 100.0]},     # -ELBO: lower is better
              "classifier": {0: [0.2, 0.3], 1: [0.6, 0.7]}}      # accuracy: higher is better
+AS_REPORTED = {"ae": lambda v: {"mse": v}, "classifier": lambda v: {"accuracy": v},
+               "vae": lambda v: {"recon": v - 10, "kl": 10.0}}
 
 
 @pytest.mark.parametrize("study", ["ae", "classifier", "vae"])
 def test_each_study_trains_on_the_training_split_and_ranks_by_the_validation_value(
         study, tiny_ae, data_dir, tmp_path, monkeypatch):
-    def fake_fit(study, seen):
-        """A stand-in for ae.fit, vae.fit or classify.fit: records the data it is given, and
-        returns (and reports through on_epoch) the numbers above for the trial it runs."""
-        def fit(model, optimizer, x, *args, on_epoch=None, name="", **kwargs):
-            trial = int(name.split()[-1])
-            if study == "classifier":
-                epochs = args[1]                                   # args: y, epochs, ...
-                x_val = kwargs["val"][0]
-                val = [{"accuracy": v} for v in VAL_VALUE[study][trial]]
-                history = {"train_loss": TRAIN_LOSS[trial],
-                           "val_accuracy": VAL_VALUE[study][trial]}
-            else:
-                x_val, epochs = args[0], args[1]
-                if study == "ae":
-                    val = [{"mse": v} for v in VAL_VALUE[study][trial]]
-                    history = {"train_mse": TRAIN_LOSS[trial],
-                               "val_mse": VAL_VALUE[study][trial]}
-                else:   # -ELBO = recon + kl; the training loss is the smaller
-                    val = [{"recon": v - 10, "kl": 10.0} for v in VAL_VALUE[study][trial]]
-                    history = {"train_recon": TRAIN_LOSS[trial], "train_kl": [0.0, 0.0],
-                               "val_recon": [v["recon"] for v in val], "val_kl": [10.0, 10.0]}
-            seen.append((x, x_val))
-            assert epochs == 2
-            for epoch, v in enumerate(val, 1):
-                on_epoch(epoch, v)
-            return {**history, "diverged": None}
-        return fit
     seen = []
-    module = {"ae": ae, "classifier": classify, "vae": vae}[study]
-    monkeypatch.setattr(module, "fit", fake_fit(study, seen))
+
+    def fake_fit(model, optimizer, x, *args, on_epoch=None, name="", **kwargs):
+        """A stand-in for ae.fit, vae.fit or classify.fit: records the data and epochs it is
+        given, reports the values above, and returns them: no training loss to rank by."""
+        x_val, epochs = (kwargs["val"][0], args[1]) if study == "classifier" else args[:2]
+        seen.append((x, x_val, epochs))
+        reported = [AS_REPORTED[study](v) for v in VAL_VALUE[study][int(name.split()[-1])]]
+        for epoch, v in enumerate(reported, 1):
+            on_epoch(epoch, v)
+        return {**{f"val_{k}": [v[k] for v in reported] for k in reported[0]}, "diverged": None}
+    monkeypatch.setattr({"ae": ae, "classifier": classify, "vae": vae}[study], "fit", fake_fit)
     monkeypatch.setattr(tune, "plot_study", lambda *args: None)
-    tune.main([study, "--quick", "--subset", "300", "--epochs", "2", "--trials", "2", *CPU,
-               "--checkpoint", str(tiny_ae / "ae.pt"), "--data-dir", str(data_dir),
-               "--out-dir", str(tmp_path)])
+    tune.main([study, *TINY, "--epochs", "2", "--trials", "2", "--checkpoint",
+               str(tiny_ae / "ae.pt"), "--data-dir", str(data_dir), "--out-dir", str(tmp_path)])
     (x_train, _), (x_val, _) = common.load_train_val(data_dir, "cpu", 300)
-    assert len(seen) == 2
-    for x, x_given_val in seen:
-        assert torch.equal(x, x_train) and torch.equal(x_given_val, x_val)
-    trials = optuna.load_study(study_name=f"{study}-quick",
-                               storage=f"sqlite:///{tmp_path / 'optuna.db'}").trials
+    assert [(torch.equal(x, x_train), torch.equal(xv, x_val), n) for x, xv, n in seen] == [
+        (True, True, 2)] * 2
+    trials = load(tmp_path, f"{study}-quick").trials
     for trial in trials:   # the pruner sees the validation values, and the value is the last
         expected = VAL_VALUE[study][trial.number]
         assert [trial.intermediate_values[e] for e in (1, 2)] == pytest.approx(expected)
@@ -854,12 +789,6 @@ def test_each_worker_seeds_its_own_sampler(tmp_path):
     assert first_draw(0, "a") != first_draw(0, "a")          # a resumed study: new draws
 
 
-def test_the_largest_seed_tunes(data_dir, tmp_path):
-    tune.main(["ae", *TINY, "--trials", "1", "--seed", str(2**32 - 1), "--data-dir",
-               str(data_dir), "--out-dir", str(tmp_path)])
-    assert json.loads((tmp_path / "tuned_ae.json").read_text())["trials"]["complete"] == 1
-
-
 # --- tune.py: end to end, on the real data -----------------------------------
 
 @pytest.mark.parametrize("study", ["ae", "classifier", "vae"])
@@ -873,8 +802,7 @@ def test_one_trial_of_each_study_end_to_end(study, data_dir, quick_ae, tmp_path)
     assert tuned["direction"] == ("maximize" if study == "classifier" else "minimize")
     assert tuned["settings"]["trials"] == 1 and tuned["study"] == study
     # the script that uses the tuned values reads them, named by --params
-    script, table = {"ae": (ae, ae.TABLE_4), "classifier": (classify, classify.TABLE_5),
-                     "vae": (vae, vae.TABLE_7)}[study]
+    script, table = {"ae": ae, "classifier": classify, "vae": vae}[study], tune.STUDIES[study].table
     assert set(tuned["params"]) == set(table)
     args = plumbing.cli.parse_args(script.build_parser(), {},
                              ["--params", str(tmp_path / f"tuned_{study}.json")])
@@ -882,16 +810,14 @@ def test_one_trial_of_each_study_end_to_end(study, data_dir, quick_ae, tmp_path)
     assert params == tuned["params"] and source.endswith(f"tuned_{study}.json")
 
 
-def test_a_study_prints_nothing_on_stderr(data_dir, tmp_path):
-    # Optuna before 4.4 warns "fail_stale_trials is experimental" as each trial starts
-    proc = subprocess.run([sys.executable, "tune.py", "ae", *TINY, "--trials", "2",
-                           "--data-dir", data_dir, "--out-dir", tmp_path],
+def test_a_study_prints_nothing_on_stderr_and_the_largest_seed_tunes(data_dir, tmp_path):
+    # Optuna before 4.4 warns "fail_stale_trials is experimental" as each trial starts; the
+    # sampler's seed, --seed plus the trials held, is taken modulo 2**32
+    proc = subprocess.run([sys.executable, "tune.py", "ae", *TINY, "--trials", "2", "--seed",
+                           str(2**32 - 1), "--data-dir", data_dir, "--out-dir", tmp_path],
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0 and proc.stderr == "", proc.stderr
-
-
-def finished(study):
-    return [t for t in study.get_trials() if t.state.is_finished()]
+    assert json.loads((tmp_path / "tuned_ae.json").read_text())["trials"]["complete"] == 2
 
 
 def test_two_workers_end_between_n_and_n_plus_one_trials(data_dir, tmp_path):
@@ -902,7 +828,7 @@ def test_two_workers_end_between_n_and_n_plus_one_trials(data_dir, tmp_path):
                                 stderr=subprocess.STDOUT, text=True) for i in range(2)]
     outputs = [w.communicate(timeout=300)[0] for w in workers]
     assert [w.returncode for w in workers] == [0, 0], outputs
-    n = len(finished(load(tmp_path, "ae-quick")))
+    n = sum(t.state.is_finished() for t in load(tmp_path, "ae-quick").trials)
     assert 4 <= n <= 4 + 2 - 1
     # each trial ran in one worker only (how they share them depends on the start times: a
     # worker that starts late may find the study complete and run none)
@@ -928,10 +854,7 @@ def test_metrics_match_a_hand_worked_confusion_matrix():
     # F1 = 2 TP / (2 TP + FP + FN)
     assert m["f1"] == pytest.approx([10 / 13, 6 / 10, 8 / 9])
     assert m["support"] == [6, 6, 4]
-
-
-def test_a_class_never_predicted_has_f1_zero_not_nan():
-    m = classify.per_class_metrics(torch.tensor([[2, 0], [3, 0]]))
+    m = classify.per_class_metrics(torch.tensor([[2, 0], [3, 0]]))   # class 1 never predicted
     assert m["precision"][1] == 0 and m["f1"][1] == 0 and m["accuracy"] == pytest.approx(0.4)
 
 
@@ -942,20 +865,14 @@ def test_confusion_matrix_counts_true_rows_and_predicted_columns():
     assert cm.tolist() == [[1, 1, 0], [0, 1, 0], [1, 0, 2]]
 
 
-def test_classifier_has_the_mlp_of_table_3():
-    model = classify.Classifier(common.Encoder(7, 0.0), no1=12, no2=74, dropout=0.3)
-    linears = [m for m in model.mlp if isinstance(m, torch.nn.Linear)]
-    assert [(m.in_features, m.out_features) for m in linears] == [(7, 12), (12, 74), (74, 10)]
-    assert [m.p for m in model.mlp if isinstance(m, torch.nn.Dropout)] == [0.3, 0.3]
-    assert model(torch.rand(4, 1, 28, 28)).shape == (4, 10)
-
-
-def test_the_classifiers_spread_over_seeds_is_the_sample_sd():
+def test_the_classifiers_spread_over_seeds_is_the_sample_sd(monkeypatch):
     assert classify.mean_std([0.8, 0.9, 1.0]) == pytest.approx((0.9, 0.1))       # ddof = 1
     assert classify.mean_std([0.8]) == (pytest.approx(0.8), 0.0)                # one seed
-    runs = [{"accuracy": a, "seconds": 1.0, "support": [1], "precision": [a], "recall": [a],
-             "f1": [a]} for a in (0.8, 0.9, 1.0)]
-    summary = classify.summarise(runs, classify.RECIPES["table5"])
+    runs = iter({"accuracy": a, "seconds": 1.0, "support": [1], "precision": [a], "recall": [a],
+                 "f1": [a]} for a in (0.8, 0.9, 1.0))
+    monkeypatch.setattr(classify, "fine_tune_and_test", lambda *args: next(runs))
+    summary = classify.run_recipe(None, classify.RECIPES["table5"],
+                                  SimpleNamespace(seed=0, seeds=3), None, None, None, None)
     assert summary["accuracy_std"] == pytest.approx(statistics.stdev([0.8, 0.9, 1.0]))
 
 
@@ -989,14 +906,6 @@ def test_the_classifiers_two_steps_move_the_mlp_and_the_encoder_each_by_its_opti
     assert got["loss"] == pytest.approx(sum(loss * n for loss, n in losses) / N, rel=1e-5)
 
 
-def record_learning_rates(optimizer):
-    """The learning rate of the optimiser's first group at each of its steps."""
-    lrs = []
-    optimizer.register_step_pre_hook(
-        lambda opt, args, kwargs: lrs.append(opt.param_groups[0]["lr"]))
-    return lrs
-
-
 def learning_rates_of_a_run(recipe, mlp, monkeypatch, epochs=2, n=18, batch_size=4):
     """The learning rate of the MLP's and of the encoder's optimiser at each step of
     classify.fine_tune_and_test (18 images in batches of 4: 5 steps per epoch)."""
@@ -1005,8 +914,10 @@ def learning_rates_of_a_run(recipe, mlp, monkeypatch, epochs=2, n=18, batch_size
 
     def spy(model, ae_settings, mlp):
         optimizers = make(model, ae_settings, mlp)
-        for name, optimizer in zip(("mlp", "encoder"), optimizers):
-            lrs[name] = record_learning_rates(optimizer)
+        for name, optimizer in zip(("mlp", "encoder"), optimizers):   # the lr at each step
+            lrs[name] = []
+            optimizer.register_step_pre_hook(
+                lambda opt, args, kwargs, seen=lrs[name]: seen.append(opt.param_groups[0]["lr"]))
         return optimizers
     monkeypatch.setattr(classify, "make_optimizers", spy)
     torch.manual_seed(0)
@@ -1046,35 +957,18 @@ def test_the_table_5_recipe_keeps_both_learning_rates_constant(monkeypatch):
     assert lrs["encoder"] == [0.002] * 10                    # the AE's own (Table 4's key)
 
 
-def test_the_classifiers_predictions_and_accuracy_are_made_with_dropout_off():
-    torch.manual_seed(0)
-    model = classify.Classifier(common.Encoder(4, 0.5), 16, 16, dropout=0.5)
-    x = torch.rand(64, 1, 28, 28)
-    with torch.no_grad():
-        by_hand = copy.deepcopy(model).eval()(x).argmax(1)                 # (64,)
-        assert not torch.equal(model.train()(x).argmax(1), by_hand)
-    assert torch.equal(classify.predict(model.train(), x, batch_size=16), by_hand)
-    assert torch.equal(classify.predict(model.train(), x, batch_size=16), by_hand)
-    # labels equal to the eval-mode predictions: every one right, only with dropout off
-    assert classify.evaluate(model.train(), x, by_hand)["accuracy"] == 1.0
-
-
 # --- classify.py: what each fit sees -----------------------------------------
 
 def test_the_final_classifier_trains_on_all_training_images(data_dir, quick_ae, tmp_path,
                                                             monkeypatch):
     shutil.copy(quick_ae / "ae.pt", tmp_path / "ae.pt")
-    seen = []
-    train_epoch = classify.train_epoch
-
-    def spy(model, optimizers, x, y, *args, **kwargs):
-        seen.append(x)
-        return train_epoch(model, optimizers, x, y, *args, **kwargs)
-    monkeypatch.setattr(classify, "train_epoch", spy)
+    calls = {}
+    spy(monkeypatch, classify, "train_epoch", calls)
     classify.main(["--quick", "--epochs", "1", *CPU, "--data-dir", str(data_dir), "--out-dir",
                    str(tmp_path)])
     (x_train, _), (x_val, _) = common.load_train_val(data_dir, "cpu", 2000)
-    assert len(seen) == 1 and torch.equal(seen[0], torch.cat([x_train, x_val]))  # 2,000 + 500
+    [((_, _, x, *_), _)] = calls["train_epoch"]                            # its one epoch
+    assert torch.equal(x, torch.cat([x_train, x_val]))                     # 2,000 + 500
 
 
 # --- classify.py: the settings and --seed ------------------------------------
@@ -1204,15 +1098,6 @@ def test_tsne_separates_well_separated_gaussian_blobs():
     assert 0 < kl < 2
 
 
-def test_a_straight_line_in_pixel_space_is_perfectly_even():
-    a, b = torch.rand(3, 784), torch.rand(3, 784)
-    images = explore.decode_line(lambda z: z.view(-1, 1, 28, 28), a, b, steps=10)
-    assert images.shape == (3, 11, 1, 28, 28)
-    assert torch.allclose(explore.evenness(images.flatten(2)), torch.full((3,), 0.1))
-    jump = torch.cat([a[:1].expand(5, -1), b[:1].expand(6, -1)])[None]   # all in one step
-    assert torch.allclose(explore.evenness(jump), torch.ones(1))
-
-
 def test_bilinear_grid_has_the_four_codes_at_its_corners():
     corners = torch.rand(4, 784)
     grid = explore.bilinear_grid(lambda z: z.view(-1, 1, 28, 28), corners, size=10)
@@ -1334,6 +1219,11 @@ def test_evenness_of_a_walk_with_unequal_steps_worked_by_hand():
     other = torch.tensor([[0.0, 0.0], [3.0, 4.0], [3.0, 5.0], [3.0, 6.0], [3.0, 6.0]])
     assert explore.evenness(zigzag).item() == pytest.approx(4 / 10)
     assert explore.evenness(torch.stack([zigzag, other])).tolist() == pytest.approx([0.4, 5 / 7])
+    # the two ends of the scale: a straight line in 10 equal steps, and one jump
+    a, b = torch.rand(2, 784)
+    line = explore.decode_line(lambda z: z, a[None], b[None], steps=10)         # (1, 11, 784)
+    assert explore.evenness(line).item() == pytest.approx(0.1)
+    assert explore.evenness(torch.stack([a] * 5 + [b] * 6)).item() == pytest.approx(1)
 
 
 def test_decode_line_decodes_equally_spaced_codes_from_z0_to_z1():
@@ -1419,18 +1309,12 @@ def saved_models(tmp_path):
     return tmp_path, encoder, decoder
 
 
-def test_explore_loads_both_models_in_eval_mode_and_encodes_with_dropout_off(saved_models):
-    out, encoder, _ = saved_models
-    models = explore.load_models(out, torch.device("cpu"))
+def test_explore_loads_both_models_in_eval_mode(saved_models):
+    """Dropout off in every module (the AE's codes, as the eval-mode encoder gives them: the
+    tests of what each measure sees, below)."""
+    models = explore.load_models(saved_models[0], torch.device("cpu"))
     modules = [models["AE"].encode, models["AE"].decode, models["VAE"].decode]  # modules all
     assert not any(m.training for module in modules for m in module.modules())
-    x = torch.rand(20, 1, 28, 28)
-    with torch.no_grad():
-        by_hand = copy.deepcopy(encoder).eval()(x)
-        assert not torch.allclose(encoder.train()(x), by_hand, atol=1e-3)
-    codes = common.batched(models["AE"].encode, x, batch_size=8)
-    assert torch.equal(codes, common.batched(models["AE"].encode, x, batch_size=8))
-    torch.testing.assert_close(codes, by_hand)
 
 
 def test_explore_decodes_random_codes_with_dropout_off(saved_models):
@@ -1492,22 +1376,15 @@ def subsample_of(r, rows):
     return index
 
 
-def test_tsne_embeds_the_subsample_of_codes_with_the_chosen_perplexity(explore_run):
+def test_tsne_embeds_a_subsample_of_the_codes_and_figure_9s_pca_all_of_them(explore_run):
+    """t-SNE: 40 distinct test codes (--tsne-points), --perplexity 7, started from their own
+    PCA; Figure 9: PCA of all the AE's test codes."""
     r = explore_run
-    (args, _), = r["calls"]["affinities"]
-    x, perplexity = args
-    assert perplexity == 7 and len(x) == 40                    # --perplexity, --tsne-points
-    sub = subsample_of(r, x)
-    assert len(sub.unique()) == 40
-
-
-def test_figure_9s_pca_is_fitted_to_all_the_test_codes(explore_run):
-    """measure(): PCA of all the AE's test codes (Figure 9); t-SNE's start, of its subsample."""
-    r = explore_run
+    [((x, perplexity), _)] = r["calls"]["affinities"]                     # one model: one
+    assert perplexity == 7 and len(x) == 40 and len(subsample_of(r, x).unique()) == 40
     (figure_9, _), (tsne_start, _) = r["calls"]["pca"]
     assert torch.allclose(figure_9[0], r["codes"], atol=1e-6) and figure_9[1] == 2
-    (affinity_args, _), = r["calls"]["affinities"]
-    assert torch.equal(tsne_start[0], affinity_args[0]) and tsne_start[1] == 2
+    assert torch.equal(tsne_start[0], x) and tsne_start[1] == 2
 
 
 def test_every_knn_accuracy_but_tsnes_is_of_all_the_test_images(explore_run):
@@ -1576,32 +1453,19 @@ def test_explores_tsne_subsample_and_smoothness_pairs_follow_the_seed(data_dir, 
                                                                       monkeypatch):
     """explore.py's t-SNE subsample and smoothness pairs: the same for the same --seed, other
     for another."""
-    recorded = []
-
-    def record(module, name):
-        original = getattr(module, name)
-
-        def spy(*args, **kwargs):
-            recorded[-1][name] = original(*args, **kwargs)
-            return recorded[-1][name]
-        monkeypatch.setattr(module, name, spy)
-    record(explore, "tsne_subsample")
-    record(explore, "smoothness")                         # evenness of the pairs' walks
+    subsamples = spy_on_calls(monkeypatch, explore, "tsne_subsample")
+    evenness = spy_on_calls(monkeypatch, explore, "smoothness")   # of the pairs' walks
     monkeypatch.setattr(explore, "plot_figures", lambda *args: None)
     for i, seed in enumerate((3, 3, 4)):
         out = tmp_path / str(i)
         out.mkdir()
         write_ae_checkpoint(out / "ae.pt")
         write_vae_checkpoint(out / "vae.pt")
-        recorded.append({})
         explore.main(["--quick", "--subset", "200", *CPU, "--tsne-points", "20",
                       "--perplexity", "5", "--k", "3", "--tsne-iters", "10", "--pairs", "5",
                       "--seed", str(seed), "--data-dir", str(data_dir), "--out-dir", str(out)])
-    a, b, c = recorded
-    assert set(a) == {"tsne_subsample", "smoothness"}
-    for name in a:
-        assert same(a[name], b[name]), name
-        assert not same(a[name], c[name]), name
+    for a, b, c in (subsamples, evenness[::2], evenness[1::2]):   # evenness: the AE's, the VAE's
+        assert same(a, b) and not same(a, c)
 
 
 # --- explore.py: end to end, on the real data --------------------------------
@@ -1762,98 +1626,29 @@ def test_the_vaes_two_steps_are_sgd_on_the_negative_elbo_with_beta():
     assert got["kl"] == pytest.approx(sum(k * n for _, k, n in terms) / N, rel=1e-5)
 
 
-def vae_with_dropout_in_its_decoder(d=3):
-    torch.manual_seed(0)
-    model = vae.VAE(d)
-    model.decoder = common.Decoder(d, 0.5)
-    return model
-
-
-def test_the_vaes_decoded_images_and_samples_figure_are_made_with_dropout_off(monkeypatch):
-    model = vae_with_dropout_in_its_decoder()
-    eval_decoder = copy.deepcopy(model.decoder).eval()
-    z = torch.randn(2, 5, 3)
-    with torch.no_grad():
-        by_hand = eval_decoder(z.flatten(0, 1)).view(2, 5, 28, 28)
-        assert not torch.allclose(model.train().decoder(z.flatten(0, 1)).view(2, 5, 28, 28),
-                                  by_hand, atol=1e-3)
-    assert torch.equal(vae.decode(model.train(), z), vae.decode(model.train(), z))
-    torch.testing.assert_close(vae.decode(model.train(), z), by_hand)
-    # Figure 6: z ~ N(0, I) from the seed, decoded in eval mode
-    drawn = []
-    monkeypatch.setattr(vae, "plot_grid", lambda images, *args, **kwargs: drawn.append(images))
-    vae.plot_samples(model.train(), 3, "unused.png", seed=4, n=2)
-    with torch.no_grad():
-        z = torch.randn(2, 2, 3, generator=generator(4))
-        torch.testing.assert_close(drawn[0], eval_decoder(z.flatten(0, 1)).view(2, 2, 28, 28))
-
-
-def test_the_vaes_validation_loss_is_computed_in_eval_mode():
-    model = vae_with_dropout_in_its_decoder()
-    x = torch.rand(8, 1, 28, 28)
-
-    def by_hand(reference):
-        torch.manual_seed(5)
-        with torch.no_grad():
-            mu, logvar = reference.encode(x)
-            sigma = torch.exp(0.5 * logvar)
-            logits = reference.decoder(mu + sigma * torch.randn(mu.shape), logits=True)
-            recon = -(x * F.logsigmoid(logits) + (1 - x) * F.logsigmoid(-logits)).sum() / len(x)
-            kl = kl_divergence(Normal(mu, sigma), Normal(0.0, 1.0)).sum(1).mean()
-        return recon.item(), kl.item()
-    recon, kl = by_hand(copy.deepcopy(model).eval())
-    assert by_hand(copy.deepcopy(model).train())[0] != pytest.approx(recon, rel=1e-3)
-    torch.manual_seed(5)                     # the same eps
-    got = vae.evaluate(model.train(), x)
-    assert (got["recon"], got["kl"]) == pytest.approx((recon, kl), rel=1e-5)
-
-
 # --- vae.py: what each fit sees ----------------------------------------------
 
 def test_the_vae_trains_and_validates_without_the_test_set(data_dir, tmp_path, monkeypatch):
-    test_images, calls = [], []
-    load_test = vae.load_test
-
-    def spy_load_test(*args):
-        x, y = load_test(*args)
-        test_images.append(x)
-        return x, y
-
-    def spy(name):
-        original = getattr(vae, name)
-
-        def wrapped(model, *args, **kwargs):
-            x = args[1] if name == "train_epoch" else args[0]
-            calls.append((name, x is test_images[0]))
-            return original(model, *args, **kwargs)
-        monkeypatch.setattr(vae, name, wrapped)
-    monkeypatch.setattr(vae, "load_test", spy_load_test)
-    spy("train_epoch")
-    spy("evaluate")
+    calls = {}
+    spy(monkeypatch, vae, "train_epoch", calls)
+    spy(monkeypatch, vae, "evaluate", calls)
     vae.main(["--quick", "--epochs", "2", "--iw-samples", "2", *CPU, "--data-dir", str(data_dir),
               "--out-dir", str(tmp_path)])
-    # two epochs of training and validation on other images, then the test set once
-    assert calls == [("train_epoch", False), ("evaluate", False)] * 2 + [("evaluate", True)]
+    (x_train, _), (x_val, _), (x_test, _) = splits(data_dir, 2000)
+    # two epochs of training and validation on their own images, then the test set once
+    assert [torch.equal(args[2], x_train) for args, _ in calls["train_epoch"]] == [True] * 2
+    evaluated = [args[1] for args, _ in calls["evaluate"]]
+    assert len(evaluated) == 3 and all(map(torch.equal, evaluated, [x_val, x_val, x_test]))
 
 
 # --- vae.py: the settings and --seed -----------------------------------------
 
-def test_flags_tuned_file_and_table_7_in_that_order(tmp_path):
+def test_a_tuned_file_in_the_out_dir_is_not_read_unless_named(tmp_path):
+    """Nothing depends on what happens to be in the folder (a named file: the test below)."""
+    write_tuned(tmp_path / "tuned_vae.json", "vae", {"d": 3, "lr": 0.01, "weight_decay": 0.0})
     args = plumbing.cli.parse_args(vae.build_parser(), vae.QUICK, ["--out-dir", str(tmp_path)])
+    assert (args.epochs, args.batch_size, args.beta) == (42, 256, 1.0)
     assert plumbing.params.resolve_params(args, vae.TABLE_7, "vae") == (vae.TABLE_7, "report")
-    assert args.epochs == 42 and args.batch_size == 256 and args.beta == 1.0
-    tuned = {"study": "vae", "params": {"d": 3, "lr": 0.01, "weight_decay": 0.0},
-             "value": 300.0, "direction": "minimize"}
-    (tmp_path / "tuned_vae.json").write_text(json.dumps(tuned))
-    # a tuned file in the folder is not read unless named: nothing depends on what is there
-    assert plumbing.params.resolve_params(args, vae.TABLE_7, "vae") == (vae.TABLE_7, "report")
-    named = ["--out-dir", str(tmp_path), "--params", str(tmp_path / "tuned_vae.json")]
-    args = plumbing.cli.parse_args(vae.build_parser(), vae.QUICK, named)
-    params, source = plumbing.params.resolve_params(args, vae.TABLE_7, "vae")
-    assert params == tuned["params"] and source.endswith("tuned_vae.json")
-    args = plumbing.cli.parse_args(vae.build_parser(), vae.QUICK, named + ["--d", "5"])
-    params, source = plumbing.params.resolve_params(args, vae.TABLE_7, "vae")
-    assert params == {**tuned["params"], "d": 5} and "command line" in source
 
 
 @pytest.mark.parametrize("flags, expected", [
@@ -1882,16 +1677,18 @@ def test_vae_settings_reach_the_optimiser_and_model(flags, expected, data_dir, t
     assert [model.mu.out_features, model.logvar.out_features,
             model.decoder.linear[0].in_features] == [d, d, d]
     assert all(p == 0 for p in dropouts(model))           # no dropout in the VAE (section 2.5)
-    assert plumbing.checkpoints.load_checkpoint(tmp_path / "vae.pt", "")["settings"]["d"] == d  # explore.py's
+    settings = plumbing.checkpoints.load_checkpoint(tmp_path / "vae.pt", "")["settings"]
+    assert settings["d"] == d                                            # explore.py's
 
 
-def test_seed_fixes_the_vaes_weights_batch_order_and_results(data_dir, tmp_path, monkeypatch):
+def test_seed_fixes_the_vaes_weights_batch_order_results_and_samples(data_dir, tmp_path,
+                                                                      monkeypatch):
     made = spy_on_optimizers(monkeypatch, vae)
     orders = spy_on_batches(monkeypatch, vae)
-    sampled = []                                  # the seed of Figure 6's z ~ N(0, I)
-    monkeypatch.setattr(vae, "plot_samples", lambda model, d, path, seed: sampled.append(seed))
+    models = spy_on_calls(monkeypatch, vae, "VAE")
+    grids = {}                                            # Figure 6 among them
+    monkeypatch.setattr(vae, "plot_grid", lambda x, path, *args, **kw: grids.update({path: x}))
     monkeypatch.setattr(vae, "plot_losses", lambda *args: None)
-    monkeypatch.setattr(vae, "plot_grid", lambda *args, **kwargs: None)
     runs = []
     for i, seed in enumerate((3, 3, 4)):
         made.clear(), orders.clear()
@@ -1900,10 +1697,12 @@ def test_seed_fixes_the_vaes_weights_batch_order_and_results(data_dir, tmp_path,
         test = json.loads((tmp_path / str(i) / "vae.json").read_text())["test"]
         # the same seed, the same reparameterisation noise and importance samples too
         numbers = torch.tensor([test["recon"], test["kl"], test["iw_log_px"]])
-        runs.append((made[0].initial, list(orders), numbers))
-    for a, b, c in zip(*runs):                # weights, batch orders, test numbers
+        figure_6 = grids[tmp_path / str(i) / "fig06_vae_samples.png"]   # z ~ N(0, I), decoded
+        z = torch.randn(10, 10, models[-1].d, generator=generator(seed))
+        torch.testing.assert_close(figure_6, vae.decode(models[-1], z))
+        runs.append((made[0].initial, list(orders), numbers, figure_6))
+    for a, b, c in zip(*runs):                # weights, batch orders, test numbers, Figure 6
         assert same(a, b) and not same(a, c)
-    assert sampled == [3, 3, 4]
 
 
 # --- vae.py: end to end, on the real data ------------------------------------
@@ -1924,10 +1723,8 @@ def test_vae_quick_end_to_end_on_real_data(data_dir, tmp_path):
     assert -test["iw_log_px"] <= test["neg_elbo"] + 1.0      # the IW bound is the tighter one
     assert test["iw_images"] == test["images"] == 500          # --iw-images 0: all of them
     ckpt = plumbing.checkpoints.load_checkpoint(tmp_path / "vae.pt", "python vae.py")
-    assert ckpt["settings"]["d"] == 44 and ckpt["settings"]["beta"] == 1.0
-    model = plumbing.checkpoints.load_weights(vae.VAE(ckpt["settings"]["d"]), ckpt, "vae", "vae.pt", "")
-    x_hat, mu, logvar = model(torch.rand(2, 1, 28, 28))
-    assert x_hat.shape == (2, 1, 28, 28) and mu.shape == logvar.shape == (2, 44)
+    assert ckpt["settings"]["d"] == 44 and ckpt["settings"]["beta"] == 1.0    # explore.py's VAE
+    plumbing.checkpoints.load_weights(vae.VAE(44), ckpt, "vae", "vae.pt", "")
     assert not (tmp_path / "fig_vae_manifold.png").exists()   # only at d = 2
 
 

@@ -1,9 +1,9 @@
 """Hyper-parameter tuning with Optuna: section 2.2 of the report (Tables 4, 5, 7, Figure 8).
 
-One study per model, 20 trials (section 2.2), on the fixed 48,000 / 12,000 split; never
-the test set. A trial draws its values (suggest_*), trains through the script it tunes,
-reports its validation value after every epoch, and is pruned when that is worse than the
-median of earlier trials at that epoch (MedianPruner), or when it diverges.
+One study per model, 20 trials (section 2.2), on the fixed 48,000 / 12,000 split, never the
+test set. A trial draws its values (suggest_*), trains through the script it tunes, reports
+its validation value after every epoch, and is pruned when that is worse than the median of
+earlier trials at that epoch (MedianPruner), or when it diverges.
 
     python tune.py ae               # 20 trials x 10 epochs: 6 min on a 2-core CPU
     python tune.py ae --quick       # 2,000 images, 2 trials of 2 epochs: 9 s
@@ -25,7 +25,6 @@ from optuna.trial import TrialState
 import ae
 import classify
 import vae
-from ae import load_ae
 from common import load_train_val, make_optimizer
 from plumbing.cli import (Parser, add_common_flags, parse_args, path_text, pick_device,
                           positive_int, print_settings, run, seed_everything)
@@ -37,11 +36,10 @@ from plumbing.storage import (check_resumed, counts_text, fail_stale_trials, ope
 QUICK = {"subset": 2000, "epochs": 2, "trials": 2}
 
 
-# -----------------------------------------------------------------------------
-# Search spaces, narrower than the notebook's (d 2-1000, dr 0-1) where a part cannot help:
-# d > 64 cannot carry more than the 64 units before h (Table 1), 256 keeps Table 4's 185;
-# dropout also hits h. Scales on a log scale (1e-4 to 1e-3 as far as 1e-3 to 1e-2). Every
-# value of Tables 4, 5 and 7 lies inside its range.
+# --- Search spaces -----------------------------------------------------------
+# Narrower than the notebook's (d 2-1000, dr 0-1) where a part cannot help: d > 64 carries
+# no more than the 64 units before h (Table 1), 256 keeps Table 4's 185; dropout also hits
+# h. Scales are log-uniform. Every value of Tables 4, 5 and 7 lies inside its range.
 
 def suggest_ae(trial):
     return {
@@ -74,8 +72,7 @@ def suggest_vae(trial):
     }
 
 
-# -----------------------------------------------------------------------------
-# Objectives: one trial, from its values to the validation value it returns
+# --- Objectives: one trial, from its values to the validation value ----------
 
 def ae_objective(trial, args, data):
     p = suggest_ae(trial)
@@ -120,11 +117,9 @@ def vae_objective(trial, args, data):
 
 def start_trial(trial, args, params):
     """Print the trial's values; seed its weights and batch order by --seed + its number."""
-    values = ", ".join(f"{k} {format_value(v)}" for k, v in params.items())
-    print(f"trial {trial.number}: {values}")
-    seed = args.seed + trial.number
-    seed_everything(seed)
-    return seed
+    print(f"trial {trial.number}:", ", ".join(f"{k} {format_value(v)}" for k, v in params.items()))
+    seed_everything(args.seed + trial.number)
+    return args.seed + trial.number
 
 
 def report(trial, epoch, value):
@@ -164,8 +159,7 @@ STUDIES = {
 }
 
 
-# -----------------------------------------------------------------------------
-# The study, made or resumed
+# --- The study, made or resumed ----------------------------------------------
 
 def open_study(args, url):
     """Create the study, or resume it if of the same kind, data and epochs. The sampler is
@@ -190,21 +184,18 @@ def open_study(args, url):
 
 
 def run_trials(study, objective, n_trials, storage):
-    """Run trials until the study holds n_trials complete or pruned ones; returns every
-    trial the study then holds (other workers' and earlier runs' included)."""
-    # Optuna's stopping rule, checked as each trial ends; a complete study runs none. Out of
-    # memory fails only its trial (a smaller model may fit), and failed trials do not count:
-    # a worker tries at most 2 x --trials. Other errors stop the worker.
+    """Run trials until the study holds n_trials complete or pruned ones (Optuna's rule, checked
+    as each trial ends; a complete study runs none); returns every trial it then holds. Out of
+    memory fails only its trial (a smaller model may fit), and failed trials do not count: a
+    worker tries at most 2 x --trials. Other errors stop the worker."""
     counted = (TrialState.COMPLETE, TrialState.PRUNED)
-    with storage_errors(storage):  # a full disk, a server gone: one line
+    with storage_errors(storage), warnings.catch_warnings():  # a full disk, a server gone: one line
+        warnings.filterwarnings("ignore", "fail_stale_trials is experimental",  # Optuna < 4.4,
+                                optuna.exceptions.ExperimentalWarning)  # as each trial starts
         if len(study.get_trials(deepcopy=False, states=counted)) < n_trials:
-            with warnings.catch_warnings():  # Optuna < 4.4 warns as each trial starts
-                warnings.filterwarnings("ignore", "fail_stale_trials is experimental",
-                                        optuna.exceptions.ExperimentalWarning)
-                study.optimize(objective, n_trials=2 * n_trials,
-                               catch=(torch.OutOfMemoryError,),
-                               callbacks=[MaxTrialsCallback(n_trials, states=counted),
-                                          print_trial_end])
+            study.optimize(objective, n_trials=2 * n_trials, catch=(torch.OutOfMemoryError,),
+                           callbacks=[MaxTrialsCallback(n_trials, states=counted),
+                                      print_trial_end])
         return study.get_trials(deepcopy=False)
 
 
@@ -216,8 +207,7 @@ def print_trial_end(study, trial):
         print(f"trial {trial.number} failed: out of memory; the study goes on")
 
 
-# -----------------------------------------------------------------------------
-# main(): flags, data, training, results
+# --- main(): flags, data, training, results ----------------------------------
 
 def main(argv=None):
     args = parse_args(build_parser(), QUICK, argv)
@@ -226,7 +216,7 @@ def main(argv=None):
     args.study_name = args.study_name or args.study + ("-quick" if args.quick else "")
     if args.study == "classifier":
         args.checkpoint = args.checkpoint or str(out / "ae.pt")
-        ae_ckpt, *_ = load_ae(args.checkpoint)  # fail before reading any data
+        ae_ckpt, *_ = ae.load_ae(args.checkpoint)  # fail before reading any data
     print_settings(args)
     device = pick_device(args.device)
     study = open_study(args, url)
@@ -240,8 +230,7 @@ def main(argv=None):
     save_results(study, trials, args, device, time.perf_counter() - t_start, out)
 
 
-# -----------------------------------------------------------------------------
-# Results and Figure 8
+# --- Results and Figure 8 ----------------------------------------------------
 
 def save_results(study, trials, args, device, seconds, out):
     """tuned_<study>.json, then Figure 8, and the tuned values printed beside the report's;
@@ -250,8 +239,7 @@ def save_results(study, trials, args, device, seconds, out):
     if not counts["complete"]:
         raise SystemExit(f"error: none of the {len(trials)} trials completed (see above); "
                          "nothing written. Run more trials (--trials)")
-    kind = STUDIES[args.study]
-    best = study.best_trial
+    kind, best = STUDIES[args.study], study.best_trial
     save_json(out / f"tuned_{args.study}.json", {
         "study": args.study, "params": best.params, "value": best.value,
         "direction": kind.direction, "trials": counts, "best_trial": best.number,
@@ -270,10 +258,9 @@ def save_results(study, trials, args, device, seconds, out):
 def plot_study(trials, best, counts, args, path):
     """Figure 8: every trial's last validation value (a pruned one's last report), best in red."""
     kind = STUDIES[args.study]
-    fig, ax = pyplot().subplots(figsize=(8, 4.8))
-    last = {t.number: t.value if t.state == TrialState.COMPLETE else
-            t.intermediate_values[max(t.intermediate_values)] if t.intermediate_values else None
-            for t in trials}
+    fig, ax = pyplot().subplots(figsize=(8, 4.8), layout="tight")
+    last = {t.number: t.value if t.state == TrialState.COMPLETE
+            else t.intermediate_values.get(t.last_step) for t in trials}  # None: no report
     for state, style in (("COMPLETE", {}), ("PRUNED", dict(marker="x", color="gray"))):
         shown = [(t.number, last[t.number]) for t in trials
                  if t.state.name == state and last[t.number] is not None]
@@ -292,12 +279,10 @@ def plot_study(trials, best, counts, args, path):
     fig.suptitle(f"Figure 8: Optuna study '{args.study}', {kind.direction} the {kind.metric}\n"
                  f"{len(trials)} trials ({counts_text(counts)}; {list(last.values()).count(None)} "
                  f"without a value), {args.epochs} epochs each", fontsize=10)
-    fig.tight_layout()
     save_figure(fig, path)
 
 
-# -----------------------------------------------------------------------------
-# Command line
+# --- Command line ------------------------------------------------------------
 
 def build_parser():
     parser = Parser(description=__doc__.split("\n\n")[0],
@@ -306,10 +291,9 @@ def build_parser():
     parser.add_argument("study", choices=["ae", "classifier", "vae"],
                         help="the AE (Table 4), the classifier's MLP (Table 5), the VAE (Table 7)")
     parser.add_argument("--trials", type=positive_int, default=20,
-                        help="complete or pruned trials for the study, earlier runs' and other "
-                             "workers' included (section 2.2: 20). Optuna's rule: a worker stops "
-                             "when one of its trials ends and the study has them, so W workers "
-                             "may end up to W - 1 past it. Failed ones do not count")
+                        help="complete or pruned trials the study holds, earlier runs' and other "
+                             "workers' included (section 2.2); failed ones do not count. Optuna's "
+                             "MaxTrialsCallback: W workers may end up to W - 1 past it")
     parser.add_argument("--epochs", type=positive_int, default=10,
                         help="epochs per trial; the report does not say: 10, the classifier's "
                              "(section 3.3); the AE's loss flattens by then (Figure 1)")

@@ -38,8 +38,7 @@ TABLE_7 = {"d": 44, "lr": 0.0002, "weight_decay": 0.0018}  # the tuned VAE (Tabl
 QUICK = {"subset": 2000, "epochs": 2, "iw_samples": 10}
 
 
-# -----------------------------------------------------------------------------
-# Model: the encoder of Table 1 with two heads, the decoder of Table 2
+# --- Model: the encoder of Table 1 with two heads, the decoder of Table 2 ----
 
 def reparameterize(mu, logvar):
     """A sample of q(z|x) that gradients flow through to mu and logvar."""
@@ -72,8 +71,7 @@ class VAE(nn.Module):
         return self.decoder(z), mu, logvar
 
 
-# -----------------------------------------------------------------------------
-# Loss: the negative ELBO (Kingma & Welling 2014), per image, in nats
+# --- Loss: the negative ELBO (Kingma & Welling 2014), per image, in nats -----
 #
 #   -ELBO(x) = -E_q(z|x)[log p(x|z)] + beta * KL(q(z|x) || N(0, I))
 #            =  reconstruction term   +  beta * KL term
@@ -99,8 +97,7 @@ def loss_terms(model, x):
     return recon, kl
 
 
-# -----------------------------------------------------------------------------
-# Training: one epoch, the validation loss, the for-epoch loop
+# --- Training: one epoch, the validation loss, the for-epoch loop ------------
 
 def train_epoch(model, optimizer, x, batch_size, generator, beta=1.0):
     """One pass over x in shuffled batches, on the loss recon + beta * kl; returns the mean
@@ -133,10 +130,9 @@ def evaluate(model, x, batch_size=1024):
 
 def fit(model, optimizer, x_train, x_val, epochs, batch_size, seed, beta=1.0, on_epoch=None,
         name="VAE"):
-    """Train for `epochs` on x_train, validating on x_val after each; returns the history.
-    After every epoch, on_epoch(epoch, validation) is called if given (tune.py reports to
-    Optuna there). If a loss is not a finite number, stops early with history["diverged"]
-    = that epoch (None otherwise)."""
+    """Train for `epochs`, validating after each; returns the history. After every epoch,
+    on_epoch(epoch, validation) if given (tune.py reports to Optuna there). A loss that is not
+    a finite number stops it: history["diverged"] = that epoch, else None."""
     generator = torch.Generator().manual_seed(seed)  # the batch order
     history = {"train_recon": [], "train_kl": [], "val_recon": [], "val_kl": [],
                "seconds": [], "diverged": None}
@@ -163,8 +159,7 @@ def fit(model, optimizer, x_train, x_val, epochs, batch_size, seed, beta=1.0, on
     return history
 
 
-# -----------------------------------------------------------------------------
-# Beyond the report: log p(x) itself, by importance sampling
+# --- Beyond the report: log p(x) itself, by importance sampling --------------
 
 @torch.no_grad()
 def iw_log_px(model, x, k):
@@ -190,27 +185,20 @@ def iw_log_px(model, x, k):
     return torch.logsumexp(log_w, 0) - math.log(k)                # (B,)
 
 
-def test_set_log_px(model, x, k, chunk=10_000):
-    """Mean importance-weighted log p(x) over x, in batches of about `chunk` decodes,
-    with a progress line every tenth of the way."""
-    batch = max(1, chunk // k)
-    parts, n_batches = [], math.ceil(len(x) / batch)
-    for i, xb in enumerate(x.split(batch), 1):
-        parts.append(iw_log_px(model, xb, k))
-        if n_batches >= 10 and i % (n_batches // 10) == 0:
-            print(f"  log p(x), K = {k}: {i * 100 // n_batches}% of {len(x)} images", flush=True)
-    return torch.cat(parts).mean().item()
-
-
-def test_results(model, x_test, k, n_images):
-    """The test set, once: the negative ELBO (one z per image) and the importance-weighted
-    log p(x) with k samples on the first n_images images (0: all); printed and returned."""
+def test_results(model, x_test, k, n_images, chunk=10_000):
+    """The test set, once: the negative ELBO (one z per image), and the importance-weighted
+    log p(x) with k samples on the first n_images images (0: all), in batches of about
+    `chunk` decodes with a progress line every tenth of the way; printed and returned."""
     test = evaluate(model, x_test)
     x_iw = x_test[:n_images] if n_images else x_test
-    t0 = time.perf_counter()
-    log_px = test_set_log_px(model, x_iw, k)
-    test = {**test, "neg_elbo": test["recon"] + test["kl"],
-            "images": len(x_test), "iw_log_px": log_px, "iw_samples": k,
+    t0, batch = time.perf_counter(), max(1, chunk // k)
+    log_px, n_batches = [], math.ceil(len(x_iw) / batch)
+    for i, xb in enumerate(x_iw.split(batch), 1):
+        log_px.append(iw_log_px(model, xb, k))
+        if n_batches >= 10 and i % (n_batches // 10) == 0:
+            print(f"  log p(x), K = {k}: {i * 100 // n_batches}% of {len(x_iw)} images", flush=True)
+    test = {**test, "neg_elbo": test["recon"] + test["kl"], "images": len(x_test),
+            "iw_log_px": torch.cat(log_px).mean().item(), "iw_samples": k,
             "iw_images": len(x_iw), "iw_seconds": time.perf_counter() - t0}
     print(f"test: negative ELBO {test['neg_elbo']:.2f} nats/image (recon {test['recon']:.2f} "
           f"+ kl {test['kl']:.2f}); importance-weighted -log p(x) <= {-test['iw_log_px']:.2f} "
@@ -218,8 +206,7 @@ def test_results(model, x_test, k, n_images):
     return test
 
 
-# -----------------------------------------------------------------------------
-# main(): flags, data, training, test, results, figures
+# --- main(): flags, data, training, test, results, figures -------------------
 
 def main(argv=None):
     args = parse_args(build_parser(), QUICK, argv)
@@ -244,12 +231,10 @@ def main(argv=None):
     print(f"done in {time.perf_counter() - t_start:.0f}s on {device}; results in {out}/")
 
 
-# -----------------------------------------------------------------------------
-# Data, values and results
+# --- Data, values and results ------------------------------------------------
 
 def print_params(params, source, beta):
-    print(f"VAE with d = {params['d']}, Adam, lr = {params['lr']:.3g}, weight decay = "
-          f"{params['weight_decay']:.3g}, beta = {beta} "
+    print(f"VAE: {', '.join(f'{k} = {v}' for k, v in params.items())}, Adam, beta = {beta} "
           f"(from {'Table 7' if source == 'report' else source})")
 
 
@@ -292,25 +277,22 @@ def plot_figures(model, history, params, args, x_val, y_val, x_test, y_test, out
 
 def plot_losses(history, path, title):
     """Figure 11: negative ELBO, reconstruction and KL per epoch, training and validation."""
-    plt = pyplot()
     epochs = range(1, len(history["train_recon"]) + 1)
     panels = [("negative ELBO = reconstruction + KL",
                [r + k for r, k in zip(history["train_recon"], history["train_kl"])],
                [r + k for r, k in zip(history["val_recon"], history["val_kl"])]),
               ("reconstruction: -log p(x|z)", history["train_recon"], history["val_recon"]),
               ("KL(q(z|x) || N(0, I))", history["train_kl"], history["val_kl"])]
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4))
+    fig, axes = pyplot().subplots(1, 3, figsize=(13, 4), layout="tight")
     for ax, (name, train, val) in zip(axes, panels):
         ax.plot(epochs, train, marker=".", label="training")
         ax.plot(epochs, val, marker=".", linestyle="--", label="validation")
         ax.set_title(name, fontsize=10)
+        ax.set(xlabel="epoch", ylabel="nats per image")
         ax.xaxis.get_major_locator().set_params(integer=True)
-        ax.set_xlabel("epoch")
-        ax.set_ylabel("nats per image")
         ax.grid(alpha=0.3)
         ax.legend()
     fig.suptitle(title)
-    fig.tight_layout()
     save_figure(fig, path)
 
 
@@ -360,10 +342,10 @@ def plot_reconstructions(model, x_val, y_val, path, per_class=2):
 
 @torch.no_grad()
 def plot_manifold(model, x_test, y_test, path, n=20):
-    """At d = 2: the means mu of the test images, coloured by class, beside the decoder over
-    an n x n grid of z at the standard normal's quantiles (Kingma & Welling 2014, Figure 4):
-    "linearly spaced coordinates on the unit square were transformed through the inverse
-    CDF of the Gaussian", here the levels (i + 0.5) / n, each cell 1/n^2 of the prior's mass."""
+    """At d = 2: the means mu of the test images, coloured by class, beside the decoder over an
+    n x n grid of z at N(0, I)'s quantiles (Kingma & Welling 2014, Figure 4: "linearly spaced
+    coordinates on the unit square were transformed through the inverse CDF of the Gaussian"),
+    here the levels (i + 0.5) / n, each cell 1/n^2 of the prior's mass."""
     model.eval()
     mu = torch.cat([model.encode(xb)[0] for xb in x_test.split(1000)])    # (N, 2)
     lo, hi = 0.5 / n, 1 - 0.5 / n
@@ -377,8 +359,7 @@ def plot_manifold(model, x_test, y_test, path, n=20):
                        f"{lo:.3f} ... {hi:.3f}"])
 
 
-# -----------------------------------------------------------------------------
-# Command line: the report's values are the defaults
+# --- Command line: the report's values are the defaults ----------------------
 
 def build_parser():
     parser = Parser(description=__doc__.split("\n")[0])
