@@ -16,7 +16,7 @@ from plumbing.cli import Parser, path_text, run
 from plumbing.files import fingerprint, read_json, save_json, save_text
 from scripts.reproduce import SEED_RUN, TUNED
 
-RERUN = "rerun `python -m scripts.reproduce --seeds N`"
+RERUN = "rerun `python -m scripts.reproduce --seeds N` (or --studies N)"
 
 CONFIGS = {"tables": "report's tables", "tuned": "tuned values"}
 CHANCE = 0.1  # 10-NN accuracy of guessing among Fashion-MNIST's 10 classes
@@ -303,9 +303,8 @@ def numbered(folder, prefix):
 
 
 def incomplete(folder, names):
-    """Why a folder is not a whole run (one stopped part way), or None: its results files are
-    written one step after the other, samples.json last; a results entry that records a
-    checkpoint must describe the one beside it."""
+    """Why a folder is not a whole run (stopped part way), or None: each of its results files
+    is there, and a results entry that records a checkpoint describes the one beside it."""
     if missing := [name for name in names if not (folder / name).exists()]:
         return f"no {', '.join(missing)}"
     for name, entry, checkpoint in (("ae.json", "refit", "ae.pt"), ("vae.json", None, "vae.pt")):
@@ -318,9 +317,9 @@ def incomplete(folder, names):
 
 
 def read_runs(folders, seed=None):
-    """{"seeds": [N, ...], "values": {key: [value per run, None where absent]}, "incomplete":
-    {N: why}}: the whole runs of folders = {N: folder}, and those left out. Seed runs (N: the
-    seed), or studies (each trained at `seed`; "tuned_values": [{"ae: d": 46, ...} per run])."""
+    """The whole runs of folders = {N: folder}, seed runs (N: the seed) or studies (trained at
+    `seed`): {"seeds": [N, ...], "values": {key: [value per run, None where absent]},
+    "incomplete": {N: why}}, and for studies "tuned_values": [{"ae: d": 46, ...} per run]."""
     names = STEP_FILES if seed is None else [*TUNED, *STEP_FILES]
     data = {"seeds": [], "values": {key: [] for key, *_ in METRICS}, "incomplete": {}}
     for n, folder in folders.items():
@@ -353,17 +352,18 @@ def survives(claim, studies, tuned):
     (read_runs(), or None), and a sentence: does the verdict survive another tuning run?"""
     over = [named(claim, state(claim, claim["pairs"], runs["values"])) if runs else None
             for runs in (studies, tuned)]
+    survival = ("it is undecided whether the verdict survives" if {"nan", "one seed"} & set(over)
+                else "the verdict survives" if over[0] == over[1]
+                else "the verdict does not survive")
     sentence = f"{claim['claim']}: {over[0]} over the {len(studies['seeds'])} studies, " + (
-        f"{over[1]} over the tuned values' training seeds: the verdict "
-        f"{'survives' if over[0] == over[1] else 'does not survive'} another tuning run."
+        f"{over[1]} over the tuned values' training seeds: {survival} another tuning run."
         if tuned else "and no seed runs of the tuned values to set it beside.")
     return {"studies": over[0], "seeds": over[1], "sentence": sentence}
 
 
 def studies(out, tuned):
-    """seeds.json's "studies" (None without OUT/studies/): the whole studies, all trained at
-    the report's seed, and those left out; if 2 or more, their tuned values and STUDY_KEYS,
-    and each claim's state over them beside survives()."""
+    """seeds.json's "studies" (None without OUT/studies/): the whole ones and those left out;
+    with 2 or more, their tuned values, STUDY_KEYS and survives() of each claim."""
     if not (out / "studies").is_dir():
         return None
     with reading(out / "classify.json"):  # the report's seed: its first classifier run's
@@ -390,8 +390,7 @@ def metrics(values):
 
 def results(out):
     """The text of OUT/seeds.json: each configuration's whole seed runs and every number of
-    METRICS over them; the verdicts (they need both configurations); the seed folders left
-    out ({config: {seed: why}}); the studies, if there are any."""
+    METRICS over them, the verdicts (they need both), the seed runs left out, the studies."""
     configs = {config: read_runs(numbered(out / "seeds" / config, "seed")) for config in CONFIGS}
     left_out = {c: d["incomplete"] for c, d in configs.items() if d["incomplete"]}
     configs = {c: d for c, d in configs.items() if d["seeds"]}
