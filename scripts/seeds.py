@@ -1,28 +1,22 @@
-"""Write OUT/seeds.md and OUT/seeds.json: every trained number as mean +- sd over seeds, with
-the report's tables and with the tuned values side by side, and a verdict on each of the
-report's three latent-space claims, decided by a rule written below (not by hand).
+"""Write OUT/seeds.md and OUT/seeds.json: every trained number as mean +- sd over seeds,
+with the report's tables and with the tuned values side by side, a verdict on each of the
+report's three latent-space claims by the rule below, and the noise of tuning beside it.
 
-Run last by `python -m scripts.reproduce --seeds N` (N > 1), which trains ae.py --part refit,
-classify.py, vae.py and explore.py once per seed into OUT/seeds/CONFIG/seedS/, CONFIG being
-"tables" (the report's Tables 4, 5 and 7) or "tuned" (tune.py's values). On its own:
-
-    python -m scripts.seeds [--out-dir DIR]
-
-It only reads those JSON files and OUT/times.tsv, OUT/seeds/times.tsv.
-
-The spread is the sample standard deviation over training seeds (ddof = 1): the seed moves
-the initial weights, the batch order, explore.py's subsamples, beyond/samples.py's samplers
-and its judge, never the split.
+Run last by `python -m scripts.reproduce --seeds N`, which trains each configuration, "tables"
+(the report's Tables 4, 5 and 7) or "tuned" (tune.py's values), once per seed S into
+OUT/seeds/CONFIG/seedS/, and by `--studies N` (OUT/studies/studyK/: a tuning, then a tuned
+seed run at the report's seed). On its own: `python -m scripts.seeds [--out-dir DIR]`.
 """
+import contextlib
 import math
 import statistics
 from pathlib import Path
 
 from plumbing.cli import Parser, path_text, run
-from plumbing.files import fingerprint, not_a_number, read_json, save_json, save_text
-from scripts.reproduce import SEED_RUN
+from plumbing.files import fingerprint, read_json, save_json, save_text
+from scripts.reproduce import SEED_RUN, TUNED
 
-RERUN = "rerun `python -m scripts.reproduce --seeds N`"
+RERUN = "rerun `python -m scripts.reproduce --seeds N` (or --studies N)"
 
 CONFIGS = {"tables": "report's tables", "tuned": "tuned values"}
 CHANCE = 0.1  # 10-NN accuracy of guessing among Fashion-MNIST's 10 classes
@@ -63,6 +57,7 @@ METRICS = [
     (f"sure_{key}", f"samples, share judged ≥ 0.9: {label}", "samples.json",
      f"rows.{row}.confident_share", "{:.3f}") for key, (row, label) in SAMPLERS.items()
 ]
+SEQUENCE_TIMES = ("step", "start", "end", "seconds")  # the columns of OUT/times.tsv
 NEGATED = {"vae_iw_bound"}    # minus the number in the file: -log p(x), from test.iw_log_px
 OPTIONAL = {"pca64_val_mse"}  # may be absent: PCA with 64 components exists only when d > 64
 STEPS = [step.name for step in SEED_RUN]  # a seed run's steps, and the results they write
@@ -130,8 +125,7 @@ CLAIMS = {
                                 "seed spread in both configurations"),
                   "mixed": ("depends", "depends on the configuration and the seed, the VAE "
                             "wins on both numbers in {wins} of {runs} runs")},
-        # the AE's mixture sampler against the VAE, by the same rule: (its key in seeds.json,
-        # pairs, what the sentence adds if it is better in both configurations, and if not)
+        # the AE's mixture against the VAE: (key in seeds.json, pairs, sentence if better, if not)
         also=("mixture_beats_vae",
               [("fd_mixture", "fd_vae", "lower"), ("sure_mixture", "sure_vae", "higher")],
               ", and an AE sampled from a mixture of 10 Gaussians fitted to its codes beats the "
@@ -151,16 +145,20 @@ CLAIMS = {
 }
 
 
+# the numbers the claims compare, and the classifier's and the VAE's test numbers
+STUDY_KEYS = {key for claim in CLAIMS.values() for a, b, _ in claim["pairs"] + claim.get(
+    "also", [0, []])[1] for key in (a, b)} | {"accuracy", "vae_neg_elbo", "vae_iw_bound"}
+
+
 def spread(values):
-    """(mean, sample sd, n) of the values that are present; sd is None for one value. A NaN
-    (a run that diverged, a distance that could not be computed) makes both nan: shown as
-    such, and a verdict that needs it is undecided."""
+    """(mean, sample sd, n) of the values present; sd None for one value. A NaN (a run that
+    diverged) makes both nan: shown as such, and a verdict that needs it is undecided."""
     present = [v for v in values if v is not None]
     n = len(present)
     if any(math.isnan(v) for v in present):
         return math.nan, math.nan if n > 1 else None, n
-    mean = statistics.fmean(present) if n else None
-    return mean, statistics.stdev(present) if n > 1 else None, n
+    return (statistics.fmean(present) if n else None,
+            statistics.stdev(present) if n > 1 else None, n)
 
 
 def compare(a, b):
@@ -196,21 +194,19 @@ def verdict(claim, configs):
     """A row of CLAIMS decided on both configurations: its "better" verdict if both are
     better, its "worse" one if both are worse, its "every run" one (if it has one) if a beats b
     in every pair of every seed run, its "mixed" one otherwise; undecided on a nan or one seed."""
-    states, per_config, details, wins, runs = {}, {}, [], 0, 0
+    states, details, wins, runs = {}, [], 0, 0
     for config, data in configs.items():
-        v = data["values"]
+        v, seeds = data["values"], range(len(data["seeds"]))
         states[config] = state(claim, claim["pairs"], v)
-        per_config[config] = claim["states"].get(states[config], states[config])
-        for i in range(len(data["seeds"])):
-            runs += 1
-            wins += all(v[a][i] < v[b][i] if way == "lower" else v[a][i] > v[b][i]
-                        for a, b, way in claim["pairs"])
+        runs += len(seeds)
+        wins += sum(all(v[a][i] < v[b][i] if way == "lower" else v[a][i] > v[b][i]
+                        for a, b, way in claim["pairs"]) for i in seeds)
         fields = {key: spread(values)[0] for key, values in v.items()}
         for i, (a, b, _) in enumerate(claim["pairs"] if "words" in claim else []):
             words, lean = claim["words"], "higher" if fields[a] > fields[b] else "lower"
             fields[f"vs{i}"] = words.get(compare(v[a], v[b]), f"{words[lean]} within the spread")
-        details.append(claim["detail"].format(config=CONFIGS[config], state=per_config[config],
-                                              **fields))
+        details.append(claim["detail"].format(config=CONFIGS[config], **fields,
+                                              state=named(claim, states[config])))
     outcomes = set(states.values())
     if "nan" in outcomes:
         name, text = "undecided", "undecided, since a seed's number is nan (see the table)"
@@ -223,11 +219,11 @@ def verdict(claim, configs):
                                         claim["verdicts"] else "mixed"]
     held = " and ".join(CONFIGS[c] for c, s in states.items() if s == "better")
     lead = f"{claim['claim']}: {text.format(held=held, wins=wins, runs=runs)}"
-    result = {"rule": claim["rule"], "per_config": per_config}
+    result = {"rule": claim["rule"], "per_config": {c: named(claim, s) for c, s in states.items()}}
     if "also" in claim:
         key, pairs, beats, does_not = claim["also"]
         also = {c: state(claim, pairs, data["values"]) for c, data in configs.items()}
-        result[key] = {c: claim["states"].get(s, s) for c, s in also.items()}
+        result[key] = {c: named(claim, s) for c, s in also.items()}
         lead += beats if set(also.values()) == {"better"} else does_not
     if "every run" in claim["verdicts"]:
         result["runs_won"] = [wins, runs]
@@ -235,46 +231,81 @@ def verdict(claim, configs):
     return {**result, "verdict": name, "sentence": sentence}
 
 
-# -----------------------------------------------------------------------------
-# Reading the seed folders
+def named(claim, state):
+    """A state as seeds.json names it for this claim ("holds", "higher", "better", ...)."""
+    return claim["states"].get(state, state)
 
-def lookup(data, path, where, optional=False):
-    """data["a"]["b"][-1] for the path "a.b.-1", as a float; None if optional and absent."""
-    value = data
-    for key in path.split("."):
+
+# -----------------------------------------------------------------------------
+# Reading the results files (summary.py reads its own with number() and reading() too)
+
+def number(data, *keys, optional=False):
+    """data["refit"]["val_mse"][-1] for the keys "refit", "val_mse", -1, as a float (a NaN is
+    one). What is absent is a KeyError that names the whole path, or None if optional."""
+    value, path = data, ".".join(map(str, keys))
+    for key in keys:
         try:
             value = value[int(key)] if isinstance(value, list) else value[key]
         except (KeyError, IndexError, ValueError, TypeError):
             if optional:
                 return None
-            raise SystemExit(f"error: {where} has no {path}")
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        raise SystemExit(not_a_number(where, path, value, RERUN))
+            raise KeyError(path) from None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{path} is {value!r}, not a number")
     return float(value)
 
 
-def classifier_accuracy(data, seed, where):
-    """Test accuracy (%) of the run trained with `seed` (classify.py --seeds 1 makes one run;
-    the sequence's own classify.json holds one per seed, SEED first)."""
+@contextlib.contextmanager
+def reading(path, fix=RERUN):
+    """What the results file at path lacks, or holds in the wrong place: one line that names
+    the file and the key (and the value where a number belongs)."""
     try:
-        i = [run.get("seed") for run in data["table6"]["table5"]["runs"]].index(seed)
-    except (KeyError, TypeError, AttributeError, ValueError):
-        raise SystemExit(f"error: {where} has no classifier run with seed {seed}")
-    return 100 * lookup(data, f"table6.table5.runs.{i}.accuracy", where)
+        yield
+    except KeyError as e:
+        raise SystemExit(f"error: {path} lacks {e}; {fix}")
+    except (IndexError, TypeError, ValueError, AttributeError) as e:
+        raise SystemExit(f"error: {path}: {str(e)[:200]}; {fix}")
 
 
-def seed_folders(out, config):
-    """{seed: folder} of OUT/seeds/CONFIG/seed<N>/, by seed."""
-    folders = (out / "seeds" / config).glob("seed*")
-    return dict(sorted((int(f.name[4:]), f) for f in folders if f.name[4:].isdigit()))
+def read_times(path, columns):
+    """The rows of a times file of scripts/reproduce.py after its header: tab-separated
+    `columns`, those after "step" in seconds; [] if there is none. A seed run's step copied
+    from the report, not trained again, says "reused" and is left out."""
+    rows, words = [], columns.index("step") + 1
+    for n, line in enumerate(path.read_text().splitlines()[1:] if path.exists() else [], 2):
+        cells = line.split("\t")
+        if not line or cells[-1] == "reused":
+            continue
+        try:
+            seconds = [float(cell) for cell in cells[words:]]
+        except ValueError:
+            seconds = []
+        if len(cells) != len(columns) or not seconds or not all(map(math.isfinite, seconds)):
+            raise SystemExit(f"error: {path}, line {n}, is not {'<TAB>'.join(columns)!r} "
+                             f"({line!r}); delete the line or the file")
+        rows.append(cells[:words] + seconds)
+    return rows
 
 
-def incomplete(folder):
-    """Why a seed folder is not a whole seed run (one stopped part-way), or None. Its
-    results files are written one script after the other, samples.json last; a results
-    entry that records a checkpoint must describe the one beside it."""
-    missing = [name for name in STEP_FILES if not (folder / name).exists()]
-    if missing:
+def classifier_accuracy(data, seed):
+    """Test accuracy (%) of the run trained with `seed` (classify.py --seeds 1 makes one run;
+    the report's own classify.json one per seed, SEED first)."""
+    seeds = [run.get("seed") for run in data["table6"]["table5"]["runs"]]
+    if seed not in seeds:
+        raise KeyError(f"a classifier run with seed {seed}")
+    return 100 * number(data, "table6", "table5", "runs", seeds.index(seed), "accuracy")
+
+
+def numbered(folder, prefix):
+    """{N: folder/PREFIX<N>} of the folders there, by N: the seed runs, or the studies."""
+    found = [f for f in folder.glob(prefix + "*") if f.name.removeprefix(prefix).isdigit()]
+    return dict(sorted((int(f.name.removeprefix(prefix)), f) for f in found))
+
+
+def incomplete(folder, names):
+    """Why a folder is not a whole run (stopped part way), or None: each of its results files
+    is there, and a results entry that records a checkpoint describes the one beside it."""
+    if missing := [name for name in names if not (folder / name).exists()]:
         return f"no {', '.join(missing)}"
     for name, entry, checkpoint in (("ae.json", "refit", "ae.pt"), ("vae.json", None, "vae.pt")):
         data = read_json(folder / name, RERUN)
@@ -285,188 +316,226 @@ def incomplete(folder):
     return None
 
 
-def read_config(out, config):
-    """{"seeds": [...], "values": {key: [value per seed, None where absent]},
-    "incomplete": {seed: why}}: the seeds whose runs are whole, and those left out."""
-    seeds, values, left_out = [], {key: [] for key, *_ in METRICS}, {}
-    for seed, folder in seed_folders(out, config).items():
-        if why := incomplete(folder):
-            left_out[seed] = why
+def read_runs(folders, seed=None):
+    """The whole runs of folders = {N: folder}, seed runs (N: the seed) or studies (trained at
+    `seed`): {"seeds": [N, ...], "values": {key: [value per run, None where absent]},
+    "incomplete": {N: why}}, and for studies "tuned_values": [{"ae: d": 46, ...} per run]."""
+    names = STEP_FILES if seed is None else [*TUNED, *STEP_FILES]
+    data = {"seeds": [], "values": {key: [] for key, *_ in METRICS}, "incomplete": {}}
+    for n, folder in folders.items():
+        if why := incomplete(folder, names):
+            data["incomplete"][n] = why
             continue
-        seeds.append(seed)
-        files = {name: read_json(folder / name, RERUN) for name in STEP_FILES}
+        data["seeds"].append(n)
+        files = {name: read_json(folder / name, RERUN) for name in names}
         for key, _, name, path, _ in METRICS:
-            value = (classifier_accuracy(files[name], seed, folder / name) if path == "classify"
-                     else lookup(files[name], path, folder / name, key in OPTIONAL))
-            values[key].append(-value if key in NEGATED else value)
-    return {"seeds": seeds, "values": values, "incomplete": left_out}
+            with reading(folder / name):
+                value = (classifier_accuracy(files[name], n if seed is None else seed)
+                         if path == "classify" else
+                         number(files[name], *path.split("."), optional=key in OPTIONAL))
+            data["values"][key].append(-value if key in NEGATED else value)
+        if seed is not None:
+            data.setdefault("tuned_values", []).append({})
+            for name in TUNED:
+                with reading(folder / name):
+                    data["tuned_values"][-1].update(
+                        (f"{name[6:-5]}: {k}", v) for k, v in files[name]["params"].items())
+    return data
 
 
 # -----------------------------------------------------------------------------
-# Times
+# The noise of tuning: study K tuned again with another sampler seed, then was refit and
+# measured at the report's seed as a tuned seed run is: the studies differ by tuning only
 
-def read_times(path, columns):
-    """The rows of a tab-separated times file after its header, the last cell in seconds (a
-    float, or "reused": not trained again); [] if there is no file."""
-    if not path.exists():
-        return []
-    rows = [line.split("\t") for line in path.read_text().splitlines()[1:] if line]
-    for cells in rows:
-        if len(cells) != columns:
-            raise SystemExit(f"error: {path}: a line has {len(cells)} fields, not {columns}")
-        try:
-            cells[-1] = cells[-1] if cells[-1] == "reused" else float(cells[-1])
-        except ValueError:
-            raise SystemExit(f"error: {path}: {cells[-1]!r} is not a number of seconds")
-    return rows
+def survives(claim, studies, tuned):
+    """A claim's state over the studies beside its state over the tuned values' seed runs
+    (read_runs(), or None), and a sentence: does the verdict survive another tuning run?"""
+    over = [named(claim, state(claim, claim["pairs"], runs["values"])) if runs else None
+            for runs in (studies, tuned)]
+    survival = ("it is undecided whether the verdict survives" if {"nan", "one seed"} & set(over)
+                else "the verdict survives" if over[0] == over[1]
+                else "the verdict does not survive")
+    sentence = f"{claim['claim']}: {over[0]} over the {len(studies['seeds'])} studies, " + (
+        f"{over[1]} over the tuned values' training seeds: {survival} another tuning run."
+        if tuned else "and no seed runs of the tuned values to set it beside.")
+    return {"studies": over[0], "seeds": over[1], "sentence": sentence}
+
+
+def studies(out, tuned):
+    """seeds.json's "studies" (None without OUT/studies/): the whole ones and those left out;
+    with 2 or more, their tuned values, STUDY_KEYS and survives() of each claim."""
+    if not (out / "studies").is_dir():
+        return None
+    with reading(out / "classify.json"):  # the report's seed: its first classifier run's
+        seed = int(number(read_json(out / "classify.json", RERUN), "table6", "table5", "runs",
+                          0, "seed"))
+    data = read_runs(numbered(out / "studies", "study"), seed)
+    result = {"studies": data["seeds"], "seed": seed, "left_out": data["incomplete"]}
+    if len(data["seeds"]) < 2:
+        return result
+    return {**result, "tuned_values": data["tuned_values"],
+            "metrics": metrics({key: data["values"][key] for key in STUDY_KEYS}),
+            "claims": {name: survives(claim, data, tuned) for name, claim in CLAIMS.items()}}
+
+
+# -----------------------------------------------------------------------------
+# The two files
+
+def metrics(values):
+    """seeds.json's entry of each number in values: its values, mean, sd and n."""
+    return {key: {"label": label, "source": f"{name}: {'-' * (key in NEGATED)}{path}",
+                  "values": values[key], **dict(zip(("mean", "sd", "n"), spread(values[key])))}
+            for key, label, name, path, _ in METRICS if key in values}
+
+
+def results(out):
+    """The text of OUT/seeds.json: each configuration's whole seed runs and every number of
+    METRICS over them, the verdicts (they need both), the seed runs left out, the studies."""
+    configs = {config: read_runs(numbered(out / "seeds" / config, "seed")) for config in CONFIGS}
+    left_out = {c: d["incomplete"] for c, d in configs.items() if d["incomplete"]}
+    configs = {c: d for c, d in configs.items() if d["seeds"]}
+    noise = studies(out, configs.get("tuned"))
+    if not configs and ((out / "seeds").is_dir() or "claims" not in (noise or {})):
+        raise SystemExit(f"error: {out}/seeds/ holds no whole seed run (tables/seed0/, ...; "
+                         f"left out: {left_out or 'none'}), nor {out}/studies/ 2 whole studies; "
+                         "run `python -m scripts.reproduce --seeds N` (or --studies N)")
+    data = {"configs": {c: {"seeds": d["seeds"], "metrics": metrics(d["values"])}
+                        for c, d in configs.items()},
+            "verdicts": {name: verdict(claim, configs) for name, claim in CLAIMS.items()}
+            if set(configs) == set(CONFIGS) else {}, "left_out": left_out,
+            "sd": "sample standard deviation over training seeds (ddof = 1)"}
+    return {**data, "studies": noise} if noise else data
+
+
+def fmt_spread(values, form, one="seed", many="seeds"):
+    """mean ± sd (n seeds) of the values present, "—" if none."""
+    mean, sd, n = spread(values)
+    count = f"{n} {one if n == 1 else many}"
+    if n == 0:
+        return "—"
+    if math.isnan(mean):
+        return f"nan (a {one}'s number is nan; {count})"
+    return form.format(mean) + (f" ({count})" if sd is None else f" (all {count})" if sd == 0
+                                else f" ± {form.format(sd)} ({count})")
+
+
+def spread_table(columns, keys=None):
+    """| number | column ... |: mean ± sd of each number (of keys) in each column, given as
+    {header: (its seeds.json metrics, "study", "studies") or, over seeds, (metrics,)}."""
+    lines = ["| number | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
+    for key, label, _, _, form in METRICS:
+        cells = [fmt_spread(m[key]["values"] if key in m else [], form, *units)
+                 for m, *units in columns.values()]
+        if (keys is None or key in keys) and any(cell != "—" for cell in cells):
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return lines + [""]
 
 
 def minutes(s):
     return f"{s:.0f} s ({s / 60:.1f} min)"
 
 
-def mean_cell(done, unit):
-    n = len(done)
-    return f"{statistics.fmean(done):.0f} s ({n} {unit}{'s' if n > 1 else ''})" if n else "—"
-
-
 def times_markdown(out):
-    lines = []
-    # OUT/times.tsv (scripts/reproduce.py): step, start, end, seconds; then "wall time" rows
-    rows = [(step, s) for step, _, _, s in read_times(out / "times.tsv", 4)]
-    sequence = [(step, s) for step, s in rows if not step.startswith("wall time")]
-    walls = dict((step, s) for step, s in rows if step.startswith("wall time"))
-    if sequence:
-        lines += ["### The sequence (one seed), step by step", "", "| step | time |", "|---|---:|"]
-        lines += [f"| {step} | {minutes(s)} |" for step, s in sequence]
-        lines += [f"| **the steps one after another** | **{minutes(sum(s for _, s in sequence))}** |"]
-        if "wall time" in walls:  # steps side by side (reproduce.py --jobs) take less
-            lines += [f"| **wall time** | **{minutes(walls['wall time'])}** |"]
-        lines += [""]
-    # OUT/seeds/times.tsv (reproduce.py --seeds N): config, seed, step, seconds
-    runs = read_times(out / "seeds" / "times.tsv", 4)
-    if not runs:
-        return lines
+    """The seed runs' time of each step (OUT/seeds/times.tsv; summary.md shows the report's)."""
+    runs = read_times(out / "seeds" / "times.tsv", ("config", "seed", "step", "seconds"))
     took = {config: {} for config in CONFIGS}  # {config: {seed: {step: seconds}}}
     for config, seed, step, s in runs:
-        if s != "reused" and config in took:
-            took[config].setdefault(seed, {})[step] = s
-    lines += ["### The seed runs, step by step", "",
-              "Seconds of each step, mean over the seeds it ran for (the tuned run at the first "
-              "seed is the sequence above, copied, not trained again).", "",
-              "| step | " + " | ".join(CONFIGS.values()) + " |", "|---|" + "---:|" * len(CONFIGS)]
-    for step in STEPS:
-        cells = [mean_cell([s[step] for s in took[c].values() if step in s], "run") for c in CONFIGS]
-        lines.append(f"| {step} | " + " | ".join(cells) + " |")
-    cells = [mean_cell([sum(s.values()) for s in took[c].values() if set(s) == set(STEPS)], "seed")
-             for c in CONFIGS]  # the seeds that ran every step
-    lines.append("| total per seed | " + " | ".join(cells) + " |")
-    grand = sum(s for *_, s in runs if s != "reused")
-    whole = walls.get("wall time, seed runs included")
-    return lines + ["", f"All the seed runs: {minutes(grand)} of steps" + (
-        f"; the whole run, seed runs included, took {minutes(whole)} (wall time)."
-        if whole is not None else "."), ""]
+        took.get(config, {}).setdefault(seed, {})[step] = s
+    rows = {step: [[t[step] for t in took[c].values() if step in t] for c in CONFIGS]
+            for step in STEPS}
+    rows["total per seed"] = [[sum(t.values()) for t in took[c].values() if set(t) == set(STEPS)]
+                              for c in CONFIGS]  # the seeds that ran every step
+    lines = ["## Time", "", "### The seed runs, step by step", "", "Seconds of each step, mean "
+             "over the seeds it ran for (the tuned run at the first seed is the report's own, "
+             "copied, not trained again).", "",
+             "| step | " + " | ".join(CONFIGS.values()) + " |", "|---|" + "---:|" * len(CONFIGS)]
+    for step, cells in rows.items():
+        unit = "run" if step in STEPS else "seed"
+        lines.append(f"| {step} | " + " | ".join(
+            f"{statistics.fmean(c):.0f} s ({len(c)} {unit}{'s' * (len(c) > 1)})" if c else "—"
+            for c in cells) + " |")
+    walls = {step: s for step, *_, s in read_times(out / "times.tsv", SEQUENCE_TIMES)}
+    wall = walls.get("wall time, seed runs included")
+    return lines + ["", f"All the seed runs: {minutes(sum(row[-1] for row in runs))} of steps" + (
+        f"; the whole run, seed runs included, took {minutes(wall)} (wall time)."
+        if wall is not None else "."), ""] if runs else []
 
 
-# -----------------------------------------------------------------------------
-# The two files
-
-def results(out):
-    """The text of OUT/seeds.json: each configuration's whole seed runs and every number of
-    METRICS over them, the verdicts (they need both configurations), and the seed folders
-    left out as not whole: {config: {seed: why}}."""
-    configs = {config: read_config(out, config) for config in CONFIGS}
-    left_out = {c: d["incomplete"] for c, d in configs.items() if d["incomplete"]}
-    configs = {c: d for c, d in configs.items() if d["seeds"]}
-    if not configs:
-        raise SystemExit(f"error: {out}/seeds/ holds no whole seed run (tables/seed0/, ...; "
-                         f"left out: {left_out or 'none'}); run `python -m scripts.reproduce "
-                         "--seeds N`")
-    numbers = {config: {"seeds": data["seeds"], "metrics": {
-        key: {"label": label, "source": f"{name}: {'-' * (key in NEGATED)}{path}",
-              "values": data["values"][key], **dict(zip(("mean", "sd", "n"),
-                                                        spread(data["values"][key])))}
-        for key, label, name, path, _ in METRICS}} for config, data in configs.items()}
-    verdicts = {name: verdict(claim, configs) for name, claim in CLAIMS.items()} \
-        if set(configs) == set(CONFIGS) else {}
-    return {"configs": numbers, "verdicts": verdicts, "left_out": left_out,
-            "sd": "sample standard deviation over training seeds (ddof = 1)"}
-
-
-def stale_note(out):
-    """A line if OUT/tuned_*.json changed since the tuned seed runs copied them."""
-    changed = {copy.name for folder in seed_folders(out, "tuned").values()
-               for copy in folder.glob("tuned_*.json")
-               if (out / copy.name).exists() and (out / copy.name).read_bytes() != copy.read_bytes()}
-    if changed:
-        return [f"**Stale:** {', '.join(sorted(changed))} in {out} changed after these "
-                "seed runs; rerun `python -m scripts.reproduce --seeds N`.", ""]
-    return []
-
-
-def fmt_spread(values, form):
-    mean, sd, n = spread(values)
-    if n == 0:
-        return "—"
-    if math.isnan(mean):
-        return f"nan (a seed's number is nan; {n} seed{'s' if n > 1 else ''})"
-    if sd is None:
-        return f"{form.format(mean)} (1 seed)"
-    if sd == 0:
-        return f"{form.format(mean)} (all {n} seeds)"
-    return f"{form.format(mean)} ± {form.format(sd)} ({n} seeds)"
-
-
-def markdown(out: Path) -> str:
-    """The text of OUT/seeds.md, or "" if OUT/seeds/ does not exist."""
-    out = Path(out)
-    if not (out / "seeds").is_dir():
-        return ""
-    data = results(out)
+def seeds_markdown(out, data):
+    """Both configurations over the seeds, the verdicts."""
     configs, verdicts = data["configs"], data["verdicts"]
+    changed = {copy.name for folder in numbered(out / "seeds" / "tuned", "seed").values()
+               for copy in folder.glob("tuned_*.json") if (out / copy.name).exists()
+               and (out / copy.name).read_bytes() != copy.read_bytes()}
     lines = ["## Seed spreads: the report's tables beside the tuned values", "",
              "Each trained number as mean ± sample standard deviation over training seeds "
              "(weights and batch order; the split never moves). \"report's tables\" trains "
              "with Tables 4, 5 and 7; \"tuned values\" with tune.py's tuned_*.json.", ""]
-    lines += stale_note(out)
-    for config, seeds in data["left_out"].items():
-        for seed, why in seeds.items():
-            lines += [f"**Left out:** {out}/seeds/{config}/seed{seed} is not a whole run "
-                      f"({why}); `python -m scripts.reproduce --seeds N` redoes it.", ""]
-    lines += ["| number | " + " | ".join(CONFIGS[c] for c in configs) + " |",
-              "|---|" + "---:|" * len(configs)]
-    for key, label, _, _, form in METRICS:
-        cells = [fmt_spread(configs[c]["metrics"][key]["values"], form) for c in configs]
-        if any(cell != "—" for cell in cells):
-            lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    lines += ["", "## Verdicts", ""]
-    if verdicts:
-        lines += [f"- {verdicts[name]['sentence']}" for name in CLAIMS]
-        lines += ["", "The rules, in `scripts/seeds.py`:", ""]
-        lines += [f"- claim ({i}): {verdicts[name]['rule']}"
-                  for i, name in enumerate(CLAIMS, start=1)]
-    else:
-        lines.append("No verdict: it needs both configurations, and only "
-                     f"{', '.join(CONFIGS[c] for c in configs)} ran.")
-    lines += [""]
-    times = times_markdown(out)
-    if times:
-        lines += ["## Time", ""] + times
-    return "\n".join(lines).rstrip() + "\n"
+    if changed:
+        lines += [f"**Stale:** {', '.join(sorted(changed))} in {out} changed after these seed "
+                  "runs; rerun `python -m scripts.reproduce --seeds N`.", ""]
+    lines += [f"**Left out:** {out}/seeds/{config}/seed{seed} is not a whole run ({why}); "
+              "`python -m scripts.reproduce --seeds N` redoes it.\n"
+              for config, seeds in data["left_out"].items() for seed, why in seeds.items()]
+    lines += spread_table({CONFIGS[c]: (configs[c]["metrics"],) for c in configs})
+    if not verdicts:
+        return lines + ["## Verdicts", "", "No verdict: it needs both configurations, and only "
+                        f"{', '.join(CONFIGS[c] for c in configs)} ran.", ""]
+    return lines + ["## Verdicts", ""] + [f"- {verdicts[name]['sentence']}" for name in CLAIMS] + [
+        "", "The rules, in `scripts/seeds.py`:", ""] + [
+        f"- claim ({i}): {verdicts[name]['rule']}" for i, name in enumerate(CLAIMS, start=1)] + [""]
+
+
+def studies_markdown(out, studies, tuned):
+    """The tuned values of each study, the numbers and the claims over the studies beside
+    the tuned values' seed runs (their seeds.json metrics, or {})."""
+    lines = ["## Tuning noise against training noise", "",
+             "Study 0 is the report's own tuning; each other study tuned again with another "
+             "sampler seed, then was refit and measured once at the report's seed "
+             f"({studies['seed']}), as a seed run of the tuned values is.", ""]
+    lines += [f"**Left out:** {out}/studies/study{n} is not a whole study ({why}); "
+              "`python -m scripts.reproduce --studies N` redoes it.\n"
+              for n, why in studies["left_out"].items()]
+    if "claims" not in studies:
+        return lines + ["No table: it needs 2 whole studies.", ""]
+    values = studies["tuned_values"]  # [{"ae: d": 46, ...} per study]
+    lines += ["| tuned value | " + " | ".join(f"study {n}" for n in studies["studies"]) + " |",
+              "|---|" + "---:|" * len(values)]
+    lines += [f"| {key} | " + " | ".join(fmt(run.get(key)) for run in values) + " |"
+              for key in values[0]] + [""]
+    lines += spread_table({"tuned values, over training seeds": (tuned,),
+                           "over the studies": (studies["metrics"], "study", "studies")},
+                          studies["metrics"])
+    return lines + [f"- {claim['sentence']}" for claim in studies["claims"].values()] + [""]
+
+
+def markdown(out):
+    """The text of OUT/seeds.md, or "" if there is neither OUT/seeds/ nor OUT/studies/."""
+    out = Path(out)
+    if not ((out / "seeds").is_dir() or (out / "studies").is_dir()):
+        return ""
+    data = results(out)
+    lines = seeds_markdown(out, data) if data["configs"] else []
+    if "studies" in data:
+        tuned = data["configs"].get("tuned", {}).get("metrics", {})
+        lines += studies_markdown(out, data["studies"], tuned)
+    return "\n".join(lines + times_markdown(out)).rstrip() + "\n"
+
+
+def fmt(value):
+    return "—" if value is None else f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def main(argv=None):
     parser = Parser(description=__doc__.split("\n")[0])
     parser.add_argument("--out-dir", type=path_text, default="outputs",
                         help="the folder that reproduce.py --seeds N wrote (default: outputs)")
-    args = parser.parse_args(argv)
-    out = Path(args.out_dir)
-    if not (out / "seeds").is_dir():
-        raise SystemExit(f"error: {out}/seeds/ does not exist; run "
-                         "`python -m scripts.reproduce --seeds N` first")
+    out = Path(parser.parse_args(argv).out_dir)
     text = markdown(out)
-    data = results(out)
-    save_json(out / "seeds.json", data)
+    if not text:
+        raise SystemExit(f"error: neither {out}/seeds/ nor {out}/studies/ exists; run "
+                         "`python -m scripts.reproduce --seeds N` (or --studies N) first")
+    save_json(out / "seeds.json", results(out))
     save_text(out / "seeds.md", "# " + text.lstrip("# "))
     print(text, end="")
     print(f"written: {out}/seeds.md, {out}/seeds.json")

@@ -3,7 +3,6 @@
 Run last by scripts/reproduce.py; on its own: `python -m scripts.summary [--out-dir DIR]`.
 It only reads the JSON files the scripts wrote (a missing one leaves its section out).
 """
-import math
 import sys
 from pathlib import Path
 
@@ -12,9 +11,10 @@ from beyond.samples import ROWS, MIN_JUDGE_ACCURACY
 from classify import REPORT_ACCURACY, REPORT_F1, TABLE_5, recipe_label
 from common import CLASSES
 from plumbing.cli import Parser, path_text, run
-from plumbing.files import fingerprint, not_a_number, read_json, save_text
+from plumbing.files import fingerprint, read_json, save_text
 from plumbing.storage import counts_text
 from scripts import seeds
+from scripts.seeds import SEQUENCE_TIMES, fmt, number, read_times, reading
 from vae import TABLE_7
 
 FIGURES = [  # (the report's figure, file, what it shows)
@@ -41,46 +41,17 @@ def seconds(s):
     return f"{s:.1f}" if s < 10 else f"{s:.0f}"
 
 
-def load(out, name):
-    """The results file out/name, None if it does not exist; a damaged one is a one-line
-    error, as in the scripts."""
-    path = out / name
-    if not path.exists():
-        return None
-    return read_json(path, "rerun the script that writes it, or move it away")
-
-
-def fmt(v):
-    return f"{v:.4g}" if isinstance(v, float) else str(v)
-
-
-class NotANumber(Exception):
-    """args: (the key's path, the value) of what a table shows as a number but is not one."""
-
-
-def num(data, *keys):
-    """data[key][key]..., checked to be a number (a NaN is one, and shows as nan): a string
-    where a number belongs is named with its key, not formatted into a garbled line."""
-    value = data
-    for key in keys:
-        value = value[key]
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise NotANumber(".".join(map(str, keys)), value)
-    return value
-
-
 def tuned_table(out, study, table, name):
-    tuned = load(out, f"tuned_{study}.json")
     lines = [f"### {name}: tuned values of the {study} study", ""]
-    if tuned is None:
+    if not (out / f"tuned_{study}.json").exists():
         used_by = {"ae": "ae.json", "classifier": "classify.json", "vae": "vae.json"}[study]
         if not (out / used_by).exists():   # nothing ran that would have used them
             return []
         return lines + [f"Not tuned here (no tuned_{study}.json): the scripts used {name}.", ""]
-    return lines + built(out / f"tuned_{study}.json", lambda: [
+    return lines + section(out, f"tuned_{study}.json", lambda tuned, out: [
         f"| parameter | report ({name}) | ours (`tune.py {study}`) |", "|---|---:|---:|",
         *[f"| {k} | {fmt(v)} | {fmt(tuned['params'][k])} |" for k, v in table.items()],
-        "", f"Best {tuned['direction'][:3]}imised value {num(tuned, 'value'):.5g} "
+        "", f"Best {tuned['direction'][:3]}imised value {number(tuned, 'value'):.5g} "
             f"(trial {tuned['best_trial']}); {counts_text(tuned['trials'])} trials, "
             f"{tuned['settings']['epochs']} epochs each, on {tuned['device']}.", ""])
 
@@ -115,27 +86,13 @@ def main(argv=None):
 
 
 def section(out, name, build):
-    """The lines build(results) makes of the results file out/name ([] if there is none);
-    a file that lacks what its section reads is one line that names it, not a traceback."""
-    data = load(out, name)
-    if data is None:
+    """build(results, out): the lines made of the results file out/name ([] if there is none);
+    what the file lacks or holds in the wrong place is one line that names it and the key."""
+    if not (out / name).exists():
         return []
-    return built(out / name, lambda: build(data, out))
-
-
-def built(path, build):
-    """build(), the lines of the results file at path; what the file lacks or holds in the
-    wrong place is one line that names the file, the key and, for a non-number, the value."""
-    fix = "rerun the script that writes it"
-    try:
-        return build()
-    except NotANumber as e:
-        raise SystemExit(not_a_number(path, *e.args, fix))
-    except KeyError as e:
-        raise SystemExit(f"error: {path} lacks {e}; {fix}")
-    except (IndexError, TypeError, ValueError, AttributeError) as e:
-        raise SystemExit(f"error: {path} holds something unexpected ({type(e).__name__}: "
-                         f"{str(e)[:120]}); {fix}")
+    data = read_json(out / name, "rerun the script that writes it, or move it away")
+    with reading(out / name, "rerun the script that writes it"):
+        return build(data, out)
 
 
 def checkpoint_note(entry, path):
@@ -155,21 +112,21 @@ def ae_section(ae, out):
         s = ae["compare"]["params"]  # section 2.1's values, or those given
         for name in ("Adam", "SGD"):
             h = ae["compare"][name]
-            last = (f"{num(ae, 'compare', name, 'val_mse', -1):.5f}" if h["val_mse"] else "—")
+            last = (f"{number(ae, 'compare', name, 'val_mse', -1):.5f}" if h["val_mse"] else "—")
             if h["diverged"]:  # the epoch it diverged at, or None
                 last += f" (diverged at epoch {h['diverged']})"
             md.append(f"| {name}, lr {s['lr']} (Figure 1) | {s['d']} | {len(h['val_mse'])} | "
-                      f"{last} | {num(ae, 'compare', name, 'pca_val_mse'):.5f} |")
+                      f"{last} | {number(ae, 'compare', name, 'pca_val_mse'):.5f} |")
     if "refit" in ae:
         r = ae["refit"]
         md.append(f"| refit ({'Table 4' if r['source'] == 'report' else r['source']}) | "
                   f"{r['params']['d']} | {len(r['val_mse'])} | "
-                  f"{num(ae, 'refit', 'val_mse', -1):.5f} | "
-                  f"{num(ae, 'refit', 'pca_val_mse'):.5f} |")
+                  f"{number(ae, 'refit', 'val_mse', -1):.5f} | "
+                  f"{number(ae, 'refit', 'pca_val_mse'):.5f} |")
     md += ["", "The report gives no MSE; its Figure 1 shows Adam far below SGD."]
     if "pca_bottleneck_val_mse" in ae.get("refit", {}):
         md += ["The refit's code passes through 64 units, so it has rank at most 64; PCA with "
-               f"64 components: {num(ae, 'refit', 'pca_bottleneck_val_mse'):.5f}."]
+               f"64 components: {number(ae, 'refit', 'pca_bottleneck_val_mse'):.5f}."]
     return md + [""] + checkpoint_note(ae.get("refit", {}), out / "ae.pt")
 
 
@@ -183,12 +140,13 @@ def classify_section(cl, out):
           + " |", "|---|---:|" + "---:|" * len(recipes)]
     for c, name in enumerate(CLASSES):
         md.append(f"| {name} | {REPORT_F1[c]:.2f} | " + " | ".join(
-            f"{100 * num(cl, 'table6', r, 'mean_metrics', 'f1', c):.2f}" for r in recipes) + " |")
+            f"{100 * number(cl, 'table6', r, 'mean_metrics', 'f1', c):.2f}" for r in recipes)
+            + " |")
     md.append(f"| **accuracy** | **{REPORT_ACCURACY:.2f}** | " + " | ".join(
-        f"**{100 * num(cl, 'table6', r, 'accuracy_mean'):.2f} ± "
-        f"{100 * num(cl, 'table6', r, 'accuracy_std'):.2f}**" for r in recipes) + " |")
+        f"**{100 * number(cl, 'table6', r, 'accuracy_mean'):.2f} ± "
+        f"{100 * number(cl, 'table6', r, 'accuracy_std'):.2f}**" for r in recipes) + " |")
     md.append("| training time (s) | 61 (a GPU) | " + " | ".join(
-        f"{seconds(num(cl, 'table6', r, 'seconds_mean'))} ({cl['table6_run']['device']})"
+        f"{seconds(number(cl, 'table6', r, 'seconds_mean'))} ({cl['table6_run']['device']})"
         for r in recipes) + " |")
     return md + ["", f"Ours: mean (± standard deviation) over {len(table6[recipes[0]]['runs'])}"
                      f" seed(s), {settings['epochs']} epochs on "
@@ -204,23 +162,22 @@ def labels_section(part, out):
           "| labelled images | " + " | ".join(ways) + " |", "|---:|" + "---:|" * len(ways)]
     for n in counts:
         md.append(f"| {int(n):,} | " + " | ".join(
-            f"{100 * num(part, 'accuracy', w, n, 'mean'):.2f} ± "
-            f"{100 * num(part, 'accuracy', w, n, 'std'):.2f}" for w in ways) + " |")
-    return md + ["", f"Every run takes {num(part, 'steps'):,} optimisation steps, rounded up to "
-                     "whole epochs (`python -m beyond.labels`).", ""]
+            f"{100 * number(part, 'accuracy', w, n, 'mean'):.2f} ± "
+            f"{100 * number(part, 'accuracy', w, n, 'std'):.2f}" for w in ways) + " |")
+    return md + ["", f"Every run takes {number(part, 'steps'):,.0f} optimisation steps, rounded "
+                     "up to whole epochs (`python -m beyond.labels`).", ""]
 
 
 def vae_section(vae, out):
-    t = {k: num(vae, "test", k) for k in ("neg_elbo", "recon", "kl", "iw_images", "iw_log_px")}
-    t["iw_samples"] = vae["test"]["iw_samples"]
+    t = {k: number(vae, "test", k) for k in ("neg_elbo", "recon", "kl", "iw_images", "iw_log_px")}
     return ["## The VAE (section 3.5)", "",
             f"With d = {vae['params']['d']}, lr = {fmt(vae['params']['lr'])}, weight decay = "
             f"{fmt(vae['params']['weight_decay'])} "
             f"({'Table 7' if vae['source'] == 'report' else vae['source']}), "
             f"{len(vae['history']['val_recon'])} epochs: test negative ELBO "
             f"**{t['neg_elbo']:.2f} nats per image** (reconstruction {t['recon']:.2f} + KL "
-            f"{t['kl']:.2f}); importance-weighted estimate with K = {t['iw_samples']} on "
-            f"{t['iw_images']:,} images: -log p(x) ≤ **{-t['iw_log_px']:.2f} nats**. "
+            f"{t['kl']:.2f}); importance-weighted estimate with K = {vae['test']['iw_samples']} on "
+            f"{t['iw_images']:,.0f} images: -log p(x) ≤ **{-t['iw_log_px']:.2f} nats**. "
             "The report gives no number for the VAE.", ""] + checkpoint_note(vae, out / "vae.pt")
 
 
@@ -229,35 +186,36 @@ def explore_section(ex, out):
     md = ["## The report's claims about the latent space, measured (section 3.4)", "",
           "Class separation: leave-one-out 10-nearest-neighbour class accuracy.", "",
           "| space | " + " | ".join(models) + " |", "|---|" + "---:|" * len(models),
-          "| raw pixels | " + " | ".join(f"{num(ex, 'knn', 'raw pixels'):.3f}" for _ in models)
+          "| raw pixels | " + " | ".join(f"{number(ex, 'knn', 'raw pixels'):.3f}" for _ in models)
           + " |"]
     for rep in ex["knn"][models[0]]:
-        md.append(f"| {rep} | " + " | ".join(f"{num(ex, 'knn', m, rep):.3f}" for m in models)
+        md.append(f"| {rep} | " + " | ".join(f"{number(ex, 'knn', m, rep):.3f}" for m in models)
                   + " |")
     md += ["", "Smoothness: the largest single step of a decoded walk between two test codes "
                "as a fraction of the whole walk (1/steps = perfectly even; lower is smoother).",
            "", "| model | mean | standard deviation |", "|---|---:|---:|"]
-    md += [f"| {m} | {num(ex, 'smoothness', m, 'mean'):.3f} | "
-           f"{num(ex, 'smoothness', m, 'std'):.3f} |" for m in ex["smoothness"]]
+    md += [f"| {m} | {number(ex, 'smoothness', m, 'mean'):.3f} | "
+           f"{number(ex, 'smoothness', m, 'std'):.3f} |" for m in ex["smoothness"]]
     md.append("")
     return md
 
 
 def samples_section(q, out):
     """The third claim (beyond/samples.py): the judge's table and its verdict."""
-    accuracy = num(q, "judge_test_accuracy")
+    accuracy = number(q, "judge_test_accuracy")
     weak = (f" **Below {MIN_JUDGE_ACCURACY}: these scores mean nothing.**"
             if accuracy < MIN_JUDGE_ACCURACY else "")
     md = ["## The third claim: are the samples meaningful? (beyond/samples.py)", "",
-          f"{num(q, 'images_per_row'):,} images per row, judged by a small CNN trained on the "
-          f"training images (test accuracy {100 * accuracy:.1f} %).{weak} Every sampler of AE "
-          f"codes is fitted to the codes of the {num(q, 'training_codes'):,} training images. "
+          f"{number(q, 'images_per_row'):,.0f} images per row, judged by a small CNN trained on "
+          f"the training images (test accuracy {100 * accuracy:.1f} %).{weak} Every sampler of "
+          f"AE codes is fitted to the codes of the {number(q, 'training_codes'):,.0f} training "
+          "images. "
           "Recognisability: the judge's mean top probability and the share of images it gives "
           "≥ 0.9; diversity: the entropy of its predicted classes (3.32 bits = all ten "
           "equally); Fréchet distance of its features to the test images' (lower is closer).",
           "", "| images | mean top probability | share ≥ 0.9 | classes (bits) | "
           "Fréchet distance |", "|---|---:|---:|---:|---:|"]
-    row = lambda key, name: num(q, "rows", key, name)  # noqa: E731
+    row = lambda key, name: number(q, "rows", key, name)  # noqa: E731
     md += [f"| {ROWS[key]} | {row(key, 'confidence'):.3f} | {row(key, 'confident_share'):.3f} "
            f"| {row(key, 'class_entropy_bits'):.2f} | {row(key, 'fd'):.2f} |" for key in q["rows"]]
     return md + ["", f"**Verdict on the third claim:** {q['verdict']}", ""]
@@ -276,29 +234,16 @@ def seeds_section(out):
 def times_section(out):
     """OUT/times.tsv (written by scripts/reproduce.py): each step's start, end and seconds
     from the run's start, and rows named "wall time": the wall time beside the steps' sum."""
-    times = out / "times.tsv"
-    if not times.exists():
-        return []
-    rows, walls = [], []
-    for number, line in enumerate(times.read_text().splitlines()[1:], start=2):
-        if not line:
-            continue
-        cells = line.split("\t")
-        try:
-            step, *numbers = cells[0], *map(float, cells[1:])
-        except ValueError:
-            numbers = []
-        if len(numbers) != 3 or not all(map(math.isfinite, numbers)):
-            raise SystemExit(f"error: {times}, line {number}, is not 'step<TAB>start<TAB>end"
-                             f"<TAB>seconds' ({line!r}); delete the line or the file")
-        (walls if step.startswith("wall time") else rows).append((step, *numbers))
+    rows = read_times(out / "times.tsv", SEQUENCE_TIMES)
+    steps = [row for row in rows if not row[0].startswith("wall time")]
     md = ["## Time of each step", "", "Seconds from the run's start: steps side by side "
           "overlap (`reproduce.py --jobs`).", "", "| step | start | end | seconds |",
           "|---|---:|---:|---:|"]
-    md += [f"| {step} | {start:.0f} | {end:.0f} | {s:.0f} |" for step, start, end, s in rows]
-    md += ["", f"The steps one after another: {sum(r[3] for r in rows):.0f} s."]
-    md += [f"{step[0].upper() + step[1:]}: {s:.0f} s." for step, _, _, s in walls]
-    return md + [""]
+    md += [f"| {step} | {start:.0f} | {end:.0f} | {s:.0f} |" for step, start, end, s in steps]
+    md += ["", f"The steps one after another: {sum(row[3] for row in steps):.0f} s."]
+    md += [f"{step[0].upper() + step[1:]}: {s:.0f} s." for step, *_, s in rows
+           if step.startswith("wall time")]
+    return md + [""] if rows else []
 
 
 if __name__ == "__main__":
