@@ -2793,11 +2793,12 @@ def test_summary_times_table_total_and_wall_times(tmp_path):  # wall times: neve
     (tmp_path / "times.tsv").write_text("step\tstart\tend\tseconds\ntune_ae\t0\t12\t12\n"
                                         "tune_vae\t0\t34\t34\nrefit_ae\t12\t20.4\t8.4\n"
                                         "wall time\t0\t41\t41\n"
-                                        "wall time, seed runs included\t0\t95.4\t95.4\n")
+                                        "wall time, seed runs and studies included\t0\t95.4\t95.4\n")
     summary.main(["--out-dir", str(tmp_path)])
     assert ("| tune_ae | 0 | 12 | 12 |\n| tune_vae | 0 | 34 | 34 |\n| refit_ae | 12 | 20 | 8 |\n\n"
             "The steps one after another: 54 s.\nWall time: 41 s.\n"
-            "Wall time, seed runs included: 95 s.\n") in (tmp_path / "summary.md").read_text()
+            "Wall time, seed runs and studies included: 95 s.\n") in (
+                tmp_path / "summary.md").read_text()
 
 
 # --- scripts/summary.py: end to end, on the real data ------------------------
@@ -3085,12 +3086,13 @@ def test_seeds_traces_every_number_to_where_its_script_writes_it(tmp_path):
 def test_seeds_md_times_tables_leave_the_reused_runs_out(tmp_path):
     out = make_out(tmp_path, {"tables": [{}, {}], "tuned": [{}, {}]})
     (out / "times.tsv").write_text("step\tstart\tend\tseconds\ntune_ae\t0\t65\t65\n"
-                                   "wall time, seed runs included\t0\t480\t480\n")
+                                   "wall time, seed runs and studies included\t0\t480\t480\n")
     runs = [("tables", 0, (10, 20, 30, 40, 5)), ("tables", 1, (12, 22, 32, 44, 7)),
             ("tuned", 0, ("reused",) * 5), ("tuned", 1, (14, 24, 34, 46, 6))]
-    (out / "seeds" / "times.tsv").write_text("config\tseed\tstep\tseconds\n" + "".join(
-        f"{config}\t{seed}\t{step}\t{t}\n" for config, seed, times in runs
-        for step, t in zip(("refit_ae", "classify", "vae", "explore", "samples"), times)))
+    for config, seed, times in runs:                    # each seed run's own, as reproduce writes
+        (out / "seeds" / config / f"seed{seed}" / "times.tsv").write_text("".join(
+            f"{config}\t{seed}\t{step}\t{t}\n"
+            for step, t in zip(("refit_ae", "classify", "vae", "explore", "samples"), times)))
     text = seeds.markdown(out)
     assert "tune_ae" not in text                        # the report's own steps: in summary.md
     # | step | report's tables | tuned values |: mean over the runs that trained
@@ -3100,8 +3102,8 @@ def test_seeds_md_times_tables_leave_the_reused_runs_out(tmp_path):
                 "| explore | 42 s (2 runs) | 46 s (1 run) |",
                 "| samples | 6 s (2 runs) | 6 s (1 run) |",
                 "| total per seed | 111 s (2 seeds) | 124 s (1 seed) |",
-                "All the seed runs: 346 s (5.8 min) of steps; the whole run, seed runs "
-                "included, took 480 s (8.0 min) (wall time)."):
+                "All the seed runs: 346 s (5.8 min) of steps; the whole run, seed runs and "
+                "studies included, took 480 s (8.0 min) (wall time)."):
         assert row in text
 
 

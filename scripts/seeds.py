@@ -268,13 +268,13 @@ def reading(path, fix=RERUN):
 
 
 def read_times(path, columns):
-    """The rows of a times file of scripts/reproduce.py after its header: tab-separated
-    `columns`, those after "step" in seconds; [] if there is none. A seed run's step copied
-    from the report, not trained again, says "reused" and is left out."""
+    """The rows of a times file of scripts/reproduce.py: tab-separated `columns` (a header
+    line of them is skipped), those after "step" in seconds; [] if there is none. A seed run's
+    step copied from the report, not trained again, says "reused" and is left out."""
     rows, words = [], columns.index("step") + 1
-    for n, line in enumerate(path.read_text().splitlines()[1:] if path.exists() else [], 2):
+    for n, line in enumerate(path.read_text().splitlines() if path.exists() else [], 1):
         cells = line.split("\t")
-        if not line or cells[-1] == "reused":
+        if not line or cells[-1] == "reused" or cells == list(columns):
             continue
         try:
             seconds = [float(cell) for cell in cells[words:]]
@@ -436,8 +436,9 @@ def minutes(s):
 
 
 def times_markdown(out):
-    """The seed runs' time of each step (OUT/seeds/times.tsv; summary.md shows the report's)."""
-    runs = read_times(out / "seeds" / "times.tsv", ("config", "seed", "step", "seconds"))
+    """The seed runs' time of each step (each one's times.tsv; summary.md shows the report's)."""
+    runs = [row for config in CONFIGS for folder in numbered(out / "seeds" / config, "seed").values()
+            for row in read_times(folder / "times.tsv", ("config", "seed", "step", "seconds"))]
     took = {config: {} for config in CONFIGS}  # {config: {seed: {step: seconds}}}
     for config, seed, step, s in runs:
         took.get(config, {}).setdefault(seed, {})[step] = s
@@ -455,9 +456,9 @@ def times_markdown(out):
             f"{statistics.fmean(c):.0f} s ({len(c)} {unit}{'s' * (len(c) > 1)})" if c else "—"
             for c in cells) + " |")
     walls = {step: s for step, *_, s in read_times(out / "times.tsv", SEQUENCE_TIMES)}
-    wall = walls.get("wall time, seed runs included")
+    wall = walls.get("wall time, seed runs and studies included")
     return lines + ["", f"All the seed runs: {minutes(sum(row[-1] for row in runs))} of steps" + (
-        f"; the whole run, seed runs included, took {minutes(wall)} (wall time)."
+        f"; the whole run, seed runs and studies included, took {minutes(wall)} (wall time)."
         if wall is not None else "."), ""] if runs else []
 
 
