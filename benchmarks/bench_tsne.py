@@ -46,7 +46,7 @@ except ImportError:
                      "docstring of benchmarks/bench_tsne.py shows")
 
 
-encode, _ = load_models(Path(args.out_dir), device)["AE"]
+encode = load_models(Path(args.out_dir), device)["AE"].encode
 x, y = load_test(args.data_dir, device)
 n = args.points or len(x)
 sub = torch.randperm(len(x), generator=torch.Generator().manual_seed(args.seed))[:n].sort().values
