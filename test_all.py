@@ -2068,6 +2068,7 @@ def test_the_judge_is_trained_on_the_training_split_only(samples_run):
     assert torch.equal(x_val, r["x_val"]) and torch.equal(y_val, r["y_val"])
     (args, kwargs), = r["calls"]["train_judge"]               # a fresh folder: trained anew
     assert torch.equal(args[0], r["x_train"]) and torch.equal(args[1], r["y_train"])
+    assert torch.equal(kwargs["x_val"], r["x_val"]) and torch.equal(kwargs["y_val"], r["y_val"])
     assert len(args[0]) == SUBSET and len(r["x_test"]) == SUBSET // 4
 
 
@@ -2254,9 +2255,9 @@ def test_fd_from_samples_close_to_population():
     mu, S = judge.feature_stats(x1)
     assert torch.allclose(mu, mu1, atol=0.02) and torch.allclose(S, S1, atol=0.03)
     expected = judge.frechet_distance(mu1, S1, mu2, S2)
-    assert judge.frechet_distance_features(x1, x2) == pytest.approx(expected, rel=0.05, abs=0.02)
-    # two samples of one distribution: close to 0
-    assert judge.frechet_distance_features(x1[: n // 2], x1[n // 2:]) < 0.01
+    fd = lambda a, b: judge.frechet_distance(*judge.feature_stats(a), *judge.feature_stats(b))
+    assert fd(x1, x2) == pytest.approx(expected, rel=0.05, abs=0.02)
+    assert fd(x1[: n // 2], x1[n // 2:]) < 0.01          # two samples of one distribution
 
 
 def test_judge_scores_confidence_and_entropy():
@@ -2300,37 +2301,32 @@ def test_structureless_images_match_pixel_statistics():
 
 # --- beyond/judge.py: the training step, train and eval modes ----------------
 
-def test_the_judges_two_steps_are_adam_on_the_cross_entropy_with_a_falling_lr():
+def test_the_judges_steps_are_adam_on_the_cross_entropy_with_an_lr_falling_to_zero():
     torch.manual_seed(0)
     x, y = torch.rand(N, 1, 28, 28), torch.randint(0, 10, (N,))
-    got = judge.train_judge(x, y, epochs=1, batch_size=BATCH, seed=3, lr=0.01, width=4)
+    lrs = []
+    hook = register_optimizer_step_pre_hook(
+        lambda optimizer, args, kwargs: lrs.append(optimizer.param_groups[0]["lr"]))
+    try:                                     # 2 epochs of 2 batches: 4 steps
+        got = judge.train_judge(x, y, epochs=2, batch_size=BATCH, seed=3, lr=0.01, width=4)
+    finally:
+        hook.remove()
 
     torch.manual_seed(3)                     # initial weights, then dropout masks
     reference = judge.Judge(4)
     before = flat(reference)
     optimizer = torch.optim.Adam(reference.parameters(), lr=0.01)
-    order = reference_batches(N, BATCH, seed=3)
-    for step, idx in enumerate(order):
-        optimizer.param_groups[0]["lr"] = 0.01 * (1 - step / len(order))  # 0.01, then 0.005
+    g = generator(3)                         # one batch order, drawn anew each epoch
+    orders = [torch.randperm(N, generator=g).split(BATCH) for _ in range(2)]
+    for step, idx in enumerate(idx for order in orders for idx in order):
+        # lr_k = lr (1 - k / T), T = 4 steps in all: from lr, a quarter less each step
+        optimizer.param_groups[0]["lr"] = 0.01 * (1 - step / 4)
         optimizer.zero_grad()
         loss = cross_entropy(reference(x[idx]), y[idx])
         loss.backward()
         optimizer.step()
+    assert lrs == pytest.approx([0.01 * (1 - k / 4) for k in range(4)], rel=1e-9)
     assert_same_update(before, got, reference)
-
-
-def test_the_judges_learning_rate_falls_linearly_from_lr_to_zero():
-    torch.manual_seed(0)
-    lrs = []
-    hook = register_optimizer_step_pre_hook(
-        lambda optimizer, args, kwargs: lrs.append(optimizer.param_groups[0]["lr"]))
-    try:                                     # 14 images in batches of 4: 4 steps per epoch
-        judge.train_judge(torch.rand(14, 1, 28, 28), torch.randint(0, 10, (14,)), epochs=2,
-                          batch_size=4, seed=0, lr=0.01, width=4)
-    finally:
-        hook.remove()
-    # lr_k = lr (1 - k / T) at step k = 0 .. T - 1, T = 8: from lr, one eighth less each step
-    assert lrs == pytest.approx([0.01 * (1 - k / 8) for k in range(8)], rel=1e-9)
 
 
 def judge_with_dropout():
@@ -2342,18 +2338,19 @@ def test_the_judges_outputs_scores_and_accuracy_are_computed_with_dropout_off():
     model = judge_with_dropout()
     x = torch.rand(40, 1, 28, 28)
     with torch.no_grad():
-        probs = copy.deepcopy(model).eval()(x).softmax(1)                  # (40, 10)
+        logits = copy.deepcopy(model).eval()(x)                            # (40, 10)
+        probs = logits.softmax(1)
         features = model.body(x)                                           # (40, 128)
         with_dropout = model.train()(x).softmax(1)
     assert not torch.allclose(with_dropout, probs, atol=1e-4)
     assert not torch.equal(with_dropout.argmax(1), probs.argmax(1))
     # labels equal to the eval-mode predictions: every one right, only with dropout off
     for _ in range(2):
-        assert judge.judge_accuracy(model.train(), x, probs.argmax(1), batch_size=16) == 1.0
+        assert judge.judge_accuracy(model.train(), x, probs.argmax(1)) == 1.0
     got = judge.judge_outputs(model.train(), x, batch_size=16)
     again = judge.judge_outputs(model.train(), x, batch_size=16)
     assert torch.equal(got[0], again[0]) and torch.equal(got[1], again[1])
-    torch.testing.assert_close(got[0], probs)
+    torch.testing.assert_close(got[0], logits)
     torch.testing.assert_close(got[1], features)
     scores = judge.judge_scores(model.train(), x, features)
     assert scores == judge.judge_scores(model.train(), x, features)
@@ -2365,9 +2362,9 @@ def test_the_judge_trains_with_dropout_on_after_each_validation_and_returns_in_e
     flags = []
 
     class RecordingJudge(judge.Judge):
-        def forward(self, x):
-            flags.append(self.head[0].training)                 # the head's Dropout
-            return super().forward(x)
+        def __init__(self, *args, **kwargs):                    # each pass of the head's Dropout
+            super().__init__(*args, **kwargs)
+            self.head[0].register_forward_pre_hook(lambda m, args: flags.append(m.training))
     monkeypatch.setattr(judge, "Judge", RecordingJudge)
     torch.manual_seed(0)
     x, y = torch.rand(8, 1, 28, 28), torch.randint(0, 10, (8,))
@@ -2399,39 +2396,52 @@ def test_the_judges_validation_images_never_reach_its_weights():
     assert not torch.equal(torch.cat([p.detach().flatten() for p in other.parameters()]), alone)
 
 
-def test_get_judge_trains_on_the_training_images_it_is_given(tmp_path, monkeypatch):
-    calls = {}
-    spy(monkeypatch, judge, "train_judge", calls)
-    g = torch.Generator().manual_seed(0)
-    x_train, y_train = torch.rand(40, 1, 28, 28, generator=g), torch.randint(0, 10, (40,))
-    x_val, y_val = torch.rand(8, 1, 28, 28, generator=g), torch.randint(0, 10, (8,))
-    monkeypatch.setitem(judge.JUDGE, "epochs", 1)
-    judge.get_judge(x_train, y_train, x_val, y_val, 0, 40, tmp_path / "judge.pt")
-    (args, kwargs), = calls["train_judge"]
-    assert args[0] is x_train and args[1] is y_train
-    assert kwargs["x_val"] is x_val and kwargs["y_val"] is y_val
-
-
 # --- beyond/judge.py: the cached judge ---------------------------------------
 
-def test_the_judges_cache_is_keyed_by_its_data(capsys, tmp_path):
-    """A judge trained on another subset (or seed) is not reused: it was trained on other images."""
+def write_judge_cache(cache, x, y, path):
+    """A judge.pt that get_judge(x[:64], y[:64], seed 0, subset 64) must not use: one trained
+    with other data, seed or subset, or one that is not a judge of this code."""
+    trained = {"another subset": (x, y, 0, 96), "another seed": (x[:64], y[:64], 1, 64),
+               "other images": (x[32:], y[32:], 0, 64),       # the same size: another --data-dir
+               "other labels": (x[:64], (y[:64] + 1) % 10, 0, 64)}
+    if cache in trained:
+        x, y, seed, subset = trained[cache]
+        judge.get_judge(x, y, None, None, seed, subset, path)
+    elif cache == "not a checkpoint":
+        path.write_bytes(b"not a checkpoint")
+    elif cache == "an encoder":
+        plumbing.checkpoints.save_checkpoint(path, {"d": 2},
+                                             encoder=common.Encoder(2, 0).state_dict())
+    else:                                    # another width, a weight missing or one more
+        state = {"judge": judge.Judge(4 if cache == "another width" else 16).state_dict()}
+        damage(state, "judge" if cache == "a weight missing" else None,
+               "judge" if cache == "a weight more" else None)
+        plumbing.checkpoints.save_checkpoint(path, {**judge.JUDGE, "seed": 0, "subset": 64},
+                                             **state)
+
+
+JUDGE_CACHES = ["another subset", "another seed", "other images", "other labels",
+                "not a checkpoint", "an encoder", "another width", "a weight missing",
+                "a weight more"]
+
+
+@pytest.mark.parametrize("cache", JUDGE_CACHES)
+def test_a_judge_cache_of_other_data_or_damaged_is_said_and_replaced(cache, capsys, tmp_path):
+    """judge.pt is only a cache, keyed by the judge's data, seed and subset: one of other
+    data, or damaged, is said in one line and replaced by a judge trained anew."""
     torch.manual_seed(0)
     x, y = torch.rand(96, 1, 28, 28), torch.arange(96) % 10
     path = tmp_path / "judge.pt"
-    judge.get_judge(x[:64], y[:64], None, None, seed=0, subset=64, path=path)
-    judge.get_judge(x[:64], y[:64], None, None, seed=0, subset=64, path=path)
-    assert "judge: read from" in capsys.readouterr().out
-    for seed, subset in ((0, 96), (1, 64)):
-        judge.get_judge(x[:subset], y[:subset], None, None, seed=seed, subset=subset, path=path)
-        assert "training a new one" in capsys.readouterr().out
-    # the same seed and subset, other images (another --data-dir): trained anew
-    judge.get_judge(x[:64], y[:64], None, None, seed=0, subset=64, path=path)
+    write_judge_cache(cache, x, y, path)
     capsys.readouterr()
-    judge.get_judge(x[32:], y[32:], None, None, seed=0, subset=64, path=path)
-    assert "training a new one" in capsys.readouterr().out
-    judge.get_judge(x[:64], (y[:64] + 1) % 10, None, None, seed=0, subset=64, path=path)
-    assert "training a new one" in capsys.readouterr().out
+    new = judge.get_judge(x[:64], y[:64], None, None, 0, 64, path)
+    said = capsys.readouterr().out
+    assert ("was trained with" if cache in JUDGE_CACHES[:4] else
+            "is not a judge this code can read") in said and "training a new one" in said
+    saved = plumbing.checkpoints.load_checkpoint(path, "", key="judge")["judge"]
+    assert same(list(saved.values()), list(new.state_dict().values()))   # the new one, whole
+    judge.get_judge(x[:64], y[:64], None, None, 0, 64, path)
+    assert "judge: read from" in capsys.readouterr().out                  # and read back
 
 
 # --- beyond/judge.py: end to end, on the real data ---------------------------
@@ -2483,44 +2493,31 @@ def pretrained(d, dropout):
 
 @pytest.mark.parametrize("way", list(labels.WAYS))
 def test_each_way_starts_from_the_pretrained_encoder_or_from_new_weights(way, monkeypatch):
+    """Fine-tuned and frozen start from the pretrained encoder, random from new weights; the
+    frozen one trains the MLP alone, on the encoder's codes computed with dropout off."""
     torch.manual_seed(123)  # not the run's seed 0: new weights cannot equal these by chance
-    encoder, checkpoint, recipe = pretrained(4, 0.0)
+    encoder, checkpoint, recipe = pretrained(4, 0.5)
     started, fit = [], labels.fit
 
     def spy(trained, optimizers, x, y, *args, **kwargs):
-        started.append(copy.deepcopy(trained.state_dict()))
+        started.append((copy.deepcopy(trained.state_dict()), trained, x))
         return fit(trained, optimizers, x, y, *args, **kwargs)
     monkeypatch.setattr(labels, "fit", spy)
     x, y = torch.rand(20, 1, 28, 28), torch.randint(0, 10, (20,))
     model, _ = labels.train_one_way(checkpoint, recipe, way, x, y, steps=2, batch_size=8, seed=0)
+    (at_start, trained, h), = started
     if way == "frozen":   # trained is the MLP alone; the encoder never moves
+        with torch.no_grad():
+            by_hand = copy.deepcopy(encoder).eval()(x)                     # (20, 4)
+            assert not torch.allclose(encoder.train()(x), by_hand, atol=1e-3)
+        assert trained is model.mlp and not model.encoder.training
+        torch.testing.assert_close(h, by_hand)                 # the eval-mode codes
         at_start = model.encoder.state_dict()
     else:
-        at_start = {k.removeprefix("encoder."): v for k, v in started[0].items()
+        at_start = {k.removeprefix("encoder."): v for k, v in at_start.items()
                     if k.startswith("encoder.")}
     same = all(torch.equal(at_start[k], v) for k, v in encoder.state_dict().items())
     assert same == (way != "random")
-
-
-def test_the_frozen_encoders_features_are_computed_with_dropout_off(monkeypatch):
-    torch.manual_seed(0)
-    encoder, checkpoint, recipe = pretrained(4, 0.5)
-    seen, fit = [], labels.fit
-
-    def spy(trained, optimizers, x, y, *args, **kwargs):
-        seen.append((trained, x))
-        return fit(trained, optimizers, x, y, *args, **kwargs)
-    monkeypatch.setattr(labels, "fit", spy)
-    x, y = torch.rand(20, 1, 28, 28), torch.randint(0, 10, (20,))
-    model, _ = labels.train_one_way(checkpoint, recipe, "frozen", x, y, steps=2, batch_size=8,
-                                    seed=0)
-    with torch.no_grad():
-        by_hand = copy.deepcopy(encoder).eval()(x)                         # (20, 4)
-        assert not torch.allclose(encoder.train()(x), by_hand, atol=1e-3)
-    (trained, h), = seen
-    assert trained is model.mlp                                # only the MLP trains ...
-    torch.testing.assert_close(h, by_hand)                     # ... on the eval-mode codes
-    assert not model.encoder.training
 
 
 @pytest.mark.parametrize("way", list(labels.WAYS))
@@ -4291,7 +4288,7 @@ def test_a_data_set_cut_short_is_refused_without_a_subset(n_train, n_test, named
     whole(tmp_path, "cpu")                                 # and so is the set of full size
 
 
-# --- Plumbing: checkpoints, and the judge's cache ----------------------------
+# --- Plumbing: checkpoints ---------------------------------------------------
 
 def test_checkpoint_round_trip(tmp_path):
     encoder, decoder = common.Encoder(6, 0.1), common.Decoder(6, 0.1)
@@ -4360,35 +4357,6 @@ def test_the_other_models_checkpoint_is_named_for_what_it_is(tmp_path, quick_ae)
         explore.load_models(tmp_path, torch.device("cpu"))
     assert "is the autoencoder's (ae.py), not the VAE's" in str(e.value)
     assert f"python vae.py --out-dir {tmp_path}" in str(e.value)
-
-
-def test_a_damaged_or_foreign_judge_cache_is_said_and_replaced(capsys, tmp_path):
-    """judge.pt is only a cache: a damaged one is said in one line and trained anew."""
-    torch.manual_seed(0)
-    x, y = torch.rand(64, 1, 28, 28), torch.arange(64) % 10
-    path, settings = tmp_path / "judge.pt", {**judge.JUDGE, "seed": 0, "subset": 64}
-    weights = judge.Judge(settings["width"]).state_dict()
-    missing, extra = ({"judge": dict(weights)} for _ in range(2))
-    damage(missing, "judge", None)                              # a weight missing
-    damage(extra, None, "judge")                                # one more
-    for cache, says in ((b"not a checkpoint", "is not a judge this code can read"),
-                        ({"settings": settings, "judge": judge.Judge(width=4).state_dict()},
-                         "is not a judge"),
-                        ({"settings": {"d": 2}, "encoder": common.Encoder(2, 0).state_dict()},
-                         "is not a judge"),
-                        ({"settings": settings, **missing}, "is not a judge this code can read"),
-                        ({"settings": settings, **extra}, "is not a judge this code can read")):
-        if isinstance(cache, bytes):
-            path.write_bytes(cache)
-        else:
-            plumbing.checkpoints.save_checkpoint(path, cache.pop("settings"), **cache)
-        new = judge.get_judge(x, y, None, None, 0, 64, path)
-        assert says in capsys.readouterr().out
-        saved = plumbing.checkpoints.load_checkpoint(path, "", key="judge")["judge"]
-        assert list(saved) == list(weights)                     # the model's weights, all
-        assert same(list(saved.values()), list(new.state_dict().values()))
-        judge.get_judge(x, y, None, None, 0, 64, path)          # replaced: read, not trained
-        assert "judge: read from" in capsys.readouterr().out
 
 
 def refused_in_one_line(read, path, command):
