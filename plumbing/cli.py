@@ -1,5 +1,6 @@
 """Keeps bad input out: every flag checked by its type as it is parsed, a bad one one line
-(exit 2); Ctrl-C, SIGTERM and running out of memory stop a running script with one line."""
+(exit 2); Ctrl-C, SIGTERM and running out of memory stop a running script with one line.
+Last, the device and the seeds."""
 import argparse
 import os
 import random
@@ -15,9 +16,6 @@ MIN_SUBSET = 40  # PCA, the 10-Gaussian mixture and a class of each need a few i
 MAX_WIDTH = 1024  # a layer's width (d, No1, No2): 4 x tune.py's widest, > an image's 784 pixels
 FLOAT32_MAX = 3.4028234663852886e38  # torch.finfo(torch.float32).max: the models' dtype
 
-
-# -----------------------------------------------------------------------------
-# The parser and the types of its flags
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
     """Shows each flag's default, unless it is None or False (the help text says what it is)."""
@@ -132,9 +130,6 @@ def interrupt(signum, frame):
     """SIGTERM handled as Ctrl-C is: the same KeyboardInterrupt, carrying the signal."""
     raise KeyboardInterrupt(signum)
 
-
-# -----------------------------------------------------------------------------
-# Device and seed
 
 def pick_device(name):
     """--device: auto picks cuda, then mps, then cpu; one that is not there is one line."""

@@ -39,8 +39,9 @@ def write_atomically(path, write):
     except Exception as e:  # a full disk (OSError; torch.save's is a RuntimeError) ...
         raise SystemExit(f"error: cannot write {path} ({write_error(e, path)}); "
                          "the earlier file, if any, is unchanged")
-    finally:
-        tmp.unlink(missing_ok=True)
+    finally:  # tmp.exists(): on a read-only disk, unlink fails even where there is no file
+        if tmp.exists():
+            tmp.unlink()
 
 
 def write_error(e, path):
