@@ -1857,25 +1857,22 @@ def samples_run(tiny_ae, data_dir, tmp_path_factory):
                      tmp_path_factory.mktemp("samples"))
 
 
-def test_the_judge_is_trained_on_the_training_split_only(samples_run):
+def test_the_judge_trains_on_the_training_split_and_its_floor_holds_no_image_it_trained_on(
+        samples_run):
+    """The judge trains on the training split (validated on the validation split); its
+    accuracy and the reference features are of the test images; the floor is of held-out
+    validation images, none of them a training image."""
     r = samples_run
     (args, _), = r["calls"]["get_judge"]
-    x_train, y_train, x_val, y_val = args[:4]
-    assert torch.equal(x_train, r["x_train"]) and torch.equal(y_train, r["y_train"])
-    assert torch.equal(x_val, r["x_val"]) and torch.equal(y_val, r["y_val"])
+    assert same(list(args[:4]), [r["x_train"], r["y_train"], r["x_val"], r["y_val"]])
     (args, kwargs), = r["calls"]["train_judge"]               # a fresh folder: trained anew
-    assert torch.equal(args[0], r["x_train"]) and torch.equal(args[1], r["y_train"])
+    assert same(list(args[:2]), [r["x_train"], r["y_train"]])
+    assert same([kwargs["x_val"], kwargs["y_val"]], [r["x_val"], r["y_val"]])
     assert len(args[0]) == SUBSET and len(r["x_test"]) == SUBSET // 4
-
-
-def test_the_judges_floor_holds_no_image_it_trained_on(samples_run):
-    """sample_quality: the judge's accuracy and the reference features are of the test
-    images; the floor is of held-out validation images, none of them a training image."""
-    r = samples_run
     (args, _), = r["calls"]["sample_quality"]
     _, x_held_out, x_train, x_test, y_test, samples, _ = args
-    assert torch.equal(x_held_out, r["x_val"]) and torch.equal(x_train, r["x_train"])
-    assert torch.equal(x_test, r["x_test"]) and torch.equal(y_test, r["y_test"])
+    assert same([x_held_out, x_train, x_test, y_test],
+                [r["x_val"], r["x_train"], r["x_test"], r["y_test"]])
     floor = x_held_out[:len(x_test)].flatten(1)
     assert torch.cdist(floor, r["x_train"].flatten(1)).min() > 0     # no training image
     assert set(samples) == {"ae_box", "ae_gaussian", "ae_mixture"}
@@ -1899,6 +1896,20 @@ def test_every_sampler_is_fitted_to_the_ae_codes_of_the_training_images(samples_
 
 # --- beyond/samples.py: the settings and --seed ------------------------------
 
+def call_recorder(monkeypatch, runs):
+    """record(module, name, what): spy on module.name, each call appending what(its result,
+    *its arguments) to runs[-1][name]."""
+    def record(module, name, what):
+        original = getattr(module, name)
+
+        def spy(*args, **kwargs):
+            result = original(*args, **kwargs)
+            runs[-1].setdefault(name, []).append(what(result, *args))
+            return result
+        monkeypatch.setattr(module, name, spy)
+    return record
+
+
 def test_the_seed_draws_the_samples_and_never_the_judges_data_or_the_held_out_images(
         tiny_ae, data_dir, tmp_path, monkeypatch):
     """beyond/samples.py: the same --seed gives the same samples, mixture fit (k-means++),
@@ -1906,15 +1917,7 @@ def test_the_seed_draws_the_samples_and_never_the_judges_data_or_the_held_out_im
     training images, against the same test images and the same held-out images (the
     floor), with every sampler fitted to the same training codes."""
     runs = []
-
-    def record(module, name, what):
-        original = getattr(module, name)
-
-        def spy(*args, **kwargs):
-            result = original(*args, **kwargs)
-            runs[-1][name] = what(result, *args)
-            return result
-        monkeypatch.setattr(module, name, spy)
+    record = call_recorder(monkeypatch, runs)
     record(judge, "get_judge", lambda j, x_train, y_train, x_val, y_val, *args:
            ([x_train, y_train, x_val, y_val], list(j.state_dict().values())))
     record(beyond.samples, "fit_mixture", lambda mixture, z, *args: ([z], list(mixture)))
@@ -1931,7 +1934,7 @@ def test_the_seed_draws_the_samples_and_never_the_judges_data_or_the_held_out_im
         runs.append({})
         beyond.samples.main(["--quick", "--subset", "200", "--seed", str(seed), *CPU,
                              "--data-dir", str(data_dir), "--out-dir", str(out)])
-    a, b, c = runs
+    a, b, c = runs = [{name: calls[0] for name, calls in r.items()} for r in runs]  # one each
     for run_ in (b, c):                        # what no seed changes
         assert same(a["get_judge"][0], run_["get_judge"][0])            # the judge's data
         assert same(a["fit_mixture"][0], run_["fit_mixture"][0])        # the training codes
@@ -1947,29 +1950,29 @@ def test_the_seed_draws_the_samples_and_never_the_judges_data_or_the_held_out_im
 
 # --- beyond/samples.py: what the results say ---------------------------------
 
-@pytest.mark.parametrize("accuracy, judged", [(0.49, False), (0.5, True), (0.9, True)])
-def test_a_judge_too_weak_to_mean_anything_is_said_so(accuracy, judged, capsys):
-    """Below MIN_JUDGE_ACCURACY (0.5) the verdict and the table say the scores mean nothing."""
-    row = {"confidence": 0.5, "confident_share": 0.3, "class_entropy_bits": 2.0, "fd": 10.0}
-    rows = {key: dict(row) for key in beyond.samples.ROWS}
-    rows["vae_prior"]["fd"], rows["vae_prior"]["confident_share"] = 5.0, 0.4
+VERDICTS = [  # (the judge's test accuracy, the mixture's (fd, confident share), the verdict)
+    (0.49, (5.0, 0.6), "Not judged: the judge's test accuracy is 0.490", "or 0 for all)."),
+    (0.5, (5.0, 0.6), "The claim holds against the notebook's sampler", "beats the VAE."),
+    (0.9, (50.0, 0.6), "The claim holds against the notebook's sampler", "does not beat the VAE."),
+    (0.9, (5.0, 0.2), "The claim holds against the notebook's sampler", "does not beat the VAE.")]
+
+
+@pytest.mark.parametrize("accuracy, mixture, starts, ends", VERDICTS)
+def test_the_verdict_says_whether_the_claim_holds_and_whether_the_mixture_beats_the_vae(
+        accuracy, mixture, starts, ends, capsys):
+    """The VAE (fd 30, share 0.4) beats the AE's box (100, 0.2); a mixture beats the VAE only
+    on both numbers. Below MIN_JUDGE_ACCURACY (0.5) the verdict and the table say the scores
+    mean nothing."""
+    row = {"confidence": 0.5, "class_entropy_bits": 2.0}
+    rows = {key: {**row, "fd": 10.0, "confident_share": 0.3} for key in beyond.samples.ROWS}
+    rows["ae_box"].update(fd=100.0, confident_share=0.2)
+    rows["vae_prior"].update(fd=30.0, confident_share=0.4)
+    rows["ae_mixture"].update(fd=mixture[0], confident_share=mixture[1])
     verdict = beyond.samples.third_claim(rows, accuracy)
-    assert verdict.startswith("The claim holds") == judged
-    assert verdict.startswith("Not judged") != judged
+    assert verdict.startswith(starts) and verdict.endswith(ends), verdict
     beyond.samples.print_table({"judge_test_accuracy": accuracy, "images_per_row": 9,
                                 "rows": rows, "verdict": verdict})
-    assert ("these scores mean nothing" in capsys.readouterr().out) != judged
-
-
-@pytest.mark.parametrize("mixture_fd, mixture_share, beats", [(5.0, 0.6, True), (50.0, 0.6, False),
-                                                              (5.0, 0.2, False)])
-def test_the_verdict_says_whether_the_mixture_beats_the_vae(mixture_fd, mixture_share, beats):
-    rows = {"ae_box": {"fd": 100.0, "confident_share": 0.2},
-            "vae_prior": {"fd": 30.0, "confident_share": 0.4},
-            "ae_mixture": {"fd": mixture_fd, "confident_share": mixture_share}}
-    verdict = beyond.samples.third_claim(rows)
-    assert verdict.startswith("The claim holds against the notebook's sampler")
-    assert verdict.endswith("beats the VAE." if beats else "does not beat the VAE.")
+    assert ("these scores mean nothing" in capsys.readouterr().out) == (accuracy < 0.5)
 
 
 # --- beyond/samples.py: end to end, on the real data -------------------------
@@ -2051,9 +2054,9 @@ def test_fd_from_samples_close_to_population():
     mu, S = judge.feature_stats(x1)
     assert torch.allclose(mu, mu1, atol=0.02) and torch.allclose(S, S1, atol=0.03)
     expected = judge.frechet_distance(mu1, S1, mu2, S2)
-    assert judge.frechet_distance_features(x1, x2) == pytest.approx(expected, rel=0.05, abs=0.02)
-    # two samples of one distribution: close to 0
-    assert judge.frechet_distance_features(x1[: n // 2], x1[n // 2:]) < 0.01
+    fd = lambda a, b: judge.frechet_distance(*judge.feature_stats(a), *judge.feature_stats(b))
+    assert fd(x1, x2) == pytest.approx(expected, rel=0.05, abs=0.02)
+    assert fd(x1[: n // 2], x1[n // 2:]) < 0.01          # two samples of one distribution
 
 
 def test_judge_scores_confidence_and_entropy():
@@ -2095,39 +2098,34 @@ def test_structureless_images_match_pixel_statistics():
     assert abs(torch.corrcoef(torch.stack([a, b]))[0, 1].item()) < 0.03
 
 
-# --- beyond/judge.py: the training step, train and eval modes ----------------
+# --- beyond/judge.py: training, train and eval modes, what it sees -----------
 
-def test_the_judges_two_steps_are_adam_on_the_cross_entropy_with_a_falling_lr():
+def test_the_judges_steps_are_adam_on_the_cross_entropy_with_an_lr_falling_to_zero():
     torch.manual_seed(0)
     x, y = torch.rand(N, 1, 28, 28), torch.randint(0, 10, (N,))
-    got = judge.train_judge(x, y, epochs=1, batch_size=BATCH, seed=3, lr=0.01, width=4)
+    lrs = []
+    hook = register_optimizer_step_pre_hook(
+        lambda optimizer, args, kwargs: lrs.append(optimizer.param_groups[0]["lr"]))
+    try:                                     # 2 epochs of 2 batches: 4 steps
+        got = judge.train_judge(x, y, epochs=2, batch_size=BATCH, seed=3, lr=0.01, width=4)
+    finally:
+        hook.remove()
 
     torch.manual_seed(3)                     # initial weights, then dropout masks
     reference = judge.Judge(4)
     before = flat(reference)
     optimizer = torch.optim.Adam(reference.parameters(), lr=0.01)
-    order = reference_batches(N, BATCH, seed=3)
-    for step, idx in enumerate(order):
-        optimizer.param_groups[0]["lr"] = 0.01 * (1 - step / len(order))  # 0.01, then 0.005
+    g = generator(3)                         # one batch order, drawn anew each epoch
+    orders = [torch.randperm(N, generator=g).split(BATCH) for _ in range(2)]
+    for step, idx in enumerate(idx for order in orders for idx in order):
+        # lr_k = lr (1 - k / T), T = 4 steps in all: from lr, a quarter less each step
+        optimizer.param_groups[0]["lr"] = 0.01 * (1 - step / 4)
         optimizer.zero_grad()
         loss = cross_entropy(reference(x[idx]), y[idx])
         loss.backward()
         optimizer.step()
+    assert lrs == pytest.approx([0.01 * (1 - k / 4) for k in range(4)], rel=1e-9)
     assert_same_update(before, got, reference)
-
-
-def test_the_judges_learning_rate_falls_linearly_from_lr_to_zero():
-    torch.manual_seed(0)
-    lrs = []
-    hook = register_optimizer_step_pre_hook(
-        lambda optimizer, args, kwargs: lrs.append(optimizer.param_groups[0]["lr"]))
-    try:                                     # 14 images in batches of 4: 4 steps per epoch
-        judge.train_judge(torch.rand(14, 1, 28, 28), torch.randint(0, 10, (14,)), epochs=2,
-                          batch_size=4, seed=0, lr=0.01, width=4)
-    finally:
-        hook.remove()
-    # lr_k = lr (1 - k / T) at step k = 0 .. T - 1, T = 8: from lr, one eighth less each step
-    assert lrs == pytest.approx([0.01 * (1 - k / 8) for k in range(8)], rel=1e-9)
 
 
 def judge_with_dropout():
@@ -2139,96 +2137,99 @@ def test_the_judges_outputs_scores_and_accuracy_are_computed_with_dropout_off():
     model = judge_with_dropout()
     x = torch.rand(40, 1, 28, 28)
     with torch.no_grad():
-        probs = copy.deepcopy(model).eval()(x).softmax(1)                  # (40, 10)
+        logits = copy.deepcopy(model).eval()(x)                            # (40, 10)
+        probs = logits.softmax(1)
         features = model.body(x)                                           # (40, 128)
         with_dropout = model.train()(x).softmax(1)
     assert not torch.allclose(with_dropout, probs, atol=1e-4)
     assert not torch.equal(with_dropout.argmax(1), probs.argmax(1))
     # labels equal to the eval-mode predictions: every one right, only with dropout off
     for _ in range(2):
-        assert judge.judge_accuracy(model.train(), x, probs.argmax(1), batch_size=16) == 1.0
+        assert judge.judge_accuracy(model.train(), x, probs.argmax(1)) == 1.0
     got = judge.judge_outputs(model.train(), x, batch_size=16)
     again = judge.judge_outputs(model.train(), x, batch_size=16)
     assert torch.equal(got[0], again[0]) and torch.equal(got[1], again[1])
-    torch.testing.assert_close(got[0], probs)
+    torch.testing.assert_close(got[0], logits)
     torch.testing.assert_close(got[1], features)
     scores = judge.judge_scores(model.train(), x, features)
     assert scores == judge.judge_scores(model.train(), x, features)
     assert scores["confidence"] == pytest.approx(probs.max(1).values.mean().item(), rel=1e-5)
 
 
-def test_the_judge_trains_with_dropout_on_after_each_validation_and_returns_in_eval_mode(
+def test_the_judge_trains_with_dropout_on_and_its_validation_images_never_reach_its_weights(
         monkeypatch):
+    """Each epoch trains with dropout on and validates with it off; x_val, y_val only print
+    an accuracy; the judge is returned in eval mode."""
     flags = []
 
     class RecordingJudge(judge.Judge):
-        def forward(self, x):
-            flags.append(self.head[0].training)                 # the head's Dropout
-            return super().forward(x)
+        def __init__(self, *args, **kwargs):                    # each pass of the head's Dropout
+            super().__init__(*args, **kwargs)
+            self.head[0].register_forward_pre_hook(lambda m, args: flags.append(m.training))
     monkeypatch.setattr(judge, "Judge", RecordingJudge)
     torch.manual_seed(0)
-    x, y = torch.rand(8, 1, 28, 28), torch.randint(0, 10, (8,))
-    trained = judge.train_judge(x, y, epochs=2, batch_size=4, seed=0, width=4,
-                                x_val=x[:5], y_val=y[:5])
+    x, y = torch.rand(16, 1, 28, 28), torch.randint(0, 10, (16,))
+    trained = judge.train_judge(x[:8], y[:8], epochs=2, batch_size=4, seed=0, width=4,
+                                x_val=x[8:13], y_val=y[8:13])
     # each epoch: two training batches with dropout on, then the validation with it off
     assert flags == [True, True, False] * 2
     assert not any(m.training for m in trained.modules())
-    # returned in eval mode also when no validation switched it there
-    unvalidated = judge.train_judge(x, y, epochs=1, batch_size=4, seed=0, width=4)
+    # without validation: the same weights, in eval mode too (no validation switched it there)
+    unvalidated = judge.train_judge(x[:8], y[:8], epochs=2, batch_size=4, seed=0, width=4)
     assert not any(m.training for m in unvalidated.modules())
-
-
-# --- beyond/judge.py: what each fit sees -------------------------------------
-
-def test_the_judges_validation_images_never_reach_its_weights():
-    """train_judge trains on x_train only: x_val, y_val only print an accuracy."""
-    g = torch.Generator().manual_seed(0)
-    x, y = torch.rand(96, 1, 28, 28, generator=g), torch.randint(0, 10, (96,), generator=g)
-
-    def weights(**val):
-        model = judge.train_judge(x[:64], y[:64], epochs=2, batch_size=16, seed=0, width=4,
-                                  **val)
-        return torch.cat([p.detach().flatten() for p in model.parameters()])
-    alone = weights()
-    assert torch.equal(weights(x_val=x[64:], y_val=y[64:]), alone)
+    weights = lambda model: list(model.state_dict().values())
+    assert same(weights(unvalidated), weights(trained))
     # and the weights do depend on the training images (the check above could fail)
-    other = judge.train_judge(x[32:], y[32:], epochs=2, batch_size=16, seed=0, width=4)
-    assert not torch.equal(torch.cat([p.detach().flatten() for p in other.parameters()]), alone)
-
-
-def test_get_judge_trains_on_the_training_images_it_is_given(tmp_path, monkeypatch):
-    calls = {}
-    spy(monkeypatch, judge, "train_judge", calls)
-    g = torch.Generator().manual_seed(0)
-    x_train, y_train = torch.rand(40, 1, 28, 28, generator=g), torch.randint(0, 10, (40,))
-    x_val, y_val = torch.rand(8, 1, 28, 28, generator=g), torch.randint(0, 10, (8,))
-    monkeypatch.setitem(judge.JUDGE, "epochs", 1)
-    judge.get_judge(x_train, y_train, x_val, y_val, 0, 40, tmp_path / "judge.pt")
-    (args, kwargs), = calls["train_judge"]
-    assert args[0] is x_train and args[1] is y_train
-    assert kwargs["x_val"] is x_val and kwargs["y_val"] is y_val
+    other = judge.train_judge(x[8:], y[8:], epochs=2, batch_size=4, seed=0, width=4)
+    assert not same(weights(other), weights(trained))
 
 
 # --- beyond/judge.py: the cached judge ---------------------------------------
 
-def test_the_judges_cache_is_keyed_by_its_data(capsys, tmp_path):
-    """A judge trained on another subset (or seed) is not reused: it was trained on other images."""
+def write_judge_cache(cache, x, y, path):
+    """A judge.pt that get_judge(x[:64], y[:64], seed 0, subset 64) must not use: one trained
+    with other data, seed or subset, or one that is not a judge of this code."""
+    trained = {"another subset": (x, y, 0, 96), "another seed": (x[:64], y[:64], 1, 64),
+               "other images": (x[32:], y[32:], 0, 64),       # the same size: another --data-dir
+               "other labels": (x[:64], (y[:64] + 1) % 10, 0, 64)}
+    if cache in trained:
+        x, y, seed, subset = trained[cache]
+        judge.get_judge(x, y, None, None, seed, subset, path)
+    elif cache == "not a checkpoint":
+        path.write_bytes(b"not a checkpoint")
+    elif cache == "an encoder":
+        plumbing.checkpoints.save_checkpoint(path, {"d": 2},
+                                             encoder=common.Encoder(2, 0).state_dict())
+    else:                                    # another width, a weight missing or one more
+        state = {"judge": judge.Judge(4 if cache == "another width" else 16).state_dict()}
+        damage(state, "judge" if cache == "a weight missing" else None,
+               "judge" if cache == "a weight more" else None)
+        plumbing.checkpoints.save_checkpoint(path, {**judge.JUDGE, "seed": 0, "subset": 64},
+                                             **state)
+
+
+JUDGE_CACHES = ["another subset", "another seed", "other images", "other labels",
+                "not a checkpoint", "an encoder", "another width", "a weight missing",
+                "a weight more"]
+
+
+@pytest.mark.parametrize("cache", JUDGE_CACHES)
+def test_a_judge_cache_of_other_data_or_damaged_is_said_and_replaced(cache, capsys, tmp_path):
+    """judge.pt is only a cache, keyed by the judge's data, seed and subset: one of other
+    data, or damaged, is said in one line and replaced by a judge trained anew."""
     torch.manual_seed(0)
     x, y = torch.rand(96, 1, 28, 28), torch.arange(96) % 10
     path = tmp_path / "judge.pt"
-    judge.get_judge(x[:64], y[:64], None, None, seed=0, subset=64, path=path)
-    judge.get_judge(x[:64], y[:64], None, None, seed=0, subset=64, path=path)
-    assert "judge: read from" in capsys.readouterr().out
-    for seed, subset in ((0, 96), (1, 64)):
-        judge.get_judge(x[:subset], y[:subset], None, None, seed=seed, subset=subset, path=path)
-        assert "training a new one" in capsys.readouterr().out
-    # the same seed and subset, other images (another --data-dir): trained anew
-    judge.get_judge(x[:64], y[:64], None, None, seed=0, subset=64, path=path)
+    write_judge_cache(cache, x, y, path)
     capsys.readouterr()
-    judge.get_judge(x[32:], y[32:], None, None, seed=0, subset=64, path=path)
-    assert "training a new one" in capsys.readouterr().out
-    judge.get_judge(x[:64], (y[:64] + 1) % 10, None, None, seed=0, subset=64, path=path)
-    assert "training a new one" in capsys.readouterr().out
+    new = judge.get_judge(x[:64], y[:64], None, None, 0, 64, path)
+    said = capsys.readouterr().out
+    assert ("was trained with" if cache in JUDGE_CACHES[:4] else
+            "is not a judge this code can read") in said and "training a new one" in said
+    saved = plumbing.checkpoints.load_checkpoint(path, "", key="judge")["judge"]
+    assert same(list(saved.values()), list(new.state_dict().values()))   # the new one, whole
+    judge.get_judge(x[:64], y[:64], None, None, 0, 64, path)
+    assert "judge: read from" in capsys.readouterr().out                  # and read back
 
 
 # --- beyond/judge.py: end to end, on the real data ---------------------------
@@ -2280,44 +2281,31 @@ def pretrained(d, dropout):
 
 @pytest.mark.parametrize("way", list(labels.WAYS))
 def test_each_way_starts_from_the_pretrained_encoder_or_from_new_weights(way, monkeypatch):
+    """Fine-tuned and frozen start from the pretrained encoder, random from new weights; the
+    frozen one trains the MLP alone, on the encoder's codes computed with dropout off."""
     torch.manual_seed(123)  # not the run's seed 0: new weights cannot equal these by chance
-    encoder, checkpoint, recipe = pretrained(4, 0.0)
+    encoder, checkpoint, recipe = pretrained(4, 0.5)
     started, fit = [], labels.fit
 
     def spy(trained, optimizers, x, y, *args, **kwargs):
-        started.append(copy.deepcopy(trained.state_dict()))
+        started.append((copy.deepcopy(trained.state_dict()), trained, x))
         return fit(trained, optimizers, x, y, *args, **kwargs)
     monkeypatch.setattr(labels, "fit", spy)
     x, y = torch.rand(20, 1, 28, 28), torch.randint(0, 10, (20,))
     model, _ = labels.train_one_way(checkpoint, recipe, way, x, y, steps=2, batch_size=8, seed=0)
+    (at_start, trained, h), = started
     if way == "frozen":   # trained is the MLP alone; the encoder never moves
+        with torch.no_grad():
+            by_hand = copy.deepcopy(encoder).eval()(x)                     # (20, 4)
+            assert not torch.allclose(encoder.train()(x), by_hand, atol=1e-3)
+        assert trained is model.mlp and not model.encoder.training
+        torch.testing.assert_close(h, by_hand)                 # the eval-mode codes
         at_start = model.encoder.state_dict()
     else:
-        at_start = {k.removeprefix("encoder."): v for k, v in started[0].items()
+        at_start = {k.removeprefix("encoder."): v for k, v in at_start.items()
                     if k.startswith("encoder.")}
     same = all(torch.equal(at_start[k], v) for k, v in encoder.state_dict().items())
     assert same == (way != "random")
-
-
-def test_the_frozen_encoders_features_are_computed_with_dropout_off(monkeypatch):
-    torch.manual_seed(0)
-    encoder, checkpoint, recipe = pretrained(4, 0.5)
-    seen, fit = [], labels.fit
-
-    def spy(trained, optimizers, x, y, *args, **kwargs):
-        seen.append((trained, x))
-        return fit(trained, optimizers, x, y, *args, **kwargs)
-    monkeypatch.setattr(labels, "fit", spy)
-    x, y = torch.rand(20, 1, 28, 28), torch.randint(0, 10, (20,))
-    model, _ = labels.train_one_way(checkpoint, recipe, "frozen", x, y, steps=2, batch_size=8,
-                                    seed=0)
-    with torch.no_grad():
-        by_hand = copy.deepcopy(encoder).eval()(x)                         # (20, 4)
-        assert not torch.allclose(encoder.train()(x), by_hand, atol=1e-3)
-    (trained, h), = seen
-    assert trained is model.mlp                                # only the MLP trains ...
-    torch.testing.assert_close(h, by_hand)                     # ... on the eval-mode codes
-    assert not model.encoder.training
 
 
 @pytest.mark.parametrize("way", list(labels.WAYS))
@@ -2342,18 +2330,13 @@ def test_a_label_run_whose_training_loss_diverges_stops_in_one_line(way, monkeyp
     (10, 16, 3, 3)])           # a set smaller than a batch is one batch: 3 epochs of 1
 def test_a_label_run_takes_its_budget_rounded_up_to_whole_epochs(n, batch_size, steps, taken):
     torch.manual_seed(0)
-    checkpoint = {"settings": {"d": 3, "dropout": 0.0, "optimizer": "SGD", "lr": 0.01,
-                               "weight_decay": 0.0},
-                  "encoder": common.Encoder(3, 0.0).state_dict()}
-    mlp = {"no1": 4, "no2": 4, "mlp_optimizer": "SGD", "mlp_lr": 0.001, "mlp_dropout": 0.0,
-           "mlp_weight_decay": 0.0}
+    _, checkpoint, recipe = pretrained(3, 0.0)
     stepped = {}                                   # optimiser -> steps it took
     hook = register_optimizer_step_pre_hook(
         lambda optimizer, args, kwargs: stepped.update({optimizer: stepped.get(optimizer, 0) + 1}))
     try:                                           # frozen: only the small MLP trains
-        _, said = labels.train_one_way(checkpoint, {**classify.RECIPES["table5"], "mlp": mlp},
-                                       "frozen", torch.rand(n, 1, 28, 28), torch.arange(n) % 10,
-                                       steps, batch_size, seed=0)
+        _, said = labels.train_one_way(checkpoint, recipe, "frozen", torch.rand(n, 1, 28, 28),
+                                       torch.arange(n) % 10, steps, batch_size, seed=0)
     finally:
         hook.remove()
     assert said == taken and max(stepped.values()) == taken
@@ -2380,19 +2363,11 @@ def test_the_seed_draws_the_label_subsets_and_never_the_test_images_or_the_split
     trains them from the same weights); another seed draws other subsets, from the same
     60,000 training images, and tests on the same test images."""
     runs = []
-
-    def record(name, what):
-        original = getattr(labels, name)
-
-        def spy(*args, **kwargs):
-            result = original(*args, **kwargs)
-            runs[-1].setdefault(name, []).append(what(result, *args))
-            return result
-        monkeypatch.setattr(labels, name, spy)
-    record("balanced_subset", lambda idx, y, n, seed: (y, idx))      # the labels drawn from
-    record("train_one_way", lambda result, ae_ckpt, recipe, way, x, y, *args:
+    record = call_recorder(monkeypatch, runs)
+    record(labels, "balanced_subset", lambda idx, y, n, seed: (y, idx))  # the labels drawn from
+    record(labels, "train_one_way", lambda result, ae_ckpt, recipe, way, x, y, *args:
            (x, y, list(result[0].state_dict().values())))
-    record("evaluate", lambda result, model, x, y: (x, y))           # the test images
+    record(labels, "evaluate", lambda result, model, x, y: (x, y))       # the test images
     monkeypatch.setattr(labels, "plot_label_efficiency", lambda *args: None)
     for i, seed in enumerate((3, 3, 4)):
         runs.append({})
@@ -3443,36 +3418,25 @@ def test_reproduce_ctrl_c_stops_every_worker_and_exits_130(data_dir, tmp_path):
 
 # --- Plumbing: flags and the command line ------------------------------------
 
-@pytest.mark.parametrize("script, flags", [
-    *(("ae", f) for f in (["--epochs", "-1"], ["--device", "tpu"], ["--d", "0"],
-                          ["--dropout", "1.5"], ["--no-such-flag"])),
-    *(("vae", f) for f in (["--beta", "-1"], ["--iw-samples", "0"], ["--d", "0"],
-                           ["--no-such-flag"])),
-    *(("classify", f) for f in (["--recipe", "fast"], ["--seeds", "0"])),
-    *(("labels", f) for f in (["--labels", "15"], ["--labels", "a,b"]))])
-def test_bad_flags_exit_with_one_line(script, flags, capsys):
+BAD_FLAGS = [  # (script, flags, what its one line says)
+    ("ae", ["--epochs", "-1"], "positive integer"), ("ae", ["--device", "tpu"], "invalid choice"),
+    ("ae", ["--d", "1025"], "1 to 1024"), ("ae", ["--dropout", "1.5"], "in [0, 1)"),
+    ("ae", ["--lr", "1e308"], "float32"), ("ae", ["--weight-decay", "1e39"], "float32"),
+    ("ae", ["--no-such-flag"], "unrecognized"),
+    ("vae", ["--beta", "-1"], "0 or more"), ("vae", ["--iw-samples", "0"], "positive integer"),
+    ("vae", ["--d", "1000000000"], "1 to 1024"), ("vae", ["--lr", "1e39"], "float32"),
+    ("vae", ["--beta", "1e39"], "float32"), ("vae", ["--no-such-flag"], "unrecognized"),
+    ("classify", ["--recipe", "fast"], "invalid choice"),
+    ("classify", ["--seeds", "0"], "positive integer"),
+    ("labels", ["--labels", "15"], "multiples of 10"), ("labels", ["--labels", "a,b"], "multiples")]
+
+@pytest.mark.parametrize("script, flags, says", BAD_FLAGS)
+def test_bad_flags_exit_with_one_line(script, flags, says, capsys):
     with pytest.raises(SystemExit) as e:
         {"ae": ae, "vae": vae, "classify": classify, "labels": labels}[script].main(flags)
-    assert e.value.code == 2
     err = capsys.readouterr().err.strip()
-    assert "error" in err and "\n" not in err
-    assert ("unrecognized" if flags == ["--no-such-flag"] else f"argument {flags[0]}:") in err
-
-
-@pytest.mark.parametrize("script, flags, says", [
-    ("ae", ["--d", "1025"], "1 to 1024"), ("vae", ["--d", "1000000000"], "1 to 1024"),
-    ("vae", ["--lr", "1e39"], "float32"), ("ae", ["--lr", "1e308"], "float32"),
-    ("ae", ["--weight-decay", "1e39"], "float32"), ("vae", ["--beta", "1e39"], "float32")])
-def test_a_width_or_a_rate_no_model_can_hold_is_refused_with_its_bound(script, flags, says,
-                                                                        capsys):
-    module = {"ae": ae, "vae": vae}[script]
-    with pytest.raises(SystemExit) as e:
-        plumbing.cli.parse_args(module.build_parser(), module.QUICK, flags)
-    err = capsys.readouterr().err.strip()
-    assert e.value.code == 2 and "\n" not in err and says in err, err
-    edge = {"--d": "1024", "--lr": "3.4e38", "--weight-decay": "3.4e38", "--beta": "3.4e38"}
-    args = plumbing.cli.parse_args(module.build_parser(), module.QUICK, [flags[0], edge[flags[0]]])
-    assert getattr(args, flags[0][2:].replace("-", "_")) == float(edge[flags[0]])
+    assert e.value.code == 2 and "error" in err and "\n" not in err and says in err, err
+    assert says == "unrecognized" or f"argument {flags[0]}:" in err
 
 
 def test_running_out_of_memory_is_one_line_and_exit_status_1(capsys):
@@ -3485,13 +3449,6 @@ def test_running_out_of_memory_is_one_line_and_exit_status_1(capsys):
         assert "--batch-size" in str(e.value.code)
     with pytest.raises(RuntimeError, match="a bug"):  # any other error is shown as the bug it is
         plumbing.cli.run(lambda: (_ for _ in ()).throw(RuntimeError("a bug")))
-
-
-@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
-def test_unavailable_device_is_a_clear_error():
-    with pytest.raises(SystemExit) as e:
-        plumbing.cli.pick_device("cuda")
-    assert "not available" in str(e.value)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -3513,7 +3470,10 @@ CANNOT_GO_ON = [
     (["ae.py", "--part", "refit", "--params", "OUT/tuned_ae.json"],
      {"tuned_ae.json": json.dumps({"study": "ae", "params": {**ae.TABLE_4, "dropout": 1.0}})},
      "dropout"),
-    (["classify.py"], "ae.pt, optimizer Adagrad", "optimizer must be Adam or SGD")]  # edited
+    (["classify.py"], "ae.pt, optimizer Adagrad", "optimizer must be Adam or SGD"),  # edited
+    (["ae.py", "--subset", "50000"], None, "--subset 50000 is more than the 48000 training images"),
+    pytest.param(["ae.py", "--device", "cuda"], None, "--device cuda is not available",
+                 marks=pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is here"))]
 
 
 @pytest.mark.parametrize("command, holds, says", CANNOT_GO_ON)
@@ -3531,20 +3491,16 @@ def test_a_run_that_cannot_go_on_says_why_in_one_line_before_reading_data(
     assert "data:" not in proc.stdout                          # before reading any data
 
 
-def test_a_subset_larger_than_the_data_is_refused(data_dir):
-    with pytest.raises(SystemExit) as e:
-        common.load_train_val(data_dir, "cpu", subset=50_000)
-    assert "--subset 50000 is more than the 48000 training images" in str(e.value)
-
-
 SCRIPTS = {"ae.py": (ae, []), "vae.py": (vae, []), "classify.py": (classify, []),
            "explore.py": (explore, []), "tune.py": (tune, ["ae"]),
            "beyond.labels": (labels, []), "beyond.samples": (beyond.samples, [])}
 # script -> (module, positional arguments)
 
 
-def refused_by_every_parser(flags, says, capsys):
-    """Every script's command line refuses `flags` with one line that says `says`."""
+@pytest.mark.parametrize("flags, says", [(["--subset", "1"], "at least 40"),
+                                         *((["--seed", s], "2**32") for s in ("-5", "4294967296",
+                                                                             str(2**64)))])
+def test_every_script_refuses_a_seed_or_a_subset_out_of_range_alike(flags, says, capsys):
     for name, (module, positional) in SCRIPTS.items():
         with pytest.raises(SystemExit) as e:
             plumbing.cli.parse_args(module.build_parser(), module.QUICK, positional + flags)
@@ -3552,9 +3508,8 @@ def refused_by_every_parser(flags, says, capsys):
         assert e.value.code == 2 and "\n" not in err and says in err, (name, err)
 
 
-def test_inputs_too_small_are_refused_with_what_would_work(quick_ae, data_dir, tmp_path,
-                                                          capsys):
-    refused_by_every_parser(["--subset", "1"], "at least 40", capsys)
+def test_inputs_too_small_for_an_algorithm_are_refused_with_what_would_work(quick_ae, data_dir,
+                                                                            tmp_path):
     shutil.copy(quick_ae / "ae.pt", tmp_path / "ae.pt")
     proc = run("explore.py", "--quick", "--subset", "40", "--data-dir", data_dir,
                "--out-dir", tmp_path, ok=False)                  # 10 test images for t-SNE
@@ -3564,15 +3519,11 @@ def test_inputs_too_small_are_refused_with_what_would_work(quick_ae, data_dir, t
     assert one_line_error(proc) and "d >= 2" in proc.stderr, proc.stderr
 
 
-@pytest.mark.parametrize("seed", ["-5", str(2**32), str(2**64)])
-def test_every_script_takes_the_same_seed_range(seed, capsys):
-    refused_by_every_parser(["--seed", seed], "2**32", capsys)
-
-
 @pytest.mark.parametrize("check, good, bad", [
     (plumbing.cli.positive_int, ["1", "300"], ["0", "-1", "2.5"]),
-    (plumbing.cli.positive_float, ["1e-9", "0.5"], ["0", "-0.1", "nan", "inf"]),
-    (plumbing.cli.non_negative_float, ["0", "1e-5"], ["-1e-9", "nan", "inf"]),
+    (plumbing.cli.layer_width, ["1", "1024"], ["0", "1025", "2.5"]),
+    (plumbing.cli.positive_float, ["1e-9", "0.5", "3.4e38"], ["0", "-0.1", "nan", "inf", "1e39"]),
+    (plumbing.cli.non_negative_float, ["0", "1e-5", "3.4e38"], ["-1e-9", "nan", "inf", "1e39"]),
     (plumbing.cli.probability, ["0", "0.999"], ["1", "1.5", "-0.1"]),
     (plumbing.cli.seed_value, ["0", str(2**32 - 1)], ["-1", str(2**32)]),
     (plumbing.cli.subset_size, ["0", "40", "48000"], ["1", "39", "-1"]),
@@ -3607,21 +3558,14 @@ def test_an_empty_path_flag_is_refused_in_one_line(script, flag, tmp_path, monke
 
 # --- Plumbing: --params: files of tuned values -------------------------------
 
-@pytest.mark.parametrize("text, says", [("{\"params\": ", "cannot read"),
-                                         ("[1, 2]", "not a results file"),
-                                         ("{\"value\": 1}", "not a tuned-value file")])
-def test_a_damaged_tuned_file_is_a_one_line_error(tmp_path, text, says):
-    (tmp_path / "tuned_ae.json").write_text(text)
-    with pytest.raises(SystemExit) as e:
-        plumbing.params.read_params(tmp_path / "tuned_ae.json", "ae", {"d": 185})
-    message = str(e.value)
-    assert says in message and "python tune.py ae" in message and "\n" not in message
-
-
 TABLES = {"ae": ae.TABLE_4, "vae": vae.TABLE_7, "classifier": classify.TABLE_5}
 
-# (the study a file is read for, the study it was written by, its values, what the error says)
+# (the study a file is read for, the study it was written by, its values (or a damaged file's
+# text), what the error says)
 TUNED_REFUSED = [
+    *(("ae", "ae", text, says) for text, says in [('{"params": ', "cannot read"),
+                                                  ("[1, 2]", "not a results file"),
+                                                  ('{"value": 1}', "not a tuned-value file")]),
     *(("ae", "ae", params, f": {key} ") for params, key in [
         ({"d": 0}, "d"), ({"dropout": 1.0}, "dropout"), ({"lr": "0.001"}, "lr"),
         ({"lr": -0.01}, "lr"), ({"optimizer": "adam"}, "optimizer"), ({"d": 3.5}, "d"),
@@ -3636,10 +3580,15 @@ TUNED_REFUSED = [
 @pytest.mark.parametrize("study, written_by, params, says", TUNED_REFUSED)
 def test_a_tuned_value_passes_the_check_of_its_flag(study, written_by, params, says, tmp_path):
     path = tmp_path / f"tuned_{written_by}.json"
-    write_tuned(path, written_by, {**TABLES[written_by], **params})
+    if isinstance(params, str):
+        path.write_text(params)
+    else:
+        write_tuned(path, written_by, {**TABLES[written_by], **params})
     with pytest.raises(SystemExit) as e:
         plumbing.params.read_params(path, study, TABLES[study])
-    assert str(path) in str(e.value) and says in str(e.value) and "\n" not in str(e.value)
+    message = str(e.value)
+    assert str(path) in message and says in message and "\n" not in message
+    assert "tune.py" in message                                  # what to do about it
 
 
 def test_a_flag_given_as_zero_wins_over_the_table_and_the_tuned_file(tmp_path):
@@ -3675,19 +3624,6 @@ def test_a_diverging_comparison_keeps_the_earlier_results(quick_ae, data_dir, tm
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before   # as vae.py does
 
 
-@pytest.mark.parametrize("script", ["ae", "vae"])
-def test_an_interrupt_before_the_checkpoint_leaves_no_results_describing_it(script, data_dir,
-                                                                           tmp_path, monkeypatch):
-    def interrupted(*args, **kwargs):
-        raise KeyboardInterrupt
-    module, flags = {"ae": (ae, ["--part", "refit"]), "vae": (vae, ["--iw-samples", "2"])}[script]
-    monkeypatch.setattr(module, "save_checkpoint", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        module.main(["--quick", "--subset", "200", "--epochs", "1", *flags, *CPU,
-                     "--data-dir", str(data_dir), "--out-dir", str(tmp_path)])
-    assert not (tmp_path / f"{script}.json").exists()
-
-
 def test_two_runs_into_one_folder_keep_each_others_entry(data_dir, tmp_path, monkeypatch):
     refit = ae.refit
 
@@ -3714,35 +3650,48 @@ def test_a_results_entry_names_the_checkpoint_it_describes(quick_ae, tmp_path):
     assert "**Mismatch:** these numbers describe another ae.pt" in (tmp_path / "summary.md").read_text()
 
 
-@pytest.mark.parametrize("writer", ["json", "text", "figure", "checkpoint"])
-def test_a_full_disk_is_one_line_and_leaves_the_earlier_file_whole(writer, tmp_path,
-                                                                 monkeypatch):
+FAILED_WRITES = [  # (which writer, what raises half-way through its write, what the line says)
+    *((writer, OSError(errno.ENOSPC, "No space left on device"), "no space left on device")
+      for writer in ("json", "text", "figure", "checkpoint")),
+    ("checkpoint", RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 576 "
+                                "vs 534"), "RuntimeError"),
+    ("figure", ValueError("Image size of 100000x100 pixels is too large"), "ValueError"),
+    ("json", MemoryError(), "MemoryError"), ("json", KeyboardInterrupt(), None),
+    ("json", SystemExit(), None)]
+
+
+@pytest.mark.parametrize("writer, error, says", FAILED_WRITES)
+def test_a_failed_write_is_one_line_and_leaves_the_earlier_file_whole(writer, error, says,
+                                                                      tmp_path, monkeypatch):
+    """Whatever fails half-way through a write (a full disk: torch says so as a RuntimeError)
+    is one line naming the file, with the space left on its disk where the error does not
+    say it; the earlier file stays whole; Ctrl-C and SystemExit pass through as they came."""
     path = tmp_path / f"earlier.{writer}"
     path.write_bytes(b"the earlier file")
 
-    def full(path, write):                 # every write goes half through, then the disk is full
+    def fails(path, write):                # every write goes half through, then fails
         def half(tmp):
             Path(tmp).write_bytes(b"half a file")
-            raise OSError(errno.ENOSPC, "No space left on device")
+            raise error
         return write_atomically(path, half)
     write_atomically = plumbing.files.write_atomically
-    monkeypatch.setattr(plumbing.files, "write_atomically", full)
+    monkeypatch.setattr(plumbing.files, "write_atomically", fails)
     write = {"json": lambda: plumbing.files.save_json(path, {"a": 1}),
              "text": lambda: plumbing.files.save_text(path, "# a table\n"),
-             "figure": lambda: plumbing.figures.save_figure(plumbing.figures.pyplot().figure(), path),
-             "checkpoint": lambda: plumbing.checkpoints.save_checkpoint(path, {}, w={"x": torch.zeros(1)})}
-    with pytest.raises(SystemExit) as e:
+             "figure": lambda: plumbing.figures.save_figure(plumbing.figures.pyplot().figure(),
+                                                            path),
+             "checkpoint": lambda: plumbing.checkpoints.save_checkpoint(
+                 path, {}, w={"x": torch.zeros(1)})}
+    with pytest.raises((SystemExit, KeyboardInterrupt)) as e:
         write[writer]()
-    assert str(path) in str(e.value) and "no space left on device" in str(e.value)
-    assert "\n" not in str(e.value)
+    if says is None:
+        assert e.value is error                              # passed through as it came
+    else:
+        message = str(e.value)
+        assert message.startswith(f"error: cannot write {path} (") and "\n" not in message
+        assert says in message
+        assert isinstance(error, OSError) or "free on its disk" in message
     assert path.read_bytes() == b"the earlier file" and sorted(tmp_path.iterdir()) == [path]
-
-
-def test_an_updated_results_entry_replaces_its_old_one_and_keeps_the_others(tmp_path):
-    path = tmp_path / "ae.json"
-    path.write_text(json.dumps({"compare": {"old": 1}, "refit": {"old": 2}}))
-    plumbing.files.update_results(path, {"refit": {"new": 3}})
-    assert json.loads(path.read_text()) == {"compare": {"old": 1}, "refit": {"new": 3}}
 
 
 def test_summary_in_a_read_only_folder_is_one_line(quick_ae, tmp_path):
@@ -3801,29 +3750,6 @@ def test_a_full_disk_under_tune_py_is_one_line_in_a_real_process(data_dir, tmp_p
     assert "is full" in proc.stderr
 
 
-@pytest.mark.parametrize("error", [
-    RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 576 vs 534"),
-    ValueError("Image size of 100000x100 pixels is too large"),
-    MemoryError(), KeyboardInterrupt(), SystemExit()])
-def test_a_failed_write_is_one_line_whatever_raised_it_and_an_interrupt_passes_through(
-        error, tmp_path):
-    path = tmp_path / "ae.pt"
-    path.write_bytes(b"the earlier file")
-
-    def fails(tmp):
-        Path(tmp).write_bytes(b"half a file")
-        raise error
-    with pytest.raises((SystemExit, KeyboardInterrupt)) as e:
-        plumbing.files.write_atomically(path, fails)
-    if isinstance(error, (KeyboardInterrupt, SystemExit)):
-        assert e.value is error                              # passed through as it came
-    else:
-        message = str(e.value)
-        assert message.startswith(f"error: cannot write {path} (") and "\n" not in message
-        assert type(error).__name__ in message and "free on its disk" in message
-    assert path.read_bytes() == b"the earlier file" and sorted(tmp_path.iterdir()) == [path]
-
-
 # (a script, its flags, files it writes in this order: a checkpoint before the results that
 # describe it, "refit" being ae.json's entry that describes ae.pt; results before a figure)
 WRITE_ORDERS = [
@@ -3854,7 +3780,8 @@ def test_each_file_is_written_after_the_files_it_describes(script, flags, order,
 
 def test_two_writers_updating_one_results_file_at_once_keep_both_entries(tmp_path, monkeypatch):
     """Each writer reads the file, then waits, as if its write were slow: without the lock,
-    both read it empty and the second write drops the first one's entry."""
+    both read the old file and the second write drops the first one's entry. Each entry
+    replaces its old one; the file's other entries stay."""
     read = plumbing.files.read_json
 
     def slow_read(path, fix):
@@ -3863,14 +3790,15 @@ def test_two_writers_updating_one_results_file_at_once_keep_both_entries(tmp_pat
         return data
     monkeypatch.setattr(plumbing.files, "read_json", slow_read)
     path = tmp_path / "ae.json"
-    path.write_text("{}")
+    path.write_text(json.dumps({"refit": {"old": 1}, "other": {"kept": 2}}))
     writers = [threading.Thread(target=plumbing.files.update_results, args=(path, {part: {"n": i}}))
                for i, part in enumerate(["compare", "refit"])]
     for writer in writers:
         writer.start()
     for writer in writers:
         writer.join()
-    assert json.loads(path.read_text()) == {"compare": {"n": 0}, "refit": {"n": 1}}
+    assert json.loads(path.read_text()) == {"refit": {"n": 1}, "other": {"kept": 2},
+                                            "compare": {"n": 0}}
     assert (tmp_path / "ae.json.lock").exists()
 
 
@@ -3930,18 +3858,9 @@ def test_data_is_read_from_a_folder_of_idx_files(tmp_path):
     assert x_test.shape == (20, 1, 28, 28) and len(y_test) == 20
 
 
-def test_debian_gz_files_are_decompressed_into_the_raw_folder(tmp_path, monkeypatch):
-    debian = tmp_path / "debian"
-    synthetic_fashion_mnist(debian, gz=True)
-    monkeypatch.setattr(plumbing.data, "DEBIAN_DIR", debian)
-    root = plumbing.data.find_data(tmp_path / "data")
-    for name in plumbing.data.RAW_FILES:
-        raw = root / "FashionMNIST" / "raw" / name
-        assert raw.read_bytes() == gzip.decompress((debian / f"{name}.gz").read_bytes())
-
-
 def test_processes_started_together_on_a_fresh_folder_each_get_the_whole_files(tmp_path):
-    # three steps of a report started side by side, each finding the data folder empty
+    # Debian's .gz files decompressed into the raw folder by three steps of a report started
+    # side by side, each finding the data folder empty
     debian = tmp_path / "debian"
     synthetic_fashion_mnist(debian, n_train=8000, gz=True)   # big enough for the copies to overlap
     go = tmp_path / "go"
@@ -3977,28 +3896,24 @@ def test_missing_data_names_the_three_ways_to_get_it(tmp_path, monkeypatch):
     assert "apt-get install dataset-fashion-mnist" in message and "internet" in message
 
 
-@pytest.mark.parametrize("damage", ["truncate", "magic"])
-def test_corrupt_file_is_named_in_the_error(tmp_path, damage):
-    raw = tmp_path / "FashionMNIST" / "raw"
-    synthetic_fashion_mnist(raw)
-    bad = raw / "train-images-idx3-ubyte"
-    data = bad.read_bytes()
-    bad.write_bytes(data[:-100] if damage == "truncate" else b"\x00\x00\x09\x03" + data[4:])
-    with pytest.raises(SystemExit) as e:
-        common.load_train_val(tmp_path, "cpu")
-    assert str(bad) in str(e.value) and "corrupt" in str(e.value)
-
-
-def test_a_gz_that_decompresses_to_garbage_names_the_gz(tmp_path, monkeypatch):
-    debian = tmp_path / "debian"
-    synthetic_fashion_mnist(debian, gz=True)
-    bad = debian / "train-images-idx3-ubyte.gz"
-    bad.write_bytes(gzip.compress(b"not an IDX file at all"))  # valid gzip, wrong contents
-    monkeypatch.setattr(plumbing.data, "DEBIAN_DIR", debian)
+@pytest.mark.parametrize("damage", ["truncate", "magic", "a gz of garbage"])
+def test_a_corrupt_data_file_is_named_in_the_error(tmp_path, damage, monkeypatch):
+    raw, debian = tmp_path / "FashionMNIST" / "raw", tmp_path / "debian"
+    if damage == "a gz of garbage":          # Debian's gz: valid gzip, wrong contents
+        synthetic_fashion_mnist(debian, gz=True)
+        bad = debian / "train-images-idx3-ubyte.gz"
+        bad.write_bytes(gzip.compress(b"not an IDX file at all"))
+        monkeypatch.setattr(plumbing.data, "DEBIAN_DIR", debian)
+    else:
+        synthetic_fashion_mnist(raw)
+        bad = raw / "train-images-idx3-ubyte"
+        data = bad.read_bytes()
+        bad.write_bytes(data[:-100] if damage == "truncate" else b"\x00\x00\x09\x03" + data[4:])
     for _ in range(2):                        # and again: the same error, not a new one
         with pytest.raises(SystemExit) as e:
-            common.load_train_val(tmp_path / "data", "cpu")
-        assert str(bad) in str(e.value) and "apt-get install --reinstall" in str(e.value)
+            common.load_train_val(tmp_path, "cpu")
+        says = "apt-get install --reinstall" if damage == "a gz of garbage" else "corrupt"
+        assert str(bad) in str(e.value) and says in str(e.value) and "\n" not in str(e.value)
 
 
 def test_an_unset_data_folder_variable_means_the_default_folder(monkeypatch):
@@ -4024,7 +3939,7 @@ def test_a_data_set_cut_short_is_refused_without_a_subset(n_train, n_test, named
     whole(tmp_path, "cpu")                                 # and so is the set of full size
 
 
-# --- Plumbing: checkpoints, and the judge's cache ----------------------------
+# --- Plumbing: checkpoints ---------------------------------------------------
 
 def test_checkpoint_round_trip(tmp_path):
     encoder, decoder = common.Encoder(6, 0.1), common.Decoder(6, 0.1)
@@ -4040,42 +3955,29 @@ def test_checkpoint_round_trip(tmp_path):
     torch.load(path, weights_only=True)  # only tensors and plain settings inside
 
 
-def test_mismatched_checkpoint_is_a_clear_error(tmp_path):
+class Payload:
+    """An arbitrary object: a checkpoint that holds one could run code when loaded."""
+
+
+def test_a_missing_unreadable_or_unsafe_checkpoint_names_the_command(tmp_path):
     path = tmp_path / "ae.pt"
-    plumbing.checkpoints.save_checkpoint(path, {"d": 6}, encoder=common.Encoder(6, 0.1).state_dict())
-    ckpt = plumbing.checkpoints.load_checkpoint(path, "python ae.py")
-    with pytest.raises(SystemExit) as e:
-        plumbing.checkpoints.load_weights(common.Encoder(9, 0.1), ckpt, "encoder", path, "python ae.py")
-    assert "does not match" in str(e.value) and "python ae.py" in str(e.value)
-
-
-def test_missing_or_unreadable_checkpoint_names_the_command(tmp_path):
-    with pytest.raises(SystemExit) as e:
-        plumbing.checkpoints.load_checkpoint(tmp_path / "ae.pt", "python ae.py")
-    assert "not found" in str(e.value) and "python ae.py" in str(e.value)
-    assert str(tmp_path / "ae.pt") in str(e.value)              # which file is missing
-    (tmp_path / "ae.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(SystemExit) as e:
-        plumbing.checkpoints.load_checkpoint(tmp_path / "ae.pt", "python ae.py")
-    assert "cannot read" in str(e.value) and "python ae.py" in str(e.value)
+    unsafe = {"settings": {"d": 2}, "encoder": {}, "payload": Payload()}
+    for holds, says in ((None, "not found"), (b"not a checkpoint", "cannot read"),
+                        (unsafe, "cannot read")):
+        if isinstance(holds, bytes):
+            path.write_bytes(holds)
+        elif holds is not None:
+            torch.save(holds, path)
+        with pytest.raises(SystemExit) as e:
+            plumbing.checkpoints.load_checkpoint(path, "python ae.py")
+        assert says in str(e.value) and "python ae.py" in str(e.value), holds
+        assert str(path) in str(e.value)                        # which file
     with pytest.raises(SystemExit) as e:                       # a name ae.py does not write
         plumbing.checkpoints.load_checkpoint(tmp_path / "mine.pt", "python ae.py")
     assert f"writes {tmp_path / 'ae.pt'}" in str(e.value)
     with pytest.raises(SystemExit) as e:                       # --quick's folder: say --quick
         plumbing.checkpoints.load_checkpoint("outputs/quick/no_such.pt", "python ae.py")
     assert "`python ae.py --quick` writes outputs/quick/ae.pt" in str(e.value)
-
-
-class Payload:
-    """An arbitrary object: a checkpoint that holds one could run code when loaded."""
-
-
-def test_a_checkpoint_holding_an_arbitrary_object_is_refused(tmp_path):
-    path = tmp_path / "ae.pt"
-    torch.save({"settings": {"d": 2}, "encoder": {}, "payload": Payload()}, path)
-    with pytest.raises(SystemExit) as e:
-        plumbing.checkpoints.load_checkpoint(path, "python ae.py")
-    assert "cannot read" in str(e.value) and "python ae.py" in str(e.value)
 
 
 def test_the_other_models_checkpoint_is_named_for_what_it_is(tmp_path, quick_ae):
@@ -4095,68 +3997,30 @@ def test_the_other_models_checkpoint_is_named_for_what_it_is(tmp_path, quick_ae)
     assert f"python vae.py --out-dir {tmp_path}" in str(e.value)
 
 
-def test_a_damaged_or_foreign_judge_cache_is_said_and_replaced(capsys, tmp_path):
-    """judge.pt is only a cache: a damaged one is said in one line and trained anew."""
-    torch.manual_seed(0)
-    x, y = torch.rand(64, 1, 28, 28), torch.arange(64) % 10
-    path, settings = tmp_path / "judge.pt", {**judge.JUDGE, "seed": 0, "subset": 64}
-    weights = judge.Judge(settings["width"]).state_dict()
-    missing, extra = ({"judge": dict(weights)} for _ in range(2))
-    damage(missing, "judge", None)                              # a weight missing
-    damage(extra, None, "judge")                                # one more
-    for cache, says in ((b"not a checkpoint", "is not a judge this code can read"),
-                        ({"settings": settings, "judge": judge.Judge(width=4).state_dict()},
-                         "is not a judge"),
-                        ({"settings": {"d": 2}, "encoder": common.Encoder(2, 0).state_dict()},
-                         "is not a judge"),
-                        ({"settings": settings, **missing}, "is not a judge this code can read"),
-                        ({"settings": settings, **extra}, "is not a judge this code can read")):
-        if isinstance(cache, bytes):
-            path.write_bytes(cache)
-        else:
-            plumbing.checkpoints.save_checkpoint(path, cache.pop("settings"), **cache)
-        new = judge.get_judge(x, y, None, None, 0, 64, path)
-        assert says in capsys.readouterr().out
-        saved = plumbing.checkpoints.load_checkpoint(path, "", key="judge")["judge"]
-        assert list(saved) == list(weights)                     # the model's weights, all
-        assert same(list(saved.values()), list(new.state_dict().values()))
-        judge.get_judge(x, y, None, None, 0, 64, path)          # replaced: read, not trained
-        assert "judge: read from" in capsys.readouterr().out
-
-
-def refused_in_one_line(read, path, command):
-    with pytest.raises(SystemExit) as e:
-        read()
-    message = str(e.value)
-    assert message.startswith("error: ") and "\n" not in message
-    assert str(path) in message and command in message
-    return message
-
-
-@pytest.mark.parametrize("drop, add", [("encoder", None), (None, "encoder"),
-                                       ("decoder", None), (None, "decoder")])
-def test_an_autoencoder_checkpoint_missing_a_weight_or_with_one_more_is_refused(
-        drop, add, data_dir, tmp_path):
-    path = tmp_path / "ae.pt"
-    write_ae_checkpoint(path, drop, add)
-    readers = {"load_ae": lambda: ae.load_ae(path),
-               "explore": lambda: explore.load_models(tmp_path, torch.device("cpu")),
-               "classify": lambda: classify.main([*QUICK, "--checkpoint", str(path),
-                                                  "--data-dir", str(data_dir),
-                                                  "--out-dir", str(tmp_path)])}
+@pytest.mark.parametrize("model, drop, add", [
+    ("ae", "encoder", None), ("ae", None, "encoder"), ("ae", "decoder", None),
+    ("ae", None, "decoder"), ("vae", True, False), ("vae", False, True)])
+def test_a_checkpoint_missing_a_weight_or_with_one_more_is_refused(model, drop, add, data_dir,
+                                                                   tmp_path):
+    path = tmp_path / f"{model}.pt"
+    readers = {"explore": lambda: explore.load_models(tmp_path, torch.device("cpu"))}
+    if model == "ae":
+        write_ae_checkpoint(path, drop, add)
+        readers["load_ae"] = lambda: ae.load_ae(path)
+        readers["classify"] = lambda: classify.main([*QUICK, "--checkpoint", str(path),
+                                                     "--data-dir", str(data_dir),
+                                                     "--out-dir", str(tmp_path)])
+    else:
+        write_ae_checkpoint(tmp_path / "ae.pt")
+        write_vae_checkpoint(path, drop=drop, add=add)
     for name, read in readers.items():
-        message = refused_in_one_line(read, path, "python ae.py")
+        with pytest.raises(SystemExit) as e:
+            read()
+        message = str(e.value)
+        assert message.startswith("error: ") and "\n" not in message, name
+        assert str(path) in message and f"python {model}.py" in message, name
         assert "does not match" in message, name
     assert not (tmp_path / "classify.json").exists()
-
-
-@pytest.mark.parametrize("drop, add", [(True, False), (False, True)])
-def test_a_vae_checkpoint_missing_a_weight_or_with_one_more_is_refused(drop, add, tmp_path):
-    write_ae_checkpoint(tmp_path / "ae.pt")
-    write_vae_checkpoint(tmp_path / "vae.pt", drop=drop, add=add)
-    message = refused_in_one_line(lambda: explore.load_models(tmp_path, torch.device("cpu")),
-                                  tmp_path / "vae.pt", "python vae.py")
-    assert "does not match" in message
 
 
 # --- Plumbing: signals: Ctrl-C and SIGTERM -----------------------------------
@@ -4233,69 +4097,22 @@ def test_rerun_resumes_and_keeps_earlier_trials(data_dir, tmp_path):
     assert "was run with" in str(e.value) and "--study-name" in str(e.value)
 
 
-@pytest.mark.parametrize("storage", ["nosuchdb://x", "postgresql://nobody@127.0.0.1:9/none"])
-def test_a_bad_storage_is_a_one_line_error(storage, tmp_path):
+BAD_STORAGES = [  # (--storage, what its one line says)
+    ("nosuchdb://x", "nosuchdb://x"),
+    ("postgresql://me:secret@127.0.0.1:9/none", "postgresql://me:***@127.0.0.1:9/none"),  # no db
+    *((url, "cannot open the storage ") for url in ["postgresql://me:secret@[::1", "not a url",
+                                                     "postgresql://me:secret@db:x/optuna"]),
+    # in memory: workers cannot share it, and its trials would be lost as the run ends
+    *((url, "in-memory") for url in ["sqlite:///", "sqlite://", "sqlite:///:memory:"])]
+
+
+@pytest.mark.parametrize("storage, says", BAD_STORAGES)
+def test_a_bad_storage_is_one_line_before_any_trial(storage, says, tmp_path):
     with pytest.raises(SystemExit) as e:
         tune.main(["ae", "--quick", "--storage", storage, "--out-dir", str(tmp_path)])
-    assert str(e.value).startswith("error:") and storage in str(e.value)
-    assert "\n" not in str(e.value)
-
-
-@pytest.mark.parametrize("storage", ["sqlite:///", "sqlite://", "sqlite:///:memory:"])
-def test_an_in_memory_storage_is_refused_before_any_trial(storage, data_dir, tmp_path):
-    # workers cannot share it, and every trial would be lost as the run ends
-    with pytest.raises(SystemExit) as e:
-        tune.main(["ae", *TINY, "--trials", "1", "--storage", storage,
-                   "--data-dir", str(data_dir), "--out-dir", str(tmp_path)])
-    assert str(e.value).startswith("error:") and "in-memory" in str(e.value)
-    assert "\n" not in str(e.value) and not (tmp_path / "tuned_ae.json").exists()
-
-
-@pytest.mark.parametrize("storage", ["postgresql://me:secret@[::1", "postgresql://me:secret@db:x/optuna",
-                                     "not a url"])
-def test_a_malformed_storage_url_is_the_same_one_line_error(storage, tmp_path):
-    with pytest.raises(SystemExit) as e:
-        tune.main(["ae", "--quick", "--storage", storage, "--out-dir", str(tmp_path)])
-    assert str(e.value).startswith("error: cannot open the storage ") and "\n" not in str(e.value)
-    assert "secret" not in str(e.value)
-
-
-def test_the_password_of_a_storage_url_is_never_printed():
-    given = "postgresql://me:secret@db:5432/optuna"
-    assert plumbing.storage.storage_urls("outputs", given) == (given, "postgresql://me:***@db:5432/optuna")
-    assert plumbing.storage.storage_urls("outputs", None) == ("sqlite:///outputs/optuna.db",) * 2
-
-
-def test_a_study_of_another_kind_is_refused(data_dir, tmp_path):
-    argv = [*TINY, "--trials", "1", "--data-dir", str(data_dir), "--out-dir", str(tmp_path)]
-    tune.main(["ae", *argv])
-    with pytest.raises(SystemExit) as e:
-        tune.main(["vae", *argv, "--study-name", "ae-quick"])
-    assert "holds trials of tune.py ae, not of tune.py vae" in str(e.value)
-    assert not (tmp_path / "tuned_vae.json").exists()
-    tune.main(["vae", *argv])
-    with pytest.raises(SystemExit) as e:                       # was a KeyError traceback
-        tune.main(["ae", *argv, "--study-name", "vae-quick"])
-    assert "holds trials of tune.py vae, not of tune.py ae" in str(e.value)
-
-
-def test_a_killed_workers_trial_ends_as_failed_and_a_rerun_completes(data_dir, tmp_path,
-                                                                    monkeypatch):
-    monkeypatch.setattr(plumbing.storage, "GRACE_SECONDS", 1)
-    argv = ["ae", *TINY, *CPU, "--data-dir", str(data_dir), "--out-dir", str(tmp_path)]
-    tune.main(argv + ["--trials", "1"])                         # one complete trial
-    # a worker that was killed (kill -9) in its second trial: RUNNING, heartbeats stopped
-    storage = plumbing.storage.open_storage(f"sqlite:///{tmp_path / 'optuna.db'}", "")
-    dead = optuna.load_study(study_name="ae-quick", storage=storage).ask()
-    storage.record_heartbeat(dead._trial_id)
-    time.sleep(2.5)       # past the grace period: SQLite's clock counts whole seconds
-    tune.main(argv + ["--trials", "2"])                         # the same command again
-    states = [t.state for t in load(tmp_path, "ae-quick").trials]
-    assert states == [TrialState.COMPLETE, TrialState.FAIL, TrialState.COMPLETE]
-    tuned = json.loads((tmp_path / "tuned_ae.json").read_text())
-    assert tuned["trials"] == {"complete": 2, "pruned": 0, "failed": 1, "running": 0, "waiting": 0}
-    tune.main(argv + ["--trials", "2"])                         # complete: runs no trial
-    assert len(load(tmp_path, "ae-quick").trials) == 3
+    message = str(e.value)
+    assert message.startswith("error:") and says in message and "\n" not in message
+    assert "secret" not in message and not (tmp_path / "tuned_ae.json").exists()
 
 
 @pytest.mark.parametrize("name", ["a?b", "a%41b", "a#b"])
@@ -4306,7 +4123,7 @@ def test_an_out_dir_with_url_characters_keeps_its_own_database(name, data_dir, t
     assert json.loads((out / "tuned_ae.json").read_text())["storage"].endswith("/optuna.db")
 
 
-def test_a_study_made_before_the_kind_check_is_told_by_its_parameters(data_dir, tmp_path):
+def test_a_study_of_another_kind_is_refused_its_kind_told_by_its_parameters(data_dir, tmp_path):
     # an AE study as tune.py wrote it before studies recorded their kind: no user attributes
     study = optuna.create_study(study_name="ae-quick", storage=f"sqlite:///{tmp_path / 'optuna.db'}")
     drawn = optuna.create_study().ask()
@@ -4320,6 +4137,9 @@ def test_a_study_made_before_the_kind_check_is_told_by_its_parameters(data_dir, 
     assert load(tmp_path, "ae-quick").user_attrs.get("study") != "vae"   # not stamped vae
     tune.main(["ae", *argv])                                            # its own study goes on
     assert len(load(tmp_path, "ae-quick").trials) == 2
+    tune.main(["vae", *argv])                                           # and the other way
+    with pytest.raises(SystemExit, match="holds trials of tune.py vae, not of tune.py ae"):
+        tune.main(["ae", *argv, "--study-name", "vae-quick"])
 
 
 def test_a_read_only_storage_is_said_to_be_read_only(data_dir, tmp_path):
@@ -4332,24 +4152,32 @@ def test_a_read_only_storage_is_said_to_be_read_only(data_dir, tmp_path):
     assert one_line_error(proc) and "is read-only" in proc.stderr, proc.stderr
 
 
-def test_a_complete_studys_rerun_fails_killed_workers_trials_and_counts_every_trial(
+def test_killed_workers_trials_are_failed_as_the_study_is_opened_and_every_trial_is_counted(
         data_dir, tmp_path, monkeypatch):
+    """A worker killed in a trial (kill -9) leaves it RUNNING, its heartbeats stopped: the next
+    run fails it as it opens the study, also a complete study that runs no trial; a worker
+    still at it stays RUNNING; the tuned file counts every trial by its state."""
     monkeypatch.setattr(plumbing.storage, "GRACE_SECONDS", 1)
-    argv = ["ae", *TINY, "--trials", "1", "--data-dir", str(data_dir), "--out-dir", str(tmp_path)]
-    tune.main(argv)                                        # complete: one trial
+    argv = ["ae", *TINY, "--data-dir", str(data_dir), "--out-dir", str(tmp_path)]
+    tune.main(argv + ["--trials", "1"])                    # complete: one trial
     storage = plumbing.storage.open_storage(f"sqlite:///{tmp_path / 'optuna.db'}", "")
     study = optuna.load_study(study_name="ae-quick", storage=storage)
     for _ in range(2):                                     # two workers killed in a trial
         storage.record_heartbeat(study.ask()._trial_id)
     time.sleep(2.5)                        # past the grace period (SQLite: whole seconds)
-    alive = study.ask()                                    # a worker still at it
-    storage.record_heartbeat(alive._trial_id)
-    tune.main(argv)                                        # complete: runs no trial
-    states = [t.state for t in load(tmp_path, "ae-quick").trials]
-    assert states == [TrialState.COMPLETE, TrialState.FAIL, TrialState.FAIL, TrialState.RUNNING]
+    storage.record_heartbeat(study.ask()._trial_id)        # a worker still at it
+    tune.main(argv + ["--trials", "1"])                    # complete: runs no trial
+    C, F, R = TrialState.COMPLETE, TrialState.FAIL, TrialState.RUNNING
+    assert [t.state for t in load(tmp_path, "ae-quick").trials] == [C, F, F, R]
     counts = json.loads((tmp_path / "tuned_ae.json").read_text())["trials"]
     assert counts == {"complete": 1, "pruned": 0, "failed": 2, "running": 1, "waiting": 0}
-    assert sum(counts.values()) == len(states)
+    time.sleep(2.5)                                        # the last worker is killed too
+    tune.main(argv + ["--trials", "2"])                    # the same command: one more trial
+    assert [t.state for t in load(tmp_path, "ae-quick").trials] == [C, F, F, F, C]
+    counts = json.loads((tmp_path / "tuned_ae.json").read_text())["trials"]
+    assert counts == {"complete": 2, "pruned": 0, "failed": 3, "running": 0, "waiting": 0}
+    tune.main(argv + ["--trials", "2"])                    # complete: runs no trial
+    assert len(load(tmp_path, "ae-quick").trials) == 5
 
 
 # --- Plumbing: how the files import each other -------------------------------

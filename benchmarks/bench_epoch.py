@@ -1,32 +1,19 @@
 """Seconds per training epoch of the AE: the report's loop, this project's, and two speed-ups.
 
 The report's notebook fed the model through `DataLoader(FashionMNIST(transform=ToTensor()),
-shuffle=True)`: a PIL image per sample, converted and collated in Python. ae.py keeps the
-48,000 training images on the device as one tensor and slices a shuffled index. Four rows,
-all the same model (Table 4's d = 185, Adam, batch 256) from the same initial weights, in
-the same run, alternating epoch by epoch, so that a busy machine slows all of them alike:
-
-    DataLoader(ToTensor)               the report's loop, one host-to-device copy per batch
-    tensors on device                  device_epoch below: shuffled index slices, plain Adam
-    tensors on device, Adam fused=True the same, with torch.optim.Adam(..., fused=True)
-    tensors on device, torch.compile   the same, with plain Adam and the model under
-                                       torch.compile
-
-The three "tensors on device" rows share one loop, device_epoch, written here (it does
-what ae.train_epoch does, without its returned loss). Each row first runs one untimed
-warm-up epoch (first-call costs, caches; for torch.compile, the compilation, whose seconds
-are printed apart). A row that the machine refuses (fused Adam on a device without it,
-torch.compile without a working compiler) is reported in one line and left out. Neither
-speed-up is used by the project's scripts: this only measures them.
+shuffle=True)`, a PIL image per sample; ae.py keeps the 48,000 training images on the device as
+one tensor and slices a shuffled index (row below). Four rows, one model (Table 4's
+d = 185, Adam, batch 256) from the same initial weights, alternating epoch by epoch so that a
+busy machine slows all alike: the DataLoader loop; tensors on device; the same with
+Adam(fused=True); the same under torch.compile. Each row first runs an untimed warm-up epoch
+(torch.compile's compilation, printed apart). A speed-up the machine refuses is one line and
+left out; the scripts use neither, this only measures them.
 
     python -m benchmarks.bench_epoch              # 3 timed epochs each
-    python -m benchmarks.bench_epoch --epochs 2
     python -m benchmarks.bench_epoch --device cuda --json outputs/bench_epoch.json
 
---json PATH writes every row's median, runs and ratio (and the warm-up seconds), rewritten
-after each round of epochs, so that a run stopped by a time limit leaves what it measured.
+--json PATH is rewritten after each round of epochs: a run stopped by a time limit keeps it.
 """
-import argparse
 import statistics
 import time
 
@@ -37,60 +24,33 @@ from torchvision import transforms
 from torchvision.datasets import FashionMNIST
 
 from common import Decoder, Encoder, load_train_val, split_indices
-from plumbing.cli import path_text, pick_device
+from plumbing.cli import Parser, path_text, pick_device, positive_int
 from plumbing.data import find_data
 from plumbing.files import save_json
 
-parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-parser.add_argument("--epochs", type=int, default=3, help="timed epochs of each row")
-parser.add_argument("--device", default="auto", choices=["auto", "cuda", "mps", "cpu"])
-parser.add_argument("--data-dir", type=path_text, default="data")
-parser.add_argument("--json", metavar="PATH", type=path_text, help="also write the medians and runs here")
+parser = Parser(description=__doc__.split("\n")[0])
+parser.add_argument("--epochs", type=positive_int, default=3, help="timed epochs of each row")
+parser.add_argument("--device", default="auto", choices=["auto", "cuda", "mps", "cpu"],
+                    help="where to compute")
+parser.add_argument("--data-dir", type=path_text, default="data", help="holds FashionMNIST/raw/")
+parser.add_argument("--json", metavar="PATH", type=path_text,
+                    help="also write the medians and runs here")
 args = parser.parse_args()
-if args.epochs < 1:
-    parser.error("--epochs must be at least 1")
 device = pick_device(args.device)
+sync = torch.cuda.synchronize if device.type == "cuda" else lambda: None  # before each clock
 BATCH = 256
 
 
-def dataloader_epoch(model, optimizer, loader):
-    """The report's loop: DataLoader(ToTensor), one host-to-device copy per batch."""
+def epoch(model, optimizer, batches):
+    """One pass over the batches of images (B, 1, 28, 28), as ae.train_epoch does: each is
+    copied to the device unless it is there already; no host sync per batch."""
     model.train()
-    for xb, _ in loader:
+    for xb in batches:
         xb = xb.to(device)
         loss = F.mse_loss(model(xb), xb)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-    return loss.item()
-
-
-def device_epoch(model, optimizer, x, batch_size, generator):
-    """One pass over x, already on the device, in shuffled index slices; no host sync per
-    batch. Returns the last batch's loss as a tensor (not read, so nothing waits for it)."""
-    model.train()
-    for idx in torch.randperm(len(x), generator=generator).to(x.device).split(batch_size):
-        xb = x[idx]
-        loss = F.mse_loss(model(xb), xb)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-    return loss.detach()
-
-
-def sync():
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
-def one_line(error):
-    """An exception as one short line (torch.compile's can run to pages)."""
-    text = " ".join(str(error).split())
-    return f"{type(error).__name__}: {text[:200]}{'...' if len(text) > 200 else ''}"
-
-
-def adam(params, **kw):
-    return torch.optim.Adam(params, lr=0.0058, weight_decay=1.038e-5, **kw)
 
 
 root = find_data(args.data_dir)
@@ -104,50 +64,46 @@ torch.manual_seed(0)
 initial = nn.Sequential(Encoder(185, 0.005), Decoder(185, 0.005)).state_dict()
 
 
-def fresh_model():
+def row(loop, compile=False, **adam_options):
+    """One row's epoch, a function of no arguments: a fresh model from the initial weights
+    (under torch.compile if asked), its Adam, and for the device loop its own batch order."""
     model = nn.Sequential(Encoder(185, 0.005), Decoder(185, 0.005)).to(device)
     model.load_state_dict(initial)
-    return model
-
-
-def on_device(model, optimizer):
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.0058, weight_decay=1.038e-5,
+                                 **adam_options)
+    model = torch.compile(model) if compile else model
+    if loop == "dataloader":  # the report's loop: DataLoader(ToTensor), a copy per batch
+        return lambda: epoch(model, optimizer, (xb for xb, _ in loader))
     generator = torch.Generator().manual_seed(0)  # each row its own: the same batch order
-    return lambda: device_epoch(model, optimizer, x_train, BATCH, generator)
+
+    def on_device():  # tensors on device: slices of a shuffled index
+        order = torch.randperm(len(x_train), generator=generator).to(device)
+        epoch(model, optimizer, (x_train[idx] for idx in order.split(BATCH)))
+    return on_device
 
 
 DATALOADER = "DataLoader(ToTensor)"
 FUSED = "tensors on device, Adam fused=True"
 COMPILE = "tensors on device, torch.compile"
-epochs, skipped = {}, {}
-report_model = fresh_model()
-report_optimizer = adam(report_model.parameters())
-epochs[DATALOADER] = lambda: dataloader_epoch(report_model, report_optimizer, loader)
-model = fresh_model()
-epochs["tensors on device"] = on_device(model, adam(model.parameters()))
-model = fresh_model()
-try:
-    epochs[FUSED] = on_device(model, adam(model.parameters(), fused=True))
-except (RuntimeError, ValueError, TypeError) as error:
-    skipped[FUSED] = one_line(error)
-model = fresh_model()
-epochs[COMPILE] = on_device(torch.compile(model), adam(model.parameters()))
-
-warmup = {}
-for label, run in list(epochs.items()):  # warm-up: first-call costs, caches, compilation
+makers = {DATALOADER: lambda: row("dataloader"), "tensors on device": lambda: row("device"),
+          FUSED: lambda: row("device", fused=True), COMPILE: lambda: row("device", compile=True)}
+epochs, warmup, skipped = {}, {}, {}
+for label, make in makers.items():  # warm-up: first-call costs, caches, compilation
     sync()
     t0 = time.perf_counter()
     try:
-        run()
+        epochs[label] = make()
+        epochs[label]()
         sync()
-    except Exception as error:  # noqa: BLE001  (fused step or compile failing on this machine)
+    except Exception as error:  # noqa: BLE001  (fused Adam or compile failing on this machine)
         if label not in (FUSED, COMPILE):
             raise
-        skipped[label] = one_line(error)
-        del epochs[label]
+        text = " ".join(str(error).split())  # one short line: torch.compile's run to pages
+        skipped[label] = f"{type(error).__name__}: {text[:200]}{'...' if len(text) > 200 else ''}"
+        epochs.pop(label, None)
+        print(f"{label}: skipped, this machine refuses it ({skipped[label]})")
         continue
     warmup[label] = time.perf_counter() - t0
-for label, reason in skipped.items():
-    print(f"{label}: skipped, this machine refuses it ({reason})")
 
 machine = (torch.cuda.get_device_name() if device.type == "cuda"
            else f"CPU, {torch.get_num_threads()} threads")
@@ -177,8 +133,8 @@ for _ in range(args.epochs):
 result = summary()
 print(f"device: {device} ({machine}), torch {torch.__version__}; {len(x_train):,} images, "
       f"batch {BATCH}, {args.epochs} timed epochs each")
-for label, row in result["rows"].items():
-    extra = f"; warm-up with compilation {row['warmup_s']:.1f} s" if label == COMPILE else ""
-    print(f"{label:34s} {row['median_s']:6.2f} s/epoch (median; runs "
-          f"{', '.join(f'{s:.2f}' for s in row['runs_s'])})  "
-          f"{row['ratio_to_dataloader']:.2f} x the DataLoader loop{extra}")
+for label, r in result["rows"].items():
+    extra = f"; warm-up with compilation {r['warmup_s']:.1f} s" if label == COMPILE else ""
+    print(f"{label:34s} {r['median_s']:6.2f} s/epoch (median; runs "
+          f"{', '.join(f'{s:.2f}' for s in r['runs_s'])})  "
+          f"{r['ratio_to_dataloader']:.2f} x the DataLoader loop{extra}")

@@ -1,18 +1,16 @@
 """t-SNE of explore.py against scikit-learn's TSNE, on the same latent codes of the AE.
 
 Both embed the AE's codes (outputs/ae.pt) of the same test images with the same settings
-(perplexity 30, 1,000 iterations, early exaggeration 12, PCA start, learning rate "auto").
-Quality: the KL divergence KL(P || Q) of each embedding, computed by one function from one
-P, so that both are judged alike (scikit-learn's own figure is printed too), and the
-leave-one-out 10-NN class accuracy in the embedding. Targets: KL within 3 %,
-10-NN accuracy within 1 point; on a GPU, all 10,000 points in <= 5 s and >= 3 x faster.
+(perplexity 30, 1,000 iterations, early exaggeration 12, PCA start, learning rate "auto"),
+judged alike by KL(P || Q) from one P (scikit-learn's own figure is printed too) and by the
+10-NN class accuracy in the embedding. Targets: KL within 3 %, 10-NN accuracy within 1 point;
+on a GPU, all 10,000 points in <= 5 s and >= 3 x faster.
 
 scikit-learn is needed only here; the project never imports it. Install it apart:
     python -m venv --system-site-packages /tmp/bench && /tmp/bench/bin/pip install scikit-learn
     OMP_NUM_THREADS=1 /tmp/bench/bin/python -m benchmarks.bench_tsne --points 2000
     /tmp/bench/bin/python -m benchmarks.bench_tsne --points 0 --device cuda --methods barnes_hut
 """
-import argparse
 import time
 from pathlib import Path
 
@@ -20,22 +18,25 @@ import torch
 
 from common import batched, load_test
 from explore import affinities, kl_divergence, knn_accuracy, load_models, tsne
-from plumbing.cli import path_text, pick_device
+from plumbing.cli import Parser, path_text, pick_device, positive_float, positive_int, seed_value
 from plumbing.files import save_json
 
-parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+parser = Parser(description=__doc__.split("\n")[0])
 parser.add_argument("--points", type=int, default=2000,
                     help="random test images to embed (0 = all 10,000)")
 parser.add_argument("--methods", default="exact,barnes_hut",
                     help="scikit-learn methods to compare with, comma-separated")
-parser.add_argument("--perplexity", type=float, default=30.0)
-parser.add_argument("--iters", type=int, default=1000)
-parser.add_argument("--device", default="auto", choices=["auto", "cuda", "mps", "cpu"])
-parser.add_argument("--data-dir", type=path_text, default="data")
-parser.add_argument("--out-dir", type=path_text, default="outputs", help="holds ae.pt; bench_tsne.json goes there")
-parser.add_argument("--seed", type=int, default=0)
+parser.add_argument("--perplexity", type=positive_float, default=30.0, help="t-SNE's")
+parser.add_argument("--iters", type=positive_int, default=1000, help="t-SNE's iterations")
+parser.add_argument("--device", default="auto", choices=["auto", "cuda", "mps", "cpu"],
+                    help="where explore.py's t-SNE computes")
+parser.add_argument("--data-dir", type=path_text, default="data", help="holds FashionMNIST/raw/")
+parser.add_argument("--out-dir", type=path_text, default="outputs",
+                    help="holds ae.pt; bench_tsne.json goes there")
+parser.add_argument("--seed", type=seed_value, default=0, help="draws the test images")
 args = parser.parse_args()
 device = pick_device(args.device)
+sync = torch.cuda.synchronize if device.type == "cuda" else lambda: None  # before each clock
 
 try:
     from sklearn.manifold import TSNE
@@ -45,12 +46,7 @@ except ImportError:
                      "docstring of benchmarks/bench_tsne.py shows")
 
 
-def sync():
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
-encode, _ = load_models(Path(args.out_dir), device)["AE"]
+encode = load_models(Path(args.out_dir), device)["AE"].encode
 x, y = load_test(args.data_dir, device)
 n = args.points or len(x)
 sub = torch.randperm(len(x), generator=torch.Generator().manual_seed(args.seed))[:n].sort().values

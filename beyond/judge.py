@@ -1,16 +1,11 @@
 """Beyond the report: a judge of images, for the third claim (beyond/samples.py runs it).
 
-A small CNN classifier trained only on the 48,000 training images (its weights share nothing
-with the AE or the VAE) looks at a set of images and gives:
-  recognisability  its mean top softmax probability, and the share of images at >= 0.9;
-  diversity        the entropy in bits of the histogram of its predicted classes
-                   (log2 10 = 3.32: all ten classes equally often; 0: one class);
-  Frechet distance between its 128 penultimate features of the images and those of the
-                   10,000 test images: the FID of Heusel et al. (2017) with this judge in
-                   place of Inception, as is usual on MNIST-sized data; 0 for the same
-                   distribution.
-The judge is cached in OUT/judge.pt, keyed by its settings, the seed and the data it was
-trained on, so that a rerun on the same data skips its training.
+A small CNN trained only on the training images (it shares no weight with the AE or the VAE)
+gives of a set of images its mean top softmax probability and the share at >= 0.9, the entropy
+in bits of its predicted classes (log2 10 = 3.32: all ten equally often), and the Frechet
+distance between its 128 penultimate features of the images and of the test images (the FID of
+Heusel et al. (2017) with this judge for Inception, as is usual on MNIST-sized data). It is
+cached in OUT/judge.pt, keyed by its settings, the seed and its data.
 """
 import hashlib
 import math
@@ -26,13 +21,9 @@ from plumbing.checkpoints import save_checkpoint
 JUDGE = {"width": 16, "epochs": 3}  # its settings; with seed, subset and data, its cache's key
 
 
-# -----------------------------------------------------------------------------
-# The judge: a small CNN classifier, and what it says of a set of images
-
 class Judge(nn.Module):
-    """A small CNN classifier: x (B, 1, 28, 28) -> logits (B, 10); features(x) -> (B, 128).
-    Stride-2 convolutions rather than conv + max-pool: on a 2-core CPU a training step
-    takes about a third of the time (the second conv runs on 7 x 7, not 14 x 14)."""
+    """x (B, 1, 28, 28) -> logits (B, 10); features(x) -> (B, 128), after the ReLU. Stride-2
+    convolutions, not conv + max-pool: a third of the time per step on a 2-core CPU."""
 
     def __init__(self, width=16, n_features=128, dropout=0.3):
         super().__init__()
@@ -45,27 +36,16 @@ class Judge(nn.Module):
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(n_features, 10))     # (B, 10)
 
     def features(self, x):
-        """The penultimate features, after the ReLU: (B, 128)."""
         return self.body(x)
 
     def forward(self, x):
         return self.head(self.body(x))
 
 
-@torch.no_grad()
-def judge_accuracy(judge, x, y, batch_size=1000):
-    """Share of the images x (N, 1, 28, 28) whose predicted class is the label y (N,)."""
-    judge.eval()
-    pred = torch.cat([judge(xb).argmax(1) for xb in x.split(batch_size)])    # (N,)
-    return (pred == y).float().mean().item()
-
-
 def train_judge(x_train, y_train, epochs=3, batch_size=128, seed=0, lr=3e-3, width=16,
                 x_val=None, y_val=None):
-    """Train a Judge with Adam on the cross-entropy, the learning rate falling linearly
-    from lr to 0 (a few epochs then reach what a constant one needs more for); prints
-    the validation accuracy after each epoch when x_val, y_val are given. Returns the
-    judge in eval mode."""
+    """A Judge trained with Adam on the cross-entropy, lr falling linearly to 0 (a few epochs
+    then reach what a constant one needs more for); prints x_val's accuracy after each epoch."""
     torch.manual_seed(seed)                   # initial weights and dropout masks
     judge = Judge(width).to(x_train.device)
     optimizer = torch.optim.Adam(judge.parameters(), lr=lr)
@@ -90,30 +70,27 @@ def train_judge(x_train, y_train, epochs=3, batch_size=128, seed=0, lr=3e-3, wid
 
 @torch.no_grad()
 def judge_outputs(judge, images, batch_size=1000):
-    """Softmax probabilities (N, 10) and penultimate features (N, 128) of images (N, 1, 28, 28)."""
+    """Logits (N, 10) and penultimate features (N, 128) of images (N, 1, 28, 28), dropout off."""
     judge.eval()
-    probs, feats = [], []
+    logits, feats = [], []
     for xb in images.split(batch_size):
         f = judge.features(xb)                                   # (B, 128)
-        probs.append(judge.head(f).softmax(1))                   # (B, 10)
+        logits.append(judge.head(f))                             # (B, 10)
         feats.append(f)
-    return torch.cat(probs), torch.cat(feats)
+    return torch.cat(logits), torch.cat(feats)
+
+
+def judge_accuracy(judge, x, y):
+    """Share of the images x (N, 1, 28, 28) whose predicted class is the label y (N,)."""
+    logits, _ = judge_outputs(judge, x)
+    return (logits.argmax(1) == y).float().mean().item()
 
 
 def feature_stats(features):
-    """Mean (D,) and covariance (D, D) of the rows of features (N, D), in float64."""
+    """Mean mu (D,) and covariance S = sum_i (f_i - mu)(f_i - mu)^T / (N - 1) (D, D) of the
+    rows f_i of features (N, D), in float64."""
     f = features.double()
-    mu = f.mean(0)
-    # S = sum_i (f_i - mu)(f_i - mu)^T / (N - 1)
-    centred = f - mu
-    return mu, centred.T @ centred / (len(f) - 1)
-
-
-def sqrtm_psd(S):
-    """The symmetric square root of a symmetric PSD matrix: S = V diag(lam) V^T ->
-    V diag(sqrt(lam)) V^T, tiny negative eigenvalues (rounding) clamped to 0."""
-    lam, V = torch.linalg.eigh(S)
-    return (V * lam.clamp_min(0).sqrt()) @ V.T
+    return f.mean(0), torch.cov(f.T)
 
 
 def frechet_distance(mu1, S1, mu2, S2):
@@ -123,18 +100,15 @@ def frechet_distance(mu1, S1, mu2, S2):
     # (S1 S2)^(1/2) need not be symmetric, but its eigenvalues are those of the symmetric
     # PSD matrix M = S1^(1/2) S2 S1^(1/2) (the same characteristic polynomial), so
     #   Tr (S1 S2)^(1/2) = sum_i sqrt(eigenvalue_i(M))
-    R = sqrtm_psd(S1)
+    # S1^(1/2) = V diag(sqrt(lam)) V^T from S1 = V diag(lam) V^T (rounding's tiny lam < 0: 0)
+    lam, V = torch.linalg.eigh(S1)
+    R = (V * lam.clamp_min(0).sqrt()) @ V.T
     M = R @ S2 @ R
     M = (M + M.T) / 2                      # symmetric again after rounding
     trace_sqrt = torch.linalg.eigvalsh(M).clamp_min(0).sqrt().sum()
     fd = (mu1 - mu2).square().sum() + S1.trace() + S2.trace() - 2 * trace_sqrt
     # a singular S1 or S2 can leave a rounding error ~ sqrt(1e-16) below 0
     return max(fd.item(), 0.0)
-
-
-def frechet_distance_features(f1, f2):
-    """Frechet distance between Gaussians fitted to two sets of features (N1, D), (N2, D)."""
-    return frechet_distance(*feature_stats(f1), *feature_stats(f2))
 
 
 def class_entropy_bits(pred, n_classes=10):
@@ -146,14 +120,14 @@ def class_entropy_bits(pred, n_classes=10):
 
 
 def judge_scores(judge, images, test_features):
-    """The judge's verdict on images (N, 1, 28, 28), against the features (M, 128) of the
-    test images: a dict of confidence, confident_share, class_entropy_bits and fd."""
-    probs, feats = judge_outputs(judge, images)
-    top, pred = probs.max(1)                                              # (N,), (N,)
+    """The judge's scores of images (N, 1, 28, 28): confidence, confident_share,
+    class_entropy_bits, and fd against the features (M, 128) of the test images."""
+    logits, feats = judge_outputs(judge, images)
+    top, pred = logits.softmax(1).max(1)                                  # (N,), (N,)
     return {"confidence": top.mean().item(),
             "confident_share": (top >= 0.9).float().mean().item(),
             "class_entropy_bits": class_entropy_bits(pred),
-            "fd": frechet_distance_features(feats, test_features)}
+            "fd": frechet_distance(*feature_stats(feats), *feature_stats(test_features))}
 
 
 def structureless_images(x_train, n, generator):
@@ -164,9 +138,6 @@ def structureless_images(x_train, n, generator):
     return (mean + std * eps).clamp(0, 1)                                  # (n, 1, 28, 28)
 
 
-# -----------------------------------------------------------------------------
-# The judge, trained once and cached
-
 def data_key(x, y):
     """A short hash of the images x (N, 1, 28, 28) in [0, 1] and labels y (N,): what the
     judge was trained on, whichever --data-dir they came from."""
@@ -175,9 +146,8 @@ def data_key(x, y):
 
 
 def get_judge(x_train, y_train, x_val, y_val, seed, subset, path):
-    """The judge cached in `path` if it was trained with these settings on these images,
-    else a new one, trained on x_train and cached there. The file is only a cache: one
-    that is damaged, of another model or of another shape is said in one line and replaced."""
+    """The judge cached in `path` if trained with these settings on these images, else a new one
+    trained on x_train and cached; a damaged or foreign cache is said in one line and replaced."""
     settings = {**JUDGE, "seed": seed, "subset": subset, "data": data_key(x_train, y_train)}
     if path.exists():
         try:

@@ -1,12 +1,10 @@
-"""Beyond the report: what the pretrained encoder buys when labels are few.
+"""Beyond the report: what the pretrained encoder buys when labels are few (section 2.3).
 
-Section 2.3 argues that pretraining pays when labels are few. With 100, 1,000, 10,000 and
-60,000 labelled images, balanced over the classes, the classifier of Table 3 is trained
-three ways (WAYS): the pretrained encoder of outputs/ae.pt fine-tuned, the pretrained
-encoder frozen (only the MLP trained), everything from random weights. Each is tested once
-on the 10,000 test images. Budget rule: every run takes the optimisation steps of the
-10-epoch run on all 60,000 images (2,350 steps of 256 images), rounded up to whole epochs
-(2,352 with 1,000 images, 2,360 with 10,000); a set smaller than a batch is one batch.
+With 100, 1,000, 10,000 and 60,000 labelled images, balanced over the classes, the classifier
+of Table 3 is trained three ways (WAYS): outputs/ae.pt's encoder fine-tuned, that encoder
+frozen (only the MLP trained), all from random weights; each is tested once on the test
+images. Every run takes the steps of 10 epochs on all 60,000 images (2,350 batches of 256),
+rounded up to whole epochs (2,352 with 1,000 images); a set smaller than a batch is one batch.
 
     python -m beyond.labels --recipe ours   # 3 seeds x 4 counts x 3 ways: 26 min, 2-core CPU
     python -m beyond.labels --quick         # 100 and 500 labels, 2 epochs' budget: 10 s
@@ -15,7 +13,6 @@ Measured (2-core CPU, our recipe): with 100 labels the frozen pretrained encoder
 72.3 % against 64.4 % from random weights; with all 60,000, fine-tuning 90.2 % against 89.7 %.
 Writes to outputs/: labels.json, labels.md, fig_label_efficiency.png.
 """
-import argparse
 import math
 import time
 
@@ -25,7 +22,7 @@ from ae import load_ae
 from classify import (classifier_from_ae, evaluate, fit, make_optimizers, mean_std, one_cycle,
                       recipe_label, resolve_recipe)
 from common import CLASSES, load_test, load_train_val
-from plumbing.cli import (Parser, add_common_flags, parse_args, path_text, pick_device,
+from plumbing.cli import (Parser, add_common_flags, checked, parse_args, path_text, pick_device,
                           positive_int, print_settings, run, seed_everything)
 from plumbing.figures import pyplot, save_figure
 from plumbing.files import out_dir, save_json, save_text
@@ -38,8 +35,7 @@ QUICK = {"subset": 2000, "epochs": 2, "seeds": 1, "labels": [100, 500]}
 
 
 def balanced_subset(y, n, seed):
-    """Indices of n images, n / 10 of each class, drawn by a generator seeded with `seed`
-    (so the same n and seed give the same images on every machine). Sorted."""
+    """Sorted indices of n images, n / 10 of each class, the same for a seed on every machine."""
     generator = torch.Generator().manual_seed(seed)
     per_class = n // len(CLASSES)
     picked = []
@@ -63,8 +59,7 @@ def train_one_way(ae_ckpt, recipe, way, x, y, steps, batch_size, seed):
     epochs = math.ceil(steps / steps_per_epoch)
     trained = model
     if way == "frozen":
-        # A frozen encoder (dropout off) maps each image to the same h in every epoch:
-        # compute h once, (N, d), and train the MLP alone on it.
+        # a frozen encoder (dropout off) maps an image to one h: computed once, (N, d)
         model.encoder.requires_grad_(False).eval()
         with torch.no_grad():
             x = torch.cat([model.encoder(xb) for xb in x.split(10_000)])
@@ -113,8 +108,7 @@ def main(argv=None):
                       f"{100 * accuracies[-1]:.2f} % ({taken} steps)")
             mean, std = mean_std(accuracies)
             table[way][str(n)] = {"mean": mean, "std": std, "runs": accuracies}
-    write_results(table, counts, steps, label, args, device,
-                  time.perf_counter() - t_start, out)
+    write_results(table, counts, steps, label, args, device, time.perf_counter() - t_start, out)
 
 
 def write_results(table, counts, steps, label, args, device, seconds, out):
@@ -152,9 +146,8 @@ def plot_label_efficiency(table, counts, path, title):
     ax.set_xscale("log")
     ax.minorticks_off()
     ax.set_xticks(counts, [f"{n:,}" for n in counts])
-    ax.set_xlabel("labelled training images (balanced over the 10 classes, log scale)")
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_title(title)
+    ax.set(xlabel="labelled training images (balanced over the 10 classes, log scale)",
+           ylabel="test accuracy (%)", title=title)
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
@@ -184,16 +177,10 @@ def build_parser():
     return parser
 
 
-def label_counts(text):
-    """"100,1000" -> [100, 1000]; each a positive multiple of 10 (balanced over 10 classes)."""
-    try:
-        counts = [int(t) for t in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be numbers separated by commas, got {text!r}")
-    if not counts or any(n <= 0 or n % 10 for n in counts):
-        raise argparse.ArgumentTypeError(f"each count must be a positive multiple of 10 "
-                                         f"(the same number per class), got {text!r}")
-    return sorted(set(counts))
+# "100,1000" -> [100, 1000]: positive multiples of 10, the same number of images per class
+label_counts = checked(lambda text: sorted({int(t) for t in text.split(",")}),
+                       lambda counts: all(n > 0 and n % 10 == 0 for n in counts),
+                       "positive multiples of 10, separated by commas")
 
 
 if __name__ == "__main__":

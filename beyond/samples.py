@@ -1,20 +1,16 @@
 """Beyond the report: are the samples meaningful? The third claim of sections 3.4 and 3.5.
 
 "The VAE's samples are all meaningful, the AE's only sometimes." Random codes of each model
-are decoded and shown to a judge, a small CNN trained on the 48,000 training images
-(beyond/judge.py). The AE's codes are drawn three ways, each fitted to the AE's codes of
-the 48,000 training images, never to the test images they are judged against: uniform in
-their min-max box (the report's notebook), one Gaussian, and a mixture of 10 Gaussians
-fitted by EM ("ex-post density estimation", as in pythae's benchmark). The VAE's codes come
-from its prior N(0, I), fitted to nothing. Beside them, three reference rows: the test
-images (the ceiling), held-out validation images the judge never trained on (the floor),
-and images with the data's per-pixel mean and variance but no structure.
+are decoded and shown to a judge, a small CNN trained on the training images (beyond/judge.py).
+The AE's codes are drawn uniform in their min-max box (the notebook's), from one Gaussian and
+from a mixture of 10 Gaussians fitted by EM, each fitted to the AE's training codes, never to
+the test images; the VAE's from its prior N(0, I). Reference rows: the test images (the
+ceiling), held-out validation images (the floor), noise with the data's per-pixel moments.
 
     python -m beyond.samples           # after ae.py and vae.py: 2-core CPU, about 2 min
     python -m beyond.samples --quick   # outputs/quick/, 2,000 training images: seconds
 
-Writes to outputs/: samples.json, fig_samples.png, judge.pt (a cache: a rerun with the
-same data, seed and subset reads it instead of training the judge again).
+Writes to outputs/: samples.json, fig_samples.png, judge.pt (the judge, cached for a rerun).
 """
 import math
 import textwrap
@@ -44,8 +40,7 @@ QUICK = {"subset": 2000}
 
 # -----------------------------------------------------------------------------
 # A mixture of Gaussians fitted to the AE's training codes by EM ("ex-post density
-# estimation", as in pythae's benchmark): a third way to draw AE codes, beside the box
-# and one Gaussian
+# estimation"): a third way to draw AE codes, beside the box and one Gaussian
 
 def gaussian_log_density(x, mean, cov):
     """log N(x_i | mean, cov) of each row of x (N, d): (N,). With cov = L L^T (Cholesky),
@@ -91,11 +86,9 @@ def m_step(x, r, ridge):
 
 
 def fit_mixture(z, k=10, generator=None, iters=100, tol=1e-2, ridge=1e-6, verbose=False):
-    """A mixture of k full-covariance Gaussians fitted to the rows of z (N, d) by EM, in
-    float64; here z are the AE's codes of the training images. Start: means at k-means++
-    picks, every covariance the data's, equal weights. Stops after `iters` iterations or
-    when the mean log-likelihood gains less than `tol` nats. Returns weights (k,), means
-    (k, d), covariances (k, d, d)."""
+    """Weights (k,), means (k, d), covariances (k, d, d) of k Gaussians fitted to the rows of z
+    (N, d) by EM, in float64, from means at k-means++ picks, the data's covariance and equal
+    weights, until the mean log-likelihood gains less than `tol` nats (or `iters` iterations)."""
     x = z.double()
     means = kmeans_pp_centres(x, k, generator)
     cov = torch.cov(x.T) + ridge * torch.eye(x.shape[1], dtype=x.dtype, device=x.device)
@@ -128,9 +121,8 @@ def sample_mixture(weights, means, covs, n, generator):
 
 
 def all_samples(models, z_train, mixture, n, generator):
-    """n decoded random codes of every sampler, {key of ROWS: (n, 1, 28, 28)}: Figure 4's
-    (the AE's box and Gaussian, fitted to its training codes z_train; the VAE's prior)
-    and the mixture fitted to z_train, in ROWS's order."""
+    """n decoded random codes of every sampler, {key of ROWS: (n, 1, 28, 28)}: Figure 4's and
+    the mixture, each AE sampler fitted to the training codes z_train."""
     drawn = decoded_samples(models, z_train, n, generator)
     z = sample_mixture(*mixture, n, generator).float().to(z_train.device)
     drawn["ae_mixture"] = batched(models["AE"].decode, z)
@@ -141,11 +133,8 @@ def all_samples(models, z_train, mixture, n, generator):
 # The judge's table and the verdict
 
 def sample_quality(judge_model, x_held_out, x_train, x_test, y_test, samples, generator):
-    """The judge's numbers for the decoded samples {key of ROWS: images (N, 1, 28, 28)},
-    beside the test images (the ceiling), the first N held-out validation images (the
-    floor: the judge never trained on them) and N structureless images with x_train's
-    per-pixel mean and variance, drawn with `generator`; N = the number of test images.
-    Returns {"judge_test_accuracy", "images_per_row", "rows": {key: scores}, "verdict"}."""
+    """{"judge_test_accuracy", "images_per_row", "rows": {key of ROWS: scores}, "verdict"} of
+    the samples {key: (N, 1, 28, 28)}, N = the test images, and of the reference rows."""
     t0 = time.perf_counter()
     accuracy = judge.judge_accuracy(judge_model, x_test, y_test)
     print(f"judge: test accuracy {accuracy:.4f}")
@@ -163,14 +152,12 @@ def sample_quality(judge_model, x_held_out, x_train, x_test, y_test, samples, ge
 
 
 def beats(a, b):
-    """a's samples beat b's on both numbers: closer to real images (a lower Frechet
-    distance) and more often recognised (a larger share the judge is sure of)."""
+    """a's samples beat b's on both numbers: a lower Frechet distance, a larger confident share."""
     return a["fd"] < b["fd"] and a["confident_share"] > b["confident_share"]
 
 
 def third_claim(rows, judge_accuracy=1.0):
-    """One sentence on the report's third claim, from the Frechet distances and the share
-    of samples the judge is sure of: does it hold, and does the mixture change it?"""
+    """One sentence on the report's third claim: does it hold, and does the mixture change it?"""
     if judge_accuracy < MIN_JUDGE_ACCURACY:
         return (f"Not judged: the judge's test accuracy is {judge_accuracy:.3f}, below "
                 f"{MIN_JUDGE_ACCURACY}, so its scores say nothing about the samples (train it "

@@ -1,8 +1,5 @@
-"""Keeps checkpoints safe: only tensors and plain settings, written atomically, read safely.
-
-Read with weights_only=True; a missing, damaged or foreign one is one line naming the
-command that writes it.
-"""
+"""Keeps checkpoints safe: only tensors and plain settings, written atomically, read with
+weights_only=True; a missing, damaged or foreign one is one line naming the command to run."""
 from pathlib import Path
 
 import torch
@@ -11,8 +8,7 @@ from plumbing import files
 
 
 def save_checkpoint(path, settings, **state_dicts):
-    """Write {"settings": {...}, name: state_dict, ...} atomically (temp file + rename).
-    Returns its fingerprint, for the results entry that describes it."""
+    """Write {"settings": {...}, name: state_dict, ...} atomically; return its fingerprint."""
     payload = {"settings": settings,
                **{k: {n: t.detach().cpu() for n, t in sd.items()} for k, sd in state_dicts.items()}}
     files.write_atomically(path, lambda tmp: torch.save(payload, tmp))
@@ -24,16 +20,14 @@ WEIGHTS = {"encoder": "the autoencoder's (ae.py)", "vae": "the VAE's (vae.py)",
 
 
 def command_for(made_by, path):
-    """The command that writes the file `path`: `made_by` with the --quick or --out-dir
-    that makes it write into path's folder."""
+    """`made_by` with the --quick or --out-dir that makes it write into path's folder."""
     where = {Path("outputs"): "", Path("outputs/quick"): " --quick"}
     return made_by + where.get(Path(path).parent, f" --out-dir {Path(path).parent}")
 
 
 def load_checkpoint(path, made_by, key=None):
-    """The checkpoint dict, loaded with weights_only=True. `made_by` is the command that
-    writes it, named in the error when the file is missing, unreadable, or holds other
-    weights than `key` ("encoder": an autoencoder's, "vae": a VAE's)."""
+    """The checkpoint dict, loaded with weights_only=True; `made_by`, the command that writes
+    it, is named when the file is missing, unreadable, or holds no `key` weights."""
     path = Path(path)
     command = command_for(made_by, path)
     writes = made_by.split()[-1].removesuffix(".py") + ".pt" if made_by else path.name

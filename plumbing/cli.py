@@ -1,9 +1,6 @@
-"""Keeps bad input out: flags checked as parsed, --params as its flags, Ctrl-C one line.
-
-Every flag is checked by its type as it is parsed and a bad one is one line (exit 2); a
-tuned-value file (--params) passes the same checks; Ctrl-C, SIGTERM and running out of
-memory stop a running script with one line.
-"""
+"""Keeps bad input out: every flag checked by its type as it is parsed, a bad one one line
+(exit 2); Ctrl-C, SIGTERM and running out of memory stop a running script with one line.
+Last, the device and the seeds."""
 import argparse
 import os
 import random
@@ -20,16 +17,12 @@ MAX_WIDTH = 1024  # a layer's width (d, No1, No2): 4 x tune.py's widest, > an im
 FLOAT32_MAX = 3.4028234663852886e38  # torch.finfo(torch.float32).max: the models' dtype
 
 
-# -----------------------------------------------------------------------------
-# The parser and the types of its flags
-
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
-    """Shows each flag's default, unless it is None or False (the help text then says what
-    it is)."""
+    """Shows each flag's default, unless it is None or False (the help text says what it is)."""
 
     def _get_help_string(self, action):
-        hidden = action.default is None or action.default is False  # not 0: 0 == False
-        if hidden or action.default == argparse.SUPPRESS or "default:" in action.help:
+        hidden = any(action.default is v for v in (None, False, argparse.SUPPRESS))  # not 0
+        if hidden or "default:" in action.help:
             return action.help
         return action.help + " (default: %(default)s)"
 
@@ -45,78 +38,36 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def positive_int(text):
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
+def checked(convert, ok, says):
+    """A flag's type: the text converted, or refused as "must be SAYS, got TEXT" (argparse
+    prints it as the flag's one line) where it does not convert or the value is not ok."""
+    def check(text):
+        try:
+            value = convert(text)
+            if ok(value):
+                return value
+        except ValueError:  # "2.5" for an integer, "x" for a number
+            pass
+        raise argparse.ArgumentTypeError(f"must be {says}, got {text!r}")
+    return check
 
 
-def layer_width(text):
-    value = positive_int(text)
-    if value > MAX_WIDTH:
-        raise argparse.ArgumentTypeError(f"must be 1 to {MAX_WIDTH} (a layer's width), got {text}")
-    return value
-
-
-def non_negative_int(text):
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
-    return value
-
-
-def positive_float(text):
-    value = float(text)
-    if not 0 < value <= FLOAT32_MAX:  # also nan, and what a float32 model cannot hold
-        raise argparse.ArgumentTypeError(f"must be a positive number of at most "
-                                         f"{FLOAT32_MAX:.4g} (float32), got {text}")
-    return value
-
-
-def non_negative_float(text):
-    value = float(text)
-    if not 0 <= value <= FLOAT32_MAX:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, at most {FLOAT32_MAX:.4g} "
-                                         f"(float32), got {text}")
-    return value
-
-
-def probability(text):
-    value = float(text)
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
-    return value
-
-
-def subset_size(text):
-    value = int(text)
-    if value != 0 and value < MIN_SUBSET:
-        raise argparse.ArgumentTypeError(
-            f"must be 0 (all) or at least {MIN_SUBSET}, so that the validation and test parts "
-            f"(N/4 each) hold {MIN_SUBSET // 4} images or more; got {text}")
-    return value
-
-
-def seed_value(text):
-    value = int(text)
-    if not 0 <= value < 2**32:
-        raise argparse.ArgumentTypeError(f"must be in 0 .. 2**32 - 1, got {text}")
-    return value
-
-
-def optimizer_name(text):
-    if text not in ("Adam", "SGD"):
-        raise argparse.ArgumentTypeError(f"must be Adam or SGD, got {text!r}")
-    return text
-
-
-def path_text(text):
-    """A file or folder flag: an empty one (`--out-dir "$OUT"` with $OUT unset) is refused,
-    not taken as the current folder."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError(f"must be a path, got {text!r} (an unset variable?)")
-    return text
+positive_int = checked(int, lambda v: v > 0, "a positive integer")
+non_negative_int = checked(int, lambda v: v >= 0, "0 or more")
+layer_width = checked(int, lambda v: 0 < v <= MAX_WIDTH, f"1 to {MAX_WIDTH} (a layer's width)")
+seed_value = checked(int, lambda v: 0 <= v < 2**32, "in 0 .. 2**32 - 1")
+subset_size = checked(int, lambda v: v == 0 or v >= MIN_SUBSET,
+                      f"0 (all) or at least {MIN_SUBSET}, so that the validation and test parts "
+                      f"(N/4 each) hold {MIN_SUBSET // 4} images or more")
+# nan is refused too, and any rate a float32 model cannot hold
+positive_float = checked(float, lambda v: 0 < v <= FLOAT32_MAX,
+                         f"a positive number of at most {FLOAT32_MAX:.4g} (float32)")
+non_negative_float = checked(float, lambda v: 0 <= v <= FLOAT32_MAX,
+                             f"0 or more, at most {FLOAT32_MAX:.4g} (float32)")
+probability = checked(float, lambda v: 0 <= v < 1, "in [0, 1)")
+optimizer_name = checked(str, lambda v: v in ("Adam", "SGD"), "Adam or SGD")
+# an empty path (`--out-dir "$OUT"` with $OUT unset) is refused, not taken as the current folder
+path_text = checked(str, lambda v: bool(v.strip()), "a path")
 
 
 def add_common_flags(parser):
@@ -142,11 +93,10 @@ def add_common_flags(parser):
 
 
 def parse_args(parser, quick, argv=None):
-    """Parse the command line; with --quick, the values in `quick` become the defaults,
-    so that a flag given explicitly still wins over what --quick sets."""
+    """Parse the command line; with --quick, the values in `quick` become the defaults, so
+    that a flag given explicitly still wins (argparse fills in a default only where the
+    namespace has no value yet), and the run writes to outputs/quick/, never over a full run."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    # argparse fills in a default only where the namespace has no value yet
-    # (a quick run writes to outputs/quick/, never over the results of a full run)
     namespace = (argparse.Namespace(out_dir="outputs/quick", **quick) if "--quick" in argv
                  else None)
     return parser.parse_args(argv, namespace)
@@ -157,9 +107,8 @@ def print_settings(args):
 
 
 def run(main):
-    """Run a script's main(). Ctrl-C (SIGINT) and SIGTERM are one line and exit status 130
-    or 143, not a traceback: every file a script writes (results, checkpoints, figures,
-    tables) goes through write_atomically, so an interrupt leaves nothing half-written."""
+    """Run a script's main(). Ctrl-C (SIGINT) and SIGTERM are one line and exit status 130 or
+    143: every file a script writes goes through write_atomically, so nothing is half-written."""
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, interrupt)
     try:
@@ -168,18 +117,13 @@ def run(main):
         print("interrupted; nothing half-written", file=sys.stderr)
         sys.exit(128 + (e.args[0] if e.args else signal.SIGINT))
     except (MemoryError, RuntimeError) as e:  # torch.OutOfMemoryError is a RuntimeError
-        if not out_of_memory(e):
+        # a GPU's OutOfMemoryError, or the RuntimeError of torch's CPU allocator or Apple's MPS
+        if not (isinstance(e, (MemoryError, torch.OutOfMemoryError))
+                or any(s in str(e) for s in ("can't allocate memory", "out of memory"))):
             raise  # a bug, shown as one
         why = (str(e).strip() or type(e).__name__).splitlines()[0][:200]
         sys.exit(f"error: out of memory ({why}); try a smaller --batch-size or smaller "
                  "layers (d, no1, no2), or another --device; nothing half-written")
-
-
-def out_of_memory(e):
-    """A GPU's torch.OutOfMemoryError, Python's MemoryError, or the RuntimeError of torch's
-    CPU allocator ("can't allocate memory") or of Apple's MPS ("out of memory")."""
-    return (isinstance(e, (MemoryError, torch.OutOfMemoryError))
-            or any(s in str(e) for s in ("can't allocate memory", "out of memory")))
 
 
 def interrupt(signum, frame):
@@ -187,18 +131,12 @@ def interrupt(signum, frame):
     raise KeyboardInterrupt(signum)
 
 
-# -----------------------------------------------------------------------------
-# Device and seed
-
 def pick_device(name):
+    """--device: auto picks cuda, then mps, then cpu; one that is not there is one line."""
+    available = {"cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available(),
+                 "cpu": True}
     if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    available = {"cpu": True, "cuda": torch.cuda.is_available(),
-                 "mps": torch.backends.mps.is_available()}
+        name = next(n for n, ok in available.items() if ok)
     if not available[name]:
         raise SystemExit(f"error: --device {name} is not available on this machine "
                          "(use --device auto or cpu)")

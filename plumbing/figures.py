@@ -1,11 +1,6 @@
-"""Keeps figures whole: drawn without a window, written atomically, labelled for a reader.
-
-pyplot without a display, a log axis whose labels read plainly, and image grids with a
-title and row and column labels.
-"""
+"""Keeps figures whole: drawn without a window, written atomically, labelled for a reader (a
+log axis whose labels read plainly, image grids with a title and row and column labels)."""
 import textwrap
-
-import torch
 
 from plumbing import files
 
@@ -29,24 +24,22 @@ def plain_log_axis(axis):
 def plot_grid(images, path, title, row_labels=None, col_labels=None, cell=0.9):
     """Save images (R, C, 28, 28) (or (R, C, 1, 28, 28)) as one figure: a single mosaic
     (one imshow, fast for a 10 x 10 grid) with a title and optional row and column labels."""
+    from torchvision.utils import make_grid
     plt = pyplot()
-    images = images.detach().float().cpu().reshape(*images.shape[:2], 28, 28)
     rows, cols = images.shape[:2]
     pad = 2  # white pixels between cells
-    mosaic = torch.ones(rows, cols, 28 + pad, 28 + pad)
-    mosaic[:, :, pad // 2:pad // 2 + 28, pad // 2:pad // 2 + 28] = images
-    mosaic = mosaic.permute(0, 2, 1, 3).reshape(rows * (28 + pad), cols * (28 + pad))
+    mosaic = make_grid(images.detach().float().cpu().reshape(-1, 1, 28, 28), nrow=cols,
+                       padding=pad, pad_value=1)[0].numpy()             # (H, W): one channel
     left = 1.3 if row_labels else 0.2
     top = 0.8 + 0.3 * bool(col_labels)
     fig, ax = plt.subplots(figsize=(left + cols * cell, top + rows * cell))
     ax.imshow(mosaic, cmap="gray", vmin=0, vmax=1)
-    centers = lambda n: [(28 + pad) * i + (28 + pad) / 2 - 0.5 for i in range(n)]
+    centers = lambda n: [pad + (28 + pad) * i + 13.5 for i in range(n)]  # of each cell
     ax.set_xticks(centers(cols) if col_labels else [], col_labels or [], fontsize=9)
     ax.set_yticks(centers(rows) if row_labels else [], row_labels or [], fontsize=9)
     ax.xaxis.tick_top()
     ax.tick_params(length=0)
-    for spine in ax.spines.values():
-        spine.set_visible(False)
+    ax.spines[:].set_visible(False)
     width = fig.get_size_inches()[0]
     fig.suptitle("\n".join(textwrap.wrap(title, int(width * 9))), fontsize=11)
     fig.tight_layout()

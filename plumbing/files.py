@@ -1,9 +1,5 @@
-"""Keeps files whole: atomic writes, results updated entry by entry, folders checked early.
-
-A results file is updated entry by entry, under a lock, re-read just before its atomic write;
-the output folder is checked to be writable before a long run; a fingerprint ties a results
-entry to the checkpoint it describes.
-"""
+"""Keeps files whole: each written to a temporary file, then renamed over the old one; a
+results file updated entry by entry under a lock; the output folder checked before a long run."""
 import contextlib
 import fcntl
 import hashlib
@@ -11,12 +7,13 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 
 
 def out_dir(path):
-    """The output folder, made if need be, and checked to be writable now rather than
-    after a long training run."""
+    """The output folder, made if need be, and checked to be writable now rather than after a
+    long training run."""
     path = Path(path)
     try:
         path.mkdir(parents=True, exist_ok=True)
@@ -29,34 +26,27 @@ def out_dir(path):
 
 
 def write_atomically(path, write):
-    """Call write(tmp) on a temporary file of its own beside `path`, then rename it to
-    `path`: a crash, or a second process writing at the same moment, never leaves half a
-    file behind. Whatever fails on the way (a full disk is an OSError from Python and
-    matplotlib, but torch.save's "unexpected pos" is a RuntimeError) is one line naming the
-    file; Ctrl-C and SystemExit pass through, and the temporary file is removed either way."""
+    """Call write(tmp), then rename tmp to path (os.replace is atomic): a crash, or a second
+    process writing at once, never leaves half a file. A failure is one line naming the file;
+    Ctrl-C and SystemExit pass through; tmp is removed either way."""
     path = Path(path)
-    tmp = None
+    # a name of this process and thread alone: two writers never share a temporary file
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-        os.close(fd)
         write(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private (0600); give the usual mode
         os.replace(tmp, path)
-    except Exception as e:  # a full disk, a read-only folder: the earlier file stays whole
+    except Exception as e:  # a full disk (OSError; torch.save's is a RuntimeError) ...
         raise SystemExit(f"error: cannot write {path} ({write_error(e, path)}); "
                          "the earlier file, if any, is unchanged")
-    finally:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
+    finally:  # tmp.exists(): on a read-only disk, unlink fails even where there is no file
+        if tmp.exists():
+            tmp.unlink()
 
 
 def write_error(e, path):
-    """Why a write failed, in a few words: an OSError's own (no space left on device);
-    another library's message, first line, with the space left on the disk, since torch
-    and others do not say that the disk is full."""
+    """Why a write failed, in a few words: an OSError's own; another library's first line,
+    with the space left on the disk, since torch and others do not say that it is full."""
     if isinstance(e, OSError):
         return (e.strerror or str(e)).lower()
     why = f"{type(e).__name__}: {(str(e).strip() or 'no message').splitlines()[0][:160]}"
@@ -74,8 +64,8 @@ def save_text(path, text):
 
 
 def read_json(path, fix):
-    """The JSON object (a dict) at path. A missing or damaged file is a one-line error, not a
-    traceback, that ends with `fix`: what to do about it. Every results file is read here."""
+    """The JSON object (a dict) at path; a missing or damaged file is one line ending with
+    `fix`, what to do about it. Every results file is read here."""
     path = Path(path)
     if not path.exists():
         raise SystemExit(f"error: {path} is missing; {fix}")
@@ -101,9 +91,9 @@ def check_results(path):
 
 
 def update_results(path, entries):
-    """Write `entries` (a dict) into the results file at path, keeping every other entry:
-    the file is read again just before the atomic write, under a lock, so that two runs into
-    one folder (ae.py --part compare and --part refit at once) each keep the other's entry."""
+    """Write `entries` (a dict) into the results file at path, keeping every other entry: it
+    is read again just before the write, under a lock, so that two runs into one folder (ae.py
+    --part compare and --part refit at once) each keep the other's entry."""
     path = Path(path)
     with locked(path):
         results = read_json(path, "move it away or use another --out-dir") if path.exists() else {}
@@ -112,26 +102,23 @@ def update_results(path, entries):
 
 @contextlib.contextmanager
 def locked(path):
-    """Hold an advisory lock (flock) on PATH.lock, beside path, for the block: a second
-    process waits there until the first has written. The kernel releases the lock when the
-    process ends, however it ends; the empty lock file stays (removing it would let a third
-    process lock a new file while the second holds the old one)."""
+    """Hold an advisory lock (flock) on PATH.lock for the block: a second process waits here
+    until the first has written; the kernel releases it however the process ends. The empty
+    lock file stays (removing it would let a third process lock a new one meanwhile)."""
     lock = path.with_name(path.name + ".lock")
     try:
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+        fh = open(lock, "a")
     except OSError as e:
         raise SystemExit(f"error: cannot write {lock} ({e.strerror.lower()}); the earlier "
                          f"{path.name}, if any, is unchanged")
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    with fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
         yield
-    finally:
-        os.close(fd)
 
 
 def fingerprint(path):
     """{"bytes": size, "sha256": hash} of a file: a results entry records that of the
-    checkpoint it describes, and readers compare (a run stopped between the two writes,
-    or two runs into one folder, leave them apart)."""
+    checkpoint it describes, and readers compare (a run stopped between the two writes, or
+    two runs into one folder, leave them apart)."""
     data = Path(path).read_bytes()
     return {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}

@@ -1,9 +1,5 @@
-"""Keeps tuned values honest: a --params file is checked as its flags are, and its source kept.
-
-The values a run trains with come from the report's table, then the file --params names,
-then any flag given; each value from a file passes the check of its flag, and the record
-of where the values came from is printed and saved beside the results.
-"""
+"""Keeps tuned values honest: a run trains with the report's table, then the file --params
+names (each value checked as its flag is), then any flag given; and it says which."""
 import argparse
 from typing import NamedTuple
 
@@ -20,8 +16,7 @@ PARAM_TYPES = {"d": layer_width, "optimizer": optimizer_name, "lr": positive_flo
 
 
 class Params(NamedTuple):
-    """The values a run trains with, and where they came from ("report", a file, the
-    command line): one record, printed and saved beside the results."""
+    """The values a run trains with, and their source ("report", a file, "command line [...]")."""
     values: dict
     source: str
 
@@ -49,15 +44,9 @@ def resolve_params(args, table, study):
 
 
 def read_params(path, study, table):
-    """The values of `table`'s keys in a tuned-value file of tune.py, each checked as its
-    flag is: a missing, damaged or foreign file, or a bad value, is one line.
-
-    The file's format, written by tune.py:
-        {"study": NAME, "params": {...}, "value": best validation value,
-         "direction": "minimize" | "maximize",
-         "trials": {"complete": n, "pruned": n, "failed": n, "running": n, "waiting": n},
-         "settings": {...}}
-    """
+    """The values of `table`'s keys in a file tune.py wrote ({"study": NAME, "params": {...},
+    "value", "direction", "trials", "settings"}), each checked as its flag is: a missing,
+    damaged or foreign file, or a bad value, is one line."""
     fix = f"pass a file written by `python tune.py {study}`"
     data = read_json(path, fix)
     if data.get("study") not in (study, None):
@@ -76,11 +65,11 @@ def check_param(path, key, value, fix="fix the file or rerun tune.py"):
     """A value read from a file passes the check of its flag (PARAM_TYPES), or is one line."""
     check = PARAM_TYPES[key]
     kind = str if check is optimizer_name else int if check is layer_width else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kind):  # JSON's true is not 1
+        what = {str: "a name", int: "a whole number"}.get(kind, "a number")
+        raise SystemExit(f"error: {path}: {key} must be {what}, got {value!r}; {fix}")
     try:
-        if isinstance(value, bool) or not isinstance(value, kind):
-            what = {str: "a name", int: "a whole number"}.get(kind, "a number")
-            raise argparse.ArgumentTypeError(f"must be {what}, got {value!r}")
         return check(str(value))
-    except (argparse.ArgumentTypeError, ValueError) as e:
+    except argparse.ArgumentTypeError as e:
         raise SystemExit(f"error: {path}: {key} {e}; {fix}")
 

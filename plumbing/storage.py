@@ -1,9 +1,6 @@
-"""Keeps tune.py's Optuna storage safe across workers: heartbeats, checked resumes, one-line errors.
-
-A URL safe to print, a storage with heartbeats (a killed worker's trial is failed, also when
-the study is opened), a resumed study checked to be of the same kind and settings, every
-trial counted by its state, and a storage that fails at any point (a full disk) one line.
-"""
+"""Keeps tune.py's Optuna storage safe across workers: a URL safe to print, heartbeats (a
+killed worker's trial is failed), a resumed study checked to be of the same kind and settings,
+every trial counted by its state, and a storage that fails (a full disk) one line."""
 import contextlib
 import re
 import time
@@ -37,10 +34,8 @@ GRACE_SECONDS = 120     # ... and Optuna fails it as stale (its worker died) aft
 
 
 def open_storage(url, shown):
-    """The RDB storage at url, with heartbeats: a running trial writes one every
-    HEARTBEAT_SECONDS, and Optuna fails it as stale (its worker was killed) GRACE_SECONDS
-    later. Workers that start together on a new database all create its tables; those
-    that lose that race find them on a second try."""
+    """The RDB storage at url, with heartbeats. Workers that start together on a new database
+    all create its tables; those that lose that race find them on a second try."""
     import optuna
     for attempt in range(3):
         try:
@@ -81,10 +76,9 @@ def chain(e):
 
 @contextlib.contextmanager
 def storage_errors(shown):
-    """A storage that fails inside the block (a full disk, a server gone) is one line
-    (storage_error), not Optuna's chain of tracebacks: its error may reach us as the cause
-    of another (Optuna's own "Should not reach" assertion as it tidies up the trial). The
-    trial it was writing is failed as stale when the study is next opened."""
+    """A storage that fails inside the block (a full disk, a server gone) is one line, not
+    Optuna's chain of tracebacks, also when its error comes as the cause of another (Optuna's
+    "Should not reach" as it tidies up); the cut trial is failed when the study is next opened."""
     import optuna
     import sqlalchemy
     kinds = (optuna.exceptions.StorageInternalError, sqlalchemy.exc.SQLAlchemyError)
@@ -97,26 +91,20 @@ def storage_errors(shown):
 
 
 def fail_stale_trials(study):
-    """Fail the trials of killed workers now, as the study is opened (RUNNING, no heartbeat
-    for GRACE_SECONDS): Optuna does so only before it starts a trial, and a complete study
-    starts none, so they would stay RUNNING for good."""
+    """Fail the trials of killed workers as the study is opened: Optuna does so only before it
+    starts a trial, and a complete study starts none, so they would stay RUNNING for good."""
     import optuna
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         optuna.storages.fail_stale_trials(study)
 
 
-# Every state a trial can be in, by the name the tuned file counts it under
-TRIAL_STATES = {"complete": "COMPLETE", "pruned": "PRUNED", "failed": "FAIL",
-                "running": "RUNNING", "waiting": "WAITING"}
-
-
 def trial_counts(trials):
-    """{"complete": n, "pruned": n, "failed": n, "running": n, "waiting": n}, summing to the
-    trials held. Running: a worker is at it, or was killed less than GRACE_SECONDS ago;
-    waiting: enqueued, not started."""
-    return {name: sum(t.state.name == state for t in trials)
-            for name, state in TRIAL_STATES.items()}
+    """{"complete": n, ..., "waiting": n}: every trial held, by its state. Running: a worker is
+    at it, or was killed less than GRACE_SECONDS ago; waiting: enqueued, not started."""
+    states = {"complete": "COMPLETE", "pruned": "PRUNED", "failed": "FAIL",
+              "running": "RUNNING", "waiting": "WAITING"}
+    return {name: sum(t.state.name == state for t in trials) for name, state in states.items()}
 
 
 def counts_text(counts):
@@ -126,10 +114,9 @@ def counts_text(counts):
 
 
 def check_resumed(study, kind, direction, shown, settings):
-    """Refuse to resume a study of another kind (ae, classifier, vae), or one run with
-    other settings (subset, epochs, batch size), whose values would not compare; then
-    record both in the study. Its kind is told by its trials' parameter names, as a study
-    made before tune.py recorded its kind has only those."""
+    """Refuse to resume a study of another kind (ae, classifier, vae), or with other settings
+    (subset, epochs, batch size), whose values would not compare; then record both in the study.
+    Its kind is told by its trials' parameters, as an older study has only those."""
     names = {name for t in study.get_trials(deepcopy=False) for name in t.params}
     found = (("ae" if names & {"optimizer", "dropout"} else "classifier" if "no1" in names
               else "vae") if names else study.user_attrs.get("study"))
