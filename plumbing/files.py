@@ -78,11 +78,6 @@ def read_json(path, fix):
     return data
 
 
-def not_a_number(path, key, value, fix):
-    """The one line for a results file that holds something else where a number belongs."""
-    return f"error: {path}: {key} is {value!r}, not a number; {fix}"
-
-
 def check_results(path):
     """Refuse a damaged results file at path now, before any training, not at the end."""
     if Path(path).exists():
