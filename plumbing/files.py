@@ -1,9 +1,11 @@
 """Keeps files whole: each written to a temporary file, then renamed over the old one; a
-results file updated entry by entry under a lock; the output folder checked before a long run."""
+results file updated entry by entry under a lock; the output folder checked before a long run.
+Reads results files back: a number by its path, and what a file lacks as one line."""
 import contextlib
 import fcntl
 import hashlib
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -117,3 +119,55 @@ def fingerprint(path):
     two runs into one folder, leave them apart)."""
     data = Path(path).read_bytes()
     return {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def number(data, *keys, optional=False):
+    """data["refit"]["val_mse"][-1] for the keys "refit", "val_mse", -1, as a float (a NaN is
+    one). What is absent is a KeyError that names the whole path, or None if optional."""
+    value, path = data, ".".join(map(str, keys))
+    for key in keys:
+        try:
+            value = value[int(key)] if isinstance(value, list) else value[key]
+        except (KeyError, IndexError, ValueError, TypeError):
+            if optional:
+                return None
+            raise KeyError(path) from None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{path} is {value!r}, not a number")
+    return float(value)
+
+
+@contextlib.contextmanager
+def reading(path, fix):
+    """What the results file at path lacks, or holds in the wrong place: one line that names
+    the file and the key (and the value where a number belongs)."""
+    try:
+        yield
+    except KeyError as e:
+        raise SystemExit(f"error: {path} lacks {e}; {fix}")
+    except (IndexError, TypeError, ValueError, AttributeError) as e:
+        raise SystemExit(f"error: {path}: {str(e)[:200]}; {fix}")
+
+
+def read_times(path, columns):
+    """The rows of a times file of scripts/reproduce.py: tab-separated `columns` (a header
+    line of them is skipped), those after "step" in seconds; [] if there is none. A seed run's
+    step copied from the report, not trained again, says "reused" and is left out."""
+    rows, words = [], columns.index("step") + 1
+    for n, line in enumerate(path.read_text().splitlines() if path.exists() else [], 1):
+        cells = line.split("\t")
+        if not line or cells[-1] == "reused" or cells == list(columns):
+            continue
+        try:
+            seconds = [float(cell) for cell in cells[words:]]
+        except ValueError:
+            seconds = []
+        if len(cells) != len(columns) or not seconds or not all(map(math.isfinite, seconds)):
+            raise SystemExit(f"error: {path}, line {n}, is not {'<TAB>'.join(columns)!r} "
+                             f"({line!r}); delete the line or the file")
+        rows.append(cells[:words] + seconds)
+    return rows
+
+
+def fmt(value):
+    return "—" if value is None else f"{value:.4g}" if isinstance(value, float) else str(value)

@@ -7,13 +7,13 @@ Run last by `python -m scripts.reproduce --seeds N`, which trains each configura
 OUT/seeds/CONFIG/seedS/, and by `--studies N` (OUT/studies/studyK/: a tuning, then a tuned
 seed run at the report's seed). On its own: `python -m scripts.seeds [--out-dir DIR]`.
 """
-import contextlib
 import math
 import statistics
 from pathlib import Path
 
 from plumbing.cli import Parser, path_text, run
-from plumbing.files import fingerprint, read_json, save_json, save_text
+from plumbing.files import (fingerprint, fmt, number, read_json, read_times, reading,
+                            save_json, save_text)
 from scripts.reproduce import SEED_RUN, TUNED
 
 RERUN = "rerun `python -m scripts.reproduce --seeds N` (or --studies N)"
@@ -237,55 +237,7 @@ def named(claim, state):
 
 
 # -----------------------------------------------------------------------------
-# Reading the results files (summary.py reads its own with number() and reading() too)
-
-def number(data, *keys, optional=False):
-    """data["refit"]["val_mse"][-1] for the keys "refit", "val_mse", -1, as a float (a NaN is
-    one). What is absent is a KeyError that names the whole path, or None if optional."""
-    value, path = data, ".".join(map(str, keys))
-    for key in keys:
-        try:
-            value = value[int(key)] if isinstance(value, list) else value[key]
-        except (KeyError, IndexError, ValueError, TypeError):
-            if optional:
-                return None
-            raise KeyError(path) from None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{path} is {value!r}, not a number")
-    return float(value)
-
-
-@contextlib.contextmanager
-def reading(path, fix=RERUN):
-    """What the results file at path lacks, or holds in the wrong place: one line that names
-    the file and the key (and the value where a number belongs)."""
-    try:
-        yield
-    except KeyError as e:
-        raise SystemExit(f"error: {path} lacks {e}; {fix}")
-    except (IndexError, TypeError, ValueError, AttributeError) as e:
-        raise SystemExit(f"error: {path}: {str(e)[:200]}; {fix}")
-
-
-def read_times(path, columns):
-    """The rows of a times file of scripts/reproduce.py: tab-separated `columns` (a header
-    line of them is skipped), those after "step" in seconds; [] if there is none. A seed run's
-    step copied from the report, not trained again, says "reused" and is left out."""
-    rows, words = [], columns.index("step") + 1
-    for n, line in enumerate(path.read_text().splitlines() if path.exists() else [], 1):
-        cells = line.split("\t")
-        if not line or cells[-1] == "reused" or cells == list(columns):
-            continue
-        try:
-            seconds = [float(cell) for cell in cells[words:]]
-        except ValueError:
-            seconds = []
-        if len(cells) != len(columns) or not seconds or not all(map(math.isfinite, seconds)):
-            raise SystemExit(f"error: {path}, line {n}, is not {'<TAB>'.join(columns)!r} "
-                             f"({line!r}); delete the line or the file")
-        rows.append(cells[:words] + seconds)
-    return rows
-
+# Reading the seed runs and the studies
 
 def classifier_accuracy(data, seed):
     """Test accuracy (%) of the run trained with `seed` (classify.py --seeds 1 makes one run;
@@ -329,7 +281,7 @@ def read_runs(folders, seed=None):
         data["seeds"].append(n)
         files = {name: read_json(folder / name, RERUN) for name in names}
         for key, _, name, path, _ in METRICS:
-            with reading(folder / name):
+            with reading(folder / name, RERUN):
                 value = (classifier_accuracy(files[name], n if seed is None else seed)
                          if path == "classify" else
                          number(files[name], *path.split("."), optional=key in OPTIONAL))
@@ -337,7 +289,7 @@ def read_runs(folders, seed=None):
         if seed is not None:
             data.setdefault("tuned_values", []).append({})
             for name in TUNED:
-                with reading(folder / name):
+                with reading(folder / name, RERUN):
                     data["tuned_values"][-1].update(
                         (f"{name[6:-5]}: {k}", v) for k, v in files[name]["params"].items())
     return data
@@ -366,7 +318,7 @@ def studies(out, tuned):
     with 2 or more, their tuned values, STUDY_KEYS and survives() of each claim."""
     if not (out / "studies").is_dir():
         return None
-    with reading(out / "classify.json"):  # the report's seed: its first classifier run's
+    with reading(out / "classify.json", RERUN):  # the report's seed: its first classifier run's
         seed = int(number(read_json(out / "classify.json", RERUN), "table6", "table5", "runs",
                           0, "seed"))
     data = read_runs(numbered(out / "studies", "study"), seed)
@@ -521,10 +473,6 @@ def markdown(out):
         tuned = data["configs"].get("tuned", {}).get("metrics", {})
         lines += studies_markdown(out, data["studies"], tuned)
     return "\n".join(lines + times_markdown(out)).rstrip() + "\n"
-
-
-def fmt(value):
-    return "—" if value is None else f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def main(argv=None):

@@ -11,10 +11,10 @@ from beyond.samples import ROWS, MIN_JUDGE_ACCURACY
 from classify import REPORT_ACCURACY, REPORT_F1, TABLE_5, recipe_label
 from common import CLASSES
 from plumbing.cli import Parser, path_text, run
-from plumbing.files import fingerprint, read_json, save_text
 from plumbing.storage import counts_text
 from scripts import seeds
-from scripts.seeds import SEQUENCE_TIMES, fmt, number, read_times, reading
+from plumbing.files import fingerprint, fmt, number, read_json, read_times, reading, save_text
+from scripts.seeds import SEQUENCE_TIMES
 from vae import TABLE_7
 
 FIGURES = [  # (the report's figure, file, what it shows)
