@@ -322,12 +322,10 @@ def build_parser():
     add_params_flag(parser, "classifier")
     parser.add_argument("--epochs", type=positive_int, default=10,
                         help="epochs of fine-tuning on all training images (section 3.3)")
-    parser.add_argument("--batch-size", type=positive_int, default=256,
-                        help="section 2.1: n = 256")
     parser.add_argument("--seeds", type=positive_int, default=3,
                         help="runs, seeded --seed, --seed + 1, ... (the report made one)")
     parser.add_argument("--checkpoint", type=path_text, help="the AE (default: OUT_DIR/ae.pt)")
-    add_common_flags(parser)
+    add_common_flags(parser, batch_size=True)
     return parser
 
 
