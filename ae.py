@@ -330,8 +330,6 @@ def build_parser():
                              "refit: the tuned AE with Table 4's values (section 3.2)")
     parser.add_argument("--epochs", type=positive_int, default=42,
                         help="epochs of every run (section 2.1)")
-    parser.add_argument("--batch-size", type=positive_int, default=256,
-                        help="section 2.1: n = 256")
     add_params_flag(parser, "ae")
     # Each of these sets the value in every part run; not given, each part takes its own
     parser.add_argument("--d", type=layer_width, default=None,
@@ -346,7 +344,7 @@ def build_parser():
     parser.add_argument("--dropout", type=probability, default=None,
                         help="dropout dr of the linear layers (default: compare 0.2, section "
                              "2.1; refit 0.005, Table 4)")
-    add_common_flags(parser)
+    add_common_flags(parser, batch_size=True)
     return parser
 
 

@@ -26,7 +26,7 @@ from common import (CLASSES, Encoder, batches, diverged, kaiming_init, load_test
                     make_optimizer)
 from plumbing.cli import (Parser, add_common_flags, parse_args, path_text, pick_device,
                           positive_int, print_settings, run, seed_everything)
-from plumbing.figures import pyplot, save_figure
+from plumbing.figures import plot_confusion_matrix
 from plumbing.files import out_dir, save_json, save_text
 from plumbing.params import add_params_flag, resolve_params
 
@@ -271,24 +271,10 @@ def write_results(results, args, device, seconds, n_test, out):
     print("\nTable 6\n" + markdown)
     for i, (recipe, r) in enumerate(results.items()):  # a figure a recipe, of its first seed
         shown, path = r["runs"][0], out / f"fig_confusion_matrix{'_' + recipe if i else ''}.png"
-        plot_confusion_matrix(torch.tensor(shown["confusion"]), path,
+        plot_confusion_matrix(torch.tensor(shown["confusion"]), CLASSES, path,
                               f"Confusion matrix on the {n_test:,} test images\n("
                               f"{recipe_label(recipe, r['source'])}, seed {shown['seed']}: "
                               f"accuracy {100 * shown['accuracy']:.2f} %)")
-
-
-def plot_confusion_matrix(cm, path, title):
-    """The confusion matrix of the test set, counts in the cells, class names on the axes."""
-    fig, ax = pyplot().subplots(figsize=(8, 7), layout="tight")
-    ax.imshow(cm, cmap="Blues")
-    for i, row in enumerate(cm.tolist()):
-        for j, n in enumerate(row):
-            ax.text(j, i, n, ha="center", va="center", fontsize=8,
-                    color="white" if n > cm.max() / 2 else "black")
-    ax.set_xticks(range(len(CLASSES)), CLASSES, rotation=45, ha="right")
-    ax.set_yticks(range(len(CLASSES)), CLASSES)
-    ax.set(xlabel="predicted class", ylabel="true class", title=title)
-    save_figure(fig, path)
 
 
 def table6_markdown(results, n_seeds):
@@ -322,12 +308,10 @@ def build_parser():
     add_params_flag(parser, "classifier")
     parser.add_argument("--epochs", type=positive_int, default=10,
                         help="epochs of fine-tuning on all training images (section 3.3)")
-    parser.add_argument("--batch-size", type=positive_int, default=256,
-                        help="section 2.1: n = 256")
     parser.add_argument("--seeds", type=positive_int, default=3,
                         help="runs, seeded --seed, --seed + 1, ... (the report made one)")
     parser.add_argument("--checkpoint", type=path_text, help="the AE (default: OUT_DIR/ae.pt)")
-    add_common_flags(parser)
+    add_common_flags(parser, batch_size=True)
     return parser
 
 

@@ -31,7 +31,7 @@ from common import (CLASSES, CORNERS, batched, bilinear, first_of_classes, load_
 from plumbing.checkpoints import command_for, load_checkpoint, load_weights
 from plumbing.cli import (Parser, add_common_flags, non_negative_int, parse_args, pick_device,
                           positive_float, positive_int, print_settings, run, seed_everything)
-from plumbing.figures import plot_grid, pyplot, save_figure
+from plumbing.figures import plot_grid, plot_interpolations, plot_scatter_panels
 from plumbing.files import out_dir, save_json
 from vae import VAE
 
@@ -345,15 +345,17 @@ def plot_figures(models, codes, z_train, embeddings, x, y, sub, args, out):
     d = {name: m.d for name, m in models.items()}
     which = (f"all {n:,} test images" if n_tsne == n else f"{n_tsne:,} of {n:,} test images, a "
              "random subsample:\nexact t-SNE costs O(n²) per iteration (--tsne-points 0 for all)")
-    scatter_panels([e["tsne"] for e in embeddings.values()], y[sub], out / "fig03_tsne.png",
-                   f"Figure 3: t-SNE of the latent codes (perplexity {args.perplexity:g})\n{which}",
-                   [("t-SNE 1", "t-SNE 2")] * len(codes),
-                   [f"{m} (d = {d[m]}), KL divergence {embeddings[m]['kl']:.3f}" for m in codes])
-    scatter_panels([e["pca"] for e in embeddings.values()], y, out / "fig09_pca.png",
-                   f"Figure 9: PCA of the latent codes of {n:,} test images",
-                   [[f"principal component {i + 1} ({100 * r:.1f} % of the variance)"
-                     for i, r in enumerate(e["ratio"])] for e in embeddings.values()],
-                   [f"{m} (d = {d[m]})" for m in codes])
+    plot_scatter_panels([e["tsne"] for e in embeddings.values()], y[sub], CLASSES,
+                        out / "fig03_tsne.png", "Figure 3: t-SNE of the latent codes "
+                        f"(perplexity {args.perplexity:g})\n{which}",
+                        [("t-SNE 1", "t-SNE 2")] * len(codes),
+                        [f"{m} (d = {d[m]}), KL divergence {e['kl']:.3f}"
+                         for m, e in embeddings.items()])
+    plot_scatter_panels([e["pca"] for e in embeddings.values()], y, CLASSES, out / "fig09_pca.png",
+                        f"Figure 9: PCA of the latent codes of {n:,} test images",
+                        [[f"principal component {i + 1} ({100 * r:.1f} % of the variance)"
+                          for i, r in enumerate(e["ratio"])] for e in embeddings.values()],
+                        [f"{m} (d = {d[m]})" for m in codes])
     rows = decoded_samples(models, z_train, 10, torch.Generator().manual_seed(args.seed))
     plot_grid(torch.stack(list(rows.values())), out / "fig04_ae_samples.png",
               "Figure 4: random latent codes decoded, " + ", ".join(f"{m} d = {d[m]}" for m in d),
@@ -368,48 +370,8 @@ def plot_figures(models, codes, z_train, embeddings, x, y, sub, args, out):
                        bilinear_grid(model.decode, z[first_of_classes(y, CORNERS)])))
     plot_interpolations(panels, out / "fig05a_ae_interpolation.png",
                         "Figure 5a: interpolation in the AE's latent space"
-                        + (" (the VAE's beside it, as Figure 5b)" if "VAE" in models else ""))
-
-
-def scatter_panels(points, y, path, title, axis_labels, panel_titles):
-    """One scatter plot per model, of the points (n, 2) of each, coloured by their class y (n,),
-    and one legend with the class names."""
-    fig, axes = pyplot().subplots(1, len(points), figsize=(1 + 5.5 * len(points), 5.8),
-                                  squeeze=False, layout="tight")
-    for ax, p, (xlabel, ylabel), panel in zip(axes[0], points, axis_labels, panel_titles):
-        for c, name in enumerate(CLASSES):
-            ax.scatter(*p.cpu()[y.cpu() == c].T, s=2, color=f"C{c}", label=name)
-        ax.set(xlabel=xlabel, ylabel=ylabel)
-        ax.set_title(panel, fontsize=10)
-    axes[0, -1].legend(loc="center left", bbox_to_anchor=(1.02, 0.5), markerscale=5,
-                       title="class", frameon=False)
-    fig.suptitle(title)
-    save_figure(fig, path)
-
-
-def plot_interpolations(panels, path, title):
-    """Figure 5a: per model, the walk (originals at both ends) above the 10 x 10 grid.
-    panels: list of (panel title, walk (steps+3, 1, 28, 28), grid (10, 10, 1, 28, 28))."""
-    from torchvision.utils import make_grid  # images side by side, 2 white pixels apart
-    fig, axes = pyplot().subplots(2, len(panels), figsize=(0.5 + 6.5 * len(panels), 9.2),
-                                  squeeze=False, height_ratios=[1, 7.5], layout="tight")
-    for (name, walk, grid), top, bottom in zip(panels, *axes):  # a column of axes per model
-        steps = len(walk) - 3
-        top.imshow(make_grid(walk.cpu(), nrow=len(walk), pad_value=1)[0], cmap="gray", vmin=0,
-                   vmax=1)
-        top.set_xticks([2 + 30 * i + 14 for i in range(len(walk))],
-                       ["A", *(f"{i / steps:g}" for i in range(steps + 1)), "B"], fontsize=7)
-        top.set_yticks([])
-        top.set_xlabel(f"t, from {WALK[0]} A (t = 0) to {WALK[1]} B (t = 1)", fontsize=8)
-        top.set_title(f"{name}\nwalk in {steps} equal steps, originals at both ends", fontsize=10)
-        bottom.imshow(make_grid(grid.flatten(0, 1).cpu(), nrow=len(grid), pad_value=1)[0],
-                      cmap="gray", vmin=0, vmax=1)
-        bottom.set(xticks=[], yticks=[])
-        bottom.set_title(f"bilinear grid between four test images: {CORNERS[0]} (top left), "
-                         f"{CORNERS[1]} (top right),\n{CORNERS[2]} (bottom left), "
-                         f"{CORNERS[3]} (bottom right)", fontsize=8)
-    fig.suptitle(title)
-    save_figure(fig, path)
+                        + (" (the VAE's beside it, as Figure 5b)" if "VAE" in models else ""),
+                        WALK, CORNERS)
 
 
 # --- Command line ------------------------------------------------------------

@@ -1309,17 +1309,14 @@ def saved_models(tmp_path):
     return tmp_path, encoder, decoder
 
 
-def test_explore_loads_both_models_in_eval_mode(saved_models):
+def test_explore_loads_both_models_in_eval_mode_and_decodes_random_codes_with_dropout_off(
+        saved_models):
     """Dropout off in every module (the AE's codes, as the eval-mode encoder gives them: the
-    tests of what each measure sees, below)."""
-    models = explore.load_models(saved_models[0], torch.device("cpu"))
-    modules = [models["AE"].encode, models["AE"].decode, models["VAE"].decode]  # modules all
-    assert not any(m.training for module in modules for m in module.modules())
-
-
-def test_explore_decodes_random_codes_with_dropout_off(saved_models):
+    tests of what each measure sees, below), and in the decoded samples."""
     out, _, decoder = saved_models
     models = explore.load_models(out, torch.device("cpu"))
+    modules = [models["AE"].encode, models["AE"].decode, models["VAE"].decode]  # modules all
+    assert not any(m.training for module in modules for m in module.modules())
     x = torch.rand(20, 1, 28, 28)
     codes = {name: common.batched(m.encode, x) for name, m in models.items()}
     mixture = (torch.tensor([0.5, 0.5], dtype=torch.float64), codes["AE"][:2].double(),

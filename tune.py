@@ -297,15 +297,13 @@ def build_parser():
     parser.add_argument("--epochs", type=positive_int, default=10,
                         help="epochs per trial; the report does not say: 10, the classifier's "
                              "(section 3.3); the AE's loss flattens by then (Figure 1)")
-    parser.add_argument("--batch-size", type=positive_int, default=256,
-                        help="section 2.1: n = 256")
     parser.add_argument("--storage", type=path_text, help="Optuna storage URL, e.g. "
                         "postgresql://user:pw@host/db (default: sqlite:///OUT_DIR/optuna.db)")
     parser.add_argument("--study-name", help="the study's name in the storage (default: STUDY, "
                                              "or STUDY-quick with --quick)")
     parser.add_argument("--checkpoint", type=path_text,
                         help="classifier: the AE (default: OUT_DIR/ae.pt)")
-    add_common_flags(parser)
+    add_common_flags(parser, batch_size=True)
     return parser
 
 

@@ -366,8 +366,6 @@ def build_parser():
     parser.add_argument("--epochs", type=positive_int, default=42,
                         help="training epochs; the report does not state them for the VAE, "
                              "42 as for the AE (section 2.1)")
-    parser.add_argument("--batch-size", type=positive_int, default=256,
-                        help="section 2.1: n = 256")
     parser.add_argument("--beta", type=non_negative_float, default=1.0,
                         help="weight of the KL term; 1 = the ELBO of section 2.5")
     add_params_flag(parser, "vae")
@@ -382,7 +380,7 @@ def build_parser():
                              "(Burda et al. 2016)")
     parser.add_argument("--iw-images", type=non_negative_int, default=0,
                         help="estimate log p(x) on the first N test images only (0 = all)")
-    add_common_flags(parser)
+    add_common_flags(parser, batch_size=True)
     return parser
 
 

@@ -70,7 +70,10 @@ optimizer_name = checked(str, lambda v: v in ("Adam", "SGD"), "Adam or SGD")
 path_text = checked(str, lambda v: bool(v.strip()), "a path")
 
 
-def add_common_flags(parser):
+def add_common_flags(parser, batch_size=False):
+    if batch_size:  # the scripts that train a model
+        parser.add_argument("--batch-size", type=positive_int, default=256,
+                            help="section 2.1: n = 256")
     parser.add_argument("--quick", action="store_true",
                         help="tiny subset and few epochs, written to outputs/quick/: for tests "
                              "and a first look; flags given explicitly still win")
