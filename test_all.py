@@ -3222,37 +3222,30 @@ def test_reproduce_refuses_an_out_dir_too_long_for_sqlite_before_any_step(steps_
 
 # --- plumbing/steps.py: paths from the caller's folder -----------------------
 
-@pytest.mark.parametrize("flags, folder", [(["--quick"], "outputs/quick"), ([], "outputs")])
-def test_reproduce_writes_to_outputs_of_the_callers_folder_by_default(flags, folder, steps_spy,
-                                                                      tmp_path, monkeypatch):
+@pytest.mark.parametrize("flags, folder", [
+    (["--quick"], "outputs/quick"), ([], "outputs"),
+    (["--quick", "--out-dir", "rel_out", "--data-dir=rel_data"], "rel_out")])
+def test_reproduce_takes_every_path_from_the_callers_folder(flags, folder, steps_spy, tmp_path,
+                                                           monkeypatch):
+    """By default into outputs/ (--quick: outputs/quick/) of the folder it is called from;
+    each step runs in the project's folder, with every path made absolute."""
     monkeypatch.chdir(tmp_path)
     steps_spy.module.main([*flags, *CPU])
     out = tmp_path / folder
     assert (out / "times.tsv").exists() and (out / "logs" / "tune_ae.log").exists()
-    assert {flag_value(p.command, "--out-dir") for p in steps_spy.started} == {str(out)}
-    assert [p.name for p in tmp_path.iterdir()] == ["outputs"]
-
-
-def test_reproduce_takes_every_path_from_the_callers_folder(steps_spy, tmp_path, monkeypatch):
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
-    monkeypatch.chdir(elsewhere)
-    steps_spy.module.main(["--quick", *CPU, "--out-dir", "rel_out", "--data-dir=rel_data"])
-    out = elsewhere / "rel_out"
-    assert (out / "times.tsv").exists() and (out / "logs" / "tune_ae.log").exists()
-    assert not (ROOT / "rel_out").exists()
+    assert [p.name for p in tmp_path.iterdir()] == [folder.split("/")[0]]
     assert steps_spy.started and all(p.cwd == ROOT for p in steps_spy.started)  # the project's
     for process in steps_spy.started:
         assert flag_value(process.command, "--out-dir") == str(out)
-        if process.command[:2] != ["-m", "scripts.summary"]:
-            assert f"--data-dir={elsewhere / 'rel_data'}" in process.command
+        if "rel_out" in flags and process.command[:2] != ["-m", "scripts.summary"]:
+            assert f"--data-dir={tmp_path / 'rel_data'}" in process.command
     refit = commands_of(steps_spy, "ae.py", "--part", "refit")[0]
     assert refit[3:5] == ["--params", str(out / "tuned_ae.json")]
     assert plumbing.steps.absolute_paths(
         ["--storage", "sqlite:///s.db", "--params=p.json", "--checkpoint", "c.pt", "--storage",
          "sqlite:////abs/s.db", "--storage=postgresql://u@host/db", "--seed", "3"]) == [
-        "--storage", f"sqlite:///{elsewhere / 's.db'}", f"--params={elsewhere / 'p.json'}",
-        "--checkpoint", str(elsewhere / "c.pt"), "--storage", "sqlite:////abs/s.db",
+        "--storage", f"sqlite:///{tmp_path / 's.db'}", f"--params={tmp_path / 'p.json'}",
+        "--checkpoint", str(tmp_path / "c.pt"), "--storage", "sqlite:////abs/s.db",
         "--storage=postgresql://u@host/db", "--seed", "3"]
 
 
