@@ -3243,28 +3243,10 @@ def test_reproduce_takes_every_path_from_the_callers_folder(flags, folder, steps
 
 # --- plumbing/steps.py: one run per folder -----------------------------------
 
-def test_reproduce_refuses_a_second_run_into_a_held_folder_and_a_killed_run_holds_none(
-        steps_spy, tmp_path, capsys):
-    out = tmp_path / "out"
-    holder = subprocess.Popen(    # a run that holds the folder, as reproduce.py does
-        [sys.executable, "-c", "import time; from plumbing.steps import hold_lock;"
-         f" lock = hold_lock({str(out)!r}); print('held', flush=True);"
-         " time.sleep(300)"], cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    assert holder.stdout.readline() == "held\n"
-    before = snapshot(out)
-    proc = reproduce("--quick", *CPU, "--out-dir", out)
-    assert one_line_error(proc) and str(out) in proc.stderr and f"pid {holder.pid}" in proc.stderr
-    assert snapshot(out) == before                           # nothing written, no step run
-    assert not steps_spy.started
-    holder.kill()                                            # SIGKILL: no handler runs
-    holder.wait()
-    steps_spy.module.main(["--quick", *CPU, "--out-dir", str(out)])  # the folder is free again
-    assert commands_of(steps_spy, "tune.py", "ae")
-
-
-def test_reproduce_a_step_holds_the_folder_after_its_run_is_killed(tmp_path):
-    """Each step inherits the lock: a run killed with SIGKILL (no handler runs) leaves its
-    steps to end on their own, and the folder held until the last of them has."""
+def test_reproduce_refuses_a_held_folder_held_by_each_step_until_the_last_has_ended(
+        steps_spy, tmp_path):
+    """A second run into a held folder is refused in one line. Each step inherits the lock: a
+    run killed with SIGKILL (no handler runs) leaves the folder held until its last step ends."""
     out = tmp_path / "out"
     holder = subprocess.Popen(    # a run whose one step, a sleeper, starts as every step does
         [sys.executable, "-c", "import argparse, pathlib, time;"
@@ -3274,16 +3256,16 @@ def test_reproduce_a_step_holds_the_folder_after_its_run_is_killed(tmp_path):
          " start(Task('sleeper', [['-c', 'import time; time.sleep(300)']], out), run);"
          " time.sleep(300)"], cwd=ROOT, stdout=subprocess.PIPE, text=True)
     step = int(re.search(r"start +sleeper +pid (\d+)", holder.stdout.readline()).group(1))
+    before = snapshot(out)
+    proc = reproduce("--quick", *CPU, "--out-dir", out)
+    assert one_line_error(proc) and str(out) in proc.stderr and f"pid {holder.pid}" in proc.stderr
     holder.kill()
     holder.wait()
-
-    def free():
-        with contextlib.suppress(SystemExit):
-            plumbing.steps.hold_lock(out).close()
-            return True
-    assert not free()                                        # the step still holds it
-    os.killpg(step, signal.SIGKILL)                          # its own process group
-    wait_until(free, timeout=30)                             # free with the last of them
+    assert one_line_error(reproduce("--quick", *CPU, "--out-dir", out))   # the step holds it
+    assert snapshot(out) == before and not steps_spy.started    # nothing written, no step run
+    os.kill(step, signal.SIGKILL)             # (os.killpg is steps_spy's, in this test)
+    wait_until(lambda: reproduce("--quick", *CPU, "--out-dir", out).returncode == 0, timeout=30)
+    assert commands_of(steps_spy, "tune.py", "ae")           # free with the last of them
 
 
 def test_reproduce_refuses_a_lock_that_is_a_folder_in_one_line(steps_spy, tmp_path):
