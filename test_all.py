@@ -3278,37 +3278,28 @@ def test_reproduce_refuses_a_lock_that_is_a_folder_in_one_line(steps_spy, tmp_pa
 
 # --- plumbing/steps.py: a failing step stops the others ----------------------
 
-@pytest.mark.parametrize("failing", ["0", "1"])            # worker 1 or worker 2 (--seed 1)
-def test_reproduce_a_failing_worker_stops_every_step_with_its_own_status(failing, steps_spy,
-                                                                         tmp_path, capsys):
-    steps_spy.exit_status = lambda c: (3 if flag_value(c, "--seed") == failing and c[1] == "ae"
-                                 else None if c[0] == "tune.py" else 0)   # tuning runs on
+@pytest.mark.parametrize("fails, code, status", [
+    (("ae", "0"), 3, 3), (("ae", "1"), 3, 3),      # worker 1 or 2 (--seed 1): its own status
+    (("vae", "0"), -9, 137), (("vae", "0"), -15, 143), (("vae", "0"), -2, 130)])  # signal N
+def test_reproduce_a_failing_step_stops_every_other_and_exits_with_its_status(
+        fails, code, status, steps_spy, tmp_path, capsys):
+    """A tuning worker that exits with a status, or dies of signal N (Popen's returncode -N,
+    the run's status then 128 + N, as a shell says): every other running process is stopped."""
+    steps_spy.exit_status = lambda c: (code if (c[1], flag_value(c, "--seed")) == fails
+                                       else None) if c[0] == "tune.py" else 0  # tuning runs on
     with pytest.raises(SystemExit) as e:
         steps_spy.module.main(["--quick", *CPU, "--workers", "2", "--jobs", "2", "--out-dir",
-                         str(tmp_path / "out")])
-    assert e.value.code == 3                                 # the failing worker's own status
-    stopped = {(c[1], flag_value(c, "--seed")): s for c, s in steps_spy.signalled}
-    other = {"0": "1", "1": "0"}[failing]
-    assert stopped == {("ae", other): signal.SIGTERM, ("vae", "0"): signal.SIGTERM,
-                       ("vae", "1"): signal.SIGTERM}         # every other running process
-    assert not commands_of(steps_spy, "ae.py")                     # no step starts after a failure
-    console = capsys.readouterr().out
-    assert "FAILED  tune_ae  exit 3" in console and "stopped tune_vae" in console
-    assert "$ python tune.py ae" in console                  # the end of its log, shown
-
-
-@pytest.mark.parametrize("code, status", [(-9, 137), (-15, 143), (-2, 130)])
-def test_reproduce_a_step_killed_by_a_signal_ends_the_run_with_128_plus_it(
-        code, status, steps_spy, tmp_path, capsys):
-    """A step whose process dies of signal N (Popen's returncode -N) fails as any other: the
-    others are stopped, and the run exits 128 + N, what a shell says of the step itself."""
-    steps_spy.exit_status = lambda c: (code if c[:2] == ["tune.py", "vae"]
-                                       else None if c[0] == "tune.py" else 0)
-    with pytest.raises(SystemExit) as e:
-        steps_spy.module.main(["--quick", *CPU, "--jobs", "2", "--out-dir", str(tmp_path / "out")])
+                               str(tmp_path / "out")])
     assert e.value.code == status
-    assert steps_spy.signalled == [(commands_of(steps_spy, "tune.py", "ae")[0], signal.SIGTERM)]
-    assert f"FAILED  tune_vae  exit {status} " in capsys.readouterr().out
+    stopped = {(c[1], flag_value(c, "--seed")): s for c, s in steps_spy.signalled}
+    workers = {("ae", "0"), ("ae", "1"), ("vae", "0"), ("vae", "1")}
+    assert stopped == dict.fromkeys(workers - {fails}, signal.SIGTERM)
+    assert not commands_of(steps_spy, "ae.py")               # no step starts after a failure
+    console = capsys.readouterr().out
+    other = {"ae": "vae", "vae": "ae"}[fails[0]]
+    assert f"FAILED  tune_{fails[0]}  exit {status} " in console
+    assert f"stopped tune_{other}" in console
+    assert f"$ python tune.py {fails[0]}" in console         # the end of its log, shown
 
 
 # --- plumbing/steps.py: Ctrl-C and SIGTERM reach every step ------------------
