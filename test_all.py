@@ -3336,37 +3336,28 @@ def gone(pid):
     return False
 
 
-def test_reproduce_sigterm_to_the_orchestrator_alone_stops_the_running_step(data_dir, tmp_path):
+@pytest.mark.parametrize("workers, kill, signum, status", [
+    ("1", os.kill, signal.SIGTERM, 143),       # SIGTERM to the orchestrator, not its group
+    ("2", os.killpg, signal.SIGINT, 130)])     # Ctrl-C: the terminal's group
+def test_reproduce_a_signal_stops_every_running_step_and_nothing_is_written_after(
+        workers, kill, signum, status, data_dir, tmp_path):
     pytest.importorskip("beyond.samples")
     out = tmp_path / "out"
-    proc, console = start_reproduce(out, data_dir)
-    wait_until(lambda: training(out / "logs" / "tune_ae.log"))
-    step = int(re.search(r"start +tune_ae +pid (\d+)", console()).group(1))
-    os.kill(proc.pid, signal.SIGTERM)                        # the orchestrator, not its group
-    assert proc.wait(timeout=60) == 143, console()
-    assert gone(step) and "stopped tune_ae" in console() and "start   refit_ae" not in console()
-    assert "interrupted" in (out / "logs" / "tune_ae.log").read_text()   # the step got it
+    logs = [out / "logs" / name for name in ("tune_ae.log", "tune_ae_worker2.log")[:int(workers)]]
+    proc, console = start_reproduce(out, data_dir, env={"WORKERS": workers})
+    wait_until(lambda: all(training(log) for log in logs))
+    steps = re.search(r"start +tune_ae.* pid ([\d ]+\d)", console()).group(1).split()
+    second = reproduce("--quick", *CPU, "--data-dir", data_dir, "--out-dir", out)
+    assert one_line_error(second) and str(out) in second.stderr    # one run per folder
+    kill(proc.pid, signum)
+    assert proc.wait(timeout=60) == status, console()
+    assert all(gone(int(pid)) for pid in steps) and "stopped tune_ae" in console()
+    assert "start   refit_ae" not in console()
+    assert all("interrupted" in log.read_text() for log in logs)   # each step got it
     before = {p: p.stat().st_mtime_ns for p in out.rglob("*")}
     time.sleep(1.5)
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == before  # nothing written after
     assert not (out / "tuned_ae.json").exists()
-
-
-def test_reproduce_ctrl_c_stops_every_worker_and_exits_130(data_dir, tmp_path):
-    pytest.importorskip("beyond.samples")
-    out = tmp_path / "out"
-    proc, console = start_reproduce(out, data_dir, env={"WORKERS": "2"})
-    wait_until(lambda: training(out / "logs" / "tune_ae.log")
-               and training(out / "logs" / "tune_ae_worker2.log"))
-    workers = [int(p) for p in re.search(r"start +tune_ae \(2 workers\) +pid (\d+) (\d+)",
-                                         console()).groups()]
-    second = reproduce("--quick", *CPU, "--data-dir", data_dir, "--out-dir", out)
-    assert one_line_error(second) and str(out) in second.stderr    # one run per folder
-    os.killpg(proc.pid, signal.SIGINT)                       # Ctrl-C: the terminal's group
-    assert proc.wait(timeout=60) == 130, console()
-    assert all(gone(pid) for pid in workers) and "stopped tune_ae" in console()
-    for log in ("tune_ae.log", "tune_ae_worker2.log"):
-        assert "interrupted" in (out / "logs" / log).read_text()
 
 
 # =============================================================================
