@@ -4479,32 +4479,21 @@ def nan_in(phase, key, module, monkeypatch, at_call=1):
     monkeypatch.setattr(module, "evaluate", stand_in("val", keys["val"]))
 
 
-class SpyProcess:
-    """Stands in for a step's process: records its command, and ends at once with the status
-    steps_spy.exit_status(command) gives, or runs until it is signalled (None)."""
-
-    def __init__(self, steps_spy, command, cwd, **kwargs):
-        self.command, self.cwd = command[1:], cwd   # less sys.executable
-        self.pid = 10**7 + len(steps_spy.started)
-        self.returncode = steps_spy.exit_status(self.command)
-
-    def poll(self):
-        return self.returncode
-
-    def wait(self):
-        return self.returncode
-
-
 @pytest.fixture
 def steps_spy(monkeypatch):
     """reproduce.py with every step recorded, not run (steps_spy.started, steps_spy.signalled):
-    its machinery, plumbing/steps.py, starts and signals spies."""
+    its machinery, plumbing/steps.py, starts and signals spies. A spy ends at once with the
+    status steps_spy.exit_status(command) gives, or runs until it is signalled (None)."""
     steps_spy = SimpleNamespace(module=scripts.reproduce, started=[], signalled=[],
                                 exit_status=lambda command: 0)
 
-    def popen(command, **kwargs):
-        steps_spy.started.append(SpyProcess(steps_spy, command, **kwargs))
-        return steps_spy.started[-1]
+    def popen(command, cwd, **kwargs):
+        command = command[1:]                           # less sys.executable
+        process = SimpleNamespace(command=command, cwd=cwd, pid=10**7 + len(steps_spy.started),
+                                  returncode=steps_spy.exit_status(command))
+        process.poll = process.wait = lambda: process.returncode
+        steps_spy.started.append(process)
+        return process
 
     def killpg(pid, signum):
         process = next(p for p in steps_spy.started if p.pid == pid)
