@@ -4347,11 +4347,8 @@ def tiny_ae(tmp_path_factory):
     """A folder holding an ae.pt of random weights (d = 3): what explore.py, labels.py and
     tune.py classifier read, written in a moment instead of trained."""
     out = tmp_path_factory.mktemp("tiny_ae")
-    torch.manual_seed(0)
-    settings = {"d": 3, "dropout": 0.1, "optimizer": "Adam", "lr": 0.001,
-                "weight_decay": 0.0, "epochs": 0, "quick": True, "seed": 0}
-    plumbing.checkpoints.save_checkpoint(out / "ae.pt", settings, encoder=common.Encoder(3, 0.1).state_dict(),
-                           decoder=common.Decoder(3, 0.1).state_dict())
+    write_ae_checkpoint(out / "ae.pt", settings={"d": 3, "dropout": 0.1, "optimizer": "Adam",
+                                                 "lr": 0.001, "weight_decay": 0.0, "epochs": 0})
     return out
 
 
@@ -4377,13 +4374,12 @@ def damage(state, drop, add):
 def write_ae_checkpoint(path, drop=None, add=None, settings=None):
     """An ae.pt of AE_SETTINGS, less or more: drop: a part ("encoder" or "decoder") that lacks
     its last weight; add: a part that holds one weight too many; settings: values edited."""
+    settings = {**AE_SETTINGS, "epochs": 1, "quick": True, "seed": 0, **(settings or {})}
     torch.manual_seed(0)
-    d, dropout = AE_SETTINGS["d"], AE_SETTINGS["dropout"]
-    state = {"encoder": common.Encoder(d, dropout).state_dict(),
-             "decoder": common.Decoder(d, dropout).state_dict()}
+    state = {"encoder": common.Encoder(settings["d"], settings["dropout"]).state_dict(),
+             "decoder": common.Decoder(settings["d"], settings["dropout"]).state_dict()}
     damage(state, drop, add)
-    plumbing.checkpoints.save_checkpoint(
-        path, {**AE_SETTINGS, "epochs": 1, "quick": True, "seed": 0, **(settings or {})}, **state)
+    plumbing.checkpoints.save_checkpoint(path, settings, **state)
 
 
 def write_vae_checkpoint(path, d=3, drop=False, add=False):
