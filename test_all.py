@@ -2612,10 +2612,9 @@ def test_reproduce_runs_into_any_valid_path_and_past_a_closed_console(report_job
     console closed after the first line (`| head -n 1`): every step and seed run found its
     files, the run went on, and said so once."""
     out = report_jobs3
-    assert out.name == AWKWARD and (out / "summary.md").exists() and (out / "seeds.md").exists()
+    assert out.name == AWKWARD
     command = (out / "logs" / "refit_ae.log").read_text().splitlines()[0]   # one to paste
     assert shlex.split(command)[5:7] == ["--params", str(out / "tuned_ae.json")]
-    assert (out / "seeds" / "tuned" / "seed4" / "vae.json").exists()
     note = out.with_name(out.name + ".stderr").read_text()
     assert note == ("note: the console is closed; the run goes on, each step's output in its "
                     "log\n")
@@ -3166,28 +3165,20 @@ def test_a_mistyped_flag_deletes_nothing_and_trains_nothing(tmp_path):
     assert snapshot(out) == before                  # no file deleted, emptied or written
 
 
-@pytest.mark.parametrize("flags, says", [
-    (["--workers", "2"], "2 tuning workers"), (["--seeds", "2"], "2 seed runs"),
-    (["--studies", "2"], "2 studies x workers")])
-def test_reproduce_checks_every_workers_seed_before_any_step(flags, says, steps_spy, tmp_path,
-                                                             monkeypatch):
-    monkeypatch.delenv("WORKERS", raising=False)
+@pytest.mark.parametrize("flags, workers, says", [
+    (["--workers", "2"], "", "2 tuning workers"), ([], "2", "2 tuning workers"),
+    (["--seeds", "2"], "", "2 seed runs"), (["--studies", "2"], "", "2 studies x workers")])
+def test_reproduce_checks_every_workers_seed_before_any_step(flags, workers, says, steps_spy,
+                                                             tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKERS", workers)     # empty: unset, as `WORKERS= python -m ...`
     out = tmp_path / "out"
     proc = reproduce("--quick", *CPU, "--seed", 2**32 - 1, *flags, "--out-dir", out)
     assert one_line_error(proc) and says in proc.stderr and "2**32" in proc.stderr, proc.stderr
     assert not out.exists()
-    monkeypatch.setenv("WORKERS", "2")                      # the variable, as before: refused
-    proc = reproduce("--quick", *CPU, "--seed", 2**32 - 1, "--out-dir", out)
-    assert one_line_error(proc) and "2 tuning workers" in proc.stderr and not out.exists()
-    steps_spy.module.main(["--quick", *CPU, "--seed", str(2**32 - 2), "--out-dir", str(out)])
+    steps_spy.module.main(["--quick", *CPU, "--seed", str(2**32 - 2), "--workers", "2",
+                           "--out-dir", str(out)])
     assert [flag_value(c, "--seed") for c in commands_of(steps_spy, "tune.py", "ae")] == [
         str(2**32 - 2), str(2**32 - 1)]                      # the last seed that fits
-
-
-def test_reproduce_takes_an_empty_workers_variable_as_unset(steps_spy, tmp_path, monkeypatch):
-    monkeypatch.setenv("WORKERS", "")                       # `WORKERS= python -m ...`
-    steps_spy.module.main(["--quick", *CPU, "--out-dir", str(tmp_path / "out")])
-    assert len(commands_of(steps_spy, "tune.py", "ae")) == 1
 
 
 def out_dir_of(tmp_path, size):
@@ -3219,64 +3210,39 @@ def test_reproduce_refuses_an_out_dir_too_long_for_sqlite_before_any_step(steps_
 
 # --- plumbing/steps.py: paths from the caller's folder -----------------------
 
-@pytest.mark.parametrize("flags, folder", [(["--quick"], "outputs/quick"), ([], "outputs")])
-def test_reproduce_writes_to_outputs_of_the_callers_folder_by_default(flags, folder, steps_spy,
-                                                                      tmp_path, monkeypatch):
+@pytest.mark.parametrize("flags, folder", [
+    (["--quick"], "outputs/quick"), ([], "outputs"),
+    (["--quick", "--out-dir", "rel_out", "--data-dir=rel_data"], "rel_out")])
+def test_reproduce_takes_every_path_from_the_callers_folder(flags, folder, steps_spy, tmp_path,
+                                                           monkeypatch):
+    """By default into outputs/ (--quick: outputs/quick/) of the folder it is called from;
+    each step runs in the project's folder, with every path made absolute."""
     monkeypatch.chdir(tmp_path)
     steps_spy.module.main([*flags, *CPU])
     out = tmp_path / folder
     assert (out / "times.tsv").exists() and (out / "logs" / "tune_ae.log").exists()
-    assert {flag_value(p.command, "--out-dir") for p in steps_spy.started} == {str(out)}
-    assert [p.name for p in tmp_path.iterdir()] == ["outputs"]
-
-
-def test_reproduce_takes_every_path_from_the_callers_folder(steps_spy, tmp_path, monkeypatch):
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
-    monkeypatch.chdir(elsewhere)
-    steps_spy.module.main(["--quick", *CPU, "--out-dir", "rel_out", "--data-dir=rel_data"])
-    out = elsewhere / "rel_out"
-    assert (out / "times.tsv").exists() and (out / "logs" / "tune_ae.log").exists()
-    assert not (ROOT / "rel_out").exists()
+    assert [p.name for p in tmp_path.iterdir()] == [folder.split("/")[0]]
     assert steps_spy.started and all(p.cwd == ROOT for p in steps_spy.started)  # the project's
     for process in steps_spy.started:
         assert flag_value(process.command, "--out-dir") == str(out)
-        if process.command[:2] != ["-m", "scripts.summary"]:
-            assert f"--data-dir={elsewhere / 'rel_data'}" in process.command
+        if "rel_out" in flags and process.command[:2] != ["-m", "scripts.summary"]:
+            assert f"--data-dir={tmp_path / 'rel_data'}" in process.command
     refit = commands_of(steps_spy, "ae.py", "--part", "refit")[0]
     assert refit[3:5] == ["--params", str(out / "tuned_ae.json")]
     assert plumbing.steps.absolute_paths(
         ["--storage", "sqlite:///s.db", "--params=p.json", "--checkpoint", "c.pt", "--storage",
          "sqlite:////abs/s.db", "--storage=postgresql://u@host/db", "--seed", "3"]) == [
-        "--storage", f"sqlite:///{elsewhere / 's.db'}", f"--params={elsewhere / 'p.json'}",
-        "--checkpoint", str(elsewhere / "c.pt"), "--storage", "sqlite:////abs/s.db",
+        "--storage", f"sqlite:///{tmp_path / 's.db'}", f"--params={tmp_path / 'p.json'}",
+        "--checkpoint", str(tmp_path / "c.pt"), "--storage", "sqlite:////abs/s.db",
         "--storage=postgresql://u@host/db", "--seed", "3"]
 
 
 # --- plumbing/steps.py: one run per folder -----------------------------------
 
-def test_reproduce_refuses_a_second_run_into_a_held_folder_and_a_killed_run_holds_none(
-        steps_spy, tmp_path, capsys):
-    out = tmp_path / "out"
-    holder = subprocess.Popen(    # a run that holds the folder, as reproduce.py does
-        [sys.executable, "-c", "import time; from plumbing.steps import hold_lock;"
-         f" lock = hold_lock({str(out)!r}); print('held', flush=True);"
-         " time.sleep(300)"], cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    assert holder.stdout.readline() == "held\n"
-    before = snapshot(out)
-    proc = reproduce("--quick", *CPU, "--out-dir", out)
-    assert one_line_error(proc) and str(out) in proc.stderr and f"pid {holder.pid}" in proc.stderr
-    assert snapshot(out) == before                           # nothing written, no step run
-    assert not steps_spy.started
-    holder.kill()                                            # SIGKILL: no handler runs
-    holder.wait()
-    steps_spy.module.main(["--quick", *CPU, "--out-dir", str(out)])  # the folder is free again
-    assert commands_of(steps_spy, "tune.py", "ae")
-
-
-def test_reproduce_a_step_holds_the_folder_after_its_run_is_killed(tmp_path):
-    """Each step inherits the lock: a run killed with SIGKILL (no handler runs) leaves its
-    steps to end on their own, and the folder held until the last of them has."""
+def test_reproduce_refuses_a_held_folder_held_by_each_step_until_the_last_has_ended(
+        steps_spy, tmp_path):
+    """A second run into a held folder is refused in one line. Each step inherits the lock: a
+    run killed with SIGKILL (no handler runs) leaves the folder held until its last step ends."""
     out = tmp_path / "out"
     holder = subprocess.Popen(    # a run whose one step, a sleeper, starts as every step does
         [sys.executable, "-c", "import argparse, pathlib, time;"
@@ -3286,16 +3252,16 @@ def test_reproduce_a_step_holds_the_folder_after_its_run_is_killed(tmp_path):
          " start(Task('sleeper', [['-c', 'import time; time.sleep(300)']], out), run);"
          " time.sleep(300)"], cwd=ROOT, stdout=subprocess.PIPE, text=True)
     step = int(re.search(r"start +sleeper +pid (\d+)", holder.stdout.readline()).group(1))
+    before = snapshot(out)
+    proc = reproduce("--quick", *CPU, "--out-dir", out)
+    assert one_line_error(proc) and str(out) in proc.stderr and f"pid {holder.pid}" in proc.stderr
     holder.kill()
     holder.wait()
-
-    def free():
-        with contextlib.suppress(SystemExit):
-            plumbing.steps.hold_lock(out).close()
-            return True
-    assert not free()                                        # the step still holds it
-    os.killpg(step, signal.SIGKILL)                          # its own process group
-    wait_until(free, timeout=30)                             # free with the last of them
+    assert one_line_error(reproduce("--quick", *CPU, "--out-dir", out))   # the step holds it
+    assert snapshot(out) == before and not steps_spy.started    # nothing written, no step run
+    os.kill(step, signal.SIGKILL)             # (os.killpg is steps_spy's, in this test)
+    wait_until(lambda: reproduce("--quick", *CPU, "--out-dir", out).returncode == 0, timeout=30)
+    assert commands_of(steps_spy, "tune.py", "ae")           # free with the last of them
 
 
 def test_reproduce_refuses_a_lock_that_is_a_folder_in_one_line(steps_spy, tmp_path):
@@ -3308,52 +3274,31 @@ def test_reproduce_refuses_a_lock_that_is_a_folder_in_one_line(steps_spy, tmp_pa
 
 # --- plumbing/steps.py: a failing step stops the others ----------------------
 
-@pytest.mark.parametrize("failing", ["0", "1"])            # worker 1 or worker 2 (--seed 1)
-def test_reproduce_a_failing_worker_stops_every_step_with_its_own_status(failing, steps_spy,
-                                                                         tmp_path, capsys):
-    steps_spy.exit_status = lambda c: (3 if flag_value(c, "--seed") == failing and c[1] == "ae"
-                                 else None if c[0] == "tune.py" else 0)   # tuning runs on
+@pytest.mark.parametrize("fails, code, status", [
+    (("ae", "0"), 3, 3), (("ae", "1"), 3, 3),      # worker 1 or 2 (--seed 1): its own status
+    (("vae", "0"), -9, 137), (("vae", "0"), -15, 143), (("vae", "0"), -2, 130)])  # signal N
+def test_reproduce_a_failing_step_stops_every_other_and_exits_with_its_status(
+        fails, code, status, steps_spy, tmp_path, capsys):
+    """A tuning worker that exits with a status, or dies of signal N (Popen's returncode -N,
+    the run's status then 128 + N, as a shell says): every other running process is stopped."""
+    steps_spy.exit_status = lambda c: (code if (c[1], flag_value(c, "--seed")) == fails
+                                       else None) if c[0] == "tune.py" else 0  # tuning runs on
     with pytest.raises(SystemExit) as e:
         steps_spy.module.main(["--quick", *CPU, "--workers", "2", "--jobs", "2", "--out-dir",
-                         str(tmp_path / "out")])
-    assert e.value.code == 3                                 # the failing worker's own status
-    stopped = {(c[1], flag_value(c, "--seed")): s for c, s in steps_spy.signalled}
-    other = {"0": "1", "1": "0"}[failing]
-    assert stopped == {("ae", other): signal.SIGTERM, ("vae", "0"): signal.SIGTERM,
-                       ("vae", "1"): signal.SIGTERM}         # every other running process
-    assert not commands_of(steps_spy, "ae.py")                     # no step starts after a failure
-    console = capsys.readouterr().out
-    assert "FAILED  tune_ae  exit 3" in console and "stopped tune_vae" in console
-    assert "$ python tune.py ae" in console                  # the end of its log, shown
-
-
-@pytest.mark.parametrize("code, status", [(-9, 137), (-15, 143), (-2, 130)])
-def test_reproduce_a_step_killed_by_a_signal_ends_the_run_with_128_plus_it(
-        code, status, steps_spy, tmp_path, capsys):
-    """A step whose process dies of signal N (Popen's returncode -N) fails as any other: the
-    others are stopped, and the run exits 128 + N, what a shell says of the step itself."""
-    steps_spy.exit_status = lambda c: (code if c[:2] == ["tune.py", "vae"]
-                                       else None if c[0] == "tune.py" else 0)
-    with pytest.raises(SystemExit) as e:
-        steps_spy.module.main(["--quick", *CPU, "--jobs", "2", "--out-dir", str(tmp_path / "out")])
+                               str(tmp_path / "out")])
     assert e.value.code == status
-    assert steps_spy.signalled == [(commands_of(steps_spy, "tune.py", "ae")[0], signal.SIGTERM)]
-    assert f"FAILED  tune_vae  exit {status} " in capsys.readouterr().out
+    stopped = {(c[1], flag_value(c, "--seed")): s for c, s in steps_spy.signalled}
+    workers = {("ae", "0"), ("ae", "1"), ("vae", "0"), ("vae", "1")}
+    assert stopped == dict.fromkeys(workers - {fails}, signal.SIGTERM)
+    assert not commands_of(steps_spy, "ae.py")               # no step starts after a failure
+    console = capsys.readouterr().out
+    other = {"ae": "vae", "vae": "ae"}[fails[0]]
+    assert f"FAILED  tune_{fails[0]}  exit {status} " in console
+    assert f"stopped tune_{other}" in console
+    assert f"$ python tune.py {fails[0]}" in console         # the end of its log, shown
 
 
 # --- plumbing/steps.py: Ctrl-C and SIGTERM reach every step ------------------
-
-def start_reproduce(out, data_dir, env=None):
-    """reproduce.py --quick as a real process in a process group of its own, as a terminal
-    starts a command; (the process, a function that returns its console so far)."""
-    console = out.parent / "console.txt"
-    with open(console, "w") as f:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "scripts.reproduce", "--quick", *CPU,
-             "--data-dir", str(data_dir), "--out-dir", str(out)], cwd=ROOT, stdout=f,
-            stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, start_new_session=True)
-    return proc, console.read_text
-
 
 def wait_until(condition, timeout=120):
     deadline = time.monotonic() + timeout
@@ -3375,37 +3320,33 @@ def gone(pid):
     return False
 
 
-def test_reproduce_sigterm_to_the_orchestrator_alone_stops_the_running_step(data_dir, tmp_path):
+@pytest.mark.parametrize("workers, kill, signum, status", [
+    ("1", os.kill, signal.SIGTERM, 143),       # SIGTERM to the orchestrator, not its group
+    ("2", os.killpg, signal.SIGINT, 130)])     # Ctrl-C: the terminal's group
+def test_reproduce_a_signal_stops_every_running_step_and_nothing_is_written_after(
+        workers, kill, signum, status, data_dir, tmp_path):
     pytest.importorskip("beyond.samples")
     out = tmp_path / "out"
-    proc, console = start_reproduce(out, data_dir)
-    wait_until(lambda: training(out / "logs" / "tune_ae.log"))
-    step = int(re.search(r"start +tune_ae +pid (\d+)", console()).group(1))
-    os.kill(proc.pid, signal.SIGTERM)                        # the orchestrator, not its group
-    assert proc.wait(timeout=60) == 143, console()
-    assert gone(step) and "stopped tune_ae" in console() and "start   refit_ae" not in console()
-    assert "interrupted" in (out / "logs" / "tune_ae.log").read_text()   # the step got it
+    logs = [out / "logs" / name for name in ("tune_ae.log", "tune_ae_worker2.log")[:int(workers)]]
+    console = (tmp_path / "console.txt").read_text
+    with open(tmp_path / "console.txt", "w") as f:   # its own process group, as from a terminal
+        proc = subprocess.Popen([sys.executable, "-m", "scripts.reproduce", "--quick", *CPU,
+                                 "--data-dir", str(data_dir), "--out-dir", str(out)], cwd=ROOT,
+                                stdout=f, stderr=subprocess.STDOUT, start_new_session=True,
+                                env={**os.environ, "WORKERS": workers})
+    wait_until(lambda: all(training(log) for log in logs))
+    steps = re.search(r"start +tune_ae.* pid ([\d ]+\d)", console()).group(1).split()
+    second = reproduce("--quick", *CPU, "--data-dir", data_dir, "--out-dir", out)
+    assert one_line_error(second) and str(out) in second.stderr    # one run per folder
+    kill(proc.pid, signum)
+    assert proc.wait(timeout=60) == status, console()
+    assert all(gone(int(pid)) for pid in steps) and "stopped tune_ae" in console()
+    assert "start   refit_ae" not in console()
+    assert all("interrupted" in log.read_text() for log in logs)   # each step got it
     before = {p: p.stat().st_mtime_ns for p in out.rglob("*")}
     time.sleep(1.5)
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == before  # nothing written after
     assert not (out / "tuned_ae.json").exists()
-
-
-def test_reproduce_ctrl_c_stops_every_worker_and_exits_130(data_dir, tmp_path):
-    pytest.importorskip("beyond.samples")
-    out = tmp_path / "out"
-    proc, console = start_reproduce(out, data_dir, env={"WORKERS": "2"})
-    wait_until(lambda: training(out / "logs" / "tune_ae.log")
-               and training(out / "logs" / "tune_ae_worker2.log"))
-    workers = [int(p) for p in re.search(r"start +tune_ae \(2 workers\) +pid (\d+) (\d+)",
-                                         console()).groups()]
-    second = reproduce("--quick", *CPU, "--data-dir", data_dir, "--out-dir", out)
-    assert one_line_error(second) and str(out) in second.stderr    # one run per folder
-    os.killpg(proc.pid, signal.SIGINT)                       # Ctrl-C: the terminal's group
-    assert proc.wait(timeout=60) == 130, console()
-    assert all(gone(pid) for pid in workers) and "stopped tune_ae" in console()
-    for log in ("tune_ae.log", "tune_ae_worker2.log"):
-        assert "interrupted" in (out / "logs" / log).read_text()
 
 
 # =============================================================================
@@ -4207,12 +4148,10 @@ DEVICE_FLAG = {"ae.py", "vae.py", "classify.py", "explore.py", "tune.py", "beyon
 
 
 def run(script, *args, ok=True):
-    """`python SCRIPT ARGS...` (or `python -m MODULE ARGS...` for "beyond.samples"), as a
-    student runs it: the script as __main__, its exit status,
-    its stdout and stderr (a SystemExit's message goes to stderr, an exception's traceback
-    too, as the interpreter does). In this process, to spare each run the 2 s of starting
-    Python and importing torch; the tests of signals start real processes. On the CPU unless
-    the test names a --device, so that it holds on a machine with a GPU too."""
+    """`python SCRIPT ARGS...` (`python -m MODULE ARGS...` for "beyond.samples") as __main__,
+    in this process to spare the 2 s of starting Python and torch: its exit status, stdout and
+    stderr (a SystemExit's message or a traceback in it, as the interpreter puts them). On the
+    CPU unless a --device is named, so that it holds on a machine with a GPU too."""
     if script in DEVICE_FLAG and "--device" not in args:
         args = (*args, *CPU)
     module = not script.endswith(".py")
@@ -4395,11 +4334,8 @@ def tiny_ae(tmp_path_factory):
     """A folder holding an ae.pt of random weights (d = 3): what explore.py, labels.py and
     tune.py classifier read, written in a moment instead of trained."""
     out = tmp_path_factory.mktemp("tiny_ae")
-    torch.manual_seed(0)
-    settings = {"d": 3, "dropout": 0.1, "optimizer": "Adam", "lr": 0.001,
-                "weight_decay": 0.0, "epochs": 0, "quick": True, "seed": 0}
-    plumbing.checkpoints.save_checkpoint(out / "ae.pt", settings, encoder=common.Encoder(3, 0.1).state_dict(),
-                           decoder=common.Decoder(3, 0.1).state_dict())
+    write_ae_checkpoint(out / "ae.pt", settings={"d": 3, "dropout": 0.1, "optimizer": "Adam",
+                                                 "lr": 0.001, "weight_decay": 0.0, "epochs": 0})
     return out
 
 
@@ -4425,13 +4361,12 @@ def damage(state, drop, add):
 def write_ae_checkpoint(path, drop=None, add=None, settings=None):
     """An ae.pt of AE_SETTINGS, less or more: drop: a part ("encoder" or "decoder") that lacks
     its last weight; add: a part that holds one weight too many; settings: values edited."""
+    settings = {**AE_SETTINGS, "epochs": 1, "quick": True, "seed": 0, **(settings or {})}
     torch.manual_seed(0)
-    d, dropout = AE_SETTINGS["d"], AE_SETTINGS["dropout"]
-    state = {"encoder": common.Encoder(d, dropout).state_dict(),
-             "decoder": common.Decoder(d, dropout).state_dict()}
+    state = {"encoder": common.Encoder(settings["d"], settings["dropout"]).state_dict(),
+             "decoder": common.Decoder(settings["d"], settings["dropout"]).state_dict()}
     damage(state, drop, add)
-    plumbing.checkpoints.save_checkpoint(
-        path, {**AE_SETTINGS, "epochs": 1, "quick": True, "seed": 0, **(settings or {})}, **state)
+    plumbing.checkpoints.save_checkpoint(path, settings, **state)
 
 
 def write_vae_checkpoint(path, d=3, drop=False, add=False):
@@ -4527,32 +4462,21 @@ def nan_in(phase, key, module, monkeypatch, at_call=1):
     monkeypatch.setattr(module, "evaluate", stand_in("val", keys["val"]))
 
 
-class SpyProcess:
-    """Stands in for a step's process: records its command, and ends at once with the status
-    steps_spy.exit_status(command) gives, or runs until it is signalled (None)."""
-
-    def __init__(self, steps_spy, command, cwd, **kwargs):
-        self.command, self.cwd = command[1:], cwd   # less sys.executable
-        self.pid = 10**7 + len(steps_spy.started)
-        self.returncode = steps_spy.exit_status(self.command)
-
-    def poll(self):
-        return self.returncode
-
-    def wait(self):
-        return self.returncode
-
-
 @pytest.fixture
 def steps_spy(monkeypatch):
     """reproduce.py with every step recorded, not run (steps_spy.started, steps_spy.signalled):
-    its machinery, plumbing/steps.py, starts and signals spies."""
+    its machinery, plumbing/steps.py, starts and signals spies. A spy ends at once with the
+    status steps_spy.exit_status(command) gives, or runs until it is signalled (None)."""
     steps_spy = SimpleNamespace(module=scripts.reproduce, started=[], signalled=[],
                                 exit_status=lambda command: 0)
 
-    def popen(command, **kwargs):
-        steps_spy.started.append(SpyProcess(steps_spy, command, **kwargs))
-        return steps_spy.started[-1]
+    def popen(command, cwd, **kwargs):
+        command = command[1:]                           # less sys.executable
+        process = SimpleNamespace(command=command, cwd=cwd, pid=10**7 + len(steps_spy.started),
+                                  returncode=steps_spy.exit_status(command))
+        process.poll = process.wait = lambda: process.returncode
+        steps_spy.started.append(process)
+        return process
 
     def killpg(pid, signum):
         process = next(p for p in steps_spy.started if p.pid == pid)
