@@ -842,7 +842,10 @@ def test_two_workers_end_between_n_and_n_plus_one_trials(data_dir, tmp_path):
 
 # --- classify.py: the maths --------------------------------------------------
 
-def test_metrics_match_a_hand_worked_confusion_matrix():
+def test_the_confusion_matrix_and_its_metrics_match_ones_worked_by_hand():
+    y_true, y_pred = torch.tensor([0, 0, 1, 2, 2, 2]), torch.tensor([0, 1, 1, 2, 0, 2])
+    assert classify.confusion_matrix(y_true, y_pred, k=3).tolist() == [[1, 1, 0], [0, 1, 0],
+                                                                       [1, 0, 2]]
     # rows: true class, columns: predicted class
     cm = torch.tensor([[5, 1, 0],
                        [2, 3, 1],
@@ -856,13 +859,6 @@ def test_metrics_match_a_hand_worked_confusion_matrix():
     assert m["support"] == [6, 6, 4]
     m = classify.per_class_metrics(torch.tensor([[2, 0], [3, 0]]))   # class 1 never predicted
     assert m["precision"][1] == 0 and m["f1"][1] == 0 and m["accuracy"] == pytest.approx(0.4)
-
-
-def test_confusion_matrix_counts_true_rows_and_predicted_columns():
-    y_true = torch.tensor([0, 0, 1, 2, 2, 2])
-    y_pred = torch.tensor([0, 1, 1, 2, 0, 2])
-    cm = classify.confusion_matrix(y_true, y_pred, k=3)
-    assert cm.tolist() == [[1, 1, 0], [0, 1, 0], [1, 0, 2]]
 
 
 def test_the_classifiers_spread_over_seeds_is_the_sample_sd(monkeypatch):
@@ -1373,23 +1369,18 @@ def subsample_of(r, rows):
     return index
 
 
-def test_tsne_embeds_a_subsample_of_the_codes_and_figure_9s_pca_all_of_them(explore_run):
+def test_each_measure_sees_the_test_images_or_codes_it_names(explore_run):
     """t-SNE: 40 distinct test codes (--tsne-points), --perplexity 7, started from their own
-    PCA; Figure 9: PCA of all the AE's test codes."""
+    PCA; Figure 9: PCA of all the AE's test codes. 10-NN of the raw pixels, latent and PCA
+    2-D: all 50 test images and their labels; of t-SNE 2-D: the 40 points it embeds and
+    theirs; k = --k. Smoothness: walks between the AE's test codes, decoded in eval mode."""
     r = explore_run
     [((x, perplexity), _)] = r["calls"]["affinities"]                     # one model: one
-    assert perplexity == 7 and len(x) == 40 and len(subsample_of(r, x).unique()) == 40
+    sub = subsample_of(r, x)
+    assert perplexity == 7 and len(x) == 40 and len(sub.unique()) == 40
     (figure_9, _), (tsne_start, _) = r["calls"]["pca"]
     assert torch.allclose(figure_9[0], r["codes"], atol=1e-6) and figure_9[1] == 2
     assert torch.equal(tsne_start[0], x) and tsne_start[1] == 2
-
-
-def test_every_knn_accuracy_but_tsnes_is_of_all_the_test_images(explore_run):
-    """raw pixels, latent and PCA 2-D: all 50 test images and their labels; t-SNE 2-D: the
-    40 points it embeds and theirs; k = --k; the pixels and the codes are of the same images."""
-    r = explore_run
-    (affinity_args, _), = r["calls"]["affinities"]
-    sub = subsample_of(r, affinity_args[0])
     seen = r["calls"]["knn_accuracy"]
     assert len(seen) == 4 and all(k == 4 for (_, _, k), _ in seen)
     (pixels, y_pixels, _), _ = seen[0]
@@ -1400,6 +1391,11 @@ def test_every_knn_accuracy_but_tsnes_is_of_all_the_test_images(explore_run):
     assert pca_2d.shape == (SUBSET // 4, 2) and torch.equal(y_pca, r["y_test"])
     (tsne_2d, y_tsne, _), _ = seen[3]
     assert tsne_2d.shape == (40, 2) and torch.equal(y_tsne, r["y_test"][sub])
+    [((decode, z, pairs, steps, _), _)] = r["calls"]["smoothness"]     # one model: one
+    assert torch.allclose(z, r["codes"], atol=1e-6) and (pairs, steps) == (5, 4)
+    _, _, decoder = ae.load_ae(r["out"] / "ae.pt")
+    with torch.no_grad():
+        assert torch.allclose(decode(z[:3]), decoder.eval()(z[:3]), atol=1e-6)
 
 
 class ReportedAsCuda(str):
@@ -1432,16 +1428,6 @@ def test_the_claims_numbers_do_not_depend_on_the_device(tiny_ae, data_dir, tmp_p
         knn[points] = results["knn"]
         knn[points]["AE"].pop(explore.TSNE_KNN)
     assert knn["0"] == knn["20"]
-
-
-def test_smoothness_walks_between_the_test_codes_of_the_ae(explore_run):
-    r = explore_run
-    (args, _), = r["calls"]["smoothness"]
-    decode, z, pairs, steps, _ = args
-    assert torch.allclose(z, r["codes"], atol=1e-6) and (pairs, steps) == (5, 4)
-    _, _, decoder = ae.load_ae(r["out"] / "ae.pt")
-    with torch.no_grad():
-        assert torch.allclose(decode(z[:3]), decoder.eval()(z[:3]), atol=1e-6)
 
 
 # --- explore.py: the settings and --seed -------------------------------------
