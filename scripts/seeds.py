@@ -462,12 +462,13 @@ def studies_markdown(out, studies, tuned):
     return lines + [f"- {claim['sentence']}" for claim in studies["claims"].values()] + [""]
 
 
-def markdown(out):
-    """The text of OUT/seeds.md, or "" if there is neither OUT/seeds/ nor OUT/studies/."""
+def markdown(out, data=None):
+    """The text of OUT/seeds.md from results(out) (read here unless given), or "" if there is
+    neither OUT/seeds/ nor OUT/studies/."""
     out = Path(out)
     if not ((out / "seeds").is_dir() or (out / "studies").is_dir()):
         return ""
-    data = results(out)
+    data = data or results(out)
     lines = seeds_markdown(out, data) if data["configs"] else []
     if "studies" in data:
         tuned = data["configs"].get("tuned", {}).get("metrics", {})
@@ -480,11 +481,12 @@ def main(argv=None):
     parser.add_argument("--out-dir", type=path_text, default="outputs",
                         help="the folder that reproduce.py --seeds N wrote (default: outputs)")
     out = Path(parser.parse_args(argv).out_dir)
-    text = markdown(out)
-    if not text:
+    if not ((out / "seeds").is_dir() or (out / "studies").is_dir()):
         raise SystemExit(f"error: neither {out}/seeds/ nor {out}/studies/ exists; run "
                          "`python -m scripts.reproduce --seeds N` (or --studies N) first")
-    save_json(out / "seeds.json", results(out))
+    data = results(out)  # read once: seeds.json and seeds.md
+    text = markdown(out, data)
+    save_json(out / "seeds.json", data)
     save_text(out / "seeds.md", "# " + text.lstrip("# "))
     print(text, end="")
     print(f"written: {out}/seeds.md, {out}/seeds.json")
