@@ -67,7 +67,7 @@ import scripts.reproduce
 import tune
 import vae
 from beyond import judge, labels
-from scripts import seeds, summary
+from scripts import seed_runs, seeds, summary
 
 
 CPU = ["--device", "cpu"]  # in-process runs: the same device whatever the machine has
@@ -2896,7 +2896,7 @@ def test_each_verdict_follows_its_rule(claim, tables, tuned, verdict, said, tmp_
 # --- scripts/seeds.py: which seed runs count ---------------------------------
 
 def test_a_stopped_seed_run_is_left_out_by_name_and_the_rest_summarised(quick_ae, tmp_path):
-    for missing in seeds.STEP_FILES:       # a step's results file, and those of the steps after
+    for missing in seed_runs.STEP_FILES:       # a step's results file, and those of the steps after
         out = make_out(tmp_path / missing, {"tables": [{}, {}, {}], "tuned": [{}, {}, {}]})
         (out / "seeds" / "tables" / "seed2" / missing).unlink()
         data = seeds.results(out)

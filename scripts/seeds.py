@@ -12,56 +12,15 @@ import statistics
 from pathlib import Path
 
 from plumbing.cli import Parser, path_text, run
-from plumbing.files import (fingerprint, fmt, number, read_json, read_times, reading,
-                            save_json, save_text)
-from scripts.reproduce import SEED_RUN, TUNED
-
-RERUN = "rerun `python -m scripts.reproduce --seeds N` (or --studies N)"
+from plumbing.files import fmt, number, read_json, read_times, reading, save_json, save_text
+from scripts.reproduce import SEED_RUN
+from scripts.seed_runs import METRICS, NEGATED, RERUN, numbered, read_runs
 
 CONFIGS = {"tables": "report's tables", "tuned": "tuned values"}
 CHANCE = 0.1  # 10-NN accuracy of guessing among Fashion-MNIST's 10 classes
-# the rows of sample quality (samples.json["rows"], keys of beyond/samples.py's ROWS) that
-# claim (3) compares
-SAMPLERS = {"box": ("ae_box", "AE, min-max box"), "mixture": ("ae_mixture", "AE, mixture of 10"),
-            "vae": ("vae_prior", "VAE, N(0, I)")}
-
-# (key, label, file, path into its JSON, format); "classify" is the test accuracy of the run
-# with the folder's seed
-METRICS = [
-    ("ae_d", "AE: code size d", "ae.json", "refit.params.d", "{:.0f}"),
-    ("ae_val_mse", "AE refit: validation MSE", "ae.json", "refit.val_mse.-1", "{:.5f}"),
-    ("pca_val_mse", "PCA, as many components: validation MSE", "ae.json",
-     "refit.pca_val_mse", "{:.5f}"),
-    ("pca64_val_mse", "PCA, 64 components (when d > 64): validation MSE", "ae.json",
-     "refit.pca_bottleneck_val_mse", "{:.5f}"),
-    ("vae_d", "VAE: code size d", "vae.json", "params.d", "{:.0f}"),
-    ("vae_neg_elbo", "VAE: test -ELBO (nats)", "vae.json", "test.neg_elbo", "{:.1f}"),
-    ("vae_iw_bound", "VAE: test -log p(x) <= (IW bound, nats)", "vae.json",
-     "test.iw_log_px", "{:.1f}"),
-    ("accuracy", "classifier: test accuracy (%)", "classify.json", "classify", "{:.2f}"),
-] + [
-    (f"knn_{key}", f"10-NN accuracy: {label}", "explore.json", f"knn.{path}", "{:.3f}")
-    for key, label, path in [
-        ("raw", "raw pixels", "raw pixels"), ("ae", "AE latent", "AE.latent"),
-        ("vae", "VAE latent", "VAE.latent"), ("ae_pca", "AE, PCA 2-D", "AE.PCA 2-D"),
-        ("vae_pca", "VAE, PCA 2-D", "VAE.PCA 2-D"),
-        ("ae_tsne", "AE, t-SNE 2-D (its subsample)", "AE.t-SNE 2-D (its subsample)"),
-        ("vae_tsne", "VAE, t-SNE 2-D (its subsample)", "VAE.t-SNE 2-D (its subsample)")]
-] + [
-    (f"smooth_{model.lower()}", f"smoothness, {model} (0.100 = even; lower = smoother)",
-     "explore.json", f"smoothness.{model}.mean", "{:.3f}") for model in ("AE", "VAE")
-] + [
-    (f"fd_{key}", f"samples, Fréchet distance (lower = closer): {label}", "samples.json",
-     f"rows.{row}.fd", "{:.1f}") for key, (row, label) in SAMPLERS.items()
-] + [
-    (f"sure_{key}", f"samples, share judged ≥ 0.9: {label}", "samples.json",
-     f"rows.{row}.confident_share", "{:.3f}") for key, (row, label) in SAMPLERS.items()
-]
 SEQUENCE_TIMES = ("step", "start", "end", "seconds")  # the columns of OUT/times.tsv
-NEGATED = {"vae_iw_bound"}    # minus the number in the file: -log p(x), from test.iw_log_px
-OPTIONAL = {"pca64_val_mse"}  # may be absent: PCA with 64 components exists only when d > 64
-STEPS = [step.name for step in SEED_RUN]  # a seed run's steps, and the results they write
-STEP_FILES = [name for step in SEED_RUN for name in step.makes if name.endswith(".json")]
+RUN_TIMES = ("config", "seed", "step", "seconds")  # those of a seed run's times.tsv
+STEPS = [step.name for step in SEED_RUN]  # a seed run's steps
 
 
 # -----------------------------------------------------------------------------
@@ -236,64 +195,6 @@ def named(claim, state):
     return claim["states"].get(state, state)
 
 
-# -----------------------------------------------------------------------------
-# Reading the seed runs and the studies
-
-def classifier_accuracy(data, seed):
-    """Test accuracy (%) of the run trained with `seed` (classify.py --seeds 1 makes one run;
-    the report's own classify.json one per seed, SEED first)."""
-    seeds = [run.get("seed") for run in data["table6"]["table5"]["runs"]]
-    if seed not in seeds:
-        raise KeyError(f"a classifier run with seed {seed}")
-    return 100 * number(data, "table6", "table5", "runs", seeds.index(seed), "accuracy")
-
-
-def numbered(folder, prefix):
-    """{N: folder/PREFIX<N>} of the folders there, by N: the seed runs, or the studies."""
-    found = [f for f in folder.glob(prefix + "*") if f.name.removeprefix(prefix).isdigit()]
-    return dict(sorted((int(f.name.removeprefix(prefix)), f) for f in found))
-
-
-def incomplete(folder, names):
-    """Why a folder is not a whole run (stopped part way), or None: each of its results files
-    is there, and a results entry that records a checkpoint describes the one beside it."""
-    if missing := [name for name in names if not (folder / name).exists()]:
-        return f"no {', '.join(missing)}"
-    for name, entry, checkpoint in (("ae.json", "refit", "ae.pt"), ("vae.json", None, "vae.pt")):
-        data = read_json(folder / name, RERUN)
-        recorded = (data.get(entry, {}) if entry else data).get("checkpoint")
-        if recorded is not None and (not (folder / checkpoint).exists()
-                                     or fingerprint(folder / checkpoint) != recorded):
-            return f"{name} describes another {checkpoint}"
-    return None
-
-
-def read_runs(folders, seed=None):
-    """The whole runs of folders = {N: folder}, seed runs (N: the seed) or studies (trained at
-    `seed`): {"seeds": [N, ...], "values": {key: [value per run, None where absent]},
-    "incomplete": {N: why}}, and for studies "tuned_values": [{"ae: d": 46, ...} per run]."""
-    names = STEP_FILES if seed is None else [*TUNED, *STEP_FILES]
-    data = {"seeds": [], "values": {key: [] for key, *_ in METRICS}, "incomplete": {}}
-    for n, folder in folders.items():
-        if why := incomplete(folder, names):
-            data["incomplete"][n] = why
-            continue
-        data["seeds"].append(n)
-        files = {name: read_json(folder / name, RERUN) for name in names}
-        for key, _, name, path, _ in METRICS:
-            with reading(folder / name, RERUN):
-                value = (classifier_accuracy(files[name], n if seed is None else seed)
-                         if path == "classify" else
-                         number(files[name], *path.split("."), optional=key in OPTIONAL))
-            data["values"][key].append(-value if key in NEGATED else value)
-        if seed is not None:
-            data.setdefault("tuned_values", []).append({})
-            for name in TUNED:
-                with reading(folder / name, RERUN):
-                    data["tuned_values"][-1].update(
-                        (f"{name[6:-5]}: {k}", v) for k, v in files[name]["params"].items())
-    return data
-
 
 # -----------------------------------------------------------------------------
 # The noise of tuning: study K tuned again with another sampler seed, then was refit and
@@ -330,9 +231,6 @@ def studies(out, tuned):
             "claims": {name: survives(claim, data, tuned) for name, claim in CLAIMS.items()}}
 
 
-# -----------------------------------------------------------------------------
-# The two files
-
 def metrics(values):
     """seeds.json's entry of each number in values: its values, mean, sd and n."""
     return {key: {"label": label, "source": f"{name}: {'-' * (key in NEGATED)}{path}",
@@ -358,6 +256,9 @@ def results(out):
             "sd": "sample standard deviation over training seeds (ddof = 1)"}
     return {**data, "studies": noise} if noise else data
 
+
+# -----------------------------------------------------------------------------
+# seeds.md, made of seeds.json's numbers
 
 def fmt_spread(values, form, one="seed", many="seeds"):
     """mean ± sd (n seeds) of the values present, "—" if none."""
@@ -388,16 +289,15 @@ def minutes(s):
 
 
 def times_markdown(out):
-    """The seed runs' time of each step (each one's times.tsv; summary.md shows the report's)."""
-    runs = [row for config in CONFIGS for folder in numbered(out / "seeds" / config, "seed").values()
-            for row in read_times(folder / "times.tsv", ("config", "seed", "step", "seconds"))]
-    took = {config: {} for config in CONFIGS}  # {config: {seed: {step: seconds}}}
-    for config, seed, step, s in runs:
-        took.get(config, {}).setdefault(seed, {})[step] = s
-    rows = {step: [[t[step] for t in took[c].values() if step in t] for c in CONFIGS]
-            for step in STEPS}
-    rows["total per seed"] = [[sum(t.values()) for t in took[c].values() if set(t) == set(STEPS)]
-                              for c in CONFIGS]  # the seeds that ran every step
+    """The seed runs' time of each step (each one's times.tsv; summary.md shows the report's):
+    the mean over the runs that trained it, and over the seeds that ran every step."""
+    took = {c: [{step: s for *_, step, s in read_times(folder / "times.tsv", RUN_TIMES)}
+                for folder in numbered(out / "seeds" / c, "seed").values()] for c in CONFIGS}
+    rows = {step: [[t[step] for t in took[c] if step in t] for c in CONFIGS] for step in STEPS}
+    rows["total per seed"] = [[sum(t.values()) for t in took[c] if set(t) == set(STEPS)]
+                              for c in CONFIGS]
+    if not any(t for runs in took.values() for t in runs):
+        return []
     lines = ["## Time", "", "### The seed runs, step by step", "", "Seconds of each step, mean "
              "over the seeds it ran for (the tuned run at the first seed is the report's own, "
              "copied, not trained again).", "",
@@ -407,11 +307,12 @@ def times_markdown(out):
         lines.append(f"| {step} | " + " | ".join(
             f"{statistics.fmean(c):.0f} s ({len(c)} {unit}{'s' * (len(c) > 1)})" if c else "—"
             for c in cells) + " |")
+    steps = sum(s for runs in took.values() for t in runs for s in t.values())
     walls = {step: s for step, *_, s in read_times(out / "times.tsv", SEQUENCE_TIMES)}
     wall = walls.get("wall time, seed runs and studies included")
-    return lines + ["", f"All the seed runs: {minutes(sum(row[-1] for row in runs))} of steps" + (
+    return lines + ["", f"All the seed runs: {minutes(steps)} of steps" + (
         f"; the whole run, seed runs and studies included, took {minutes(wall)} (wall time)."
-        if wall is not None else "."), ""] if runs else []
+        if wall is not None else "."), ""]
 
 
 def seeds_markdown(out, data):
@@ -439,9 +340,10 @@ def seeds_markdown(out, data):
         f"- claim ({i}): {verdicts[name]['rule']}" for i, name in enumerate(CLAIMS, start=1)] + [""]
 
 
-def studies_markdown(out, studies, tuned):
+def studies_markdown(out, data):
     """The tuned values of each study, the numbers and the claims over the studies beside
-    the tuned values' seed runs (their seeds.json metrics, or {})."""
+    the tuned values' seed runs."""
+    studies = data["studies"]
     lines = ["## Tuning noise against training noise", "",
              "Study 0 is the report's own tuning; each other study tuned again with another "
              "sampler seed, then was refit and measured once at the report's seed "
@@ -456,6 +358,7 @@ def studies_markdown(out, studies, tuned):
               "|---|" + "---:|" * len(values)]
     lines += [f"| {key} | " + " | ".join(fmt(run.get(key)) for run in values) + " |"
               for key in values[0]] + [""]
+    tuned = data["configs"].get("tuned", {}).get("metrics", {})
     lines += spread_table({"tuned values, over training seeds": (tuned,),
                            "over the studies": (studies["metrics"], "study", "studies")},
                           studies["metrics"])
@@ -465,14 +368,11 @@ def studies_markdown(out, studies, tuned):
 def markdown(out, data=None):
     """The text of OUT/seeds.md from results(out) (read here unless given), or "" if there is
     neither OUT/seeds/ nor OUT/studies/."""
-    out = Path(out)
     if not ((out / "seeds").is_dir() or (out / "studies").is_dir()):
         return ""
     data = data or results(out)
     lines = seeds_markdown(out, data) if data["configs"] else []
-    if "studies" in data:
-        tuned = data["configs"].get("tuned", {}).get("metrics", {})
-        lines += studies_markdown(out, data["studies"], tuned)
+    lines += studies_markdown(out, data) if "studies" in data else []
     return "\n".join(lines + times_markdown(out)).rstrip() + "\n"
 
 
