@@ -244,8 +244,9 @@ def run_steps(tasks, run, clock=None):
         for task in list(running):
             codes = [p.poll() for p in task.procs]
             if any(codes) and task.status is None:  # its first failure is its status
-                i = next(i for i, c in enumerate(codes) if c)
-                task.status, task.failed_log = exit_status(codes[i]), task.logs[i]
+                code = next(c for c in codes if c)  # killed by signal N: -N (128 + N in a shell)
+                task.status = 128 - code if code < 0 else code
+                task.failed_log = task.logs[codes.index(code)]
                 failed = failed or task
             if None not in codes:
                 running.remove(task)
@@ -302,10 +303,6 @@ def report(task, clock, stopped=False):
                 f.write(f"{task.times[1]}\t{seconds:.0f}\n")
         elif clock:
             clock.row(task.name, task.began, end)
-
-
-def exit_status(code):
-    return 128 - code if code < 0 else code  # -15: killed by SIGTERM, 143 as a shell says
 
 
 def fresh(folder, copies):
