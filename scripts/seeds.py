@@ -231,6 +231,9 @@ def studies(out, tuned):
             "claims": {name: survives(claim, data, tuned) for name, claim in CLAIMS.items()}}
 
 
+# -----------------------------------------------------------------------------
+# seeds.json: each configuration's numbers over its seeds, the verdicts, the studies
+
 def metrics(values):
     """seeds.json's entry of each number in values: its values, mean, sd and n."""
     return {key: {"label": label, "source": f"{name}: {'-' * (key in NEGATED)}{path}",
