@@ -166,14 +166,12 @@ def build_parser():
     parser.add_argument("--epochs", type=positive_int, default=10,
                         help="the budget: every run takes the steps of this many epochs on "
                              "all training images (section 3.3: 10)")
-    parser.add_argument("--batch-size", type=positive_int, default=256,
-                        help="section 2.1: n = 256")
     parser.add_argument("--seeds", type=positive_int, default=3,
                         help="repeat every run with seeds --seed, --seed + 1, ...")
     parser.add_argument("--checkpoint", type=path_text, default=None,
                         help="the pretrained autoencoder (default: OUT_DIR/ae.pt, from "
                              "`python ae.py`)")
-    add_common_flags(parser)
+    add_common_flags(parser, batch_size=True)
     return parser
 
 
