@@ -2128,7 +2128,7 @@ def test_the_judges_outputs_scores_and_accuracy_are_computed_with_dropout_off():
     assert not torch.equal(with_dropout.argmax(1), probs.argmax(1))
     # labels equal to the eval-mode predictions: every one right, only with dropout off
     for _ in range(2):
-        assert judge.judge_accuracy(model.train(), x, probs.argmax(1)) == 1.0
+        assert classify.evaluate(model.train(), x, probs.argmax(1))["accuracy"] == 1.0
     got = judge.judge_outputs(model.train(), x, batch_size=16)
     again = judge.judge_outputs(model.train(), x, batch_size=16)
     assert torch.equal(got[0], again[0]) and torch.equal(got[1], again[1])
@@ -2221,7 +2221,7 @@ def test_real_data_judge_ranks_real_images_above_structureless_floor(data_dir):
     (x_train, y_train), _ = common.load_train_val(data_dir, torch.device("cpu"), 4000)
     x_test, y_test = common.load_test(data_dir, torch.device("cpu"))
     cnn = judge.train_judge(x_train, y_train, epochs=1, batch_size=64, seed=0, width=8)
-    assert judge.judge_accuracy(cnn, x_test[:1000], y_test[:1000]) > 0.7
+    assert classify.evaluate(cnn, x_test[:1000], y_test[:1000])["accuracy"] > 0.7
     reference = cnn.features(x_test[:1000]).detach()                   # (1000, 128)
     real = judge.judge_scores(cnn, x_test[1000:2000], reference)
     floor = judge.judge_scores(cnn, judge.structureless_images(

@@ -69,12 +69,6 @@ def judge_outputs(judge, images, batch_size=1000):
     return torch.cat(logits), torch.cat(feats)
 
 
-def judge_accuracy(judge, x, y):
-    """Share of the images x (N, 1, 28, 28) whose predicted class is the label y (N,)."""
-    logits, _ = judge_outputs(judge, x)
-    return (logits.argmax(1) == y).float().mean().item()
-
-
 def feature_stats(features):
     """Mean mu (D,) and covariance S = sum_i (f_i - mu)(f_i - mu)^T / (N - 1) (D, D) of the
     rows f_i of features (N, D), in float64."""
