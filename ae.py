@@ -22,7 +22,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from common import (CLASSES, Decoder, Encoder, batched, batches, bilinear, diverged,
-                    first_of_classes, load_train_val, make_optimizer, pca)
+                    first_of_classes, load_train_val, make_optimizer, pca, stop_if_diverged)
 from plumbing.checkpoints import command_for, load_checkpoint, load_weights, save_checkpoint
 from plumbing.cli import (Parser, add_common_flags, layer_width, non_negative_float, parse_args,
                           pick_device, positive_float, positive_int, print_settings, probability,
@@ -195,14 +195,6 @@ def print_params(part, params, table):
     """The part's values and where they came from: the report's `table`, a file, the flags."""
     where = table if params.source == "report" else params.source
     print(f"{part}: {', '.join(f'{k} = {v}' for k, v in params.values.items())} (from {where})")
-
-
-def stop_if_diverged(histories):
-    """A run that diverged writes nothing: the earlier results and figures stay as they were."""
-    names = [name for name, h in histories.items() if h["diverged"] is not None]
-    if names:
-        raise SystemExit(f"error: {' and '.join(names)} diverged (see above); nothing was "
-                         "written. Lower the learning rate (--lr)")
 
 
 def save_compare(histories, params, args, device, seconds, out):

@@ -244,6 +244,15 @@ def test_diverged_is_true_when_any_one_loss_is_not_finite():
         assert common.diverged(0.1, 0.2, bad, 0.3)
 
 
+def test_stop_if_diverged_names_every_diverged_run_in_one_line():
+    common.stop_if_diverged({"run": {"diverged": None}})               # none diverged: goes on
+    with pytest.raises(SystemExit) as e:
+        common.stop_if_diverged({"Adam": {"diverged": 2}, "other": {"diverged": None},
+                                 "SGD": {"diverged": 1}}, "fix it")
+    assert str(e.value) == ("error: Adam diverged at epoch 2 and SGD diverged at epoch 1; "
+                            "fix it. Nothing was written")
+
+
 # =============================================================================
 # ae.py: the autoencoder, its training, Adam against SGD, the refit, the PCA baseline
 # =============================================================================
@@ -3544,7 +3553,7 @@ def test_a_diverging_comparison_keeps_the_earlier_results(quick_ae, data_dir, tm
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     proc = run("ae.py", "--quick", "--part", "compare", "--lr", "1e30", "--epochs", "1",
                "--data-dir", data_dir, "--out-dir", tmp_path, ok=False)
-    assert one_line_error(proc) and "Adam and SGD diverged" in proc.stderr
+    assert one_line_error(proc) and "error: Adam diverged at epoch 1 and SGD" in proc.stderr
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before   # as vae.py does
 
 

@@ -25,7 +25,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from common import (CLASSES, CORNERS, Decoder, batches, bilinear, conv_stack, diverged,
-                    first_of_classes, kaiming_init, load_test, load_train_val, make_optimizer)
+                    first_of_classes, kaiming_init, load_test, load_train_val, make_optimizer,
+                    stop_if_diverged)
 from plumbing.checkpoints import save_checkpoint
 from plumbing.cli import (Parser, add_common_flags, layer_width, non_negative_float,
                           non_negative_int, parse_args, pick_device, positive_float, positive_int,
@@ -226,7 +227,7 @@ def main(argv=None):
     optimizer = make_optimizer("Adam", model.parameters(), params["lr"], params["weight_decay"])
     history = fit(model, optimizer, x_train, x_val, args.epochs, args.batch_size, args.seed,
                   beta=args.beta)
-    stop_if_diverged(history)  # nothing written: an earlier run's files stay as they were
+    stop_if_diverged({"training": history})  # before anything is written
     test = test_results(model, x_test, args.iw_samples, args.iw_images)
     results = {"params": params, "source": source, "device": str(device), "history": history}
     save_model_and_results(model, results, test, args, time.perf_counter() - t_start, out)
@@ -239,12 +240,6 @@ def main(argv=None):
 def print_params(params, source, beta):
     print(f"VAE: {', '.join(f'{k} = {v}' for k, v in params.items())}, Adam, beta = {beta} "
           f"(from {'Table 7' if source == 'report' else source})")
-
-
-def stop_if_diverged(history):
-    if history["diverged"] is not None:
-        raise SystemExit(f"error: training diverged at epoch {history['diverged']}; lower "
-                         "the learning rate (--lr). Nothing was written")
 
 
 def save_model_and_results(model, results, test, args, seconds, out):
