@@ -27,7 +27,7 @@ from plumbing.checkpoints import command_for, load_checkpoint, load_weights, sav
 from plumbing.cli import (Parser, add_common_flags, layer_width, non_negative_float, parse_args,
                           pick_device, positive_float, positive_int, print_settings, probability,
                           run, seed_everything)
-from plumbing.figures import plain_log_axis, plot_grid, plot_latent_plane, pyplot, save_figure
+from plumbing.figures import plot_curves, plot_grid, plot_latent_plane
 from plumbing.files import check_results, out_dir, update_results
 from plumbing.params import add_params_flag, check_param, resolve_params
 
@@ -243,9 +243,11 @@ def print_row(run_name, d, history):
 
 def plot_compare(histories, watch, p, out):
     """Figure 1 (the losses) and Figure 7 (one image after each epoch)."""
-    plot_losses(histories, out / "fig01_loss_adam_vs_sgd.png",
+    plot_curves({"": {name: (h["train_mse"], h["val_mse"]) for name, h in histories.items()}},
+                out / "fig01_loss_adam_vs_sgd.png",
                 f"Figure 1: reconstruction loss, Adam vs SGD\n(d = {p['d']}, lr = {p['lr']}, "
-                f"dropout = {p['dropout']}, alpha = {p['weight_decay']})")
+                f"dropout = {p['dropout']}, alpha = {p['weight_decay']})",
+                "reconstruction loss (MSE per pixel, log scale)", log=True)
     n_done = len(histories["Adam"]["snapshots"])
     shown = sorted({e for e in (1, 2, 3, 5, 10, 15, 20, 30, n_done) if e <= n_done})
     grid = torch.stack([torch.cat([watch.cpu(), *(h["snapshots"][e - 1] for e in shown)])
@@ -254,22 +256,6 @@ def plot_compare(histories, watch, p, out):
               "Figure 7: one validation image (an ankle boot) reconstructed after each epoch",
               row_labels=["(a) Adam", "(b) SGD"],
               col_labels=["original"] + [f"epoch {e}" for e in shown])
-
-
-def plot_losses(histories, path, title):
-    """Figure 1: training (solid) and validation (dashed) MSE per epoch, per optimiser."""
-    fig, ax = pyplot().subplots(figsize=(7, 4.5), layout="tight")
-    for i, (name, h) in enumerate(histories.items()):
-        epochs = range(1, len(h["train_mse"]) + 1)
-        ax.plot(epochs, h["train_mse"], color=f"C{i}", label=f"{name}, training")
-        ax.plot(epochs, h["val_mse"], color=f"C{i}", linestyle="--", label=f"{name}, validation")
-    ax.set(yscale="log", xlabel="epoch", title=title,
-           ylabel="reconstruction loss (MSE per pixel, log scale)")
-    plain_log_axis(ax.yaxis)
-    ax.xaxis.get_major_locator().set_params(integer=True)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    save_figure(fig, path)
 
 
 def plot_refit(model, x_val, y_val, d, out):

@@ -1680,7 +1680,7 @@ def test_seed_fixes_the_vaes_weights_batch_order_results_and_samples(data_dir, t
     models = spy_on_calls(monkeypatch, vae, "VAE")
     grids = {}                                            # Figure 6 among them
     monkeypatch.setattr(vae, "plot_grid", lambda x, path, *args, **kw: grids.update({path: x}))
-    monkeypatch.setattr(vae, "plot_losses", lambda *args: None)
+    monkeypatch.setattr(vae, "plot_curves", lambda *args: None)
     runs = []
     for i, seed in enumerate((3, 3, 4)):
         made.clear(), orders.clear()
