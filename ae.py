@@ -22,12 +22,12 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from common import (CLASSES, Decoder, Encoder, batched, batches, bilinear, diverged,
-                    first_of_classes, load_train_val, make_optimizer, pca)
+                    first_of_classes, load_train_val, make_optimizer, pca, stop_if_diverged)
 from plumbing.checkpoints import command_for, load_checkpoint, load_weights, save_checkpoint
 from plumbing.cli import (Parser, add_common_flags, layer_width, non_negative_float, parse_args,
                           pick_device, positive_float, positive_int, print_settings, probability,
                           run, seed_everything)
-from plumbing.figures import plain_log_axis, plot_grid, plot_latent_plane, pyplot, save_figure
+from plumbing.figures import plot_curves, plot_grid, plot_latent_plane
 from plumbing.files import check_results, out_dir, update_results
 from plumbing.params import add_params_flag, check_param, resolve_params
 
@@ -197,14 +197,6 @@ def print_params(part, params, table):
     print(f"{part}: {', '.join(f'{k} = {v}' for k, v in params.values.items())} (from {where})")
 
 
-def stop_if_diverged(histories):
-    """A run that diverged writes nothing: the earlier results and figures stay as they were."""
-    names = [name for name, h in histories.items() if h["diverged"] is not None]
-    if names:
-        raise SystemExit(f"error: {' and '.join(names)} diverged (see above); nothing was "
-                         "written. Lower the learning rate (--lr)")
-
-
 def save_compare(histories, params, args, device, seconds, out):
     p = params.values
     runs = {name: {k: v for k, v in h.items() if k not in ("snapshots", "model")}
@@ -251,9 +243,11 @@ def print_row(run_name, d, history):
 
 def plot_compare(histories, watch, p, out):
     """Figure 1 (the losses) and Figure 7 (one image after each epoch)."""
-    plot_losses(histories, out / "fig01_loss_adam_vs_sgd.png",
+    plot_curves({"": {name: (h["train_mse"], h["val_mse"]) for name, h in histories.items()}},
+                out / "fig01_loss_adam_vs_sgd.png",
                 f"Figure 1: reconstruction loss, Adam vs SGD\n(d = {p['d']}, lr = {p['lr']}, "
-                f"dropout = {p['dropout']}, alpha = {p['weight_decay']})")
+                f"dropout = {p['dropout']}, alpha = {p['weight_decay']})",
+                "reconstruction loss (MSE per pixel, log scale)", log=True)
     n_done = len(histories["Adam"]["snapshots"])
     shown = sorted({e for e in (1, 2, 3, 5, 10, 15, 20, 30, n_done) if e <= n_done})
     grid = torch.stack([torch.cat([watch.cpu(), *(h["snapshots"][e - 1] for e in shown)])
@@ -262,22 +256,6 @@ def plot_compare(histories, watch, p, out):
               "Figure 7: one validation image (an ankle boot) reconstructed after each epoch",
               row_labels=["(a) Adam", "(b) SGD"],
               col_labels=["original"] + [f"epoch {e}" for e in shown])
-
-
-def plot_losses(histories, path, title):
-    """Figure 1: training (solid) and validation (dashed) MSE per epoch, per optimiser."""
-    fig, ax = pyplot().subplots(figsize=(7, 4.5), layout="tight")
-    for i, (name, h) in enumerate(histories.items()):
-        epochs = range(1, len(h["train_mse"]) + 1)
-        ax.plot(epochs, h["train_mse"], color=f"C{i}", label=f"{name}, training")
-        ax.plot(epochs, h["val_mse"], color=f"C{i}", linestyle="--", label=f"{name}, validation")
-    ax.set(yscale="log", xlabel="epoch", title=title,
-           ylabel="reconstruction loss (MSE per pixel, log scale)")
-    plain_log_axis(ax.yaxis)
-    ax.xaxis.get_major_locator().set_params(integer=True)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    save_figure(fig, path)
 
 
 def plot_refit(model, x_val, y_val, d, out):

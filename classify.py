@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from ae import load_ae
 from common import (CLASSES, Encoder, batches, diverged, kaiming_init, load_test, load_train_val,
-                    make_optimizer)
+                    make_optimizer, stop_if_diverged)
 from plumbing.cli import (Parser, add_common_flags, parse_args, path_text, pick_device,
                           positive_int, print_settings, run, seed_everything)
 from plumbing.figures import plot_confusion_matrix
@@ -230,9 +230,7 @@ def fine_tune_and_test(ae_ckpt, recipe, seed, args, x, y, x_test, y_test):
     schedulers = one_cycle(optimizers, steps) if recipe["schedule"] == "one-cycle" else ()
     history = fit(model, optimizers, x, y, args.epochs, args.batch_size, seed, schedulers,
                   name=f"{name} seed {seed}")
-    if history["diverged"] is not None:
-        raise SystemExit(f"error: the {name} recipe diverged at epoch {history['diverged']};"
-                         " lower its learning rates. Nothing was written")
+    stop_if_diverged({f"the {name} recipe": history}, "lower its learning rates")
     cm = confusion_matrix(y_test, predict(model, x_test))
     result = {"seed": seed, "seconds": sum(history["seconds"]), "confusion": cm.tolist(),
               **per_class_metrics(cm)}

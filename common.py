@@ -44,6 +44,15 @@ def diverged(*losses):
     return not all(math.isfinite(v) for v in losses)
 
 
+def stop_if_diverged(histories, fix="lower the learning rate (--lr)"):
+    """Stop a script whose run diverged ({what ran: its history}) in one line, having written
+    nothing: the earlier results and figures stay as they were."""
+    runs = [f"{name} diverged at epoch {h['diverged']}" for name, h in histories.items()
+            if h["diverged"] is not None]
+    if runs:
+        raise SystemExit(f"error: {' and '.join(runs)}; {fix}. Nothing was written")
+
+
 # --- The encoder of Table 1 and the decoder of Table 2 -----------------------
 
 def conv_stack():

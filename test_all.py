@@ -244,6 +244,15 @@ def test_diverged_is_true_when_any_one_loss_is_not_finite():
         assert common.diverged(0.1, 0.2, bad, 0.3)
 
 
+def test_stop_if_diverged_names_every_diverged_run_in_one_line():
+    common.stop_if_diverged({"run": {"diverged": None}})               # none diverged: goes on
+    with pytest.raises(SystemExit) as e:
+        common.stop_if_diverged({"Adam": {"diverged": 2}, "other": {"diverged": None},
+                                 "SGD": {"diverged": 1}}, "fix it")
+    assert str(e.value) == ("error: Adam diverged at epoch 2 and SGD diverged at epoch 1; "
+                            "fix it. Nothing was written")
+
+
 # =============================================================================
 # ae.py: the autoencoder, its training, Adam against SGD, the refit, the PCA baseline
 # =============================================================================
@@ -1671,7 +1680,7 @@ def test_seed_fixes_the_vaes_weights_batch_order_results_and_samples(data_dir, t
     models = spy_on_calls(monkeypatch, vae, "VAE")
     grids = {}                                            # Figure 6 among them
     monkeypatch.setattr(vae, "plot_grid", lambda x, path, *args, **kw: grids.update({path: x}))
-    monkeypatch.setattr(vae, "plot_losses", lambda *args: None)
+    monkeypatch.setattr(vae, "plot_curves", lambda *args: None)
     runs = []
     for i, seed in enumerate((3, 3, 4)):
         made.clear(), orders.clear()
@@ -2128,7 +2137,7 @@ def test_the_judges_outputs_scores_and_accuracy_are_computed_with_dropout_off():
     assert not torch.equal(with_dropout.argmax(1), probs.argmax(1))
     # labels equal to the eval-mode predictions: every one right, only with dropout off
     for _ in range(2):
-        assert judge.judge_accuracy(model.train(), x, probs.argmax(1)) == 1.0
+        assert classify.evaluate(model.train(), x, probs.argmax(1))["accuracy"] == 1.0
     got = judge.judge_outputs(model.train(), x, batch_size=16)
     again = judge.judge_outputs(model.train(), x, batch_size=16)
     assert torch.equal(got[0], again[0]) and torch.equal(got[1], again[1])
@@ -2221,7 +2230,7 @@ def test_real_data_judge_ranks_real_images_above_structureless_floor(data_dir):
     (x_train, y_train), _ = common.load_train_val(data_dir, torch.device("cpu"), 4000)
     x_test, y_test = common.load_test(data_dir, torch.device("cpu"))
     cnn = judge.train_judge(x_train, y_train, epochs=1, batch_size=64, seed=0, width=8)
-    assert judge.judge_accuracy(cnn, x_test[:1000], y_test[:1000]) > 0.7
+    assert classify.evaluate(cnn, x_test[:1000], y_test[:1000])["accuracy"] > 0.7
     reference = cnn.features(x_test[:1000]).detach()                   # (1000, 128)
     real = judge.judge_scores(cnn, x_test[1000:2000], reference)
     floor = judge.judge_scores(cnn, judge.structureless_images(
@@ -3544,7 +3553,7 @@ def test_a_diverging_comparison_keeps_the_earlier_results(quick_ae, data_dir, tm
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     proc = run("ae.py", "--quick", "--part", "compare", "--lr", "1e30", "--epochs", "1",
                "--data-dir", data_dir, "--out-dir", tmp_path, ok=False)
-    assert one_line_error(proc) and "Adam and SGD diverged" in proc.stderr
+    assert one_line_error(proc) and "error: Adam diverged at epoch 1 and SGD" in proc.stderr
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before   # as vae.py does
 
 

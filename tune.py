@@ -29,9 +29,9 @@ from common import load_train_val, make_optimizer
 from plumbing.cli import (Parser, add_common_flags, parse_args, path_text, pick_device,
                           positive_int, print_settings, run, seed_everything)
 from plumbing.figures import plain_log_axis, pyplot, save_figure
-from plumbing.files import out_dir, save_json
-from plumbing.storage import (check_resumed, counts_text, fail_stale_trials, open_storage,
-                              storage_error, storage_errors, storage_urls, trial_counts)
+from plumbing.files import fmt, out_dir, save_json
+from plumbing.storage import (check_resumed, counts_text, open_storage, storage_error,
+                              storage_errors, storage_urls, trial_counts)
 
 QUICK = {"subset": 2000, "epochs": 2, "trials": 2}
 
@@ -117,7 +117,7 @@ def vae_objective(trial, args, data):
 
 def start_trial(trial, args, params):
     """Print the trial's values; seed its weights and batch order by --seed + its number."""
-    print(f"trial {trial.number}:", ", ".join(f"{k} {format_value(v)}" for k, v in params.items()))
+    print(f"trial {trial.number}:", ", ".join(f"{k} {fmt(v)}" for k, v in params.items()))
     seed_everything(args.seed + trial.number)
     return args.seed + trial.number
 
@@ -135,11 +135,6 @@ def prune_if_diverged(trial, history):
         print(f"trial {trial.number} pruned: its loss diverged")
         trial.set_user_attr("diverged", history["diverged"])
         raise optuna.TrialPruned(f"diverged at epoch {history['diverged']}")
-
-
-def format_value(value):
-    """4 significant digits for a float (0.001512), as it is for anything else."""
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 class Study(NamedTuple):
@@ -166,6 +161,9 @@ def open_study(args, url):
     seeded here, once: --seed plus the trials held already, so that a rerun draws anew."""
     direction = STUDIES[args.study].direction
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # we print one line per trial
+    # heartbeats and fail_stale_trials are "experimental" in Optuna (before 4.4, warned as each
+    # trial starts): their warnings say nothing to a user
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     storage = open_storage(url, args.storage)  # heartbeats: a killed worker's trial fails
     try:
         held = {s.study_name: s.n_trials for s in optuna.get_all_study_summaries(storage, False)}
@@ -177,7 +175,9 @@ def open_study(args, url):
                                                n_warmup_steps=2))   # nor any at epoch 1
         check_resumed(study, args.study, direction, args.storage, {
             "subset": args.subset, "epochs": args.epochs, "batch_size": args.batch_size})
-        fail_stale_trials(study)  # killed workers' trials, even if the study runs no more
+        # killed workers' trials: Optuna fails them only before it starts a trial, and a
+        # complete study starts none, so they would stay RUNNING for good
+        optuna.storages.fail_stale_trials(study)
     except Exception as e:  # a read-only file, a server gone ...
         raise SystemExit(storage_error(args.storage, e))
     return study
@@ -189,9 +189,7 @@ def run_trials(study, objective, n_trials, storage):
     memory fails only its trial (a smaller model may fit), and failed trials do not count: a
     worker tries at most 2 x --trials. Other errors stop the worker."""
     counted = (TrialState.COMPLETE, TrialState.PRUNED)
-    with storage_errors(storage), warnings.catch_warnings():  # a full disk, a server gone: one line
-        warnings.filterwarnings("ignore", "fail_stale_trials is experimental",  # Optuna < 4.4,
-                                optuna.exceptions.ExperimentalWarning)  # as each trial starts
+    with storage_errors(storage):  # a full disk, a server gone: one line
         if len(study.get_trials(deepcopy=False, states=counted)) < n_trials:
             study.optimize(objective, n_trials=2 * n_trials, catch=(torch.OutOfMemoryError,),
                            callbacks=[MaxTrialsCallback(n_trials, states=counted),
@@ -249,7 +247,7 @@ def save_results(study, trials, args, device, seconds, out):
     plot_study(trials, best, counts, args, out / f"fig08_tuning_{args.study}.png")
     print(f"\n{'parameter':18s} {'report (' + kind.table_name + ')':>18s} {'tuned':>12s}")
     for k in kind.table:
-        print(f"{k:18s} {format_value(kind.table[k]):>18s} {format_value(best.params[k]):>12s}")
+        print(f"{k:18s} {fmt(kind.table[k]):>18s} {fmt(best.params[k]):>12s}")
     print(f"best: trial {best.number}, {kind.metric} {best.value:.5f}; trials: "
           + counts_text(counts))
     print(f"done in {seconds:.0f}s on {device}; results in {out}/")

@@ -25,12 +25,13 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from common import (CLASSES, CORNERS, Decoder, batches, bilinear, conv_stack, diverged,
-                    first_of_classes, kaiming_init, load_test, load_train_val, make_optimizer)
+                    first_of_classes, kaiming_init, load_test, load_train_val, make_optimizer,
+                    stop_if_diverged)
 from plumbing.checkpoints import save_checkpoint
 from plumbing.cli import (Parser, add_common_flags, layer_width, non_negative_float,
                           non_negative_int, parse_args, pick_device, positive_float, positive_int,
                           print_settings, run, seed_everything)
-from plumbing.figures import plot_grid, plot_latent_plane, pyplot, save_figure
+from plumbing.figures import plot_curves, plot_grid, plot_latent_plane
 from plumbing.files import out_dir, save_json
 from plumbing.params import add_params_flag, resolve_params
 
@@ -216,14 +217,17 @@ def main(argv=None):
     device = pick_device(args.device)
     out = out_dir(args.out_dir)
     t_start = time.perf_counter()
-    (x_train, _), (x_val, y_val), (x_test, y_test) = load_data(args.data_dir, device, args.subset)
+    (x_train, _), (x_val, y_val) = load_train_val(args.data_dir, device, args.subset)
+    x_test, y_test = load_test(args.data_dir, device, args.subset)
+    print(f"data: {len(x_train)} training / {len(x_val)} validation / {len(x_test)} test "
+          f"images on {device}")
 
     seed_everything(args.seed)
     model = VAE(params["d"]).to(device)
     optimizer = make_optimizer("Adam", model.parameters(), params["lr"], params["weight_decay"])
     history = fit(model, optimizer, x_train, x_val, args.epochs, args.batch_size, args.seed,
                   beta=args.beta)
-    stop_if_diverged(history)  # nothing written: an earlier run's files stay as they were
+    stop_if_diverged({"training": history})  # before anything is written
     test = test_results(model, x_test, args.iw_samples, args.iw_images)
     results = {"params": params, "source": source, "device": str(device), "history": history}
     save_model_and_results(model, results, test, args, time.perf_counter() - t_start, out)
@@ -238,21 +242,6 @@ def print_params(params, source, beta):
           f"(from {'Table 7' if source == 'report' else source})")
 
 
-def load_data(data_dir, device, subset):
-    """(x, y) of the training, validation and test images, on the device."""
-    (x_train, y_train), (x_val, y_val) = load_train_val(data_dir, device, subset)
-    x_test, y_test = load_test(data_dir, device, subset)
-    print(f"data: {len(x_train)} training / {len(x_val)} validation / {len(x_test)} test "
-          f"images on {device}")
-    return (x_train, y_train), (x_val, y_val), (x_test, y_test)
-
-
-def stop_if_diverged(history):
-    if history["diverged"] is not None:
-        raise SystemExit(f"error: training diverged at epoch {history['diverged']}; lower "
-                         "the learning rate (--lr). Nothing was written")
-
-
 def save_model_and_results(model, results, test, args, seconds, out):
     """vae.pt first, then vae.json: the results never describe a checkpoint not written."""
     settings = {**results["params"], "beta": args.beta, "epochs": args.epochs,
@@ -265,35 +254,20 @@ def save_model_and_results(model, results, test, args, seconds, out):
 def plot_figures(model, history, params, args, x_val, y_val, x_test, y_test, out):
     """Figures 11, 6 and 5b, and the reconstructions."""
     d = params["d"]
-    plot_losses(history, out / "fig11_vae_loss.png",
+    # Figure 11: each term, (training, validation) per epoch, and their sum, the negative ELBO
+    recon, kl = [(history[f"train_{k}"], history[f"val_{k}"]) for k in ("recon", "kl")]
+    elbo = [[r + k for r, k in zip(*terms)] for terms in zip(recon, kl)]
+    plot_curves({"negative ELBO = reconstruction + KL": {"": elbo},
+                 "reconstruction: -log p(x|z)": {"": recon}, "KL(q(z|x) || N(0, I))": {"": kl}},
+                out / "fig11_vae_loss.png",
                 f"Figure 11: VAE loss per epoch (d = {d}, lr = {params['lr']:.3g}, "
-                f"weight decay alpha = {params['weight_decay']:.3g}, beta = {args.beta})")
+                f"weight decay alpha = {params['weight_decay']:.3g}, beta = {args.beta})",
+                "nats per image")
     plot_samples(model, d, out / "fig06_vae_samples.png", args.seed)
     plot_traversal(model, x_test, y_test, out / "fig05b_vae_traversal.png")
     plot_reconstructions(model, x_val, y_val, out / "fig_vae_reconstructions.png")
     if d == 2:  # the whole latent space fits in one picture
         plot_manifold(model, x_test, y_test, out / "fig_vae_manifold.png")
-
-
-def plot_losses(history, path, title):
-    """Figure 11: negative ELBO, reconstruction and KL per epoch, training and validation."""
-    epochs = range(1, len(history["train_recon"]) + 1)
-    panels = [("negative ELBO = reconstruction + KL",
-               [r + k for r, k in zip(history["train_recon"], history["train_kl"])],
-               [r + k for r, k in zip(history["val_recon"], history["val_kl"])]),
-              ("reconstruction: -log p(x|z)", history["train_recon"], history["val_recon"]),
-              ("KL(q(z|x) || N(0, I))", history["train_kl"], history["val_kl"])]
-    fig, axes = pyplot().subplots(1, 3, figsize=(13, 4), layout="tight")
-    for ax, (name, train, val) in zip(axes, panels):
-        ax.plot(epochs, train, marker=".", label="training")
-        ax.plot(epochs, val, marker=".", linestyle="--", label="validation")
-        ax.set_title(name, fontsize=10)
-        ax.set(xlabel="epoch", ylabel="nats per image")
-        ax.xaxis.get_major_locator().set_params(integer=True)
-        ax.grid(alpha=0.3)
-        ax.legend()
-    fig.suptitle(title)
-    save_figure(fig, path)
 
 
 @torch.no_grad()

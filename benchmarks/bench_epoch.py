@@ -2,7 +2,7 @@
 
 The report's notebook fed the model through `DataLoader(FashionMNIST(transform=ToTensor()),
 shuffle=True)`, a PIL image per sample; ae.py keeps the 48,000 training images on the device as
-one tensor and slices a shuffled index (row below). Four rows, one model (Table 4's
+one tensor and slices a shuffled index (its train_epoch, timed as it is). Four rows, one model (Table 4's
 d = 185, Adam, batch 256) from the same initial weights, alternating epoch by epoch so that a
 busy machine slows all alike: the DataLoader loop; tensors on device; the same with
 Adam(fused=True); the same under torch.compile. Each row first runs an untimed warm-up epoch
@@ -18,12 +18,12 @@ import statistics
 import time
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 from torchvision import transforms
 from torchvision.datasets import FashionMNIST
 
-from common import Decoder, Encoder, load_train_val, split_indices
+from ae import TABLE_4, autoencoder, train_epoch
+from common import load_train_val, split_indices
 from plumbing.cli import Parser, path_text, pick_device, positive_int
 from plumbing.data import find_data
 from plumbing.files import save_json
@@ -41,11 +41,11 @@ sync = torch.cuda.synchronize if device.type == "cuda" else lambda: None  # befo
 BATCH = 256
 
 
-def epoch(model, optimizer, batches):
-    """One pass over the batches of images (B, 1, 28, 28), as ae.train_epoch does: each is
-    copied to the device unless it is there already; no host sync per batch."""
+def dataloader_epoch(model, optimizer, loader):
+    """The report's loop: one pass over the DataLoader's batches (B, 1, 28, 28), each copied to
+    the device, the step of ae.train_epoch."""
     model.train()
-    for xb in batches:
+    for xb, _ in loader:
         xb = xb.to(device)
         loss = F.mse_loss(model(xb), xb)
         optimizer.zero_grad()
@@ -61,25 +61,21 @@ loader = torch.utils.data.DataLoader(dataset, batch_size=BATCH, shuffle=True)
 (x_train, _), _ = load_train_val(args.data_dir, device)
 
 torch.manual_seed(0)
-initial = nn.Sequential(Encoder(185, 0.005), Decoder(185, 0.005)).state_dict()
+initial = autoencoder(TABLE_4["d"], TABLE_4["dropout"]).state_dict()
 
 
 def row(loop, compile=False, **adam_options):
     """One row's epoch, a function of no arguments: a fresh model from the initial weights
     (under torch.compile if asked), its Adam, and for the device loop its own batch order."""
-    model = nn.Sequential(Encoder(185, 0.005), Decoder(185, 0.005)).to(device)
+    model = autoencoder(TABLE_4["d"], TABLE_4["dropout"]).to(device)
     model.load_state_dict(initial)
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.0058, weight_decay=1.038e-5,
-                                 **adam_options)
+    optimizer = torch.optim.Adam(model.parameters(), lr=TABLE_4["lr"],
+                                 weight_decay=TABLE_4["weight_decay"], **adam_options)
     model = torch.compile(model) if compile else model
-    if loop == "dataloader":  # the report's loop: DataLoader(ToTensor), a copy per batch
-        return lambda: epoch(model, optimizer, (xb for xb, _ in loader))
+    if loop == "dataloader":
+        return lambda: dataloader_epoch(model, optimizer, loader)
     generator = torch.Generator().manual_seed(0)  # each row its own: the same batch order
-
-    def on_device():  # tensors on device: slices of a shuffled index
-        order = torch.randperm(len(x_train), generator=generator).to(device)
-        epoch(model, optimizer, (x_train[idx] for idx in order.split(BATCH)))
-    return on_device
+    return lambda: train_epoch(model, optimizer, x_train, BATCH, generator)  # ae.py's loop
 
 
 DATALOADER = "DataLoader(ToTensor)"

@@ -10,6 +10,7 @@ scikit-learn is needed only here; the project never imports it. Install it apart
     python -m venv --system-site-packages /tmp/bench && /tmp/bench/bin/pip install scikit-learn
     OMP_NUM_THREADS=1 /tmp/bench/bin/python -m benchmarks.bench_tsne --points 2000
     /tmp/bench/bin/python -m benchmarks.bench_tsne --points 0 --device cuda --methods barnes_hut
+    /tmp/bench/bin/python -m benchmarks.bench_tsne --quick   # after python ae.py --quick
 """
 import time
 from pathlib import Path
@@ -18,23 +19,19 @@ import torch
 
 from common import batched, load_test
 from explore import affinities, kl_divergence, knn_accuracy, load_models, tsne
-from plumbing.cli import Parser, path_text, pick_device, positive_float, positive_int, seed_value
+from plumbing.cli import (Parser, add_common_flags, non_negative_int, parse_args, pick_device,
+                          positive_float, positive_int)
 from plumbing.files import save_json
 
 parser = Parser(description=__doc__.split("\n")[0])
-parser.add_argument("--points", type=int, default=2000,
+parser.add_argument("--points", type=non_negative_int, default=2000,
                     help="random test images to embed (0 = all 10,000)")
 parser.add_argument("--methods", default="exact,barnes_hut",
                     help="scikit-learn methods to compare with, comma-separated")
 parser.add_argument("--perplexity", type=positive_float, default=30.0, help="t-SNE's")
 parser.add_argument("--iters", type=positive_int, default=1000, help="t-SNE's iterations")
-parser.add_argument("--device", default="auto", choices=["auto", "cuda", "mps", "cpu"],
-                    help="where explore.py's t-SNE computes")
-parser.add_argument("--data-dir", type=path_text, default="data", help="holds FashionMNIST/raw/")
-parser.add_argument("--out-dir", type=path_text, default="outputs",
-                    help="holds ae.pt; bench_tsne.json goes there")
-parser.add_argument("--seed", type=seed_value, default=0, help="draws the test images")
-args = parser.parse_args()
+add_common_flags(parser)  # --out-dir holds ae.pt, and bench_tsne.json goes there
+args = parse_args(parser, {"subset": 2000, "points": 0, "iters": 250})
 device = pick_device(args.device)
 sync = torch.cuda.synchronize if device.type == "cuda" else lambda: None  # before each clock
 
@@ -47,7 +44,7 @@ except ImportError:
 
 
 encode = load_models(Path(args.out_dir), device)["AE"].encode
-x, y = load_test(args.data_dir, device)
+x, y = load_test(args.data_dir, device, args.subset)
 n = args.points or len(x)
 sub = torch.randperm(len(x), generator=torch.Generator().manual_seed(args.seed))[:n].sort().values
 z = batched(encode, x[sub.to(device)])              # (n, d)

@@ -9,13 +9,11 @@ cached in OUT/judge.pt, keyed by its settings, the seed and its data.
 """
 import hashlib
 import math
-import time
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
-from common import batches
+from classify import fit
 from plumbing.checkpoints import save_checkpoint
 
 JUDGE = {"width": 16, "epochs": 3}  # its settings; with seed, subset and data, its cache's key
@@ -44,27 +42,18 @@ class Judge(nn.Module):
 
 def train_judge(x_train, y_train, epochs=3, batch_size=128, seed=0, lr=3e-3, width=16,
                 x_val=None, y_val=None):
-    """A Judge trained with Adam on the cross-entropy, lr falling linearly to 0 (a few epochs
-    then reach what a constant one needs more for); prints x_val's accuracy after each epoch."""
+    """A Judge trained by classify.py's loop with Adam on the cross-entropy, the lr falling
+    linearly to 0 (a few epochs then reach what a constant one needs more for); prints x_val's
+    accuracy after each epoch."""
     torch.manual_seed(seed)                   # initial weights and dropout masks
     judge = Judge(width).to(x_train.device)
     optimizer = torch.optim.Adam(judge.parameters(), lr=lr)
-    g = torch.Generator().manual_seed(seed)   # batch order
-    steps, step = epochs * math.ceil(len(x_train) / batch_size), 0
-    for epoch in range(1, epochs + 1):
-        t0 = time.perf_counter()
-        judge.train()
-        for idx in batches(len(x_train), batch_size, x_train.device, generator=g):
-            optimizer.param_groups[0]["lr"] = lr * (1 - step / steps)
-            step += 1
-            loss = F.cross_entropy(judge(x_train[idx]), y_train[idx])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-        if x_val is not None:
-            print(f"judge epoch {epoch}/{epochs}: last batch loss {loss.item():.3f}, "
-                  f"validation accuracy {judge_accuracy(judge, x_val, y_val):.4f}, "
-                  f"{time.perf_counter() - t0:.1f}s")
+    steps = epochs * math.ceil(len(x_train) / batch_size)
+    # at step k (one a batch), lr_k = lr (1 - k / steps)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda k: 1 - k / steps)
+    val = None if x_val is None else (x_val, y_val)
+    fit(judge, [optimizer], x_train, y_train, epochs, batch_size, seed, [schedule], val=val,
+        name=None if val is None else "judge")  # seed: the batch order
     return judge.eval()
 
 
@@ -78,12 +67,6 @@ def judge_outputs(judge, images, batch_size=1000):
         logits.append(judge.head(f))                             # (B, 10)
         feats.append(f)
     return torch.cat(logits), torch.cat(feats)
-
-
-def judge_accuracy(judge, x, y):
-    """Share of the images x (N, 1, 28, 28) whose predicted class is the label y (N,)."""
-    logits, _ = judge_outputs(judge, x)
-    return (logits.argmax(1) == y).float().mean().item()
 
 
 def feature_stats(features):

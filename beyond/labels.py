@@ -21,7 +21,7 @@ import torch
 from ae import load_ae
 from classify import (classifier_from_ae, evaluate, fit, make_optimizers, mean_std, one_cycle,
                       recipe_label, resolve_recipe)
-from common import CLASSES, load_test, load_train_val
+from common import CLASSES, load_test, load_train_val, stop_if_diverged
 from plumbing.cli import (Parser, add_common_flags, checked, parse_args, path_text, pick_device,
                           positive_int, print_settings, run, seed_everything)
 from plumbing.figures import pyplot, save_figure
@@ -68,8 +68,7 @@ def train_one_way(ae_ckpt, recipe, way, x, y, steps, batch_size, seed):
     schedulers = (one_cycle(optimizers, epochs * steps_per_epoch)
                   if recipe["schedule"] == "one-cycle" else ())
     history = fit(trained, optimizers, x, y, epochs, batch_size, seed, schedulers, name=None)
-    if history["diverged"] is not None:
-        raise SystemExit(f"error: the {way} run diverged; lower the recipe's learning rates")
+    stop_if_diverged({f"the {way} run": history}, "lower the recipe's learning rates")
     return model, epochs * steps_per_epoch
 
 
@@ -166,14 +165,12 @@ def build_parser():
     parser.add_argument("--epochs", type=positive_int, default=10,
                         help="the budget: every run takes the steps of this many epochs on "
                              "all training images (section 3.3: 10)")
-    parser.add_argument("--batch-size", type=positive_int, default=256,
-                        help="section 2.1: n = 256")
     parser.add_argument("--seeds", type=positive_int, default=3,
                         help="repeat every run with seeds --seed, --seed + 1, ...")
     parser.add_argument("--checkpoint", type=path_text, default=None,
                         help="the pretrained autoencoder (default: OUT_DIR/ae.pt, from "
                              "`python ae.py`)")
-    add_common_flags(parser)
+    add_common_flags(parser, batch_size=True)
     return parser
 
 

@@ -19,6 +19,7 @@ import time
 import torch
 
 from beyond import judge
+from classify import evaluate
 from common import batched, load_test, load_train_val
 from explore import FIGURE_4_ROWS, decoded_samples, load_models
 from plumbing.cli import (Parser, add_common_flags, parse_args, pick_device, print_settings,
@@ -136,7 +137,7 @@ def sample_quality(judge_model, x_held_out, x_train, x_test, y_test, samples, ge
     """{"judge_test_accuracy", "images_per_row", "rows": {key of ROWS: scores}, "verdict"} of
     the samples {key: (N, 1, 28, 28)}, N = the test images, and of the reference rows."""
     t0 = time.perf_counter()
-    accuracy = judge.judge_accuracy(judge_model, x_test, y_test)
+    accuracy = evaluate(judge_model, x_test, y_test)["accuracy"]   # classify.py's
     print(f"judge: test accuracy {accuracy:.4f}")
     _, test_features = judge.judge_outputs(judge_model, x_test)
     n = len(x_test)

@@ -21,6 +21,27 @@ def plain_log_axis(axis):
         set_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
 
 
+def plot_curves(panels, path, title, ylabel, log=False):
+    """Training (solid) and validation (dashed) values per epoch, an axis a panel, a colour a run:
+    panels {panel title: {run name ("" for a panel's one run): (training, validation values)}}."""
+    fig, axes = pyplot().subplots(1, len(panels), figsize=(max(7, 4.3 * len(panels)), 4.5),
+                                  squeeze=False, layout="tight")
+    for ax, (panel, runs) in zip(axes[0], panels.items()):
+        for i, (name, curves) in enumerate(runs.items()):
+            for values, kind, style in zip(curves, ("training", "validation"), ("-", "--")):
+                ax.plot(range(1, len(values) + 1), values, style, color=f"C{i}", marker=".",
+                        label=f"{name}, {kind}" if name else kind)
+        ax.set(xlabel="epoch", ylabel=ylabel, yscale="log" if log else "linear")
+        if log:
+            plain_log_axis(ax.yaxis)
+        ax.set_title(panel, fontsize=10)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(title)
+    save_figure(fig, path)
+
+
 def plot_grid(images, path, title, row_labels=None, col_labels=None, cell=0.9):
     """Save images (R, C, 28, 28) (or (R, C, 1, 28, 28)) as one figure: a single mosaic
     (one imshow, fast for a 10 x 10 grid) with a title and optional row and column labels."""

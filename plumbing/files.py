@@ -170,4 +170,5 @@ def read_times(path, columns):
 
 
 def fmt(value):
+    """A value as tables print it: 4 significant digits for a float, "—" for None."""
     return "—" if value is None else f"{value:.4g}" if isinstance(value, float) else str(value)

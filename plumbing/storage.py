@@ -4,7 +4,6 @@ every trial counted by its state, and a storage that fails (a full disk) one lin
 import contextlib
 import re
 import time
-import warnings
 from pathlib import Path
 
 
@@ -39,10 +38,8 @@ def open_storage(url, shown):
     import optuna
     for attempt in range(3):
         try:
-            with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                return optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_SECONDS,
-                                                  grace_period=GRACE_SECONDS)
+            return optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_SECONDS,
+                                              grace_period=GRACE_SECONDS)
         except Exception as e:
             if attempt == 2 or isinstance(e, ImportError):
                 raise SystemExit(storage_error(shown, e))
@@ -88,15 +85,6 @@ def storage_errors(shown):
         if not any(isinstance(c, kinds) for c in chain(e)):
             raise  # not the storage's: a bug, shown as one
         raise SystemExit(storage_error(shown, e))
-
-
-def fail_stale_trials(study):
-    """Fail the trials of killed workers as the study is opened: Optuna does so only before it
-    starts a trial, and a complete study starts none, so they would stay RUNNING for good."""
-    import optuna
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        optuna.storages.fail_stale_trials(study)
 
 
 def trial_counts(trials):
