@@ -3225,11 +3225,9 @@ def test_reproduce_takes_every_path_from_the_callers_folder(flags, folder, steps
     refit = commands_of(steps_spy, "ae.py", "--part", "refit")[0]
     assert refit[3:5] == ["--params", str(out / "tuned_ae.json")]
     assert plumbing.steps.absolute_paths(
-        ["--storage", "sqlite:///s.db", "--params=p.json", "--checkpoint", "c.pt", "--storage",
-         "sqlite:////abs/s.db", "--storage=postgresql://u@host/db", "--seed", "3"]) == [
-        "--storage", f"sqlite:///{tmp_path / 's.db'}", f"--params={tmp_path / 'p.json'}",
-        "--checkpoint", str(tmp_path / "c.pt"), "--storage", "sqlite:////abs/s.db",
-        "--storage=postgresql://u@host/db", "--seed", "3"]
+        ["--data-dir", "d", "--out-dir=~/o", "--seed", "3", "--data-dir", " "]) == [
+        "--data-dir", str(tmp_path / "d"), f"--out-dir={Path.home() / 'o'}", "--seed", "3",
+        "--data-dir", " "]
 
 
 # --- plumbing/steps.py: one run per folder -----------------------------------

@@ -88,26 +88,21 @@ def parse(argv, doc, table, gpu_jobs):
 
 
 def absolute_paths(flags):
-    """Every path flag taken from the caller's folder, as the steps run in the project's."""
+    """--out-dir and --data-dir taken from the caller's folder, as the steps run in the
+    project's (every step must accept a flag, so no other path flag reaches them)."""
     flags = list(flags)
-    paths = ("--out-dir", "--data-dir", "--params", "--checkpoint", "--storage")
     for i, flag in enumerate(flags):
         name, eq, value = flag.partition("=")
-        if eq and name in paths:
-            flags[i] = f"{name}={absolute(name, value)}"
-        elif i > 0 and flags[i - 1] in paths:
-            flags[i] = absolute(flags[i - 1], flag)
+        if eq and name in ("--out-dir", "--data-dir"):
+            flags[i] = f"{name}={absolute(value)}"
+        elif i > 0 and flags[i - 1] in ("--out-dir", "--data-dir"):
+            flags[i] = absolute(flag)
     return flags
 
 
-def absolute(name, value):
-    if not value.strip():  # empty: the step's check refuses it
-        return value
-    if name != "--storage":
-        return str(Path(value).expanduser().absolute())
-    if value.startswith("sqlite:///") and not value.startswith("sqlite:////"):
-        return "sqlite:///" + str(Path(value.removeprefix("sqlite:///")).absolute())
-    return value  # a database server's URL, not a path
+def absolute(value):
+    """The path from the caller's folder; an empty one as it is, for the step's check to refuse."""
+    return str(Path(value).expanduser().absolute()) if value.strip() else value
 
 
 def without(flags, *names):
