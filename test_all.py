@@ -778,6 +778,8 @@ def test_each_worker_seeds_its_own_sampler(tmp_path):
     assert first_draw(0, "a") == first_draw(0, "b")          # the same --seed: the same draw
     assert first_draw(0, "c") != first_draw(1, "d")          # worker 2's --seed: another
     assert first_draw(0, "a") != first_draw(0, "a")          # a resumed study: new draws
+    # a resumed study's sampler: --seed plus the trials held, modulo 2**32
+    assert first_draw(2**32 - 1, "e") != first_draw(2**32 - 1, "e")
 
 
 # --- tune.py: end to end, on the real data -----------------------------------
@@ -803,9 +805,8 @@ def test_one_trial_of_each_study_end_to_end(study, data_dir, quick_ae, tmp_path)
 
 def test_two_workers_end_between_n_and_n_plus_one_trials_and_print_nothing_on_stderr(
         data_dir, tmp_path):
-    """Optuna's MaxTrialsCallback: with W workers, N <= trials <= N + W - 1. Nothing on stderr
-    (Optuna before 4.4 warns "fail_stale_trials is experimental" as each trial starts), at the
-    largest seeds: a sampler's seed, --seed plus the trials held, is taken modulo 2**32."""
+    """Optuna's MaxTrialsCallback: with W workers, N <= trials <= N + W - 1; at the largest
+    seeds, nothing on stderr (Optuna before 4.4 warns as each trial starts)."""
     command = [sys.executable, str(ROOT / "tune.py"), "ae", *TINY, "--trials", "4", *CPU,
                "--data-dir", str(data_dir), "--out-dir", str(tmp_path)]
     workers = [subprocess.Popen(command + ["--seed", str(2**32 - 2 + i)], cwd=ROOT, text=True,
@@ -954,11 +955,7 @@ def test_the_final_classifier_trains_on_all_training_images(data_dir, quick_ae, 
 # --- classify.py: the settings and --seed ------------------------------------
 
 TABLE_5_RECIPE = (12, 74, 0.0676, ("Adam", 0.0002, 0.1679))           # no1, no2, dropout, MLP's
-
-
 OUR_RECIPE = (128, 74, 0.1, ("Adam", 0.006, 0.0))
-
-
 FILE_RECIPE = (13, 7, 0.0625, ("SGD", 0.0234, 0.000789))
 
 
