@@ -257,14 +257,6 @@ def test_stop_if_diverged_names_every_diverged_run_in_one_line():
 # ae.py: the autoencoder, its training, Adam against SGD, the refit, the PCA baseline
 # =============================================================================
 
-# --- ae.py: the maths --------------------------------------------------------
-
-def test_pca_baseline_is_exact_with_every_component():
-    x = torch.rand(100, 1, 28, 28)
-    assert ae.pca_val_mse(x, x[:10], 784) < 1e-8
-    assert ae.pca_val_mse(x, x[:10], 2) > ae.pca_val_mse(x, x[:10], 50)
-
-
 # --- ae.py: the training step, train and eval modes, divergence --------------
 
 def test_the_autoencoders_two_steps_are_sgd_on_the_mean_squared_error():
@@ -395,8 +387,7 @@ def test_the_autoencoder_and_the_studies_never_read_the_test_set(data_dir, quick
                                                                  monkeypatch):
     calls = {}                                   # which parts of Fashion-MNIST are read
     spy(monkeypatch, common, "read_fashion_mnist", calls)
-    ae.main(["--quick", "--epochs", "1", *CPU, "--data-dir", str(data_dir),
-             "--out-dir", str(tmp_path)])
+    ae.main([*QUICK, "--data-dir", str(data_dir), "--out-dir", str(tmp_path)])
     shutil.copy(quick_ae / "ae.pt", tmp_path / "ae.pt")
     for study in ("ae", "classifier", "vae"):
         tune.main([study, *TINY, "--trials", "1", *CPU, "--data-dir", str(data_dir),
@@ -796,6 +787,8 @@ def test_each_worker_seeds_its_own_sampler(tmp_path):
     assert first_draw(0, "a") == first_draw(0, "b")          # the same --seed: the same draw
     assert first_draw(0, "c") != first_draw(1, "d")          # worker 2's --seed: another
     assert first_draw(0, "a") != first_draw(0, "a")          # a resumed study: new draws
+    # a resumed study's sampler: --seed plus the trials held, modulo 2**32
+    assert first_draw(2**32 - 1, "e") != first_draw(2**32 - 1, "e")
 
 
 # --- tune.py: end to end, on the real data -----------------------------------
@@ -819,24 +812,16 @@ def test_one_trial_of_each_study_end_to_end(study, data_dir, quick_ae, tmp_path)
     assert params == tuned["params"] and source.endswith(f"tuned_{study}.json")
 
 
-def test_a_study_prints_nothing_on_stderr_and_the_largest_seed_tunes(data_dir, tmp_path):
-    # Optuna before 4.4 warns "fail_stale_trials is experimental" as each trial starts; the
-    # sampler's seed, --seed plus the trials held, is taken modulo 2**32
-    proc = subprocess.run([sys.executable, "tune.py", "ae", *TINY, "--trials", "2", "--seed",
-                           str(2**32 - 1), "--data-dir", data_dir, "--out-dir", tmp_path],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
-    assert json.loads((tmp_path / "tuned_ae.json").read_text())["trials"]["complete"] == 2
-
-
-def test_two_workers_end_between_n_and_n_plus_one_trials(data_dir, tmp_path):
-    """Optuna's MaxTrialsCallback: with W workers, N <= trials <= N + W - 1."""
+def test_two_workers_end_between_n_and_n_plus_one_trials_and_print_nothing_on_stderr(
+        data_dir, tmp_path):
+    """Optuna's MaxTrialsCallback: with W workers, N <= trials <= N + W - 1; at the largest
+    seeds, nothing on stderr (Optuna before 4.4 warns as each trial starts)."""
     command = [sys.executable, str(ROOT / "tune.py"), "ae", *TINY, "--trials", "4", *CPU,
                "--data-dir", str(data_dir), "--out-dir", str(tmp_path)]
-    workers = [subprocess.Popen(command + ["--seed", str(i)], cwd=ROOT, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True) for i in range(2)]
-    outputs = [w.communicate(timeout=300)[0] for w in workers]
-    assert [w.returncode for w in workers] == [0, 0], outputs
+    workers = [subprocess.Popen(command + ["--seed", str(2**32 - 2 + i)], cwd=ROOT, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE) for i in range(2)]
+    outputs, errors = zip(*(w.communicate(timeout=300) for w in workers))
+    assert [w.returncode for w in workers] == [0, 0] and errors == ("", ""), errors
     n = sum(t.state.is_finished() for t in load(tmp_path, "ae-quick").trials)
     assert 4 <= n <= 4 + 2 - 1
     # each trial ran in one worker only (how they share them depends on the start times: a
@@ -979,11 +964,7 @@ def test_the_final_classifier_trains_on_all_training_images(data_dir, quick_ae, 
 # --- classify.py: the settings and --seed ------------------------------------
 
 TABLE_5_RECIPE = (12, 74, 0.0676, ("Adam", 0.0002, 0.1679))           # no1, no2, dropout, MLP's
-
-
 OUR_RECIPE = (128, 74, 0.1, ("Adam", 0.006, 0.0))
-
-
 FILE_RECIPE = (13, 7, 0.0625, ("SGD", 0.0234, 0.000789))
 
 
@@ -1231,17 +1212,6 @@ def test_evenness_of_a_walk_with_unequal_steps_worked_by_hand():
     assert explore.evenness(torch.stack([a] * 5 + [b] * 6)).item() == pytest.approx(1)
 
 
-def test_decode_line_decodes_equally_spaced_codes_from_z0_to_z1():
-    z0, z1 = torch.tensor([[0.0, 8.0], [1.0, 1.0]]), torch.tensor([[4.0, 0.0], [1.0, 5.0]])
-    decoded = []
-    line = explore.decode_line(lambda z: decoded.append(z) or 2 * z, z0, z1, steps=4)
-    assert line.shape == (2, 5, 2)
-    (z,), t = decoded, torch.tensor([0.0, 0.25, 0.5, 0.75, 1.0])[:, None]
-    expected = torch.stack([z0[0] + t * (z1[0] - z0[0]), z0[1] + t * (z1[1] - z0[1])])
-    assert torch.allclose(z, expected.flatten(0, 1))                  # decoded, row by row
-    assert torch.allclose(line, 2 * expected)
-
-
 def test_smoothness_pairs_distinct_codes_and_measures_their_decoded_walks():
     z = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 2.0]])            # only 3 codes
     decoded = []
@@ -1300,26 +1270,14 @@ def test_tsne_exaggerates_p_for_exactly_its_first_iterations(monkeypatch):
 
 # --- explore.py: the models, loaded in eval mode -----------------------------
 
-@pytest.fixture
-def saved_models(tmp_path):
-    """OUT/ae.pt of an AE with dropout 0.5 and OUT/vae.pt, as ae.py and vae.py write them;
-    returns (OUT, the AE's encoder, its decoder)."""
-    torch.manual_seed(0)
-    d = 3
-    encoder, decoder = common.Encoder(d, 0.5), common.Decoder(d, 0.5)
-    settings = {"d": d, "dropout": 0.5, "optimizer": "Adam", "lr": 1e-3, "weight_decay": 0.0}
-    plumbing.checkpoints.save_checkpoint(tmp_path / "ae.pt", settings, encoder=encoder.state_dict(),
-                           decoder=decoder.state_dict())
-    plumbing.checkpoints.save_checkpoint(tmp_path / "vae.pt", {"d": d}, vae=vae.VAE(d).state_dict())
-    return tmp_path, encoder, decoder
-
-
 def test_explore_loads_both_models_in_eval_mode_and_decodes_random_codes_with_dropout_off(
-        saved_models):
+        tmp_path):
     """Dropout off in every module (the AE's codes, as the eval-mode encoder gives them: the
     tests of what each measure sees, below), and in the decoded samples."""
-    out, _, decoder = saved_models
-    models = explore.load_models(out, torch.device("cpu"))
+    write_ae_checkpoint(tmp_path / "ae.pt", settings={"d": 3, "dropout": 0.5})
+    write_vae_checkpoint(tmp_path / "vae.pt")
+    _, _, decoder = ae.load_ae(tmp_path / "ae.pt")
+    models = explore.load_models(tmp_path, torch.device("cpu"))
     modules = [models["AE"].encode, models["AE"].decode, models["VAE"].decode]  # modules all
     assert not any(m.training for module in modules for m in module.modules())
     x = torch.rand(20, 1, 28, 28)
@@ -1444,7 +1402,7 @@ def test_the_claims_numbers_do_not_depend_on_the_device(tiny_ae, data_dir, tmp_p
 def test_explores_tsne_subsample_and_smoothness_pairs_follow_the_seed(data_dir, tmp_path,
                                                                       monkeypatch):
     """explore.py's t-SNE subsample and smoothness pairs: the same for the same --seed, other
-    for another."""
+    for another; with a vae.pt beside ae.pt, the VAE's measures beside the AE's."""
     subsamples = spy_on_calls(monkeypatch, explore, "tsne_subsample")
     evenness = spy_on_calls(monkeypatch, explore, "smoothness")   # of the pairs' walks
     monkeypatch.setattr(explore, "plot_figures", lambda *args: None)
@@ -1456,6 +1414,9 @@ def test_explores_tsne_subsample_and_smoothness_pairs_follow_the_seed(data_dir, 
         explore.main(["--quick", "--subset", "200", *CPU, "--tsne-points", "20",
                       "--perplexity", "5", "--k", "3", "--tsne-iters", "10", "--pairs", "5",
                       "--seed", str(seed), "--data-dir", str(data_dir), "--out-dir", str(out)])
+        results = json.loads((out / "explore.json").read_text())
+        assert results["models"]["VAE"]["d"] == 3 and set(results["smoothness"]) == {"AE", "VAE"}
+        assert set(results["knn"]["VAE"]) == {"latent", "PCA 2-D", explore.TSNE_KNN}
     for a, b, c in (subsamples, evenness[::2], evenness[1::2]):   # evenness: the AE's, the VAE's
         assert same(a, b) and not same(a, c)
 
@@ -1480,18 +1441,6 @@ def test_explore_quick_end_to_end_on_real_data(quick_ae, data_dir, tmp_path):
     assert 0.1 <= results["smoothness"]["AE"]["mean"] < 0.5
     # the third claim is beyond/samples.py's step: explore.py trains no judge
     assert "samples" not in results and not (tmp_path / "judge.pt").exists()
-
-
-def test_explore_shows_the_vae_beside_the_ae(quick_ae, data_dir, tmp_path):
-    shutil.copy(quick_ae / "ae.pt", tmp_path / "ae.pt")
-    torch.manual_seed(0)
-    plumbing.checkpoints.save_checkpoint(tmp_path / "vae.pt", {"d": 4}, vae=vae.VAE(4).state_dict())
-    run("explore.py", "--quick", "--tsne-points", "200", "--tsne-iters", "50", "--pairs", "5",
-        "--data-dir", data_dir, "--out-dir", tmp_path)
-    results = json.loads((tmp_path / "explore.json").read_text())
-    assert results["models"]["VAE"]["d"] == 4
-    assert set(results["knn"]["VAE"]) == {"latent", "PCA 2-D", "t-SNE 2-D (its subsample)"}
-    assert set(results["smoothness"]) == {"AE", "VAE"}
 
 
 # =============================================================================
@@ -2002,21 +1951,11 @@ def test_the_third_claim_quick_end_to_end_on_real_data(quick_ae, data_dir, tmp_p
 
 # --- beyond/judge.py: the maths ----------------------------------------------
 
-def test_fd_one_dimensional_and_diagonal_closed_form():
+def test_fd_one_dimensional_closed_form():
     # 1-D: FD = (m1 - m2)^2 + (s1 - s2)^2 with s the standard deviations
     fd = judge.frechet_distance(torch.tensor([1.0]), torch.tensor([[4.0]]),
                           torch.tensor([-2.0]), torch.tensor([[9.0]]))
     assert fd == pytest.approx(9 + 1, abs=1e-9)
-    # diagonal: FD = |mu1 - mu2|^2 + sum_j (s1_j + s2_j - 2 sqrt(s1_j s2_j)), s the variances
-    g = torch.Generator().manual_seed(0)
-    mu1, mu2 = (torch.randn(20, generator=g, dtype=torch.float64) for _ in range(2))
-    s1, s2 = (torch.rand(20, generator=g, dtype=torch.float64) * 3 for _ in range(2))
-    expected = ((mu1 - mu2) ** 2).sum() + (s1 + s2 - 2 * (s1 * s2).sqrt()).sum()
-    fd = judge.frechet_distance(mu1, torch.diag(s1), mu2, torch.diag(s2))
-    assert fd == pytest.approx(expected.item(), rel=1e-9)
-    # the same Gaussian: 0
-    same = judge.frechet_distance(mu1, torch.diag(s1), mu1, torch.diag(s1))
-    assert same == pytest.approx(0, abs=1e-9)
 
 
 def test_fd_full_covariances_match_numpy_eig():
@@ -2030,8 +1969,9 @@ def test_fd_full_covariances_match_numpy_eig():
     expected = (np.sum((mu1 - mu2).numpy() ** 2) + np.trace(S1.numpy()) + np.trace(S2.numpy())
                 - 2 * np.sum(np.sqrt(lam.real.clip(min=0))))
     assert judge.frechet_distance(mu1, S1, mu2, S2) == pytest.approx(expected, rel=1e-8)
-    # symmetric in its two Gaussians
+    # symmetric in its two Gaussians, and 0 between a Gaussian and itself
     assert judge.frechet_distance(mu2, S2, mu1, S1) == pytest.approx(expected, rel=1e-8)
+    assert judge.frechet_distance(mu1, S1, mu1, S1) == pytest.approx(0, abs=1e-9)
 
 
 def test_fd_from_samples_close_to_population():
@@ -2120,13 +2060,9 @@ def test_the_judges_steps_are_adam_on_the_cross_entropy_with_an_lr_falling_to_ze
     assert_same_update(before, got, reference)
 
 
-def judge_with_dropout():
-    torch.manual_seed(0)
-    return judge.Judge(width=4, dropout=0.5)
-
-
 def test_the_judges_outputs_scores_and_accuracy_are_computed_with_dropout_off():
-    model = judge_with_dropout()
+    torch.manual_seed(0)
+    model = judge.Judge(width=4, dropout=0.5)
     x = torch.rand(40, 1, 28, 28)
     with torch.no_grad():
         logits = copy.deepcopy(model).eval()(x)                            # (40, 10)
@@ -2406,20 +2342,13 @@ def test_labels_quick_end_to_end(data_dir, quick_ae, tmp_path):
 
 # --- scripts/reproduce.py: the steps, their order and their flags ------------
 
-def test_reproduce_gives_each_tuning_worker_its_own_seed_and_sampler(steps_spy, tmp_path):
+def test_reproduce_gives_each_tuning_worker_its_own_seed(steps_spy, tmp_path):
     steps_spy.module.main(["--quick", *CPU, "--seed", "7", "--workers", "3", "--out-dir",
                      str(tmp_path / "out")])
     for study in ("ae", "classifier", "vae"):
         workers = commands_of(steps_spy, "tune.py", study)
         assert [flag_value(c, "--seed") for c in workers] == ["7", "8", "9"]
         assert len({tuple(steps_spy.module.without(c, "--seed")) for c in workers}) == 1
-    draws = []
-    for i, command in enumerate(commands_of(steps_spy, "tune.py", "ae")):   # as each worker starts
-        args = plumbing.cli.parse_args(tune.build_parser(), tune.QUICK,
-                                       command[1:] + ["--study-name", f"ae{i}"])
-        study = tune.open_study(args, f"sqlite:///{tmp_path / 'optuna.db'}")
-        draws.append(tuple(tune.suggest_ae(study.ask()).items()))
-    assert len(set(draws)) == 3                              # three samplers, three draws
 
 
 # What each step of the report reads from others, as a user would say it: it waits for these
@@ -2464,14 +2393,16 @@ def test_reproduce_starts_each_step_once_the_steps_it_reads_from_have_ended(
 
 
 def test_reproduce_studies_tune_with_seeds_of_their_own_and_train_at_the_reports(
-        steps_spy, tmp_path):
+        steps_spy, tmp_path, monkeypatch):
     """--studies 3 --workers 2 --seed 7: study K's tuning workers take --seed 7 + 2K + i and
-    its other steps --seed 7, each in OUT/studies/studyK/ and waiting for what it reads; study
-    0 is the report itself, its files copied."""
-    out = tmp_path / "out"
+    its other steps --seed 7, each in OUT/studies/studyK/ and waiting for what it reads in its
+    own study; study 0 is the report itself, its files copied."""
+    out, calls = tmp_path / "out", {}
     out.mkdir()
-    for name in scripts.reproduce.made_by(scripts.reproduce.STUDY_RUN):  # the report's, faked
+    made = scripts.reproduce.made_by(scripts.reproduce.STUDY_RUN)
+    for name in made:                                                # the report's, faked
         (out / name).write_text(name)
+    spy(monkeypatch, scripts.reproduce, "run_steps", calls)
     steps_spy.module.main(["--quick", *CPU, "--seed", "7", "--workers", "2", "--studies", "3",
                            "--out-dir", str(out)])
     for k, folder in enumerate([out, out / "studies" / "study1", out / "studies" / "study2"]):
@@ -2481,10 +2412,13 @@ def test_reproduce_studies_tune_with_seeds_of_their_own_and_train_at_the_reports
         assert [flag_value(c, "--seed") for c in tuning] == [str(7 + 2 * k), str(8 + 2 * k)]
         assert {flag_value(c, "--seed") for c in ran if c[0] != "tune.py"} == {"7"}
         assert all(flag_value(c, "--params").startswith(str(folder)) for c in ran if "--params" in c)
-    assert (out / "studies" / "study0" / "vae.json").read_text() == "vae.json"
-    for step in scripts.reproduce.STUDY_RUN:
-        assert set(WAITS_FOR[step.name]) <= set(
-            scripts.reproduce.after(step, scripts.reproduce.STUDY_RUN)), step.name
+    assert [(out / "studies" / "study0" / name).read_text() for name in made] == list(made)
+    tasks = [t for (tasks, *_), _ in calls["run_steps"] for t in tasks if "study" in t.name]
+    assert len(tasks) == 2 * len(scripts.reproduce.STUDY_RUN)        # studies 1 and 2
+    for task in tasks:                            # waits for what it reads, in its own study
+        study, step = task.name.split("/")
+        assert {f"{study}/{w}" for w in WAITS_FOR[step]} <= task.after <= {
+            f"{study}/{s.name}" for s in scripts.reproduce.STUDY_RUN}, task.name
 
 
 # --- scripts/reproduce.py: which earlier seed runs are kept ------------------
@@ -2592,11 +2526,6 @@ def test_reproduce_seeds_end_to_end(report_jobs3):
             for row in f.read_text().splitlines()]
     assert len(rows) == 2 * 2 * 5 and sum(row.endswith("\treused") for row in rows) == 5
     assert (out / "samples.json").exists() and (out / "seeds" / "tables" / "seed4" / "samples.json").exists()
-    study = out / "studies" / "study1"             # tuned again (--seed 4), trained at --seed 3
-    assert json.loads((study / "tuned_vae.json").read_text())["settings"]["seed"] == 4
-    assert json.loads((study / "vae.json").read_text())["settings"]["seed"] == 3
-    assert (json.loads((out / "studies" / "study0" / "explore.json").read_text())
-            == json.loads((out / "explore.json").read_text()))
     text = (out / "seeds.md").read_text()
     assert "## Verdicts" in text and "## Time" in text
     assert (out / "summary.md").exists()
@@ -2983,34 +2912,19 @@ SEED_METRICS = {
 
 def write_seed_runs(out):
     """OUT/seeds/{tables,tuned}/seed{0,1,2}/: the five results files, each number where its
-    script writes it, from SEED_METRICS."""
+    script writes it, from SEED_METRICS; each classifier run among other seeds' runs."""
     for column, config in enumerate(("tables", "tuned")):
         for seed, k in enumerate((-1, 0, 1)):
             v = {key: None if spec[column] is None else spec[column][0] + k * spec[column][1]
                  for key, spec in SEED_METRICS.items()}
-            refit = {"params": {"d": v["ae_d"]}, "val_mse": [0.9, v["ae_val_mse"]],
-                     "pca_val_mse": v["pca_val_mse"]}
-            if v["pca64_val_mse"] is not None:
-                refit["pca_bottleneck_val_mse"] = v["pca64_val_mse"]
-            write_results(
-                out / "seeds" / config / f"seed{seed}", ae={"refit": refit},
-                vae={"params": {"d": v["vae_d"]},
-                     "test": {"neg_elbo": v["vae_neg_elbo"], "iw_log_px": -v["vae_iw_bound"]}},
-                classify={"table6": {"table5": {"runs": [      # among other seeds' runs
-                    {"seed": 7, "accuracy": 0.5}, {"seed": seed, "accuracy": v["accuracy"]},
-                    {"seed": 8, "accuracy": 0.6}]}}},
-                explore={
-                    "knn": {"raw pixels": v["knn_raw"],
-                            "AE": {"latent": v["knn_ae"], "PCA 2-D": v["knn_ae_pca"],
-                                   explore.TSNE_KNN: v["knn_ae_tsne"]},
-                            "VAE": {"latent": v["knn_vae"], "PCA 2-D": v["knn_vae_pca"],
-                                    explore.TSNE_KNN: v["knn_vae_tsne"]}},
-                    "smoothness": {"AE": {"mean": v["smooth_ae"]},
-                                   "VAE": {"mean": v["smooth_vae"]}}},
-                samples={"rows": {
-                    row: {"fd": v[f"fd_{name}"], "confident_share": v[f"sure_{name}"]}
-                    for row, name in (("ae_box", "box"), ("ae_mixture", "mixture"),
-                                      ("vae_prior", "vae"))}})
+            write_seed_folder(
+                out / "seeds" / config / f"seed{seed}", seed, d=v["ae_d"], ae_mse=v["ae_val_mse"],
+                pca=(v["pca_val_mse"], v["pca64_val_mse"]), vae_d=v["vae_d"],
+                bounds=(v["vae_neg_elbo"], v["vae_iw_bound"]), accuracy=v["accuracy"],
+                extra_runs=(7, 8), knn=(v["knn_raw"], v["knn_ae"], v["knn_vae"]),
+                knn_2d=(v["knn_ae_pca"], v["knn_ae_tsne"], v["knn_vae_pca"], v["knn_vae_tsne"]),
+                smooth=(v["smooth_ae"], v["smooth_vae"]),
+                samples=[(v[f"fd_{row}"], v[f"sure_{row}"]) for row in ("box", "mixture", "vae")])
 
 
 def test_seeds_traces_every_number_to_where_its_script_writes_it(tmp_path):
@@ -3856,10 +3770,7 @@ def test_an_unset_data_folder_variable_means_the_default_folder(monkeypatch):
                                                     (59_999, 10_000, "train-images-idx3-ubyte")])
 def test_a_data_set_cut_short_is_refused_without_a_subset(n_train, n_test, named, tmp_path):
     raw = tmp_path / "FashionMNIST" / "raw"
-    rng = np.random.default_rng(0)
-    for prefix, n in (("train", n_train), ("t10k", n_test)):   # consistent headers, cut short
-        write_idx(raw / f"{prefix}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28)))
-        write_idx(raw / f"{prefix}-labels-idx1-ubyte", rng.integers(0, 10, n))
+    synthetic_fashion_mnist(raw, n_train, n_test)                # consistent headers, cut short
     load = common.load_test if named.startswith("t10k") else common.load_train_val
     with pytest.raises(SystemExit) as e:
         load(tmp_path, "cpu")
@@ -4220,29 +4131,35 @@ def run_with_read_only(folder, *command):
 
 
 def write_seed_folder(folder, seed, ae_mse=0.012, knn=(0.80, 0.82, 0.80), smooth=(0.14, 0.15),
-                      accuracy=0.89, d=185, extra_runs=(),
+                      accuracy=0.89, d=185, extra_runs=(), pca=(0.0045, 0.0104), vae_d=44,
+                      bounds=None, knn_2d=(0.5, 0.8, 0.5, 0.8),
                       samples=((100.0, 0.22), (10.0, 0.52), (70.0, 0.28))):
     """The five JSON files of one seed run, holding only what seeds.py reads.
-    knn = (raw pixels, AE latent, VAE latent); smooth = (AE, VAE);
+    knn = (raw pixels, AE latent, VAE latent); knn_2d = (AE PCA, AE t-SNE, VAE PCA, VAE t-SNE);
+    smooth = (AE, VAE); pca = the AE's baseline (d components, 64 components when d > 64);
+    bounds = the VAE's (-ELBO, IW bound), by default 250 + seed and 246 + seed; extra_runs: the
+    seeds of other classifier runs, this seed's run in their middle;
     samples = (Frechet distance, share >= 0.9) of the AE's box, the AE's mixture, the VAE."""
-    folder.mkdir(parents=True, exist_ok=True)
-    refit = {"params": {"d": d}, "val_mse": [0.5, ae_mse], "pca_val_mse": 0.0045}
+    refit = {"params": {"d": d}, "val_mse": [0.5, ae_mse], "pca_val_mse": pca[0]}
     if d > 64:
-        refit["pca_bottleneck_val_mse"] = 0.0104
-    (folder / "ae.json").write_text(json.dumps({"refit": refit}))
-    (folder / "vae.json").write_text(json.dumps(
-        {"params": {"d": 44}, "test": {"neg_elbo": 250.0 + seed, "iw_log_px": -246.0 - seed}}))
-    runs = [{"seed": s, "accuracy": 0.5} for s in extra_runs] + [{"seed": seed, "accuracy": accuracy}]
-    (folder / "classify.json").write_text(json.dumps({"table6": {"table5": {"runs": runs}}}))
+        refit["pca_bottleneck_val_mse"] = pca[1]
+    neg_elbo, iw_bound = bounds or (250.0 + seed, 246.0 + seed)
+    runs = [{"seed": s, "accuracy": 0.5} for s in extra_runs]
+    runs.insert(len(runs) // 2, {"seed": seed, "accuracy": accuracy})
     raw, ae_latent, vae_latent = knn
-    (folder / "explore.json").write_text(json.dumps({
-        "knn": {"raw pixels": raw,
-                "AE": {"latent": ae_latent, "PCA 2-D": 0.5, explore.TSNE_KNN: 0.8},
-                "VAE": {"latent": vae_latent, "PCA 2-D": 0.5, explore.TSNE_KNN: 0.8}},
-        "smoothness": {"AE": {"mean": smooth[0]}, "VAE": {"mean": smooth[1]}}}))
-    (folder / "samples.json").write_text(json.dumps({"rows": {
-        row: {"fd": fd, "confident_share": share}
-        for row, (fd, share) in zip(("ae_box", "ae_mixture", "vae_prior"), samples)}}))
+    ae_pca, ae_tsne, vae_pca, vae_tsne = knn_2d
+    write_results(
+        folder, ae={"refit": refit},
+        vae={"params": {"d": vae_d}, "test": {"neg_elbo": neg_elbo, "iw_log_px": -iw_bound}},
+        classify={"table6": {"table5": {"runs": runs}}},
+        explore={"knn": {"raw pixels": raw,
+                         "AE": {"latent": ae_latent, "PCA 2-D": ae_pca, explore.TSNE_KNN: ae_tsne},
+                         "VAE": {"latent": vae_latent, "PCA 2-D": vae_pca,
+                                 explore.TSNE_KNN: vae_tsne}},
+                 "smoothness": {"AE": {"mean": smooth[0]}, "VAE": {"mean": smooth[1]}}},
+        samples={"rows": {row: {"fd": fd, "confident_share": share}
+                          for row, (fd, share) in zip(("ae_box", "ae_mixture", "vae_prior"),
+                                                      samples)}})
 
 
 def make_out(tmp_path, per_config):
@@ -4523,4 +4440,4 @@ def report_jobs3(data_dir, tmp_path_factory):
     data.mkdir()
     (data / "FashionMNIST").symlink_to(Path(data_dir).resolve() / "FashionMNIST")
     return run_report(data, tmp_path_factory.mktemp("jobs3") / AWKWARD, "--jobs", "3",
-                      "--seeds", "2", "--studies", "2", head=True)
+                      "--seeds", "2", head=True)
