@@ -1,4 +1,4 @@
-"""Tests of the whole project: `pytest test_all.py` (4 to 7 minutes on a 2-core CPU).
+"""Tests of the whole project: `pytest test_all.py` (about 4 minutes on a 2-core CPU).
 
 A map of the code. After the imports and the few constants the parametrisations need, one
 section per file in README's reading order (common.py, ae.py, tune.py, classify.py,
