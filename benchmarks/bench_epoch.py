@@ -2,9 +2,9 @@
 
 The report's notebook fed the model through `DataLoader(FashionMNIST(transform=ToTensor()),
 shuffle=True)`, a PIL image per sample; ae.py keeps the 48,000 training images on the device as
-one tensor and slices a shuffled index (its train_epoch, timed as it is). Four rows, one model (Table 4's
-d = 185, Adam, batch 256) from the same initial weights, alternating epoch by epoch so that a
-busy machine slows all alike: the DataLoader loop; tensors on device; the same with
+one tensor and slices a shuffled index (its train_epoch, timed as it is). Four rows, one model
+(Table 4's d = 185, Adam, batch 256) from the same initial weights, alternating epoch by epoch so
+that a busy machine slows all alike: the DataLoader loop; tensors on device; the same with
 Adam(fused=True); the same under torch.compile. Each row first runs an untimed warm-up epoch
 (torch.compile's compilation, printed apart). A speed-up the machine refuses is one line and
 left out; the scripts use neither, this only measures them.
