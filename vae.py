@@ -217,10 +217,7 @@ def main(argv=None):
     device = pick_device(args.device)
     out = out_dir(args.out_dir)
     t_start = time.perf_counter()
-    (x_train, _), (x_val, y_val) = load_train_val(args.data_dir, device, args.subset)
-    x_test, y_test = load_test(args.data_dir, device, args.subset)
-    print(f"data: {len(x_train)} training / {len(x_val)} validation / {len(x_test)} test "
-          f"images on {device}")
+    (x_train, _), (x_val, y_val), (x_test, y_test) = load_data(args.data_dir, device, args.subset)
 
     seed_everything(args.seed)
     model = VAE(params["d"]).to(device)
@@ -240,6 +237,15 @@ def main(argv=None):
 def print_params(params, source, beta):
     print(f"VAE: {', '.join(f'{k} = {v}' for k, v in params.items())}, Adam, beta = {beta} "
           f"(from {'Table 7' if source == 'report' else source})")
+
+
+def load_data(data_dir, device, subset):
+    """(x, y) of the training, validation and test images, on the device."""
+    (x_train, y_train), (x_val, y_val) = load_train_val(data_dir, device, subset)
+    x_test, y_test = load_test(data_dir, device, subset)
+    print(f"data: {len(x_train)} training / {len(x_val)} validation / {len(x_test)} test "
+          f"images on {device}")
+    return (x_train, y_train), (x_val, y_val), (x_test, y_test)
 
 
 def save_model_and_results(model, results, test, args, seconds, out):
